@@ -1,0 +1,32 @@
+# Two commands from clone to endpoint tables: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TRIAL ?= $(shell sed -n 's/^trial: *//p' config/config.yaml)
+CORES ?= all
+
+.PHONY: install run test lint clean
+
+# Re-install only when pyproject.toml changes (the package itself is installed editable).
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --config trial=$(TRIAL)
+	@echo "Endpoint tables of trial '$(TRIAL)': results/$(TRIAL)/endpoints/{bmd,markers,fractures,comparisons,baseline}.parquet"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check .
+	$(BIN)/snakemake --lint
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf results logs .snakemake benchmarks/*/

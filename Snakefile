@@ -1,0 +1,19 @@
+# osteotrial workflow index: sample a cohort, simulate every arm per shard, compute endpoints.
+# Usage: snakemake --cores all [--config trial=freedom n_per_arm=2000 seed=7 n_shards=8]
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/cohort.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/endpoints.smk"
+
+
+rule all:
+    input:
+        final_outputs(),

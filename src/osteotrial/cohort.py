@@ -1,0 +1,353 @@
+"""Virtual cohorts: a closed population stored as structure of arrays, and its screening.
+
+Candidates 0, 1, 2, ... are drawn from the source population (``cohort_population``); every
+draw of candidate i is a pure function of (seed, stream name, i), so candidate i is the same
+whatever the block size or cohort size. The eligible candidates are enrolled in candidate
+order until the trial is full (patient_id = enrolment order), then arms are assigned by one
+permutation of the arm labels from the "allocation" generator. Adding patients therefore
+changes the allocation, but never a patient's covariates or latent draws.
+
+Latent event draws (all arms share them; the simulation draws nothing)::
+
+    threshold_<type>_k = sum_{j<=k} E_j,  E_j ~ Exp(1) from stream "threshold.<type>"
+    threshold_death ~ Exp(1);  dropout_day = E / dropout_per_year * 365.25 (inf if rate 0)
+    u_vertebral_clinical_k ~ U(0, 1) from "vertebral.clinical_recognition"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from osteotrial import rng
+from osteotrial.arrays import BoolArray, FloatArray, IntArray
+from osteotrial.cohort_population import (
+    PopulationParams,
+    covariates_from_draws,
+    iiv_multipliers,
+    raw_candidate_draws,
+)
+from osteotrial.units import DAYS_PER_YEAR
+
+SITES: tuple[str, ...] = ("LS", "TH", "FN")
+MAX_EVENTS: dict[str, int] = {"vertebral": 3, "hip": 2, "nonvertebral": 3}
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Baseline state and latent draws of a virtual cohort; every field has shape (n_patients,).
+
+    patient_id is the position in the enrolled cohort (0..n-1); candidate_id is the patient's
+    index in the screened population and keys every random stream, so a patient's draws do not
+    depend on how the cohort is split. Thresholds are cumulative: the k-th event of a type
+    happens when the cumulative hazard of that type reaches threshold_<type>_<k>.
+    """
+
+    patient_id: IntArray
+    candidate_id: IntArray
+    arm: np.ndarray  # str, the randomized arm
+    age_years: FloatArray
+    bmi_kg_m2: FloatArray
+    bmd_ls_g_cm2: FloatArray
+    bmd_th_g_cm2: FloatArray
+    bmd_fn_g_cm2: FloatArray
+    tscore_ls: FloatArray
+    tscore_th: FloatArray
+    tscore_fn: FloatArray
+    prevalent_vertebral_fracture_count: IntArray
+    prevalent_vertebral_fracture_max_grade: IntArray  # 0 none, 1 mild, 2 moderate, 3 severe
+    prior_nonvertebral_fracture: BoolArray
+    prior_hip_fracture: BoolArray
+    # log-normal inter-individual variability: multipliers with median 1
+    mult_denosumab_clearance: FloatArray
+    mult_denosumab_volume: FloatArray
+    mult_romosozumab_clearance: FloatArray
+    mult_romosozumab_volume: FloatArray
+    mult_bone_turnover: FloatArray
+    mult_bmd_loss_rate: FloatArray
+    mult_fracture_frailty: FloatArray
+    # latent event draws (cumulative Exp(1) sums) shared by every arm
+    threshold_vertebral_1: FloatArray
+    threshold_vertebral_2: FloatArray
+    threshold_vertebral_3: FloatArray
+    threshold_hip_1: FloatArray
+    threshold_hip_2: FloatArray
+    threshold_nonvertebral_1: FloatArray
+    threshold_nonvertebral_2: FloatArray
+    threshold_nonvertebral_3: FloatArray
+    threshold_death: FloatArray
+    dropout_day: FloatArray  # day of loss to follow-up (inf if never), from an Exp(1) draw / rate
+    # uniform draws deciding whether vertebral fracture k comes to clinical attention
+    u_vertebral_clinical_1: FloatArray
+    u_vertebral_clinical_2: FloatArray
+    u_vertebral_clinical_3: FloatArray
+
+    def __post_init__(self) -> None:
+        n_patients = self.patient_id.shape[0]
+        for field in fields(self):
+            shape = np.shape(getattr(self, field.name))
+            if shape != (n_patients,):
+                raise ValueError(f"Cohort.{field.name} has shape {shape}; expected ({n_patients},)")
+
+    @property
+    def n_patients(self) -> int:
+        """Number of patients in the cohort."""
+        return int(self.patient_id.shape[0])
+
+    def thresholds(self, fracture_type: str) -> FloatArray:
+        """Return the cumulative thresholds of a fracture type, shape (n_events, n_patients)."""
+        n_events = MAX_EVENTS[fracture_type]
+        return np.stack([getattr(self, f"threshold_{fracture_type}_{k}") for k in range(1, n_events + 1)])
+
+    def clinical_uniforms(self) -> FloatArray:
+        """Return the clinical-recognition uniforms of vertebral fractures, shape (3, n)."""
+        return np.stack([getattr(self, f"u_vertebral_clinical_{k}") for k in range(1, 4)])
+
+    def bmd_g_cm2(self, site: str) -> FloatArray:
+        """Return baseline BMD at a site (LS, TH or FN) in g/cm2."""
+        return getattr(self, f"bmd_{site.lower()}_g_cm2")
+
+    def select(self, mask_or_index: np.ndarray) -> Cohort:
+        """Return the sub-cohort at a boolean mask or index array (patient_id is kept)."""
+        values = {f.name: getattr(self, f.name)[mask_or_index] for f in fields(self)}
+        return Cohort(**values)
+
+    def to_columns(self) -> dict[str, np.ndarray]:
+        """Return the fields as a mapping of column name to array (for Parquet)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_columns(cls, columns: dict[str, np.ndarray]) -> Cohort:
+        """Build a cohort from a mapping of column name to array; extra columns are an error."""
+        valid = [f.name for f in fields(cls)]
+        unknown = sorted(set(columns) - set(valid))
+        missing = sorted(set(valid) - set(columns))
+        if unknown or missing:
+            raise KeyError(f"cohort columns: unknown {unknown}, missing {missing}")
+        return cls(**{name: np.asarray(columns[name]) for name in valid})
+
+
+_AGE_LIMITS_YEARS = (40.0, 110.0)
+_TSCORE_LIMITS = (-7.0, 4.0)
+_MAX_DROPOUT_PER_YEAR = 5.0
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    """Raise ValueError naming the field, the value and the allowed range."""
+    if not low <= value <= high:
+        raise ValueError(f"{name} = {value!r} is outside the allowed range [{low}, {high}]")
+
+
+def _reject_unknown(cls: type, values: Mapping[str, Any], what: str) -> None:
+    """Raise KeyError listing the valid keys if ``values`` has keys that are not fields."""
+    valid = [f.name for f in fields(cls)]
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise KeyError(f"Unknown {what} key(s) {unknown}; valid keys are {valid}")
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Inclusion and exclusion criteria of a trial; windows are inclusive.
+
+    A candidate is eligible if age is in [age_years_min, age_years_max], the T-score of at least
+    one site in ``tscore_sites_any`` is in [tscore_min, tscore_max], and no exclusion applies.
+    """
+
+    age_years_min: float
+    age_years_max: float
+    tscore_min: float
+    tscore_max: float
+    tscore_sites_any: tuple[str, ...]
+    exclude_prior_hip_fracture: bool = False
+    exclude_severe_vertebral_fracture: bool = True
+    max_moderate_vertebral_fractures: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("age_years_min", "age_years_max"):
+            _check_range(name, getattr(self, name), *_AGE_LIMITS_YEARS)
+        for name in ("tscore_min", "tscore_max"):
+            _check_range(name, getattr(self, name), *_TSCORE_LIMITS)
+        if self.age_years_min > self.age_years_max:
+            raise ValueError(
+                f"age window admits no one: age_years_min = {self.age_years_min} > "
+                f"age_years_max = {self.age_years_max}"
+            )
+        if self.tscore_min > self.tscore_max:
+            raise ValueError(
+                f"T-score window admits no one: tscore_min = {self.tscore_min} > "
+                f"tscore_max = {self.tscore_max}"
+            )
+        bad = [s for s in self.tscore_sites_any if s not in SITES]
+        if not self.tscore_sites_any or bad or isinstance(self.tscore_sites_any, str):
+            raise ValueError(
+                f"tscore_sites_any = {self.tscore_sites_any!r} must be a non-empty list of {SITES}"
+            )
+        _check_range("max_moderate_vertebral_fractures", self.max_moderate_vertebral_fractures, 0, 4)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Eligibility:
+        """Build from a config mapping; unknown keys raise KeyError listing the valid keys."""
+        _reject_unknown(cls, values, "eligibility")
+        args = dict(values)
+        if "tscore_sites_any" in args:
+            sites = args["tscore_sites_any"]
+            args["tscore_sites_any"] = (sites,) if isinstance(sites, str) else tuple(sites)
+        return cls(**args)
+
+
+@dataclass(frozen=True)
+class CohortSpec:
+    """The ``cohort:`` block of a trial file: eligibility, dropout and population overrides."""
+
+    eligibility: Eligibility
+    dropout_per_year: float = 0.0
+    population: PopulationParams = PopulationParams()
+
+    def __post_init__(self) -> None:
+        _check_range("dropout_per_year", self.dropout_per_year, 0.0, _MAX_DROPOUT_PER_YEAR)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> CohortSpec:
+        """Build from a config mapping; unknown keys (at any level) raise KeyError."""
+        _reject_unknown(cls, values, "cohort")
+        if "eligibility" not in values:
+            raise KeyError("cohort block needs 'eligibility'")
+        return cls(
+            eligibility=Eligibility.from_dict(values["eligibility"]),
+            dropout_per_year=float(values.get("dropout_per_year", 0.0)),
+            population=PopulationParams.from_dict(values.get("population") or {}),
+        )
+
+
+def is_eligible(candidates: Mapping[str, np.ndarray], eligibility: Eligibility) -> BoolArray:
+    """Return the eligibility of each candidate, shape (n,).
+
+    ``candidates`` holds the arrays of ``covariates_from_draws`` (age_years, tscore_*,
+    prior_hip_fracture, prevalent_vertebral_fracture_max_grade and _moderate_count).
+    """
+    e = eligibility
+    age = candidates["age_years"]
+    ok = (age >= e.age_years_min) & (age <= e.age_years_max)
+    in_window = np.zeros(age.shape, dtype=bool)
+    for site in e.tscore_sites_any:
+        tscore = candidates[f"tscore_{site.lower()}"]
+        in_window |= (tscore >= e.tscore_min) & (tscore <= e.tscore_max)
+    ok &= in_window
+    if e.exclude_prior_hip_fracture:
+        ok &= ~candidates["prior_hip_fracture"]
+    if e.exclude_severe_vertebral_fracture:
+        ok &= candidates["prevalent_vertebral_fracture_max_grade"] < 3
+    ok &= candidates["prevalent_vertebral_fracture_moderate_count"] <= (
+        e.max_moderate_vertebral_fractures
+    )
+    return ok
+
+
+def latent_draws(
+    seed: int, candidate_ids: IntArray, dropout_per_year: float
+) -> dict[str, FloatArray]:
+    """Return the latent event draws of ``Cohort`` (thresholds, dropout_day, uniforms), (n,) each.
+
+    Each type uses its own stream keyed by candidate_id; ``dropout_day`` is in days.
+    """
+    out: dict[str, FloatArray] = {}
+    for fracture_type, n_events in MAX_EVENTS.items():
+        steps = rng.exponentials(seed, f"threshold.{fracture_type}", candidate_ids, n_events)
+        for k, row in enumerate(np.cumsum(steps, axis=0), start=1):
+            out[f"threshold_{fracture_type}_{k}"] = row
+    out["threshold_death"] = rng.exponentials(seed, "threshold.death", candidate_ids)[0]
+    e_dropout = rng.exponentials(seed, "threshold.dropout", candidate_ids)[0]
+    if dropout_per_year > 0.0:
+        out["dropout_day"] = e_dropout / dropout_per_year * DAYS_PER_YEAR
+    else:
+        out["dropout_day"] = np.full(e_dropout.shape, np.inf)
+    u_clinical = rng.uniforms(seed, "vertebral.clinical_recognition", candidate_ids, 3)
+    for k, row in enumerate(u_clinical, start=1):
+        out[f"u_vertebral_clinical_{k}"] = row
+    return out
+
+
+def draw_candidates(
+    seed: int, candidate_ids: IntArray, population: PopulationParams
+) -> dict[str, np.ndarray]:
+    """Return the covariates of candidates, each shape (n,) (see ``covariates_from_draws``)."""
+    ids = np.asarray(candidate_ids, dtype=np.int64)
+    return covariates_from_draws(raw_candidate_draws(seed, ids), population)
+
+
+def screen_candidates(
+    spec: CohortSpec, n_patients: int, seed: int, block_size: int = 2**18
+) -> IntArray:
+    """Return the candidate_ids of the first ``n_patients`` eligible candidates, shape (n,).
+
+    Candidates are generated in blocks; the result does not depend on ``block_size``.
+    """
+    chosen: list[IntArray] = []
+    n_found, start = 0, 0
+    size = min(block_size, max(4096, 8 * n_patients))
+    while n_found < n_patients:
+        ids = np.arange(start, start + size, dtype=np.int64)
+        ok = is_eligible(draw_candidates(seed, ids, spec.population), spec.eligibility)
+        chosen.append(ids[ok][: n_patients - n_found])
+        n_found += chosen[-1].size
+        start += size
+        if n_found < n_patients and start >= 1000 * n_patients + 10 * block_size:
+            raise ValueError(
+                f"screened {start} candidates but only {n_found} of {n_patients} were eligible; "
+                f"the eligibility {spec.eligibility} admits too few of the source population"
+            )
+        size = block_size
+    return np.concatenate(chosen)
+
+
+def _check_allocation(allocation: Mapping[str, int]) -> None:
+    """Raise ValueError unless allocation maps non-empty arm names to sizes >= 0, total >= 1."""
+    if not allocation or any(not isinstance(a, str) or not a for a in allocation):
+        raise ValueError(f"allocation must map arm names to sizes, got {dict(allocation)!r}")
+    sizes = list(allocation.values())
+    if any(int(s) != s or s < 0 for s in sizes) or sum(sizes) < 1:
+        raise ValueError(f"arm sizes must be integers >= 0 with a total >= 1, got {sizes}")
+
+
+def sample_cohort(
+    spec: CohortSpec, allocation: Mapping[str, int], seed: int, block_size: int = 2**18
+) -> Cohort:
+    """Screen candidates until ``sum(allocation)`` are enrolled and randomize them to arms.
+
+    Parameters
+    ----------
+    spec : the cohort block of the trial (eligibility, dropout rate, source population).
+    allocation : arm name -> exact number of patients, e.g. {"placebo": 3591, ...}.
+    seed : root seed of every stream.
+    block_size : candidates per screening block (memory bound; results do not depend on it).
+
+    Returns
+    -------
+    Cohort
+        n = sum(allocation) patients, patient_id 0..n-1 in enrolment (= candidate) order.
+        ``arm`` is a permutation (generator "allocation") of the arm labels repeated to their
+        sizes, so the arm sizes are exact; a larger cohort changes the allocation but not the
+        covariates or latent draws of any candidate.
+    """
+    _check_allocation(allocation)
+    n_patients = int(sum(allocation.values()))
+    ids = screen_candidates(spec, n_patients, seed, block_size)
+    columns: dict[str, list[np.ndarray]] = {}
+    for start in range(0, n_patients, block_size):
+        block_ids = ids[start : start + block_size]
+        parts = draw_candidates(seed, block_ids, spec.population)
+        del parts["prevalent_vertebral_fracture_moderate_count"]
+        parts |= iiv_multipliers(seed, block_ids, spec.population)
+        parts |= latent_draws(seed, block_ids, spec.dropout_per_year)
+        for name, values in parts.items():
+            columns.setdefault(name, []).append(values)
+    labels = np.repeat(np.array(list(allocation)), [int(s) for s in allocation.values()])
+    values = {name: np.concatenate(parts) for name, parts in columns.items()}
+    values["arm"] = rng.make_generator(seed, "allocation").permutation(labels)
+    values["patient_id"] = np.arange(n_patients, dtype=np.int64)
+    values["candidate_id"] = ids
+    return Cohort.from_columns(values)

@@ -1,0 +1,278 @@
+"""Source population of postmenopausal women from which trial candidates are screened.
+
+Covariates (Gaussian copula, our own Cholesky factor; never ``multivariate_normal``)::
+
+    z ~ N(0, I_5) from stream "screening.covariates" (draw j = variable j, order COPULA_VARIABLES)
+    x = L z,  L L^T = R (correlation matrix of age, BMI, T-scores at LS, TH, FN)
+    age_years  = truncated-normal(mean, sd, [lower, upper]).ppf(Phi(x_age))
+    bmi_kg_m2  = log-normal with the given mean and SD, driven by x_bmi
+    tscore_s   = mean_s + sd_s * x_s;   bmd_s_g_cm2 = ref_mean_s + tscore_s * ref_sd_s
+
+Prevalent vertebral fractures (ordinal logistic, proportional odds)::
+
+    eta = b0 + b_age (age - 70) / 10 + b_ls (-2.5 - tscore_ls)
+    P(count >= k) = expit(eta - c_k), c_1 = 0 < c_2 < c_3 < c_4;  count in 0..4
+    grade of fracture j = 1 mild, 2 moderate, 3 severe with fixed shares (iid per fracture)
+
+Prior fractures (logistic; hip fracture is a nonvertebral fracture, so both use one uniform
+and ``prior_hip`` implies ``prior_nonvertebral``)::
+
+    logit p = logit(p_ref) + b_age (age - 70) / 10 + b_th (-1 - tscore_th)
+
+Inter-individual variability: multiplier = exp(omega z), omega = sqrt(log(1 + CV^2)) (median 1),
+draw j of stream "iiv" = multiplier IIV_NAMES[j].
+
+Sources: see ``docs/cohort.md``. Status letters: V read in a source, R recalled,
+A assumption, F fitted by ``osteotrial.cohort_fit`` to targets.yaml baselines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from osteotrial import rng
+from osteotrial.arrays import FloatArray, IntArray
+
+# Young-adult reference for T-scores, g/cm2: T = (BMD - mean) / SD.
+# TH, FN: NHANES III non-Hispanic white women 20-29 y (Looker AC et al., Osteoporos Int
+# 1998;8:468-89) (R). LS: Hologic manufacturer reference for white women, as used by DXA
+# software (R).
+YOUNG_REF_MEAN_G_CM2: dict[str, float] = {"LS": 1.047, "TH": 0.942, "FN": 0.858}
+YOUNG_REF_SD_G_CM2: dict[str, float] = {"LS": 0.110, "TH": 0.122, "FN": 0.120}
+
+COPULA_VARIABLES: tuple[str, ...] = ("age", "bmi", "LS", "TH", "FN")
+IIV_NAMES: tuple[str, ...] = (
+    "denosumab_clearance",
+    "denosumab_volume",
+    "romosozumab_clearance",
+    "romosozumab_volume",
+    "bone_turnover",
+    "bmd_loss_rate",
+    "fracture_frailty",
+)
+MAX_PREVALENT_VERTEBRAL = 4
+
+
+@dataclass(frozen=True)
+class PopulationParams:
+    """Parameters of the source population (defaults: fitted or literature values, see docs).
+
+    Units are in the names; ``*_frac`` are fractions 0-1, ``*_log_or_*`` natural-log odds ratios.
+    """
+
+    # F = fitted to targets.yaml frame/freedom baseline by cohort_fit.py (seed 20240601,
+    # 400,000 candidates, start values cohort_fit.FIT_START); the age truncation is A.
+    age_years_mean: float = 65.5075  # F (start 66)
+    age_years_sd: float = 13.0583  # F (start 9)
+    age_years_lower: float = 50.0  # A: postmenopausal
+    age_years_upper: float = 100.0  # A
+    # BMI of US women 60-79 (NHANES 2007-2010 mean about 28-29, SD about 6) (R)
+    bmi_kg_m2_mean: float = 28.0
+    bmi_kg_m2_sd: float = 6.0
+    tscore_ls_mean: float = -1.9152  # F
+    tscore_th_mean: float = -0.8652  # F
+    tscore_fn_mean: float = -1.0630  # F
+    # SD of T-scores in older women: hip SDs near 1 (NHANES III women 70-79, R). LS: F (start
+    # 1.3, lower bound 0.7); the fit drives it down because FREEDOM's LS-window entrants must
+    # average about -2.8 while FRAME's hip-selected women average -2.72 (see docs/cohort.md)
+    tscore_ls_sd: float = 0.7060
+    tscore_th_sd: float = 1.0
+    tscore_fn_sd: float = 1.0
+    corr_age_bmi: float = -0.10  # A: BMI falls slightly in old age
+    corr_age_tscore_hip: float = -0.2031  # F (start -0.3): hip BMD falls with age
+    corr_age_tscore_ls: float = -0.15  # A: half the hip value (spinal osteophytes)
+    corr_bmi_tscore: float = 0.30  # A: BMI-BMD r about 0.3 (literature range 0.2-0.4, R)
+    corr_ls_th: float = 0.65  # R: LS-TH r 0.6-0.7 in DXA cohorts
+    corr_ls_fn: float = 0.60  # R
+    corr_th_fn: float = 0.88  # R: TH-FN r 0.85-0.9
+    # prevalent vertebral fractures
+    vf_logit_intercept: float = -1.4265  # F: at age 70, LS T-score -2.5
+    vf_log_or_per_decade: float = 0.6535  # F within [0.3, 0.9] (start 0.47, OR 1.6): OR 1.9
+    vf_log_or_per_sd_lower_ls: float = 0.64  # R: OR 1.9 per SD lower LS BMD (Marshall 1996 S30)
+    vf_count_cut_2: float = 1.05  # A: 40% of women with a VF have >= 2
+    vf_count_cut_3: float = 1.90  # A: 18% have >= 3
+    vf_count_cut_4: float = 2.70  # A: 8% have 4
+    vf_grade_mild_frac: float = 0.45  # A: Genant grade shares per fracture
+    vf_grade_moderate_frac: float = 0.40  # A (severe = the rest, 0.15)
+    # prior fractures since menopause, reference woman aged 70 with TH T-score -1.0
+    prior_nvf_ref_frac: float = 0.22  # A: about 1 in 5 women of 70 report a prior fracture
+    prior_nvf_log_or_per_decade: float = 0.34  # A: OR 1.4 per decade
+    prior_nvf_log_or_per_sd_lower_th: float = 0.41  # V: RR 1.5 per SD, any fracture (S30)
+    prior_hip_ref_frac: float = 0.015  # A
+    prior_hip_log_or_per_decade: float = 0.92  # A: OR 2.5 per decade (steep age rise, S49)
+    prior_hip_log_or_per_sd_lower_th: float = 0.96  # V: RR 2.6 per SD, hip BMD -> hip (S30)
+    # log-normal IIV, CV as a fraction (A: typical population-PK / PD magnitudes)
+    iiv_cv_denosumab_clearance_frac: float = 0.40
+    iiv_cv_denosumab_volume_frac: float = 0.25
+    iiv_cv_romosozumab_clearance_frac: float = 0.35
+    iiv_cv_romosozumab_volume_frac: float = 0.25
+    iiv_cv_bone_turnover_frac: float = 0.25
+    iiv_cv_bmd_loss_rate_frac: float = 0.50
+    iiv_cv_fracture_frailty_frac: float = 0.40
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if not np.isfinite(getattr(self, f.name)):
+                raise ValueError(f"{f.name} = {getattr(self, f.name)!r} must be finite")
+        _check_range("age_years_mean", self.age_years_mean, 40.0, 100.0)
+        _check_range("age_years_lower", self.age_years_lower, 40.0, 100.0)
+        for site in ("ls", "th", "fn"):
+            _check_range(f"tscore_{site}_mean", getattr(self, f"tscore_{site}_mean"), -6.0, 3.0)
+        _check_range("age_years_upper", self.age_years_upper, self.age_years_lower + 1.0, 110.0)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_sd") or f.name.startswith("bmi_"):
+                _check_range(f.name, value, 1e-6, 100.0)
+            elif f.name.startswith("corr_"):
+                _check_range(f.name, value, -0.99, 0.99)
+            elif f.name.endswith("_ref_frac") or f.name.startswith("vf_grade"):
+                _check_range(f.name, value, 1e-6, 1.0 - 1e-6)
+            elif f.name.startswith("iiv_cv_"):
+                _check_range(f.name, value, 0.0, 3.0)
+        if self.vf_grade_mild_frac + self.vf_grade_moderate_frac >= 1.0:
+            raise ValueError("vf_grade_mild_frac + vf_grade_moderate_frac must be < 1")
+        cuts = (0.0, self.vf_count_cut_2, self.vf_count_cut_3, self.vf_count_cut_4)
+        if not all(a < b for a, b in zip(cuts[:-1], cuts[1:], strict=True)):
+            raise ValueError(f"vf_count_cut_2 < _3 < _4 must be increasing and > 0, got {cuts[1:]}")
+        try:
+            np.linalg.cholesky(self.correlation_matrix())
+        except np.linalg.LinAlgError as err:
+            raise ValueError("the corr_* values do not form a positive-definite matrix") from err
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> PopulationParams:
+        """Return the defaults overridden by ``values``; unknown keys raise KeyError."""
+        valid = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(valid))
+        if unknown:
+            raise KeyError(f"Unknown population key(s) {unknown}; valid keys are {valid}")
+        return cls(**{k: float(v) for k, v in values.items()})
+
+    def correlation_matrix(self) -> FloatArray:
+        """Return the copula correlation matrix, shape (5, 5), order COPULA_VARIABLES."""
+        a_h, a_l, b_t = self.corr_age_tscore_hip, self.corr_age_tscore_ls, self.corr_bmi_tscore
+        return np.array(
+            [
+                [1.0, self.corr_age_bmi, a_l, a_h, a_h],
+                [self.corr_age_bmi, 1.0, b_t, b_t, b_t],
+                [a_l, b_t, 1.0, self.corr_ls_th, self.corr_ls_fn],
+                [a_h, b_t, self.corr_ls_th, 1.0, self.corr_th_fn],
+                [a_h, b_t, self.corr_ls_fn, self.corr_th_fn, 1.0],
+            ]
+        )
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    """Raise ValueError naming the field, the value and the allowed range."""
+    if not low <= value <= high:
+        raise ValueError(f"{name} = {value!r} is outside the allowed range [{low}, {high}]")
+
+
+def raw_candidate_draws(seed: int, candidate_ids: IntArray) -> dict[str, FloatArray]:
+    """Return the parameter-free random draws of candidates.
+
+    Returns
+    -------
+    dict
+        ``z``: standard normals, shape (5, n); ``u_vf``: uniforms, shape (5, n) (row 0 the
+        count, rows 1-4 the grades of fractures 1-4); ``u_prior``: uniforms, shape (n,).
+    """
+    return {
+        "z": rng.normals(seed, "screening.covariates", candidate_ids, len(COPULA_VARIABLES)),
+        "u_vf": rng.uniforms(seed, "screening.prevalent_fracture", candidate_ids, 5),
+        "u_prior": rng.uniforms(seed, "screening.prior_fracture", candidate_ids, 1)[0],
+    }
+
+
+def covariates_from_draws(
+    raw: Mapping[str, FloatArray], pop: PopulationParams
+) -> dict[str, np.ndarray]:
+    """Map raw draws to candidate covariates, each of shape (n,).
+
+    Keys are the covariate fields of ``Cohort`` (age_years, bmi_kg_m2, tscore_*, bmd_*_g_cm2,
+    prevalent_vertebral_fracture_count/max_grade, prior_nonvertebral/hip_fracture) plus
+    ``prevalent_vertebral_fracture_moderate_count`` (used by screening only).
+    """
+    x = np.linalg.cholesky(pop.correlation_matrix()) @ raw["z"]
+    out: dict[str, np.ndarray] = {"age_years": _truncnorm_from_normal(x[0], pop)}
+    sigma_log = np.sqrt(np.log1p((pop.bmi_kg_m2_sd / pop.bmi_kg_m2_mean) ** 2))
+    out["bmi_kg_m2"] = np.exp(np.log(pop.bmi_kg_m2_mean) - 0.5 * sigma_log**2 + sigma_log * x[1])
+    for row, site in enumerate(("LS", "TH", "FN"), start=2):
+        mean, sd = (getattr(pop, f"tscore_{site.lower()}_{s}") for s in ("mean", "sd"))
+        tscore = mean + sd * x[row]
+        out[f"tscore_{site.lower()}"] = tscore
+        out[f"bmd_{site.lower()}_g_cm2"] = (
+            YOUNG_REF_MEAN_G_CM2[site] + tscore * YOUNG_REF_SD_G_CM2[site]
+        )
+    out.update(_prevalent_vertebral(raw["u_vf"], out["age_years"], out["tscore_ls"], pop))
+    out.update(_prior_fractures(raw["u_prior"], out["age_years"], out["tscore_th"], pop))
+    return out
+
+
+def _truncnorm_from_normal(x: FloatArray, pop: PopulationParams) -> FloatArray:
+    """Return ages, shape (n,): truncated-normal quantiles of the copula normal x."""
+    lo = special.ndtr((pop.age_years_lower - pop.age_years_mean) / pop.age_years_sd)
+    hi = special.ndtr((pop.age_years_upper - pop.age_years_mean) / pop.age_years_sd)
+    u = lo + special.ndtr(x) * (hi - lo)
+    age = pop.age_years_mean + pop.age_years_sd * special.ndtri(u)
+    return np.clip(age, pop.age_years_lower, pop.age_years_upper)
+
+
+def _prevalent_vertebral(
+    u_vf: FloatArray, age_years: FloatArray, tscore_ls: FloatArray, pop: PopulationParams
+) -> dict[str, IntArray]:
+    """Return count (0-4), max grade (0-3) and number of moderate prevalent VFs, shape (n,)."""
+    eta = (
+        pop.vf_logit_intercept
+        + pop.vf_log_or_per_decade * (age_years - 70.0) / 10.0
+        + pop.vf_log_or_per_sd_lower_ls * (-2.5 - tscore_ls)
+    )
+    cuts = np.array([0.0, pop.vf_count_cut_2, pop.vf_count_cut_3, pop.vf_count_cut_4])
+    p_at_least = special.expit(eta[np.newaxis, :] - cuts[:, np.newaxis])  # (4, n)
+    count = np.sum(u_vf[0][np.newaxis, :] < p_at_least, axis=0).astype(np.int64)
+    edges = np.array([pop.vf_grade_mild_frac, pop.vf_grade_mild_frac + pop.vf_grade_moderate_frac])
+    grade = 1 + np.searchsorted(edges, u_vf[1:], side="right")  # (4, n) in 1..3
+    present = np.arange(1, MAX_PREVALENT_VERTEBRAL + 1)[:, np.newaxis] <= count[np.newaxis, :]
+    grade = np.where(present, grade, 0)
+    return {
+        "prevalent_vertebral_fracture_count": count,
+        "prevalent_vertebral_fracture_max_grade": grade.max(axis=0).astype(np.int64),
+        "prevalent_vertebral_fracture_moderate_count": np.sum(grade == 2, axis=0).astype(np.int64),
+    }
+
+
+def _prior_fractures(
+    u_prior: FloatArray, age_years: FloatArray, tscore_th: FloatArray, pop: PopulationParams
+) -> dict[str, np.ndarray]:
+    """Return prior nonvertebral and prior hip fracture flags, shape (n,), hip implies NVF."""
+    decades = (age_years - 70.0) / 10.0
+    sd_lower = -1.0 - tscore_th
+    p_nvf = special.expit(
+        special.logit(pop.prior_nvf_ref_frac)
+        + pop.prior_nvf_log_or_per_decade * decades
+        + pop.prior_nvf_log_or_per_sd_lower_th * sd_lower
+    )
+    p_hip = special.expit(
+        special.logit(pop.prior_hip_ref_frac)
+        + pop.prior_hip_log_or_per_decade * decades
+        + pop.prior_hip_log_or_per_sd_lower_th * sd_lower
+    )
+    hip = u_prior < np.minimum(p_hip, p_nvf)  # nested thresholds on one uniform
+    return {"prior_nonvertebral_fracture": u_prior < p_nvf, "prior_hip_fracture": hip}
+
+
+def iiv_multipliers(
+    seed: int, candidate_ids: IntArray, pop: PopulationParams
+) -> dict[str, FloatArray]:
+    """Return the log-normal IIV multipliers ``mult_<name>``, each shape (n,), median 1."""
+    z = rng.normals(seed, "iiv", candidate_ids, len(IIV_NAMES))
+    out = {}
+    for j, name in enumerate(IIV_NAMES):
+        cv = getattr(pop, f"iiv_cv_{name}_frac")
+        out[f"mult_{name}"] = np.exp(np.sqrt(np.log1p(cv**2)) * z[j])
+    return out

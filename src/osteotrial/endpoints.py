@@ -1,0 +1,370 @@
+"""Trial endpoints from the sharded simulation files: BMD, markers, fractures, comparisons, Table 1.
+
+Definitions (1 month = 30.4375 days; day m = month x 30.4375):
+
+- *On study at day d*: alive and not lost to follow-up, ``min(death_day, dropout_day) > d``.
+- ``bmd``: percent change from the baseline BMD of the cohort file, among patients on study at
+  the visit; mean with a t-based 95 % confidence interval.
+- ``markers``: percent change of P1NP and CTX at every record day > 0, among patients on study;
+  median and quartiles.
+- ``fractures``: incidence by month m. ``new_vertebral`` (morphometric) counts, among patients
+  imaged at imaging month m (on study at day m), those with any vertebral fracture before day m.
+  The clinical endpoints (``clinical_vertebral``, ``hip``, ``nonvertebral`` = hip or other
+  nonvertebral, ``clinical`` = nonvertebral or clinical vertebral) count a first event on or
+  before day m that happened before the patient's death or dropout; the denominator is every
+  randomized patient of the arm. Wilson 95 % intervals (scipy.stats.binomtest).
+- ``comparisons``: each arm against the control arm. Risk ratio with its log-normal 95 % interval
+  (scipy.stats.contingency.relative_risk); hazard ratio of a Cox model (lifelines) of the time to
+  the first event censored at death, dropout or day m, nan for ``new_vertebral``; ``p_value`` is
+  the Cox Wald test for time-to-event endpoints and Fisher's exact test for ``new_vertebral``.
+- ``baseline``: Table 1 (n, mean/sd of continuous variables, fractions of binary ones).
+
+Every statistic is computed with numpy/scipy on arrays sorted by patient_id, so the tables do not
+depend on how the cohort was sharded or the order of the files.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+from scipy import stats
+from scipy.stats.contingency import relative_risk
+
+from osteotrial.io import ENDPOINT_SCHEMAS
+from osteotrial.units import DAYS_PER_MONTH
+
+SITES: tuple[str, ...] = ("LS", "TH", "FN")
+MARKERS: dict[str, str] = {"P1NP": "p1np_pct_change", "CTX": "ctx_pct_change"}
+FRACTURE_ENDPOINTS: tuple[str, ...] = (
+    "new_vertebral",
+    "clinical_vertebral",
+    "hip",
+    "nonvertebral",
+    "clinical",
+)
+CONFIDENCE = 0.95
+Paths = Sequence[str | Path]
+
+
+def _table(name: str, rows: list[dict]) -> pl.DataFrame:
+    """Return rows as a polars frame with the explicit schema of endpoint table ``name``."""
+    return pl.from_arrow(pa.Table.from_pylist(rows, schema=ENDPOINT_SCHEMAS[name]))
+
+
+def _never(expr: pl.Expr) -> pl.Expr:
+    """Return ``expr`` with nan and null (event did not happen) replaced by +inf."""
+    return expr.fill_nan(np.inf).fill_null(np.inf)
+
+
+def patient_events(simulations: pl.LazyFrame) -> pl.DataFrame:
+    """Return one row per patient, sorted by patient_id, with first-event days per endpoint.
+
+    Columns: patient_id, arm, exit_day (min of death and dropout day), and ``<endpoint>_day``
+    for every endpoint; days are +inf when no (observed) event happened.
+    """
+    names = simulations.collect_schema().names()
+    vertebral = sorted(c for c in names if c.startswith("vertebral_fracture_day_"))
+    exit_day = pl.min_horizontal(_never(pl.col("death_day")), _never(pl.col("dropout_day")))
+    clinical_vertebral = pl.min_horizontal(
+        pl.when(pl.col(f"vertebral_fracture_clinical_{c.rsplit('_', 1)[1]}"))
+        .then(_never(pl.col(c)))
+        .otherwise(np.inf)
+        for c in vertebral
+    )
+    hip = _never(pl.col("hip_fracture_day_1"))
+    nonvertebral = pl.min_horizontal(hip, _never(pl.col("nonvertebral_fracture_day_1")))
+
+    def observed(day: pl.Expr) -> pl.Expr:
+        return pl.when(day < pl.col("exit_day")).then(day).otherwise(np.inf)
+
+    return (
+        simulations.filter(pl.col("day") == pl.col("day").min().over("patient_id"))
+        .with_columns(exit_day=exit_day)
+        .select(
+            "patient_id",
+            "arm",
+            "exit_day",
+            new_vertebral_day=pl.min_horizontal(_never(pl.col(c)) for c in vertebral),
+            clinical_vertebral_day=observed(clinical_vertebral),
+            hip_day=observed(hip),
+            nonvertebral_day=observed(nonvertebral),
+            clinical_day=pl.min_horizontal(observed(nonvertebral), observed(clinical_vertebral)),
+        )
+        .sort("patient_id")
+        .collect()
+    )
+
+
+def fracture_counts(
+    event_day: np.ndarray, exit_day: np.ndarray, endpoint: str, month: float
+) -> tuple[int, int]:
+    """Return (n_patients, n_events) of an endpoint by ``month``; arrays have shape (n,)."""
+    day = month * DAYS_PER_MONTH
+    if endpoint == "new_vertebral":
+        imaged = exit_day > day
+        return int(imaged.sum()), int((imaged & (event_day <= day)).sum())
+    return int(event_day.size), int((event_day <= day).sum())
+
+
+def proportion_ci(n_events: int, n_patients: int) -> tuple[float, float]:
+    """Return the Wilson 95 % interval of a proportion (nan, nan when n_patients is 0)."""
+    if n_patients == 0:
+        return float("nan"), float("nan")
+    ci = stats.binomtest(n_events, n_patients).proportion_ci(CONFIDENCE, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def _endpoint_months(endpoint: str, visit_months: Sequence[float], imaging: Sequence[float]):
+    return [float(m) for m in (imaging if endpoint == "new_vertebral" else visit_months)]
+
+
+def cox_hazard_ratio(
+    duration_days: np.ndarray, event: np.ndarray, treated: np.ndarray
+) -> tuple[float, float, float, float]:
+    """Return (hazard ratio, 95 % CI low, high, Wald p) of ``treated`` in a Cox model.
+
+    All arrays have shape (n,). Returns nans when there is no event or the fit fails (e.g. no
+    event in one group, where the partial likelihood has no finite maximum).
+    """
+    from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceError
+
+    nan = (float("nan"),) * 4
+    if event.sum() == 0 or event[treated].sum() == 0 or event[~treated].sum() == 0:
+        return nan
+    frame = pd.DataFrame(
+        {"duration": duration_days, "event": event.astype(int), "treated": treated.astype(float)}
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = CoxPHFitter().fit(frame, duration_col="duration", event_col="event")
+    except (ConvergenceError, ValueError, np.linalg.LinAlgError):
+        return nan
+    row = fit.summary.loc["treated"]
+    return (
+        float(row["exp(coef)"]),
+        float(row["exp(coef) lower 95%"]),
+        float(row["exp(coef) upper 95%"]),
+        float(row["p"]),
+    )
+
+
+def _compare(
+    patients: pl.DataFrame, arm: str, control: str, endpoint: str, month: float
+) -> dict[str, object]:
+    """Return one row of the comparisons table: ``arm`` vs ``control`` for one endpoint/month."""
+    pair = patients.filter(pl.col("arm").is_in([arm, control])).sort("patient_id")
+    treated = (pair["arm"] == arm).to_numpy()
+    event_day = pair[f"{endpoint}_day"].to_numpy()
+    exit_day = pair["exit_day"].to_numpy()
+    n1, a = fracture_counts(event_day[treated], exit_day[treated], endpoint, month)
+    n0, c = fracture_counts(event_day[~treated], exit_day[~treated], endpoint, month)
+    rr = relative_risk(a, n1, c, n0) if n1 and n0 else None
+    rr_value = float(rr.relative_risk) if rr else float("nan")
+    rr_ci = rr.confidence_interval(CONFIDENCE) if rr else (float("nan"),) * 2
+    if endpoint == "new_vertebral":
+        hr = (float("nan"),) * 3 + (float(stats.fisher_exact([[a, n1 - a], [c, n0 - c]])[1]),)
+    else:
+        day = month * DAYS_PER_MONTH
+        duration = np.minimum(np.minimum(event_day, exit_day), day)
+        hr = cox_hazard_ratio(duration, event_day <= day, treated)
+    return {
+        "endpoint": endpoint,
+        "month": month,
+        "arm": arm,
+        "reference_arm": control,
+        "risk_ratio": rr_value,
+        "rr_ci_low": float(rr_ci[0]),
+        "rr_ci_high": float(rr_ci[1]),
+        "relative_risk_reduction_frac": 1.0 - rr_value,
+        "hazard_ratio": hr[0],
+        "hr_ci_low": hr[1],
+        "hr_ci_high": hr[2],
+        "p_value": hr[3],
+    }
+
+
+def fracture_tables(
+    patients: pl.DataFrame,
+    control_arm: str,
+    visit_months: Sequence[float],
+    imaging_months: Sequence[float],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return the ``fractures`` and ``comparisons`` tables from ``patient_events`` output."""
+    arms = sorted(patients["arm"].unique().to_list())
+    fractures, comparisons = [], []
+    for endpoint in FRACTURE_ENDPOINTS:
+        for month in _endpoint_months(endpoint, visit_months, imaging_months):
+            for arm in arms:
+                group = patients.filter(pl.col("arm") == arm)
+                n, k = fracture_counts(
+                    group[f"{endpoint}_day"].to_numpy(),
+                    group["exit_day"].to_numpy(),
+                    endpoint,
+                    month,
+                )
+                low, high = proportion_ci(k, n)
+                fractures.append(
+                    {
+                        "arm": arm,
+                        "endpoint": endpoint,
+                        "month": month,
+                        "n_patients": n,
+                        "n_events": k,
+                        "incidence_frac": k / n if n else float("nan"),
+                        "ci_low_frac": low,
+                        "ci_high_frac": high,
+                    }
+                )
+                if arm != control_arm:
+                    comparisons.append(_compare(patients, arm, control_arm, endpoint, month))
+    return _table("fractures", fractures), _table("comparisons", comparisons)
+
+
+def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
+    """Return (mean, 95 % CI low, high) with a t interval; CI is nan below 2 values."""
+    if values.size == 0:
+        return (float("nan"),) * 3
+    mean = float(np.mean(values))
+    if values.size < 2:
+        return mean, float("nan"), float("nan")
+    sem = float(np.std(values, ddof=1)) / np.sqrt(values.size)
+    low, high = stats.t.interval(CONFIDENCE, df=values.size - 1, loc=mean, scale=sem)
+    return mean, float(low), float(high)
+
+
+def _on_study(visits: pl.DataFrame) -> pl.DataFrame:
+    """Return the rows of patients alive and not lost to follow-up at the row's day."""
+    exit_day = pl.min_horizontal(_never(pl.col("death_day")), _never(pl.col("dropout_day")))
+    return visits.filter(exit_day > pl.col("day"))
+
+
+def bmd_table(visits: pl.DataFrame, cohort: pl.DataFrame, visit_months: Sequence[float]):
+    """Return the ``bmd`` table: percent change from baseline per arm, site and visit month."""
+    baseline = cohort.select(
+        "patient_id", *(pl.col(f"bmd_{s.lower()}_g_cm2").alias(s) for s in SITES)
+    )
+    rows = []
+    for month in sorted(float(m) for m in visit_months):
+        at_visit = _on_study(visits.filter((pl.col("day") - month * DAYS_PER_MONTH).abs() < 1e-6))
+        at_visit = at_visit.join(baseline, on="patient_id").sort("arm", "patient_id")
+        for (arm,), group in at_visit.group_by("arm", maintain_order=True):
+            for site in SITES:
+                bmd = group[f"bmd_{site.lower()}_g_cm2"].to_numpy()
+                pct = (bmd / group[site].to_numpy() - 1.0) * 100.0
+                mean, low, high = mean_ci(pct)
+                rows.append(
+                    {
+                        "arm": arm,
+                        "site": site,
+                        "month": month,
+                        "n_patients": pct.size,
+                        "mean_pct_change": mean,
+                        "ci_low_pct": low,
+                        "ci_high_pct": high,
+                    }
+                )
+    frame = _table("bmd", rows)
+    return frame.sort("arm", "site", "month")
+
+
+def markers_table(visits: pl.DataFrame) -> pl.DataFrame:
+    """Return the ``markers`` table: median and quartiles of percent change per arm and day."""
+    rows = []
+    on_study = _on_study(visits.filter(pl.col("day") > 0)).sort("arm", "day", "patient_id")
+    for (arm, day), group in on_study.group_by("arm", "day", maintain_order=True):
+        for marker, column in MARKERS.items():
+            q25, median, q75 = np.quantile(group[column].to_numpy(), [0.25, 0.5, 0.75])
+            rows.append(
+                {
+                    "arm": arm,
+                    "marker": marker,
+                    "day": day,
+                    "median_pct_change": float(median),
+                    "q25_pct_change": float(q25),
+                    "q75_pct_change": float(q75),
+                }
+            )
+    return _table("markers", rows).sort("arm", "marker", "day")
+
+
+BASELINE_CONTINUOUS: tuple[str, ...] = (
+    "age_years",
+    "bmi_kg_m2",
+    "tscore_ls",
+    "tscore_th",
+    "tscore_fn",
+    "bmd_ls_g_cm2",
+    "bmd_th_g_cm2",
+    "bmd_fn_g_cm2",
+    "prevalent_vertebral_fracture_count",
+)
+BASELINE_BINARY: dict[str, pl.Expr] = {
+    "prevalent_vertebral_fracture": pl.col("prevalent_vertebral_fracture_count") > 0,
+    "prevalent_vertebral_fracture_2_or_more": pl.col("prevalent_vertebral_fracture_count") >= 2,
+    "prior_nonvertebral_fracture": pl.col("prior_nonvertebral_fracture"),
+    "prior_hip_fracture": pl.col("prior_hip_fracture"),
+}
+
+
+def baseline_table(cohort: pl.DataFrame) -> pl.DataFrame:
+    """Return Table 1: per arm, n, mean and sd of continuous variables, fractions of binary ones."""
+    rows = []
+    frame = cohort.with_columns(**BASELINE_BINARY).sort("arm", "patient_id")
+    for (arm,), group in frame.group_by("arm", maintain_order=True):
+        rows.append({"arm": arm, "variable": "patients", "statistic": "n", "value": group.height})
+        for variable in BASELINE_CONTINUOUS:
+            values = group[variable].to_numpy().astype(np.float64)
+            for statistic, value in (("mean", np.mean(values)), ("sd", np.std(values, ddof=1))):
+                rows.append(
+                    {
+                        "arm": arm,
+                        "variable": variable,
+                        "statistic": statistic,
+                        "value": float(value),
+                    }
+                )
+        for variable in BASELINE_BINARY:
+            value = float(np.mean(group[variable].to_numpy()))
+            rows.append({"arm": arm, "variable": variable, "statistic": "frac", "value": value})
+    return _table("baseline", rows)
+
+
+def compute_endpoint_tables(
+    cohort_paths: Paths,
+    simulation_paths: Paths,
+    control_arm: str,
+    visit_months: Sequence[float],
+    imaging_months: Sequence[float],
+) -> dict[str, pl.DataFrame]:
+    """Return the five endpoint tables (``io.ENDPOINT_TABLES``) of one trial.
+
+    Parameters
+    ----------
+    cohort_paths, simulation_paths
+        Every cohort shard and every (arm, shard) simulation file of the trial, in any order.
+    control_arm
+        Reference arm of the comparisons.
+    visit_months, imaging_months
+        Months of the BMD and fracture tables; imaging months for ``new_vertebral``.
+    """
+    cohort = pl.scan_parquet([str(p) for p in cohort_paths]).sort("patient_id").collect()
+    simulations = pl.scan_parquet([str(p) for p in simulation_paths])
+    visits = simulations.sort("patient_id", "day").collect()
+    fractures, comparisons = fracture_tables(
+        patient_events(visits.lazy()), control_arm, visit_months, imaging_months
+    )
+    return {
+        "bmd": bmd_table(visits, cohort, visit_months),
+        "markers": markers_table(visits),
+        "fractures": fractures,
+        "comparisons": comparisons,
+        "baseline": baseline_table(cohort),
+    }

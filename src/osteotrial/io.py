@@ -1,0 +1,246 @@
+"""Parquet input and output: one explicit pyarrow schema per table, provenance, atomic writes.
+
+Tables (the output contract; README.md shows how to read them):
+
+- ``cohort``: one row per patient, the fields of ``osteotrial.cohort.Cohort``.
+- ``simulation``: long format, one row per (patient, record day), sorted by patient_id then day.
+  Per-patient columns (event days, death and dropout day) are repeated on every row of the
+  patient, so ``filter(pl.col("day") == 0)`` gives one row per patient. Event days are days
+  since randomization; nan means the event did not happen in the simulated span, and
+  ``dropout_day`` is inf for a patient never lost to follow-up.
+- endpoint tables ``bmd``, ``markers``, ``fractures``, ``comparisons``, ``baseline``.
+
+Every file carries schema metadata ``config_hash``, ``seed``, ``trial``, ``osteotrial_version``
+and ``git_commit`` (plus ``arm``/``shard`` where they apply). Files are written to
+``<name>.tmp-<pid>`` and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import osteotrial
+from osteotrial.cohort import MAX_EVENTS, Cohort
+from osteotrial.results import ArmResult
+from osteotrial.units import DAYS_PER_MONTH
+
+F64, I64, BOOL, STR = pa.float64(), pa.int64(), pa.bool_(), pa.string()
+
+COHORT_SCHEMA = pa.schema(
+    [("patient_id", I64), ("candidate_id", I64), ("arm", STR), ("age_years", F64)]
+    + [("bmi_kg_m2", F64), ("bmd_ls_g_cm2", F64), ("bmd_th_g_cm2", F64), ("bmd_fn_g_cm2", F64)]
+    + [("tscore_ls", F64), ("tscore_th", F64), ("tscore_fn", F64)]
+    + [("prevalent_vertebral_fracture_count", I64), ("prevalent_vertebral_fracture_max_grade", I64)]
+    + [("prior_nonvertebral_fracture", BOOL), ("prior_hip_fracture", BOOL)]
+    + [
+        (f"mult_{drug}_{kind}", F64)
+        for drug in ("denosumab", "romosozumab")
+        for kind in ("clearance", "volume")
+    ]
+    + [("mult_bone_turnover", F64), ("mult_bmd_loss_rate", F64), ("mult_fracture_frailty", F64)]
+    + [(f"threshold_{kind}_{k}", F64) for kind, n in MAX_EVENTS.items() for k in range(1, n + 1)]
+    + [("threshold_death", F64), ("dropout_day", F64)]
+    + [(f"u_vertebral_clinical_{k}", F64) for k in range(1, MAX_EVENTS["vertebral"] + 1)]
+)
+
+SIMULATION_SCHEMA = pa.schema(
+    [("patient_id", I64), ("arm", STR), ("day", F64), ("month", F64)]
+    + [("bmd_ls_g_cm2", F64), ("bmd_th_g_cm2", F64), ("bmd_fn_g_cm2", F64)]
+    + [("p1np_pct_change", F64), ("ctx_pct_change", F64)]
+    + [(f"{kind}_fracture_day_{k}", F64) for kind, n in MAX_EVENTS.items() for k in range(1, n + 1)]
+    + [(f"vertebral_fracture_clinical_{k}", BOOL) for k in range(1, MAX_EVENTS["vertebral"] + 1)]
+    + [("death_day", F64), ("dropout_day", F64)]
+)
+
+ENDPOINT_SCHEMAS: dict[str, pa.Schema] = {
+    "bmd": pa.schema(
+        [("arm", STR), ("site", STR), ("month", F64), ("n_patients", I64)]
+        + [("mean_pct_change", F64), ("ci_low_pct", F64), ("ci_high_pct", F64)]
+    ),
+    "markers": pa.schema(
+        [("arm", STR), ("marker", STR), ("day", F64), ("median_pct_change", F64)]
+        + [("q25_pct_change", F64), ("q75_pct_change", F64)]
+    ),
+    "fractures": pa.schema(
+        [("arm", STR), ("endpoint", STR), ("month", F64), ("n_patients", I64), ("n_events", I64)]
+        + [("incidence_frac", F64), ("ci_low_frac", F64), ("ci_high_frac", F64)]
+    ),
+    "comparisons": pa.schema(
+        [("endpoint", STR), ("month", F64), ("arm", STR), ("reference_arm", STR)]
+        + [("risk_ratio", F64), ("rr_ci_low", F64), ("rr_ci_high", F64)]
+        + [("relative_risk_reduction_frac", F64), ("hazard_ratio", F64)]
+        + [("hr_ci_low", F64), ("hr_ci_high", F64), ("p_value", F64)]
+    ),
+    "baseline": pa.schema([("arm", STR), ("variable", STR), ("statistic", STR), ("value", F64)]),
+}
+ENDPOINT_TABLES: tuple[str, ...] = tuple(ENDPOINT_SCHEMAS)
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str:
+    """Return the git commit of the osteotrial source tree, or "unknown"."""
+    source_dir = Path(osteotrial.__file__).resolve().parent
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(source_dir), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else "unknown"
+
+
+def provenance(config_hash: str, seed: int, trial: str, **extra: str) -> dict[str, str]:
+    """Return the metadata stored in every Parquet file (values are strings)."""
+    meta = {
+        "config_hash": config_hash,
+        "seed": str(seed),
+        "trial": trial,
+        "osteotrial_version": osteotrial.__version__,
+        "git_commit": git_commit(),
+    }
+    meta.update({key: str(value) for key, value in extra.items()})
+    return meta
+
+
+def _values(column: Any) -> Any:
+    return column if isinstance(column, list) else np.asarray(column)
+
+
+def to_table(columns: Mapping[str, Any], schema: pa.Schema, name: str) -> pa.Table:
+    """Return a table with exactly the columns of ``schema``; raise ValueError otherwise.
+
+    ``columns`` maps column name to a 1-D array-like (a dict, or a polars/pandas frame).
+    """
+    names = set(columns.columns if hasattr(columns, "columns") else columns)
+    unknown = sorted(names - set(schema.names))
+    missing = sorted(set(schema.names) - names)
+    if unknown or missing:
+        raise ValueError(f"table {name!r}: unknown columns {unknown}, missing columns {missing}")
+    arrays = [pa.array(_values(columns[f.name]), type=f.type) for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def write_parquet(table: pa.Table, path: str | Path, metadata: Mapping[str, str]) -> None:
+    """Write ``table`` with ``metadata`` atomically: ``<path>.tmp-<pid>``, then os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    table = table.replace_schema_metadata({k: str(v) for k, v in metadata.items()})
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """Return the provenance metadata of a Parquet file as a str -> str mapping."""
+    raw = pq.read_schema(path).metadata or {}
+    return {k.decode(): v.decode() for k, v in raw.items() if not k.startswith(b"ARROW:")}
+
+
+def shard_blocks(patient_id: np.ndarray, n_shards: int) -> list[np.ndarray]:
+    """Return the row indices of each shard: contiguous blocks of sorted patient_id.
+
+    The first ``n % n_shards`` shards get one patient more than the others.
+    """
+    order = np.argsort(patient_id, kind="stable")
+    return np.array_split(order, n_shards)
+
+
+def write_cohort_shards(
+    cohort: Cohort, paths: Sequence[str | Path], metadata: Mapping[str, str]
+) -> None:
+    """Write the cohort split into ``len(paths)`` shards of consecutive patient_id."""
+    blocks = shard_blocks(cohort.patient_id, len(paths))
+    for index, (path, rows) in enumerate(zip(paths, blocks, strict=True)):
+        table = to_table(cohort.select(rows).to_columns(), COHORT_SCHEMA, "cohort")
+        write_parquet(table, path, {**metadata, "shard": f"s{index:03d}"})
+
+
+def read_cohort(paths: str | Path | Sequence[str | Path]) -> Cohort:
+    """Read one or several cohort shard files into one Cohort sorted by patient_id."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    table = pa.concat_tables([pq.read_table(p, schema=COHORT_SCHEMA) for p in paths])
+    table = table.sort_by("patient_id")
+    return Cohort.from_columns(
+        {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+    )
+
+
+def _event_columns(result: ArmResult, order: np.ndarray, n_times: int) -> dict[str, np.ndarray]:
+    """Return per-patient event columns, patients in ``order``, each repeated n_times."""
+    columns: dict[str, np.ndarray] = {}
+    for kind, n_events in MAX_EVENTS.items():
+        days = np.asarray(result.fracture_days(kind), dtype=np.float64)
+        if days.shape != (n_events, result.n_patients):
+            raise ValueError(
+                f"ArmResult.{kind}_fracture_days has shape {days.shape}; "
+                f"expected ({n_events}, {result.n_patients})"
+            )
+        for k in range(n_events):
+            columns[f"{kind}_fracture_day_{k + 1}"] = np.repeat(days[k, order], n_times)
+    clinical = np.asarray(result.vertebral_fracture_clinical, dtype=bool)
+    for k in range(MAX_EVENTS["vertebral"]):
+        columns[f"vertebral_fracture_clinical_{k + 1}"] = np.repeat(clinical[k, order], n_times)
+    for name in ("death_day", "dropout_day"):
+        columns[name] = np.repeat(
+            np.asarray(getattr(result, name), dtype=np.float64)[order], n_times
+        )
+    return columns
+
+
+def simulation_table(result: ArmResult) -> pa.Table:
+    """Return the long-format table of one arm's result, sorted by patient_id then day.
+
+    Trajectories of shape (n_times, n_patients) become one row per (patient, record day);
+    markers are written as percent change from the patient's baseline (rel 1.0 -> 0 %).
+    """
+    order = np.argsort(result.patient_id, kind="stable")
+    n_times, n_patients = len(result.record_days), result.n_patients
+
+    def long(values: np.ndarray) -> np.ndarray:  # (n_times, n_patients) -> patient-major rows
+        return np.asarray(values, dtype=np.float64)[:, order].T.reshape(-1)
+
+    days = np.tile(np.asarray(result.record_days, dtype=np.float64), n_patients)
+    columns: dict[str, np.ndarray] = {
+        "patient_id": np.repeat(np.asarray(result.patient_id)[order], n_times),
+        "arm": np.full(n_times * n_patients, result.arm, dtype=object),
+        "day": days,
+        "month": days / DAYS_PER_MONTH,
+        "bmd_ls_g_cm2": long(result.bmd_ls_g_cm2),
+        "bmd_th_g_cm2": long(result.bmd_th_g_cm2),
+        "bmd_fn_g_cm2": long(result.bmd_fn_g_cm2),
+        "p1np_pct_change": (long(result.p1np_rel) - 1.0) * 100.0,
+        "ctx_pct_change": (long(result.ctx_rel) - 1.0) * 100.0,
+    }
+    columns.update(_event_columns(result, order, n_times))
+    return to_table(columns, SIMULATION_SCHEMA, "simulation")
+
+
+def write_simulation(result: ArmResult, path: str | Path, metadata: Mapping[str, str]) -> None:
+    """Write one arm's result of one shard (see ``simulation_table``) atomically."""
+    write_parquet(simulation_table(result), path, {**metadata, "arm": result.arm})
+
+
+def write_endpoint_table(
+    name: str, columns: Mapping[str, Any], path: str | Path, metadata: Mapping[str, str]
+) -> None:
+    """Write one endpoint table (``name`` in ENDPOINT_TABLES) with its explicit schema."""
+    if name not in ENDPOINT_SCHEMAS:
+        raise ValueError(f"endpoint table {name!r} is unknown; allowed: {ENDPOINT_TABLES}")
+    write_parquet(to_table(columns, ENDPOINT_SCHEMAS[name], name), path, metadata)

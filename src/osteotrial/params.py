@@ -1,0 +1,234 @@
+"""Model parameters as frozen dataclasses, with units in their names.
+
+Each block maps to one block of ``config/model.yaml``; the defaults below are the values in
+that file (which carries the source of each value and, for fitted values, what they were
+fitted to). ``from_dict`` rejects unknown keys and lists the valid ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def _build(cls: type[T], values: Mapping[str, Any], where: str) -> T:
+    valid = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise KeyError(f"{where}: unknown key(s) {unknown}; valid keys are {valid}")
+    return cls(**values)
+
+
+def _check_positive(obj: object, where: str, allow_zero: tuple[str, ...] = ()) -> None:
+    for f in fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        if f.name in allow_zero:
+            if value < 0:
+                raise ValueError(f"{where}.{f.name}={value} must be >= 0")
+        elif value <= 0:
+            raise ValueError(f"{where}.{f.name}={value} must be > 0")
+
+
+@dataclass(frozen=True)
+class PKParams:
+    """Two-compartment PK with first-order SC absorption and linear + saturable elimination.
+
+    dA_depot/dt = -ka A_depot (each dose adds F * dose_mg to the depot)
+    dA_c/dt = ka A_depot - (cl/vc) A_c - vmax C/(km + C) - (q/vc) A_c + (q/vp) A_p
+    dA_p/dt = (q/vc) A_c - (q/vp) A_p,  C = A_c / vc (mg/L)
+    """
+
+    bioavailability_frac: float
+    ka_per_day: float
+    vc_l: float
+    vp_l: float
+    q_l_per_day: float
+    cl_l_per_day: float
+    vmax_mg_per_day: float
+    km_mg_l: float
+    molar_mass_kda: float
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "pk", allow_zero=("vmax_mg_per_day",))
+        if self.bioavailability_frac > 1.0:
+            raise ValueError(f"pk.bioavailability_frac={self.bioavailability_frac} must be <= 1")
+
+
+@dataclass(frozen=True)
+class RemodelingParams:
+    """Bone cell populations (Lemaire/Pivonka family), scaled so that baseline = 1.
+
+    See remodeling.py for the equations; *_rel constants are ratios to the baseline value.
+    """
+
+    obp_differentiation_per_day: float
+    oba_apoptosis_per_day: float
+    oca_apoptosis_per_day: float
+    tgfb_kd_obu_rel: float
+    tgfb_kd_obp_rel: float
+    tgfb_kd_oca_rel: float
+    rankl_opg_binding_rel: float
+    rankl_rank_binding_rel: float
+    rankl_osteocyte_frac: float
+    rank_activation_kd_rel: float
+    precursor_renewal_per_day: float
+    precursor_use_per_day: float
+    denosumab_rankl_ka_per_nm: float
+    denosumab_rankl_access_frac: float
+    sclerostin_kout_per_day: float
+    sclerostin_complex_kout_per_day: float
+    romosozumab_sclerostin_kd_nm: float
+    wnt_max_fold: float
+    wnt_commitment_exponent: float
+    wnt_differentiation_exponent: float
+    wnt_opg_exponent: float
+    tolerance_per_day: float
+    tolerance_gain: float
+
+    def __post_init__(self) -> None:
+        _check_positive(
+            self,
+            "remodeling",
+            allow_zero=("wnt_commitment_exponent", "wnt_differentiation_exponent",
+                        "wnt_opg_exponent", "tolerance_gain", "precursor_use_per_day",
+                        "rankl_osteocyte_frac"),
+        )
+        if self.wnt_max_fold <= 1.0:
+            raise ValueError(f"remodeling.wnt_max_fold={self.wnt_max_fold} must be > 1")
+        if self.rankl_osteocyte_frac >= 1.0:
+            raise ValueError("remodeling.rankl_osteocyte_frac must be < 1")
+
+
+@dataclass(frozen=True)
+class SiteBMDParams:
+    """Indirect-response BMD link of one site (Peterson & Riggs 2012), BMD relative to baseline.
+
+    dB/dt = k (e(t) b^gamma_ob - c^gamma_oc B), with e(t) the age-related formation deficit that
+    makes untreated BMD fall linearly at untreated_loss_pct_per_year.
+    """
+
+    k_per_day: float
+    gamma_ob: float
+    gamma_oc: float
+    untreated_loss_pct_per_year: float
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "bmd site", allow_zero=("untreated_loss_pct_per_year",))
+
+
+@dataclass(frozen=True)
+class BMDParams:
+    """BMD links per site and the young-adult references used to express T-scores."""
+
+    ls: SiteBMDParams
+    th: SiteBMDParams
+    fn: SiteBMDParams
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> BMDParams:
+        """Build from {'ls': {...}, 'th': {...}, 'fn': {...}}."""
+        valid = ["ls", "th", "fn"]
+        unknown = sorted(set(values) - set(valid))
+        if unknown or len(values) != 3:
+            raise KeyError(f"bmd: unknown or missing site keys {unknown}; valid keys are {valid}")
+        return cls(**{s: _build(SiteBMDParams, values[s], f"bmd.{s}") for s in valid})
+
+    def site(self, site: str) -> SiteBMDParams:
+        """Return the parameters of site LS, TH or FN."""
+        return getattr(self, site.lower())
+
+
+@dataclass(frozen=True)
+class FractureTypeParams:
+    """Hazard of one fracture type (per year); see fracture.py for the equation."""
+
+    base_per_year: float
+    age_log_per_year: float
+    rr_per_sd: float
+    bmd_site: str
+    rr_prevalent_vertebral: float
+    rr_prior_nonvertebral: float
+    bmi_log_per_kg_m2: float
+    turnover_effect_max_frac: float
+    turnover_effect_half_frac: float
+
+    def __post_init__(self) -> None:
+        if self.bmd_site not in ("LS", "TH", "FN"):
+            raise ValueError(f"fracture bmd_site={self.bmd_site!r}; allowed: LS, TH, FN")
+        if not 0.0 <= self.turnover_effect_max_frac < 1.0:
+            raise ValueError("fracture turnover_effect_max_frac must be in [0, 1)")
+        for name in ("base_per_year", "rr_per_sd", "rr_prevalent_vertebral",
+                     "rr_prior_nonvertebral", "turnover_effect_half_frac"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"fracture {name}={getattr(self, name)} must be > 0")
+
+
+@dataclass(frozen=True)
+class FractureParams:
+    """Fracture hazards per type, competing mortality and clinical recognition."""
+
+    vertebral: FractureTypeParams
+    hip: FractureTypeParams
+    nonvertebral: FractureTypeParams
+    reference_age_years: float
+    reference_tscore: float
+    rr_incident_fracture: float
+    vertebral_clinical_frac: float
+    death_per_year_at_70: float
+    death_age_log_per_year: float
+    rr_death_after_hip_fracture: float
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> FractureParams:
+        """Build from the nested `fracture` block of the config."""
+        types = ("vertebral", "hip", "nonvertebral")
+        flat = {k: v for k, v in values.items() if k not in types}
+        missing = [t for t in types if t not in values]
+        if missing:
+            raise KeyError(f"fracture: missing block(s) {missing}")
+        nested = {t: _build(FractureTypeParams, values[t], f"fracture.{t}") for t in types}
+        return _build(cls, {**flat, **nested}, "fracture")
+
+    def of(self, fracture_type: str) -> FractureTypeParams:
+        """Return the parameters of one fracture type."""
+        return getattr(self, fracture_type)
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """All model parameters: PK of both drugs, remodeling, BMD and fracture blocks."""
+
+    denosumab: PKParams
+    romosozumab: PKParams
+    remodeling: RemodelingParams
+    bmd: BMDParams
+    fracture: FractureParams
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ModelParams:
+        """Build from the `model` block of the config (nested mappings)."""
+        valid = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(valid))
+        missing = sorted(set(valid) - set(values))
+        if unknown or missing:
+            raise KeyError(f"model: unknown {unknown}, missing {missing}; valid keys are {valid}")
+        return cls(
+            denosumab=_build(PKParams, values["denosumab"], "model.denosumab"),
+            romosozumab=_build(PKParams, values["romosozumab"], "model.romosozumab"),
+            remodeling=_build(RemodelingParams, values["remodeling"], "model.remodeling"),
+            bmd=BMDParams.from_dict(values["bmd"]),
+            fracture=FractureParams.from_dict(values["fracture"]),
+        )
+
+
+def load_model_params(path: str = "config/model.yaml") -> ModelParams:
+    """Read the default model parameters from a YAML file."""
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        return ModelParams.from_dict(yaml.safe_load(handle))

@@ -1,0 +1,91 @@
+"""Pharmacokinetics of denosumab and romosozumab, vectorized over patients.
+
+Both antibodies: first-order SC absorption from a depot, two compartments, linear plus
+saturable (Michaelis-Menten) elimination; the saturable term stands in for target-mediated
+disposition (denosumab: RANKL, Sutjandra 2011 S35 / OpenBoneMin S45; romosozumab: sclerostin,
+Eudy 2015 S38/S46):
+
+    dA_depot/dt = -ka A_depot                      (a dose adds F * dose_mg at its dose time)
+    dA_c/dt     = ka A_depot - CL C - Vmax C/(Km + C) - Q C + Q A_p / Vp
+    dA_p/dt     = Q C - Q A_p / Vp
+    dA_elim/dt  = CL C + Vmax C/(Km + C)           (eliminated amount, for mass balance)
+
+with C = A_c / Vc in mg/L. Inter-individual variability scales CL, Vmax and Q (clearance
+multiplier) and Vc, Vp (volume multiplier).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from osteotrial.arrays import FloatArray
+from osteotrial.params import PKParams
+from osteotrial.units import NG_ML_PER_MG_L
+
+N_PK_STATES = 4  # depot, central, peripheral, eliminated (mg)
+
+
+@dataclass(frozen=True)
+class IndividualPK:
+    """Per-patient PK parameters, each of shape (n_patients,)."""
+
+    bioavailability_frac: float
+    ka_per_day: float
+    vc_l: FloatArray
+    vp_l: FloatArray
+    q_l_per_day: FloatArray
+    cl_l_per_day: FloatArray
+    vmax_mg_per_day: FloatArray
+    km_mg_l: float
+    molar_mass_kda: float
+
+
+def individualize(params: PKParams, mult_clearance: FloatArray, mult_volume: FloatArray) -> IndividualPK:
+    """Apply log-normal IIV multipliers (shape (n_patients,)) to population PK parameters."""
+    return IndividualPK(
+        bioavailability_frac=params.bioavailability_frac,
+        ka_per_day=params.ka_per_day,
+        vc_l=params.vc_l * mult_volume,
+        vp_l=params.vp_l * mult_volume,
+        q_l_per_day=params.q_l_per_day * mult_clearance,
+        cl_l_per_day=params.cl_l_per_day * mult_clearance,
+        vmax_mg_per_day=params.vmax_mg_per_day * mult_clearance,
+        km_mg_l=params.km_mg_l,
+        molar_mass_kda=params.molar_mass_kda,
+    )
+
+
+def pk_rhs(amounts_mg: FloatArray, pk: IndividualPK) -> FloatArray:
+    """Return d(amounts)/dt in mg/day; amounts_mg has shape (4, n_patients): depot, c, p, elim."""
+    depot, central, peripheral = amounts_mg[0], amounts_mg[1], amounts_mg[2]
+    conc_mg_l = central / pk.vc_l
+    absorption = pk.ka_per_day * depot
+    linear = pk.cl_l_per_day * conc_mg_l
+    saturable = pk.vmax_mg_per_day * conc_mg_l / (pk.km_mg_l + conc_mg_l)
+    to_peripheral = pk.q_l_per_day * conc_mg_l
+    from_peripheral = pk.q_l_per_day * peripheral / pk.vp_l
+    return np.stack(
+        [
+            -absorption,
+            absorption - linear - saturable - to_peripheral + from_peripheral,
+            to_peripheral - from_peripheral,
+            linear + saturable,
+        ]
+    )
+
+
+def concentration_ng_ml(amounts_mg: FloatArray, pk: IndividualPK) -> FloatArray:
+    """Return the central concentration in ng/mL, shape (n_patients,)."""
+    return amounts_mg[1] / pk.vc_l * NG_ML_PER_MG_L
+
+
+def concentration_nm(amounts_mg: FloatArray, pk: IndividualPK) -> FloatArray:
+    """Return the central concentration in nmol/L, shape (n_patients,)."""
+    return amounts_mg[1] / pk.vc_l * 1.0e3 / pk.molar_mass_kda
+
+
+def absorbed_dose_mg(dose_mg: float | FloatArray, pk: IndividualPK) -> float | FloatArray:
+    """Return the amount that reaches the SC depot for a dose (F * dose)."""
+    return pk.bioavailability_frac * dose_mg

@@ -1,0 +1,84 @@
+"""The result of simulating one arm: visit-level trajectories and per-patient event days."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from osteotrial.arrays import BoolArray, FloatArray, IntArray
+
+FRACTURE_TYPES: tuple[str, ...] = ("vertebral", "hip", "nonvertebral")
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    """What simulate_arm returns for one arm.
+
+    Shapes: record_days (n_times,); every trajectory (n_times, n_patients); pk_days
+    (n_pk_days,) and concentrations (n_pk_days, n_patients) on a daily grid; event days
+    (n_events, n_patients) with nan where the event did not happen. BMD is in g/cm2, markers
+    are relative to the patient's own baseline (1.0 = baseline). Fracture types: vertebral
+    (every new vertebral fracture, clinical or only seen at imaging), hip, nonvertebral (other
+    than hip). A fracture after death or after the end of the simulation is nan.
+    """
+
+    arm: str
+    patient_id: IntArray
+    record_days: FloatArray
+    bmd_ls_g_cm2: FloatArray
+    bmd_th_g_cm2: FloatArray
+    bmd_fn_g_cm2: FloatArray
+    p1np_rel: FloatArray
+    ctx_rel: FloatArray
+    pk_days: FloatArray
+    denosumab_ng_ml: FloatArray
+    romosozumab_ng_ml: FloatArray
+    vertebral_fracture_days: FloatArray
+    vertebral_fracture_clinical: BoolArray
+    hip_fracture_days: FloatArray
+    nonvertebral_fracture_days: FloatArray
+    death_day: FloatArray
+    dropout_day: FloatArray
+    # optional: cumulative hazard of each event type ('vertebral', 'hip', 'nonvertebral',
+    # 'death') at record_days, each (n_times, n_patients); used for expected incidences
+    cumulative_hazard: dict[str, FloatArray] | None = None
+
+    @property
+    def n_patients(self) -> int:
+        """Number of simulated patients."""
+        return int(self.patient_id.shape[0])
+
+    def fracture_days(self, fracture_type: str) -> FloatArray:
+        """Return event days of a fracture type, shape (n_events, n_patients)."""
+        if fracture_type not in FRACTURE_TYPES:
+            raise ValueError(f"fracture_type={fracture_type!r}; allowed: {FRACTURE_TYPES}")
+        return getattr(self, f"{fracture_type}_fracture_days")
+
+    def first_fracture_day(self, fracture_type: str) -> FloatArray:
+        """Return the day of the first fracture of a type, shape (n_patients,), nan if none."""
+        return self.fracture_days(fracture_type)[0]
+
+    def bmd_g_cm2(self, site: str) -> FloatArray:
+        """Return the BMD trajectory of a site (LS, TH, FN), shape (n_times, n_patients)."""
+        return getattr(self, f"bmd_{site.lower()}_g_cm2")
+
+    @staticmethod
+    def concatenate(parts: list[ArmResult]) -> ArmResult:
+        """Join results of patient chunks of the same arm along the patient axis."""
+        first = parts[0]
+        values = {"arm": first.arm, "record_days": first.record_days, "pk_days": first.pk_days}
+        for name in ("patient_id", "death_day", "dropout_day"):
+            values[name] = np.concatenate([getattr(p, name) for p in parts])
+        for name in (
+            "bmd_ls_g_cm2", "bmd_th_g_cm2", "bmd_fn_g_cm2", "p1np_rel", "ctx_rel",
+            "denosumab_ng_ml", "romosozumab_ng_ml", "vertebral_fracture_days",
+            "vertebral_fracture_clinical", "hip_fracture_days", "nonvertebral_fracture_days",
+        ):
+            values[name] = np.concatenate([getattr(p, name) for p in parts], axis=1)
+        if first.cumulative_hazard is not None:
+            values["cumulative_hazard"] = {
+                k: np.concatenate([p.cumulative_hazard[k] for p in parts], axis=1)  # type: ignore[index]
+                for k in first.cumulative_hazard
+            }
+        return ArmResult(**values)

@@ -1,0 +1,68 @@
+"""Shared fixtures: synthetic cohorts and arm results, and a snakemake runner on a temp copy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from osteotrial.cohort import MAX_EVENTS, Cohort
+from osteotrial.io import COHORT_SCHEMA
+from osteotrial.results import ArmResult
+
+ROOT = Path(__file__).resolve().parents[1]
+MONTH_12_DAY = 365.25
+
+
+def synthetic_cohort(arms: list[str]) -> Cohort:
+    """Return a cohort with one patient per entry of ``arms``: BMD 1 g/cm2, no fractures."""
+    n = len(arms)
+    columns = {}
+    for field in COHORT_SCHEMA:
+        kind = {"int64": np.int64, "bool": bool, "double": np.float64}.get(str(field.type))
+        columns[field.name] = np.ones(n, dtype=kind) if kind else np.array(arms, dtype=object)
+    columns["patient_id"] = columns["candidate_id"] = np.arange(n, dtype=np.int64)
+    return Cohort.from_columns(columns)
+
+
+def synthetic_result(arm: str, patient_id: list[int], **overrides: np.ndarray) -> ArmResult:
+    """Return an ArmResult recorded at days 0 and 365.25 with constant BMD and no events."""
+    n, days = len(patient_id), np.array([0.0, MONTH_12_DAY])
+    ones = np.ones((days.size, n))
+    values = {
+        "arm": arm, "patient_id": np.asarray(patient_id, dtype=np.int64), "record_days": days,
+        "bmd_ls_g_cm2": ones, "bmd_th_g_cm2": ones, "bmd_fn_g_cm2": ones,
+        "p1np_rel": ones, "ctx_rel": ones, "pk_days": np.zeros(0),
+        "denosumab_ng_ml": np.zeros((0, n)), "romosozumab_ng_ml": np.zeros((0, n)),
+        "vertebral_fracture_clinical": np.zeros((MAX_EVENTS["vertebral"], n), dtype=bool),
+        "death_day": np.full(n, np.nan), "dropout_day": np.full(n, np.inf),
+    }  # fmt: skip
+    for kind, n_events in MAX_EVENTS.items():
+        values[f"{kind}_fracture_days"] = np.full((n_events, n), np.nan)
+    values.update(overrides)
+    return ArmResult(**values)
+
+
+@pytest.fixture
+def run_snakemake(tmp_path: Path):
+    """Return a function running snakemake on a fresh copy of the workflow in ``tmp_path/name``."""
+
+    def run(*args: str, name: str = "wf") -> tuple[subprocess.CompletedProcess, Path]:
+        workdir = tmp_path / name
+        workdir.mkdir()
+        for item in ("Snakefile", "workflow", "config"):
+            copy = shutil.copytree if (ROOT / item).is_dir() else shutil.copy
+            copy(ROOT / item, workdir / item)
+        shutil.copy(ROOT / "tests" / "data" / "smoke.yaml", workdir / "config" / "trials")
+        command = [sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(workdir)]
+        command += ["--snakefile", str(workdir / "Snakefile"), *args]
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
+        return done, workdir
+
+    return run

@@ -1,0 +1,19 @@
+"""Glue: compute the five endpoint tables from every cohort and simulation shard."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from osteotrial import endpoints, io
+from osteotrial.config import config_from_dict
+
+trial = config_from_dict(snakemake.params.config)
+tables = endpoints.compute_endpoint_tables(
+    snakemake.input.cohort,
+    snakemake.input.simulations,
+    control_arm=trial.control_arm,
+    visit_months=trial.schedule.visit_months,
+    imaging_months=trial.schedule.imaging_months,
+)
+for name, table in tables.items():
+    io.write_endpoint_table(name, table, snakemake.output[name], trial.provenance())
