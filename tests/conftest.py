@@ -10,9 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
-from osteotrial.cohort import MAX_EVENTS, Cohort
+from osteotrial.calibrate import typical_cohort
+from osteotrial.cohort import MAX_EVENTS, Cohort, CohortSpec, sample_cohort
 from osteotrial.io import COHORT_SCHEMA
+from osteotrial.params import load_model_params
 from osteotrial.results import ArmResult
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,21 +51,45 @@ def synthetic_result(arm: str, patient_id: list[int], **overrides: np.ndarray) -
     return ArmResult(**values)
 
 
-@pytest.fixture
-def run_snakemake(tmp_path: Path):
-    """Return a function running snakemake on a fresh copy of the workflow in ``tmp_path/name``."""
+def run_workflow(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Copy the workflow (plus tests/data/smoke.yaml as trial "smoke") to workdir; run snakemake."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for item in ("Snakefile", "workflow", "config"):
+        copy = shutil.copytree if (ROOT / item).is_dir() else shutil.copy
+        copy(ROOT / item, workdir / item)
+    shutil.copy(ROOT / "tests" / "data" / "smoke.yaml", workdir / "config" / "trials")
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(workdir)]
+    command += ["--snakefile", str(workdir / "Snakefile"), *args]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
 
-    def run(*args: str, name: str = "wf") -> tuple[subprocess.CompletedProcess, Path]:
-        workdir = tmp_path / name
-        workdir.mkdir()
-        for item in ("Snakefile", "workflow", "config"):
-            copy = shutil.copytree if (ROOT / item).is_dir() else shutil.copy
-            copy(ROOT / item, workdir / item)
-        shutil.copy(ROOT / "tests" / "data" / "smoke.yaml", workdir / "config" / "trials")
-        command = [sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(workdir)]
-        command += ["--snakefile", str(workdir / "Snakefile"), *args]
-        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
-        return done, workdir
 
-    return run
+@pytest.fixture(scope="session")
+def params():
+    """The default model parameters of config/model.yaml."""
+    return load_model_params(str(ROOT / "config" / "model.yaml"))
+
+
+@pytest.fixture(scope="session")
+def targets():
+    """The calibration targets shipped with the project."""
+    return yaml.safe_load((ROOT / "config" / "targets.yaml").read_text())
+
+
+@pytest.fixture(scope="session")
+def typical():
+    """One typical FRAME patient without variability."""
+    return typical_cohort(70.9, {"LS": -2.72, "TH": -2.47, "FN": -2.75})
+
+
+@pytest.fixture(scope="session")
+def frame_trial():
+    """The FRAME trial file as a mapping."""
+    return yaml.safe_load((ROOT / "config" / "trials" / "frame.yaml").read_text())
+
+
+@pytest.fixture(scope="session")
+def small_frame_cohort(frame_trial):
+    """A screened FRAME cohort of 400 patients per arm."""
+    spec = CohortSpec.from_dict(frame_trial["cohort"])
+    return sample_cohort(spec, dict.fromkeys(frame_trial["arms"], 400), frame_trial["seed"])

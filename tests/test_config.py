@@ -63,14 +63,19 @@ def test_schema_errors_name_field_value_and_allowed(overrides, expected):
 
 def test_unknown_drug_lists_the_drugs():
     arms = {"placebo_then_denosumab": [{**PHASE, "drug": "aspirin"}]}
-    with pytest.raises(ValueError, match=r"arms.placebo_then_denosumab\[0\].drug='aspirin'.*"
-                       r"\['placebo', 'denosumab', 'romosozumab'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"arms.placebo_then_denosumab\[0\].drug='aspirin'.*"
+        r"\['placebo', 'denosumab', 'romosozumab'\]",
+    ):
         load({"arms": arms})
 
 
 def test_phase_that_stops_before_it_starts():
     arms = {"placebo_then_denosumab": [{**PHASE, "start_day": 100, "stop_day": 50}]}
-    with pytest.raises(ValueError, match=r"placebo_then_denosumab\[0\].stop_day=50 must be greater"):
+    with pytest.raises(
+        ValueError, match=r"placebo_then_denosumab\[0\].stop_day=50 must be greater"
+    ):
         load({"arms": arms})
 
 

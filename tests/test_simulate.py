@@ -2,21 +2,19 @@
 
 import numpy as np
 import pytest
+from model_fixtures import arm, pct_change
 
 from osteotrial.reference_solver import reference_bmd_rel
 from osteotrial.schedules import Schedule
 from osteotrial.simulate import simulate_arm
 from osteotrial.units import DAYS_PER_MONTH
 
-from model_fixtures import (  # noqa: F401
-    arm, frame_trial, params, pct_change, small_frame_cohort, targets, typical,
-)
-
 YEAR = Schedule(1.0, 365.25, (1, 3, 6, 9, 12), (5.0, 14.0), (12,))
 TWO_YEARS = Schedule(1.0, 730.5, (1, 3, 6, 9, 12, 18, 24), (14.0,), (12, 24))
 PLACEBO = arm(("placebo", 0, 30.4375, 0, 365.25))
-ROMO_THEN_DEN = arm(("romosozumab", 210, 30.4375, 0, 365.25),
-                    ("denosumab", 60, 182.625, 365.25, 730.5))
+ROMO_THEN_DEN = arm(
+    ("romosozumab", 210, 30.4375, 0, 365.25), ("denosumab", 60, 182.625, 365.25, 730.5)
+)
 
 
 def test_no_drug_is_a_steady_state_with_linear_untreated_loss(small_frame_cohort, params):
@@ -45,15 +43,22 @@ def test_a_patient_gets_the_same_result_in_any_cohort_or_chunk(small_frame_cohor
     np.testing.assert_array_equal(part.hip_fracture_days, whole.hip_fracture_days[:, pick])
 
 
-@pytest.mark.parametrize("drug,doses,site", [
-    ("denosumab", (10, 30, 60, 120), "TH"),
-    ("romosozumab", (70, 140, 210, 280), "LS"),
-])
+@pytest.mark.parametrize(
+    "drug,doses,site",
+    [
+        ("denosumab", (10, 30, 60, 120), "TH"),
+        ("romosozumab", (70, 140, 210, 280), "LS"),
+    ],
+)
 def test_more_drug_never_less_effect(typical, params, drug, doses, site):
     gains, ctx = [], []
     for dose in doses:
-        result = simulate_arm(typical, arm((drug, dose, 30.4375 if drug == "romosozumab" else 182.625,
-                                            0, 365.25)), params, YEAR)
+        result = simulate_arm(
+            typical,
+            arm((drug, dose, 30.4375 if drug == "romosozumab" else 182.625, 0, 365.25)),
+            params,
+            YEAR,
+        )
         gains.append(pct_change(result.bmd_g_cm2(site))[-1, 0])
         ctx.append(result.ctx_rel[2, 0])
     assert np.all(np.diff(gains) > 0), gains
@@ -70,7 +75,7 @@ def test_fixed_step_matches_lsoda_on_bmd_at_24_months(small_frame_cohort, params
 
 
 def test_treatment_never_brings_a_fracture_forward(small_frame_cohort, params):
-    """Romosozumab lowers hazards pointwise in year 1, so with shared thresholds no event is earlier."""
+    """Romosozumab lowers hazards pointwise in year 1; with shared thresholds no event is earlier."""
     placebo = simulate_arm(small_frame_cohort, PLACEBO, params, YEAR)
     romo = simulate_arm(small_frame_cohort, ROMO_THEN_DEN, params, YEAR)
     for kind in ("vertebral", "hip", "nonvertebral"):
@@ -78,7 +83,9 @@ def test_treatment_never_brings_a_fracture_forward(small_frame_cohort, params):
         treated = np.nan_to_num(romo.first_fracture_day(kind), nan=never)
         control = np.nan_to_num(placebo.first_fracture_day(kind), nan=never)
         assert np.all(treated >= control), kind
-    assert np.nansum(placebo.vertebral_fracture_days > 0) > np.nansum(romo.vertebral_fracture_days > 0)
+    assert np.nansum(placebo.vertebral_fracture_days > 0) > np.nansum(
+        romo.vertebral_fracture_days > 0
+    )
 
 
 def test_denosumab_suppresses_ctx_by_day_5(typical, params, targets):

@@ -22,13 +22,20 @@ from osteotrial.params import SiteBMDParams
 from osteotrial.units import DAYS_PER_YEAR
 
 
-def bmd_rhs(bmd_rel: FloatArray, oba: FloatArray, oca: FloatArray, t_days: float,
-            site: SiteBMDParams, turnover_mult: FloatArray, loss_mult: FloatArray) -> FloatArray:
+def bmd_rhs(
+    bmd_rel: FloatArray,
+    oba: FloatArray,
+    oca: FloatArray,
+    t_days: float,
+    site: SiteBMDParams,
+    turnover_mult: FloatArray,
+    loss_mult: FloatArray,
+) -> FloatArray:
     """Return dB/dt per day for one site, shape (n_patients,); B is relative to baseline."""
     k = site.k_per_day * turnover_mult
     loss_per_day = site.untreated_loss_pct_per_year / 100.0 / DAYS_PER_YEAR * loss_mult
     deficit = 1.0 - loss_per_day * (t_days + 1.0 / k)
-    return k * (deficit * oba ** site.gamma_ob - oca ** site.gamma_oc * bmd_rel)
+    return k * (deficit * oba**site.gamma_ob - oca**site.gamma_oc * bmd_rel)
 
 
 def p1np_rel(oba: FloatArray) -> FloatArray:

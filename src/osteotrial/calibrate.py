@@ -57,8 +57,13 @@ REMODELING_FIT: tuple[tuple[str, str], ...] = (
 
 def phase(drug: str, dose_mg: float, interval_days: float, start: float, stop: float) -> dict:
     """Return a regimen-phase mapping."""
-    return {"drug": drug, "dose_mg": dose_mg, "interval_days": interval_days,
-            "start_day": start, "stop_day": stop}
+    return {
+        "drug": drug,
+        "dose_mg": dose_mg,
+        "interval_days": interval_days,
+        "start_day": start,
+        "stop_day": stop,
+    }
 
 
 DENOSUMAB_Q6M = phase("denosumab", 60.0, 182.625, 0.0, 36 * MONTH)
@@ -72,12 +77,17 @@ def typical_cohort(age_years: float, tscores: dict[str, float]) -> Cohort:
     """Return a one-patient cohort with the given age and T-scores and no variability."""
     columns: dict[str, np.ndarray] = {f.name: np.ones(1) for f in fields(Cohort)}
     columns.update(
-        patient_id=np.zeros(1, np.int64), candidate_id=np.zeros(1, np.int64),
-        arm=np.array(["typical"]), age_years=np.array([age_years]), bmi_kg_m2=np.array([25.0]),
+        patient_id=np.zeros(1, np.int64),
+        candidate_id=np.zeros(1, np.int64),
+        arm=np.array(["typical"]),
+        age_years=np.array([age_years]),
+        bmi_kg_m2=np.array([25.0]),
         prevalent_vertebral_fracture_count=np.zeros(1, np.int64),
         prevalent_vertebral_fracture_max_grade=np.zeros(1, np.int64),
-        prior_nonvertebral_fracture=np.zeros(1, bool), prior_hip_fracture=np.zeros(1, bool),
-        dropout_day=np.array([np.inf]), threshold_death=np.array([1e9]),
+        prior_nonvertebral_fracture=np.zeros(1, bool),
+        prior_hip_fracture=np.zeros(1, bool),
+        dropout_day=np.array([np.inf]),
+        threshold_death=np.array([1e9]),
     )
     for site, t in tscores.items():
         columns[f"tscore_{site.lower()}"] = np.array([t])
@@ -90,8 +100,9 @@ def pct(traj: np.ndarray) -> np.ndarray:
     return (traj[:, 0] / traj[0, 0] - 1.0) * 100.0
 
 
-def apply_values(model: dict[str, Any], names: Sequence[tuple[str, str]],
-                 values: Sequence[float]) -> dict[str, Any]:
+def apply_values(
+    model: dict[str, Any], names: Sequence[tuple[str, str]], values: Sequence[float]
+) -> dict[str, Any]:
     """Return a copy of the model mapping with fitted values set (LS/FN scales applied)."""
     out = copy.deepcopy(model)
     scales = {}
@@ -133,24 +144,31 @@ def remodeling_residuals(model: dict[str, Any]) -> np.ndarray:
     year = Schedule(1.0, 12 * MONTH, (12.0,), days[:4], ())
     three = Schedule(1.0, 36 * MONTH, (12.0, 24.0, 36.0), (5.0,), ())
     pbo = simulate_arm(frame, ArmSpec.from_dict("p", FRAME_ARMS["placebo"]), params, year, False)
-    rom = simulate_arm(frame, ArmSpec.from_dict("r", FRAME_ARMS["romosozumab"]), params, year, False)
+    rom = simulate_arm(
+        frame, ArmSpec.from_dict("r", FRAME_ARMS["romosozumab"]), params, year, False
+    )
     den = simulate_arm(freedom, ArmSpec.from_dict("d", [DENOSUMAB_Q6M]), params, three, False)
     i = {d: int(np.argmin(np.abs(rom.record_days - d))) for d in days[:4]}
     p1np = rom.p1np_rel[:, 0] / pbo.p1np_rel[:, 0]
     ctx = rom.ctx_rel[:, 0] / pbo.ctx_rel[:, 0]
     j = {d: int(np.argmin(np.abs(den.record_days - d))) for d in (5.0, *days[3:])}
     th_den = pct(den.bmd_th_g_cm2)
-    return np.array([
-        (p1np[i[14.0]] - 2.45) / 0.15, (p1np[i[days[2]]] - 1.0) / 0.08,
-        (p1np[i[days[3]]] - 0.85) / 0.08, (ctx[i[14.0]] - 0.45) / 0.05,
-        (ctx[i[days[3]]] - 0.75) / 0.05,
-        (pct(rom.bmd_ls_g_cm2)[i[days[3]]] - 13.1) / 0.75,
-        (pct(rom.bmd_th_g_cm2)[i[days[3]]] - 6.0) / 0.5,
-        (pct(rom.bmd_fn_g_cm2)[i[days[3]]] - 5.2) / 0.75,
-        max(0.0, den.ctx_rel[j[5.0], 0] - 0.18) / 0.02,
-        (th_den[j[days[3]]] - 3.2) / 0.35, (th_den[j[days[4]]] - 4.4) / 0.35,
-        (th_den[j[days[5]]] - 5.0) / 0.35,
-    ])
+    return np.array(
+        [
+            (p1np[i[14.0]] - 2.45) / 0.15,
+            (p1np[i[days[2]]] - 1.0) / 0.08,
+            (p1np[i[days[3]]] - 0.85) / 0.08,
+            (ctx[i[14.0]] - 0.45) / 0.05,
+            (ctx[i[days[3]]] - 0.75) / 0.05,
+            (pct(rom.bmd_ls_g_cm2)[i[days[3]]] - 13.1) / 0.75,
+            (pct(rom.bmd_th_g_cm2)[i[days[3]]] - 6.0) / 0.5,
+            (pct(rom.bmd_fn_g_cm2)[i[days[3]]] - 5.2) / 0.75,
+            max(0.0, den.ctx_rel[j[5.0], 0] - 0.18) / 0.02,
+            (th_den[j[days[3]]] - 3.2) / 0.35,
+            (th_den[j[days[4]]] - 4.4) / 0.35,
+            (th_den[j[days[5]]] - 5.0) / 0.35,
+        ]
+    )
 
 
 # Bounds of the fitted values: they keep the fixed-step integrator stable at dt <= 1 day.
@@ -171,8 +189,12 @@ BOUNDS: dict[str, tuple[float, float]] = {
 }
 
 
-def fit(model: dict[str, Any], names: Sequence[tuple[str, str]],
-        residuals: Callable[[dict[str, Any]], np.ndarray], max_nfev: int = 400) -> dict[str, Any]:
+def fit(
+    model: dict[str, Any],
+    names: Sequence[tuple[str, str]],
+    residuals: Callable[[dict[str, Any]], np.ndarray],
+    max_nfev: int = 400,
+) -> dict[str, Any]:
     """Fit the named values (in log space, weak priors) and return the fitted model mapping."""
     x0 = np.log(_initial(model, names))
     low = np.log([BOUNDS.get(k, (1e-6, 1e6))[0] for _, k in names])
@@ -187,8 +209,15 @@ def fit(model: dict[str, Any], names: Sequence[tuple[str, str]],
         return np.concatenate([res, (x - x0) / PRIOR_SD_LOG])
 
     start = np.clip(x0, low + 1e-9, high - 1e-9)
-    result = optimize.least_squares(objective, start, bounds=(low, high), method="trf",
-                                    diff_step=1e-3, max_nfev=max_nfev, verbose=1)
+    result = optimize.least_squares(
+        objective,
+        start,
+        bounds=(low, high),
+        method="trf",
+        diff_step=1e-3,
+        max_nfev=max_nfev,
+        verbose=1,
+    )
     return apply_values(model, names, np.exp(result.x))
 
 

@@ -69,7 +69,9 @@ def expected_incidences(result: ArmResult, params: ModelParams, day: float) -> d
         "new_vertebral": float(np.mean(-np.expm1(-h["vertebral"][imaged]))),
         "clinical_vertebral": float(np.mean(-np.expm1(-f * ho["vertebral"]))),
         "nonvertebral": float(np.mean(-np.expm1(-(ho["hip"] + ho["nonvertebral"])))),
-        "clinical": float(np.mean(-np.expm1(-(ho["hip"] + ho["nonvertebral"] + f * ho["vertebral"])))),
+        "clinical": float(
+            np.mean(-np.expm1(-(ho["hip"] + ho["nonvertebral"] + f * ho["vertebral"])))
+        ),
     }
 
 
@@ -84,9 +86,12 @@ def fracture_residuals(model: dict[str, Any]) -> np.ndarray:
         inc[name] = expected_incidences(result, params, 12 * DAYS_PER_MONTH)
     pbo, rom = inc["placebo_then_denosumab"], inc["romosozumab_then_denosumab"]
     targets = [
-        (pbo["new_vertebral"], 0.018, 3322), (rom["new_vertebral"], 0.005, 3321),
-        (pbo["clinical"], 0.025, 3591), (rom["clinical"], 0.016, 3589),
-        (pbo["nonvertebral"], 0.021, 3591), (rom["nonvertebral"], 0.016, 3589),
+        (pbo["new_vertebral"], 0.018, 3322),
+        (rom["new_vertebral"], 0.005, 3321),
+        (pbo["clinical"], 0.025, 3591),
+        (rom["clinical"], 0.016, 3589),
+        (pbo["nonvertebral"], 0.021, 3591),
+        (rom["nonvertebral"], 0.016, 3589),
         (pbo["clinical_vertebral"], 0.005, 3591),
     ]
     res = [(got - want) / np.sqrt(want * (1 - want) / n) for got, want, n in targets]

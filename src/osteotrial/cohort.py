@@ -100,7 +100,9 @@ class Cohort:
     def thresholds(self, fracture_type: str) -> FloatArray:
         """Return the cumulative thresholds of a fracture type, shape (n_events, n_patients)."""
         n_events = MAX_EVENTS[fracture_type]
-        return np.stack([getattr(self, f"threshold_{fracture_type}_{k}") for k in range(1, n_events + 1)])
+        return np.stack(
+            [getattr(self, f"threshold_{fracture_type}_{k}") for k in range(1, n_events + 1)]
+        )
 
     def clinical_uniforms(self) -> FloatArray:
         """Return the clinical-recognition uniforms of vertebral fractures, shape (3, n)."""
@@ -186,7 +188,9 @@ class Eligibility:
             raise ValueError(
                 f"tscore_sites_any = {self.tscore_sites_any!r} must be a non-empty list of {SITES}"
             )
-        _check_range("max_moderate_vertebral_fractures", self.max_moderate_vertebral_fractures, 0, 4)
+        _check_range(
+            "max_moderate_vertebral_fractures", self.max_moderate_vertebral_fractures, 0, 4
+        )
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Eligibility:

@@ -53,6 +53,19 @@ FIT_START: dict[str, float] = {
     "tscore_ls_sd": 1.3,
     "vf_log_or_per_decade": 0.47,
 }
+# Weak priors: (value - FIT_START) / scale is appended to the residuals so that the fit is
+# well posed (more free parameters than targets) and re-runs land on the same values.
+PRIOR_SCALE: dict[str, float] = {
+    "age_years_mean": 10.0,
+    "age_years_sd": 5.0,
+    "tscore_ls_mean": 2.0,
+    "tscore_th_mean": 2.0,
+    "tscore_fn_mean": 2.0,
+    "corr_age_tscore_hip": 0.3,
+    "vf_logit_intercept": 2.0,
+    "tscore_ls_sd": 1.0,
+    "vf_log_or_per_decade": 0.5,
+}
 _BOUNDS = {
     "age_years_mean": (50.0, 85.0),
     "age_years_sd": (4.0, 15.0),
@@ -150,21 +163,25 @@ def fit_population(
     lower = np.array([_BOUNDS.get(n, (-6.0, 3.0))[0] for n in free])
     upper = np.array([_BOUNDS.get(n, (-6.0, 3.0))[1] for n in free])
     steps = np.array([_FD_STEP.get(n, 0.02) for n in free])
+    scales = np.array([PRIOR_SCALE.get(n, 1.0) for n in free])
 
     def fun(x: np.ndarray) -> np.ndarray:
         pop = dataclasses.replace(start, **dict(zip(free, map(float, x), strict=True)))
-        return _residuals(raw, pop, targets)
+        return np.concatenate([_residuals(raw, pop, targets), (x - x0) / scales])
 
     def jac(x: np.ndarray) -> np.ndarray:
         f0 = fun(x)
-        return np.stack([(fun(x + h * e) - f0) / h for h, e in zip(steps, np.eye(len(x)))], 1)
+        return np.stack(
+            [(fun(x + h * e) - f0) / h for h, e in zip(steps, np.eye(len(x)), strict=True)], 1
+        )
 
     result = optimize.least_squares(fun, x0, jac=jac, bounds=(lower, upper), x_scale=steps)
     fitted = dataclasses.replace(start, **dict(zip(free, map(float, result.x), strict=True)))
     covariates = covariates_from_draws(raw, fitted)
     report = {
         "fitted": {name: getattr(fitted, name) for name in free},
-        "residuals_in_tol": result.fun.round(3).tolist(),
+        "residuals_in_tol": result.fun[: -len(free)].round(3).tolist(),
+        "prior_residuals": result.fun[-len(free) :].round(3).tolist(),
         "screened": {t: screened_baseline(covariates, e) for t, e in TRIAL_ELIGIBILITY.items()},
         "targets": targets,
         "seed": seed,

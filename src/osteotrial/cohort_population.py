@@ -17,7 +17,7 @@ Prevalent vertebral fractures (ordinal logistic, proportional odds)::
 Prior fractures (logistic; hip fracture is a nonvertebral fracture, so both use one uniform
 and ``prior_hip`` implies ``prior_nonvertebral``)::
 
-    logit p = logit(p_ref) + b_age (age - 70) / 10 + b_th (-1 - tscore_th)
+    logit p = logit(p_ref) + b_age (age - 70) / 10 + b_th (-1 - tscore_th) + b_vf [count > 0]
 
 Inter-individual variability: multiplier = exp(omega z), omega = sqrt(log(1 + CV^2)) (median 1),
 draw j of stream "iiv" = multiplier IIV_NAMES[j].
@@ -37,13 +37,11 @@ from scipy import special
 
 from osteotrial import rng
 from osteotrial.arrays import FloatArray, IntArray
+from osteotrial.reference import YOUNG_ADULT_MEAN_G_CM2, YOUNG_ADULT_SD_G_CM2
 
-# Young-adult reference for T-scores, g/cm2: T = (BMD - mean) / SD.
-# TH, FN: NHANES III non-Hispanic white women 20-29 y (Looker AC et al., Osteoporos Int
-# 1998;8:468-89) (R). LS: Hologic manufacturer reference for white women, as used by DXA
-# software (R).
-YOUNG_REF_MEAN_G_CM2: dict[str, float] = {"LS": 1.047, "TH": 0.942, "FN": 0.858}
-YOUNG_REF_SD_G_CM2: dict[str, float] = {"LS": 0.110, "TH": 0.122, "FN": 0.120}
+# Young-adult reference for T-scores (T = (BMD - mean) / SD); sources in reference.py.
+YOUNG_REF_MEAN_G_CM2 = YOUNG_ADULT_MEAN_G_CM2
+YOUNG_REF_SD_G_CM2 = YOUNG_ADULT_SD_G_CM2
 
 COPULA_VARIABLES: tuple[str, ...] = ("age", "bmi", "LS", "TH", "FN")
 IIV_NAMES: tuple[str, ...] = (
@@ -66,33 +64,33 @@ class PopulationParams:
     """
 
     # F = fitted to targets.yaml frame/freedom baseline by cohort_fit.py (seed 20240601,
-    # 400,000 candidates, start values cohort_fit.FIT_START); the age truncation is A.
-    age_years_mean: float = 65.5075  # F (start 66)
-    age_years_sd: float = 13.0583  # F (start 9)
+    # 400,000 candidates, start values and weak priors in cohort_fit); age truncation A.
+    age_years_mean: float = 67.5340  # F (start 66)
+    age_years_sd: float = 10.3387  # F (start 9)
     age_years_lower: float = 50.0  # A: postmenopausal
     age_years_upper: float = 100.0  # A
     # BMI of US women 60-79 (NHANES 2007-2010 mean about 28-29, SD about 6) (R)
     bmi_kg_m2_mean: float = 28.0
     bmi_kg_m2_sd: float = 6.0
-    tscore_ls_mean: float = -1.9152  # F
-    tscore_th_mean: float = -0.8652  # F
-    tscore_fn_mean: float = -1.0630  # F
+    tscore_ls_mean: float = -1.7291  # F
+    tscore_th_mean: float = -0.6692  # F
+    tscore_fn_mean: float = -0.8477  # F
     # SD of T-scores in older women: hip SDs near 1 (NHANES III women 70-79, R). LS: F (start
-    # 1.3, lower bound 0.7); the fit drives it down because FREEDOM's LS-window entrants must
+    # 1.3, lower bound 0.7); the fit pulls it down because FREEDOM's LS-window entrants must
     # average about -2.8 while FRAME's hip-selected women average -2.72 (see docs/cohort.md)
-    tscore_ls_sd: float = 0.7060
+    tscore_ls_sd: float = 0.7853
     tscore_th_sd: float = 1.0
     tscore_fn_sd: float = 1.0
     corr_age_bmi: float = -0.10  # A: BMI falls slightly in old age
-    corr_age_tscore_hip: float = -0.2031  # F (start -0.3): hip BMD falls with age
+    corr_age_tscore_hip: float = -0.1548  # F (start -0.3): hip BMD falls with age
     corr_age_tscore_ls: float = -0.15  # A: half the hip value (spinal osteophytes)
     corr_bmi_tscore: float = 0.30  # A: BMI-BMD r about 0.3 (literature range 0.2-0.4, R)
     corr_ls_th: float = 0.65  # R: LS-TH r 0.6-0.7 in DXA cohorts
     corr_ls_fn: float = 0.60  # R
     corr_th_fn: float = 0.88  # R: TH-FN r 0.85-0.9
     # prevalent vertebral fractures
-    vf_logit_intercept: float = -1.4265  # F: at age 70, LS T-score -2.5
-    vf_log_or_per_decade: float = 0.6535  # F within [0.3, 0.9] (start 0.47, OR 1.6): OR 1.9
+    vf_logit_intercept: float = -1.3461  # F: at age 70, LS T-score -2.5
+    vf_log_or_per_decade: float = 0.4776  # F within [0.3, 0.9] (start 0.47): OR 1.6
     vf_log_or_per_sd_lower_ls: float = 0.64  # R: OR 1.9 per SD lower LS BMD (Marshall 1996 S30)
     vf_count_cut_2: float = 1.05  # A: 40% of women with a VF have >= 2
     vf_count_cut_3: float = 1.90  # A: 18% have >= 3
@@ -103,9 +101,12 @@ class PopulationParams:
     prior_nvf_ref_frac: float = 0.22  # A: about 1 in 5 women of 70 report a prior fracture
     prior_nvf_log_or_per_decade: float = 0.34  # A: OR 1.4 per decade
     prior_nvf_log_or_per_sd_lower_th: float = 0.41  # V: RR 1.5 per SD, any fracture (S30)
-    prior_hip_ref_frac: float = 0.015  # A
+    prior_hip_ref_frac: float = 0.0075  # A: about 1% of women of 70 (rises to 3-4% in FREEDOM)
     prior_hip_log_or_per_decade: float = 0.92  # A: OR 2.5 per decade (steep age rise, S49)
     prior_hip_log_or_per_sd_lower_th: float = 0.96  # V: RR 2.6 per SD, hip BMD -> hip (S30)
+    # R: a prevalent vertebral fracture about doubles the risk of other fractures
+    # (Klotzbuecher CM et al., J Bone Miner Res 2000;15:721-39: RR about 2 for hip and NVF)
+    prior_fracture_log_or_if_vf: float = 0.69
     # log-normal IIV, CV as a fraction (A: typical population-PK / PD magnitudes)
     iiv_cv_denosumab_clearance_frac: float = 0.40
     iiv_cv_denosumab_volume_frac: float = 0.25
@@ -210,7 +211,8 @@ def covariates_from_draws(
             YOUNG_REF_MEAN_G_CM2[site] + tscore * YOUNG_REF_SD_G_CM2[site]
         )
     out.update(_prevalent_vertebral(raw["u_vf"], out["age_years"], out["tscore_ls"], pop))
-    out.update(_prior_fractures(raw["u_prior"], out["age_years"], out["tscore_th"], pop))
+    has_vf = out["prevalent_vertebral_fracture_count"] > 0
+    out.update(_prior_fractures(raw["u_prior"], out["age_years"], out["tscore_th"], has_vf, pop))
     return out
 
 
@@ -247,20 +249,27 @@ def _prevalent_vertebral(
 
 
 def _prior_fractures(
-    u_prior: FloatArray, age_years: FloatArray, tscore_th: FloatArray, pop: PopulationParams
+    u_prior: FloatArray,
+    age_years: FloatArray,
+    tscore_th: FloatArray,
+    has_vf: np.ndarray,
+    pop: PopulationParams,
 ) -> dict[str, np.ndarray]:
     """Return prior nonvertebral and prior hip fracture flags, shape (n,), hip implies NVF."""
     decades = (age_years - 70.0) / 10.0
     sd_lower = -1.0 - tscore_th
+    vf_term = pop.prior_fracture_log_or_if_vf * has_vf
     p_nvf = special.expit(
         special.logit(pop.prior_nvf_ref_frac)
         + pop.prior_nvf_log_or_per_decade * decades
         + pop.prior_nvf_log_or_per_sd_lower_th * sd_lower
+        + vf_term
     )
     p_hip = special.expit(
         special.logit(pop.prior_hip_ref_frac)
         + pop.prior_hip_log_or_per_decade * decades
         + pop.prior_hip_log_or_per_sd_lower_th * sd_lower
+        + vf_term
     )
     hip = u_prior < np.minimum(p_hip, p_nvf)  # nested thresholds on one uniform
     return {"prior_nonvertebral_fracture": u_prior < p_nvf, "prior_hip_fracture": hip}

@@ -236,6 +236,8 @@ def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
     if values.size < 2:
         return mean, float("nan"), float("nan")
     sem = float(np.std(values, ddof=1)) / np.sqrt(values.size)
+    if sem == 0.0:
+        return mean, mean, mean
     low, high = stats.t.interval(CONFIDENCE, df=values.size - 1, loc=mean, scale=sem)
     return mean, float(low), float(high)
 

@@ -29,7 +29,9 @@ BMI_REFERENCE_KG_M2 = 25.0
 def turnover_multiplier(ctx_rel: FloatArray, params: FractureTypeParams) -> FloatArray:
     """Return the saturating hazard multiplier of bone turnover (1 at baseline CTX)."""
     gap = 1.0 - ctx_rel
-    return 1.0 - params.turnover_effect_max_frac * gap / (np.abs(gap) + params.turnover_effect_half_frac)
+    return 1.0 - params.turnover_effect_max_frac * gap / (
+        np.abs(gap) + params.turnover_effect_half_frac
+    )
 
 
 def fracture_hazard_per_year(
@@ -75,8 +77,9 @@ def static_log_risk(
     )
 
 
-def death_hazard_per_year(params: FractureParams, age_years: FloatArray,
-                          hip_fractured: BoolArray) -> FloatArray:
+def death_hazard_per_year(
+    params: FractureParams, age_years: FloatArray, hip_fractured: BoolArray
+) -> FloatArray:
     """Return the all-cause death hazard per year (Gompertz), shape (n_patients,)."""
     log_h = np.log(params.death_per_year_at_70) + params.death_age_log_per_year * (
         age_years - params.reference_age_years
@@ -84,8 +87,13 @@ def death_hazard_per_year(params: FractureParams, age_years: FloatArray,
     return np.exp(log_h) * np.where(hip_fractured, params.rr_death_after_hip_fracture, 1.0)
 
 
-def crossing_day(h_before: FloatArray, h_after: FloatArray, threshold: FloatArray,
-                 t_before_days: float, dt_days: float) -> FloatArray:
+def crossing_day(
+    h_before: FloatArray,
+    h_after: FloatArray,
+    threshold: FloatArray,
+    t_before_days: float,
+    dt_days: float,
+) -> FloatArray:
     """Return the day at which cumulative hazard reaches threshold, linear within the step.
 
     Valid where h_before < threshold <= h_after; elsewhere the result is meaningless.

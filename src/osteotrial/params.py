@@ -94,9 +94,14 @@ class RemodelingParams:
         _check_positive(
             self,
             "remodeling",
-            allow_zero=("wnt_commitment_exponent", "wnt_differentiation_exponent",
-                        "wnt_opg_exponent", "tolerance_gain", "precursor_use_per_day",
-                        "rankl_osteocyte_frac"),
+            allow_zero=(
+                "wnt_commitment_exponent",
+                "wnt_differentiation_exponent",
+                "wnt_opg_exponent",
+                "tolerance_gain",
+                "precursor_use_per_day",
+                "rankl_osteocyte_frac",
+            ),
         )
         if self.wnt_max_fold <= 1.0:
             raise ValueError(f"remodeling.wnt_max_fold={self.wnt_max_fold} must be > 1")
@@ -162,8 +167,13 @@ class FractureTypeParams:
             raise ValueError(f"fracture bmd_site={self.bmd_site!r}; allowed: LS, TH, FN")
         if not 0.0 <= self.turnover_effect_max_frac < 1.0:
             raise ValueError("fracture turnover_effect_max_frac must be in [0, 1)")
-        for name in ("base_per_year", "rr_per_sd", "rr_prevalent_vertebral",
-                     "rr_prior_nonvertebral", "turnover_effect_half_frac"):
+        for name in (
+            "base_per_year",
+            "rr_per_sd",
+            "rr_prevalent_vertebral",
+            "rr_prior_nonvertebral",
+            "turnover_effect_half_frac",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"fracture {name}={getattr(self, name)} must be > 0")
 

@@ -22,7 +22,7 @@ from osteotrial.schedules import ArmSpec, Schedule
 def _full_rhs(t: float, y_full: FloatArray, ch: simulate._Chunk, params: ModelParams) -> FloatArray:
     y = y_full[:-1, np.newaxis]
     sclerostin = y_full[-1:]
-    dy = simulate._rhs(y, t, sclerostin, ch, params)[:, 0]
+    dy = simulate._rhs(y, t, sclerostin, ch, params, saturable=True)[:, 0]
     rom_nm = simulate.pk.concentration_nm(y[simulate.ROM], ch.rom)
     p = params.remodeling
     free = simulate.remodeling.sclerostin_free_frac(rom_nm, p)
@@ -31,8 +31,14 @@ def _full_rhs(t: float, y_full: FloatArray, ch: simulate._Chunk, params: ModelPa
     return np.concatenate([dy, d_scl])
 
 
-def reference_bmd_rel(cohort: Cohort, arm: ArmSpec, params: ModelParams, schedule: Schedule,
-                      rtol: float = 1e-8, atol: float = 1e-10) -> FloatArray:
+def reference_bmd_rel(
+    cohort: Cohort,
+    arm: ArmSpec,
+    params: ModelParams,
+    schedule: Schedule,
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+) -> FloatArray:
     """Return relative BMD (LS, TH, FN) at the record days, shape (3, n_times, n_patients).
 
     Doses are applied on the same grid as the fixed-step kernel (ArmSpec.doses_on_grid).
@@ -45,14 +51,25 @@ def reference_bmd_rel(cohort: Cohort, arm: ArmSpec, params: ModelParams, schedul
     return out
 
 
-def _one_patient(one: Cohort, arm: ArmSpec, params: ModelParams, schedule: Schedule,
-                 days: FloatArray, rtol: float, atol: float) -> FloatArray:
+def _one_patient(
+    one: Cohort,
+    arm: ArmSpec,
+    params: ModelParams,
+    schedule: Schedule,
+    days: FloatArray,
+    rtol: float,
+    atol: float,
+) -> FloatArray:
     ch = simulate._Chunk(
-        den=simulate.pk.individualize(params.denosumab, one.mult_denosumab_clearance,
-                                      one.mult_denosumab_volume),
-        rom=simulate.pk.individualize(params.romosozumab, one.mult_romosozumab_clearance,
-                                      one.mult_romosozumab_volume),
-        turnover=one.mult_bone_turnover, loss=one.mult_bmd_loss_rate)
+        den=simulate.pk.individualize(
+            params.denosumab, one.mult_denosumab_clearance, one.mult_denosumab_volume
+        ),
+        rom=simulate.pk.individualize(
+            params.romosozumab, one.mult_romosozumab_clearance, one.mult_romosozumab_volume
+        ),
+        turnover=one.mult_bone_turnover,
+        loss=one.mult_bmd_loss_rate,
+    )
     dt, n_steps = schedule.dt_days, schedule.n_steps
     doses = {d: arm.doses_on_grid(d, dt, n_steps) for d in ("denosumab", "romosozumab")}
     dose_steps = np.flatnonzero(doses["denosumab"] + doses["romosozumab"])
@@ -66,8 +83,16 @@ def _one_patient(one: Cohort, arm: ArmSpec, params: ModelParams, schedule: Sched
         t0, t1 = bounds[k], bounds[k + 1]
         inside = (days >= t0) & (days < t1) | ((days == t1) & (k == len(starts) - 1))
         t_eval = np.append(days[inside & (days < t1)], t1)
-        sol = solve_ivp(_full_rhs, (t0, t1), y, method="LSODA", rtol=rtol, atol=atol,
-                        t_eval=t_eval, args=(ch, params))
+        sol = solve_ivp(
+            _full_rhs,
+            (t0, t1),
+            y,
+            method="LSODA",
+            rtol=rtol,
+            atol=atol,
+            t_eval=t_eval,
+            args=(ch, params),
+        )
         if not sol.success:
             raise RuntimeError(f"LSODA failed: {sol.message}")
         n_in = int(np.count_nonzero(inside & (days < t1)))

@@ -23,7 +23,9 @@ cleared slowly, so total sclerostin rises on romosozumab while free sclerostin f
     w_raw = (1 + kw) / (kw + S f),  kw = 1 / (wnt_max_fold - 1)
 
 Tolerance (Eudy 2015 idea: continued Wnt activation raises its own inhibitors, e.g. DKK1):
-dT/dt = k_tol (g_tol (w_raw - 1) - T), and osteoblast lineage sees w = w_raw / (1 + T).
+dT/dt = k_tol (g_tol (w_raw - 1) - T), and the osteoblast lineage sees the attenuated excess
+w = 1 + (w_raw - 1) / (1 + T): the anabolic response wanes under continued romosozumab, and
+tolerance never pushes Wnt below its untreated level once the drug is gone.
 
     dp/dt = k_p (w^g_c rho_obu(c) - w^g_d rho_obp(c) p)
     db/dt = k_b (w^g_d rho_obp(c) p - b)
@@ -58,8 +60,9 @@ def sclerostin_free_frac(romosozumab_nm: FloatArray, params: RemodelingParams) -
     return kd / (kd + romosozumab_nm)
 
 
-def sclerostin_step(total_rel: FloatArray, free_frac: FloatArray, dt_days: float,
-                    params: RemodelingParams) -> FloatArray:
+def sclerostin_step(
+    total_rel: FloatArray, free_frac: FloatArray, dt_days: float, params: RemodelingParams
+) -> FloatArray:
     """Advance total sclerostin (relative) by dt_days, exact for a constant free fraction.
 
     The equation is linear in S and stiff without drug (kout = 25/day), so an exponential
@@ -82,8 +85,9 @@ def _hill_rel(x: FloatArray, kd_rel: float) -> FloatArray:
     return x * (1.0 + kd_rel) / (x + kd_rel)
 
 
-def free_rankl_rel(obp: FloatArray, opg_rel: FloatArray, denosumab_nm: FloatArray,
-                   params: RemodelingParams) -> FloatArray:
+def free_rankl_rel(
+    obp: FloatArray, opg_rel: FloatArray, denosumab_nm: FloatArray, params: RemodelingParams
+) -> FloatArray:
     """Return free RANKL relative to baseline, shape (n_patients,)."""
     a_opg, a_rank = params.rankl_opg_binding_rel, params.rankl_rank_binding_rel
     f_ocy = params.rankl_osteocyte_frac
@@ -92,17 +96,20 @@ def free_rankl_rel(obp: FloatArray, opg_rel: FloatArray, denosumab_nm: FloatArra
     return production * (1.0 + a_opg + a_rank) / (1.0 + a_opg * opg_rel + a_rank + drug)
 
 
-def cell_rhs(cells: FloatArray, wnt_raw: FloatArray, denosumab_nm: FloatArray,
-             params: RemodelingParams) -> FloatArray:
+def cell_rhs(
+    cells: FloatArray, wnt_raw: FloatArray, denosumab_nm: FloatArray, params: RemodelingParams
+) -> FloatArray:
     """Return d(cells)/dt per day, shape (5, n_patients); inputs are not modified."""
     obp, oba, oca, precursor, tolerance = cells
-    wnt = wnt_raw / (1.0 + tolerance)
-    commitment = wnt ** params.wnt_commitment_exponent * _hill_rel(oca, params.tgfb_kd_obu_rel)
+    wnt = 1.0 + (wnt_raw - 1.0) / (1.0 + tolerance)
+    commitment = wnt**params.wnt_commitment_exponent * _hill_rel(oca, params.tgfb_kd_obu_rel)
     differentiation = (
-        wnt ** params.wnt_differentiation_exponent
-        * (1.0 + params.tgfb_kd_obp_rel) / (oca + params.tgfb_kd_obp_rel) * obp
+        wnt**params.wnt_differentiation_exponent
+        * (1.0 + params.tgfb_kd_obp_rel)
+        / (oca + params.tgfb_kd_obp_rel)
+        * obp
     )
-    opg_rel = oba * wnt_raw ** params.wnt_opg_exponent
+    opg_rel = oba * wnt_raw**params.wnt_opg_exponent
     rankl = free_rankl_rel(obp, opg_rel, denosumab_nm, params)
     rank_signal = _hill_rel(rankl, params.rank_activation_kd_rel)
     recruitment = precursor * rank_signal
@@ -110,7 +117,8 @@ def cell_rhs(cells: FloatArray, wnt_raw: FloatArray, denosumab_nm: FloatArray,
         [
             params.obp_differentiation_per_day * (commitment - differentiation),
             params.oba_apoptosis_per_day * (differentiation - oba),
-            params.oca_apoptosis_per_day * (recruitment - _hill_rel(oca, params.tgfb_kd_oca_rel) * oca),
+            params.oca_apoptosis_per_day
+            * (recruitment - _hill_rel(oca, params.tgfb_kd_oca_rel) * oca),
             params.precursor_renewal_per_day * (1.0 - precursor)
             + params.precursor_use_per_day * (1.0 - recruitment),
             params.tolerance_per_day * (params.tolerance_gain * (wnt_raw - 1.0) - tolerance),

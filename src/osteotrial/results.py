@@ -71,9 +71,17 @@ class ArmResult:
         for name in ("patient_id", "death_day", "dropout_day"):
             values[name] = np.concatenate([getattr(p, name) for p in parts])
         for name in (
-            "bmd_ls_g_cm2", "bmd_th_g_cm2", "bmd_fn_g_cm2", "p1np_rel", "ctx_rel",
-            "denosumab_ng_ml", "romosozumab_ng_ml", "vertebral_fracture_days",
-            "vertebral_fracture_clinical", "hip_fracture_days", "nonvertebral_fracture_days",
+            "bmd_ls_g_cm2",
+            "bmd_th_g_cm2",
+            "bmd_fn_g_cm2",
+            "p1np_rel",
+            "ctx_rel",
+            "denosumab_ng_ml",
+            "romosozumab_ng_ml",
+            "vertebral_fracture_days",
+            "vertebral_fracture_clinical",
+            "hip_fracture_days",
+            "nonvertebral_fracture_days",
         ):
             values[name] = np.concatenate([getattr(p, name) for p in parts], axis=1)
         if first.cumulative_hazard is not None:

@@ -18,7 +18,11 @@ NG_ML_PER_MG_L = 1.0e3  # 1 mg/L = 1000 ng/mL
 
 def months_to_days(months: float | FloatArray) -> float | FloatArray:
     """Convert trial months to days (1 month = 30.4375 days)."""
-    return np.asarray(months, dtype=np.float64) * DAYS_PER_MONTH if np.ndim(months) else float(months) * DAYS_PER_MONTH
+    return (
+        np.asarray(months, dtype=np.float64) * DAYS_PER_MONTH
+        if np.ndim(months)
+        else float(months) * DAYS_PER_MONTH
+    )
 
 
 def days_to_years(days: float | FloatArray) -> float | FloatArray:

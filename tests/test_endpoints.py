@@ -1,0 +1,102 @@
+"""Endpoint statistics on synthetic data with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from conftest import synthetic_cohort, synthetic_result
+
+from osteotrial import endpoints, io
+
+INF = np.inf
+
+
+def test_new_vertebral_counts_only_imaged_patients():
+    event_day = np.array([100.0, 400.0, INF, 200.0])
+    exit_day = np.array([INF, INF, 300.0, 150.0])  # patients 2 and 3 are not imaged at month 12
+    assert endpoints.fracture_counts(event_day, exit_day, "new_vertebral", 12.0) == (2, 1)
+    assert endpoints.fracture_counts(event_day, exit_day, "hip", 12.0) == (4, 2)
+
+
+def test_clinical_endpoints_need_an_observed_event():
+    hip, vertebral = np.full((2, 4), np.nan), np.full((3, 4), np.nan)
+    hip[0, :2] = [50.0, 200.0]  # patient 1 breaks the hip after dropping out at day 100
+    vertebral[0, 2:] = [30.0, 40.0]  # only patient 3's vertebral fracture is clinical
+    clinical = np.zeros((3, 4), dtype=bool)
+    clinical[0, 3] = True
+    result = synthetic_result(
+        "a",
+        [0, 1, 2, 3],
+        hip_fracture_days=hip,
+        vertebral_fracture_days=vertebral,
+        vertebral_fracture_clinical=clinical,
+        dropout_day=np.array([100.0, 100.0, INF, INF]),
+    )
+    events = endpoints.patient_events(pl.from_arrow(io.simulation_table(result)).lazy())
+    assert events["hip_day"].to_list() == [50.0, INF, INF, INF]
+    assert events["nonvertebral_day"].to_list() == [50.0, INF, INF, INF]
+    assert events["new_vertebral_day"].to_list() == [INF, INF, 30.0, 40.0]
+    assert events["clinical_vertebral_day"].to_list() == [INF, INF, INF, 40.0]
+    assert events["clinical_day"].to_list() == [50.0, INF, INF, 40.0]
+
+
+def test_wilson_interval_matches_its_closed_form():
+    z, n, p = 1.959963985, 100, 0.05
+    center, half = p + z**2 / (2 * n), z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    expected = ((center - half) / (1 + z**2 / n), (center + half) / (1 + z**2 / n))
+    assert endpoints.proportion_ci(5, 100) == pytest.approx(expected, rel=1e-8)
+    assert np.isnan(endpoints.proportion_ci(0, 0)).all()
+
+
+def test_mean_ci_is_the_t_interval():
+    mean, low, high = endpoints.mean_ci(np.array([1.0, 2.0, 3.0]))
+    half_width = 4.302653 / np.sqrt(3.0)  # t(0.975, df=2) x sd 1 / sqrt(3)
+    assert (mean, low, high) == pytest.approx((2.0, 2.0 - half_width, 2.0 + half_width))
+
+
+def test_cox_of_identical_groups_gives_hazard_ratio_one():
+    duration = np.tile([10.0, 20.0, 30.0, 40.0, 50.0], 2)
+    event = np.tile([True, False, True, True, False], 2)
+    treated = np.repeat([True, False], 5)
+    hr, low, high, p_value = endpoints.cox_hazard_ratio(duration, event, treated)
+    assert hr == pytest.approx(1.0, abs=1e-6) and low < 1.0 < high and p_value > 0.99
+    assert np.isnan(endpoints.cox_hazard_ratio(duration, event & ~treated, treated)[0])
+
+
+def _write_trial(tmp_path, n_files: int) -> tuple[list, list]:
+    arms = ["a", "b", "a", "b", "a", "b"]
+    cohort_paths = [tmp_path / f"cohort{i}.parquet" for i in range(n_files)]
+    io.write_cohort_shards(synthetic_cohort(arms), cohort_paths, {})
+    bmd = np.array([[1.0] * 6, [1.1, 1.2, 1.1, 1.0, 2.0, 1.0]])  # month 12 per patient
+    hip = np.full((2, 6), np.nan)
+    hip[0, 1] = 20.0
+    dropout = np.array([INF, INF, INF, INF, 100.0, INF])  # patient 4 is off study at month 12
+    sim_paths = []
+    for index, rows in enumerate(io.shard_blocks(np.arange(6), n_files)):
+        for arm in ("a", "b"):
+            ids = [int(i) for i in rows if arms[i] == arm]
+            result = synthetic_result(
+                arm,
+                ids,
+                bmd_ls_g_cm2=bmd[:, ids],
+                hip_fracture_days=hip[:, ids],
+                dropout_day=dropout[ids],
+            )
+            sim_paths.append(tmp_path / f"{arm}-{index}.parquet")
+            io.write_simulation(result, sim_paths[-1], {})
+    return cohort_paths, sim_paths
+
+
+def test_tables_have_known_values_and_ignore_sharding(tmp_path):
+    (tmp_path / "one").mkdir(), (tmp_path / "three").mkdir()
+    one = endpoints.compute_endpoint_tables(*_write_trial(tmp_path / "one", 1), "b", [12], [12])
+    three = endpoints.compute_endpoint_tables(*_write_trial(tmp_path / "three", 3), "b", [12], [12])
+    for name in io.ENDPOINT_TABLES:
+        assert one[name].equals(three[name], null_equal=True), name
+    ls = one["bmd"].filter(pl.col("site") == "LS").sort("arm")
+    assert ls["n_patients"].to_list() == [2, 3]
+    assert ls["mean_pct_change"].to_list() == pytest.approx([10.0, 20.0 / 3])
+    hip = one["fractures"].filter(pl.col("endpoint") == "hip").sort("arm")
+    assert hip["n_events"].to_list() == [0, 1] and hip["n_patients"].to_list() == [3, 3]
+    assert one["comparisons"]["reference_arm"].unique().to_list() == ["b"]

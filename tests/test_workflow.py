@@ -1,0 +1,59 @@
+"""The workflow through snakemake itself, on copies of the repository in temporary folders."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import run_workflow
+
+from osteotrial import io
+
+SMOKE = ("--config", "trial=smoke")
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory):
+    """Run the smoke trial three times: 4 shards, 4 shards again, 1 shard."""
+    runs = {}
+    for name, n_shards in (("first", 4), ("again", 4), ("one_shard", 1)):
+        workdir = tmp_path_factory.mktemp(name)
+        done = run_workflow(workdir, *SMOKE, f"n_shards={n_shards}")
+        assert done.returncode == 0, done.stderr[-4000:]
+        runs[name] = workdir
+    return runs
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["n_per_arm=-5"], "n_per_arm=-5 is out of range; allowed: [1, 1000000]"),
+        (["trial=nope"], "available trials: ['frame', 'freedom', 'smoke']"),
+        (["seed=1.5"], "seed=1.5 has type float; expected integer"),
+    ],
+)
+def test_invalid_config_fails_before_any_job(tmp_path, overrides, expected):
+    done = run_workflow(tmp_path, *SMOKE, *overrides)
+    assert done.returncode != 0
+    assert expected in done.stderr + done.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_workflow_writes_the_contract_tables(smoke_runs):
+    workdir = smoke_runs["first"]
+    for name, schema in io.ENDPOINT_SCHEMAS.items():
+        path = workdir / "results" / "smoke" / "endpoints" / f"{name}.parquet"
+        assert pq.read_schema(path).names == schema.names
+        assert pq.read_metadata(path).num_rows > 0
+        assert {"config_hash", "seed", "trial", "git_commit"} <= set(io.read_metadata(path))
+    simulation = workdir / "results" / "smoke" / "simulations" / "romosozumab" / "s003.parquet"
+    assert pq.read_schema(simulation).names == io.SIMULATION_SCHEMA.names
+    assert (workdir / "logs" / "smoke" / "simulate_arm" / "placebo" / "s000.log").exists()
+    assert (workdir / "benchmarks" / "smoke" / "compute_endpoints" / "endpoints.tsv").exists()
+
+
+@pytest.mark.parametrize("other", ["again", "one_shard"])
+def test_endpoint_tables_are_byte_identical(smoke_runs, other):
+    for name in io.ENDPOINT_TABLES:
+        relative = f"results/smoke/endpoints/{name}.parquet"
+        first = (smoke_runs["first"] / relative).read_bytes()
+        assert first == (smoke_runs[other] / relative).read_bytes(), name
