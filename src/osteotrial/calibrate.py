@@ -26,6 +26,7 @@ import numpy as np
 import yaml
 from scipy import optimize
 
+from osteotrial import pk
 from osteotrial.cohort import Cohort
 from osteotrial.params import ModelParams
 from osteotrial.reference import tscore_to_bmd_g_cm2
@@ -38,6 +39,10 @@ PRIOR_SD_LOG = 1.5
 
 # (block, key) fitted in the remodeling stage; BMD sites LS/FN are fitted as scales of TH.
 REMODELING_FIT: tuple[tuple[str, str], ...] = (
+    ("denosumab", "vmax_mg_per_day"),
+    ("denosumab", "km_mg_l"),
+    ("romosozumab", "vc_l"),
+    ("romosozumab", "cl_l_per_day"),
     ("remodeling", "denosumab_rankl_access_frac"),
     ("remodeling", "precursor_use_per_day"),
     ("remodeling", "oca_apoptosis_per_day"),
@@ -135,14 +140,44 @@ def _initial(model: dict[str, Any], names: Sequence[tuple[str, str]]) -> np.ndar
     return np.asarray(values, dtype=float)
 
 
+def pk_residuals(params: ModelParams, patient: Cohort) -> list[float]:
+    """Return residuals of the single-dose PK targets (targets.yaml, pk block).
+
+    Denosumab: tmax 10 +/- 4 days and the terminal half-life 25.4 days (log-linear fit over days
+    30-120); romosozumab: Cmax 22.2 ug/mL, AUC 389 ug.day/mL (within their SD), tmax 5 days.
+    """
+    one_dose = Schedule(1.0, 150.0, (), (), ())
+    den = simulate_arm(
+        patient, ArmSpec.from_dict("d", [phase("denosumab", 60.0, 1e3, 0.0, 1.0)]), params, one_dose
+    ).denosumab_ng_ml[:, 0]
+    rom = (
+        simulate_arm(
+            patient,
+            ArmSpec.from_dict("r", [phase("romosozumab", 210.0, 1e3, 0.0, 1.0)]),
+            params,
+            one_dose,
+        ).romosozumab_ng_ml[:, 0]
+        / 1e3
+    )
+    with np.errstate(divide="ignore"):
+        half_life = pk.terminal_half_life_days(den)
+    return [
+        (np.argmax(den) - 10.0) / 4.0,
+        (half_life - 25.4) / 4.0,
+        (rom.max() - 22.2) / 2.9,
+        (np.trapezoid(rom, dx=1.0) - 389.0) / 63.0,
+        (np.argmax(rom) - 5.0) / 2.0,
+    ]
+
+
 def remodeling_residuals(model: dict[str, Any]) -> np.ndarray:
     """Return weighted residuals of the remodeling-stage targets for a model mapping."""
     params = ModelParams.from_dict(model)
     frame = typical_cohort(70.9, {"LS": -2.72, "TH": -2.47, "FN": -2.75})
-    freedom = typical_cohort(72.3, {"LS": -2.8, "TH": -1.9, "FN": -2.2})
+    freedom = typical_cohort(72.3, {"LS": -2.8, "TH": -1.7, "FN": -1.8})
     days = (5.0, 14.0, 9 * MONTH, 12 * MONTH, 24 * MONTH, 36 * MONTH)
     year = Schedule(1.0, 12 * MONTH, (12.0,), days[:4], ())
-    three = Schedule(1.0, 36 * MONTH, (12.0, 24.0, 36.0), (5.0,), ())
+    three = Schedule(1.0, 36 * MONTH, tuple(float(m) for m in range(1, 37)), (5.0,), ())
     pbo = simulate_arm(frame, ArmSpec.from_dict("p", FRAME_ARMS["placebo"]), params, year, False)
     rom = simulate_arm(
         frame, ArmSpec.from_dict("r", FRAME_ARMS["romosozumab"]), params, year, False
@@ -155,6 +190,7 @@ def remodeling_residuals(model: dict[str, Any]) -> np.ndarray:
     th_den = pct(den.bmd_th_g_cm2)
     return np.array(
         [
+            *pk_residuals(params, frame),
             (p1np[i[14.0]] - 2.45) / 0.15,
             (p1np[i[days[2]]] - 1.0) / 0.08,
             (p1np[i[days[3]]] - 0.85) / 0.08,
@@ -167,8 +203,21 @@ def remodeling_residuals(model: dict[str, Any]) -> np.ndarray:
             (th_den[j[days[3]]] - 3.2) / 0.35,
             (th_den[j[days[4]]] - 4.4) / 0.35,
             (th_den[j[days[5]]] - 5.0) / 0.35,
+            *continued_treatment_shape(den.ctx_rel[:, 0], th_den),
         ]
     )
+
+
+def continued_treatment_shape(ctx_rel: np.ndarray, th_pct: np.ndarray) -> list[float]:
+    """Return hinge residuals of two qualitative facts of continued denosumab (no trial number).
+
+    Resorption stays below its untreated level through every dosing interval, and total-hip
+    BMD does not fall from one monthly visit to the next while treatment continues.
+    """
+    return [
+        max(0.0, float(ctx_rel.max()) - 1.0) / 0.02,
+        max(0.0, float(-np.diff(th_pct).min())) / 0.05,
+    ]
 
 
 # Bounds of the fitted values: they keep the fixed-step integrator stable at dt <= 1 day.
@@ -186,6 +235,10 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "gamma_ob": (0.01, 1.5),
     "gamma_oc": (0.01, 1.5),
     "scale": (0.3, 5.0),
+    "vmax_mg_per_day": (1e-3, 10.0),
+    "km_mg_l": (1e-3, 10.0),
+    "vc_l": (1.0, 10.0),
+    "cl_l_per_day": (0.01, 2.0),
 }
 
 

@@ -292,6 +292,7 @@ def _schedule(block: Mapping[str, Any]) -> Schedule:
         marker_days=tuple(float(d) for d in block["marker_days"]),
         imaging_months=tuple(float(m) for m in block["imaging_months"]),
         chunk_size=int(block["chunk_size"]),
+        pk_substeps=int(block["pk_substeps"]),
     )
 
 

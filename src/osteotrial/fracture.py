@@ -21,7 +21,10 @@ from __future__ import annotations
 import numpy as np
 
 from osteotrial.arrays import BoolArray, FloatArray
+from osteotrial.cohort import Cohort
 from osteotrial.params import FractureParams, FractureTypeParams
+from osteotrial.results import FRACTURE_TYPES
+from osteotrial.units import DAYS_PER_YEAR
 
 BMI_REFERENCE_KG_M2 = 25.0
 
@@ -100,3 +103,68 @@ def crossing_day(
     """
     span = np.maximum(h_after - h_before, 1e-300)
     return t_before_days + dt_days * np.clip((threshold - h_before) / span, 0.0, 1.0)
+
+
+class EventTracker:
+    """Cumulative hazards, thresholds and event days of one chunk (mutated only by the loop)."""
+
+    def __init__(self, cohort: Cohort, params: FractureParams) -> None:
+        n = cohort.n_patients
+        self.params = params
+        self.cohort = cohort
+        prevalent = cohort.prevalent_vertebral_fracture_count > 0
+        prior_nvf = cohort.prior_nonvertebral_fracture | cohort.prior_hip_fracture
+        self.static = {
+            t: static_log_risk(
+                self.params, t, cohort.mult_fracture_frailty, cohort.bmi_kg_m2, prevalent, prior_nvf
+            )
+            for t in FRACTURE_TYPES
+        }
+        self.thresholds = {t: cohort.thresholds(t) for t in FRACTURE_TYPES}
+        self.cum = {t: np.zeros(n) for t in (*FRACTURE_TYPES, "death")}
+        self.prev_h = {t: np.zeros(n) for t in (*FRACTURE_TYPES, "death")}
+        self.days = {t: np.full(self.thresholds[t].shape, np.nan) for t in FRACTURE_TYPES}
+        self.death_day = np.full(n, np.nan)
+        self.alive = np.ones(n, dtype=bool)
+
+    def hazards(
+        self, t_days: float, tscores: dict[str, FloatArray], ctx: FloatArray
+    ) -> dict[str, FloatArray]:
+        """Return hazards per year of every event type at time t_days (0 after death)."""
+        age = self.cohort.age_years + t_days / DAYS_PER_YEAR
+        incident = np.zeros(self.cohort.n_patients, dtype=bool)
+        for days in self.days.values():
+            incident |= (days <= t_days).any(axis=0)
+        out = {}
+        for t in FRACTURE_TYPES:
+            site = self.params.of(t).bmd_site
+            out[t] = fracture_hazard_per_year(
+                self.params, t, age, tscores[site], ctx, self.static[t], incident
+            )
+        hip = (self.days["hip"] <= t_days).any(axis=0) | self.cohort.prior_hip_fracture
+        out["death"] = death_hazard_per_year(self.params, age, hip)
+        return {k: np.where(self.alive, v, 0.0) for k, v in out.items()}
+
+    def advance(self, t_days: float, dt_days: float, hazards: dict[str, FloatArray]) -> None:
+        """Accumulate hazards over [t, t + dt] (trapezoid) and record threshold crossings."""
+        for name, h in hazards.items():
+            before = self.cum[name]
+            after = before + 0.5 * (self.prev_h[name] + h) * dt_days / DAYS_PER_YEAR
+            if name == "death":
+                hit = (before < self.cohort.threshold_death) & (
+                    after >= self.cohort.threshold_death
+                )
+                day = crossing_day(before, after, self.cohort.threshold_death, t_days, dt_days)
+                self.death_day[hit] = day[hit]
+                self.alive &= ~hit
+            else:
+                for k, thr in enumerate(self.thresholds[name]):
+                    hit = (before < thr) & (after >= thr)
+                    day = crossing_day(before, after, thr, t_days, dt_days)
+                    self.days[name][k, hit] = day[hit]
+            self.cum[name] = after
+            self.prev_h[name] = h
+
+
+def _tscores(y: FloatArray, cohort: Cohort) -> dict[str, FloatArray]:
+    """Return current T-scores per site from baseline T-score and relative BMD."""

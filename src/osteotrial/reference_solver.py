@@ -1,10 +1,10 @@
 """Reference integration with scipy's LSODA, one patient at a time.
 
 This is the model written the way a modeller would write it first: the full ODE (PK of both
-drugs, bone cells, sclerostin as an ordinary state, BMD per site) for one patient, integrated
-by ``scipy.integrate.solve_ivp(method="LSODA")`` and restarted at every dose. It exists to
-check the fixed-step kernel of ``simulate`` (tests) and to time it (benchmarks); it does not
-compute fracture events.
+drugs with their saturable elimination inside the right-hand side, bone cells, BMD per site)
+for one patient, integrated by ``scipy.integrate.solve_ivp(method="LSODA")`` and restarted at
+every dose. It exists to check the fixed-step kernel of ``simulate`` (tests) and to time it
+(benchmarks); it does not compute fracture events.
 """
 
 from __future__ import annotations
@@ -12,23 +12,26 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from osteotrial import simulate
+from osteotrial import pk
 from osteotrial.arrays import FloatArray
 from osteotrial.cohort import Cohort
 from osteotrial.params import ModelParams
 from osteotrial.schedules import ArmSpec, Schedule
+from osteotrial.simulate import BMD, Drivers, bone_rhs, initial_bone
+
+DEN, ROM, BONE = slice(0, 4), slice(4, 8), slice(8, 16)
 
 
-def _full_rhs(t: float, y_full: FloatArray, ch: simulate._Chunk, params: ModelParams) -> FloatArray:
-    y = y_full[:-1, np.newaxis]
-    sclerostin = y_full[-1:]
-    dy = simulate._rhs(y, t, sclerostin, ch, params, saturable=True)[:, 0]
-    rom_nm = simulate.pk.concentration_nm(y[simulate.ROM], ch.rom)
-    p = params.remodeling
-    free = simulate.remodeling.sclerostin_free_frac(rom_nm, p)
-    ratio = p.sclerostin_complex_kout_per_day / p.sclerostin_kout_per_day
-    d_scl = p.sclerostin_kout_per_day * (1.0 - sclerostin * (free + ratio * (1.0 - free)))
-    return np.concatenate([dy, d_scl])
+def full_rhs(t: float, y: FloatArray, drv: Drivers, params: ModelParams) -> FloatArray:
+    """Return dy/dt of the whole model for one patient; y = (PK den 4, PK rom 4, bone 8)."""
+    col = y[:, np.newaxis]
+    den_nm = pk.concentration_nm(col[DEN], drv.den)
+    rom_nm = pk.concentration_nm(col[ROM], drv.rom)
+    return np.concatenate([
+        pk.pk_rhs(col[DEN], drv.den)[:, 0],
+        pk.pk_rhs(col[ROM], drv.rom)[:, 0],
+        bone_rhs(col[BONE], t, den_nm, rom_nm, drv, params)[:, 0],
+    ])  # fmt: skip
 
 
 def reference_bmd_rel(
@@ -44,10 +47,13 @@ def reference_bmd_rel(
     Doses are applied on the same grid as the fixed-step kernel (ArmSpec.doses_on_grid).
     """
     days = schedule.record_days()
+    steps = schedule.record_steps()
     out = np.empty((3, days.size, cohort.n_patients))
     for i in range(cohort.n_patients):
         one = cohort.select(np.array([i]))
-        out[:, :, i] = _one_patient(one, arm, params, schedule, days, rtol, atol)
+        out[:, :, i] = _one_patient(
+            one, arm, params, schedule, steps * schedule.dt_days, rtol, atol
+        )
     return out
 
 
@@ -60,44 +66,32 @@ def _one_patient(
     rtol: float,
     atol: float,
 ) -> FloatArray:
-    ch = simulate._Chunk(
-        den=simulate.pk.individualize(
-            params.denosumab, one.mult_denosumab_clearance, one.mult_denosumab_volume
-        ),
-        rom=simulate.pk.individualize(
-            params.romosozumab, one.mult_romosozumab_clearance, one.mult_romosozumab_volume
-        ),
-        turnover=one.mult_bone_turnover,
-        loss=one.mult_bmd_loss_rate,
-    )
+    drv = Drivers.of(one, params)
     dt, n_steps = schedule.dt_days, schedule.n_steps
     doses = {d: arm.doses_on_grid(d, dt, n_steps) for d in ("denosumab", "romosozumab")}
-    dose_steps = np.flatnonzero(doses["denosumab"] + doses["romosozumab"])
-    y = np.concatenate([simulate._initial_state(1)[:, 0], [1.0]])
-    starts = sorted(set([0, *dose_steps.tolist()]))
+    starts = sorted({0, *np.flatnonzero(doses["denosumab"] + doses["romosozumab"]).tolist()})
     bounds = [s * dt for s in starts] + [n_steps * dt]
-    out = np.empty((3, days.size))
-    for k, step in enumerate(starts):
-        y[0] += ch.den.bioavailability_frac * doses["denosumab"][step]
-        y[4] += ch.rom.bioavailability_frac * doses["romosozumab"][step]
+    y = np.concatenate([np.zeros(8), initial_bone(1)[:, 0]])
+    out = np.full((3, days.size), np.nan)
+    out[:, days == 0.0] = 1.0
+    for k, start in enumerate(starts):
+        y[0] += drv.den.bioavailability_frac * doses["denosumab"][start]
+        y[4] += drv.rom.bioavailability_frac * doses["romosozumab"][start]
         t0, t1 = bounds[k], bounds[k + 1]
-        inside = (days >= t0) & (days < t1) | ((days == t1) & (k == len(starts) - 1))
+        inside = (days > t0) & (days <= t1)
         t_eval = np.append(days[inside & (days < t1)], t1)
         sol = solve_ivp(
-            _full_rhs,
+            full_rhs,
             (t0, t1),
             y,
             method="LSODA",
             rtol=rtol,
             atol=atol,
             t_eval=t_eval,
-            args=(ch, params),
+            args=(drv, params),
         )
         if not sol.success:
             raise RuntimeError(f"LSODA failed: {sol.message}")
-        n_in = int(np.count_nonzero(inside & (days < t1)))
-        out[:, inside & (days < t1)] = sol.y[simulate.BMD, :n_in]
-        if inside[-1] and days[-1] == t1:
-            out[:, -1] = sol.y[simulate.BMD, -1]
+        out[:, inside] = sol.y[BONE][BMD][:, : int(inside.sum())]
         y = sol.y[:, -1].copy()
     return out

@@ -17,9 +17,14 @@ equation, Martinez-Reina 2019 for the drug term):
     phi(L) = L (1 + K_L) / (L + K_L)  (osteoclastogenic RANK signal)
 
 Sclerostin (total, relative; Eudy 2015 extended indirect response): the drug-bound complex is
-cleared slowly, so total sclerostin rises on romosozumab while free sclerostin falls:
+cleared more slowly than free sclerostin, so total sclerostin rises on romosozumab while free
+sclerostin falls:
 
-    dS/dt = kout (1 - S [f + (k0/kout)(1 - f)]),  f = Kd / (Kd + C_romo)  (free fraction)
+    dS/dt = kout (1 - S [f + r (1 - f)]),  f = Kd / (Kd + C_romo) (free fraction), r = k0 / kout
+
+Sclerostin turns over in about an hour (kout = 25/day), far faster than anything it drives, so
+S is taken at its quasi-steady state S = 1 / (f + r (1 - f)); free sclerostin is S f and
+
     w_raw = (1 + kw) / (kw + S f),  kw = 1 / (wnt_max_fold - 1)
 
 Tolerance (Eudy 2015 idea: continued Wnt activation raises its own inhibitors, e.g. DKK1):
@@ -60,19 +65,18 @@ def sclerostin_free_frac(romosozumab_nm: FloatArray, params: RemodelingParams) -
     return kd / (kd + romosozumab_nm)
 
 
-def sclerostin_step(
-    total_rel: FloatArray, free_frac: FloatArray, dt_days: float, params: RemodelingParams
-) -> FloatArray:
-    """Advance total sclerostin (relative) by dt_days, exact for a constant free fraction.
-
-    The equation is linear in S and stiff without drug (kout = 25/day), so an exponential
-    update is used instead of the explicit stages.
-    """
+def free_sclerostin_rel(romosozumab_nm: FloatArray, params: RemodelingParams) -> FloatArray:
+    """Return free sclerostin relative to baseline at quasi-steady state, shape (n_patients,)."""
+    free = sclerostin_free_frac(romosozumab_nm, params)
     ratio = params.sclerostin_complex_kout_per_day / params.sclerostin_kout_per_day
-    clearance = free_frac + ratio * (1.0 - free_frac)
-    equilibrium = 1.0 / clearance
-    decay = np.exp(-params.sclerostin_kout_per_day * clearance * dt_days)
-    return equilibrium + (total_rel - equilibrium) * decay
+    return free / (free + ratio * (1.0 - free))
+
+
+def total_sclerostin_rel(romosozumab_nm: FloatArray, params: RemodelingParams) -> FloatArray:
+    """Return total (free + drug-bound) sclerostin relative to baseline at quasi-steady state."""
+    free = sclerostin_free_frac(romosozumab_nm, params)
+    ratio = params.sclerostin_complex_kout_per_day / params.sclerostin_kout_per_day
+    return 1.0 / (free + ratio * (1.0 - free))
 
 
 def wnt_signal(sclerostin_free_rel: FloatArray, params: RemodelingParams) -> FloatArray:

@@ -111,7 +111,8 @@ class Schedule:
     visit_months: months at which BMD and markers are recorded; marker_days: extra early
     days at which markers are recorded (the first weeks matter for P1NP and CTX);
     imaging_months: months with vertebral imaging (morphometric fractures);
-    chunk_size: patients integrated together (bounds memory).
+    chunk_size: patients integrated together (bounds memory); pk_substeps: PK splitting
+    steps per half integration step (accuracy of the saturable elimination).
     """
 
     dt_days: float
@@ -120,12 +121,15 @@ class Schedule:
     marker_days: tuple[float, ...]
     imaging_months: tuple[float, ...]
     chunk_size: int = 20000
+    pk_substeps: int = 4
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.dt_days <= 7.0:
             raise ValueError(f"dt_days={self.dt_days} is outside [0.05, 7]")
         if self.duration_days < self.dt_days:
             raise ValueError(f"duration_days={self.duration_days} is shorter than dt_days")
+        if not 1 <= self.pk_substeps <= 64:
+            raise ValueError(f"pk_substeps={self.pk_substeps} is outside [1, 64]")
         if self.chunk_size < 1:
             raise ValueError(f"chunk_size={self.chunk_size} must be >= 1")
         for month in self.imaging_months:

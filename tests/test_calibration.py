@@ -1,0 +1,46 @@
+"""Full-size FRAME and FREEDOM emulations land on every calibration target in targets.yaml.
+
+Runs the workflow itself at the published arm sizes (7,180 and 7,808 women), then compares the
+endpoint tables with the targets (osteotrial.targets): BMD within tolerance, published fracture
+incidences and relative risk reductions inside the emulated 95% CIs, marker shape within
+10 points. The cohort baselines are checked against targets.yaml in test_cohort.py.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from conftest import ROOT, run_workflow
+
+from osteotrial.targets import compare, load_targets
+
+ARMS = {
+    "frame": ("romosozumab_then_denosumab", "placebo_then_denosumab"),
+    "freedom": (None, "placebo"),
+}
+
+
+@pytest.fixture(scope="module", params=["frame", "freedom"])
+def calibration(request, tmp_path_factory):
+    trial = request.param
+    workdir = tmp_path_factory.mktemp(trial)
+    done = run_workflow(workdir, "--config", f"trial={trial}")
+    assert done.returncode == 0, done.stderr[-4000:]
+    tables = {
+        name: pl.read_parquet(workdir / "results" / trial / "endpoints" / f"{name}.parquet")
+        for name in ("bmd", "fractures", "comparisons", "markers")
+    }
+    targets = load_targets(ROOT / "config" / "targets.yaml", trial)
+    return trial, compare(targets, tables, *ARMS[trial])
+
+
+def test_every_target_is_compared(calibration):
+    trial, table = calibration
+    expected = {"frame": 19, "freedom": 6}[trial]
+    assert table.height == expected
+
+
+def test_every_target_is_within_tolerance(calibration):
+    _, table = calibration
+    missed = table.filter(~pl.col("within"))
+    assert missed.height == 0, missed
