@@ -56,3 +56,19 @@ def test_phase_that_ends_before_it_starts_is_rejected():
 def test_unknown_drug_is_rejected():
     with pytest.raises(ValueError, match="aspirin.*allowed"):
         RegimenPhase("aspirin", 60.0, 182.625, 0.0, 50.0)
+
+
+def test_every_model_parameter_is_documented_in_config_readme():
+    readme = (ROOT / "config" / "README.md").read_text()
+    model = _model_dict()
+    keys = [f"{block}.{key}" for block, values in model.items() for key in values]
+    nested = [
+        f"{block}.{sub}.{key}"
+        for block, values in model.items()
+        for sub, inner in values.items()
+        if isinstance(inner, dict)
+        for key in inner
+    ]
+    flat = [k for k in keys if not isinstance(model[k.split(".")[0]][k.split(".")[1]], dict)]
+    missing = [k for k in flat + nested if f"`{k}`" not in readme]
+    assert not missing, missing

@@ -7,7 +7,6 @@ from model_fixtures import arm, pct_change
 from osteotrial.reference_solver import reference_bmd_rel
 from osteotrial.schedules import Schedule
 from osteotrial.simulate import simulate_arm
-from osteotrial.units import DAYS_PER_MONTH
 
 YEAR = Schedule(1.0, 365.25, (1, 3, 6, 9, 12), (5.0, 14.0), (12,))
 TWO_YEARS = Schedule(1.0, 730.5, (1, 3, 6, 9, 12, 18, 24), (14.0,), (12, 24))
@@ -94,7 +93,3 @@ def test_denosumab_suppresses_ctx_by_day_5(typical, params, targets):
     result = simulate_arm(typical, arm(("denosumab", 60, 1000, 0, 1)), params, YEAR)
     day5 = int(np.flatnonzero(result.record_days == 5.0)[0])
     assert (result.ctx_rel[day5, 0] - 1) * 100 <= want
-
-
-def test_month_is_trial_month():
-    assert DAYS_PER_MONTH == pytest.approx(30.4375)

@@ -222,7 +222,7 @@ def continued_treatment_shape(ctx_rel: np.ndarray, th_pct: np.ndarray) -> list[f
 
 # Bounds of the fitted values: they keep the fixed-step integrator stable at dt <= 1 day.
 BOUNDS: dict[str, tuple[float, float]] = {
-    "denosumab_rankl_access_frac": (1e-3, 10.0),
+    "denosumab_rankl_access_frac": (1e-3, 1.0),
     "precursor_use_per_day": (1e-4, 0.1),
     "oca_apoptosis_per_day": (0.2, 1.4),
     "obp_differentiation_per_day": (0.02, 0.3),

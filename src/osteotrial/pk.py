@@ -66,19 +66,16 @@ def individualize(
     )
 
 
-def pk_rhs(amounts_mg: FloatArray, pk: IndividualPK, saturable: bool = True) -> FloatArray:
+def pk_rhs(amounts_mg: FloatArray, pk: IndividualPK) -> FloatArray:
     """Return d(amounts)/dt in mg/day; amounts_mg has shape (4, n_patients): depot, c, p, elim.
 
-    With saturable=False the Michaelis-Menten term is left out (it is then applied by
-    ``saturable_elimination_step``).
+    The full right-hand side, used by the reference solver; the kernel uses PKStepper.
     """
     depot, central, peripheral = amounts_mg[0], amounts_mg[1], amounts_mg[2]
     conc_mg_l = central / pk.vc_l
     absorption = pk.ka_per_day * depot
     linear = pk.cl_l_per_day * conc_mg_l
-    saturable = (
-        pk.vmax_mg_per_day * conc_mg_l / (pk.km_mg_l + conc_mg_l) if saturable else 0.0 * linear
-    )
+    saturable = pk.vmax_mg_per_day * conc_mg_l / (pk.km_mg_l + conc_mg_l)
     to_peripheral = pk.q_l_per_day * conc_mg_l
     from_peripheral = pk.q_l_per_day * peripheral / pk.vp_l
     return np.stack(

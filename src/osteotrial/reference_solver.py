@@ -27,11 +27,13 @@ def full_rhs(t: float, y: FloatArray, drv: Drivers, params: ModelParams) -> Floa
     col = y[:, np.newaxis]
     den_nm = pk.concentration_nm(col[DEN], drv.den)
     rom_nm = pk.concentration_nm(col[ROM], drv.rom)
-    return np.concatenate([
-        pk.pk_rhs(col[DEN], drv.den)[:, 0],
-        pk.pk_rhs(col[ROM], drv.rom)[:, 0],
-        bone_rhs(col[BONE], t, den_nm, rom_nm, drv, params)[:, 0],
-    ])  # fmt: skip
+    return np.concatenate(
+        [
+            pk.pk_rhs(col[DEN], drv.den)[:, 0],
+            pk.pk_rhs(col[ROM], drv.rom)[:, 0],
+            bone_rhs(col[BONE], t, den_nm, rom_nm, drv, params)[:, 0],
+        ]
+    )
 
 
 def reference_bmd_rel(

@@ -59,12 +59,13 @@ class Drivers:
                 params.denosumab, cohort.mult_denosumab_clearance, cohort.mult_denosumab_volume
             ),
             rom=pk.individualize(
-                params.romosozumab, cohort.mult_romosozumab_clearance,
+                params.romosozumab,
+                cohort.mult_romosozumab_clearance,
                 cohort.mult_romosozumab_volume,
             ),
             turnover=cohort.mult_bone_turnover,
             loss=cohort.mult_bmd_loss_rate,
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,14 @@ def bone_rhs(
     d_bone[CELLS] = remodeling.cell_rhs(bone[CELLS], wnt_raw, denosumab_nm, params.remodeling)
     for j, site in enumerate(SITES):
         d_bone[5 + j] = bmd.bmd_rhs(
-            bone[5 + j], bone[OBA], bone[OCA], t_days, params.bmd.site(site), drv.turnover,
+            bone[5 + j],
+            bone[OBA],
+            bone[OCA],
+            t_days,
+            params.bmd.site(site),
+            drv.turnover,
             drv.loss,
-        )  # fmt: skip
+        )
     return d_bone
 
 
@@ -157,9 +163,10 @@ class _Recorder:
     def __init__(self, schedule: Schedule, n: int, record_pk: bool) -> None:
         self.record_steps = schedule.record_steps()
         self.pk_days = (
-            np.arange(0.0, schedule.n_steps * schedule.dt_days + 1e-9, 1.0) if record_pk
+            np.arange(0.0, schedule.n_steps * schedule.dt_days + 1e-9, 1.0)
+            if record_pk
             else np.zeros(0)
-        )  # fmt: skip
+        )
         self.pk_steps = np.rint(self.pk_days / schedule.dt_days).astype(np.int64)
         names = ("LS", "TH", "FN", "p1np", "ctx", *FRACTURE_TYPES, "death")
         self.rec = {k: np.zeros((self.record_steps.size, n)) for k in names}
@@ -227,16 +234,25 @@ def _result(
     clinical = cohort.clinical_uniforms() < params.fracture.vertebral_clinical_frac
     clinical &= ~np.isnan(events.days["vertebral"])
     return ArmResult(
-        arm=arm.name, patient_id=cohort.patient_id, record_days=schedule.record_days(),
-        bmd_ls_g_cm2=rec["LS"], bmd_th_g_cm2=rec["TH"], bmd_fn_g_cm2=rec["FN"],
-        p1np_rel=rec["p1np"], ctx_rel=rec["ctx"], pk_days=recorder.pk_days,
-        denosumab_ng_ml=recorder.conc["den"], romosozumab_ng_ml=recorder.conc["rom"],
-        vertebral_fracture_days=events.days["vertebral"], vertebral_fracture_clinical=clinical,
+        arm=arm.name,
+        patient_id=cohort.patient_id,
+        record_days=schedule.record_days(),
+        bmd_ls_g_cm2=rec["LS"],
+        bmd_th_g_cm2=rec["TH"],
+        bmd_fn_g_cm2=rec["FN"],
+        p1np_rel=rec["p1np"],
+        ctx_rel=rec["ctx"],
+        pk_days=recorder.pk_days,
+        denosumab_ng_ml=recorder.conc["den"],
+        romosozumab_ng_ml=recorder.conc["rom"],
+        vertebral_fracture_days=events.days["vertebral"],
+        vertebral_fracture_clinical=clinical,
         hip_fracture_days=events.days["hip"],
         nonvertebral_fracture_days=events.days["nonvertebral"],
-        death_day=events.death_day, dropout_day=cohort.dropout_day.astype(np.float64),
+        death_day=events.death_day,
+        dropout_day=cohort.dropout_day.astype(np.float64),
         cumulative_hazard={k: rec[k] for k in (*FRACTURE_TYPES, "death")},
-    )  # fmt: skip
+    )
 
 
 def simulate_arm(
@@ -250,8 +266,9 @@ def simulate_arm(
     """
     n, size = cohort.n_patients, schedule.chunk_size
     parts = [
-        _simulate_chunk(cohort.select(np.arange(lo, min(lo + size, n))), arm, params, schedule,
-                        record_pk)
+        _simulate_chunk(
+            cohort.select(np.arange(lo, min(lo + size, n))), arm, params, schedule, record_pk
+        )
         for lo in range(0, max(n, 1), size)
-    ]  # fmt: skip
+    ]
     return ArmResult.concatenate(parts)

@@ -1,0 +1,89 @@
+"""Print the Markdown table of config/model.yaml for config/README.md (meaning, value, source).
+
+Run `python tools/model_params_table.py` after a calibration and paste the output into the
+"Model parameters" section of config/README.md; tests/test_params.py checks that every
+parameter is documented there.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+MEANING = {
+    "bioavailability_frac": "SC bioavailability F (share of the dose reaching the depot)",
+    "ka_per_day": "first-order absorption rate from the SC depot",
+    "vc_l": "central volume",
+    "vp_l": "peripheral volume",
+    "q_l_per_day": "inter-compartmental clearance",
+    "cl_l_per_day": "linear clearance",
+    "vmax_mg_per_day": "maximal rate of the saturable (target-mediated) elimination",
+    "km_mg_l": "concentration of half-maximal saturable elimination",
+    "molar_mass_kda": "molar mass (mg/L to nmol/L)",
+    "obp_differentiation_per_day": "responding-osteoblast turnover (OBp -> OBa)",
+    "oba_apoptosis_per_day": "active-osteoblast apoptosis",
+    "oca_apoptosis_per_day": "active-osteoclast removal (TGF-b driven)",
+    "tgfb_kd_obu_rel": "TGF-b half-activation of osteoblast commitment, relative to baseline TGF-b",
+    "tgfb_kd_obp_rel": "TGF-b half-repression of OBp differentiation, relative",
+    "tgfb_kd_oca_rel": "TGF-b half-activation of osteoclast apoptosis, relative",
+    "rankl_opg_binding_rel": "K_A1 OPG at baseline (RANKL bound by OPG relative to free)",
+    "rankl_rank_binding_rel": "K_A2 RANK (RANKL bound by RANK relative to free)",
+    "rankl_osteocyte_frac": "share of RANKL made by osteocytes (the rest by OBp)",
+    "rank_activation_kd_rel": "free RANKL of half-maximal osteoclastogenic signal, relative",
+    "precursor_renewal_per_day": "renewal of the osteoclast-precursor pool",
+    "precursor_use_per_day": "consumption of precursors by osteoclastogenesis",
+    "denosumab_rankl_ka_per_nm": "denosumab-RANKL association constant",
+    "denosumab_rankl_access_frac": "accessibility of RANKL to denosumab in bone",
+    "sclerostin_kout_per_day": "turnover of free sclerostin",
+    "sclerostin_complex_kout_per_day": "clearance of the romosozumab-sclerostin complex",
+    "romosozumab_sclerostin_kd_nm": "romosozumab-sclerostin dissociation constant",
+    "wnt_max_fold": "Wnt activity with no free sclerostin, relative to baseline",
+    "wnt_commitment_exponent": "power of Wnt on osteoblast commitment",
+    "wnt_differentiation_exponent": "power of Wnt on OBp -> OBa differentiation",
+    "wnt_opg_exponent": "power of Wnt on OPG production",
+    "tolerance_per_day": "rate of the tolerance (anabolic attenuation) state",
+    "tolerance_gain": "tolerance built per unit of excess Wnt activity",
+    "k_per_day": "BMD turnover rate of the site (Peterson-Riggs kout)",
+    "gamma_ob": "power of active osteoblasts on BMD formation",
+    "gamma_oc": "power of active osteoclasts on BMD resorption",
+    "untreated_loss_pct_per_year": "untreated BMD loss (median patient)",
+    "reference_age_years": "age at which base hazards apply",
+    "reference_tscore": "T-score at which base hazards apply",
+    "rr_incident_fracture": "hazard ratio after a new fracture in the trial (any type)",
+    "vertebral_clinical_frac": "share of vertebral fractures that come to clinical attention",
+    "death_per_year_at_70": "all-cause death hazard at age 70",
+    "death_age_log_per_year": "Gompertz slope of death hazard per year of age",
+    "rr_death_after_hip_fracture": "death hazard ratio after a hip fracture",
+    "base_per_year": "hazard at reference age and T-score without risk factors",
+    "age_log_per_year": "log hazard per year of age",
+    "rr_per_sd": "relative risk per SD lower BMD at bmd_site (current BMD)",
+    "bmd_site": "BMD site of the gradient of risk",
+    "rr_prevalent_vertebral": "relative risk with a prevalent vertebral fracture",
+    "rr_prior_nonvertebral": "relative risk with a prior nonvertebral fracture",
+    "bmi_log_per_kg_m2": "log hazard per kg/m2 of BMI above 25",
+    "turnover_effect_max_frac": "maximal hazard change by suppressed/raised resorption (CTX)",
+    "turnover_effect_half_frac": "CTX change of half-maximal turnover effect",
+}
+
+
+def rows(path: Path) -> list[str]:
+    """Return Markdown rows: key path, meaning, value, source comment."""
+    out, stack = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^(\s*)(\w+):\s*([^#]*?)\s*(?:#\s*(.*))?$", line)
+        if not m or line.lstrip().startswith("#"):
+            continue
+        indent = len(m.group(1))
+        stack = [(i, k) for i, k in stack if i < indent]
+        if m.group(3) == "":
+            stack.append((indent, m.group(2)))
+            continue
+        key = ".".join([k for _, k in stack] + [m.group(2)])
+        meaning = MEANING[m.group(2)]
+        out.append(f"| `{key}` | {meaning} | {m.group(3)} | {m.group(4) or ''} |")
+    return out
+
+
+if __name__ == "__main__":
+    print("| key | meaning | default | source |\n|---|---|---|---|")
+    print("\n".join(rows(Path("config/model.yaml"))))
