@@ -31,6 +31,7 @@ from osteotrial.cohort_population import (
     raw_candidate_draws,
 )
 from osteotrial.units import DAYS_PER_YEAR
+from osteotrial.validation import check_range, reject_unknown_keys
 
 SITES: tuple[str, ...] = ("LS", "TH", "FN")
 MAX_EVENTS: dict[str, int] = {"vertebral": 3, "hip": 2, "nonvertebral": 3}
@@ -137,20 +138,6 @@ _TSCORE_LIMITS = (-7.0, 4.0)
 _MAX_DROPOUT_PER_YEAR = 5.0
 
 
-def _check_range(name: str, value: float, low: float, high: float) -> None:
-    """Raise ValueError naming the field, the value and the allowed range."""
-    if not low <= value <= high:
-        raise ValueError(f"{name} = {value!r} is outside the allowed range [{low}, {high}]")
-
-
-def _reject_unknown(cls: type, values: Mapping[str, Any], what: str) -> None:
-    """Raise KeyError listing the valid keys if ``values`` has keys that are not fields."""
-    valid = [f.name for f in fields(cls)]
-    unknown = sorted(set(values) - set(valid))
-    if unknown:
-        raise KeyError(f"Unknown {what} key(s) {unknown}; valid keys are {valid}")
-
-
 @dataclass(frozen=True)
 class Eligibility:
     """Inclusion and exclusion criteria of a trial; windows are inclusive.
@@ -170,9 +157,9 @@ class Eligibility:
 
     def __post_init__(self) -> None:
         for name in ("age_years_min", "age_years_max"):
-            _check_range(name, getattr(self, name), *_AGE_LIMITS_YEARS)
+            check_range(name, getattr(self, name), *_AGE_LIMITS_YEARS)
         for name in ("tscore_min", "tscore_max"):
-            _check_range(name, getattr(self, name), *_TSCORE_LIMITS)
+            check_range(name, getattr(self, name), *_TSCORE_LIMITS)
         if self.age_years_min > self.age_years_max:
             raise ValueError(
                 f"age window admits no one: age_years_min = {self.age_years_min} > "
@@ -188,14 +175,12 @@ class Eligibility:
             raise ValueError(
                 f"tscore_sites_any = {self.tscore_sites_any!r} must be a non-empty list of {SITES}"
             )
-        _check_range(
-            "max_moderate_vertebral_fractures", self.max_moderate_vertebral_fractures, 0, 4
-        )
+        check_range("max_moderate_vertebral_fractures", self.max_moderate_vertebral_fractures, 0, 4)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Eligibility:
         """Build from a config mapping; unknown keys raise KeyError listing the valid keys."""
-        _reject_unknown(cls, values, "eligibility")
+        reject_unknown_keys(cls, values, "eligibility")
         args = dict(values)
         if "tscore_sites_any" in args:
             sites = args["tscore_sites_any"]
@@ -212,12 +197,12 @@ class CohortSpec:
     population: PopulationParams = PopulationParams()
 
     def __post_init__(self) -> None:
-        _check_range("dropout_per_year", self.dropout_per_year, 0.0, _MAX_DROPOUT_PER_YEAR)
+        check_range("dropout_per_year", self.dropout_per_year, 0.0, _MAX_DROPOUT_PER_YEAR)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> CohortSpec:
         """Build from a config mapping; unknown keys (at any level) raise KeyError."""
-        _reject_unknown(cls, values, "cohort")
+        reject_unknown_keys(cls, values, "cohort")
         if "eligibility" not in values:
             raise KeyError("cohort block needs 'eligibility'")
         return cls(

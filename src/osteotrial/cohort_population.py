@@ -38,6 +38,7 @@ from scipy import special
 from osteotrial import rng
 from osteotrial.arrays import FloatArray, IntArray
 from osteotrial.reference import YOUNG_ADULT_MEAN_G_CM2, YOUNG_ADULT_SD_G_CM2
+from osteotrial.validation import check_range
 
 # Young-adult reference for T-scores (T = (BMD - mean) / SD); sources in reference.py.
 YOUNG_REF_MEAN_G_CM2 = YOUNG_ADULT_MEAN_G_CM2
@@ -120,21 +121,21 @@ class PopulationParams:
         for f in fields(self):
             if not np.isfinite(getattr(self, f.name)):
                 raise ValueError(f"{f.name} = {getattr(self, f.name)!r} must be finite")
-        _check_range("age_years_mean", self.age_years_mean, 40.0, 100.0)
-        _check_range("age_years_lower", self.age_years_lower, 40.0, 100.0)
+        check_range("age_years_mean", self.age_years_mean, 40.0, 100.0)
+        check_range("age_years_lower", self.age_years_lower, 40.0, 100.0)
         for site in ("ls", "th", "fn"):
-            _check_range(f"tscore_{site}_mean", getattr(self, f"tscore_{site}_mean"), -6.0, 3.0)
-        _check_range("age_years_upper", self.age_years_upper, self.age_years_lower + 1.0, 110.0)
+            check_range(f"tscore_{site}_mean", getattr(self, f"tscore_{site}_mean"), -6.0, 3.0)
+        check_range("age_years_upper", self.age_years_upper, self.age_years_lower + 1.0, 110.0)
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name.endswith("_sd") or f.name.startswith("bmi_"):
-                _check_range(f.name, value, 1e-6, 100.0)
+                check_range(f.name, value, 1e-6, 100.0)
             elif f.name.startswith("corr_"):
-                _check_range(f.name, value, -0.99, 0.99)
+                check_range(f.name, value, -0.99, 0.99)
             elif f.name.endswith("_ref_frac") or f.name.startswith("vf_grade"):
-                _check_range(f.name, value, 1e-6, 1.0 - 1e-6)
+                check_range(f.name, value, 1e-6, 1.0 - 1e-6)
             elif f.name.startswith("iiv_cv_"):
-                _check_range(f.name, value, 0.0, 3.0)
+                check_range(f.name, value, 0.0, 3.0)
         if self.vf_grade_mild_frac + self.vf_grade_moderate_frac >= 1.0:
             raise ValueError("vf_grade_mild_frac + vf_grade_moderate_frac must be < 1")
         cuts = (0.0, self.vf_count_cut_2, self.vf_count_cut_3, self.vf_count_cut_4)
@@ -166,12 +167,6 @@ class PopulationParams:
                 [a_h, b_t, self.corr_ls_fn, self.corr_th_fn, 1.0],
             ]
         )
-
-
-def _check_range(name: str, value: float, low: float, high: float) -> None:
-    """Raise ValueError naming the field, the value and the allowed range."""
-    if not low <= value <= high:
-        raise ValueError(f"{name} = {value!r} is outside the allowed range [{low}, {high}]")
 
 
 def raw_candidate_draws(seed: int, candidate_ids: IntArray) -> dict[str, FloatArray]:

@@ -11,14 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
+from osteotrial.validation import reject_unknown_keys
+
 T = TypeVar("T")
 
 
 def _build(cls: type[T], values: Mapping[str, Any], where: str) -> T:
-    valid = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    unknown = sorted(set(values) - set(valid))
-    if unknown:
-        raise KeyError(f"{where}: unknown key(s) {unknown}; valid keys are {valid}")
+    reject_unknown_keys(cls, values, where)
     return cls(**values)
 
 

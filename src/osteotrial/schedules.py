@@ -12,23 +12,17 @@ engine (fixed step, reference solver) applies exactly the same doses.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from osteotrial.arrays import FloatArray
 from osteotrial.units import DAYS_PER_MONTH
+from osteotrial.validation import reject_unknown_keys
 
 DRUGS: tuple[str, ...] = ("placebo", "denosumab", "romosozumab")
 ACTIVE_DRUGS: tuple[str, ...] = ("denosumab", "romosozumab")
-
-
-def _reject_unknown(cls: type, values: Mapping[str, Any], where: str) -> None:
-    valid = [f.name for f in fields(cls)]
-    unknown = sorted(set(values) - set(valid))
-    if unknown:
-        raise KeyError(f"{where}: unknown key(s) {unknown}; valid keys are {valid}")
 
 
 @dataclass(frozen=True)
@@ -58,7 +52,7 @@ class RegimenPhase:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> RegimenPhase:
         """Build a phase from a config mapping, rejecting unknown keys."""
-        _reject_unknown(cls, values, "regimen phase")
+        reject_unknown_keys(cls, values, "regimen phase")
         return cls(**values)
 
     def dose_days(self) -> FloatArray:
