@@ -43,6 +43,7 @@ ENDPOINT_NAMES = {
     "nonvertebral": "Nonvertebral",
     "clinical": "Clinical",
 }
+LABEL_ABOVE = {"textcoords": "offset points", "ha": "center", "va": "bottom", "fontsize": 9}
 RATIO_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 MARKER_DAY_TICKS = (3, 7, 14, 28, 56, 91, 182, 365, 730)
 
@@ -167,6 +168,9 @@ def incidence_figure(curves: pl.DataFrame, at_risk: pl.DataFrame, colors, path) 
                 table.text(m, row, f"{n:,}", color=color, ha="center", va="center", fontsize=10)
         ax.set(title=f"{ENDPOINT_NAMES[endpoint]} fractures", ylabel="Cumulative incidence (%)")
         ax.set_ylim(bottom=0)
+        if curves.filter(pl.col("endpoint") == endpoint)["ci_high_pct"].max() <= 0:
+            ax.set_ylim(0, 1)
+            ax.text(0.5, 0.5, "no events", transform=ax.transAxes, ha="center", color="0.4")
         ax.grid(alpha=0.3)
         table.set_ylim(len(colors) - 0.5, -0.5)
         table.set_yticks([])
@@ -195,14 +199,51 @@ def vertebral_figure(fractures: pl.DataFrame, colors: Mapping[str, str], path) -
         err = np.vstack([value - part["ci_low_frac"] * 100, part["ci_high_frac"] * 100 - value])
         ax.bar(x, value, width * 0.9, color=color, alpha=0.8, label=arm_label(arm))
         ax.errorbar(x, value, yerr=err, fmt="none", ecolor="black", capsize=4)
-        for xi, ki, ni in zip(x, part["n_events"], part["n_patients"], strict=True):
-            ax.text(xi, 0, f"{ki}/{ni}", ha="center", va="bottom", fontsize=9, color="white")
+        top = part["ci_high_frac"].to_numpy() * 100
+        for xi, ti, ki, ni in zip(x, top, part["n_events"], part["n_patients"], strict=True):
+            ax.annotate(f"{ki}/{ni}", (xi, ti), xytext=(0, 4), **LABEL_ABOVE)
+    ax.set_ylim(0, max(float(table["ci_high_frac"].max()) * 100 * 1.15, 1.0))
     ax.set_xticks(np.arange(len(months)), [f"Month {m:g}" for m in months])
     ax.set(xlabel="Imaging visit", ylabel="Patients with a new vertebral fracture (%)")
-    ax.set_title("New vertebral fractures (morphometric) with 95% CI; bars: events/imaged")
+    ax.set_title("New vertebral fractures (morphometric), 95% CI; labels: events / patients imaged")
     ax.legend(loc="upper left")
     ax.grid(axis="y", alpha=0.3)
     save(fig, path)
+
+
+def _row_label(endpoint: str, month: float) -> str:
+    return f"{ENDPOINT_NAMES[endpoint]}, month {month:g}"
+
+
+def _forest_panel(ax, table: pl.DataFrame, y_of: Mapping[str, int], colors, columns) -> None:
+    """Draw one ratio (``columns``: estimate, low, high) per arm and row; note missing rows."""
+    col, low, high = columns
+    arms = table["arm"].unique().sort().to_list()
+    drawn = set()
+    for j, arm in enumerate(arms):
+        part = table.filter(pl.col("arm") == arm)
+        ok = part.filter(pl.col(col).is_finite() & (pl.col(col) > 0))
+        rows = [_row_label(e, m) for e, m in ok.select("endpoint", "month").iter_rows()]
+        drawn.update(rows)
+        y = np.array([y_of[r] for r in rows]) + (j - (len(arms) - 1) / 2) * 0.2
+        est = ok[col].to_numpy()
+        err = np.vstack([est - ok[low].to_numpy(), ok[high].to_numpy() - est])
+        label = f"{arm_label(arm)} vs {arm_label(part['reference_arm'][0])}"
+        ax.errorbar(est, y, xerr=err, fmt="s", color=colors[arm], capsize=3, label=label)
+    ax.axvline(1, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in RATIO_TICKS if lo <= t <= hi]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.grid(alpha=0.3)
+    rows_text = blended_transform_factory(ax.transAxes, ax.transData)
+    for label in set(y_of) - drawn:
+        note = "not estimable (no events in an arm)"
+        if col == "hazard_ratio" and label.startswith(ENDPOINT_NAMES["new_vertebral"]):
+            note = "no hazard ratio: assessed at imaging visits only"
+        ax.text(0.5, y_of[label], note, transform=rows_text, ha="center", va="center", color="0.4")
 
 
 def forest_figure(comparisons: pl.DataFrame, months: Sequence[float], colors, path) -> None:
@@ -211,46 +252,17 @@ def forest_figure(comparisons: pl.DataFrame, months: Sequence[float], colors, pa
     table = comparisons.filter(pl.col("month").is_in([float(m) for m in months]))
     order = {e: i for i, e in enumerate(ENDPOINT_NAMES)}
     table = table.sort(pl.col("endpoint").replace_strict(order), "month", "arm")
-    labels = [
-        f"{ENDPOINT_NAMES[r['endpoint']]}, month {r['month']:g}"
-        for r in table.select("endpoint", "month").unique(maintain_order=True).iter_rows(named=True)
-    ]
-    y_of = {label: i for i, label in enumerate(labels)}
-    arms = table["arm"].unique().sort().to_list()
-    for ax, (col, low, high, title) in zip(
-        axes,
-        (
-            ("risk_ratio", "rr_ci_low", "rr_ci_high", "Risk ratio (95% CI)"),
-            ("hazard_ratio", "hr_ci_low", "hr_ci_high", "Hazard ratio, Cox (95% CI)"),
-        ),
-        strict=True,
-    ):
-        for j, arm in enumerate(arms):
-            part = table.filter(pl.col("arm") == arm)
-            ok = part.filter(pl.col(col).is_finite() & (pl.col(col) > 0))
-            rows = ok.select("endpoint", "month").iter_rows()
-            y = np.array([y_of[f"{ENDPOINT_NAMES[e]}, month {m:g}"] for e, m in rows])
-            y = y + (j - (len(arms) - 1) / 2) * 0.2
-            est = ok[col].to_numpy()
-            err = np.vstack([est - ok[low].to_numpy(), ok[high].to_numpy() - est])
-            label = f"{arm_label(arm)} vs {arm_label(part['reference_arm'][0])}"
-            ax.errorbar(est, y, xerr=err, fmt="s", color=colors[arm], capsize=3, label=label)
-        ax.axvline(1, color="black", linewidth=0.8)
-        ax.set_xscale("log")
-        lo, hi = ax.get_xlim()
-        ticks = [t for t in RATIO_TICKS if lo <= t <= hi]
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xticklabels([f"{t:g}" for t in ticks])
-        ax.set(title=title, xlabel=f"{title.split(' (')[0]} (log scale; < 1 favours treatment)")
-        ax.grid(alpha=0.3)
-    axes[0].set_yticks(range(len(labels)), labels)
-    axes[0].set_ylim(len(labels) - 0.5, -0.5)
-    rows_text = blended_transform_factory(axes[1].transAxes, axes[1].transData)
-    for label, y in y_of.items():
-        if label.startswith(ENDPOINT_NAMES["new_vertebral"]):
-            note = "no hazard ratio: assessed at imaging visits only"
-            axes[1].text(0.5, y, note, transform=rows_text, ha="center", va="center", color="0.4")
+    rows = table.select("endpoint", "month").unique(maintain_order=True).iter_rows()
+    y_of = {_row_label(e, m): i for i, (e, m) in enumerate(rows)}
+    panels = (
+        (("risk_ratio", "rr_ci_low", "rr_ci_high"), "Risk ratio"),
+        (("hazard_ratio", "hr_ci_low", "hr_ci_high"), "Hazard ratio, Cox"),
+    )
+    for ax, (columns, name) in zip(axes, panels, strict=True):
+        _forest_panel(ax, table, y_of, colors, columns)
+        ax.set(title=f"{name} (95% CI)", xlabel=f"{name} (log scale; < 1 favours treatment)")
+    axes[0].set_yticks(range(len(y_of)), list(y_of))
+    axes[0].set_ylim(len(y_of) - 0.5, -0.5)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center")
     fig.suptitle("Treatment effects by endpoint and month")
     save(fig, path)
