@@ -18,7 +18,14 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --config trial=$(TRIAL)
-	@echo "Endpoint tables of trial '$(TRIAL)': results/$(TRIAL)/endpoints/{bmd,markers,fractures,comparisons,baseline}.parquet"
+	$(BIN)/snakemake --quiet all --config trial=$(TRIAL) --report results/$(TRIAL)/report.html
+	@echo ""
+	@echo "Trial '$(TRIAL)' done."
+	@echo "  Endpoint tables:  results/$(TRIAL)/endpoints/{bmd,markers,fractures,comparisons,baseline}.parquet"
+	@echo "  Report folder:    results/$(TRIAL)/report/ (figures *.png, table1.html, endpoint_tables.html, calibration.{html,parquet})"
+	@echo "  HTML report:      results/$(TRIAL)/report.html (open in a browser; self-contained)"
+	@echo "  Calibration:      $$(.venv/bin/python -c "import polars as pl; t = pl.read_parquet('results/$(TRIAL)/report/calibration.parquet'); print(f'{t[\"within\"].sum()}/{t.height} targets within tolerance' if t.height else 'no targets for this trial')")"
+	@echo "  Logs: logs/$(TRIAL)/  run times: benchmarks/$(TRIAL)/"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

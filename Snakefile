@@ -1,4 +1,5 @@
-# osteotrial workflow index: sample a cohort, simulate every arm per shard, compute endpoints.
+# osteotrial workflow index: sample a cohort, simulate every arm per shard, compute endpoints,
+# write the report (results/{trial}/report/; HTML: snakemake --report results/{trial}/report.html).
 # Usage: snakemake --cores all [--config trial=freedom n_per_arm=2000 seed=7 n_shards=8]
 from snakemake.utils import min_version
 
@@ -8,10 +9,14 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/cohort.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/endpoints.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -23,6 +23,7 @@ chunks of schedule.chunk_size so that memory stays bounded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -256,19 +257,27 @@ def _result(
 
 
 def simulate_arm(
-    cohort: Cohort, arm: ArmSpec, params: ModelParams, schedule: Schedule, record_pk: bool = True
+    cohort: Cohort,
+    arm: ArmSpec,
+    params: ModelParams,
+    schedule: Schedule,
+    record_pk: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ArmResult:
     """Simulate every patient of ``cohort`` under ``arm`` and return an ArmResult.
 
     The caller chooses the patients (e.g. ``cohort.select(cohort.arm == arm.name)``); the same
     patient gives the same result in any cohort and any chunking, because every patient's
-    trajectory depends only on its own row of the cohort.
+    trajectory depends only on its own row of the cohort. ``progress(n_done, n_total)``, if
+    given, is called after each chunk of ``schedule.chunk_size`` patients.
     """
     n, size = cohort.n_patients, schedule.chunk_size
-    parts = [
-        _simulate_chunk(
-            cohort.select(np.arange(lo, min(lo + size, n))), arm, params, schedule, record_pk
+    parts = []
+    for lo in range(0, max(n, 1), size):
+        hi = min(lo + size, n)
+        parts.append(
+            _simulate_chunk(cohort.select(np.arange(lo, hi)), arm, params, schedule, record_pk)
         )
-        for lo in range(0, max(n, 1), size)
-    ]
+        if progress is not None:
+            progress(hi, n)
     return ArmResult.concatenate(parts)

@@ -31,6 +31,7 @@ COLUMNS = (
     "ci_high",
     "within",
 )
+SCHEMA = dict(zip(COLUMNS, [pl.String] * 3 + [pl.Float64] * 6 + [pl.Boolean], strict=True))
 
 
 def load_targets(path: str | Path, trial: str) -> dict[str, Any] | None:
@@ -197,4 +198,4 @@ def compare(
     rows += fracture_rows(targets, tables["fractures"], tables["comparisons"])
     if treated is not None:
         rows += marker_rows(targets, tables["markers"], treated, control)
-    return pl.DataFrame(rows, schema=list(COLUMNS), orient="row") if rows else pl.DataFrame()
+    return pl.DataFrame(rows, schema=SCHEMA, orient="row")

@@ -4,6 +4,7 @@ from snakemake.utils import validate
 
 from osteotrial.config import load_config
 from osteotrial.io import ENDPOINT_TABLES
+from osteotrial.report import REPORT_FILES
 
 # Merge config/model.yaml, config/trials/{trial}.yaml and the --config overrides, validate them
 # with config/config.schema.json and the checks of osteotrial.config; an invalid configuration
@@ -24,7 +25,7 @@ wildcard_constraints:
 
 
 def final_outputs():
-    """Return the endpoint tables of the configured trial."""
+    """Return the endpoint tables and the report folder of the configured trial."""
     return expand(
         "results/{trial}/endpoints/{table}.parquet", trial=TRIAL.name, table=ENDPOINT_TABLES
-    )
+    ) + expand("results/{trial}/report/{file}", trial=TRIAL.name, file=REPORT_FILES)

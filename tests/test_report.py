@@ -1,0 +1,122 @@
+"""The report: PNG figures of fixed size, every calibration target listed, clear failures."""
+
+from __future__ import annotations
+
+import io as stdio
+import itertools
+import re
+import struct
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+from conftest import ROOT, run_workflow
+
+from osteotrial import figures, io
+from osteotrial.config import load_config
+from osteotrial.progress import chunk_logger
+from osteotrial.report import FIGURES, REPORT_FILES, calibration_table, write_report
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """Run the smoke trial through snakemake (report rule included in the default target)."""
+    workdir = tmp_path_factory.mktemp("report")
+    done = run_workflow(workdir, "--config", "trial=smoke")
+    assert done.returncode == 0, done.stderr[-4000:]
+    return workdir
+
+
+def png_size(path) -> tuple[int, int]:
+    """Return (width, height) in pixels from the IHDR chunk of a PNG file."""
+    head = path.read_bytes()[:24]
+    if head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
+        raise ValueError(f"{path} is not a PNG file")
+    return struct.unpack(">II", head[16:24])
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_figure_is_a_png_of_the_expected_size(smoke_run, name):
+    path = smoke_run / "results" / "smoke" / "report" / name
+    width_in, height_in = figures.FIGURE_SIZES_IN[name.removesuffix(".png")]
+    assert png_size(path) == (round(width_in * figures.DPI), round(height_in * figures.DPI))
+    assert path.stat().st_size > 20_000  # drawn, not blank
+
+
+def test_report_folder_and_html_report(smoke_run):
+    folder = smoke_run / "results" / "smoke" / "report"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(REPORT_FILES)
+    assert "<table>" in (folder / "table1.html").read_text()
+    command = [sys.executable, "-m", "snakemake", "--config", "trial=smoke"]
+    command += ["--report", "results/smoke/report.html"]
+    done = subprocess.run(command, cwd=smoke_run, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-4000:]
+    page = (smoke_run / "results" / "smoke" / "report.html").read_text()
+    assert "Bone mineral density" in page and "Calibration" in page
+
+
+def test_simulation_logs_show_progress(smoke_run):
+    log = smoke_run / "logs" / "smoke" / "simulate_arm" / "placebo" / "s000.log"
+    assert re.search(r"smoke/placebo/s000: (\d+)/\1 patients \(100\.0 %\)", log.read_text())
+
+
+def test_progress_writes_one_line_per_chunk():
+    out = stdio.StringIO()
+    progress = chunk_logger("t/a/s000", stream=out)
+    progress(10, 25)
+    progress(25, 25)
+    lines = out.getvalue().splitlines()
+    assert [line.split(" ", 2)[2].split(",")[0] for line in lines] == [
+        "t/a/s000: 10/25 patients (40.0 %)",
+        "t/a/s000: 25/25 patients (100.0 %)",
+    ]
+
+
+def synthetic_tables(trial) -> dict[str, pl.DataFrame]:
+    """Return endpoint tables with a row for every arm, site/endpoint/marker and month."""
+    arms, control = trial.arm_names, trial.control_arm
+    months = [float(m) for m in trial.schedule.visit_months]
+    days = [float(d) for d in trial.schedule.record_days() if d > 0]
+    ends = ("new_vertebral", "clinical_vertebral", "hip", "nonvertebral", "clinical")
+    keys = {
+        "bmd": itertools.product(arms, ("LS", "TH", "FN"), months),
+        "markers": itertools.product(arms, ("P1NP", "CTX"), days),
+        "fractures": itertools.product(arms, ends, months),
+        "comparisons": itertools.product(ends, months, [a for a in arms if a != control]),
+    }
+    values = {
+        "bmd": (100, 1.0, 0.5, 1.5),
+        "markers": (0.0, -1.0, 1.0),
+        "fractures": (100, 2, 0.02, 0.01, 0.05),
+        "comparisons": (control, 0.5, 0.3, 0.9, 0.5, 0.5, 0.3, 0.9, 0.01),
+    }
+    return {
+        name: pl.DataFrame(
+            [(*key, *values[name]) for key in keys[name]],
+            schema=io.ENDPOINT_SCHEMAS[name].names,
+            orient="row",
+        )
+        for name in keys
+    }
+
+
+@pytest.mark.parametrize(("trial", "expected"), [("frame", 19), ("freedom", 6)])
+def test_calibration_table_lists_every_applicable_target(trial, expected):
+    config = load_config(trial, config_dir=ROOT / "config")
+    tables = synthetic_tables(config)
+    table = calibration_table(config, tables, ROOT / "config" / "targets.yaml")
+    assert table.height == expected
+    assert table.columns[:3] == ["kind", "arm", "measure"] and table["within"].dtype == pl.Boolean
+
+
+def test_missing_endpoint_table_fails_with_its_name(smoke_run, tmp_path):
+    trial = load_config("frame", config_dir=ROOT / "config")
+    endpoints = smoke_run / "results" / "smoke" / "endpoints"
+    paths = {name: endpoints / f"{name}.parquet" for name in io.ENDPOINT_TABLES}
+    paths["comparisons"] = tmp_path / "nowhere" / "comparisons.parquet"
+    with pytest.raises(FileNotFoundError, match="endpoint table 'comparisons' is missing"):
+        write_report(trial, paths, [], ROOT / "config" / "targets.yaml", tmp_path / "report")
+    assert not (tmp_path / "report").exists()

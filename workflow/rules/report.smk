@@ -1,0 +1,59 @@
+rule report:
+    input:
+        **{table: f"results/{{trial}}/endpoints/{table}.parquet" for table in ENDPOINT_TABLES},
+        simulations=expand(
+            "results/{{trial}}/simulations/{arm}/{shard}.parquet", arm=ARMS, shard=SHARDS
+        ),
+        targets=TRIAL.targets_file,
+    output:
+        bmd=report(
+            "results/{trial}/report/bmd_pct_change.png",
+            caption="../report/bmd.rst",
+            category="1. Bone mineral density",
+        ),
+        markers=report(
+            "results/{trial}/report/markers_pct_change.png",
+            caption="../report/markers.rst",
+            category="2. Bone turnover markers",
+        ),
+        incidence=report(
+            "results/{trial}/report/cumulative_incidence.png",
+            caption="../report/cumulative_incidence.rst",
+            category="3. Fractures",
+        ),
+        vertebral=report(
+            "results/{trial}/report/new_vertebral_incidence.png",
+            caption="../report/new_vertebral.rst",
+            category="3. Fractures",
+        ),
+        forest=report(
+            "results/{trial}/report/forest.png",
+            caption="../report/forest.rst",
+            category="4. Treatment effects",
+        ),
+        table1=report(
+            "results/{trial}/report/table1.html",
+            caption="../report/table1.rst",
+            category="5. Tables",
+        ),
+        endpoint_tables=report(
+            "results/{trial}/report/endpoint_tables.html",
+            caption="../report/endpoint_tables.rst",
+            category="5. Tables",
+        ),
+        calibration_html=report(
+            "results/{trial}/report/calibration.html",
+            caption="../report/calibration.rst",
+            category="6. Calibration",
+        ),
+        calibration="results/{trial}/report/calibration.parquet",
+    log:
+        "logs/{trial}/report/report.log",
+    benchmark:
+        "benchmarks/{trial}/report/report.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        config=TRIAL.raw,
+    script:
+        "../scripts/write_report.py"

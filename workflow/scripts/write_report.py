@@ -1,0 +1,16 @@
+"""Glue: write the report folder (figures, Table 1, endpoint and calibration tables)."""
+
+import sys
+from pathlib import Path
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from osteotrial.config import config_from_dict
+from osteotrial.io import ENDPOINT_TABLES
+from osteotrial.report import write_report
+
+trial = config_from_dict(snakemake.params.config)
+tables = {name: snakemake.input[name] for name in ENDPOINT_TABLES}
+out_dir = Path(snakemake.output.calibration).parent
+written = write_report(trial, tables, snakemake.input.simulations, snakemake.input.targets, out_dir)
+print("\n".join(f"wrote {path}" for path in written), file=sys.stderr)
