@@ -27,7 +27,7 @@ def smoke_runs(tmp_path_factory):
     ("overrides", "expected"),
     [
         (["n_per_arm=-5"], "n_per_arm=-5 is out of range; allowed: [1, 1000000]"),
-        (["trial=nope"], "available trials: ['frame', 'freedom', 'smoke']"),
+        (["trial=nope"], "available trials: ['delayed_denosumab', 'denosumab_discontinuation'"),
         (["seed=1.5"], "seed=1.5 has type float; expected integer"),
     ],
 )
