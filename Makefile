@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed
 TRIAL ?= $(shell sed -n 's/^trial: *//p' config/config.yaml)
 CORES ?= all
 
-.PHONY: install run test lint clean
+CLUSTER_VENV := .venv-cluster
+CLUSTER_STAMP := $(CLUSTER_VENV)/.installed
+
+.PHONY: install install-cluster run test test-cluster lint clean
 
 # Re-install only when pyproject.toml changes (the package itself is installed editable).
 $(STAMP): pyproject.toml
@@ -16,8 +19,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Cluster runs use their own venv with the slurm executor plugin (pyproject extra [cluster]); the
+# plugin slows every snakemake command when slurm.conf exists but slurmctld is down.
+$(CLUSTER_STAMP): pyproject.toml
+	test -x $(CLUSTER_VENV)/bin/python || $(PYTHON) -m venv $(CLUSTER_VENV)
+	$(CLUSTER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[cluster]'
+	touch $(CLUSTER_STAMP)
+
+install-cluster: $(CLUSTER_STAMP)
+
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --config trial=$(TRIAL)
+	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) --config trial=$(TRIAL)
 	$(BIN)/snakemake --quiet all --config trial=$(TRIAL) --report results/$(TRIAL)/report.html
 	@echo ""
 	@echo "Trial '$(TRIAL)' done."
@@ -35,6 +47,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# Root only: installs Debian's SLURM, starts a one-node cluster, runs FRAME through it, stops it.
+test-cluster: $(STAMP) $(CLUSTER_STAMP)
+	bash tests/cluster/test-cluster.sh
 
 clean:
 	rm -rf results logs .snakemake benchmarks/*/
