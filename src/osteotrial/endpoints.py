@@ -248,14 +248,17 @@ def _on_study(visits: pl.DataFrame) -> pl.DataFrame:
     return visits.filter(exit_day > pl.col("day"))
 
 
-def bmd_table(visits: pl.DataFrame, cohort: pl.DataFrame, visit_months: Sequence[float]):
-    """Return the ``bmd`` table: percent change from baseline per arm, site and visit month."""
+def bmd_table(visits: VisitRows, cohort: pl.DataFrame, visit_months: Sequence[float]):
+    """Return the ``bmd`` table: percent change from baseline per arm, site and visit month.
+
+    ``visits`` is the long simulation frame or the per-day frames of ``read_visits``.
+    """
     baseline = cohort.select(
         "patient_id", *(pl.col(f"bmd_{s.lower()}_g_cm2").alias(s) for s in SITES)
     )
     rows = []
     for month in sorted(float(m) for m in visit_months):
-        at_visit = _on_study(visits.filter((pl.col("day") - month * DAYS_PER_MONTH).abs() < 1e-6))
+        at_visit = _on_study(_rows_at(visits, month * DAYS_PER_MONTH))
         at_visit = at_visit.join(baseline, on="patient_id").sort("arm", "patient_id")
         for (arm,), group in at_visit.group_by("arm", maintain_order=True):
             for site in SITES:
@@ -277,24 +280,68 @@ def bmd_table(visits: pl.DataFrame, cohort: pl.DataFrame, visit_months: Sequence
     return frame.sort("arm", "site", "month")
 
 
-def markers_table(visits: pl.DataFrame) -> pl.DataFrame:
-    """Return the ``markers`` table: median and quartiles of percent change per arm and day."""
+def markers_table(visits: VisitRows) -> pl.DataFrame:
+    """Return the ``markers`` table: median and quartiles of percent change per arm and day.
+
+    ``visits`` is the long simulation frame or the per-day frames of ``read_visits``.
+    """
     rows = []
-    on_study = _on_study(visits.filter(pl.col("day") > 0)).sort("arm", "day", "patient_id")
-    for (arm, day), group in on_study.group_by("arm", "day", maintain_order=True):
-        for marker, column in MARKERS.items():
-            q25, median, q75 = np.quantile(group[column].to_numpy(), [0.25, 0.5, 0.75])
-            rows.append(
-                {
-                    "arm": arm,
-                    "marker": marker,
-                    "day": day,
-                    "median_pct_change": float(median),
-                    "q25_pct_change": float(q25),
-                    "q75_pct_change": float(q75),
-                }
-            )
+    days = sorted(visits) if isinstance(visits, dict) else visits["day"].unique().sort()
+    for day in (d for d in days if d > 0):
+        on_study = _on_study(_rows_at(visits, day)).sort("arm", "patient_id")
+        for (arm,), group in on_study.group_by("arm", maintain_order=True):
+            for marker, column in MARKERS.items():
+                q25, median, q75 = np.quantile(group[column].to_numpy(), [0.25, 0.5, 0.75])
+                rows.append(
+                    {
+                        "arm": arm,
+                        "marker": marker,
+                        "day": day,
+                        "median_pct_change": float(median),
+                        "q25_pct_change": float(q25),
+                        "q75_pct_change": float(q75),
+                    }
+                )
     return _table("markers", rows).sort("arm", "marker", "day")
+
+
+VisitRows = pl.DataFrame | dict[float, pl.DataFrame]
+VISIT_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "arm",
+    "day",
+    "bmd_ls_g_cm2",
+    "bmd_th_g_cm2",
+    "bmd_fn_g_cm2",
+    "p1np_pct_change",
+    "ctx_pct_change",
+    "death_day",
+    "dropout_day",
+)
+
+
+def _rows_at(visits: VisitRows, day: float) -> pl.DataFrame:
+    """Return the rows of record day ``day`` (within 1e-6)."""
+    if isinstance(visits, dict):
+        near = [d for d in visits if abs(d - day) < 1e-6]
+        return pl.concat([visits[d] for d in near]) if near else visits[next(iter(visits))][:0]
+    return visits.filter((pl.col("day") - day).abs() < 1e-6)
+
+
+def read_visits(simulation_paths: Paths) -> dict[float, pl.DataFrame]:
+    """Return the on-study rows of every record day, one frame per day, file by file.
+
+    Only the columns the bmd and markers tables use are read (``VISIT_COLUMNS``), one
+    simulation file at a time, and rows of patients off study are dropped, so memory holds
+    about 60 bytes per on-study (patient, record day) instead of the whole long table.
+    """
+    parts: dict[float, list[pl.DataFrame]] = {}
+    for path in simulation_paths:
+        frame = _on_study(pl.read_parquet(path, columns=list(VISIT_COLUMNS)))
+        for (day,), group in frame.group_by("day"):
+            parts.setdefault(float(day), []).append(group)
+        del frame
+    return {day: pl.concat(parts[day]) for day in sorted(parts)}
 
 
 BASELINE_CONTINUOUS: tuple[str, ...] = (
@@ -358,11 +405,12 @@ def compute_endpoint_tables(
         Months of the BMD and fracture tables; imaging months for ``new_vertebral``.
     """
     cohort = pl.scan_parquet([str(p) for p in cohort_paths]).sort("patient_id").collect()
-    simulations = pl.scan_parquet([str(p) for p in simulation_paths])
-    visits = simulations.sort("patient_id", "day").collect()
+    paths = [str(p) for p in simulation_paths]
+    first_rows = pl.scan_parquet(paths).filter(pl.col("day") == 0.0)
     fractures, comparisons = fracture_tables(
-        patient_events(visits.lazy()), control_arm, visit_months, imaging_months
+        patient_events(first_rows), control_arm, visit_months, imaging_months
     )
+    visits = read_visits(paths)
     return {
         "bmd": bmd_table(visits, cohort, visit_months),
         "markers": markers_table(visits),
