@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TRIAL ?= $(shell sed -n 's/^trial: *//p' config/config.yaml)
 CORES ?= all
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint clean bench
 
 # Re-install only when pyproject.toml changes (the package itself is installed editable).
 $(STAMP): pyproject.toml
@@ -28,6 +28,14 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# Benchmarks (not part of `make test`, which runs only a smoke run): kernel throughput at
+# 1e4/1e5/1e6 patients on 1 and all cores, the LSODA reference, FRAME end to end at full size
+# and one million patients, scaling; prints the table, writes benchmarks/latest.json.
+# About half an hour on 2 cores; BENCH_ARGS="--sizes 10000,100000 --e2e full" for a shorter run.
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf results logs .snakemake benchmarks/*/
