@@ -37,7 +37,7 @@ import psutil
 from osteotrial.cohort import Cohort, CohortSpec, sample_cohort
 from osteotrial.config import load_config
 from osteotrial.reference_solver import reference_bmd_rel
-from osteotrial.simulate import simulate_arm
+from osteotrial.simulate import iter_simulate_arm
 
 ROOT = Path(__file__).resolve().parents[1]
 ARM = "romosozumab_then_denosumab"
@@ -80,8 +80,11 @@ def tiled(cohort: Cohort, n: int) -> Cohort:
 def _simulate(args):
     cohort, months = args
     t = trial(months)
-    result = simulate_arm(cohort, t.arms[ARM], t.params, t.schedule, record_pk=False)
-    return result.bmd_ls_g_cm2[-1], result.vertebral_fracture_days
+    parts = [
+        (part.bmd_ls_g_cm2[-1], part.vertebral_fracture_days)  # keep little of each chunk
+        for part in iter_simulate_arm(cohort, t.arms[ARM], t.params, t.schedule, record_pk=False)
+    ]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts], axis=1)
 
 
 def kernel_run(cohort: Cohort, months: int, workers: int) -> tuple[float, float, tuple]:

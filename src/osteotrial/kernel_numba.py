@@ -10,7 +10,14 @@ Differences from the numpy engine are at the last-bit level only:
   (``expm3``) instead of scipy's Pade approximant (scipy's expm loops over patients in Python
   and cost about as much as the whole numba loop);
 - the Wright omega function is the Fritsch-Shafer-Crowley iteration used by
-  ``scipy.special.wrightomega`` for real arguments, written out here (``wright_omega``).
+  ``scipy.special.wrightomega`` for real arguments, written out here (``wright_omega``, one
+  division per update instead of two);
+- within a step, the two linear half steps that meet between saturable steps are applied as
+  one linear step exp(A h) (7 of 16 matrix products per drug and day saved);
+- powers x ** y are exp(y log(x)) with one log per base (x = 1 gives exactly 1);
+- ``LANES`` patients advance together (independent work for the out-of-order core) and
+  ``error_model="numpy"`` drops Python's zero-division checks (a division by zero gives inf
+  or nan, as in numpy; the loop then stops with the engine's non-finite-state error).
 
 A patient whose PK amounts are all zero (no dose given yet) skips the PK substeps; the numpy
 engine does the same for a whole chunk, and zero amounts stay zero there as well.
@@ -31,7 +38,7 @@ FLOAT_EPS = 2.220446049250313e-16
 N_REMODELING = 23
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def wright_omega(x: float) -> float:
     """Return the Wright omega function of a real argument (FSC iteration, as scipy)."""
     if math.isnan(x):
@@ -51,29 +58,21 @@ def wright_omega(x: float) -> float:
         w = x - w + w / x
     r = x - w - math.log(w)
     wp1 = w + 1.0
-    e = (
-        r
-        / wp1
-        * (2.0 * wp1 * (wp1 + 2.0 / 3.0 * r) - r)
-        / (2.0 * wp1 * (wp1 + 2.0 / 3.0 * r) - 2.0 * r)
-    )
+    z = 2.0 * wp1 * (wp1 + 2.0 / 3.0 * r)
+    e = r * (z - r) / (wp1 * (z - 2.0 * r))
     w = w * (1.0 + e)
     r2 = r * r
     wp2 = wp1 * wp1
     if abs((2.0 * w * w - 8.0 * w - 1.0) * (r2 * r2)) >= FLOAT_EPS * 72.0 * (wp2 * wp2 * wp2):
         r = x - w - math.log(w)
         wp1 = w + 1.0
-        e = (
-            r
-            / wp1
-            * (2.0 * wp1 * (wp1 + 2.0 / 3.0 * r) - r)
-            / (2.0 * wp1 * (wp1 + 2.0 / 3.0 * r) - 2.0 * r)
-        )
+        z = 2.0 * wp1 * (wp1 + 2.0 / 3.0 * r)
+        e = r * (z - r) / (wp1 * (z - 2.0 * r))
         w = w * (1.0 + e)
     return w
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def expm3(a: np.ndarray) -> np.ndarray:
     """Return exp(a) of a 3x3 matrix: scaling by 2^-s (norm <= 1/2), Taylor to order 18."""
     norm = 0.0
@@ -95,7 +94,7 @@ def expm3(a: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def propagators(ka, vc, vp, q, cl, h_half):
     """Return exp(A h_half) per patient, shape (n, 3, 3), A the linear PK matrix."""
     n = vc.shape[0]
@@ -112,7 +111,7 @@ def propagators(ka, vc, vp, q, cl, h_half):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _linear(p, a):
     o0 = p[0, 0] * a[0] + p[0, 1] * a[1] + p[0, 2] * a[2]
     o1 = p[1, 0] * a[0] + p[1, 1] * a[1] + p[1, 2] * a[2]
@@ -123,7 +122,7 @@ def _linear(p, a):
     a[2] = o2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _saturable(a, km_amount, vmax_h):
     central = a[1]
     if central > 0.0:
@@ -135,24 +134,7 @@ def _saturable(a, km_amount, vmax_h):
     a[3] = a[3] + (central - after)
 
 
-@njit(cache=True)
-def _pk_advance(a, mid, p, km_amount, vmax_h, n_sub):
-    """Advance amounts ``a`` (4,) in place by one step; store the mid-step amounts in ``mid``."""
-    if a[0] == 0.0 and a[1] == 0.0 and a[2] == 0.0:
-        for j in range(4):
-            mid[j] = a[j]
-        return
-    for half in range(2):
-        for _ in range(n_sub):
-            _linear(p, a)
-            _saturable(a, km_amount, vmax_h)
-            _linear(p, a)
-        if half == 0:
-            for j in range(4):
-                mid[j] = a[j]
-
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _pow_log(log_x, y):
     """Return x ** y from log(x): exactly 1 at x = 1 (the untreated steady state)."""
     if log_x == 0.0:
@@ -160,12 +142,12 @@ def _pow_log(log_x, y):
     return math.exp(y * log_x)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _hill(x, kd):
     return x * (1.0 + kd) / (x + kd)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", inline="always")
 def _wnt_raw(rom_nm, rp):
     """Return Wnt activity (remodeling.wnt_signal of free sclerostin) at a romosozumab level."""
     kd = rp[16]
@@ -176,7 +158,7 @@ def _wnt_raw(rom_nm, rp):
     return (1.0 + kw) / (kw + fs)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", inline="always")
 def _bone_rhs(y, t, den_nm, wnt_raw, log_wnt_raw, rp, bp, site_k, site_loss, site_inv_k, dy):
     """Right-hand side of bone cells and BMD (simulate.bone_rhs) for one patient.
 
@@ -208,14 +190,17 @@ def _bone_rhs(y, t, den_nm, wnt_raw, log_wnt_raw, rp, bp, site_k, site_loss, sit
         dy[5 + j] = site_k[j] * (form - _pow_log(log_oca, bp[j, 2]) * y[5 + j])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _crossing(before, after, thr, t, dt):
     span = max(after - before, 1e-300)
     frac = (thr - before) / span
     return t + dt * min(max(frac, 0.0), 1.0)
 
 
-@njit(cache=True)
+LANES = 8  # patients advanced together: independent work for the out-of-order core
+
+
+@njit(cache=True, error_model="numpy")
 def simulate_chunk(
     n_steps,
     dt,
@@ -225,7 +210,8 @@ def simulate_chunk(
     pk_scalars,  # (2, 3): F, km_mg_l, molar_mass_kda per drug
     pk_vc,  # (2, n)
     pk_vmax,  # (2, n)
-    prop,  # (2, n, 3, 3)
+    prop,  # (2, n, 3, 3): exp(A h / 2), h = dt / (2 n_sub)
+    prop_full,  # (2, n, 3, 3): exp(A h)
     rp,  # (23,) remodeling
     bp,  # (3, 4) per site: k, gamma_ob, gamma_oc, loss pct/yr
     turnover,
@@ -241,158 +227,247 @@ def simulate_chunk(
     thresholds,  # (3, 3, n): type, k (hip: third is +inf), patient
     n_thr,  # (3,) int: thresholds per type
     thr_death,
-    record_steps,  # (n_rec,)
-    pk_steps,  # (n_pk,)
-    rec,  # out (10, n_rec, n): LS TH FN p1np ctx vertebral hip nonvertebral death
+    record_steps,  # (n_rec,) sorted
+    pk_steps,  # (n_pk,) sorted
+    rec,  # out (9, n_rec, n): LS TH FN p1np ctx vertebral hip nonvertebral death
     conc,  # out (2, n_pk, n) ng/mL
     days,  # out (3, 3, n) event days (nan)
     death_day,  # out (n,)
     finite,  # out (n,) bool
 ):
-    """Simulate every patient of a chunk; fills the output arrays in place."""
+    """Simulate every patient of a chunk, LANES patients at a time; fills the outputs.
+
+    Each patient's arithmetic is that of the numpy engine's time loop; the patients of a
+    block only share the loop, so a patient's result does not depend on its neighbours.
+    """
     n = age0.shape[0]
     n_rec = record_steps.shape[0]
     n_pk = pk_steps.shape[0]
-    y = np.empty(8)
-    k1 = np.empty(8)
-    k2 = np.empty(8)
-    k3 = np.empty(8)
-    k4 = np.empty(8)
-    tmp = np.empty(8)
-    amounts = np.zeros((2, 4))
-    mids = np.zeros((2, 4))
-    starts = np.zeros((2, 4))
-    c_nm = np.zeros((2, 3))
-    cum = np.zeros(4)
-    prev_h = np.zeros(4)
-    haz = np.zeros(4)
-    tsc = np.zeros(3)
-    site_k = np.zeros(3)
-    site_loss = np.zeros(3)
-    site_inv_k = np.zeros(3)
-    wnt = np.zeros(3)
-    log_wnt = np.zeros(3)
-    log_rr_inc = fr_glob[2]
-    for i in range(n):
-        for j in range(8):
-            y[j] = 1.0
-        y[4] = 0.0
-        amounts[:, :] = 0.0
-        cum[:] = 0.0
-        prev_h[:] = 0.0
-        alive = True
-        hip_before = prior_hip[i]
-        first_event = np.inf
-        first_hip = np.inf
-        for a in range(3):
-            for k in range(3):
-                days[a, k, i] = np.nan
-        death_day[i] = np.nan
-        r_next = 0  # record_steps and pk_steps are sorted
+    B = LANES
+    y = np.empty((B, 8))
+    k1 = np.empty((B, 8))
+    k2 = np.empty((B, 8))
+    k3 = np.empty((B, 8))
+    k4 = np.empty((B, 8))
+    tmp = np.empty((B, 8))
+    amounts = np.zeros((2, B, 4))
+    c_nm = np.zeros((2, 3, B))
+    active = np.zeros((2, B), dtype=np.bool_)
+    cum = np.zeros((B, 4))
+    prev_h = np.zeros((B, 4))
+    haz = np.zeros((B, 4))
+    site_k = np.zeros((B, 3))
+    site_loss = np.zeros((B, 3))
+    site_inv_k = np.zeros((B, 3))
+    wnt = np.zeros((3, B))
+    log_wnt = np.zeros((3, B))
+    km_amount = np.zeros((2, B))
+    vmax_h = np.zeros((2, B))
+    alive = np.zeros(B, dtype=np.bool_)
+    hip_before = np.zeros(B, dtype=np.bool_)
+    first_event = np.zeros(B)
+    first_hip = np.zeros(B)
+    h_sub = dt / (2 * n_sub)
+    for lo in range(0, n, B):
+        m = min(B, n - lo)
+        for q in range(m):
+            i = lo + q
+            for j in range(8):
+                y[q, j] = 1.0
+            y[q, 4] = 0.0
+            amounts[:, q, :] = 0.0
+            cum[q, :] = 0.0
+            prev_h[q, :] = 0.0
+            alive[q] = True
+            hip_before[q] = prior_hip[i]
+            first_event[q] = np.inf
+            first_hip[q] = np.inf
+            for a in range(3):
+                for k in range(3):
+                    days[a, k, i] = np.nan
+            death_day[i] = np.nan
+            for d in range(2):
+                km_amount[d, q] = pk_scalars[d, 1] * pk_vc[d, i]
+                vmax_h[d, q] = pk_vmax[d, i] * h_sub
+            for j in range(3):
+                site_k[q, j] = bp[j, 0] * turnover[i]
+                site_loss[q, j] = bp[j, 3] / 100.0 / DAYS_PER_YEAR * loss_mult[i]
+                site_inv_k[q, j] = 1.0 / site_k[q, j]
+        r_next = 0
         p_next = 0
-        km_amount = (pk_scalars[0, 1] * pk_vc[0, i], pk_scalars[1, 1] * pk_vc[1, i])
-        for j in range(3):
-            site_k[j] = bp[j, 0] * turnover[i]
-            site_loss[j] = bp[j, 3] / 100.0 / DAYS_PER_YEAR * loss_mult[i]
-            site_inv_k[j] = 1.0 / site_k[j]
         for step in range(n_steps + 1):
             if step > 0:
                 s = step - 1
                 t = s * dt
-                amounts[0, 0] += pk_scalars[0, 0] * dose_den[s]
-                amounts[1, 0] += pk_scalars[1, 0] * dose_rom[s]
                 for d in range(2):
-                    for j in range(4):
-                        starts[d, j] = amounts[d, j]
-                    _pk_advance(
-                        amounts[d],
-                        mids[d],
-                        prop[d, i],
-                        km_amount[d],
-                        pk_vmax[d, i] * (dt / (2 * n_sub)),
-                        n_sub,
-                    )
-                    c_nm[d, 0] = starts[d, 1] / pk_vc[d, i] * 1.0e3 / pk_scalars[d, 2]
-                    c_nm[d, 1] = mids[d, 1] / pk_vc[d, i] * 1.0e3 / pk_scalars[d, 2]
-                    c_nm[d, 2] = amounts[d, 1] / pk_vc[d, i] * 1.0e3 / pk_scalars[d, 2]
-                for m in range(3):
-                    wnt[m] = _wnt_raw(c_nm[1, m], rp)
-                    log_wnt[m] = math.log(wnt[m])
-                h = dt
-                args = (rp, bp, site_k, site_loss, site_inv_k)
-                _bone_rhs(y, t, c_nm[0, 0], wnt[0], log_wnt[0], *args, k1)
-                for j in range(8):
-                    tmp[j] = y[j] + 0.5 * h * k1[j]
-                _bone_rhs(tmp, t + 0.5 * h, c_nm[0, 1], wnt[1], log_wnt[1], *args, k2)
-                for j in range(8):
-                    tmp[j] = y[j] + 0.5 * h * k2[j]
-                _bone_rhs(tmp, t + 0.5 * h, c_nm[0, 1], wnt[1], log_wnt[1], *args, k3)
-                for j in range(8):
-                    tmp[j] = y[j] + h * k3[j]
-                _bone_rhs(tmp, t + h, c_nm[0, 2], wnt[2], log_wnt[2], *args, k4)
-                for j in range(8):
-                    y[j] = y[j] + h / 6.0 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
-                # hazards at the end of the step
-                t_end = (s + 1) * dt
-                for j in range(3):
-                    gain = bmd0[j, i] * (y[5 + j] - 1.0)
-                    tsc[j] = tscore0[j, i] + gain / sd_site[j]
-                if alive:
-                    age = age0[i] + t_end / DAYS_PER_YEAR
-                    incident = 1.0 if first_event <= t_end else 0.0
-                    ctx = y[2]
-                    for a in range(3):
-                        site = int(fr_type[a, 3])
-                        log_h = (
-                            fr_type[a, 0]
-                            + static[a, i]
-                            + fr_type[a, 1] * (age - fr_glob[0])
-                            - fr_type[a, 2] * (tsc[site] - fr_glob[1])
-                            + log_rr_inc * incident
+                    dose = dose_den[s] if d == 0 else dose_rom[s]
+                    for q in range(m):
+                        amounts[d, q, 0] += pk_scalars[d, 0] * dose
+                        c_nm[d, 0, q] = (
+                            amounts[d, q, 1] / pk_vc[d, lo + q] * 1.0e3 / pk_scalars[d, 2]
                         )
-                        gap = 1.0 - ctx
-                        mult = 1.0 - fr_type[a, 4] * gap / (abs(gap) + fr_type[a, 5])
-                        haz[a] = math.exp(log_h) * mult
-                    log_d = fr_glob[3] + fr_glob[4] * (age - fr_glob[0])
-                    hip_now = hip_before or first_hip <= t_end
-                    haz[3] = math.exp(log_d) * (fr_glob[5] if hip_now else 1.0)
-                else:
-                    for a in range(4):
-                        haz[a] = 0.0
-                for a in range(4):
-                    before = cum[a]
-                    after = before + 0.5 * (prev_h[a] + haz[a]) * dt / DAYS_PER_YEAR
-                    if a == 3:
-                        thr = thr_death[i]
-                        if before < thr and after >= thr:
-                            death_day[i] = _crossing(before, after, thr, t, dt)
-                            alive = False
+                        a = amounts[d, q]
+                        active[d, q] = not (a[0] == 0.0 and a[1] == 0.0 and a[2] == 0.0)
+                    for half in range(2):
+                        # n_sub Strang steps L S L; the two linear half steps that meet
+                        # between saturable steps are one linear step (prop_full)
+                        for q in range(m):
+                            if active[d, q]:
+                                _linear(prop[d, lo + q], amounts[d, q])
+                        for sub in range(n_sub):
+                            if sub > 0:
+                                for q in range(m):
+                                    if active[d, q]:
+                                        _linear(prop_full[d, lo + q], amounts[d, q])
+                            for q in range(m):
+                                if active[d, q]:
+                                    _saturable(amounts[d, q], km_amount[d, q], vmax_h[d, q])
+                        for q in range(m):
+                            if active[d, q]:
+                                _linear(prop[d, lo + q], amounts[d, q])
+                        if half == 0:
+                            for q in range(m):
+                                c_nm[d, 1, q] = (
+                                    amounts[d, q, 1] / pk_vc[d, lo + q] * 1.0e3 / pk_scalars[d, 2]
+                                )
+                    for q in range(m):
+                        c_nm[d, 2, q] = (
+                            amounts[d, q, 1] / pk_vc[d, lo + q] * 1.0e3 / pk_scalars[d, 2]
+                        )
+                for mm in range(3):
+                    for q in range(m):
+                        wnt[mm, q] = _wnt_raw(c_nm[1, mm, q], rp)
+                        log_wnt[mm, q] = math.log(wnt[mm, q])
+                h = dt
+                for q in range(m):
+                    _bone_rhs(
+                        y[q],
+                        t,
+                        c_nm[0, 0, q],
+                        wnt[0, q],
+                        log_wnt[0, q],
+                        rp,
+                        bp,
+                        site_k[q],
+                        site_loss[q],
+                        site_inv_k[q],
+                        k1[q],
+                    )
+                    for j in range(8):
+                        tmp[q, j] = y[q, j] + 0.5 * h * k1[q, j]
+                for q in range(m):
+                    _bone_rhs(
+                        tmp[q],
+                        t + 0.5 * h,
+                        c_nm[0, 1, q],
+                        wnt[1, q],
+                        log_wnt[1, q],
+                        rp,
+                        bp,
+                        site_k[q],
+                        site_loss[q],
+                        site_inv_k[q],
+                        k2[q],
+                    )
+                    for j in range(8):
+                        tmp[q, j] = y[q, j] + 0.5 * h * k2[q, j]
+                for q in range(m):
+                    _bone_rhs(
+                        tmp[q],
+                        t + 0.5 * h,
+                        c_nm[0, 1, q],
+                        wnt[1, q],
+                        log_wnt[1, q],
+                        rp,
+                        bp,
+                        site_k[q],
+                        site_loss[q],
+                        site_inv_k[q],
+                        k3[q],
+                    )
+                    for j in range(8):
+                        tmp[q, j] = y[q, j] + h * k3[q, j]
+                for q in range(m):
+                    _bone_rhs(
+                        tmp[q],
+                        t + h,
+                        c_nm[0, 2, q],
+                        wnt[2, q],
+                        log_wnt[2, q],
+                        rp,
+                        bp,
+                        site_k[q],
+                        site_loss[q],
+                        site_inv_k[q],
+                        k4[q],
+                    )
+                    for j in range(8):
+                        y[q, j] = y[q, j] + h / 6.0 * (
+                            k1[q, j] + 2.0 * k2[q, j] + 2.0 * k3[q, j] + k4[q, j]
+                        )
+                t_end = (s + 1) * dt
+                for q in range(m):
+                    i = lo + q
+                    if alive[q]:
+                        age = age0[i] + t_end / DAYS_PER_YEAR
+                        incident = 1.0 if first_event[q] <= t_end else 0.0
+                        gap = 1.0 - y[q, 2]
+                        for a in range(3):
+                            site = int(fr_type[a, 3])
+                            gain = bmd0[site, i] * (y[q, 5 + site] - 1.0)
+                            tsc = tscore0[site, i] + gain / sd_site[site]
+                            log_h = (
+                                fr_type[a, 0]
+                                + static[a, i]
+                                + fr_type[a, 1] * (age - fr_glob[0])
+                                - fr_type[a, 2] * (tsc - fr_glob[1])
+                                + fr_glob[2] * incident
+                            )
+                            mult = 1.0 - fr_type[a, 4] * gap / (abs(gap) + fr_type[a, 5])
+                            haz[q, a] = math.exp(log_h) * mult
+                        log_d = fr_glob[3] + fr_glob[4] * (age - fr_glob[0])
+                        hip_now = hip_before[q] or first_hip[q] <= t_end
+                        haz[q, 3] = math.exp(log_d) * (fr_glob[5] if hip_now else 1.0)
                     else:
-                        for k in range(n_thr[a]):
-                            thr = thresholds[a, k, i]
+                        for a in range(4):
+                            haz[q, a] = 0.0
+                    for a in range(4):
+                        before = cum[q, a]
+                        after = before + 0.5 * (prev_h[q, a] + haz[q, a]) * dt / DAYS_PER_YEAR
+                        if a == 3:
+                            thr = thr_death[i]
                             if before < thr and after >= thr:
-                                day = _crossing(before, after, thr, t, dt)
-                                days[a, k, i] = day
-                                first_event = min(first_event, day)
-                                if a == 1:
-                                    first_hip = min(first_hip, day)
-                    cum[a] = after
-                    prev_h[a] = haz[a]
+                                death_day[i] = _crossing(before, after, thr, t, dt)
+                                alive[q] = False
+                        else:
+                            for k in range(n_thr[a]):
+                                thr = thresholds[a, k, i]
+                                if before < thr and after >= thr:
+                                    day = _crossing(before, after, thr, t, dt)
+                                    days[a, k, i] = day
+                                    first_event[q] = min(first_event[q], day)
+                                    if a == 1:
+                                        first_hip[q] = min(first_hip[q], day)
+                        cum[q, a] = after
+                        prev_h[q, a] = haz[q, a]
             while r_next < n_rec and record_steps[r_next] == step:
-                r = r_next
-                for j in range(3):
-                    rec[j, r, i] = y[5 + j] * bmd0[j, i]
-                rec[3, r, i] = y[1]
-                rec[4, r, i] = y[2]
-                for a in range(4):
-                    rec[5 + a, r, i] = cum[a]
+                for q in range(m):
+                    i = lo + q
+                    for j in range(3):
+                        rec[j, r_next, i] = y[q, 5 + j] * bmd0[j, i]
+                    rec[3, r_next, i] = y[q, 1]
+                    rec[4, r_next, i] = y[q, 2]
+                    for a in range(4):
+                        rec[5 + a, r_next, i] = cum[q, a]
                 r_next += 1
             while p_next < n_pk and pk_steps[p_next] == step:
-                for d in range(2):
-                    conc[d, p_next, i] = amounts[d, 1] / pk_vc[d, i] * 1.0e3
+                for q in range(m):
+                    for d in range(2):
+                        conc[d, p_next, lo + q] = amounts[d, q, 1] / pk_vc[d, lo + q] * 1.0e3
                 p_next += 1
-        ok = True
-        for j in range(8):
-            if not math.isfinite(y[j]):
-                ok = False
-        finite[i] = ok
+        for q in range(m):
+            ok = True
+            for j in range(8):
+                if not math.isfinite(y[q, j]):
+                    ok = False
+            finite[lo + q] = ok

@@ -246,11 +246,14 @@ def _simulate_chunk_numba(
     doses = {d: arm.doses_on_grid(d, dt, n_steps) for d in ("denosumab", "romosozumab")}
     h_half = 0.5 * dt / (2 * schedule.pk_substeps)
     drugs = (drv.den, drv.rom)
-    prop = np.stack(
-        [
-            kn.propagators(d.ka_per_day, d.vc_l, d.vp_l, d.q_l_per_day, d.cl_l_per_day, h_half)
-            for d in drugs
-        ]
+    prop, prop_full = (
+        np.stack(
+            [
+                kn.propagators(d.ka_per_day, d.vc_l, d.vp_l, d.q_l_per_day, d.cl_l_per_day, h)
+                for d in drugs
+            ]
+        )
+        for h in (h_half, 2.0 * h_half)
     )
     pk_scalars = np.array([[d.bioavailability_frac, d.km_mg_l, d.molar_mass_kda] for d in drugs])
     rp = np.array([getattr(params.remodeling, f.name) for f in fields(params.remodeling)])
@@ -306,6 +309,7 @@ def _simulate_chunk_numba(
         np.stack([drv.den.vc_l, drv.rom.vc_l]),
         np.stack([drv.den.vmax_mg_per_day, drv.rom.vmax_mg_per_day]),
         prop,
+        prop_full,
         rp,
         bp,
         np.ascontiguousarray(drv.turnover, dtype=np.float64),
