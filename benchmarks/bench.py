@@ -91,7 +91,10 @@ def kernel_run(cohort: Cohort, months: int, workers: int) -> tuple[float, float,
     """Return (wall s, patient-days per s, outputs) of simulate_arm on ``workers`` processes."""
     t = trial(months)
     days = t.schedule.n_steps * t.schedule.dt_days
-    size = t.schedule.chunk_size
+    # blocks of at most chunk_size, a multiple of ``workers`` of them (balanced pool)
+    n_blocks = -(-cohort.n_patients // t.schedule.chunk_size)
+    n_blocks = workers * -(-n_blocks // workers)
+    size = max(1, -(-cohort.n_patients // n_blocks))
     start = time.perf_counter()
     if workers == 1:
         out = _simulate((cohort, months))
