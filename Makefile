@@ -9,7 +9,7 @@ CORES ?= all
 CLUSTER_VENV := .venv-cluster
 CLUSTER_STAMP := $(CLUSTER_VENV)/.installed
 
-.PHONY: install install-cluster run test test-cluster lint clean
+.PHONY: install install-cluster run test test-cluster lint clean bench
 
 # Re-install only when pyproject.toml changes (the package itself is installed editable).
 $(STAMP): pyproject.toml
@@ -51,6 +51,14 @@ test: lint
 # Root only: installs Debian's SLURM, starts a one-node cluster, runs FRAME through it, stops it.
 test-cluster: $(STAMP) $(CLUSTER_STAMP)
 	bash tests/cluster/test-cluster.sh
+
+# Benchmarks (not part of `make test`, which runs only a smoke run): kernel throughput at
+# 1e4/1e5/1e6 patients on 1 and all cores, the LSODA reference, FRAME end to end at full size
+# and one million patients, scaling; prints the table, writes benchmarks/latest.json.
+# About half an hour on 2 cores; BENCH_ARGS="--sizes 10000,100000 --e2e full" for a shorter run.
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf results logs .snakemake benchmarks/*/

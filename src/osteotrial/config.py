@@ -293,6 +293,7 @@ def _schedule(block: Mapping[str, Any]) -> Schedule:
         imaging_months=tuple(float(m) for m in block["imaging_months"]),
         chunk_size=int(block["chunk_size"]),
         pk_substeps=int(block["pk_substeps"]),
+        engine=str(block.get("engine", "numba")),
     )
 
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 import functools
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import osteotrial
@@ -235,6 +236,50 @@ def simulation_table(result: ArmResult) -> pa.Table:
 def write_simulation(result: ArmResult, path: str | Path, metadata: Mapping[str, str]) -> None:
     """Write one arm's result of one shard (see ``simulation_table``) atomically."""
     write_parquet(simulation_table(result), path, {**metadata, "arm": result.arm})
+
+
+def write_simulation_stream(
+    results: Iterable[ArmResult], path: str | Path, metadata: Mapping[str, str]
+) -> None:
+    """Write chunk results of one arm and shard as they come, one row group per chunk.
+
+    Chunks must come in increasing patient_id (as ``simulate.iter_simulate_arm`` yields them
+    for a cohort sorted by patient_id); the file is then the same table as
+    ``write_simulation`` writes, and only one chunk is in memory at a time. Atomic as
+    ``write_parquet``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    writer = None
+    try:
+        last_id, empty = -1, None
+        for result in results:
+            table = simulation_table(result)
+            if len(table) == 0:
+                empty = (result, table)
+                continue
+            ids = table.column("patient_id")
+            if pc.min(ids).as_py() <= last_id:
+                raise ValueError("chunks must come in increasing patient_id")
+            last_id = pc.max(ids).as_py()
+            if writer is None:
+                meta = {k: str(v) for k, v in {**metadata, "arm": result.arm}.items()}
+                schema = table.schema.with_metadata(meta)
+                writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+            writer.write_table(table.replace_schema_metadata(writer.schema.metadata))
+        if writer is None:
+            if empty is None:
+                raise ValueError(f"no chunk results to write to {path}")
+            write_parquet(empty[1], path, {**metadata, "arm": empty[0].arm})
+            return
+        writer.close()
+        writer = None
+        os.replace(tmp, path)
+    finally:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
 
 
 def write_endpoint_table(

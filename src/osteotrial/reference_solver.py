@@ -4,7 +4,9 @@ This is the model written the way a modeller would write it first: the full ODE 
 drugs with their saturable elimination inside the right-hand side, bone cells, BMD per site)
 for one patient, integrated by ``scipy.integrate.solve_ivp(method="LSODA")`` and restarted at
 every dose. It exists to check the fixed-step kernel of ``simulate`` (tests) and to time it
-(benchmarks); it does not compute fracture events.
+(benchmarks). ``reference_events`` applies the kernel's event rule (fracture.EventTracker:
+trapezoid cumulative hazards, threshold crossings) to the LSODA states on the step grid, the
+reference for fracture incidence.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from scipy.integrate import solve_ivp
 from osteotrial import pk
 from osteotrial.arrays import FloatArray
 from osteotrial.cohort import Cohort
+from osteotrial.fracture import EventTracker
 from osteotrial.params import ModelParams
 from osteotrial.schedules import ArmSpec, Schedule
-from osteotrial.simulate import BMD, Drivers, bone_rhs, initial_bone
+from osteotrial.simulate import BMD, OCA, Drivers, bone_rhs, initial_bone, tscores_now
 
 DEN, ROM, BONE = slice(0, 4), slice(4, 8), slice(8, 16)
 
@@ -48,15 +51,48 @@ def reference_bmd_rel(
 
     Doses are applied on the same grid as the fixed-step kernel (ArmSpec.doses_on_grid).
     """
-    days = schedule.record_days()
     steps = schedule.record_steps()
-    out = np.empty((3, days.size, cohort.n_patients))
+    return reference_bone(cohort, arm, params, schedule, steps * schedule.dt_days, rtol, atol)[BMD]
+
+
+def reference_bone(
+    cohort: Cohort,
+    arm: ArmSpec,
+    params: ModelParams,
+    schedule: Schedule,
+    days: FloatArray,
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+) -> FloatArray:
+    """Return the bone state (8 rows, simulate.bone_rhs) at ``days``, shape (8, n_days, n)."""
+    out = np.empty((8, days.size, cohort.n_patients))
     for i in range(cohort.n_patients):
         one = cohort.select(np.array([i]))
-        out[:, :, i] = _one_patient(
-            one, arm, params, schedule, steps * schedule.dt_days, rtol, atol
-        )
+        out[:, :, i] = _one_patient(one, arm, params, schedule, days, rtol, atol)
     return out
+
+
+def reference_events(
+    cohort: Cohort,
+    arm: ArmSpec,
+    params: ModelParams,
+    schedule: Schedule,
+    rtol: float = 1e-6,
+    atol: float = 1e-10,
+) -> EventTracker:
+    """Return the event tracker after the kernel's event rule ran on LSODA states.
+
+    States come from ``reference_bone`` at every step end; hazards, trapezoid cumulative
+    hazards and threshold crossings are those of ``simulate`` (fracture.EventTracker).
+    """
+    dt, n_steps = schedule.dt_days, schedule.n_steps
+    bone = reference_bone(cohort, arm, params, schedule, np.arange(n_steps + 1) * dt, rtol, atol)
+    events = EventTracker(cohort, params.fracture)
+    for i in range(n_steps):
+        state = bone[:, i + 1]
+        hazards = events.hazards((i + 1) * dt, tscores_now(state, cohort), state[OCA].copy())
+        events.advance(i * dt, dt, hazards)
+    return events
 
 
 def _one_patient(
@@ -74,8 +110,8 @@ def _one_patient(
     starts = sorted({0, *np.flatnonzero(doses["denosumab"] + doses["romosozumab"]).tolist()})
     bounds = [s * dt for s in starts] + [n_steps * dt]
     y = np.concatenate([np.zeros(8), initial_bone(1)[:, 0]])
-    out = np.full((3, days.size), np.nan)
-    out[:, days == 0.0] = 1.0
+    out = np.full((8, days.size), np.nan)
+    out[:, days == 0.0] = y[BONE][:, np.newaxis]
     for k, start in enumerate(starts):
         y[0] += drv.den.bioavailability_frac * doses["denosumab"][start]
         y[4] += drv.rom.bioavailability_frac * doses["romosozumab"][start]
@@ -94,6 +130,6 @@ def _one_patient(
         )
         if not sol.success:
             raise RuntimeError(f"LSODA failed: {sol.message}")
-        out[:, inside] = sol.y[BONE][BMD][:, : int(inside.sum())]
+        out[:, inside] = sol.y[BONE][:, : int(inside.sum())]
         y = sol.y[:, -1].copy()
     return out

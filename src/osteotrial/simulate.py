@@ -23,8 +23,8 @@ chunks of schedule.chunk_size so that memory stays bounded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -199,6 +199,8 @@ class _Recorder:
 def _simulate_chunk(
     cohort: Cohort, arm: ArmSpec, params: ModelParams, schedule: Schedule, record_pk: bool
 ) -> ArmResult:
+    if schedule.engine == "numba":
+        return _simulate_chunk_numba(cohort, arm, params, schedule, record_pk)
     n, dt, n_steps = cohort.n_patients, schedule.dt_days, schedule.n_steps
     drv = Drivers.of(cohort, params)
     steppers = Steppers.of(drv, schedule)
@@ -220,6 +222,128 @@ def _simulate_chunk(
             f"integration became unstable (non-finite state) with dt_days={dt}; "
             "use a smaller schedule.dt_days"
         )
+    return _result(arm, cohort, schedule, recorder, events, params)
+
+
+@dataclass
+class _Events:
+    """Event days of a chunk as the numba engine returns them (the EventTracker's outputs)."""
+
+    days: dict[str, FloatArray]
+    death_day: FloatArray
+
+
+def _simulate_chunk_numba(
+    cohort: Cohort, arm: ArmSpec, params: ModelParams, schedule: Schedule, record_pk: bool
+) -> ArmResult:
+    """The same loop as _simulate_chunk, compiled per patient (osteotrial.kernel_numba)."""
+    from osteotrial import kernel_numba as kn
+
+    n, dt, n_steps = cohort.n_patients, schedule.dt_days, schedule.n_steps
+    drv = Drivers.of(cohort, params)
+    recorder = _Recorder(schedule, 0, record_pk)
+    n_rec, n_pk = recorder.record_steps.size, recorder.pk_steps.size
+    doses = {d: arm.doses_on_grid(d, dt, n_steps) for d in ("denosumab", "romosozumab")}
+    h_half = 0.5 * dt / (2 * schedule.pk_substeps)
+    drugs = (drv.den, drv.rom)
+    prop, prop_full = (
+        np.stack(
+            [
+                kn.propagators(d.ka_per_day, d.vc_l, d.vp_l, d.q_l_per_day, d.cl_l_per_day, h)
+                for d in drugs
+            ]
+        )
+        for h in (h_half, 2.0 * h_half)
+    )
+    pk_scalars = np.array([[d.bioavailability_frac, d.km_mg_l, d.molar_mass_kda] for d in drugs])
+    rp = np.array([getattr(params.remodeling, f.name) for f in fields(params.remodeling)])
+    bp = np.array(
+        [
+            [s.k_per_day, s.gamma_ob, s.gamma_oc, s.untreated_loss_pct_per_year]
+            for s in (params.bmd.site(site) for site in SITES)
+        ]
+    )
+    fp = params.fracture
+    fr_type = np.array(
+        [
+            [
+                np.log(fp.of(t).base_per_year),
+                fp.of(t).age_log_per_year,
+                np.log(fp.of(t).rr_per_sd),
+                SITES.index(fp.of(t).bmd_site),
+                fp.of(t).turnover_effect_max_frac,
+                fp.of(t).turnover_effect_half_frac,
+            ]
+            for t in FRACTURE_TYPES
+        ]
+    )
+    fr_glob = np.array(
+        [
+            fp.reference_age_years,
+            fp.reference_tscore,
+            np.log(fp.rr_incident_fracture),
+            np.log(fp.death_per_year_at_70),
+            fp.death_age_log_per_year,
+            fp.rr_death_after_hip_fracture,
+        ]
+    )
+    tracker = EventTracker(cohort, fp)  # static risks and thresholds, as the numpy engine
+    static = np.stack([tracker.static[t] for t in FRACTURE_TYPES])
+    thresholds = np.full((3, 3, n), np.inf)
+    n_thr = np.zeros(3, dtype=np.int64)
+    for a, t in enumerate(FRACTURE_TYPES):
+        n_thr[a] = tracker.thresholds[t].shape[0]
+        thresholds[a, : n_thr[a]] = tracker.thresholds[t]
+    rec = np.zeros((9, n_rec, n))
+    conc = np.zeros((2, n_pk, n))
+    days = np.zeros((3, 3, n))
+    death_day = np.zeros(n)
+    finite = np.zeros(n, dtype=np.bool_)
+    kn.simulate_chunk(
+        n_steps,
+        dt,
+        schedule.pk_substeps,
+        doses["denosumab"],
+        doses["romosozumab"],
+        pk_scalars,
+        np.stack([drv.den.vc_l, drv.rom.vc_l]),
+        np.stack([drv.den.vmax_mg_per_day, drv.rom.vmax_mg_per_day]),
+        prop,
+        prop_full,
+        rp,
+        bp,
+        np.ascontiguousarray(drv.turnover, dtype=np.float64),
+        np.ascontiguousarray(drv.loss, dtype=np.float64),
+        np.stack([cohort.bmd_g_cm2(site) for site in SITES]).astype(np.float64),
+        np.stack([getattr(cohort, f"tscore_{site.lower()}") for site in SITES]).astype(np.float64),
+        np.array([YOUNG_ADULT_SD_G_CM2[site] for site in SITES]),
+        fr_type,
+        fr_glob,
+        static,
+        np.ascontiguousarray(cohort.age_years, dtype=np.float64),
+        np.ascontiguousarray(cohort.prior_hip_fracture, dtype=np.bool_),
+        thresholds,
+        n_thr,
+        np.ascontiguousarray(cohort.threshold_death, dtype=np.float64),
+        recorder.record_steps,
+        recorder.pk_steps,
+        rec,
+        conc,
+        days,
+        death_day,
+        finite,
+    )
+    if not finite.all():
+        raise FloatingPointError(
+            f"integration became unstable (non-finite state) with dt_days={dt}; "
+            "use a smaller schedule.dt_days"
+        )
+    names = ("LS", "TH", "FN", "p1np", "ctx", *FRACTURE_TYPES, "death")
+    recorder.rec = dict(zip(names, rec, strict=True))
+    recorder.conc = {"den": conc[0], "rom": conc[1]}
+    events = _Events(
+        days={t: days[a, : n_thr[a]] for a, t in enumerate(FRACTURE_TYPES)}, death_day=death_day
+    )
     return _result(arm, cohort, schedule, recorder, events, params)
 
 
@@ -271,13 +395,25 @@ def simulate_arm(
     trajectory depends only on its own row of the cohort. ``progress(n_done, n_total)``, if
     given, is called after each chunk of ``schedule.chunk_size`` patients.
     """
+    chunks = iter_simulate_arm(cohort, arm, params, schedule, record_pk, progress)
+    return ArmResult.concatenate(list(chunks))
+
+
+def iter_simulate_arm(
+    cohort: Cohort,
+    arm: ArmSpec,
+    params: ModelParams,
+    schedule: Schedule,
+    record_pk: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[ArmResult]:
+    """Yield the results of consecutive chunks of schedule.chunk_size patients (streaming).
+
+    ``progress(n_done, n_total)``, if given, is called after each chunk.
+    """
     n, size = cohort.n_patients, schedule.chunk_size
-    parts = []
     for lo in range(0, max(n, 1), size):
         hi = min(lo + size, n)
-        parts.append(
-            _simulate_chunk(cohort.select(np.arange(lo, hi)), arm, params, schedule, record_pk)
-        )
+        yield _simulate_chunk(cohort.select(np.arange(lo, hi)), arm, params, schedule, record_pk)
         if progress is not None:
             progress(hi, n)
-    return ArmResult.concatenate(parts)

@@ -1,23 +1,26 @@
-"""Glue: simulate the patients of one cohort shard randomized to one arm."""
+"""Glue: simulate the patients of one cohort shard randomized to one arm, streaming the chunks."""
 
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
+import numpy as np
+
 from osteotrial import io
 from osteotrial.config import config_from_dict
 from osteotrial.faults import maybe_fail_once
 from osteotrial.progress import chunk_logger
-from osteotrial.simulate import simulate_arm
+from osteotrial.simulate import iter_simulate_arm
 
 trial = config_from_dict(snakemake.params.config)
 arm, shard = snakemake.wildcards.arm, snakemake.wildcards.shard
+maybe_fail_once(f"{arm}/{shard}")  # tests/cluster retry test only (env OSTEOTRIAL_FAIL_ONCE)
 cohort = io.read_cohort(snakemake.input.cohort)
 patients = cohort.select(cohort.arm == arm)
+patients = patients.select(np.argsort(patients.patient_id, kind="stable"))
 progress = chunk_logger(f"{trial.name}/{arm}/{shard}")
-result = simulate_arm(
+chunks = iter_simulate_arm(
     patients, trial.arms[arm], trial.params, trial.schedule, record_pk=False, progress=progress
 )
-maybe_fail_once(f"{arm}/{shard}")  # tests/cluster retry test only (env OSTEOTRIAL_FAIL_ONCE)
-io.write_simulation(result, snakemake.output.simulation, trial.provenance(shard=shard))
+io.write_simulation_stream(chunks, snakemake.output.simulation, trial.provenance(shard=shard))
 print(f"wrote {snakemake.output.simulation}", file=sys.stderr)
