@@ -198,6 +198,8 @@ def _crossing(before, after, thr, t, dt):
 
 
 LANES = 8  # patients advanced together: independent work for the out-of-order core
+RK4_TIME = (0.0, 0.5, 0.5, 1.0)  # stage time offsets (fraction of the step)
+RK4_CONC = (0, 1, 1, 2)  # concentration used by each stage: start, middle, end of the step
 
 
 @njit(cache=True, error_model="numpy")
@@ -245,10 +247,7 @@ def simulate_chunk(
     n_pk = pk_steps.shape[0]
     B = LANES
     y = np.empty((B, 8))
-    k1 = np.empty((B, 8))
-    k2 = np.empty((B, 8))
-    k3 = np.empty((B, 8))
-    k4 = np.empty((B, 8))
+    ks = np.empty((4, B, 8))  # RK4 stage derivatives k1..k4
     tmp = np.empty((B, 8))
     amounts = np.zeros((2, B, 4))
     c_nm = np.zeros((2, 3, B))
@@ -339,71 +338,32 @@ def simulate_chunk(
                         wnt[mm, q] = _wnt_raw(c_nm[1, mm, q], rp)
                         log_wnt[mm, q] = math.log(wnt[mm, q])
                 h = dt
+                # classical RK4; stage i reads concentrations at the start (0), middle (1) or
+                # end (2) of the step, and the next stage starts from y + a[i+1] h k_i
+                for stage in range(4):
+                    src = y if stage == 0 else tmp
+                    cm = RK4_CONC[stage]
+                    for q in range(m):
+                        _bone_rhs(
+                            src[q],
+                            t + RK4_TIME[stage] * h,
+                            c_nm[0, cm, q],
+                            wnt[cm, q],
+                            log_wnt[cm, q],
+                            rp,
+                            bp,
+                            site_k[q],
+                            site_loss[q],
+                            site_inv_k[q],
+                            ks[stage, q],
+                        )
+                        if stage < 3:
+                            for j in range(8):
+                                tmp[q, j] = y[q, j] + RK4_TIME[stage + 1] * h * ks[stage, q, j]
                 for q in range(m):
-                    _bone_rhs(
-                        y[q],
-                        t,
-                        c_nm[0, 0, q],
-                        wnt[0, q],
-                        log_wnt[0, q],
-                        rp,
-                        bp,
-                        site_k[q],
-                        site_loss[q],
-                        site_inv_k[q],
-                        k1[q],
-                    )
-                    for j in range(8):
-                        tmp[q, j] = y[q, j] + 0.5 * h * k1[q, j]
-                for q in range(m):
-                    _bone_rhs(
-                        tmp[q],
-                        t + 0.5 * h,
-                        c_nm[0, 1, q],
-                        wnt[1, q],
-                        log_wnt[1, q],
-                        rp,
-                        bp,
-                        site_k[q],
-                        site_loss[q],
-                        site_inv_k[q],
-                        k2[q],
-                    )
-                    for j in range(8):
-                        tmp[q, j] = y[q, j] + 0.5 * h * k2[q, j]
-                for q in range(m):
-                    _bone_rhs(
-                        tmp[q],
-                        t + 0.5 * h,
-                        c_nm[0, 1, q],
-                        wnt[1, q],
-                        log_wnt[1, q],
-                        rp,
-                        bp,
-                        site_k[q],
-                        site_loss[q],
-                        site_inv_k[q],
-                        k3[q],
-                    )
-                    for j in range(8):
-                        tmp[q, j] = y[q, j] + h * k3[q, j]
-                for q in range(m):
-                    _bone_rhs(
-                        tmp[q],
-                        t + h,
-                        c_nm[0, 2, q],
-                        wnt[2, q],
-                        log_wnt[2, q],
-                        rp,
-                        bp,
-                        site_k[q],
-                        site_loss[q],
-                        site_inv_k[q],
-                        k4[q],
-                    )
                     for j in range(8):
                         y[q, j] = y[q, j] + h / 6.0 * (
-                            k1[q, j] + 2.0 * k2[q, j] + 2.0 * k3[q, j] + k4[q, j]
+                            ks[0, q, j] + 2.0 * ks[1, q, j] + 2.0 * ks[2, q, j] + ks[3, q, j]
                         )
                 t_end = (s + 1) * dt
                 for q in range(m):
