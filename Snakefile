@@ -17,6 +17,9 @@ include: "workflow/rules/cohort.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/endpoints.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/counterfactual.smk"
+include: "workflow/rules/power.smk"
+include: "workflow/rules/uncertainty.smk"
 
 
 rule all:

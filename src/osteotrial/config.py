@@ -70,6 +70,33 @@ class TrialConfig:
         """Return the shard names s000, s001, ... (n_shards of them)."""
         return [f"s{i:03d}" for i in range(self.n_shards)]
 
+    @property
+    def counterfactual(self) -> dict[str, Any]:
+        """Return the ``counterfactual`` block (every patient under every arm)."""
+        return self.raw["counterfactual"]
+
+    @property
+    def power(self) -> dict[str, Any]:
+        """Return the ``power`` block (replicate trials from a super-cohort)."""
+        return self.raw["power"]
+
+    @property
+    def uncertainty(self) -> dict[str, Any]:
+        """Return the ``uncertainty`` block (outer loop over parameter sets)."""
+        return self.raw["uncertainty"]
+
+    def cohort_allocation(self, population: str) -> dict[str, int]:
+        """Return the allocation of a cohort: ``randomized`` (the trial) or ``power``.
+
+        The power super-cohort has ``power.super_cohort_per_arm`` patients per arm; its arm
+        labels are not used, as every patient is simulated under every arm.
+        """
+        if population == "randomized":
+            return dict(self.allocation)
+        if population == "power":
+            return dict.fromkeys(self.allocation, int(self.power["super_cohort_per_arm"]))
+        raise ValueError(f"population={population!r}; allowed: 'randomized', 'power'")
+
     def provenance(self, **extra: str) -> dict[str, str]:
         """Return the Parquet metadata of this trial (see ``osteotrial.io.provenance``)."""
         from osteotrial.io import provenance
@@ -247,6 +274,21 @@ def _check_schedule(schedule: Mapping[str, Any]) -> None:
         )
 
 
+def _check_analyses(merged: Mapping[str, Any]) -> None:
+    for field in ("counterfactual.age_band_edges_years", "counterfactual.tscore_band_edges"):
+        block, key = field.split(".")
+        edges = merged[block][key]
+        if list(edges) != sorted(set(edges)):
+            raise ValueError(f"{field}={edges} must be increasing without repeats")
+    power = merged["power"]
+    if max(power["n_per_arm"]) > power["super_cohort_per_arm"]:
+        raise ValueError(
+            f"power.n_per_arm={power['n_per_arm']} asks for more patients per arm than the "
+            f"super-cohort holds; allowed: at most power.super_cohort_per_arm="
+            f"{power['super_cohort_per_arm']} (replicates are drawn without replacement)"
+        )
+
+
 def check_semantics(merged: Mapping[str, Any]) -> None:
     """Check what the schema cannot express; raise ValueError naming field, value and options."""
     arms = sorted(merged["arms"])
@@ -259,6 +301,7 @@ def check_semantics(merged: Mapping[str, Any]) -> None:
     _check_arms(merged["arms"])
     _check_cohort(merged["cohort"])
     _check_schedule(merged["schedule"])
+    _check_analyses(merged)
 
 
 def config_hash(merged: Mapping[str, Any]) -> str:

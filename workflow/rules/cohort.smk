@@ -9,5 +9,23 @@ rule sample_cohort:
         CONDA_ENV
     params:
         config=TRIAL.raw,
+        population="randomized",
+    script:
+        "../scripts/sample_cohort.py"
+
+
+# The power super-cohort: power.super_cohort_per_arm patients per arm, same seed and screening.
+rule sample_super_cohort:
+    output:
+        cohort=expand("results/{{trial}}/power/cohort/{shard}.parquet", shard=SHARDS),
+    log:
+        "logs/{trial}/sample_super_cohort/cohort.log",
+    benchmark:
+        "benchmarks/{trial}/sample_super_cohort/cohort.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        config=TRIAL.raw,
+        population="power",
     script:
         "../scripts/sample_cohort.py"

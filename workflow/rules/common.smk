@@ -22,10 +22,30 @@ wildcard_constraints:
     trial=re.escape(TRIAL.name),
     arm="|".join(re.escape(arm) for arm in ARMS),
     shard=r"s\d{3}",
+    population="counterfactual|power",
+
+
+def cohort_shard(population, shard):
+    """Return the cohort shard simulated under every arm: the trial's or the super-cohort's."""
+    if population == "power":
+        return f"results/{TRIAL.name}/power/cohort/{shard}.parquet"
+    return f"results/{TRIAL.name}/cohort/{shard}.parquet"
+
+
+def every_arm_simulations(population):
+    """Return the simulation files of every patient of ``population`` under every arm."""
+    return expand(
+        "results/{trial}/{population}/simulations/{arm}/{shard}.parquet",
+        trial=TRIAL.name,
+        population=population,
+        arm=ARMS,
+        shard=SHARDS,
+    )
 
 
 def final_outputs():
-    """Return the endpoint tables and the report folder of the configured trial."""
-    return expand(
+    """Return the endpoint tables, the report folder and the outputs of enabled analyses."""
+    standard = expand(
         "results/{trial}/endpoints/{table}.parquet", trial=TRIAL.name, table=ENDPOINT_TABLES
     ) + expand("results/{trial}/report/{file}", trial=TRIAL.name, file=REPORT_FILES)
+    return standard + counterfactual_outputs() + power_outputs() + uncertainty_outputs()

@@ -1,4 +1,4 @@
-"""Glue: sample the trial's cohort once and write it as shards of consecutive patient_id."""
+"""Glue: sample a cohort once (the trial's, or the power super-cohort) and write it as shards."""
 
 import sys
 
@@ -9,5 +9,6 @@ from osteotrial.cohort import CohortSpec, sample_cohort
 from osteotrial.config import config_from_dict
 
 trial = config_from_dict(snakemake.params.config)
-cohort = sample_cohort(CohortSpec.from_dict(trial.cohort_spec), trial.allocation, trial.seed)
+allocation = trial.cohort_allocation(snakemake.params.population)
+cohort = sample_cohort(CohortSpec.from_dict(trial.cohort_spec), allocation, trial.seed)
 io.write_cohort_shards(cohort, snakemake.output.cohort, trial.provenance())

@@ -1,4 +1,8 @@
-"""Glue: simulate the patients of one cohort shard randomized to one arm, streaming the chunks."""
+"""Glue: simulate one cohort shard under one arm, streaming the chunks.
+
+``population`` "randomized" simulates the patients randomized to the arm; "counterfactual" and
+"power" simulate every patient of the shard under the arm (the counterfactual twins).
+"""
 
 import sys
 
@@ -14,11 +18,13 @@ from osteotrial.simulate import iter_simulate_arm
 
 trial = config_from_dict(snakemake.params.config)
 arm, shard = snakemake.wildcards.arm, snakemake.wildcards.shard
+population = snakemake.params.population
 maybe_fail_once(f"{arm}/{shard}")  # tests/cluster retry test only (env OSTEOTRIAL_FAIL_ONCE)
-cohort = io.read_cohort(snakemake.input.cohort)
-patients = cohort.select(cohort.arm == arm)
+patients = io.read_cohort(snakemake.input.cohort)
+if population == "randomized":
+    patients = patients.select(patients.arm == arm)
 patients = patients.select(np.argsort(patients.patient_id, kind="stable"))
-progress = chunk_logger(f"{trial.name}/{arm}/{shard}")
+progress = chunk_logger(f"{trial.name}/{population}/{arm}/{shard}")
 chunks = iter_simulate_arm(
     patients, trial.arms[arm], trial.params, trial.schedule, record_pk=False, progress=progress
 )
