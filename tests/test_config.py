@@ -133,3 +133,18 @@ def test_every_schema_object_forbids_unknown_keys():
     schema = load_schema(CONFIG_DIR)
     defs = schema["$defs"]
     assert all("additionalProperties" in node for node in objects(schema)), json.dumps(schema)[:80]
+
+
+def test_nested_command_line_values_are_read_as_yaml():
+    """Snakemake gives nested --config values as strings; they become bools, numbers, lists."""
+    from osteotrial.config import parse_command_line_values
+
+    given = {"power": {"enabled": "true", "n_per_arm": ["50", "100"], "alpha": "0.05"}}
+    given |= {"trial": "frame", "counterfactual": {"tscore_band_site": "TH"}}
+    assert parse_command_line_values(given) == {
+        "power": {"enabled": True, "n_per_arm": [50, 100], "alpha": 0.05},
+        "trial": "frame",
+        "counterfactual": {"tscore_band_site": "TH"},
+    }
+    trial = load_config("frame", {"counterfactual": {"enabled": "true"}}, CONFIG_DIR)
+    assert trial.counterfactual["enabled"] is True

@@ -130,6 +130,27 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def parse_command_line_values(value: Any) -> Any:
+    """Return ``value`` with nested strings read as YAML scalars or lists.
+
+    Snakemake reads ``--config power='{enabled: true, replicates: 200}'`` as a mapping of
+    strings ({"enabled": "true", "replicates": "200"}); this restores true, 200, [50, 100].
+    Strings that are not a YAML bool, number, null or list stay as they are.
+    """
+    if isinstance(value, Mapping):
+        return {key: parse_command_line_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [parse_command_line_values(item) for item in value]
+    if isinstance(value, str):
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        if parsed is None or isinstance(parsed, bool | int | float | list):
+            return parsed
+    return value
+
+
 def merge_config(
     trial: str, overrides: Mapping[str, Any] | None = None, config_dir: str | Path = "config"
 ) -> dict[str, Any]:
@@ -144,7 +165,7 @@ def merge_config(
     model_path = config_dir / MODEL_FILE
     model = _read_yaml(model_path) if model_path.exists() else {}
     merged = deep_merge({"model": model}, _read_yaml(config_dir / "trials" / f"{trial}.yaml"))
-    merged = deep_merge(merged, dict(overrides or {}))
+    merged = deep_merge(merged, parse_command_line_values(dict(overrides or {})))
     merged["trial"] = trial
     return merged
 

@@ -1,0 +1,27 @@
+"""Glue: individual effects and subgroup effects from the counterfactual twins."""
+
+import sys
+from pathlib import Path
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from osteotrial import io
+from osteotrial.config import config_from_dict
+from osteotrial.counterfactual import SCHEMAS, counterfactual_tables, effect_months
+
+trial = config_from_dict(snakemake.params.config)
+by_arm = {arm: [] for arm in trial.arms}
+for path in snakemake.input.simulations:  # results/T/counterfactual/simulations/{arm}/{shard}
+    by_arm[Path(path).parent.name].append(path)
+tables = counterfactual_tables(
+    snakemake.input.cohort,
+    by_arm,
+    trial.control_arm,
+    effect_months(trial.schedule),
+    trial.counterfactual,
+)
+for name, table in tables.items():
+    io.write_parquet(
+        table.to_arrow().cast(SCHEMAS[name]), snakemake.output[name], trial.provenance()
+    )
+    print(f"wrote {snakemake.output[name]}: {table.height} rows", file=sys.stderr)
