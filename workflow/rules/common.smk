@@ -49,3 +49,16 @@ def final_outputs():
         "results/{trial}/endpoints/{table}.parquet", trial=TRIAL.name, table=ENDPOINT_TABLES
     ) + expand("results/{trial}/report/{file}", trial=TRIAL.name, file=REPORT_FILES)
     return standard + counterfactual_outputs() + power_outputs() + uncertainty_outputs()
+
+
+def counterfactual_outputs():
+    """Return the counterfactual tables and figures when ``counterfactual.enabled``."""
+    if not TRIAL.counterfactual["enabled"]:
+        return []
+    return [
+        f"results/{TRIAL.name}/endpoints/{table}.parquet"
+        for table in ("individual_effects", "subgroups")
+    ] + [
+        f"results/{TRIAL.name}/report/{figure}.png"
+        for figure in ("subgroup_forest", "randomized_vs_counterfactual")
+    ]

@@ -1,16 +1,3 @@
-def counterfactual_outputs():
-    """Return the counterfactual tables and figures when ``counterfactual.enabled``."""
-    if not TRIAL.counterfactual["enabled"]:
-        return []
-    return [
-        f"results/{TRIAL.name}/endpoints/{table}.parquet"
-        for table in ("individual_effects", "subgroups")
-    ] + [
-        f"results/{TRIAL.name}/report/{figure}.png"
-        for figure in ("subgroup_forest", "randomized_vs_counterfactual")
-    ]
-
-
 rule counterfactual_effects:
     input:
         cohort=expand("results/{{trial}}/cohort/{shard}.parquet", shard=SHARDS),
