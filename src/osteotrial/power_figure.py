@@ -124,7 +124,8 @@ def _design_stars(ax, design: pl.DataFrame, endpoint: str, trial_sizes, colors) 
     for row in design.filter(pl.col("endpoint") == endpoint).iter_rows(named=True):
         if row["arm"] in trial_sizes:
             color = colors.get((row["arm"], row["month"]), "black")
-            ax.plot(trial_sizes[row["arm"]], row["power"], "*", ms=15, color=color, mec="black")
+            x, y = trial_sizes[row["arm"]], row["power"]
+            ax.plot(x, y, "*", ms=15, color=color, mec="black", zorder=5)
 
 
 def power_figure(
