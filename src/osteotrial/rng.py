@@ -31,6 +31,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "threshold.dropout",
     "vertebral.clinical_recognition",
     "allocation",
+    "power.replicate",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -84,7 +85,12 @@ def exponentials(root_seed: int, name: str, patient_keys: IntArray, n_draws: int
     return -np.log(uniforms(root_seed, name, patient_keys, n_draws))
 
 
-def make_generator(root_seed: int, name: str) -> np.random.Generator:
-    """Return a numpy Generator for a whole-cohort decision (e.g. the allocation)."""
-    seed_seq = np.random.SeedSequence([root_seed, stream_key(name)])
+def make_generator(root_seed: int, name: str, index: int | None = None) -> np.random.Generator:
+    """Return a numpy Generator for a whole-cohort decision (e.g. the allocation).
+
+    ``index`` numbers independent draws of the same decision (replicate r of the power
+    analysis): the entropy list becomes [root_seed, stream key, index].
+    """
+    entropy = [root_seed, stream_key(name)] + ([] if index is None else [int(index)])
+    seed_seq = np.random.SeedSequence(entropy)
     return np.random.Generator(np.random.PCG64(seed_seq))

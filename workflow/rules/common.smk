@@ -62,3 +62,10 @@ def counterfactual_outputs():
         f"results/{TRIAL.name}/report/{figure}.png"
         for figure in ("subgroup_forest", "randomized_vs_counterfactual")
     ]
+
+
+def power_outputs():
+    """Return the power table and figure when ``power.enabled``."""
+    if not TRIAL.power["enabled"]:
+        return []
+    return [f"results/{TRIAL.name}/power/power.parquet", f"results/{TRIAL.name}/report/power.png"]

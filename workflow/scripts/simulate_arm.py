@@ -24,7 +24,8 @@ patients = io.read_cohort(snakemake.input.cohort)
 if population == "randomized":
     patients = patients.select(patients.arm == arm)
 patients = patients.select(np.argsort(patients.patient_id, kind="stable"))
-progress = chunk_logger(f"{trial.name}/{population}/{arm}/{shard}")
+label = f"{arm}/{shard}" if population == "randomized" else f"{population}/{arm}/{shard}"
+progress = chunk_logger(f"{trial.name}/{label}")
 chunks = iter_simulate_arm(
     patients, trial.arms[arm], trial.params, trial.schedule, record_pk=False, progress=progress
 )

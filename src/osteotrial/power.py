@@ -1,0 +1,389 @@
+"""Replicate trials and power, drawn from a super-cohort simulated once under every arm.
+
+Method. The super-cohort (``power.super_cohort_per_arm`` patients per arm, screened like the
+trial) is simulated once under every arm, so each patient i has a potential outcome Y_i(a) of
+every fracture endpoint under every arm a (the same latent thresholds under every arm). Replicate
+r, for r = 0 .. R-1:
+
+1. draws a permutation of the N super-cohort patients (sorted by patient_id) from its own
+   generator ``rng.make_generator(seed, "power.replicate", r)``, so replicate r is the same
+   whatever R and however the super-cohort was sharded;
+2. deals the permuted patients round-robin to the K arms (sorted names): patient
+   ``perm[K * i + j]`` goes to arm j. The first n patients of arm j's stream form that arm of
+   the replicate trial with n patients per arm, so the trials of the sample-size grid are nested
+   and one cumulative sum along the streams gives the counts of every n at once;
+3. observes, in each arm, its patients' potential outcomes under that arm.
+
+No simulation is repeated: a replicate only re-draws who is allocated where.
+
+Endpoints are those of ``endpoints.fracture_counts``, at the same months: ``new_vertebral`` at
+the imaging months, assessed only in patients imaged (on study, ``exit_day > day``); the
+clinical endpoints at the visit months, every patient assessed, event = first observed event
+on or before day m (m x 30.4375 days).
+
+Test. Each non-control arm (1) against ``control_arm`` (0), with x events among n assessed:
+the two-sided pooled z-test of two proportions (the test behind the textbook sample-size
+formula), z = (p1 - p0) / sqrt(p (1 - p) (1/n1 + 1/n0)) with p = (x1 + x0) / (n1 + n0); p-value
+2 Phi(-|z|), and 1 when the variance is zero (no event in either arm) or an arm has no one
+assessed. Power = share of replicates with p < alpha; its Monte Carlo standard error is
+sqrt(power (1 - power) / R).
+
+Risk ratio (x1 / n1) / (x0 / n0); only when one of the four cells (x1, n1 - x1, x0, n0 - x0)
+is zero, 0.5 is added to every cell (Haldane-Anscombe): ((x1 + .5) / (n1 + 1)) / ((x0 + .5) /
+(n0 + 1)). Its median and 5 / 95 % quantiles over the replicates are reported.
+
+Truth and analytic power. The "true" incidence of an arm is the super-cohort's (every patient
+under that arm; events / assessed) and the true risk ratio their ratio. The analytic power is
+the normal-approximation power of the same pooled z-test at the true proportions, without
+continuity correction (Fleiss, Levin & Paik 2003, ch. 4): with d = |p1 - p0|, s0 the pooled
+standard error under H0 (p = weighted mean of p1 and p0) and s1 = sqrt(p1 q1 / n1 + p0 q0 / n0),
+power = Phi((d - z s0) / s1) + Phi((-d - z s0) / s1), z = Phi^-1(1 - alpha / 2). The sizes are
+the expected numbers assessed: n per arm times the arm's assessed share in the super-cohort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from scipy import stats
+
+from osteotrial import io
+from osteotrial.arrays import BoolArray, FloatArray, IntArray
+from osteotrial.endpoints import FRACTURE_ENDPOINTS, _endpoint_months, patient_events
+from osteotrial.rng import make_generator
+from osteotrial.units import DAYS_PER_MONTH
+
+F64, I64, STR = pa.float64(), pa.int64(), pa.string()
+# The power table (results/T/power/power.parquet): one row per endpoint, month, treated arm and n.
+POWER_SCHEMA = pa.schema(
+    [("endpoint", STR), ("month", F64), ("arm", STR), ("reference_arm", STR)]
+    + [("n_per_arm", I64), ("replicates", I64), ("alpha", F64)]
+    + [("power", F64), ("power_mc_se", F64)]
+    + [("rr_median", F64), ("rr_q05", F64), ("rr_q95", F64)]
+    + [("true_incidence_frac", F64), ("true_reference_incidence_frac", F64)]
+    + [("true_risk_ratio", F64), ("analytic_power", F64)]
+)
+Column = tuple[str, float]
+
+
+@dataclass(frozen=True)
+class PotentialOutcomes:
+    """Potential outcomes of every super-cohort patient under every arm.
+
+    ``columns`` lists the (endpoint, month) pairs. ``defined[arm]`` and ``event[arm]`` have
+    shape (n_patients, n_columns), rows in ``patient_id`` order: whether the endpoint is
+    assessed in the patient under that arm, and whether it is assessed and the event happened
+    by the month.
+    """
+
+    patient_id: IntArray
+    columns: tuple[Column, ...]
+    defined: dict[str, BoolArray]
+    event: dict[str, BoolArray]
+
+    def __post_init__(self) -> None:
+        shape = (self.patient_id.size, len(self.columns))
+        if sorted(self.defined) != sorted(self.event):
+            raise ValueError(f"defined has arms {sorted(self.defined)}, event {sorted(self.event)}")
+        for arm in self.defined:
+            for name, matrix in (("defined", self.defined[arm]), ("event", self.event[arm])):
+                if matrix.shape != shape or matrix.dtype != np.bool_:
+                    raise ValueError(
+                        f"{name}[{arm!r}] is {matrix.dtype} {matrix.shape}; expected bool {shape}"
+                    )
+            if np.any(self.event[arm] & ~self.defined[arm]):
+                raise ValueError(f"event[{arm!r}] has events where the endpoint is not defined")
+
+    @property
+    def arms(self) -> list[str]:
+        """Return the arm names, sorted."""
+        return sorted(self.defined)
+
+
+def endpoint_columns(visit_months: Sequence[float], imaging_months: Sequence[float]):
+    """Return the (endpoint, month) pairs of the fracture tables, in their order."""
+    return tuple(
+        (endpoint, month)
+        for endpoint in FRACTURE_ENDPOINTS
+        for month in _endpoint_months(endpoint, visit_months, imaging_months)
+    )
+
+
+def outcome_matrices(events: pl.DataFrame, columns: Sequence[Column]):
+    """Return (defined, event), bool of shape (n_patients, n_columns), of one arm.
+
+    ``events`` is ``endpoints.patient_events`` output of one arm (one row per patient); the
+    definitions are those of ``endpoints.fracture_counts``.
+    """
+    exit_day = events["exit_day"].to_numpy()
+    defined = np.ones((events.height, len(columns)), dtype=bool)
+    event = np.zeros_like(defined)
+    for k, (endpoint, month) in enumerate(columns):
+        day = month * DAYS_PER_MONTH
+        if endpoint == "new_vertebral":
+            defined[:, k] = exit_day > day
+        event[:, k] = defined[:, k] & (events[f"{endpoint}_day"].to_numpy() <= day)
+    return defined, event
+
+
+def read_potential_outcomes(
+    simulation_paths: Sequence[str | Path], columns: Sequence[Column]
+) -> PotentialOutcomes:
+    """Return the potential outcomes from every (arm, shard) file of the super-cohort.
+
+    Raises ValueError unless every arm holds the same patients.
+    """
+    first_rows = pl.scan_parquet([str(p) for p in simulation_paths]).filter(pl.col("day") == 0.0)
+    events = patient_events(first_rows)
+    defined, event, ids = {}, {}, {}
+    for arm in sorted(events["arm"].unique().to_list()):
+        part = events.filter(pl.col("arm") == arm).sort("patient_id")
+        ids[arm] = part["patient_id"].to_numpy()
+        defined[arm], event[arm] = outcome_matrices(part, columns)
+    first = next(iter(ids.values()))
+    for arm, patient_id in ids.items():
+        if not np.array_equal(patient_id, first):
+            raise ValueError(
+                f"arm {arm!r} was simulated for {patient_id.size} patients, another arm for "
+                f"{first.size} (or other ids): every patient must be simulated under every arm"
+            )
+    return PotentialOutcomes(first, tuple(columns), defined, event)
+
+
+def arm_streams(permutation: IntArray, n_arms: int, n_max: int) -> IntArray:
+    """Return rows (n_arms, n_max): arm j gets ``permutation[n_arms * i + j]``, i < n_max."""
+    usable = (permutation.size // n_arms) * n_arms
+    if n_max > usable // n_arms:
+        raise ValueError(
+            f"n_per_arm={n_max} is more than the {usable // n_arms} patients per arm of the "
+            f"super-cohort ({permutation.size} patients, {n_arms} arms)"
+        )
+    return permutation[:usable].reshape(-1, n_arms).T[:, :n_max]
+
+
+def cumulative_counts(matrix: BoolArray, n_grid: IntArray) -> IntArray:
+    """Return (n_sizes, n_columns) counts of True in the first n rows of ``matrix``, per n."""
+    starts = np.r_[0, n_grid[:-1]]
+    return np.cumsum(np.add.reduceat(matrix, starts, axis=0, dtype=np.int64), axis=0)
+
+
+def replicate_counts(
+    outcomes: PotentialOutcomes, n_grid: Sequence[int], replicates: int, seed: int
+) -> tuple[IntArray, IntArray]:
+    """Return (n_assessed, n_events) of every replicate trial.
+
+    Both have shape (replicates, n_arms, n_sizes, n_columns); arms in ``outcomes.arms`` order,
+    sizes in increasing ``n_grid`` order (the module docstring gives the allocation).
+    """
+    sizes = np.unique(np.asarray(n_grid, dtype=np.int64))
+    arms = outcomes.arms
+    shape = (replicates, len(arms), sizes.size, len(outcomes.columns))
+    assessed, events = np.empty(shape, dtype=np.int64), np.empty(shape, dtype=np.int64)
+    for r in range(replicates):
+        permutation = make_generator(seed, "power.replicate", r).permutation(
+            outcomes.patient_id.size
+        )
+        streams = arm_streams(permutation, len(arms), int(sizes[-1]))
+        for j, arm in enumerate(arms):
+            assessed[r, j] = cumulative_counts(outcomes.defined[arm][streams[j]], sizes)
+            events[r, j] = cumulative_counts(outcomes.event[arm][streams[j]], sizes)
+    return assessed, events
+
+
+def pooled_z_test(x1, n1, x0, n0) -> FloatArray:
+    """Return two-sided p-values of the pooled z-test of two proportions (arrays broadcast).
+
+    p = 1 where the pooled variance is zero (no event, or only events) or an arm is empty.
+    """
+    x1, n1, x0, n0 = (np.asarray(v, dtype=np.float64) for v in (x1, n1, x0, n0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (x1 + x0) / (n1 + n0)
+        se = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n0))
+        z = (x1 / n1 - x0 / n0) / se
+        p = 2.0 * stats.norm.sf(np.abs(z))
+    return np.where((n1 > 0) & (n0 > 0) & (se > 0), p, 1.0)
+
+
+def risk_ratio(x1, n1, x0, n0) -> FloatArray:
+    """Return (x1/n1) / (x0/n0); 0.5 is added to every cell only where a cell is zero."""
+    x1, n1, x0, n0 = (np.asarray(v, dtype=np.float64) for v in (x1, n1, x0, n0))
+    zero = (x1 == 0) | (x1 == n1) | (x0 == 0) | (x0 == n0)
+    c = np.where(zero, 0.5, 0.0)
+    return ((x1 + c) / (n1 + 2 * c)) / ((x0 + c) / (n0 + 2 * c))
+
+
+def analytic_power(p1, p0, n1, n0, alpha: float) -> FloatArray:
+    """Return the power of the two-sided pooled z-test at true proportions p1, p0 (broadcast).
+
+    Normal approximation without continuity correction (Fleiss, Levin & Paik 2003); sizes may
+    be fractional (expected numbers assessed). 0 when p1 = p0 in {0, 1}.
+    """
+    p1, p0, n1, n0 = (np.asarray(v, dtype=np.float64) for v in (p1, p0, n1, n0))
+    z = stats.norm.ppf(1.0 - alpha / 2.0)
+    pooled = (n1 * p1 + n0 * p0) / (n1 + n0)
+    s0 = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n0))
+    s1 = np.sqrt(p1 * (1.0 - p1) / n1 + p0 * (1.0 - p0) / n0)
+    d = np.abs(p1 - p0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        power = stats.norm.cdf((d - z * s0) / s1) + stats.norm.cdf((-d - z * s0) / s1)
+    return np.where(s1 > 0, power, (d > 0).astype(np.float64))
+
+
+def required_n_per_arm(
+    p1: float, p0: float, target_power: float, alpha: float, assessed_frac: float = 1.0
+) -> float:
+    """Return patients per arm for ``target_power`` (textbook formula, equal arms, no CC).
+
+    n = (z_a sqrt(2 p q) + z_b sqrt(p1 q1 + p0 q0))^2 / (p1 - p0)^2 assessed per arm, p the
+    mean of p1 and p0, divided by ``assessed_frac`` (share of randomized patients assessed).
+    """
+    z_a, z_b = stats.norm.ppf(1.0 - alpha / 2.0), stats.norm.ppf(target_power)
+    pooled = (p1 + p0) / 2.0
+    root = z_a * np.sqrt(2 * pooled * (1 - pooled)) + z_b * np.sqrt(p1 * (1 - p1) + p0 * (1 - p0))
+    return float(root**2 / (p1 - p0) ** 2 / assessed_frac)
+
+
+def exact_power(p1: float, p0: float, n1: int, n0: int, alpha: float) -> float:
+    """Return the power of the pooled z-test by enumerating both binomials (n fixed).
+
+    The reference for the normal approximation of ``analytic_power`` when events are few.
+    """
+    x1 = np.arange(n1 + 1)[:, np.newaxis]
+    x0 = np.arange(n0 + 1)[np.newaxis, :]
+    weight = stats.binom.pmf(x1, n1, p1) * stats.binom.pmf(x0, n0, p0)
+    return float(np.sum(weight * (pooled_z_test(x1, n1, x0, n0) < alpha)))
+
+
+DESIGN_COLUMNS = ("endpoint", "month", "arm", "n_treated", "n_reference", "incidence_frac")
+DESIGN_COLUMNS += ("reference_incidence_frac", "power")
+DESIGN_SCHEMA = dict(zip(DESIGN_COLUMNS, [pl.String, pl.Float64, pl.String] + [pl.Int64] * 2
+                         + [pl.Float64] * 3, strict=True))  # fmt: skip
+
+
+def design_power(targets: Mapping | None, control_arm: str, alpha: float) -> pl.DataFrame:
+    """Return the power the published design implies, per treated arm, endpoint and month.
+
+    ``targets`` is a trial's block of targets.yaml; every pair of ``fracture_incidence``
+    targets (a treated arm and ``control_arm``, same endpoint and month, both with ``n``)
+    gives ``analytic_power`` at the published proportions and sizes (``DESIGN_SCHEMA``).
+    """
+    rows = []
+    entries = [t for t in (targets or {}).get("fracture_incidence", []) if "n" in t]
+    control = {(t["endpoint"], float(t["month"])): t for t in entries if t["arm"] == control_arm}
+    for t in entries:
+        ref = control.get((t["endpoint"], float(t["month"])))
+        if t["arm"] == control_arm or ref is None:
+            continue
+        value = analytic_power(t["value"], ref["value"], t["n"], ref["n"], alpha)
+        rows.append((t["endpoint"], float(t["month"]), t["arm"], int(t["n"]), int(ref["n"]),
+                     float(t["value"]), float(ref["value"]), float(value)))  # fmt: skip
+    return pl.DataFrame(rows, schema=DESIGN_SCHEMA, orient="row")
+
+
+def true_rates(outcomes: PotentialOutcomes, arm: str) -> tuple[FloatArray, FloatArray]:
+    """Return (incidence, assessed share), shape (n_columns,), of the whole super-cohort."""
+    defined = outcomes.defined[arm].sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        incidence = outcomes.event[arm].sum(axis=0) / defined
+    return incidence, defined / outcomes.patient_id.size
+
+
+def _arm_columns(outcomes, assessed, events, arms: tuple[str, str], sizes, alpha: float):
+    """Return the power-table columns of one treated arm; counts are (R, 2, sizes, columns)."""
+    x1, n1, x0, n0 = events[:, 0], assessed[:, 0], events[:, 1], assessed[:, 1]
+    power = np.mean(pooled_z_test(x1, n1, x0, n0) < alpha, axis=0)
+    q05, median, q95 = np.quantile(risk_ratio(x1, n1, x0, n0), [0.05, 0.5, 0.95], axis=0)
+    (p1, f1), (p0, f0) = true_rates(outcomes, arms[0]), true_rates(outcomes, arms[1])
+    n = sizes[:, np.newaxis].astype(np.float64)
+    shape = power.shape  # (sizes, columns)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        true_rr = np.where(p0 > 0, p1 / p0, np.nan)
+    return {
+        "endpoint": np.broadcast_to([e for e, _ in outcomes.columns], shape),
+        "month": np.broadcast_to([m for _, m in outcomes.columns], shape),
+        "arm": np.full(shape, arms[0], dtype=object),
+        "reference_arm": np.full(shape, arms[1], dtype=object),
+        "n_per_arm": np.broadcast_to(sizes[:, np.newaxis], shape),
+        "replicates": np.full(shape, assessed.shape[0]),
+        "alpha": np.full(shape, alpha),
+        "power": power,
+        "power_mc_se": np.sqrt(power * (1.0 - power) / assessed.shape[0]),
+        "rr_median": median,
+        "rr_q05": q05,
+        "rr_q95": q95,
+        "true_incidence_frac": np.broadcast_to(p1, shape),
+        "true_reference_incidence_frac": np.broadcast_to(p0, shape),
+        "true_risk_ratio": np.broadcast_to(true_rr, shape),
+        "analytic_power": analytic_power(p1, p0, n * f1, n * f0, alpha),
+    }
+
+
+def power_table(
+    outcomes: PotentialOutcomes,
+    control_arm: str,
+    n_grid: Sequence[int],
+    replicates: int,
+    alpha: float,
+    seed: int,
+) -> pl.DataFrame:
+    """Return the power table (``POWER_SCHEMA``): each non-control arm vs ``control_arm``.
+
+    One row per endpoint, month, treated arm and n of ``n_grid``, sorted in that order (the
+    module docstring defines every column).
+    """
+    arms = outcomes.arms
+    if control_arm not in arms:
+        raise ValueError(f"control_arm={control_arm!r} is not an arm; allowed: {arms}")
+    sizes = np.unique(np.asarray(n_grid, dtype=np.int64))
+    assessed, events = replicate_counts(outcomes, sizes, replicates, seed)
+    c = arms.index(control_arm)
+    frames = []
+    for j, arm in enumerate(arms):
+        if arm == control_arm:
+            continue
+        pair = [j, c]
+        columns = _arm_columns(
+            outcomes, assessed[:, pair], events[:, pair], (arm, control_arm), sizes, alpha
+        )
+        flat = {name: np.ravel(np.swapaxes(value, 0, 1)) for name, value in columns.items()}
+        frames.append(pl.from_arrow(io.to_table(flat, POWER_SCHEMA, "power")))
+    order = {endpoint: i for i, endpoint in enumerate(FRACTURE_ENDPOINTS)}
+    table = pl.concat(frames)
+    return table.sort(pl.col("endpoint").replace_strict(order), "month", "arm", "n_per_arm")
+
+
+def compute_power_table(cohort_paths, simulation_paths, trial) -> pl.DataFrame:
+    """Return the power table of a trial (``config.TrialConfig``) from its super-cohort files.
+
+    ``cohort_paths`` are the super-cohort shards, ``simulation_paths`` every (arm, shard) file
+    of it simulated under every arm; raises ValueError if a cohort patient was not simulated.
+    """
+    columns = endpoint_columns(trial.schedule.visit_months, trial.schedule.imaging_months)
+    outcomes = read_potential_outcomes(simulation_paths, columns)
+    ids = [pq.read_table(p, columns=["patient_id"])["patient_id"].to_numpy() for p in cohort_paths]
+    cohort_ids = np.sort(np.concatenate(ids))
+    if not np.array_equal(cohort_ids, outcomes.patient_id):
+        raise ValueError(
+            f"the super-cohort has {cohort_ids.size} patients, the simulation files "
+            f"{outcomes.patient_id.size} (or other ids): simulate every shard under every arm"
+        )
+    block: Mapping = trial.power
+    return power_table(
+        outcomes,
+        trial.control_arm,
+        block["n_per_arm"],
+        int(block["replicates"]),
+        float(block["alpha"]),
+        trial.seed,
+    )
+
+
+def write_power_table(table: pl.DataFrame, path: str | Path, metadata: Mapping[str, str]):
+    """Write the power table with its explicit schema and provenance, atomically."""
+    io.write_parquet(io.to_table(table, POWER_SCHEMA, "power"), path, metadata)

@@ -1,0 +1,211 @@
+"""Replicate trials and power (osteotrial.power): statistics, allocation, workflow."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from conftest import run_workflow
+from scipy import stats
+
+from osteotrial import io, power
+from osteotrial.endpoints import fracture_counts
+from osteotrial.power_figure import power_figure, size_ticks
+from osteotrial.units import DAYS_PER_MONTH
+
+N_SUPER = 20000
+COLUMN = (("clinical", 12.0),)
+
+
+def outcomes(rate_control: float, rate_treated: float, n: int = N_SUPER, seed: int = 1):
+    """Return potential outcomes of arms "control" and "treated" (one clinical column).
+
+    The treated arm's events are a subset of the control arm's (CRN: treatment never adds one).
+    """
+    u = np.random.default_rng(seed).random((n, 1))
+    defined = np.ones((n, 1), dtype=bool)
+    events = {"control": u < rate_control, "treated": u < rate_treated}
+    return power.PotentialOutcomes(
+        np.arange(n), COLUMN, {"control": defined, "treated": defined}, events
+    )
+
+
+def table(potential, n_grid, replicates, seed=7):
+    return power.power_table(potential, "control", n_grid, replicates, 0.05, seed)
+
+
+def test_identical_arms_give_the_nominal_alpha():
+    """Power tends to alpha with two identical arms: binomial test of the rejection count."""
+    row = table(outcomes(0.10, 0.10), [500], 2000).row(0, named=True)
+    rejections = round(row["power"] * 2000)
+    assert stats.binomtest(rejections, 2000, 0.05).pvalue > 1e-3, row["power"]
+    assert row["true_risk_ratio"] == 1.0 and row["analytic_power"] == pytest.approx(0.05)
+    assert row["rr_q05"] < 1.0 < row["rr_q95"]
+    assert row["rr_median"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_power_grows_with_n_and_matches_the_analytic_power():
+    result = table(outcomes(0.10, 0.06), [100, 250, 500, 1000, 2000], 1000)
+    power_by_n = result["power"].to_numpy()
+    se = result["power_mc_se"].to_numpy()
+    assert np.all(np.diff(power_by_n) > -2.0 * np.hypot(se[1:], se[:-1]))
+    assert power_by_n[0] < 0.4 and power_by_n[-1] > 0.95
+    middle = result.filter(pl.col("n_per_arm") == 500).row(0, named=True)
+    assert middle["power"] == pytest.approx(middle["analytic_power"], abs=0.05)
+
+
+def test_rr_quantiles_bracket_the_true_risk_ratio():
+    for row in table(outcomes(0.10, 0.05), [250, 1000], 400).iter_rows(named=True):
+        assert row["rr_q05"] < row["true_risk_ratio"] < row["rr_q95"]
+        assert row["rr_median"] == pytest.approx(row["true_risk_ratio"], rel=0.15)
+
+
+def test_same_seed_gives_the_same_table_and_replicates_do_not_depend_on_r():
+    potential = outcomes(0.10, 0.07, n=2000)
+    assert table(potential, [100, 500], 50).equals(table(potential, [100, 500], 50))
+    assert not table(potential, [100, 500], 50).equals(table(potential, [100, 500], 50, seed=8))
+    few = power.replicate_counts(potential, [100, 500], 20, seed=7)
+    many = power.replicate_counts(potential, [100, 500], 50, seed=7)
+    for small, large in zip(few, many, strict=True):
+        np.testing.assert_array_equal(small, large[:20])
+
+
+def test_arms_are_dealt_round_robin_from_the_permutation():
+    permutation = np.array([5, 3, 0, 4, 1, 2, 7])
+    np.testing.assert_array_equal(power.arm_streams(permutation, 2, 3), [[5, 0, 1], [3, 4, 2]])
+    with pytest.raises(ValueError, match="n_per_arm=4 is more than the 3 patients per arm"):
+        power.arm_streams(permutation, 2, 4)
+
+
+def test_counts_for_every_n_come_from_one_cumulative_sum():
+    matrix = np.random.default_rng(3).random((60, 4)) < 0.3
+    counts = power.cumulative_counts(matrix, np.array([10, 25, 60]))
+    expected = [matrix[:n].sum(axis=0) for n in (10, 25, 60)]
+    np.testing.assert_array_equal(counts, expected)
+
+
+def test_outcome_matrices_follow_the_fracture_table_definitions():
+    rng = np.random.default_rng(5)
+    n, months = 500, (12.0, 24.0)
+    events = pl.DataFrame({"exit_day": rng.choice([np.inf, 200.0, 500.0, 800.0], n)})
+    for endpoint in ("new_vertebral", "hip"):
+        day = np.where(rng.random(n) < 0.3, rng.uniform(0, 800, n), np.inf)
+        events = events.with_columns(pl.Series(f"{endpoint}_day", day))
+    columns = [(e, m) for e in ("new_vertebral", "hip") for m in months]
+    defined, event = power.outcome_matrices(events, columns)
+    for k, (endpoint, month) in enumerate(columns):
+        expected = fracture_counts(
+            events[f"{endpoint}_day"].to_numpy(), events["exit_day"].to_numpy(), endpoint, month
+        )
+        assert (defined[:, k].sum(), event[:, k].sum()) == expected
+    assert not defined[:, 0].all() and defined[:, 2].all() and 12.0 * DAYS_PER_MONTH < 500.0
+
+
+def test_z_test_is_the_uncorrected_chi_square_test():
+    x1, n1, x0, n0 = 18, 400, 35, 420
+    table2 = [[x1, n1 - x1], [x0, n0 - x0]]
+    expected = stats.chi2_contingency(table2, correction=False).pvalue
+    assert power.pooled_z_test(x1, n1, x0, n0) == pytest.approx(expected, rel=1e-10)
+    assert power.pooled_z_test(0, 100, 0, 100) == 1.0
+
+
+def test_risk_ratio_adds_one_half_only_with_a_zero_cell():
+    assert power.risk_ratio(10, 100, 20, 100) == pytest.approx(0.5)
+    assert power.risk_ratio(0, 100, 20, 100) == pytest.approx((0.5 / 101) / (20.5 / 101))
+
+
+def test_analytic_power_and_sample_size_agree_with_the_textbook():
+    # Fleiss without continuity correction: 0.6 vs 0.4, alpha 0.05, power 0.8 -> 97 per arm
+    assert np.ceil(power.required_n_per_arm(0.6, 0.4, 0.8, 0.05)) == 97
+    n = power.required_n_per_arm(0.018, 0.005, 0.9, 0.05)
+    assert power.analytic_power(0.018, 0.005, n, n, 0.05) == pytest.approx(0.9, abs=1e-3)
+    assert power.analytic_power(0.0, 0.0, 100, 100, 0.05) == 0.0
+
+
+def test_replicate_power_equals_the_exact_power_with_few_events():
+    """Few events: replicates follow the binomial enumeration, not the normal approximation."""
+    row = table(outcomes(0.02, 0.005), [1000], 1000).row(0, named=True)
+    exact = power.exact_power(row["true_incidence_frac"], row["true_reference_incidence_frac"],
+                              1000, 1000, 0.05)  # fmt: skip
+    assert abs(row["power"] - exact) < 3.0 * np.sqrt(exact * (1 - exact) / 1000)
+
+
+def test_design_power_pairs_published_arms():
+    incidence = [
+        {"arm": "placebo", "endpoint": "new_vertebral", "month": 12, "value": 0.018, "n": 3322},
+        {"arm": "romo", "endpoint": "new_vertebral", "month": 12, "value": 0.005, "n": 3321},
+        {"arm": "placebo", "endpoint": "clinical", "month": 12, "value": 0.025},
+        {"arm": "romo", "endpoint": "clinical", "month": 12, "value": 0.016, "n": 3589},
+    ]
+    design = power.design_power({"fracture_incidence": incidence}, "placebo", 0.05)
+    assert design.select("endpoint", "arm", "n_treated", "n_reference").rows() == [
+        ("new_vertebral", "romo", 3321, 3322)
+    ]
+    assert design["power"][0] == pytest.approx(0.9987, abs=1e-4)
+    assert power.design_power(None, "placebo", 0.05).height == 0
+
+
+def test_power_figure_is_written(tmp_path):
+    result = table(outcomes(0.10, 0.06, n=4000), [100, 300, 1000], 50)
+    design = pl.DataFrame({"endpoint": ["clinical"], "month": [12.0], "arm": ["treated"],
+                           "power": [0.8]})  # fmt: skip
+    power_figure(result, {"treated": 900}, [12.0], tmp_path / "power.png", design)
+    assert (tmp_path / "power.png").stat().st_size > 10_000
+    assert size_ticks([250, 500, 1000, 1500, 2000, 2500, 3000, 3590]) == [
+        250,
+        500,
+        1000,
+        2000,
+        3590,
+    ]
+
+
+def test_potential_outcomes_reject_events_where_undefined():
+    defined = np.zeros((3, 1), dtype=bool)
+    with pytest.raises(ValueError, match="events where the endpoint is not defined"):
+        power.PotentialOutcomes(np.arange(3), COLUMN, {"a": defined}, {"a": ~defined})
+
+
+POWER_BLOCK = {"enabled": True, "super_cohort_per_arm": 400, "replicates": 200,
+               "n_per_arm": [50, 100, 200]}  # fmt: skip
+
+
+def configfile(workdir, power_block):
+    """Write a config file holding the power block (nested --config values are strings)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "power.yaml").write_text(yaml.safe_dump({"trial": "smoke", "power": power_block}))
+    return ("--configfile", "power.yaml")
+
+
+def test_power_workflow_writes_table_and_figure(tmp_path):
+    targets = ("results/smoke/power/power.parquet", "results/smoke/report/power.png")
+    done = run_workflow(tmp_path, *configfile(tmp_path, POWER_BLOCK), "--", *targets)
+    assert done.returncode == 0, done.stderr[-4000:]
+    path = tmp_path / targets[0]
+    assert pq.read_schema(path).names == power.POWER_SCHEMA.names
+    assert {"config_hash", "seed", "trial", "git_commit"} <= set(io.read_metadata(path))
+    result = pl.read_parquet(path)
+    assert result.height == 3 * (1 + 4 * 4)  # n grid x (new_vertebral at 12 + 4 clinical x 4)
+    assert result["n_per_arm"].unique().sort().to_list() == [50, 100, 200]
+    assert result["power"].is_between(0, 1).all() and (result["replicates"] == 200).all()
+    assert (tmp_path / targets[1]).stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_power_switch_adds_the_rules_to_the_default_target(tmp_path, enabled):
+    block = {**POWER_BLOCK, "enabled": enabled}
+    done = run_workflow(tmp_path, *configfile(tmp_path, block), "--dry-run", "--quiet", "rules")
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert ("power_analysis" in done.stdout) == enabled
+    assert ("simulate_every_arm" in done.stdout) == enabled
+
+
+def test_grid_above_the_super_cohort_fails_before_any_job(tmp_path):
+    block = {**POWER_BLOCK, "super_cohort_per_arm": 100}
+    done = run_workflow(tmp_path, *configfile(tmp_path, block))
+    assert done.returncode != 0
+    assert "power.n_per_arm=[50, 100, 200] asks for more patients" in done.stderr + done.stdout
+    assert "power.super_cohort_per_arm=100" in done.stderr + done.stdout
+    assert not (tmp_path / "results").exists()

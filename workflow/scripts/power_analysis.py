@@ -1,0 +1,13 @@
+"""Glue: power and risk-ratio distribution of replicate trials drawn from the super-cohort."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from osteotrial import power
+from osteotrial.config import config_from_dict
+
+trial = config_from_dict(snakemake.params.config)
+table = power.compute_power_table(snakemake.input.cohort, snakemake.input.simulations, trial)
+power.write_power_table(table, snakemake.output.power, trial.provenance())
+print(f"wrote {snakemake.output.power}: {table.height} rows", file=sys.stderr)

@@ -1,0 +1,21 @@
+"""Glue: the power figure (power and risk ratio against patients per arm) of the power table."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import polars as pl
+
+from osteotrial.config import config_from_dict
+from osteotrial.power import design_power
+from osteotrial.power_figure import power_figure
+from osteotrial.targets import load_targets
+
+trial = config_from_dict(snakemake.params.config)
+months = sorted({*trial.schedule.imaging_months, trial.schedule.visit_months[-1]})
+sizes = {arm: n for arm, n in trial.allocation.items() if arm != trial.control_arm}
+targets = load_targets(snakemake.input.targets, trial.name)
+design = design_power(targets, trial.control_arm, float(trial.power["alpha"]))
+table = pl.read_parquet(snakemake.input.power)
+power_figure(table, sizes, months, snakemake.output.figure, design)
+print(f"wrote {snakemake.output.figure}", file=sys.stderr)
