@@ -51,6 +51,14 @@ def synthetic_result(arm: str, patient_id: list[int], **overrides: np.ndarray) -
     return ArmResult(**values)
 
 
+# --config values that switch off the analyses of docs/analyses.md (for runs of the trial only).
+NO_ANALYSES: tuple[str, ...] = (
+    "counterfactual={enabled: false}",
+    "power={enabled: false}",
+    "uncertainty={enabled: false}",
+)
+
+
 def run_workflow(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     """Copy the workflow (plus tests/data/smoke.yaml as trial "smoke") to workdir; run snakemake."""
     workdir.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from conftest import ROOT, run_workflow
+from conftest import NO_ANALYSES, ROOT, run_workflow
 
 from osteotrial.targets import compare, load_targets
 
@@ -24,7 +24,7 @@ ARMS = {
 def calibration(request, tmp_path_factory):
     trial = request.param
     workdir = tmp_path_factory.mktemp(trial)
-    done = run_workflow(workdir, "--config", f"trial={trial}")
+    done = run_workflow(workdir, "--config", f"trial={trial}", *NO_ANALYSES)
     assert done.returncode == 0, done.stderr[-4000:]
     tables = {
         name: pl.read_parquet(workdir / "results" / trial / "endpoints" / f"{name}.parquet")
