@@ -132,8 +132,11 @@ def tree_rss(proc: psutil.Process) -> int:
 
 
 # The trial alone: the analyses of docs/analyses.md (on for FRAME) are timed on their own.
-NO_ANALYSES = ("counterfactual={enabled: false}", "power={enabled: false}")
-NO_ANALYSES += ("uncertainty={enabled: false}",)
+NO_ANALYSES = (
+    "counterfactual={enabled: false}",
+    "power={enabled: false}",
+    "uncertainty={enabled: false}",
+)
 
 
 def e2e_run(n_per_arm: int | None, cores: int) -> dict:
