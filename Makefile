@@ -37,6 +37,7 @@ run: $(STAMP)
 	@echo "  Report folder:    results/$(TRIAL)/report/ (figures *.png, table1.html, endpoint_tables.html, calibration.{html,parquet})"
 	@echo "  HTML report:      results/$(TRIAL)/report.html (open in a browser; self-contained)"
 	@echo "  Calibration:      $$(.venv/bin/python -c "import polars as pl; t = pl.read_parquet('results/$(TRIAL)/report/calibration.parquet'); print(f'{t[\"within\"].sum()}/{t.height} targets within tolerance' if t.height else 'no targets for this trial')")"
+	@echo "  Analyses (docs/analyses.md): $$(cd results/$(TRIAL) && ls endpoints/individual_effects.parquet endpoints/subgroups.parquet power/power.parquet endpoints/prediction_intervals.parquet 2>/dev/null | tr '\n' ' ')"
 	@echo "  Logs: logs/$(TRIAL)/  run times: benchmarks/$(TRIAL)/"
 
 lint: $(STAMP)

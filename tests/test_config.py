@@ -148,3 +148,18 @@ def test_nested_command_line_values_are_read_as_yaml():
     }
     trial = load_config("frame", {"counterfactual": {"enabled": "true"}}, CONFIG_DIR)
     assert trial.counterfactual["enabled"] is True
+
+
+def test_every_trial_field_of_the_schema_is_documented():
+    """config/README.md has a row for every top-level key and every key of the analysis blocks."""
+    readme = open("config/README.md", encoding="utf-8").read()
+    schema = load_schema(CONFIG_DIR)
+    fields = [
+        key for key in schema["properties"] if key not in ("trial", "description", "citation")
+    ]
+    blocks = ("counterfactual", "power", "uncertainty", "schedule", "cohort")
+    fields = [key for key in fields if key not in blocks]
+    for block in ("counterfactual", "power", "uncertainty", "schedule"):
+        fields += [f"{block}.{key}" for key in schema["$defs"][block]["properties"]]
+    missing = [field for field in fields if f"`{field}`" not in readme]
+    assert not missing, f"config/README.md does not document {missing}"
