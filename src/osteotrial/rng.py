@@ -31,6 +31,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "threshold.dropout",
     "vertebral.clinical_recognition",
     "allocation",
+    "parameter_set",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -84,7 +85,11 @@ def exponentials(root_seed: int, name: str, patient_keys: IntArray, n_draws: int
     return -np.log(uniforms(root_seed, name, patient_keys, n_draws))
 
 
-def make_generator(root_seed: int, name: str) -> np.random.Generator:
-    """Return a numpy Generator for a whole-cohort decision (e.g. the allocation)."""
-    seed_seq = np.random.SeedSequence([root_seed, stream_key(name)])
+def make_generator(root_seed: int, name: str, *counters: int) -> np.random.Generator:
+    """Return a numpy Generator for a whole-cohort decision (e.g. the allocation).
+
+    ``counters`` (integers >= 0, e.g. the index k of a parameter set) are appended to the
+    entropy, so draw k of a stream does not depend on how many draws there are.
+    """
+    seed_seq = np.random.SeedSequence([root_seed, stream_key(name), *counters])
     return np.random.Generator(np.random.PCG64(seed_seq))

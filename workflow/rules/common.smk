@@ -23,6 +23,7 @@ wildcard_constraints:
     arm="|".join(re.escape(arm) for arm in ARMS),
     shard=r"s\d{3}",
     population="counterfactual|power",
+    pset=r"p\d{3}",
 
 
 def cohort_shard(population, shard):
@@ -49,3 +50,17 @@ def final_outputs():
         "results/{trial}/endpoints/{table}.parquet", trial=TRIAL.name, table=ENDPOINT_TABLES
     ) + expand("results/{trial}/report/{file}", trial=TRIAL.name, file=REPORT_FILES)
     return standard + counterfactual_outputs() + power_outputs() + uncertainty_outputs()
+
+
+def uncertainty_outputs():
+    """Return the files of the uncertainty analysis (uncertainty.smk) when it is enabled."""
+    if not TRIAL.uncertainty["enabled"]:
+        return []
+    return expand(
+        [
+            "results/{trial}/endpoints/prediction_intervals.parquet",
+            "results/{trial}/uncertainty/parameter_sets.parquet",
+            "results/{trial}/report/prediction_intervals.png",
+        ],
+        trial=TRIAL.name,
+    )
