@@ -53,27 +53,26 @@ def _forest_panel(ax, intervals: pl.DataFrame, colors: Mapping[str, str]) -> Non
     ]
     y_of = {label: i for i, label in enumerate(labels)}
     arms = sorted(rows["arm"].unique().to_list())
+    positive = rows.select(pl.col("pi_low", "ci_low", "estimate")).to_numpy().ravel()
+    positive = positive[np.isfinite(positive.astype(np.float64)) & (positive > 0)]
+    floor = float(positive.min()) / 2.0 if positive.size else 0.01  # where a PI down to 0 ends
     for j, arm in enumerate(arms):
         part = rows.filter(pl.col("arm") == arm)
         for row in part.iter_rows(named=True):
             y = y_of[f"{figures.ENDPOINT_NAMES[row['endpoint']]}, month {row['time']:g}"]
             y += (j - (len(arms) - 1) / 2) * 0.25
-            if row["pi_low"] is not None and row["pi_low"] > 0:
-                ax.plot([row["pi_low"], row["pi_high"]], [y, y], color=colors[arm], lw=1.2)
-                ax.plot([row["pi_low"], row["pi_high"]], [y, y], "|", color=colors[arm], ms=8)
+            if row["pi_low"] is not None:
+                low = max(row["pi_low"], floor)
+                ax.plot([low, row["pi_high"]], [y, y], color=colors[arm], lw=1.2)
+                ax.plot([row["pi_high"]], [y], "|", color=colors[arm], ms=8)
+                ax.plot([low], [y], "|" if row["pi_low"] > 0 else "<", color=colors[arm], ms=8)
             if row["estimate"] > 0 and np.isfinite(row["ci_high"]):
                 ax.plot([row["ci_low"], row["ci_high"]], [y, y], color=colors[arm], lw=5, alpha=0.6)
                 ax.plot(row["estimate"], y, "s", color="black", ms=5)
         reference = figures.arm_label(part["reference_arm"][0])
-        ax.plot(
-            [],
-            [],
-            color=colors[arm],
-            lw=5,
-            alpha=0.6,
-            label=f"{figures.arm_label(arm)} vs {reference}: 95% CI",
-        )
-        ax.plot([], [], color=colors[arm], lw=1.2, label="prediction interval")
+        label = f"{figures.arm_label(arm)} vs {reference}: 95% CI"
+        ax.plot([], [], color=colors[arm], lw=5, alpha=0.6, label=label)
+        ax.plot([], [], color=colors[arm], lw=1.2, label="prediction interval (< : down to 0)")
     ax.axvline(1, color="black", linewidth=0.8)
     ax.set_xscale("log")
     lo, hi = ax.get_xlim()
@@ -88,7 +87,7 @@ def _forest_panel(ax, intervals: pl.DataFrame, colors: Mapping[str, str]) -> Non
         xlabel="Risk ratio (log scale; < 1 favours treatment)",
     )
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9)
+    ax.legend(loc="lower left", fontsize=9)
 
 
 def prediction_figure(intervals: pl.DataFrame, colors: Mapping[str, str], path: str | Path) -> None:

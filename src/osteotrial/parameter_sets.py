@@ -43,7 +43,7 @@ from osteotrial.io import PARAMETER_SETS_SCHEMA, to_table, write_parquet
 # (1e-6, 1e6)): a turnover effect must stay below 1 (FractureTypeParams).
 EXTRA_BOUNDS: dict[str, tuple[float, float]] = {"turnover_effect_max_frac": (1e-3, 0.95)}
 STABILITY_TURNOVER_MULT = 3.0  # the fast tail of the cohort (log-normal IIV, CV 25 %)
-N_STEPS = 200
+N_STEPS = 600  # chain length: marginal SDs as with 1500 steps (docs/analyses.md)
 STEP_FRAC = 1.2  # proposal scale / sqrt(d): about a third of proposals accepted at s = 1
 Name = tuple[str, str]
 
@@ -245,11 +245,12 @@ def write_parameter_set(
     """Write one set as rows (parameter_set, parameter, trial_value, value, log_shift)."""
     keys = changed_keys(list(result.shifts))
     rows: dict[str, list] = {name: [] for name in PARAMETER_SETS_SCHEMA.names}
+    trial = dict(trial_model)
     for key in keys:
         block, leaf = key.rsplit(".", 1)
         rows["parameter_set"].append(f"p{result.k:03d}")
         rows["parameter"].append(key)
-        rows["trial_value"].append(float(_node(copy.deepcopy(dict(trial_model)), block)[leaf]))
+        rows["trial_value"].append(float(_node(trial, block)[leaf]))
         rows["value"].append(float(_node(result.model, block)[leaf]))
         rows["log_shift"].append(result.shifts.get(key, float("nan")))
     write_parquet(to_table(rows, PARAMETER_SETS_SCHEMA, "parameter_sets"), path, metadata)
