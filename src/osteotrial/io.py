@@ -85,6 +85,19 @@ ENDPOINT_SCHEMAS: dict[str, pa.Schema] = {
 }
 ENDPOINT_TABLES: tuple[str, ...] = tuple(ENDPOINT_SCHEMAS)
 
+# Parameter uncertainty (osteotrial.parameter_sets, osteotrial.prediction): the drawn values of
+# every set, and prediction intervals next to every endpoint (README.md, docs/analyses.md).
+PARAMETER_SETS_SCHEMA = pa.schema(
+    [("parameter_set", STR), ("parameter", STR), ("trial_value", F64), ("value", F64)]
+    + [("log_shift", F64)]
+)
+PREDICTION_INTERVALS_SCHEMA = pa.schema(
+    [("table", STR), ("arm", STR), ("reference_arm", STR), ("endpoint", STR), ("time", F64)]
+    + [("time_unit", STR), ("statistic", STR), ("estimate", F64), ("ci_low", F64)]
+    + [("ci_high", F64), ("pi_low", F64), ("pi_high", F64), ("param_low", F64)]
+    + [("param_high", F64), ("level", F64), ("n_parameter_sets", I64)]
+)
+
 
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str:

@@ -32,6 +32,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "vertebral.clinical_recognition",
     "allocation",
     "power.replicate",
+    "parameter_set",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -85,12 +86,11 @@ def exponentials(root_seed: int, name: str, patient_keys: IntArray, n_draws: int
     return -np.log(uniforms(root_seed, name, patient_keys, n_draws))
 
 
-def make_generator(root_seed: int, name: str, index: int | None = None) -> np.random.Generator:
+def make_generator(root_seed: int, name: str, *counters: int) -> np.random.Generator:
     """Return a numpy Generator for a whole-cohort decision (e.g. the allocation).
 
-    ``index`` numbers independent draws of the same decision (replicate r of the power
-    analysis): the entropy list becomes [root_seed, stream key, index].
+    ``counters`` (integers >= 0, e.g. the index k of a parameter set) are appended to the
+    entropy, so draw k of a stream does not depend on how many draws there are.
     """
-    entropy = [root_seed, stream_key(name)] + ([] if index is None else [int(index)])
-    seed_seq = np.random.SeedSequence(entropy)
+    seed_seq = np.random.SeedSequence([root_seed, stream_key(name), *counters])
     return np.random.Generator(np.random.PCG64(seed_seq))

@@ -23,6 +23,7 @@ wildcard_constraints:
     arm="|".join(re.escape(arm) for arm in ARMS),
     shard=r"s\d{3}",
     population="counterfactual|power",
+    pset=r"p\d{3}",
 
 
 def cohort_shard(population, shard):
@@ -69,3 +70,17 @@ def power_outputs():
     if not TRIAL.power["enabled"]:
         return []
     return [f"results/{TRIAL.name}/power/power.parquet", f"results/{TRIAL.name}/report/power.png"]
+
+
+def uncertainty_outputs():
+    """Return the files of the uncertainty analysis (uncertainty.smk) when it is enabled."""
+    if not TRIAL.uncertainty["enabled"]:
+        return []
+    return expand(
+        [
+            "results/{trial}/endpoints/prediction_intervals.parquet",
+            "results/{trial}/uncertainty/parameter_sets.parquet",
+            "results/{trial}/report/prediction_intervals.png",
+        ],
+        trial=TRIAL.name,
+    )

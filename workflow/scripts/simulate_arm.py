@@ -1,7 +1,8 @@
 """Glue: simulate one cohort shard under one arm, streaming the chunks.
 
 ``population`` "randomized" simulates the patients randomized to the arm; "counterfactual" and
-"power" simulate every patient of the shard under the arm (the counterfactual twins).
+"power" simulate every patient of the shard under the arm (the counterfactual twins). With an
+input ``parameter_set`` (rule simulate_parameter_set) the model is that set's.
 """
 
 import sys
@@ -13,6 +14,8 @@ import numpy as np
 from osteotrial import io
 from osteotrial.config import config_from_dict
 from osteotrial.faults import maybe_fail_once
+from osteotrial.parameter_sets import read_parameter_set
+from osteotrial.params import ModelParams
 from osteotrial.progress import chunk_logger
 from osteotrial.simulate import iter_simulate_arm
 
@@ -24,10 +27,15 @@ patients = io.read_cohort(snakemake.input.cohort)
 if population == "randomized":
     patients = patients.select(patients.arm == arm)
 patients = patients.select(np.argsort(patients.patient_id, kind="stable"))
+params = trial.params
+if hasattr(snakemake.input, "parameter_set"):
+    params = ModelParams.from_dict(
+        read_parameter_set(snakemake.input.parameter_set, trial.raw["model"])
+    )
 label = f"{arm}/{shard}" if population == "randomized" else f"{population}/{arm}/{shard}"
 progress = chunk_logger(f"{trial.name}/{label}")
 chunks = iter_simulate_arm(
-    patients, trial.arms[arm], trial.params, trial.schedule, record_pk=False, progress=progress
+    patients, trial.arms[arm], params, trial.schedule, record_pk=False, progress=progress
 )
 io.write_simulation_stream(chunks, snakemake.output.simulation, trial.provenance(shard=shard))
 print(f"wrote {snakemake.output.simulation}", file=sys.stderr)

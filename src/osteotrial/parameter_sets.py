@@ -1,0 +1,266 @@
+"""Parameter sets drawn from the calibration's uncertainty (``config/model_uncertainty.yaml``).
+
+Set k of a trial (k = 0, 1, ...) shifts the log values of the fitted parameters away from the
+trial's own values x_trial (``config/model.yaml`` unless the trial overrides them), one block of
+the uncertainty file at a time, with the stream ``rng.make_generator(seed, "parameter_set", k,
+b)`` of block b: set k depends on (seed, k) only, never on how many sets are drawn. s is
+``uncertainty.spread_scale``.
+
+- ``laplace`` blocks (fracture): shift = s L z, z standard normals, L the Cholesky factor of
+  the block's covariance (values with log_sd 0 are not shifted); each value is then clipped to
+  ``draw_bounds``, a documented truncation.
+- ``metropolis`` blocks (remodeling): over its posterior this stage is far from linear, and
+  Laplace draws miss the calibration targets much more than the linearization predicts
+  (median target chi-square 64 against about 18 expected; docs/analyses.md) and one in ten
+  makes the fixed-step integration unstable. Set k is instead the state after ``N_STEPS`` of a
+  random-walk Metropolis chain started at x_trial, with proposals s (STEP_FRAC / sqrt(d)) L z
+  and target exp(-S(x) / (2 s^2)) on the box of ``draw_bounds`` where ``stable`` holds, with
+  S(x) = |r(x)|^2 + |(x - x_trial) / s_p|^2 the fit's objective (the prior is centred on the
+  fitted values, as the literature starts are not kept; it is weak, s_p = 1.5). At s = 1 the
+  chain samples the calibration posterior; s acts as a temperature (for a linear model it
+  multiplies the SDs exactly).
+
+s = 0 returns the trial's values bit for bit: shifts are applied as factors exp(shift) on the
+trial's values. A ``scale`` name (``bmd.ls.scale``, the site gamma over the TH gamma, as in
+``calibrate.apply_values``) multiplies the site's gamma_ob and gamma_oc, as do the TH gammas.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from osteotrial import calibrate, rng, uncertainty
+from osteotrial.io import PARAMETER_SETS_SCHEMA, to_table, write_parquet
+
+# Validity bounds of values the calibration leaves unbounded (calibrate.BOUNDS falls back to
+# (1e-6, 1e6)): a turnover effect must stay below 1 (FractureTypeParams).
+EXTRA_BOUNDS: dict[str, tuple[float, float]] = {"turnover_effect_max_frac": (1e-3, 0.95)}
+STABILITY_TURNOVER_MULT = 3.0  # the fast tail of the cohort (log-normal IIV, CV 25 %)
+N_STEPS = 600  # chain length: marginal SDs as with 1500 steps (docs/analyses.md)
+STEP_FRAC = 1.2  # proposal scale / sqrt(d): about a third of proposals accepted at s = 1
+Name = tuple[str, str]
+
+
+def draw_bounds(key: str) -> tuple[float, float]:
+    """Return the bounds of a drawn value: the fit's bounds, narrowed by ``EXTRA_BOUNDS``."""
+    low, high = uncertainty.fit_bounds(key)
+    extra_low, extra_high = EXTRA_BOUNDS.get(key, (low, high))
+    return max(low, extra_low), min(high, extra_high)
+
+
+def _node(model: dict[str, Any], block: str) -> dict[str, Any]:
+    node = model
+    for part in block.split("."):
+        node = node[part]
+    return node
+
+
+def log_box(model: Mapping[str, Any], names: Sequence[Name]) -> tuple[np.ndarray, np.ndarray]:
+    """Return the allowed log shifts (low, high) of ``names``: draw_bounds widened to 0."""
+    values = calibrate._initial(dict(model), names)
+    low = np.log([draw_bounds(key)[0] for _, key in names]) - np.log(values)
+    high = np.log([draw_bounds(key)[1] for _, key in names]) - np.log(values)
+    return np.minimum(low, 0.0), np.maximum(high, 0.0)
+
+
+def apply_shifts(model: Mapping[str, Any], names: Sequence[Name], shifts: np.ndarray) -> dict:
+    """Return a copy of ``model`` with each named value times exp(shift), shifts clipped to
+    ``log_box``. See the module docstring for the ``scale`` names."""
+    low, high = log_box(model, names)
+    factors = dict(zip(names, np.exp(np.clip(shifts, low, high)), strict=True))
+    out = copy.deepcopy(dict(model))
+    for (block, key), factor in factors.items():
+        node = _node(out, block)
+        if key != "scale":
+            node[key] = float(node[key] * factor)
+            continue
+        for gamma in ("gamma_ob", "gamma_oc"):
+            node[gamma] = float(node[gamma] * factor * factors.get(("bmd.th", gamma), 1.0))
+    return out
+
+
+def stable(model: Mapping[str, Any], dt_days: float) -> bool:
+    """Return whether a model mapping integrates at step ``dt_days`` (a cheap screen).
+
+    Two typical FRAME patients (bone-turnover multiplier 1 and ``STABILITY_TURNOVER_MULT``) take
+    romosozumab for 12 months, denosumab for 12 and nothing for 12; the set passes if every state
+    stays finite. Wide values (e.g. a large Wnt exponent on OBp differentiation) can make the
+    explicit step unstable where the fitted values are not.
+    """
+    from osteotrial.params import ModelParams
+    from osteotrial.schedules import ArmSpec, Schedule
+    from osteotrial.simulate import simulate_arm
+
+    month = calibrate.MONTH
+    phases = [
+        calibrate.phase("romosozumab", 210.0, month, 0.0, 12 * month),
+        calibrate.phase("denosumab", 60.0, 6 * month, 12 * month, 24 * month),
+    ]
+    schedule = Schedule(dt_days, 36 * month, (12.0, 24.0, 36.0), (), ())
+    patient = calibrate.typical_cohort(70.9, {"LS": -2.72, "TH": -2.47, "FN": -2.75})
+    try:
+        params = ModelParams.from_dict(model)
+        for mult in (1.0, STABILITY_TURNOVER_MULT):
+            cohort = dataclasses.replace(patient, mult_bone_turnover=np.array([mult]))
+            with np.errstate(all="ignore"):
+                arm = ArmSpec.from_dict("check", phases)
+                result = simulate_arm(cohort, arm, params, schedule, False)
+            states = (result.bmd_ls_g_cm2, result.bmd_th_g_cm2, result.p1np_rel, result.ctx_rel)
+            if not all(np.isfinite(state).all() for state in states):
+                return False
+    except (FloatingPointError, ValueError):
+        return False
+    return True
+
+
+def laplace_shifts(cov: np.ndarray, spread_scale: float, gen: np.random.Generator) -> np.ndarray:
+    """Return s L z, shape (n_names,): values with zero variance get no shift."""
+    varied = np.diag(cov) > 0.0
+    chol = np.linalg.cholesky(cov[np.ix_(varied, varied)])
+    shifts = np.zeros(cov.shape[0])
+    shifts[varied] = spread_scale * (chol @ gen.standard_normal(int(varied.sum())))
+    return shifts
+
+
+def metropolis_shifts(
+    model: Mapping[str, Any],
+    block: str,
+    cov: np.ndarray,
+    spread_scale: float,
+    gen: np.random.Generator,
+    dt_days: float,
+    n_steps: int = N_STEPS,
+) -> np.ndarray:
+    """Return the state (log shifts, shape (n_names,)) after ``n_steps`` of the chain of a block."""
+    names, residuals = uncertainty.stages()[block]
+    low, high = log_box(model, names)
+
+    def objective(shifts: np.ndarray) -> float:
+        if np.any(shifts < low) or np.any(shifts > high):
+            return np.inf
+        shifted = apply_shifts(model, names, shifts)
+        if not stable(shifted, dt_days):
+            return np.inf
+        with np.errstate(all="ignore"):
+            res = residuals(shifted)
+        value = float(res @ res + np.sum((shifts / calibrate.PRIOR_SD_LOG) ** 2))
+        return value if np.isfinite(value) else np.inf
+
+    varied = np.diag(cov) > 0.0
+    chol = np.linalg.cholesky(cov[np.ix_(varied, varied)])
+    step = spread_scale * STEP_FRAC / np.sqrt(varied.sum())
+    state, value = np.zeros(len(names)), objective(np.zeros(len(names)))
+    for _ in range(n_steps):
+        proposal = state.copy()
+        proposal[varied] += step * (chol @ gen.standard_normal(int(varied.sum())))
+        new_value = objective(proposal)
+        if np.log(gen.uniform()) < -(new_value - value) / (2.0 * spread_scale**2):
+            state, value = proposal, new_value
+    return state
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterSet:
+    """Parameter set k: the full model mapping and the log shift of every drawn name."""
+
+    k: int
+    model: dict[str, Any]
+    shifts: dict[str, float]
+
+
+def parameter_set(
+    model: Mapping[str, Any],
+    data: Mapping[str, Any],
+    spread_scale: float,
+    seed: int,
+    k: int,
+    dt_days: float = 1.0,
+    n_steps: int = N_STEPS,
+) -> ParameterSet:
+    """Return parameter set k of ``model`` (see the module docstring).
+
+    Build the parameters with ``ModelParams.from_dict(result.model)``.
+    """
+    if k < 0 or spread_scale < 0:
+        raise ValueError(f"k={k} and spread_scale={spread_scale} must be >= 0")
+    names: list[Name] = []
+    shifts: list[np.ndarray] = []
+    for index, (block, content) in enumerate(data["blocks"].items()):
+        block_names = uncertainty.block_names(data, block)
+        cov = uncertainty.block_covariance(data, block)
+        gen = rng.make_generator(seed, "parameter_set", k, index)
+        if spread_scale == 0.0:
+            shift = np.zeros(len(block_names))
+        elif content["sampler"] == "metropolis":
+            shift = metropolis_shifts(model, block, cov, spread_scale, gen, dt_days, n_steps)
+        elif content["sampler"] == "laplace":
+            shift = laplace_shifts(cov, spread_scale, gen)
+        else:
+            raise ValueError(
+                f"block {block}: sampler {content['sampler']!r}; allowed: laplace, metropolis"
+            )
+        names += block_names
+        shifts.append(shift)
+    low, high = log_box(model, names)
+    flat = np.clip(np.concatenate(shifts), low, high)
+    mapping = apply_shifts(model, names, flat)
+    return ParameterSet(
+        k, mapping, {f"{b}.{key}": float(s) for (b, key), s in zip(names, flat, strict=True)}
+    )
+
+
+def trial_parameter_set(
+    trial: Any, k: int, covariance_file: str | Path | None = None, n_steps: int = N_STEPS
+) -> ParameterSet:
+    """Return ``parameter_set`` k of a ``TrialConfig`` (its uncertainty block, seed and step).
+
+    ``covariance_file`` defaults to ``uncertainty.covariance_file`` of the trial.
+    """
+    block = trial.uncertainty
+    data = uncertainty.load_uncertainty(covariance_file or block["covariance_file"])
+    spread = float(block["spread_scale"])
+    model = trial.raw["model"]
+    return parameter_set(model, data, spread, trial.seed, k, trial.schedule.dt_days, n_steps)
+
+
+def changed_keys(names: Sequence[str]) -> list[str]:
+    """Return the dotted model keys a set of drawn names changes (a scale changes two gammas)."""
+    keys = []
+    for name in names:
+        block, key = name.rsplit(".", 1)
+        keys += [f"{block}.gamma_ob", f"{block}.gamma_oc"] if key == "scale" else [name]
+    return list(dict.fromkeys(keys))
+
+
+def write_parameter_set(
+    result: ParameterSet, trial_model: Mapping[str, Any], path: str | Path, metadata: Mapping
+) -> None:
+    """Write one set as rows (parameter_set, parameter, trial_value, value, log_shift)."""
+    keys = changed_keys(list(result.shifts))
+    rows: dict[str, list] = {name: [] for name in PARAMETER_SETS_SCHEMA.names}
+    trial = dict(trial_model)
+    for key in keys:
+        block, leaf = key.rsplit(".", 1)
+        rows["parameter_set"].append(f"p{result.k:03d}")
+        rows["parameter"].append(key)
+        rows["trial_value"].append(float(_node(trial, block)[leaf]))
+        rows["value"].append(float(_node(result.model, block)[leaf]))
+        rows["log_shift"].append(result.shifts.get(key, float("nan")))
+    write_parquet(to_table(rows, PARAMETER_SETS_SCHEMA, "parameter_sets"), path, metadata)
+
+
+def read_parameter_set(path: str | Path, trial_model: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the model mapping of a set written by ``write_parameter_set``."""
+    table = pq.read_table(path, columns=["parameter", "value"]).to_pydict()
+    model = copy.deepcopy(dict(trial_model))
+    for key, value in zip(table["parameter"], table["value"], strict=True):
+        block, leaf = key.rsplit(".", 1)
+        _node(model, block)[leaf] = float(value)
+    return model

@@ -1,0 +1,227 @@
+"""Parameter uncertainty: covariance file, drawn parameter sets, prediction intervals, workflow."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from conftest import ROOT, run_workflow
+
+from osteotrial import calibrate, io, parameter_sets, prediction, uncertainty
+from osteotrial.calibrate_fracture import FRACTURE_FIT
+
+MODEL = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
+DATA = uncertainty.load_uncertainty(ROOT / uncertainty.DEFAULT_FILE)
+FAST = 20  # Metropolis steps in unit tests (the workflow uses parameter_sets.N_STEPS)
+
+
+def test_covariance_file_is_symmetric_positive_definite_with_real_model_keys():
+    expected = {"remodeling": calibrate.REMODELING_FIT, "fracture": FRACTURE_FIT}
+    for block, content in DATA["blocks"].items():
+        corr = np.asarray(content["correlation"])
+        np.testing.assert_array_equal(corr, corr.T)
+        np.testing.assert_allclose(np.diag(corr), 1.0)
+        assert np.linalg.eigvalsh(corr).min() > 0.0
+        names = uncertainty.block_names(DATA, block)
+        assert names == list(expected[block])
+        fitted = [p["fitted"] for p in content["parameters"]]
+        np.testing.assert_allclose(calibrate._initial(MODEL, names), fitted, rtol=1e-5)
+        for p in content["parameters"]:
+            assert (p["log_sd"] == 0.0) == (p["at_bound"] is not None), p["name"]
+        free = np.array([p["log_sd"] > 0 for p in content["parameters"]])
+        cov = uncertainty.block_covariance(DATA, block)
+        assert np.linalg.eigvalsh(cov[np.ix_(free, free)]).min() > 0.0
+
+
+def test_laplace_covariance_of_a_model_linear_in_log_values():
+    model = {"a": {"x": 1.5, "y": 2.0}}
+    names = [("a", "x"), ("a", "y")]
+
+    def residuals(m):
+        x, y = np.log(m["a"]["x"]), np.log(m["a"]["y"])
+        return np.array([2.0 * x + y, 3.0 * y])
+
+    jac = uncertainty.jacobian(residuals, model, names)
+    np.testing.assert_allclose(jac, [[2.0, 1.0], [0.0, 3.0]], atol=1e-8)
+    expected = np.linalg.inv(jac.T @ jac + np.eye(2) / calibrate.PRIOR_SD_LOG**2)
+    np.testing.assert_allclose(uncertainty.laplace_covariance(jac), expected)
+
+
+def test_discrete_residuals_are_step_functions_of_the_parameters():
+    res = calibrate.remodeling_residuals(MODEL)
+    denosumab_tmax, romosozumab_tmax = res[0] * 4.0 + 10.0, res[4] * 2.0 + 5.0
+    assert uncertainty.DISCRETE_RESIDUALS["remodeling"] == (0, 4)
+    assert denosumab_tmax == round(denosumab_tmax) and romosozumab_tmax == round(romosozumab_tmax)
+
+
+def draw(k: int, spread: float = 1.0, seed: int = 7) -> parameter_sets.ParameterSet:
+    return parameter_sets.parameter_set(MODEL, DATA, spread, seed, k, n_steps=FAST)
+
+
+def test_same_seed_and_k_give_the_same_set_whatever_was_drawn_before():
+    alone = draw(2)
+    after_others = [draw(k) for k in range(3)][2]
+    assert alone.model == after_others.model
+    assert draw(1).model != alone.model
+    assert draw(2, seed=8).model != alone.model
+
+
+def test_spread_zero_gives_the_nominal_parameters_bit_for_bit():
+    assert draw(5, spread=0.0).model == MODEL
+
+
+def test_draws_respect_the_bounds():
+    names = [n for block in DATA["blocks"] for n in uncertainty.block_names(DATA, block)]
+    for k in range(3):
+        values = calibrate._initial(draw(k, spread=3.0).model, names)
+        nominal = calibrate._initial(MODEL, names)
+        for (_, key), value, start in zip(names, values, nominal, strict=True):
+            low, high = parameter_sets.draw_bounds(key)
+            assert min(low, start) * (1 - 1e-12) <= value <= max(high, start) * (1 + 1e-12), key
+
+
+def test_scale_shifts_multiply_the_site_gammas_like_apply_values():
+    names = [("bmd.th", "gamma_ob"), ("bmd.th", "gamma_oc"), ("bmd.ls", "scale")]
+    shifts = np.array([0.1, -0.2, 0.3])
+    got = parameter_sets.apply_shifts(MODEL, names, shifts)
+    ls = MODEL["bmd"]["ls"]
+    assert got["bmd"]["ls"]["gamma_ob"] == pytest.approx(ls["gamma_ob"] * np.exp(0.4))
+    assert got["bmd"]["ls"]["gamma_oc"] == pytest.approx(ls["gamma_oc"] * np.exp(0.1))
+    values = np.exp(np.log(calibrate._initial(MODEL, names)) + shifts)
+    reference = calibrate.apply_values(MODEL, names, values)
+    assert got["bmd"]["ls"]["gamma_oc"] == pytest.approx(reference["bmd"]["ls"]["gamma_oc"], 1e-3)
+
+
+def test_written_parameter_set_reads_back_exactly(tmp_path):
+    drawn = draw(1)
+    path = tmp_path / "p001.parquet"
+    parameter_sets.write_parameter_set(drawn, MODEL, path, {"trial": "test"})
+    assert parameter_sets.read_parameter_set(path, MODEL) == drawn.model
+    assert pq.read_schema(path).names == io.PARAMETER_SETS_SCHEMA.names
+
+
+def test_stability_screen_rejects_a_model_the_fixed_step_cannot_integrate():
+    assert parameter_sets.stable(MODEL, dt_days=1.0)
+    fast = {**MODEL, "remodeling": {**MODEL["remodeling"], "oca_apoptosis_per_day": 40.0}}
+    assert not parameter_sets.stable(fast, dt_days=1.0)
+
+
+def test_mixture_reduces_to_the_sampling_interval_when_all_sets_agree():
+    modes, lows, highs = np.full(5, 2.0), np.full(5, 1.0), np.full(5, 4.0)
+    for prob, expected in ((0.025, 1.0), (0.5, 2.0), (0.975, 4.0)):
+        assert prediction.mixture_quantile(modes, lows, highs, prob) == pytest.approx(expected)
+    zero = np.zeros(4)  # no events: Wilson [0, high], half the mass at 0
+    assert prediction.mixture_quantile(zero, zero, np.full(4, 0.04), 0.025) == 0.0
+
+
+def test_prediction_interval_widens_monotonically_with_the_spread_of_set_estimates():
+    z = np.linspace(-1.5, 1.5, 9)
+    widths = []
+    for spread in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0):
+        modes = 10.0 + spread * z
+        low = prediction.mixture_quantile(modes, modes - 1.0, modes + 1.5, 0.025)
+        high = prediction.mixture_quantile(modes, modes - 1.0, modes + 1.5, 0.975)
+        assert low <= 10.0 <= high
+        widths.append(high - low)
+    assert widths[0] == pytest.approx(2.5)
+    assert np.all(np.diff(widths) > 0)
+
+
+def synthetic_tables(shift: float, events: int) -> dict[str, pl.DataFrame]:
+    """Return bmd, markers, fractures and comparisons tables of one run (one month)."""
+    rows = {
+        "bmd": [("a", "LS", 12.0, 100, 5.0 + shift, 4.0 + shift, 6.0 + shift)],
+        "markers": [("a", "CTX", 14.0, -50.0 + shift, -60.0, -40.0)],
+        "fractures": [
+            ("a", "hip", 12.0, 100, 0, 0.0, 0.0, 0.037),
+            ("b", "hip", 12.0, 100, events, events / 100, 0.02, 0.11),
+        ],
+        "comparisons": [
+            ("hip", 12.0, "a", "b", 0.0, 0.0, np.nan, 1.0, np.nan, np.nan, np.nan, 0.1),
+        ],
+    }
+    return {
+        name: pl.from_arrow(
+            pa.Table.from_pylist(
+                [dict(zip(io.ENDPOINT_SCHEMAS[name].names, r, strict=True)) for r in table],
+                schema=io.ENDPOINT_SCHEMAS[name],
+            )
+        )
+        for name, table in rows.items()
+    }
+
+
+def test_prediction_intervals_of_synthetic_tables():
+    nominal = synthetic_tables(0.0, 5)
+    sets = [synthetic_tables(shift, events) for shift, events in ((-1.0, 4), (1.0, 6))]
+    table = prediction.prediction_intervals(nominal, sets, 0.95)
+    assert table.columns == io.PREDICTION_INTERVALS_SCHEMA.names
+    with_pi = table.filter(pl.col("pi_low").is_not_null())
+    assert (with_pi["pi_low"] <= with_pi["estimate"]).all()
+    assert (with_pi["pi_high"] >= with_pi["estimate"]).all()
+    bmd = table.row(by_predicate=pl.col("table") == "bmd", named=True)
+    assert bmd["pi_low"] < bmd["ci_low"] and bmd["pi_high"] > bmd["ci_high"]
+    markers = table.row(by_predicate=pl.col("table") == "markers", named=True)
+    assert markers["pi_low"] is None and (markers["param_low"], markers["param_high"]) == (
+        pytest.approx(-50.95),
+        pytest.approx(-49.05),
+    )
+    no_events = table.row(
+        by_predicate=(pl.col("arm") == "a") & (pl.col("table") == "fractures"), named=True
+    )
+    assert (no_events["pi_low"], no_events["pi_high"]) == (0.0, pytest.approx(0.037))
+    rr = table.row(by_predicate=pl.col("statistic") == "risk_ratio", named=True)
+    assert rr["pi_low"] == 0.0 and rr["n_parameter_sets"] == 2  # upper bound from the counts
+    hr = table.row(by_predicate=pl.col("statistic") == "hazard_ratio", named=True)
+    assert hr["pi_low"] is None and hr["n_parameter_sets"] == 0
+
+
+def run_uncertainty(workdir, spread: float):
+    settings = {"uncertainty": {"enabled": True, "n_parameter_sets": 3, "spread_scale": spread}}
+    workdir.mkdir(parents=True)
+    (workdir / "uncertainty.yaml").write_text(yaml.safe_dump(settings))
+    done = run_workflow(
+        workdir,
+        "--configfile",
+        str(workdir / "uncertainty.yaml"),
+        "--config",
+        "trial=smoke",
+        "n_shards=1",
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return pl.read_parquet(workdir / "results/smoke/endpoints/prediction_intervals.parquet")
+
+
+@pytest.fixture(scope="module")
+def smoke_intervals(tmp_path_factory):
+    """Prediction intervals of the smoke trial (K = 3) at spread_scale 0.5 and 2."""
+    root = tmp_path_factory.mktemp("uncertainty")
+    return {spread: run_uncertainty(root / f"spread_{spread}", spread) for spread in (0.5, 2.0)}
+
+
+def test_workflow_writes_prediction_intervals_that_contain_the_estimates(smoke_intervals):
+    table = smoke_intervals[0.5]
+    assert table.columns == io.PREDICTION_INTERVALS_SCHEMA.names
+    assert set(table["table"]) == {"bmd", "markers", "fractures", "comparisons"}
+    finite = table.filter(pl.col("pi_low").is_not_null() & pl.col("estimate").is_finite())
+    assert finite.height > 50
+    assert (finite["pi_low"] <= finite["estimate"]).all()
+    assert (finite["pi_high"] >= finite["estimate"]).all()
+    assert (table["n_parameter_sets"] <= 3).all()
+
+
+def test_wider_parameter_spread_gives_wider_prediction_intervals(smoke_intervals):
+    def mean_width(table: pl.DataFrame) -> float:
+        bmd = table.filter(pl.col("table") == "bmd")
+        return float((bmd["pi_high"] - bmd["pi_low"]).mean())
+
+    assert mean_width(smoke_intervals[2.0]) >= mean_width(smoke_intervals[0.5])
+
+
+def test_uncertainty_is_off_by_default(tmp_path):
+    done = run_workflow(tmp_path, "--dry-run", "--config", "trial=smoke")
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "draw_parameter_set" not in done.stdout and "prediction_intervals" not in done.stdout
