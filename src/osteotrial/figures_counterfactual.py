@@ -47,6 +47,15 @@ def _figure(name: str, n_columns: int):
     return fig, axes.ravel()
 
 
+def ratio_axis(ax) -> None:
+    """Log x axis with the ratio ticks of ``osteotrial.figures`` and a dashed line at 1."""
+    ax.axvline(1.0, color="grey", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(figures.FixedLocator(figures.RATIO_TICKS))
+    ax.xaxis.set_minor_locator(figures.NullLocator())
+    ax.xaxis.set_major_formatter("{x:g}")
+
+
 def _rows(subgroups: pl.DataFrame) -> list[tuple[str, str]]:
     """Return the (subgroup, level) rows of the forest, in table order, "all" first."""
     pairs = subgroups.select("subgroup", "level").unique(maintain_order=True).rows()
@@ -87,11 +96,7 @@ def subgroup_forest_figure(
             _interval(ax, y, row["estimate"], row["ci_low"], row["ci_high"], colors[row["arm"]])
         ratio = measure == "risk_ratio"
         if ratio:
-            ax.axvline(1.0, color="grey", lw=0.8, ls="--")
-            ax.set_xscale("log")
-            ax.xaxis.set_major_locator(figures.FixedLocator(figures.RATIO_TICKS))
-            ax.xaxis.set_minor_locator(figures.NullLocator())
-            ax.xaxis.set_major_formatter("{x:g}")
+            ratio_axis(ax)
         name = figures.ENDPOINT_NAMES.get(endpoint, figures.SITE_NAMES.get(endpoint[4:].upper()))
         ax.set_title(name if ratio else f"{name} BMD")
         ax.set_xlabel("risk ratio (paired)" if ratio else "difference, % points")
@@ -160,53 +165,48 @@ def randomized_vs_counterfactual_figure(
     figures.save(fig, path)
 
 
+def _randomized_effects(table: pl.DataFrame, arm: str, reference: str, ratio: bool):
+    """Return endpoint, month, estimate, ci_low, ci_high of the trial's own comparison."""
+    if ratio:
+        return table.filter(pl.col("arm") == arm).select(
+            "endpoint",
+            "month",
+            pl.col("risk_ratio").alias("estimate"),
+            pl.col("rr_ci_low").alias("ci_low"),
+            pl.col("rr_ci_high").alias("ci_high"),
+        )
+    return randomized_bmd_difference(table, arm, reference).select(
+        ("bmd_" + pl.col("site").str.to_lowercase()).alias("endpoint"),
+        "month",
+        "estimate",
+        "ci_low",
+        "ci_high",
+    )
+
+
+def _interval_of(frame: pl.DataFrame) -> tuple[float, float, float]:
+    row = frame.row(0, named=True)
+    return row["estimate"], row["ci_low"], row["ci_high"]
+
+
 def _versus_rows(truth, table, month, arm, ratio: bool) -> list[tuple[str, tuple, tuple]]:
     """Return (label, randomized (est, lo, hi), counterfactual (est, lo, hi)) per endpoint."""
-    reference = truth["reference_arm"][0]
-    out = []
+    measure = "risk_ratio" if ratio else "mean_difference_pct_points"
+    at = (pl.col("arm") == arm) & (pl.col("month") == month)
+    counterfactual = truth.filter(at & (pl.col("measure") == measure))
+    randomized = _randomized_effects(table, arm, truth["reference_arm"][0], ratio)
+    randomized = randomized.filter(pl.col("month") == month)
     if ratio:
-        for endpoint in figures.ENDPOINT_NAMES:
-            rand = table.filter(
-                (pl.col("endpoint") == endpoint)
-                & (pl.col("month") == month)
-                & (pl.col("arm") == arm)
-            )
-            cf = truth.filter(
-                (pl.col("endpoint") == endpoint)
-                & (pl.col("month") == month)
-                & (pl.col("arm") == arm)
-                & (pl.col("measure") == "risk_ratio")
-            )
-            if rand.height and cf.height:
-                r = rand.row(0, named=True)
-                c = cf.row(0, named=True)
-                out.append(
-                    (
-                        f"{figures.ENDPOINT_NAMES[endpoint]}, m{month:g}",
-                        (r["risk_ratio"], r["rr_ci_low"], r["rr_ci_high"]),
-                        (c["estimate"], c["ci_low"], c["ci_high"]),
-                    )
-                )
-        return out
-    randomized = randomized_bmd_difference(table, arm, reference)
-    for site in figures.SITE_NAMES:
-        rand = randomized.filter((pl.col("site") == site) & (pl.col("month") == month))
-        cf = truth.filter(
-            (pl.col("endpoint") == f"bmd_{site.lower()}")
-            & (pl.col("month") == month)
-            & (pl.col("arm") == arm)
-        )
-        if rand.height and cf.height:
-            r = rand.row(0, named=True)
-            c = cf.row(0, named=True)
-            out.append(
-                (
-                    f"{site} BMD, m{month:g}",
-                    (r["estimate"], r["ci_low"], r["ci_high"]),
-                    (c["estimate"], c["ci_low"], c["ci_high"]),
-                )
-            )
-    return out
+        names = dict(figures.ENDPOINT_NAMES)
+    else:
+        names = {f"bmd_{site.lower()}": f"{site} BMD" for site in figures.SITE_NAMES}
+    rows = []
+    for endpoint, name in names.items():
+        rand = randomized.filter(pl.col("endpoint") == endpoint)
+        twin = counterfactual.filter(pl.col("endpoint") == endpoint)
+        if rand.height and twin.height:
+            rows.append((f"{name}, m{month:g}", _interval_of(rand), _interval_of(twin)))
+    return rows
 
 
 def _versus_panel(ax, truth, table, months: Sequence[float], arms, colors, ratio: bool) -> None:
@@ -221,11 +221,7 @@ def _versus_panel(ax, truth, table, months: Sequence[float], arms, colors, ratio
     ax.set_yticks(-np.arange(len(labels)))
     ax.set_yticklabels(labels)
     if ratio:
-        ax.axvline(1.0, color="grey", lw=0.8, ls="--")
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(figures.FixedLocator(figures.RATIO_TICKS))
-        ax.xaxis.set_minor_locator(figures.NullLocator())
-        ax.xaxis.set_major_formatter("{x:g}")
+        ratio_axis(ax)
         ax.set_xlabel("risk ratio")
         ax.set_title("Fractures")
     else:
