@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -16,6 +18,10 @@ from osteotrial.calibrate_fracture import FRACTURE_FIT
 MODEL = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
 DATA = uncertainty.load_uncertainty(ROOT / uncertainty.DEFAULT_FILE)
 FAST = 20  # Metropolis steps in unit tests (the workflow uses parameter_sets.N_STEPS)
+# The same file with plain Laplace draws for the fracture block: the conditional re-fit (about
+# 20 s a set) has its own test below.
+DATA_UNCONDITIONAL = copy.deepcopy(DATA)
+DATA_UNCONDITIONAL["blocks"]["fracture"]["sampler"] = "laplace"
 
 
 def test_covariance_file_is_symmetric_positive_definite_with_real_model_keys():
@@ -58,7 +64,20 @@ def test_discrete_residuals_are_step_functions_of_the_parameters():
 
 
 def draw(k: int, spread: float = 1.0, seed: int = 7) -> parameter_sets.ParameterSet:
-    return parameter_sets.parameter_set(MODEL, DATA, spread, seed, k, n_steps=FAST)
+    return parameter_sets.parameter_set(MODEL, DATA_UNCONDITIONAL, spread, seed, k, n_steps=FAST)
+
+
+def test_fracture_values_are_refitted_given_the_drawn_remodeling_values():
+    """The cut posterior: a remodeling set moves the fracture targets; the re-fit restores them."""
+    from osteotrial.calibrate_fracture import fracture_residuals
+
+    names = [("remodeling", "wnt_max_fold")]  # a weaker romosozumab: chi-square 0.4 -> 3.8
+    drawn = parameter_sets.apply_shifts(MODEL, names, np.array([-0.7]))
+    before = fracture_residuals(drawn)
+    centre = parameter_sets.conditional_centre(MODEL, drawn, "fracture")
+    after = fracture_residuals(parameter_sets.apply_shifts(drawn, list(FRACTURE_FIT), centre))
+    assert after @ after < 0.5 * (before @ before)
+    assert DATA["blocks"]["fracture"]["sampler"] == "conditional_laplace"
 
 
 def test_same_seed_and_k_give_the_same_set_whatever_was_drawn_before():

@@ -247,6 +247,7 @@ def fit(
     names: Sequence[tuple[str, str]],
     residuals: Callable[[dict[str, Any]], np.ndarray],
     max_nfev: int = 400,
+    verbose: int = 1,
 ) -> dict[str, Any]:
     """Fit the named values (in log space, weak priors) and return the fitted model mapping."""
     x0 = np.log(_initial(model, names))
@@ -269,7 +270,7 @@ def fit(
         method="trf",
         diff_step=1e-3,
         max_nfev=max_nfev,
-        verbose=1,
+        verbose=verbose,
     )
     return apply_values(model, names, np.exp(result.x))
 

@@ -6,9 +6,15 @@ the uncertainty file at a time, with the stream ``rng.make_generator(seed, "para
 b)`` of block b: set k depends on (seed, k) only, never on how many sets are drawn. s is
 ``uncertainty.spread_scale``.
 
-- ``laplace`` blocks (fracture): shift = s L z, z standard normals, L the Cholesky factor of
-  the block's covariance (values with log_sd 0 are not shifted); each value is then clipped to
+- ``laplace`` blocks: shift = s L z, z standard normals, L the Cholesky factor of the block's
+  covariance (values with log_sd 0 are not shifted); each value is then clipped to
   ``draw_bounds``, a documented truncation.
+- ``conditional_laplace`` blocks (fracture): the same draws around the block's values re-fitted
+  to its own targets given the blocks drawn before it (``conditional_centre``): a "cut"
+  posterior, p(remodeling | its targets) p(fracture | remodeling, fracture targets). Without
+  the re-fit, a remodeling set that suppresses resorption more also cuts fractures more, with
+  turnover effects fitted to the nominal remodeling: the fracture relative risks then leave
+  the published ones they were fitted to (docs/analyses.md).
 - ``metropolis`` blocks (remodeling): over its posterior this stage is far from linear, and
   Laplace draws miss the calibration targets much more than the linearization predicts
   (median target chi-square 64 against about 18 expected; docs/analyses.md) and one in ten
@@ -43,6 +49,7 @@ from osteotrial.io import PARAMETER_SETS_SCHEMA, to_table, write_parquet
 # (1e-6, 1e6)): a turnover effect must stay below 1 (FractureTypeParams).
 EXTRA_BOUNDS: dict[str, tuple[float, float]] = {"turnover_effect_max_frac": (1e-3, 0.95)}
 STABILITY_TURNOVER_MULT = 3.0  # the fast tail of the cohort (log-normal IIV, CV 25 %)
+REFIT_MAX_NFEV = 60  # least-squares evaluations of the conditional re-fit (converges in < 40)
 N_STEPS = 600  # chain length: marginal SDs as with 1500 steps (docs/analyses.md)
 STEP_FRAC = 1.2  # proposal scale / sqrt(d): about a third of proposals accepted at s = 1
 Name = tuple[str, str]
@@ -166,6 +173,22 @@ def metropolis_shifts(
     return state
 
 
+def conditional_centre(
+    model: Mapping[str, Any], drawn: Mapping[str, Any], block: str
+) -> np.ndarray:
+    """Return the log shifts (from ``model``) of a block's values re-fitted given ``drawn``.
+
+    ``drawn`` is ``model`` with the blocks drawn so far applied; the block's values are fitted
+    to the block's calibration targets (``calibrate.fit``, same weak prior) from the trial's
+    values.
+    """
+    names, residuals = uncertainty.stages()[block]
+    fitted = calibrate.fit(dict(drawn), names, residuals, max_nfev=REFIT_MAX_NFEV, verbose=0)
+    return np.log(calibrate._initial(fitted, names)) - np.log(
+        calibrate._initial(dict(model), names)
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class ParameterSet:
     """Parameter set k: the full model mapping and the log shift of every drawn name."""
@@ -202,9 +225,13 @@ def parameter_set(
             shift = metropolis_shifts(model, block, cov, spread_scale, gen, dt_days, n_steps)
         elif content["sampler"] == "laplace":
             shift = laplace_shifts(cov, spread_scale, gen)
+        elif content["sampler"] == "conditional_laplace":
+            drawn = apply_shifts(model, names, np.concatenate(shifts)) if names else model
+            shift = conditional_centre(model, drawn, block) + laplace_shifts(cov, spread_scale, gen)
         else:
             raise ValueError(
-                f"block {block}: sampler {content['sampler']!r}; allowed: laplace, metropolis"
+                f"block {block}: sampler {content['sampler']!r}; allowed: laplace, "
+                "conditional_laplace, metropolis"
             )
         names += block_names
         shifts.append(shift)

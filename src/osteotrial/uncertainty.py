@@ -46,8 +46,10 @@ DEFAULT_FILE = "config/model_uncertainty.yaml"
 DISCRETE_RESIDUALS: dict[str, tuple[int, ...]] = {"remodeling": (0, 4), "fracture": ()}
 # How parameter sets are drawn per block (osteotrial.parameter_sets): "metropolis" (a chain on
 # the stage's exact objective, the Laplace covariance as proposal; the remodeling stage is far
-# from linear over its posterior) or "laplace" (normal draws; the fracture stage is near linear).
-SAMPLERS: dict[str, str] = {"remodeling": "metropolis", "fracture": "laplace"}
+# from linear over its posterior), "laplace" (normal draws around the fitted values) or
+# "conditional_laplace" (the fracture stage, near linear: normal draws around its values re-fitted
+# given the blocks drawn before it).
+SAMPLERS: dict[str, str] = {"remodeling": "metropolis", "fracture": "conditional_laplace"}
 Names = Sequence[tuple[str, str]]
 
 
