@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from osteotrial.cohort import Cohort, CohortSpec, sample_cohort
-from osteotrial.config import load_config
-from osteotrial.reference_solver import reference_bmd_rel
-from osteotrial.simulate import iter_simulate_arm
+from osteotrial.cohort.sampling import Cohort, CohortSpec, sample_cohort
+from osteotrial.engine.reference import reference_bmd_rel
+from osteotrial.engine.simulate import iter_simulate_arm
+from osteotrial.trial.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 ARM = "romosozumab_then_denosumab"

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import yaml
 
-from osteotrial.calibrate import typical_cohort
-from osteotrial.cohort import MAX_EVENTS, Cohort, CohortSpec, sample_cohort
+from osteotrial.calibration.calibrate import typical_cohort
+from osteotrial.cohort.sampling import MAX_EVENTS, Cohort, CohortSpec, sample_cohort
+from osteotrial.engine.results import ArmResult
 from osteotrial.io import COHORT_SCHEMA
-from osteotrial.params import load_model_params
-from osteotrial.results import ArmResult
+from osteotrial.model.params import load_model_params
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH_12_DAY = 365.25

@@ -1,6 +1,6 @@
 """Small helpers shared by the model tests (the fixtures are in conftest.py)."""
 
-from osteotrial.schedules import ArmSpec
+from osteotrial.trial.schedules import ArmSpec
 
 
 def arm(*phases):

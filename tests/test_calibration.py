@@ -1,7 +1,8 @@
 """Full-size FRAME and FREEDOM emulations land on every calibration target in targets.yaml.
 
 Runs the workflow itself at the published arm sizes (7,180 and 7,808 women), then compares the
-endpoint tables with the targets (osteotrial.targets): BMD within tolerance, published fracture
+endpoint tables with the targets (osteotrial.calibration.targets): BMD within tolerance,
+published fracture
 incidences and relative risk reductions inside the emulated 95% CIs, marker shape within
 10 points. The cohort baselines are checked against targets.yaml in test_cohort.py.
 """
@@ -12,7 +13,7 @@ import polars as pl
 import pytest
 from conftest import NO_ANALYSES, ROOT, run_workflow
 
-from osteotrial.targets import compare, load_targets
+from osteotrial.calibration.targets import compare, load_targets
 
 ARMS = {
     "frame": ("romosozumab_then_denosumab", "placebo_then_denosumab"),

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from osteotrial.cohort import (
+from osteotrial.cohort.fit import TRIAL_ELIGIBILITY, baseline_targets
+from osteotrial.cohort.sampling import (
     Cohort,
     CohortSpec,
     draw_candidates,
     is_eligible,
     sample_cohort,
 )
-from osteotrial.cohort_fit import TRIAL_ELIGIBILITY, baseline_targets
 
 FRAME_BLOCK = {
     "eligibility": {

@@ -7,9 +7,9 @@ from dataclasses import fields
 
 import pytest
 
-from osteotrial.cohort import Eligibility
-from osteotrial.cohort_population import PopulationParams
-from osteotrial.config import config_hash, load_config, load_schema
+from osteotrial.cohort.population import PopulationParams
+from osteotrial.cohort.sampling import Eligibility
+from osteotrial.trial.config import config_hash, load_config, load_schema
 
 CONFIG_DIR = "config"
 PHASE = {"drug": "placebo", "dose_mg": 0, "interval_days": 30, "start_day": 0, "stop_day": 365}
@@ -137,7 +137,7 @@ def test_every_schema_object_forbids_unknown_keys():
 
 def test_nested_command_line_values_are_read_as_yaml():
     """Snakemake gives nested --config values as strings; they become bools, numbers, lists."""
-    from osteotrial.config import parse_command_line_values
+    from osteotrial.trial.config import parse_command_line_values
 
     given = {"power": {"enabled": "true", "n_per_arm": ["50", "100"], "alpha": "0.05"}}
     given |= {"trial": "frame", "counterfactual": {"tscore_band_site": "TH"}}

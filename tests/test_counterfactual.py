@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import run_workflow
 
-from osteotrial import counterfactual as cf
 from osteotrial import io
-from osteotrial.endpoints import FRACTURE_ENDPOINTS
+from osteotrial.analyses import counterfactual as cf
+from osteotrial.analyses.endpoints import FRACTURE_ENDPOINTS
 
 # The smoke trial with every analysis on, small: counterfactual twins, power, parameter sets.
 ANALYSES = (

@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 from conftest import synthetic_cohort, synthetic_result
 
-from osteotrial import endpoints, io
+from osteotrial import io
+from osteotrial.analyses import endpoints
 
 INF = np.inf
 

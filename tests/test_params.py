@@ -7,8 +7,8 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from osteotrial.params import ModelParams, PKParams, RemodelingParams, SiteBMDParams
-from osteotrial.schedules import RegimenPhase
+from osteotrial.model.params import ModelParams, PKParams, RemodelingParams, SiteBMDParams
+from osteotrial.trial.schedules import RegimenPhase
 
 
 def _model_dict():

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from model_fixtures import arm
 
-from osteotrial.endpoints import cox_hazard_ratio, cox_hazard_ratio_lifelines
-from osteotrial.reference_solver import reference_bmd_rel, reference_events
-from osteotrial.results import FRACTURE_TYPES
-from osteotrial.schedules import Schedule
-from osteotrial.simulate import simulate_arm
+from osteotrial.analyses.endpoints import cox_hazard_ratio, cox_hazard_ratio_lifelines
+from osteotrial.engine.reference import reference_bmd_rel, reference_events
+from osteotrial.engine.results import FRACTURE_TYPES
+from osteotrial.engine.simulate import simulate_arm
+from osteotrial.trial.schedules import Schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 TWO_YEARS = Schedule(1.0, 730.5, (1, 3, 6, 9, 12, 18, 24), (5.0, 14.0), (12, 24))

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from osteotrial import pk
-from osteotrial.schedules import ArmSpec, Schedule
-from osteotrial.simulate import simulate_arm
+from osteotrial.engine.simulate import simulate_arm
+from osteotrial.model import pk
+from osteotrial.trial.schedules import ArmSpec, Schedule
 
 
 def _single_dose(cohort, params, drug, dose_mg, days=120):

@@ -1,4 +1,4 @@
-"""Replicate trials and power (osteotrial.power): statistics, allocation, workflow."""
+"""Replicate trials and power (osteotrial.analyses.power): statistics, allocation, workflow."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import yaml
 from conftest import run_workflow
 from scipy import stats
 
-from osteotrial import io, power
-from osteotrial.endpoints import fracture_counts
-from osteotrial.power_figure import power_figure, size_ticks
+from osteotrial import io
+from osteotrial.analyses import power
+from osteotrial.analyses.endpoints import fracture_counts
+from osteotrial.report.figures_power import power_figure, size_ticks
 from osteotrial.units import DAYS_PER_MONTH
 
 N_SUPER = 20000

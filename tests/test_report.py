@@ -13,10 +13,11 @@ import polars as pl
 import pytest
 from conftest import ROOT, run_workflow
 
-from osteotrial import figures, io
-from osteotrial.config import load_config
-from osteotrial.progress import chunk_logger
-from osteotrial.report import FIGURES, REPORT_FILES, calibration_table, write_report
+from osteotrial import io
+from osteotrial.engine.progress import chunk_logger
+from osteotrial.report import figures_trial as figures
+from osteotrial.report.build import FIGURES, REPORT_FILES, calibration_table, write_report
+from osteotrial.trial.config import load_config
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from osteotrial.cohort import CohortSpec, sample_cohort
-from osteotrial.config import load_config
-from osteotrial.simulate import simulate_arm
+from osteotrial.cohort.sampling import CohortSpec, sample_cohort
+from osteotrial.engine.simulate import simulate_arm
+from osteotrial.trial.config import load_config
 
 SCENARIOS = ("frame_extension", "denosumab_discontinuation", "sequence_order", "delayed_denosumab")
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from model_fixtures import arm, pct_change
 
-from osteotrial.reference_solver import reference_bmd_rel
-from osteotrial.schedules import Schedule
-from osteotrial.simulate import simulate_arm
+from osteotrial.engine.reference import reference_bmd_rel
+from osteotrial.engine.simulate import simulate_arm
+from osteotrial.trial.schedules import Schedule
 
 YEAR = Schedule(1.0, 365.25, (1, 3, 6, 9, 12), (5.0, 14.0), (12,))
 TWO_YEARS = Schedule(1.0, 730.5, (1, 3, 6, 9, 12, 18, 24), (14.0,), (12, 24))

@@ -12,8 +12,10 @@ import pytest
 import yaml
 from conftest import ROOT, run_workflow
 
-from osteotrial import calibrate, io, parameter_sets, prediction, uncertainty
-from osteotrial.calibrate_fracture import FRACTURE_FIT
+from osteotrial import io
+from osteotrial.analyses import prediction
+from osteotrial.calibration import calibrate, parameter_sets, uncertainty
+from osteotrial.calibration.fracture import FRACTURE_FIT
 
 MODEL = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
 DATA = uncertainty.load_uncertainty(ROOT / uncertainty.DEFAULT_FILE)
@@ -69,7 +71,7 @@ def draw(k: int, spread: float = 1.0, seed: int = 7) -> parameter_sets.Parameter
 
 def test_fracture_values_are_refitted_given_the_drawn_remodeling_values():
     """The cut posterior: a remodeling set moves the fracture targets; the re-fit restores them."""
-    from osteotrial.calibrate_fracture import fracture_residuals
+    from osteotrial.calibration.fracture import fracture_residuals
 
     names = [("remodeling", "wnt_max_fold")]  # a weaker romosozumab: chi-square 0.4 -> 3.8
     drawn = parameter_sets.apply_shifts(MODEL, names, np.array([-0.7]))

@@ -2,7 +2,7 @@
 
 Tables (the output contract; README.md shows how to read them):
 
-- ``cohort``: one row per patient, the fields of ``osteotrial.cohort.Cohort``.
+- ``cohort``: one row per patient, the fields of ``osteotrial.cohort.sampling.Cohort``.
 - ``simulation``: long format, one row per (patient, record day), sorted by patient_id then day.
   Per-patient columns (event days, death and dropout day) are repeated on every row of the
   patient, so ``filter(pl.col("day") == 0)`` gives one row per patient. Event days are days
@@ -30,8 +30,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import osteotrial
-from osteotrial.cohort import MAX_EVENTS, Cohort
-from osteotrial.results import ArmResult
+from osteotrial.cohort.sampling import MAX_EVENTS, Cohort
+from osteotrial.engine.results import ArmResult
 from osteotrial.units import DAYS_PER_MONTH
 
 F64, I64, BOOL, STR = pa.float64(), pa.int64(), pa.bool_(), pa.string()
@@ -85,7 +85,8 @@ ENDPOINT_SCHEMAS: dict[str, pa.Schema] = {
 }
 ENDPOINT_TABLES: tuple[str, ...] = tuple(ENDPOINT_SCHEMAS)
 
-# Parameter uncertainty (osteotrial.parameter_sets, osteotrial.prediction): the drawn values of
+# Parameter uncertainty (osteotrial.calibration.parameter_sets,
+# osteotrial.analyses.prediction): the drawn values of
 # every set, and prediction intervals next to every endpoint (README.md, docs/analyses.md).
 PARAMETER_SETS_SCHEMA = pa.schema(
     [("parameter_set", STR), ("parameter", STR), ("trial_value", F64), ("value", F64)]

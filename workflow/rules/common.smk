@@ -2,12 +2,12 @@ import re
 
 from snakemake.utils import validate
 
-from osteotrial.config import load_config
+from osteotrial.trial.config import load_config
 from osteotrial.io import ENDPOINT_TABLES
-from osteotrial.report import REPORT_FILES
+from osteotrial.report.build import REPORT_FILES
 
 # Merge config/model.yaml, config/trials/{trial}.yaml and the --config overrides, validate them
-# with config/config.schema.json and the checks of osteotrial.config; an invalid configuration
+# with config/config.schema.json and the checks of osteotrial.trial.config; an invalid configuration
 # stops here, before any job, with a message naming the field, the value and what is allowed.
 TRIAL = load_config(config["trial"], overrides=config)
 config.update(TRIAL.raw)

@@ -4,8 +4,9 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from osteotrial import endpoints, io
-from osteotrial.config import config_from_dict
+from osteotrial import io
+from osteotrial.analyses import endpoints
+from osteotrial.trial.config import config_from_dict
 
 trial = config_from_dict(snakemake.params.config)
 tables = endpoints.compute_endpoint_tables(

@@ -6,8 +6,8 @@ from pathlib import Path
 sys.stderr = open(snakemake.log[0], "w")
 
 from osteotrial import io
-from osteotrial.config import config_from_dict
-from osteotrial.counterfactual import SCHEMAS, counterfactual_tables, effect_months
+from osteotrial.analyses.counterfactual import SCHEMAS, counterfactual_tables, effect_months
+from osteotrial.trial.config import config_from_dict
 
 trial = config_from_dict(snakemake.params.config)
 by_arm = {arm: [] for arm in trial.arms}

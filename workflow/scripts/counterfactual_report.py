@@ -6,12 +6,12 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import polars as pl
 
-from osteotrial import figures
-from osteotrial.config import config_from_dict
-from osteotrial.figures_counterfactual import (
+from osteotrial.report import figures_trial as figures
+from osteotrial.report.figures_counterfactual import (
     randomized_vs_counterfactual_figure,
     subgroup_forest_figure,
 )
+from osteotrial.trial.config import config_from_dict
 
 trial = config_from_dict(snakemake.params.config)
 subgroups = pl.read_parquet(snakemake.input.subgroups)

@@ -4,8 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from osteotrial import parameter_sets
-from osteotrial.config import config_from_dict
+from osteotrial.calibration import parameter_sets
+from osteotrial.trial.config import config_from_dict
 
 trial = config_from_dict(snakemake.params.config)
 pset = snakemake.wildcards.pset

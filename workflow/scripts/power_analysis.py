@@ -4,8 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from osteotrial import power
-from osteotrial.config import config_from_dict
+from osteotrial.analyses import power
+from osteotrial.trial.config import config_from_dict
 
 trial = config_from_dict(snakemake.params.config)
 table = power.compute_power_table(snakemake.input.cohort, snakemake.input.simulations, trial)

@@ -6,10 +6,10 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import polars as pl
 
-from osteotrial.config import config_from_dict
-from osteotrial.power import design_power
-from osteotrial.power_figure import power_figure
-from osteotrial.targets import load_targets
+from osteotrial.analyses.power import design_power
+from osteotrial.calibration.targets import load_targets
+from osteotrial.report.figures_power import power_figure
+from osteotrial.trial.config import config_from_dict
 
 trial = config_from_dict(snakemake.params.config)
 months = sorted({*trial.schedule.imaging_months, trial.schedule.visit_months[-1]})

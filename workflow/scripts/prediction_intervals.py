@@ -4,8 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from osteotrial.config import config_from_dict
-from osteotrial.prediction import write_prediction_intervals
+from osteotrial.analyses.prediction import write_prediction_intervals
+from osteotrial.trial.config import config_from_dict
 
 trial = config_from_dict(snakemake.params.config)
 write_prediction_intervals(

@@ -5,8 +5,8 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 from osteotrial import io
-from osteotrial.cohort import CohortSpec, sample_cohort
-from osteotrial.config import config_from_dict
+from osteotrial.cohort.sampling import CohortSpec, sample_cohort
+from osteotrial.trial.config import config_from_dict
 
 trial = config_from_dict(snakemake.params.config)
 allocation = trial.cohort_allocation(snakemake.params.population)

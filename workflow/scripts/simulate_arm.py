@@ -12,12 +12,12 @@ sys.stderr = open(snakemake.log[0], "w")
 import numpy as np
 
 from osteotrial import io
-from osteotrial.config import config_from_dict
-from osteotrial.faults import maybe_fail_once
-from osteotrial.parameter_sets import read_parameter_set
-from osteotrial.params import ModelParams
-from osteotrial.progress import chunk_logger
-from osteotrial.simulate import iter_simulate_arm
+from osteotrial.calibration.parameter_sets import read_parameter_set
+from osteotrial.engine.progress import chunk_logger
+from osteotrial.engine.simulate import iter_simulate_arm
+from osteotrial.model.params import ModelParams
+from osteotrial.testing import maybe_fail_once
+from osteotrial.trial.config import config_from_dict
 
 trial = config_from_dict(snakemake.params.config)
 arm, shard = snakemake.wildcards.arm, snakemake.wildcards.shard

@@ -6,9 +6,9 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import polars as pl
 
-from osteotrial.config import config_from_dict
-from osteotrial.figures import arm_colors
-from osteotrial.figures_uncertainty import prediction_figure
+from osteotrial.report.figures_trial import arm_colors
+from osteotrial.report.figures_uncertainty import prediction_figure
+from osteotrial.trial.config import config_from_dict
 
 trial = config_from_dict(snakemake.params.config)
 colors = arm_colors(trial.arm_names, trial.control_arm)

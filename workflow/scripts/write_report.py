@@ -5,9 +5,9 @@ from pathlib import Path
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from osteotrial.config import config_from_dict
 from osteotrial.io import ENDPOINT_TABLES
-from osteotrial.report import write_report
+from osteotrial.report.build import write_report
+from osteotrial.trial.config import config_from_dict
 
 trial = config_from_dict(snakemake.params.config)
 tables = {name: snakemake.input[name] for name in ENDPOINT_TABLES}

@@ -46,7 +46,7 @@ from __future__ import annotations
 import numpy as np
 
 from osteotrial.arrays import FloatArray
-from osteotrial.params import RemodelingParams
+from osteotrial.model.params import RemodelingParams
 
 CELL_STATES: tuple[str, ...] = ("obp", "oba", "oca", "precursor", "tolerance")
 N_CELL_STATES = len(CELL_STATES)

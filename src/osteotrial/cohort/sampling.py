@@ -24,7 +24,7 @@ import numpy as np
 
 from osteotrial import rng
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
-from osteotrial.cohort_population import (
+from osteotrial.cohort.population import (
     PopulationParams,
     covariates_from_draws,
     iiv_multipliers,

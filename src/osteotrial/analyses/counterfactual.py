@@ -35,7 +35,7 @@ import polars as pl
 import pyarrow as pa
 from scipy import stats
 
-from osteotrial.endpoints import (
+from osteotrial.analyses.endpoints import (
     CONFIDENCE,
     FRACTURE_ENDPOINTS,
     SITES,

@@ -16,7 +16,7 @@ import polars as pl
 from matplotlib import pyplot as plt
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from osteotrial import figures
+from osteotrial.report import figures_trial as figures
 
 FIGURE_SIZE_IN = (15.0, 10.0)
 FOREST_MONTHS = (12.0, 24.0)

@@ -14,13 +14,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from osteotrial import pk
 from osteotrial.arrays import FloatArray
-from osteotrial.cohort import Cohort
-from osteotrial.fracture import EventTracker
-from osteotrial.params import ModelParams
-from osteotrial.schedules import ArmSpec, Schedule
-from osteotrial.simulate import BMD, OCA, Drivers, bone_rhs, initial_bone, tscores_now
+from osteotrial.cohort.sampling import Cohort
+from osteotrial.engine.simulate import BMD, OCA, Drivers, bone_rhs, initial_bone, tscores_now
+from osteotrial.model import pk
+from osteotrial.model.fracture import EventTracker
+from osteotrial.model.params import ModelParams
+from osteotrial.trial.schedules import ArmSpec, Schedule
 
 DEN, ROM, BONE = slice(0, 4), slice(4, 8), slice(8, 16)
 

@@ -1,7 +1,8 @@
 """Report figures of the counterfactual twins: subgroup forest, randomized vs counterfactual.
 
-Inputs are the ``subgroups`` table of ``osteotrial.counterfactual`` and the trial's own
-``comparisons`` and ``bmd`` endpoint tables. Same conventions as ``osteotrial.figures``: fixed
+Inputs are the ``subgroups`` table of ``osteotrial.analyses.counterfactual`` and the trial's own
+``comparisons`` and ``bmd`` endpoint tables. Same conventions as
+``osteotrial.report.figures_trial``: fixed
 sizes, Okabe-Ito colours per arm, ratios on a log axis.
 """
 
@@ -15,7 +16,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from osteotrial import figures  # sets the Agg backend
+from osteotrial.report import figures_trial as figures  # sets the Agg backend
 
 SIZES_IN: dict[str, tuple[float, float]] = {
     "subgroup_forest": (16.0, 7.5),
@@ -48,7 +49,7 @@ def _figure(name: str, n_columns: int):
 
 
 def ratio_axis(ax) -> None:
-    """Log x axis with the ratio ticks of ``osteotrial.figures`` and a dashed line at 1."""
+    """Log x axis with the ratio ticks of figures_trial and a dashed line at 1."""
     ax.axvline(1.0, color="grey", lw=0.8, ls="--")
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(figures.FixedLocator(figures.RATIO_TICKS))

@@ -27,7 +27,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
-from osteotrial.schedules import ArmSpec, Schedule
+from osteotrial.trial.schedules import ArmSpec, Schedule
 from osteotrial.units import DAYS_PER_MONTH
 
 SCHEMA_FILE = "config.schema.json"
@@ -338,11 +338,11 @@ def config_hash(merged: Mapping[str, Any]) -> str:
 
 
 def _build_params(model: Mapping[str, Any]) -> Any:
-    """Return ``ModelParams.from_dict(model)``, or None while osteotrial.params does not exist."""
+    """Return ``ModelParams.from_dict(model)``, or None if the model package is absent."""
     try:
-        from osteotrial.params import ModelParams
+        from osteotrial.model.params import ModelParams
     except ModuleNotFoundError as error:
-        if error.name != "osteotrial.params":
+        if error.name != "osteotrial.model.params":
             raise
         return None
     return ModelParams.from_dict(model)

@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from osteotrial import calibrate, rng, uncertainty
+from osteotrial import rng
+from osteotrial.calibration import calibrate, uncertainty
 from osteotrial.io import PARAMETER_SETS_SCHEMA, to_table, write_parquet
 
 # Validity bounds of values the calibration leaves unbounded (calibrate.BOUNDS falls back to
@@ -101,9 +102,9 @@ def stable(model: Mapping[str, Any], dt_days: float) -> bool:
     stays finite. Wide values (e.g. a large Wnt exponent on OBp differentiation) can make the
     explicit step unstable where the fitted values are not.
     """
-    from osteotrial.params import ModelParams
-    from osteotrial.schedules import ArmSpec, Schedule
-    from osteotrial.simulate import simulate_arm
+    from osteotrial.engine.simulate import simulate_arm
+    from osteotrial.model.params import ModelParams
+    from osteotrial.trial.schedules import ArmSpec, Schedule
 
     month = calibrate.MONTH
     phases = [

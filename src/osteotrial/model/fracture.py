@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from osteotrial.arrays import BoolArray, FloatArray
-from osteotrial.cohort import Cohort
-from osteotrial.params import FractureParams, FractureTypeParams
-from osteotrial.results import FRACTURE_TYPES
+from osteotrial.cohort.sampling import Cohort
+from osteotrial.engine.results import FRACTURE_TYPES
+from osteotrial.model.params import FractureParams, FractureTypeParams
 from osteotrial.units import DAYS_PER_YEAR
 
 BMI_REFERENCE_KG_M2 = 25.0

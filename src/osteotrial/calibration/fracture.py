@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from osteotrial.cohort import CohortSpec, sample_cohort
-from osteotrial.params import ModelParams
-from osteotrial.results import ArmResult
-from osteotrial.schedules import ArmSpec, Schedule
-from osteotrial.simulate import simulate_arm
+from osteotrial.cohort.sampling import CohortSpec, sample_cohort
+from osteotrial.engine.results import ArmResult
+from osteotrial.engine.simulate import simulate_arm
+from osteotrial.model.params import ModelParams
+from osteotrial.trial.schedules import ArmSpec, Schedule
 from osteotrial.units import DAYS_PER_MONTH
 
 FRACTURE_FIT: tuple[tuple[str, str], ...] = (

@@ -28,14 +28,14 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from osteotrial import bmd, pk, remodeling
 from osteotrial.arrays import FloatArray
-from osteotrial.cohort import Cohort
-from osteotrial.fracture import EventTracker
-from osteotrial.params import ModelParams
-from osteotrial.reference import YOUNG_ADULT_SD_G_CM2
-from osteotrial.results import FRACTURE_TYPES, ArmResult
-from osteotrial.schedules import ArmSpec, Schedule
+from osteotrial.cohort.sampling import Cohort
+from osteotrial.engine.results import FRACTURE_TYPES, ArmResult
+from osteotrial.model import bmd, pk, remodeling
+from osteotrial.model.fracture import EventTracker
+from osteotrial.model.params import ModelParams
+from osteotrial.model.tscore import YOUNG_ADULT_SD_G_CM2
+from osteotrial.trial.schedules import ArmSpec, Schedule
 
 SITES = ("LS", "TH", "FN")
 CELLS, BMD = slice(0, 5), slice(5, 8)  # rows of the bone state
@@ -236,8 +236,8 @@ class _Events:
 def _simulate_chunk_numba(
     cohort: Cohort, arm: ArmSpec, params: ModelParams, schedule: Schedule, record_pk: bool
 ) -> ArmResult:
-    """The same loop as _simulate_chunk, compiled per patient (osteotrial.kernel_numba)."""
-    from osteotrial import kernel_numba as kn
+    """The same loop as _simulate_chunk, compiled per patient (osteotrial.engine.cpu)."""
+    from osteotrial.engine import cpu as kn
 
     n, dt, n_steps = cohort.n_patients, schedule.dt_days, schedule.n_steps
     drv = Drivers.of(cohort, params)

@@ -18,7 +18,7 @@ CTX (resorption) = c (OpenBoneMin: CTX % = 100 OC/OC0, S45).
 from __future__ import annotations
 
 from osteotrial.arrays import FloatArray
-from osteotrial.params import SiteBMDParams
+from osteotrial.model.params import SiteBMDParams
 from osteotrial.units import DAYS_PER_YEAR
 
 

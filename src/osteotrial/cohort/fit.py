@@ -5,7 +5,7 @@ The only calibration data are the ``baseline`` blocks of targets.yaml. One sourc
 the FRAME and the FREEDOM screening of it land on both trials' baselines: residuals are
 (screened mean - target) / tol, minimized by ``scipy.optimize.least_squares``. Screened means
 use every eligible candidate among ``n_candidates`` common draws (common random numbers, so
-the objective is deterministic). Run ``python -m osteotrial.cohort_fit`` to re-fit; copy the
+the objective is deterministic). Run ``python -m osteotrial.cohort.fit`` to re-fit; copy the
 printed values into the defaults of ``PopulationParams``.
 """
 
@@ -20,12 +20,12 @@ import numpy as np
 import yaml
 from scipy import optimize
 
-from osteotrial.cohort import Eligibility, is_eligible
-from osteotrial.cohort_population import (
+from osteotrial.cohort.population import (
     PopulationParams,
     covariates_from_draws,
     raw_candidate_draws,
 )
+from osteotrial.cohort.sampling import Eligibility, is_eligible
 
 FIT_SEED = 20240601
 FIT_CANDIDATES = 400_000
@@ -92,7 +92,7 @@ _BASELINE_COLUMNS = {
 
 def default_targets_path() -> Path:
     """Return config/targets.yaml of the repository if present, else the shared science copy."""
-    local = Path(__file__).resolve().parents[2] / "config" / "targets.yaml"
+    local = Path(__file__).resolve().parents[3] / "config" / "targets.yaml"
     return local if local.exists() else Path("/work/shared/science/targets.yaml")
 
 

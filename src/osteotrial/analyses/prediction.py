@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy import optimize, special, stats
 
-from osteotrial.endpoints import CONFIDENCE
+from osteotrial.analyses.endpoints import CONFIDENCE
 from osteotrial.io import (
     PARAMETER_SETS_SCHEMA,
     PREDICTION_INTERVALS_SCHEMA,

@@ -9,7 +9,8 @@ incidences and the 12-month relative risk reductions, on expected (not sampled) 
 of a screened FRAME cohort. Weak log-normal priors keep each fitted value near its
 literature start when the targets do not pin it down.
 
-Run ``python -m osteotrial.calibrate --stage remodeling --write`` (or ``fracture``); with
+Run ``python -m osteotrial.calibration.calibrate --stage remodeling --write``
+(or ``fracture``); with
 --write the fitted values are written into config/model.yaml in place (comments kept).
 """
 
@@ -26,12 +27,12 @@ import numpy as np
 import yaml
 from scipy import optimize
 
-from osteotrial import pk
-from osteotrial.cohort import Cohort
-from osteotrial.params import ModelParams
-from osteotrial.reference import tscore_to_bmd_g_cm2
-from osteotrial.schedules import ArmSpec, Schedule
-from osteotrial.simulate import simulate_arm
+from osteotrial.cohort.sampling import Cohort
+from osteotrial.engine.simulate import simulate_arm
+from osteotrial.model import pk
+from osteotrial.model.params import ModelParams
+from osteotrial.model.tscore import tscore_to_bmd_g_cm2
+from osteotrial.trial.schedules import ArmSpec, Schedule
 from osteotrial.units import DAYS_PER_MONTH
 
 MONTH = DAYS_PER_MONTH
@@ -315,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.stage == "remodeling":
         names, residuals = REMODELING_FIT, remodeling_residuals
     else:
-        from osteotrial.calibrate_fracture import FRACTURE_FIT, fracture_residuals
+        from osteotrial.calibration.fracture import FRACTURE_FIT, fracture_residuals
 
         names, residuals = FRACTURE_FIT, fracture_residuals
     fitted = fit(model, names, residuals, args.max_nfev)

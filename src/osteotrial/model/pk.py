@@ -28,7 +28,7 @@ import numpy as np
 from scipy import linalg, special
 
 from osteotrial.arrays import FloatArray
-from osteotrial.params import PKParams
+from osteotrial.model.params import PKParams
 from osteotrial.units import NG_ML_PER_MG_L
 
 N_PK_STATES = 4  # depot, central, peripheral, eliminated (mg)

@@ -20,8 +20,8 @@ import polars as pl
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from osteotrial import figures
-from osteotrial.endpoints import FRACTURE_ENDPOINTS
+from osteotrial.analyses.endpoints import FRACTURE_ENDPOINTS
+from osteotrial.report import figures_trial as figures
 
 FIGURE_SIZE_IN = (20.0, 8.5)
 POWER_LINES = (0.8, 0.9)

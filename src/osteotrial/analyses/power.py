@@ -54,8 +54,8 @@ import pyarrow.parquet as pq
 from scipy import stats
 
 from osteotrial import io
+from osteotrial.analyses.endpoints import FRACTURE_ENDPOINTS, _endpoint_months, patient_events
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
-from osteotrial.endpoints import FRACTURE_ENDPOINTS, _endpoint_months, patient_events
 from osteotrial.rng import make_generator
 from osteotrial.units import DAYS_PER_MONTH
 

@@ -16,9 +16,10 @@ import numpy as np
 import polars as pl
 from lifelines import KaplanMeierFitter
 
-from osteotrial import figures, io
-from osteotrial.endpoints import patient_events
-from osteotrial.targets import compare, load_targets
+from osteotrial import io
+from osteotrial.analyses.endpoints import patient_events
+from osteotrial.calibration.targets import compare, load_targets
+from osteotrial.report import figures_trial as figures
 from osteotrial.units import DAYS_PER_MONTH
 
 FIGURES: tuple[str, ...] = tuple(f"{name}.png" for name in figures.FIGURE_SIZES_IN)

@@ -23,7 +23,7 @@ Inter-individual variability: multiplier = exp(omega z), omega = sqrt(log(1 + CV
 draw j of stream "iiv" = multiplier IIV_NAMES[j].
 
 Sources: see ``docs/cohort.md``. Status letters: V read in a source, R recalled,
-A assumption, F fitted by ``osteotrial.cohort_fit`` to targets.yaml baselines.
+A assumption, F fitted by ``osteotrial.cohort.fit`` to targets.yaml baselines.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from scipy import special
 
 from osteotrial import rng
 from osteotrial.arrays import FloatArray, IntArray
-from osteotrial.reference import YOUNG_ADULT_MEAN_G_CM2, YOUNG_ADULT_SD_G_CM2
+from osteotrial.model.tscore import YOUNG_ADULT_MEAN_G_CM2, YOUNG_ADULT_SD_G_CM2
 from osteotrial.validation import check_range
 
 # Young-adult reference for T-scores (T = (BMD - mean) / SD); sources in reference.py.

@@ -1,0 +1,1 @@
+"""What a trial shows: endpoint tables, counterfactual twins, power, prediction intervals."""

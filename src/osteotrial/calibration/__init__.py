@@ -1,0 +1,1 @@
+"""Fits to config/targets.yaml, parameter uncertainty and parameter sets."""

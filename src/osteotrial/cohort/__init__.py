@@ -1,0 +1,1 @@
+"""Virtual patients: the source population, screening, randomization and latent draws."""

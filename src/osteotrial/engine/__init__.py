@@ -1,0 +1,1 @@
+"""How the model is stepped: the time loop, the CPU and GPU kernels, the LSODA reference, results."""
