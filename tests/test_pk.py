@@ -1,7 +1,10 @@
-"""PK of denosumab and romosozumab against targets.yaml single-dose figures, and mass balance."""
+"""PK of denosumab and romosozumab: targets.yaml single-dose figures, closed form, LSODA."""
+
+import dataclasses
 
 import numpy as np
 import pytest
+from scipy.integrate import solve_ivp
 
 from osteotrial.engine.simulate import simulate_arm
 from osteotrial.model import pk
@@ -60,16 +63,60 @@ def test_romosozumab_effective_half_life_from_accumulation(typical, params, targ
     )
 
 
-@pytest.mark.parametrize("drug", ["denosumab", "romosozumab"])
-def test_mass_balance(params, drug):
-    """Depot + central + peripheral + eliminated equals the absorbed dose (RK4 keeps it)."""
-    ind = pk.individualize(
-        getattr(params, drug), np.array([0.7, 1.0, 1.6]), np.array([1.2, 1.0, 0.8])
+def _concentrations_ng_ml(cohort, params, drug, dose_mg, days):
+    conc = _single_dose(cohort, params, drug, dose_mg, days)
+    return getattr(conc, f"{drug}_ng_ml")[:, 0]
+
+
+def _independent_rhs(p, dose_mg):
+    """The PK equations of the module docstring, written here again in plain numpy."""
+
+    def rhs(t, a):
+        depot, central, peripheral = a
+        c = central / p.vc_l
+        absorption = p.ka_per_day * depot
+        saturable = p.vmax_mg_per_day * c / (p.km_mg_l + c)
+        exchange = p.q_l_per_day * c - p.q_l_per_day * peripheral / p.vp_l
+        return [-absorption, absorption - p.cl_l_per_day * c - saturable - exchange, exchange]
+
+    return rhs, [p.bioavailability_frac * dose_mg, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("drug,dose_mg", [("denosumab", 60.0), ("romosozumab", 210.0)])
+def test_linear_pk_equals_the_closed_form_sum_of_exponentials(typical, params, drug, dose_mg):
+    """Without saturable elimination the engine's PK is exact: x(t) = V exp(L t) V^-1 x0."""
+    p = dataclasses.replace(getattr(params, drug), vmax_mg_per_day=0.0)
+    linear = dataclasses.replace(params, **{drug: p})
+    conc = _concentrations_ng_ml(typical, linear, drug, dose_mg, 120)
+    a = np.array(
+        [
+            [-p.ka_per_day, 0.0, 0.0],
+            [p.ka_per_day, -(p.cl_l_per_day + p.q_l_per_day) / p.vc_l, p.q_l_per_day / p.vp_l],
+            [0.0, p.q_l_per_day / p.vc_l, -p.q_l_per_day / p.vp_l],
+        ]
     )
-    amounts = np.zeros((4, 3))
-    amounts[0] = pk.absorbed_dose_mg(100.0, ind)
-    stepper = pk.PKStepper.build(ind, 1.0, 4)
-    for _ in range(300):
-        amounts = stepper.advance(amounts)[1]
-    np.testing.assert_allclose(amounts.sum(axis=0), pk.absorbed_dose_mg(100.0, ind), rtol=1e-12)
-    assert np.all(amounts >= 0)
+    eigenvalues, vectors = np.linalg.eig(a)
+    x0 = np.linalg.solve(vectors, [p.bioavailability_frac * dose_mg, 0.0, 0.0])
+    days = np.arange(conc.size, dtype=float)
+    central = (vectors[1] * x0 * np.exp(np.outer(days, eigenvalues))).sum(axis=1).real
+    np.testing.assert_allclose(conc, central / p.vc_l * 1e3, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("drug,dose_mg", [("denosumab", 60.0), ("romosozumab", 210.0)])
+def test_saturable_pk_matches_lsoda_of_independent_equations(typical, params, drug, dose_mg):
+    """With target-mediated (saturable) elimination: Strang splitting vs LSODA at 1e-10.
+
+    Within 0.1 % wherever the concentration is above 1 % of Cmax; below it (romosozumab's
+    tail after day 50, under 0.02 x its sclerostin Kd) the splitting error is relative but
+    stays under 0.1 % of Cmax in absolute terms.
+    """
+    p = getattr(params, drug)
+    conc = _concentrations_ng_ml(typical, params, drug, dose_mg, 180)
+    rhs, x0 = _independent_rhs(p, dose_mg)
+    days = np.arange(conc.size, dtype=float)
+    sol = solve_ivp(rhs, (0, days[-1]), x0, method="LSODA", t_eval=days, rtol=1e-10, atol=1e-12)
+    exact = sol.y[1] / p.vc_l * 1e3
+    assert exact.max() > 1.0  # a real exposure: the comparison can fail
+    exposed = exact > 0.01 * exact.max()
+    np.testing.assert_allclose(conc[exposed], exact[exposed], rtol=1e-3)
+    np.testing.assert_allclose(conc, exact, rtol=0, atol=1e-3 * exact.max())

@@ -1,1 +1,1 @@
-"""How the model is stepped: the time loop, the CPU and GPU kernels, the LSODA reference, results."""
+"""How the model is stepped: the time loop, CPU and GPU kernels, LSODA reference, results."""

@@ -1,42 +1,100 @@
-"""Reference integration with scipy's LSODA, one patient at a time.
+"""Reference integration with scipy's LSODA, one patient at a time, of the same equations.
 
-This is the model written the way a modeller would write it first: the full ODE (PK of both
-drugs with their saturable elimination inside the right-hand side, bone cells, BMD per site)
-for one patient, integrated by ``scipy.integrate.solve_ivp(method="LSODA")`` and restarted at
-every dose. It exists to check the fixed-step kernel of ``simulate`` (tests) and to time it
-(benchmarks). ``reference_events`` applies the kernel's event rule (fracture.EventTracker:
-trapezoid cumulative hazards, threshold crossings) to the LSODA states on the step grid, the
-reference for fracture incidence.
+The reference integrates the full ODE of one patient (PK of both drugs with their saturable
+elimination inside the right-hand side, bone cells, BMD per site) with
+``scipy.integrate.solve_ivp(method="LSODA")``, restarted at every dose. Its right-hand side
+``full_rhs`` is compiled from the model's own functions (``model.pk.pk_rhs``,
+``model.bone.bone_rhs``): the very equations the fixed-step engines step, so a difference
+between the two is the integrator's (Strang splitting, RK4, step size), never a second copy of
+the model. ``reference_events`` applies the loop's own event code (``engine.loop``: hazards,
+trapezoid cumulative hazards, threshold crossings) to the LSODA states on the step grid.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
+from numba import njit
 from scipy.integrate import solve_ivp
 
 from osteotrial.arrays import FloatArray
 from osteotrial.cohort.sampling import Cohort
-from osteotrial.engine.simulate import BMD, OCA, Drivers, bone_rhs, initial_bone, tscores_now
-from osteotrial.model import pk
-from osteotrial.model.fracture import EventTracker
+from osteotrial.engine import inputs, model_cache
+from osteotrial.engine.cpu import new_work
+from osteotrial.engine.loop import (
+    SITE_INV_K,
+    SITE_K,
+    SITE_LOSS,
+    advance_events,
+    record_states,
+)
+from osteotrial.engine.loop import start_patient as start_lane
+from osteotrial.model import bone, pk, remodeling
+from osteotrial.model.bone import BMD_ROWS, N_BONE_STATES
 from osteotrial.model.params import ModelParams
+from osteotrial.model.pk import CENTRAL, N_PK_STATES
+from osteotrial.model.records import FRACTURE_TYPES, ModelRecords, pack_model
 from osteotrial.trial.schedules import ArmSpec, Schedule
 
-DEN, ROM, BONE = slice(0, 4), slice(4, 8), slice(8, 16)
+N_STATES = 2 * N_PK_STATES + N_BONE_STATES  # PK denosumab, PK romosozumab, bone
+BONE = slice(2 * N_PK_STATES, N_STATES)
 
 
-def full_rhs(t: float, y: FloatArray, drv: Drivers, params: ModelParams) -> FloatArray:
-    """Return dy/dt of the whole model for one patient; y = (PK den 4, PK rom 4, bone 8)."""
-    col = y[:, np.newaxis]
-    den_nm = pk.concentration_nm(col[DEN], drv.den)
-    rom_nm = pk.concentration_nm(col[ROM], drv.rom)
-    return np.concatenate(
-        [
-            pk.pk_rhs(col[DEN], drv.den)[:, 0],
-            pk.pk_rhs(col[ROM], drv.rom)[:, 0],
-            bone_rhs(col[BONE], t, den_nm, rom_nm, drv, params)[:, 0],
-        ]
+@njit(cache=model_cache.ENABLED, error_model="numpy")
+def full_rhs(t, y, drugs, r, sites, clearance_mult, volume_mult, site_const, dy) -> None:
+    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 8)."""
+    conc = np.empty(2)
+    for d in range(2):
+        lo = d * N_PK_STATES
+        p = drugs[d]
+        pk.pk_rhs(y[lo : lo + N_PK_STATES], p, clearance_mult[d], volume_mult[d], dy[lo:])
+        vc = pk.central_volume_l(p, volume_mult[d])
+        conc[d] = pk.concentration_nm(y[lo + CENTRAL], vc, p)
+    wnt = remodeling.wnt_raw(conc[1], r)
+    k, loss, inv_k = site_const[SITE_K], site_const[SITE_LOSS], site_const[SITE_INV_K]
+    bone.bone_rhs(
+        y[2 * N_PK_STATES :],
+        t,
+        conc[0],
+        wnt,
+        math.log(wnt),
+        r,
+        sites,
+        k,
+        loss,
+        inv_k,
+        dy[2 * N_PK_STATES :],
     )
+
+
+@njit(cache=model_cache.ENABLED, error_model="numpy")
+def events_from_states(states, pat, plan, par, out) -> None:
+    """Run the loop's event and record code on given bone states (n, n_steps + 1, 8).
+
+    Fills out.days, out.death_day and out.rec (BMD, markers and cumulative hazards at the
+    record steps) exactly as engine.loop does for its own states.
+    """
+    w = new_work(1)
+    for i in range(states.shape[0]):
+        start_lane(i, 0, pat, plan, par, w)
+        r_next = record_states(0, 0, i, 1, pat, plan, out, w)
+        for s in range(plan.n_steps):
+            for j in range(N_BONE_STATES):
+                w.y[0, j] = states[i, s + 1, j]
+            t = s * plan.dt_days
+            advance_events(i, 1, t, t + plan.dt_days, pat, plan, par, out, w)
+            r_next = record_states(s + 1, r_next, i, 1, pat, plan, out, w)
+
+
+@dataclass(frozen=True)
+class ReferenceEvents:
+    """Event days and end-of-run cumulative hazards of the reference, per fracture type."""
+
+    days: dict[str, FloatArray]  # (n_events, n) per type, nan where none
+    death_day: FloatArray  # (n,)
+    cum: dict[str, FloatArray]  # (n_record_days, n) per type and "death", as ArmResult
 
 
 def reference_bmd_rel(
@@ -49,10 +107,11 @@ def reference_bmd_rel(
 ) -> FloatArray:
     """Return relative BMD (LS, TH, FN) at the record days, shape (3, n_times, n_patients).
 
-    Doses are applied on the same grid as the fixed-step kernel (ArmSpec.doses_on_grid).
+    Doses are applied on the same grid as the fixed-step engines (ArmSpec.doses_on_grid).
     """
-    steps = schedule.record_steps()
-    return reference_bone(cohort, arm, params, schedule, steps * schedule.dt_days, rtol, atol)[BMD]
+    days = schedule.record_steps() * schedule.dt_days
+    bone_states = reference_bone(cohort, arm, params, schedule, days, rtol, atol)
+    return bone_states[list(BMD_ROWS)]
 
 
 def reference_bone(
@@ -64,11 +123,13 @@ def reference_bone(
     rtol: float = 1e-8,
     atol: float = 1e-10,
 ) -> FloatArray:
-    """Return the bone state (8 rows, simulate.bone_rhs) at ``days``, shape (8, n_days, n)."""
-    out = np.empty((8, days.size, cohort.n_patients))
+    """Return the bone state (8 rows, model.bone) at ``days``, shape (8, n_days, n)."""
+    par = pack_model(params)
+    pat = inputs.patients_of(cohort, params)
+    plan = inputs.plan_of(arm, schedule, record_pk=False)
+    out = np.empty((N_BONE_STATES, days.size, cohort.n_patients))
     for i in range(cohort.n_patients):
-        one = cohort.select(np.array([i]))
-        out[:, :, i] = _one_patient(one, arm, params, schedule, days, rtol, atol)
+        out[:, :, i] = _one_patient(i, pat, plan, par, days, rtol, atol)
     return out
 
 
@@ -79,57 +140,81 @@ def reference_events(
     schedule: Schedule,
     rtol: float = 1e-6,
     atol: float = 1e-10,
-) -> EventTracker:
-    """Return the event tracker after the kernel's event rule ran on LSODA states.
+) -> ReferenceEvents:
+    """Return event days and cumulative hazards of the loop's event rule on LSODA states.
 
-    States come from ``reference_bone`` at every step end; hazards, trapezoid cumulative
-    hazards and threshold crossings are those of ``simulate`` (fracture.EventTracker).
+    Cumulative hazards are recorded at the schedule's record days, as in ArmResult.
     """
     dt, n_steps = schedule.dt_days, schedule.n_steps
-    bone = reference_bone(cohort, arm, params, schedule, np.arange(n_steps + 1) * dt, rtol, atol)
-    events = EventTracker(cohort, params.fracture)
-    for i in range(n_steps):
-        state = bone[:, i + 1]
-        hazards = events.hazards((i + 1) * dt, tscores_now(state, cohort), state[OCA].copy())
-        events.advance(i * dt, dt, hazards)
-    return events
+    states = reference_bone(cohort, arm, params, schedule, np.arange(n_steps + 1) * dt, rtol, atol)
+    plan = inputs.plan_of(arm, schedule, record_pk=False)
+    out = inputs.empty_outputs(plan, cohort.n_patients)
+    pat = inputs.patients_of(cohort, params)
+    events_from_states(
+        np.ascontiguousarray(states.transpose(2, 1, 0)), pat, plan, pack_model(params), out
+    )
+    return ReferenceEvents(
+        days={t: out.days[a, : plan.n_thresholds[a]] for a, t in enumerate(FRACTURE_TYPES)},
+        death_day=out.death_day,
+        cum=dict(zip((*FRACTURE_TYPES, "death"), out.rec[inputs.REC_CUM :], strict=True)),
+    )
+
+
+def _site_constants(pat: inputs.Patients, i: int, par: ModelRecords) -> FloatArray:
+    const = np.empty((3, 3))
+    bone.site_constants(
+        par.sites,
+        pat.turnover_mult[i],
+        pat.loss_mult[i],
+        const[SITE_K],
+        const[SITE_LOSS],
+        const[SITE_INV_K],
+    )
+    return const
 
 
 def _one_patient(
-    one: Cohort,
-    arm: ArmSpec,
-    params: ModelParams,
-    schedule: Schedule,
+    i: int,
+    pat: inputs.Patients,
+    plan: inputs.Plan,
+    par: ModelRecords,
     days: FloatArray,
     rtol: float,
     atol: float,
 ) -> FloatArray:
-    drv = Drivers.of(one, params)
-    dt, n_steps = schedule.dt_days, schedule.n_steps
-    doses = {d: arm.doses_on_grid(d, dt, n_steps) for d in ("denosumab", "romosozumab")}
-    starts = sorted({0, *np.flatnonzero(doses["denosumab"] + doses["romosozumab"]).tolist()})
-    bounds = [s * dt for s in starts] + [n_steps * dt]
-    y = np.concatenate([np.zeros(8), initial_bone(1)[:, 0]])
-    out = np.full((8, days.size), np.nan)
+    dt = plan.dt_days
+    doses = plan.doses_mg
+    starts = sorted({0, *np.flatnonzero(doses.sum(axis=0)).tolist()})
+    bounds = [s * dt for s in starts] + [plan.n_steps * dt]
+    y = np.zeros(N_STATES)
+    bone.initial_bone(y[BONE])
+    args = (
+        par.drugs,
+        par.remodeling[0],
+        par.sites,
+        np.ascontiguousarray(pat.clearance_mult[:, i]),
+        np.ascontiguousarray(pat.volume_mult[:, i]),
+        _site_constants(pat, i, par),
+    )
+    out = np.full((N_BONE_STATES, days.size), np.nan)
     out[:, days == 0.0] = y[BONE][:, np.newaxis]
     for k, start in enumerate(starts):
-        y[0] += drv.den.bioavailability_frac * doses["denosumab"][start]
-        y[4] += drv.rom.bioavailability_frac * doses["romosozumab"][start]
+        for d in range(2):
+            y[d * N_PK_STATES] += pk.absorbed_dose_mg(doses[d, start], par.drugs[d])
         t0, t1 = bounds[k], bounds[k + 1]
         inside = (days > t0) & (days <= t1)
         t_eval = np.append(days[inside & (days < t1)], t1)
         sol = solve_ivp(
-            full_rhs,
-            (t0, t1),
-            y,
-            method="LSODA",
-            rtol=rtol,
-            atol=atol,
-            t_eval=t_eval,
-            args=(drv, params),
+            _rhs, (t0, t1), y, method="LSODA", rtol=rtol, atol=atol, t_eval=t_eval, args=args
         )
         if not sol.success:
             raise RuntimeError(f"LSODA failed: {sol.message}")
         out[:, inside] = sol.y[BONE][:, : int(inside.sum())]
         y = sol.y[:, -1].copy()
     return out
+
+
+def _rhs(t: float, y: FloatArray, *args: object) -> FloatArray:
+    dy = np.empty(N_STATES)
+    full_rhs(t, y, *args, dy)
+    return dy

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
+from osteotrial.model.records import FRACTURE_TYPES
 
-FRACTURE_TYPES: tuple[str, ...] = ("vertebral", "hip", "nonvertebral")
+__all__ = ["FRACTURE_TYPES", "ArmResult"]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""BMD per site and bone turnover markers.
+"""BMD per site and bone turnover markers, as compiled scalar functions of one patient.
 
 BMD (relative to the patient's baseline, B = 1 at day 0) follows the indirect-response link of
 Peterson & Riggs 2012 (S34), driven by active osteoblasts b and osteoclasts c:
@@ -9,7 +9,7 @@ Site-specific k and exponents make the trabecular-rich spine respond more than t
 e(t) = 1 - lambda (t + 1/k) is the age-related formation deficit: with b = c = 1 it makes
 B(t) = 1 - lambda t exactly, the slow untreated loss of postmenopausal women (lambda from
 untreated_loss_pct_per_year). The patient's turnover multiplier scales k; the loss-rate
-multiplier scales lambda.
+multiplier scales lambda. ``site`` is a site record (model.records.SITE_RECORD).
 
 Markers are readouts of the cell pools, relative to baseline: P1NP (formation) = b,
 CTX (resorption) = c (OpenBoneMin: CTX % = 100 OC/OC0, S45).
@@ -17,32 +17,40 @@ CTX (resorption) = c (OpenBoneMin: CTX % = 100 OC/OC0, S45).
 
 from __future__ import annotations
 
-from osteotrial.arrays import FloatArray
-from osteotrial.model.params import SiteBMDParams
+from osteotrial.model.compiled import equation
+from osteotrial.model.remodeling import pow_log
 from osteotrial.units import DAYS_PER_YEAR
 
 
+@equation(inline=True)
+def site_rate_per_day(site, turnover_mult: float) -> float:
+    """Return the patient's BMD rate constant k at a site (per day)."""
+    return site.k_per_day * turnover_mult
+
+
+@equation(inline=True)
+def site_loss_per_day(site, loss_mult: float) -> float:
+    """Return the patient's untreated loss rate lambda at a site (fraction of baseline per day)."""
+    return site.untreated_loss_pct_per_year / 100.0 / DAYS_PER_YEAR * loss_mult
+
+
+@equation(inline=True)
 def bmd_rhs(
-    bmd_rel: FloatArray,
-    oba: FloatArray,
-    oca: FloatArray,
-    t_days: float,
-    site: SiteBMDParams,
-    turnover_mult: FloatArray,
-    loss_mult: FloatArray,
-) -> FloatArray:
-    """Return dB/dt per day for one site, shape (n_patients,); B is relative to baseline."""
-    k = site.k_per_day * turnover_mult
-    loss_per_day = site.untreated_loss_pct_per_year / 100.0 / DAYS_PER_YEAR * loss_mult
-    deficit = 1.0 - loss_per_day * (t_days + 1.0 / k)
-    return k * (deficit * oba**site.gamma_ob - oca**site.gamma_oc * bmd_rel)
+    bmd_rel: float, log_oba: float, log_oca: float, t_days: float, site, k, loss, inv_k
+) -> float:
+    """Return dB/dt per day at one site; k, loss = lambda and inv_k = 1 / k of the patient."""
+    deficit = 1.0 - loss * (t_days + inv_k)
+    formation = deficit * pow_log(log_oba, site.gamma_ob)
+    return k * (formation - pow_log(log_oca, site.gamma_oc) * bmd_rel)
 
 
-def p1np_rel(oba: FloatArray) -> FloatArray:
+@equation(inline=True)
+def p1np_rel(oba: float) -> float:
     """Return P1NP relative to baseline (formation readout)."""
-    return oba.copy()
+    return oba
 
 
-def ctx_rel(oca: FloatArray) -> FloatArray:
+@equation(inline=True)
+def ctx_rel(oca: float) -> float:
     """Return CTX relative to baseline (resorption readout)."""
-    return oca.copy()
+    return oca

@@ -14,52 +14,32 @@ Death: Gompertz, h = d70 exp(g (age - 70)), times rr_death_after_hip_fracture af
 fracture. An event happens when the cumulative hazard reaches the patient's stored
 threshold, so two arms differ only through their hazards. No function here sees an arm or a
 drug: treatment acts only through BMD and CTX.
+
+The hazards and the event rule are compiled scalar functions of one patient
+(``model.compiled.equation``), called alike by the CPU loop, the CUDA kernel and the
+reference; ``ft`` is a fracture-type record, ``fp`` the global fracture record
+(model.records). The
+time-invariant factors (``static_log_risk``) are computed once per cohort, vectorized.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from osteotrial.arrays import BoolArray, FloatArray
-from osteotrial.cohort.sampling import Cohort
-from osteotrial.engine.results import FRACTURE_TYPES
-from osteotrial.model.params import FractureParams, FractureTypeParams
+from osteotrial.model.compiled import equation
+from osteotrial.model.params import FractureParams
+from osteotrial.model.records import FRACTURE_TYPES
 from osteotrial.units import DAYS_PER_YEAR
 
 BMI_REFERENCE_KG_M2 = 25.0
-
-
-def turnover_multiplier(ctx_rel: FloatArray, params: FractureTypeParams) -> FloatArray:
-    """Return the saturating hazard multiplier of bone turnover (1 at baseline CTX)."""
-    gap = 1.0 - ctx_rel
-    return 1.0 - params.turnover_effect_max_frac * gap / (
-        np.abs(gap) + params.turnover_effect_half_frac
-    )
-
-
-def fracture_hazard_per_year(
-    params: FractureParams,
-    fracture_type: str,
-    age_years: FloatArray,
-    tscore_now: FloatArray,
-    ctx_rel: FloatArray,
-    static_log_risk: FloatArray,
-    incident_fracture: BoolArray,
-) -> FloatArray:
-    """Return the hazard per year of one fracture type, shape (n_patients,).
-
-    static_log_risk holds the log of the time-invariant factors (frailty, BMI, prior
-    fractures) from ``static_log_risk``.
-    """
-    p = params.of(fracture_type)
-    log_h = (
-        np.log(p.base_per_year)
-        + static_log_risk
-        + p.age_log_per_year * (age_years - params.reference_age_years)
-        - np.log(p.rr_per_sd) * (tscore_now - params.reference_tscore)
-        + np.log(params.rr_incident_fracture) * incident_fracture
-    )
-    return np.exp(log_h) * turnover_multiplier(ctx_rel, p)
+N_FRACTURE_TYPES = len(FRACTURE_TYPES)
+HIP = FRACTURE_TYPES.index("hip")
+DEATH = N_FRACTURE_TYPES  # index of death among the hazards (after the fracture types)
+N_HAZARDS = N_FRACTURE_TYPES + 1
+ALIVE, FIRST_EVENT_DAY, FIRST_HIP_DAY = 0, 1, 2  # slots of a patient's event status (3)
 
 
 def static_log_risk(
@@ -80,91 +60,98 @@ def static_log_risk(
     )
 
 
-def death_hazard_per_year(
-    params: FractureParams, age_years: FloatArray, hip_fractured: BoolArray
-) -> FloatArray:
-    """Return the all-cause death hazard per year (Gompertz), shape (n_patients,)."""
-    log_h = np.log(params.death_per_year_at_70) + params.death_age_log_per_year * (
-        age_years - params.reference_age_years
+@equation(inline=True)
+def turnover_multiplier(ctx_rel: float, ft) -> float:
+    """Return the saturating hazard multiplier of bone turnover (1 at baseline CTX)."""
+    gap = 1.0 - ctx_rel
+    return 1.0 - ft.turnover_effect_max_frac * gap / (abs(gap) + ft.turnover_effect_half_frac)
+
+
+@equation(inline=True)
+def fracture_hazard_per_year(ft, fp, static_log: float, age, tscore_now, ctx_rel, incident):
+    """Return the hazard per year of one fracture type; incident is 1.0 after a new fracture."""
+    log_h = (
+        ft.log_base_per_year
+        + static_log
+        + ft.age_log_per_year * (age - fp.reference_age_years)
+        - ft.log_rr_per_sd * (tscore_now - fp.reference_tscore)
+        + fp.log_rr_incident_fracture * incident
     )
-    return np.exp(log_h) * np.where(hip_fractured, params.rr_death_after_hip_fracture, 1.0)
+    return math.exp(log_h) * turnover_multiplier(ctx_rel, ft)
 
 
-def crossing_day(
-    h_before: FloatArray,
-    h_after: FloatArray,
-    threshold: FloatArray,
-    t_before_days: float,
-    dt_days: float,
-) -> FloatArray:
+@equation(inline=True)
+def death_hazard_per_year(fp, age_years: float, hip_fractured: bool) -> float:
+    """Return the all-cause death hazard per year (Gompertz), times its RR after a hip fracture."""
+    log_h = fp.log_death_per_year_at_70 + fp.death_age_log_per_year * (
+        age_years - fp.reference_age_years
+    )
+    return math.exp(log_h) * (fp.rr_death_after_hip_fracture if hip_fractured else 1.0)
+
+
+@equation
+def hazards_per_year(ftypes, fp, static, i, age, tscores, ctx_rel, status, prior_hip, t_days, haz):
+    """Write the hazards per year of every fracture type and death into haz (4); 0 after death.
+
+    static: (3, n) static log risks; tscores: current T-score per site (3); status: the
+    patient's event status (ALIVE, FIRST_EVENT_DAY, FIRST_HIP_DAY).
+    """
+    if status[ALIVE] == 0.0:
+        for a in range(N_HAZARDS):
+            haz[a] = 0.0
+        return
+    incident = 1.0 if status[FIRST_EVENT_DAY] <= t_days else 0.0
+    for a in range(N_FRACTURE_TYPES):
+        ft = ftypes[a]
+        tsc = tscores[int(ft.bmd_site_index)]
+        haz[a] = fracture_hazard_per_year(ft, fp, static[a, i], age, tsc, ctx_rel, incident)
+    hip_now = prior_hip or status[FIRST_HIP_DAY] <= t_days
+    haz[DEATH] = death_hazard_per_year(fp, age, hip_now)
+
+
+@equation(inline=True)
+def crossing_day(h_before, h_after, threshold, t_before_days, dt_days) -> float:
     """Return the day at which cumulative hazard reaches threshold, linear within the step.
 
     Valid where h_before < threshold <= h_after; elsewhere the result is meaningless.
     """
-    span = np.maximum(h_after - h_before, 1e-300)
-    return t_before_days + dt_days * np.clip((threshold - h_before) / span, 0.0, 1.0)
+    span = max(h_after - h_before, 1e-300)
+    frac = (threshold - h_before) / span
+    return t_before_days + dt_days * min(max(frac, 0.0), 1.0)
 
 
-class EventTracker:
-    """Cumulative hazards, thresholds and event days of one chunk (mutated only by the loop)."""
+@equation
+def reset_status(status) -> None:
+    """Write the event status of a patient at day 0: alive, no fracture in the trial yet."""
+    status[ALIVE] = 1.0
+    status[FIRST_EVENT_DAY] = np.inf
+    status[FIRST_HIP_DAY] = np.inf
 
-    def __init__(self, cohort: Cohort, params: FractureParams) -> None:
-        n = cohort.n_patients
-        self.params = params
-        self.cohort = cohort
-        prevalent = cohort.prevalent_vertebral_fracture_count > 0
-        prior_nvf = cohort.prior_nonvertebral_fracture | cohort.prior_hip_fracture
-        self.static = {
-            t: static_log_risk(
-                self.params, t, cohort.mult_fracture_frailty, cohort.bmi_kg_m2, prevalent, prior_nvf
-            )
-            for t in FRACTURE_TYPES
-        }
-        self.thresholds = {t: cohort.thresholds(t) for t in FRACTURE_TYPES}
-        self.cum = {t: np.zeros(n) for t in (*FRACTURE_TYPES, "death")}
-        self.prev_h = {t: np.zeros(n) for t in (*FRACTURE_TYPES, "death")}
-        self.days = {t: np.full(self.thresholds[t].shape, np.nan) for t in FRACTURE_TYPES}
-        self.death_day = np.full(n, np.nan)
-        self.alive = np.ones(n, dtype=bool)
 
-    def hazards(
-        self, t_days: float, tscores: dict[str, FloatArray], ctx: FloatArray
-    ) -> dict[str, FloatArray]:
-        """Return hazards per year of every event type at time t_days (0 after death)."""
-        age = self.cohort.age_years + t_days / DAYS_PER_YEAR
-        incident = np.zeros(self.cohort.n_patients, dtype=bool)
-        for days in self.days.values():
-            incident |= (days <= t_days).any(axis=0)
-        out = {}
-        for t in FRACTURE_TYPES:
-            site = self.params.of(t).bmd_site
-            out[t] = fracture_hazard_per_year(
-                self.params, t, age, tscores[site], ctx, self.static[t], incident
-            )
-        hip = (self.days["hip"] <= t_days).any(axis=0) | self.cohort.prior_hip_fracture
-        out["death"] = death_hazard_per_year(self.params, age, hip)
-        return {k: np.where(self.alive, v, 0.0) for k, v in out.items()}
+@equation
+def advance_events(i, t_days, dt_days, haz, cum, prev_h, thresholds, n_thr, thr_death, out, status):
+    """Accumulate hazards over [t, t + dt] (trapezoid) and record threshold crossings.
 
-    def advance(self, t_days: float, dt_days: float, hazards: dict[str, FloatArray]) -> None:
-        """Accumulate hazards over [t, t + dt] (trapezoid) and record threshold crossings."""
-        for name, h in hazards.items():
-            before = self.cum[name]
-            after = before + 0.5 * (self.prev_h[name] + h) * dt_days / DAYS_PER_YEAR
-            if name == "death":
-                hit = (before < self.cohort.threshold_death) & (
-                    after >= self.cohort.threshold_death
-                )
-                day = crossing_day(before, after, self.cohort.threshold_death, t_days, dt_days)
-                self.death_day[hit] = day[hit]
-                self.alive &= ~hit
-            else:
-                for k, thr in enumerate(self.thresholds[name]):
-                    hit = (before < thr) & (after >= thr)
+    An event happens when a cumulative hazard reaches one of the patient's Exp(1) thresholds
+    (thresholds: (3, k, n), n_thr: thresholds per type; thr_death: (n,)); its day is linear
+    within the step. out.days (3, k, n) and out.death_day (n,) receive the event days.
+    """
+    for a in range(N_HAZARDS):
+        before = cum[a]
+        after = before + 0.5 * (prev_h[a] + haz[a]) * dt_days / DAYS_PER_YEAR
+        if a == DEATH:
+            thr = thr_death[i]
+            if before < thr and after >= thr:
+                out.death_day[i] = crossing_day(before, after, thr, t_days, dt_days)
+                status[ALIVE] = 0.0
+        else:
+            for k in range(n_thr[a]):
+                thr = thresholds[a, k, i]
+                if before < thr and after >= thr:
                     day = crossing_day(before, after, thr, t_days, dt_days)
-                    self.days[name][k, hit] = day[hit]
-            self.cum[name] = after
-            self.prev_h[name] = h
-
-
-def _tscores(y: FloatArray, cohort: Cohort) -> dict[str, FloatArray]:
-    """Return current T-scores per site from baseline T-score and relative BMD."""
+                    out.days[a, k, i] = day
+                    status[FIRST_EVENT_DAY] = min(status[FIRST_EVENT_DAY], day)
+                    if a == HIP:
+                        status[FIRST_HIP_DAY] = min(status[FIRST_HIP_DAY], day)
+        cum[a] = after
+        prev_h[a] = haz[a]

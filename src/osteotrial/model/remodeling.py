@@ -38,93 +38,115 @@ tolerance never pushes Wnt below its untreated level once the drug is gone.
     dq/dt = k_q (1 - q) + k_u (1 - q phi(L))   (precursors accumulate while RANKL is blocked)
 
 Drugs enter only through their concentrations (denosumab binds RANKL, romosozumab binds
-sclerostin); nothing here knows an arm.
+sclerostin); nothing here knows an arm. ``r`` is a remodeling record
+(model.records.REMODELING_RECORD); every function is a compiled scalar function of one
+patient (``model.compiled.equation``), called alike by the CPU loop, the CUDA kernel and
+the reference.
+Powers are written exp(y log x) with one log per base (``pow_log``): x ** y costs three times an
+exp, and x = 1 gives exactly 1 (the untreated steady state).
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
-from osteotrial.arrays import FloatArray
-from osteotrial.model.params import RemodelingParams
+from osteotrial.model.compiled import equation
 
 CELL_STATES: tuple[str, ...] = ("obp", "oba", "oca", "precursor", "tolerance")
 N_CELL_STATES = len(CELL_STATES)
+OBP, OBA, OCA, PRECURSOR, TOLERANCE = 0, 1, 2, 3, 4
 
 
-def baseline_cells(n_patients: int) -> FloatArray:
-    """Return the untreated steady state, shape (5, n_patients): p=b=c=q=1, tolerance 0."""
-    cells = np.ones((N_CELL_STATES, n_patients), dtype=np.float64)
-    cells[4] = 0.0
-    return cells
+@equation
+def baseline_cells(cells) -> None:
+    """Write the untreated steady state into cells (5): p = b = c = q = 1, tolerance 0."""
+    for j in range(N_CELL_STATES):
+        cells[j] = 1.0
+    cells[TOLERANCE] = 0.0
 
 
-def sclerostin_free_frac(romosozumab_nm: FloatArray, params: RemodelingParams) -> FloatArray:
-    """Return the fraction of sclerostin not bound to romosozumab, shape (n_patients,)."""
-    kd = params.romosozumab_sclerostin_kd_nm
-    return kd / (kd + romosozumab_nm)
+@equation(inline=True)
+def pow_log(log_x: float, y: float) -> float:
+    """Return x ** y from log(x): exactly 1 at x = 1 (the untreated steady state)."""
+    if log_x == 0.0:
+        return 1.0
+    return math.exp(y * log_x)
 
 
-def free_sclerostin_rel(romosozumab_nm: FloatArray, params: RemodelingParams) -> FloatArray:
-    """Return free sclerostin relative to baseline at quasi-steady state, shape (n_patients,)."""
-    free = sclerostin_free_frac(romosozumab_nm, params)
-    ratio = params.sclerostin_complex_kout_per_day / params.sclerostin_kout_per_day
-    return free / (free + ratio * (1.0 - free))
-
-
-def total_sclerostin_rel(romosozumab_nm: FloatArray, params: RemodelingParams) -> FloatArray:
-    """Return total (free + drug-bound) sclerostin relative to baseline at quasi-steady state."""
-    free = sclerostin_free_frac(romosozumab_nm, params)
-    ratio = params.sclerostin_complex_kout_per_day / params.sclerostin_kout_per_day
-    return 1.0 / (free + ratio * (1.0 - free))
-
-
-def wnt_signal(sclerostin_free_rel: FloatArray, params: RemodelingParams) -> FloatArray:
-    """Return Wnt activity relative to baseline (1 at baseline, wnt_max_fold with no sclerostin)."""
-    kw = 1.0 / (params.wnt_max_fold - 1.0)
-    return (1.0 + kw) / (kw + sclerostin_free_rel)
-
-
-def _hill_rel(x: FloatArray, kd_rel: float) -> FloatArray:
+@equation(inline=True)
+def hill_rel(x: float, kd_rel: float) -> float:
+    """Return a Hill term relative to its baseline value (1 at x = 1)."""
     return x * (1.0 + kd_rel) / (x + kd_rel)
 
 
-def free_rankl_rel(
-    obp: FloatArray, opg_rel: FloatArray, denosumab_nm: FloatArray, params: RemodelingParams
-) -> FloatArray:
-    """Return free RANKL relative to baseline, shape (n_patients,)."""
-    a_opg, a_rank = params.rankl_opg_binding_rel, params.rankl_rank_binding_rel
-    f_ocy = params.rankl_osteocyte_frac
+@equation(inline=True)
+def sclerostin_free_frac(romosozumab_nm: float, r) -> float:
+    """Return the fraction of sclerostin not bound to romosozumab."""
+    kd = r.romosozumab_sclerostin_kd_nm
+    return kd / (kd + romosozumab_nm)
+
+
+@equation(inline=True)
+def free_sclerostin_rel(romosozumab_nm: float, r) -> float:
+    """Return free sclerostin relative to baseline at quasi-steady state."""
+    free = sclerostin_free_frac(romosozumab_nm, r)
+    ratio = r.sclerostin_complex_kout_per_day / r.sclerostin_kout_per_day
+    return free / (free + ratio * (1.0 - free))
+
+
+@equation
+def total_sclerostin_rel(romosozumab_nm: float, r) -> float:
+    """Return total (free + drug-bound) sclerostin relative to baseline at quasi-steady state."""
+    free = sclerostin_free_frac(romosozumab_nm, r)
+    ratio = r.sclerostin_complex_kout_per_day / r.sclerostin_kout_per_day
+    return 1.0 / (free + ratio * (1.0 - free))
+
+
+@equation(inline=True)
+def wnt_signal(sclerostin_free_rel: float, r) -> float:
+    """Return Wnt activity relative to baseline (1 at baseline, wnt_max_fold with no sclerostin)."""
+    kw = 1.0 / (r.wnt_max_fold - 1.0)
+    return (1.0 + kw) / (kw + sclerostin_free_rel)
+
+
+@equation
+def wnt_raw(romosozumab_nm: float, r) -> float:
+    """Return the Wnt activity a romosozumab concentration gives, before tolerance."""
+    return wnt_signal(free_sclerostin_rel(romosozumab_nm, r), r)
+
+
+@equation(inline=True)
+def free_rankl_rel(obp: float, opg_rel: float, denosumab_nm: float, r) -> float:
+    """Return free RANKL relative to baseline (binding equilibrium with OPG, RANK, denosumab)."""
+    a_opg, a_rank = r.rankl_opg_binding_rel, r.rankl_rank_binding_rel
+    f_ocy = r.rankl_osteocyte_frac
     production = f_ocy + (1.0 - f_ocy) * obp
-    drug = params.denosumab_rankl_ka_per_nm * params.denosumab_rankl_access_frac * denosumab_nm
+    drug = r.denosumab_rankl_ka_per_nm * r.denosumab_rankl_access_frac * denosumab_nm
     return production * (1.0 + a_opg + a_rank) / (1.0 + a_opg * opg_rel + a_rank + drug)
 
 
-def cell_rhs(
-    cells: FloatArray, wnt_raw: FloatArray, denosumab_nm: FloatArray, params: RemodelingParams
-) -> FloatArray:
-    """Return d(cells)/dt per day, shape (5, n_patients); inputs are not modified."""
-    obp, oba, oca, precursor, tolerance = cells
-    wnt = 1.0 + (wnt_raw - 1.0) / (1.0 + tolerance)
-    commitment = wnt**params.wnt_commitment_exponent * _hill_rel(oca, params.tgfb_kd_obu_rel)
+@equation(inline=True)
+def cell_rhs(y, wnt_raw_now: float, log_wnt_raw: float, denosumab_nm: float, r, dy) -> None:
+    """Write d(cells)/dt per day into dy[0:5]; y[0:5] holds the cells (CELL_STATES order).
+
+    log_wnt_raw = log(wnt_raw_now), computed once per concentration by the caller.
+    """
+    obp, oba, oca, precursor, tolerance = y[OBP], y[OBA], y[OCA], y[PRECURSOR], y[TOLERANCE]
+    log_wnt = math.log(1.0 + (wnt_raw_now - 1.0) / (1.0 + tolerance))
+    commitment = pow_log(log_wnt, r.wnt_commitment_exponent) * hill_rel(oca, r.tgfb_kd_obu_rel)
     differentiation = (
-        wnt**params.wnt_differentiation_exponent
-        * (1.0 + params.tgfb_kd_obp_rel)
-        / (oca + params.tgfb_kd_obp_rel)
+        pow_log(log_wnt, r.wnt_differentiation_exponent)
+        * (1.0 + r.tgfb_kd_obp_rel)
+        / (oca + r.tgfb_kd_obp_rel)
         * obp
     )
-    opg_rel = oba * wnt_raw**params.wnt_opg_exponent
-    rankl = free_rankl_rel(obp, opg_rel, denosumab_nm, params)
-    rank_signal = _hill_rel(rankl, params.rank_activation_kd_rel)
-    recruitment = precursor * rank_signal
-    return np.stack(
-        [
-            params.obp_differentiation_per_day * (commitment - differentiation),
-            params.oba_apoptosis_per_day * (differentiation - oba),
-            params.oca_apoptosis_per_day
-            * (recruitment - _hill_rel(oca, params.tgfb_kd_oca_rel) * oca),
-            params.precursor_renewal_per_day * (1.0 - precursor)
-            + params.precursor_use_per_day * (1.0 - recruitment),
-            params.tolerance_per_day * (params.tolerance_gain * (wnt_raw - 1.0) - tolerance),
-        ]
+    opg_rel = oba * pow_log(log_wnt_raw, r.wnt_opg_exponent)
+    rankl = free_rankl_rel(obp, opg_rel, denosumab_nm, r)
+    recruitment = precursor * hill_rel(rankl, r.rank_activation_kd_rel)
+    dy[OBP] = r.obp_differentiation_per_day * (commitment - differentiation)
+    dy[OBA] = r.oba_apoptosis_per_day * (differentiation - oba)
+    dy[OCA] = r.oca_apoptosis_per_day * (recruitment - hill_rel(oca, r.tgfb_kd_oca_rel) * oca)
+    dy[PRECURSOR] = r.precursor_renewal_per_day * (1.0 - precursor) + r.precursor_use_per_day * (
+        1.0 - recruitment
     )
+    dy[TOLERANCE] = r.tolerance_per_day * (r.tolerance_gain * (wnt_raw_now - 1.0) - tolerance)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from osteotrial.arrays import FloatArray
+from osteotrial.model.compiled import equation
 
 YOUNG_ADULT_MEAN_G_CM2: dict[str, float] = {"LS": 1.047, "TH": 0.942, "FN": 0.858}
 YOUNG_ADULT_SD_G_CM2: dict[str, float] = {"LS": 0.110, "TH": 0.122, "FN": 0.120}
@@ -31,3 +32,10 @@ def bmd_to_tscore(bmd_g_cm2: float | FloatArray, site: str) -> FloatArray:
     """Return the T-score of a BMD in g/cm2 at a site (LS, TH, FN)."""
     _check_site(site)
     return (np.asarray(bmd_g_cm2) - YOUNG_ADULT_MEAN_G_CM2[site]) / YOUNG_ADULT_SD_G_CM2[site]
+
+
+@equation(inline=True)
+def tscore_now(tscore_baseline: float, bmd_baseline_g_cm2: float, bmd_rel: float, sd_g_cm2: float):
+    """Return the current T-score from the baseline T-score and BMD relative to baseline."""
+    gain_g_cm2 = bmd_baseline_g_cm2 * (bmd_rel - 1.0)
+    return tscore_baseline + gain_g_cm2 / sd_g_cm2

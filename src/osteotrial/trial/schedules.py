@@ -23,7 +23,7 @@ from osteotrial.validation import reject_unknown_keys
 
 DRUGS: tuple[str, ...] = ("placebo", "denosumab", "romosozumab")
 ACTIVE_DRUGS: tuple[str, ...] = ("denosumab", "romosozumab")
-ENGINES: tuple[str, ...] = ("numba", "numpy")  # simulate_arm kernels; results agree to 1e-9
+ENGINES: tuple[str, ...] = ("numba", "cuda")  # CPU and GPU builds of one loop; agree to 1e-9
 
 
 @dataclass(frozen=True)

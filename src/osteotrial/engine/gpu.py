@@ -1,0 +1,118 @@
+"""The GPU engine (``schedule.engine: cuda``): the shared time loop as a numba-cuda kernel.
+
+One thread per patient, float64 throughout: each thread allocates its work arrays in local
+memory (``engine.loop.Work`` with one lane) and runs ``engine.loop.simulate_block`` for its
+patient, the very function the CPU engine compiles, over the same inputs (``engine.inputs``,
+``model.records``). Outputs are written at record steps only, with the patient on the last axis
+(coalesced across threads). ``run_chunk`` copies the inputs to the device, launches the kernel
+and copies the outputs back; ``launch`` runs on inputs already on the device (kernel-only
+timing in benchmarks).
+
+Needs numba-cuda and an NVIDIA GPU (``pip install 'osteotrial[gpu]'``); without one it fails
+with a message saying so. ``NUMBA_ENABLE_CUDASIM=1`` runs the kernel in numba's CUDA simulator
+on the CPU (interpreted, a few patients only): that is how CI checks it against the CPU engine.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from numba import float64
+
+try:  # the kernel body refers to the global name `cuda` (the simulator swaps it)
+    from numba import cuda
+except ImportError:  # pragma: no cover
+    cuda = None
+
+from osteotrial.engine.inputs import Outputs, Patients, Plan
+from osteotrial.engine.loop import Work, simulate_block
+from osteotrial.model.records import ModelRecords
+
+THREADS_PER_BLOCK = 128
+
+
+def cuda_module() -> Any:
+    """Return ``numba.cuda`` if a GPU (or the simulator) is usable; raise a clear error if not."""
+    if cuda is None:  # pragma: no cover - numba without its CUDA target
+        raise RuntimeError(
+            "schedule.engine: cuda needs numba-cuda; install the extra: pip install "
+            "'osteotrial[gpu]' (or use schedule.engine: numba)"
+        )
+    if not cuda.is_available():
+        raise RuntimeError(
+            "schedule.engine: cuda found no usable NVIDIA GPU (numba.cuda.is_available() is "
+            "False); use schedule.engine: numba, or NUMBA_ENABLE_CUDASIM=1 to run the kernel "
+            "in numba's CUDA simulator (slow; tests only)"
+        )
+    return cuda
+
+
+def simulated() -> bool:
+    """Return True when numba runs CUDA kernels in its CPU simulator."""
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
+
+
+def simulate_patients(pat, plan, par, out):  # pragma: no cover - compiled for the device
+    """Kernel body: thread i simulates patient i (engine.loop.simulate_block, one lane)."""
+    i = cuda.grid(1)
+    if i < pat.age_years.shape[0]:
+        w = Work(
+            cuda.local.array((1, 8), float64),
+            cuda.local.array((4, 1, 8), float64),
+            cuda.local.array((1, 8), float64),
+            cuda.local.array((2, 1, 4), float64),
+            cuda.local.array((2, 3, 1), float64),
+            cuda.local.array((3, 1), float64),
+            cuda.local.array((3, 1), float64),
+            cuda.local.array((2, 1, 3, 3), float64),
+            cuda.local.array((2, 1, 3, 3), float64),
+            cuda.local.array((3, 3, 3), float64),
+            cuda.local.array((2, 1, 3), float64),
+            cuda.local.array((3, 1, 3), float64),
+            cuda.local.array((1, 4), float64),
+            cuda.local.array((1, 4), float64),
+            cuda.local.array((1, 4), float64),
+            cuda.local.array((1, 3), float64),
+            cuda.local.array(3, float64),
+        )
+        simulate_block(i, 1, pat, plan, par, out, w)
+
+
+@functools.cache
+def kernel() -> Any:
+    """Return the compiled kernel (compiled once per process, on first use)."""
+    return cuda_module().jit(simulate_patients)
+
+
+def to_device(pat: Patients, plan: Plan, par: ModelRecords, out: Outputs) -> tuple:
+    """Return the four inputs with every array copied to the device."""
+    cuda = cuda_module()
+
+    def dev(arrays: tuple) -> list:
+        return [cuda.to_device(a) for a in arrays]
+
+    return (
+        Patients(*dev(pat)),
+        Plan(plan.dt_days, plan.n_steps, plan.pk_substeps, *dev(plan[3:])),
+        ModelRecords(*dev(par)),
+        Outputs(*dev(out)),
+    )
+
+
+def launch(d_pat: Patients, d_plan: Plan, d_par: ModelRecords, d_out: Outputs) -> None:
+    """Run the kernel on device-resident inputs, one thread per patient, and wait for it."""
+    cuda = cuda_module()
+    n = d_pat.age_years.shape[0]
+    blocks = max(1, (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
+    kernel()[blocks, THREADS_PER_BLOCK](d_pat, d_plan, d_par, d_out)
+    cuda.synchronize()
+
+
+def run_chunk(pat: Patients, plan: Plan, par: ModelRecords, out: Outputs) -> None:
+    """Simulate the chunk on the GPU; fills ``out`` (host arrays) like engine.cpu.run_chunk."""
+    d_pat, d_plan, d_par, d_out = to_device(pat, plan, par, out)
+    launch(d_pat, d_plan, d_par, d_out)
+    for host, device in zip(out, d_out, strict=True):
+        device.copy_to_host(host)

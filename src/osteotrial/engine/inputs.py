@@ -1,0 +1,135 @@
+"""What every engine receives: the patients, the time plan and the outputs, as arrays by name.
+
+``Patients`` holds one array per quantity with the patient on the last axis (structure of
+arrays, the GPU's coalesced layout); ``Plan`` the time grid and the doses; ``Outputs`` the
+arrays the loop fills. ``chunk_inputs`` builds them from a cohort, an arm and a schedule; the
+parameters come as ``model.records.ModelRecords``. These are NamedTuples, so the compiled
+loop reads ``pat.age_years[i]``, never a position in an argument list.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from osteotrial.cohort.sampling import MAX_EVENTS, Cohort
+from osteotrial.model.fracture import static_log_risk
+from osteotrial.model.params import ModelParams
+from osteotrial.model.records import DRUGS, FRACTURE_TYPES, SITES
+from osteotrial.trial.schedules import ArmSpec, Schedule
+
+MAX_THRESHOLDS = max(MAX_EVENTS.values())
+RECORDED: tuple[str, ...] = ("LS", "TH", "FN", "p1np", "ctx", *FRACTURE_TYPES, "death")
+REC_BMD, REC_P1NP, REC_CTX, REC_CUM = 0, 3, 4, 5  # first row of each kind in Outputs.rec
+
+
+class Patients(NamedTuple):
+    """Per-patient inputs, last axis the patient: drug rows in DRUGS order, sites in SITES."""
+
+    age_years: np.ndarray  # (n,)
+    prior_hip: np.ndarray  # (n,) bool: hip fracture before the trial (death RR)
+    turnover_mult: np.ndarray  # (n,) IIV of the BMD rate constants
+    loss_mult: np.ndarray  # (n,) IIV of the untreated loss rate
+    clearance_mult: np.ndarray  # (2, n) IIV of CL, Q and Vmax per drug
+    volume_mult: np.ndarray  # (2, n) IIV of Vc and Vp per drug
+    bmd0_g_cm2: np.ndarray  # (3, n) baseline BMD per site
+    tscore0: np.ndarray  # (3, n) baseline T-score per site
+    static_log_risk: np.ndarray  # (3, n) time-invariant log hazard factors per fracture type
+    thresholds: np.ndarray  # (3, MAX_THRESHOLDS, n) Exp(1) cumulative thresholds, inf if unused
+    threshold_death: np.ndarray  # (n,)
+
+
+class Plan(NamedTuple):
+    """The time grid: step, substeps, doses per drug and step, steps at which to record."""
+
+    dt_days: float
+    n_steps: int
+    pk_substeps: int
+    doses_mg: np.ndarray  # (2, n_steps) dose given at the start of each step, per drug
+    record_steps: np.ndarray  # (n_rec,) int64, sorted
+    pk_steps: np.ndarray  # (n_pk,) int64, sorted: the daily concentration grid
+    n_thresholds: np.ndarray  # (3,) int64: thresholds per fracture type
+
+
+class Outputs(NamedTuple):
+    """What the loop writes, last axis the patient."""
+
+    rec: np.ndarray  # (9, n_rec, n): RECORDED rows (BMD g/cm2, P1NP, CTX, cumulative hazards)
+    conc: np.ndarray  # (2, n_pk, n) ng/mL per drug
+    days: np.ndarray  # (3, MAX_THRESHOLDS, n) event days per fracture type (nan: none)
+    death_day: np.ndarray  # (n,) (nan: alive at the end)
+    finite: np.ndarray  # (n,) bool: the state stayed finite
+
+
+def _f64(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.float64)
+
+
+def patients_of(cohort: Cohort, params: ModelParams) -> Patients:
+    """Return the per-patient inputs of a cohort (static risks and thresholds included)."""
+    n = cohort.n_patients
+    prevalent = cohort.prevalent_vertebral_fracture_count > 0
+    prior_nvf = cohort.prior_nonvertebral_fracture | cohort.prior_hip_fracture
+    thresholds = np.full((len(FRACTURE_TYPES), MAX_THRESHOLDS, n), np.inf)
+    for a, kind in enumerate(FRACTURE_TYPES):
+        mine = cohort.thresholds(kind)
+        thresholds[a, : mine.shape[0]] = mine
+    return Patients(
+        age_years=_f64(cohort.age_years),
+        prior_hip=np.ascontiguousarray(cohort.prior_hip_fracture, dtype=np.bool_),
+        turnover_mult=_f64(cohort.mult_bone_turnover),
+        loss_mult=_f64(cohort.mult_bmd_loss_rate),
+        clearance_mult=_f64([getattr(cohort, f"mult_{d}_clearance") for d in DRUGS]),
+        volume_mult=_f64([getattr(cohort, f"mult_{d}_volume") for d in DRUGS]),
+        bmd0_g_cm2=_f64([cohort.bmd_g_cm2(s) for s in SITES]),
+        tscore0=_f64([getattr(cohort, f"tscore_{s.lower()}") for s in SITES]),
+        static_log_risk=_f64(
+            [
+                static_log_risk(
+                    params.fracture,
+                    kind,
+                    cohort.mult_fracture_frailty,
+                    cohort.bmi_kg_m2,
+                    prevalent,
+                    prior_nvf,
+                )
+                for kind in FRACTURE_TYPES
+            ]
+        ),
+        thresholds=thresholds,
+        threshold_death=_f64(cohort.threshold_death),
+    )
+
+
+def daily_pk_days(schedule: Schedule, record_pk: bool) -> np.ndarray:
+    """Return the days of the daily concentration grid (empty if concentrations are not kept)."""
+    if not record_pk:
+        return np.zeros(0)
+    return np.arange(0.0, schedule.n_steps * schedule.dt_days + 1e-9, 1.0)
+
+
+def plan_of(arm: ArmSpec, schedule: Schedule, record_pk: bool) -> Plan:
+    """Return the time plan of an arm on a schedule's grid."""
+    dt, n_steps = schedule.dt_days, schedule.n_steps
+    pk_days = daily_pk_days(schedule, record_pk)
+    return Plan(
+        dt_days=float(dt),
+        n_steps=int(n_steps),
+        pk_substeps=int(schedule.pk_substeps),
+        doses_mg=_f64([arm.doses_on_grid(d, dt, n_steps) for d in DRUGS]),
+        record_steps=np.ascontiguousarray(schedule.record_steps(), dtype=np.int64),
+        pk_steps=np.rint(pk_days / dt).astype(np.int64),
+        n_thresholds=np.array([MAX_EVENTS[k] for k in FRACTURE_TYPES], dtype=np.int64),
+    )
+
+
+def empty_outputs(plan: Plan, n: int) -> Outputs:
+    """Return output arrays for n patients (event days nan, nothing finite yet)."""
+    return Outputs(
+        rec=np.zeros((len(RECORDED), plan.record_steps.size, n)),
+        conc=np.zeros((len(DRUGS), plan.pk_steps.size, n)),
+        days=np.full((len(FRACTURE_TYPES), MAX_THRESHOLDS, n), np.nan),
+        death_day=np.full(n, np.nan),
+        finite=np.zeros(n, dtype=np.bool_),
+    )

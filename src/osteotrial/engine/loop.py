@@ -1,0 +1,250 @@
+"""The one time loop, written once for every fixed-step engine (CPU and GPU).
+
+``simulate_block`` advances a block of ``m`` consecutive patients (``lo`` ... ``lo + m - 1``)
+from day 0 to the end of the plan. The CPU engine calls it with blocks of ``LANES`` patients
+(independent work for the out-of-order core), the GPU engine with one patient per thread; both
+hand it their own work arrays (``Work``: heap arrays on the CPU, thread-local arrays on the
+GPU), so the loop itself allocates nothing. Each step of length dt, in this order:
+
+1. dose events: doses scheduled at this step are added (F x dose) to the SC depots;
+2. PK of both drugs advances by one step (model.pk: Strang splitting, linear part and stiff
+   saturable elimination each solved exactly, ``pk_substeps`` per half step), giving
+   concentrations at the start, middle and end of the step; PK does not depend on bone;
+3. bone cells and BMD advance by one classical Runge-Kutta (RK4) step driven by those
+   concentrations (model.bone): denosumab binds RANKL, romosozumab binds sclerostin;
+4. hazards of vertebral, hip and other nonvertebral fracture and of death are evaluated from
+   the new state (age, current T-score, CTX, prior and incident fractures; model.fracture);
+5. cumulative hazards grow by the trapezoid rule; an event happens when a cumulative hazard
+   reaches the patient's stored threshold (day interpolated within the step); hazards stop
+   at death;
+6. states are recorded at record steps, concentrations on a daily grid.
+
+The loop draws no randomness: every latent draw is in the cohort, so a patient's result
+depends only on its own inputs, never on its block or its neighbours. Every equation lives in
+``osteotrial.model``; this module only orders the calls.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from osteotrial.engine.inputs import REC_BMD, REC_CTX, REC_CUM, REC_P1NP
+from osteotrial.model import bmd, bone, fracture, pk, remodeling
+from osteotrial.model.bone import N_BONE_STATES, N_SITES
+from osteotrial.model.compiled import equation
+from osteotrial.model.fracture import N_HAZARDS
+from osteotrial.model.pk import CENTRAL, N_PK_STATES, VC
+from osteotrial.model.remodeling import N_CELL_STATES, OBA, OCA
+from osteotrial.model.tscore import tscore_now
+from osteotrial.units import DAYS_PER_YEAR
+
+N_DRUGS = 2
+RK4_TIME = (0.0, 0.5, 0.5, 1.0)  # stage time offsets (fraction of the step)
+RK4_CONC = (0, 1, 1, 2)  # concentration of each stage: start, middle, end of the step
+
+
+class Work(NamedTuple):
+    """Work arrays of one block of L patients (L = LANES on the CPU, 1 on the GPU)."""
+
+    y: np.ndarray  # (L, 8) bone state
+    ks: np.ndarray  # (4, L, 8) RK4 stage derivatives
+    tmp: np.ndarray  # (L, 8) RK4 stage state
+    amounts: np.ndarray  # (2, L, 4) PK amounts per drug (mg)
+    conc_nm: np.ndarray  # (2, 3, L) concentration at start, middle, end of the step
+    wnt: np.ndarray  # (3, L) Wnt activity of romosozumab at start, middle, end
+    log_wnt: np.ndarray  # (3, L) its log
+    prop_half: np.ndarray  # (2, L, 3, 3) exp(A h / 2) per drug
+    prop_full: np.ndarray  # (2, L, 3, 3) exp(A h)
+    scratch: np.ndarray  # (3, 3, 3) matrix-exponential scratch
+    pk_const: np.ndarray  # (2, L, 3) per drug: Vc (L), Km Vc (mg), Vmax h (mg)
+    site_const: np.ndarray  # (3, L, 3): k, lambda, 1 / k per site
+    cum: np.ndarray  # (L, 4) cumulative hazards
+    prev_h: np.ndarray  # (L, 4) hazards at the start of the step
+    haz: np.ndarray  # (L, 4) hazards at the end of the step
+    status: np.ndarray  # (L, 3) event status (model.fracture ALIVE, FIRST_EVENT_DAY, ...)
+    tscores: np.ndarray  # (3,) current T-score per site
+
+
+SITE_K, SITE_LOSS, SITE_INV_K = 0, 1, 2  # rows of Work.site_const
+
+
+@equation
+def start_patient(i, q, pat, plan, par, w) -> None:
+    """Set lane q to patient i at day 0: steady state, no drug, PK and site constants."""
+    bone.initial_bone(w.y[q])
+    h_sub = plan.dt_days / (2 * plan.pk_substeps)
+    for d in range(N_DRUGS):
+        p = par.drugs[d]
+        cl, v = pat.clearance_mult[d, i], pat.volume_mult[d, i]
+        for j in range(N_PK_STATES):
+            w.amounts[d, q, j] = 0.0
+        pk.step_constants(p, cl, v, h_sub, w.pk_const[d, q])
+        pk.propagator(p, cl, v, 0.5 * h_sub, w.prop_half[d, q], w.scratch)
+        pk.propagator(p, cl, v, h_sub, w.prop_full[d, q], w.scratch)
+    bone.site_constants(
+        par.sites,
+        pat.turnover_mult[i],
+        pat.loss_mult[i],
+        w.site_const[SITE_K, q],
+        w.site_const[SITE_LOSS, q],
+        w.site_const[SITE_INV_K, q],
+    )
+    for a in range(N_HAZARDS):
+        w.cum[q, a] = 0.0
+        w.prev_h[q, a] = 0.0
+    fracture.reset_status(w.status[q])
+
+
+@equation
+def _conc_nm(amounts, pk_const, p) -> float:
+    return pk.concentration_nm(amounts[CENTRAL], pk_const[VC], p)
+
+
+@equation
+def advance_pk(s, m, plan, par, w) -> None:
+    """Dose at step s, then advance both drugs by one step; store start/middle/end nM."""
+    for d in range(N_DRUGS):
+        p = par.drugs[d]
+        dose = plan.doses_mg[d, s]
+        for q in range(m):
+            w.amounts[d, q, 0] += pk.absorbed_dose_mg(dose, p)
+            w.conc_nm[d, 0, q] = _conc_nm(w.amounts[d, q], w.pk_const[d, q], p)
+        for half in range(2):
+            pk.advance_half_step(
+                w.amounts[d], w.prop_half[d], w.prop_full[d], w.pk_const[d], plan.pk_substeps, m
+            )
+            for q in range(m):
+                w.conc_nm[d, 1 + half, q] = _conc_nm(w.amounts[d, q], w.pk_const[d, q], p)
+
+
+@equation
+def advance_bone(t, m, plan, par, w) -> None:
+    """Advance bone cells and BMD of the block by one classical RK4 step from day t."""
+    r = par.remodeling[0]
+    h = plan.dt_days
+    for c in range(3):
+        for q in range(m):
+            w.wnt[c, q] = remodeling.wnt_raw(w.conc_nm[1, c, q], r)
+            w.log_wnt[c, q] = math.log(w.wnt[c, q])
+    for stage in range(4):
+        src = w.y if stage == 0 else w.tmp
+        c = RK4_CONC[stage]
+        for q in range(m):
+            bone.bone_rhs(
+                src[q],
+                t + RK4_TIME[stage] * h,
+                w.conc_nm[0, c, q],
+                w.wnt[c, q],
+                w.log_wnt[c, q],
+                r,
+                par.sites,
+                w.site_const[SITE_K, q],
+                w.site_const[SITE_LOSS, q],
+                w.site_const[SITE_INV_K, q],
+                w.ks[stage, q],
+            )
+            if stage < 3:
+                for j in range(N_BONE_STATES):
+                    w.tmp[q, j] = w.y[q, j] + RK4_TIME[stage + 1] * h * w.ks[stage, q, j]
+    for q in range(m):
+        for j in range(N_BONE_STATES):
+            w.y[q, j] = w.y[q, j] + h / 6.0 * (
+                w.ks[0, q, j] + 2.0 * w.ks[1, q, j] + 2.0 * w.ks[2, q, j] + w.ks[3, q, j]
+            )
+
+
+@equation
+def advance_events(lo, m, t, t_end, pat, plan, par, out, w) -> None:
+    """Hazards of the block's patients at the end of the step, then the event rule over it."""
+    for q in range(m):
+        _advance_events_of(lo + q, q, t, t_end, pat, plan, par, out, w)
+
+
+@equation(inline=True)
+def _advance_events_of(i, q, t, t_end, pat, plan, par, out, w) -> None:
+    age = pat.age_years[i] + t_end / DAYS_PER_YEAR
+    for j in range(N_SITES):
+        sd = par.sites[j].young_adult_sd_g_cm2
+        bmd_rel = w.y[q, N_CELL_STATES + j]
+        w.tscores[j] = tscore_now(pat.tscore0[j, i], pat.bmd0_g_cm2[j, i], bmd_rel, sd)
+    fracture.hazards_per_year(
+        par.fracture_types,
+        par.fracture[0],
+        pat.static_log_risk,
+        i,
+        age,
+        w.tscores,
+        bmd.ctx_rel(w.y[q, OCA]),
+        w.status[q],
+        pat.prior_hip[i],
+        t_end,
+        w.haz[q],
+    )
+    fracture.advance_events(
+        i,
+        t,
+        plan.dt_days,
+        w.haz[q],
+        w.cum[q],
+        w.prev_h[q],
+        pat.thresholds,
+        plan.n_thresholds,
+        pat.threshold_death,
+        out,
+        w.status[q],
+    )
+
+
+@equation
+def record_states(step, r_next, lo, m, pat, plan, out, w) -> int:
+    """Store BMD, markers and cumulative hazards if step is a record step; return next index."""
+    while r_next < plan.record_steps.shape[0] and plan.record_steps[r_next] == step:
+        for q in range(m):
+            i = lo + q
+            for j in range(N_SITES):
+                out.rec[REC_BMD + j, r_next, i] = w.y[q, N_CELL_STATES + j] * pat.bmd0_g_cm2[j, i]
+            out.rec[REC_P1NP, r_next, i] = bmd.p1np_rel(w.y[q, OBA])
+            out.rec[REC_CTX, r_next, i] = bmd.ctx_rel(w.y[q, OCA])
+            for a in range(N_HAZARDS):
+                out.rec[REC_CUM + a, r_next, i] = w.cum[q, a]
+        r_next += 1
+    return r_next
+
+
+@equation
+def record_concentrations(step, p_next, lo, m, plan, out, w) -> int:
+    """Store concentrations (ng/mL) if step is on the daily grid; return the next index."""
+    while p_next < plan.pk_steps.shape[0] and plan.pk_steps[p_next] == step:
+        for q in range(m):
+            for d in range(N_DRUGS):
+                out.conc[d, p_next, lo + q] = pk.concentration_ng_ml(
+                    w.amounts[d, q, CENTRAL], w.pk_const[d, q, VC]
+                )
+        p_next += 1
+    return p_next
+
+
+@equation
+def simulate_block(lo, m, pat, plan, par, out, w) -> None:
+    """Simulate patients lo ... lo + m - 1 over the whole plan; fills their outputs."""
+    for q in range(m):
+        start_patient(lo + q, q, pat, plan, par, w)
+    r_next = record_states(0, 0, lo, m, pat, plan, out, w)
+    p_next = record_concentrations(0, 0, lo, m, plan, out, w)
+    for s in range(plan.n_steps):
+        t = s * plan.dt_days
+        advance_pk(s, m, plan, par, w)
+        advance_bone(t, m, plan, par, w)
+        t_end = (s + 1) * plan.dt_days
+        advance_events(lo, m, t, t_end, pat, plan, par, out, w)
+        r_next = record_states(s + 1, r_next, lo, m, pat, plan, out, w)
+        p_next = record_concentrations(s + 1, p_next, lo, m, plan, out, w)
+    for q in range(m):
+        ok = True
+        for j in range(N_BONE_STATES):
+            if not math.isfinite(w.y[q, j]):
+                ok = False
+        out.finite[lo + q] = ok

@@ -1,0 +1,145 @@
+"""Parameters by name: numpy record types built from the parameter dataclasses' fields.
+
+Every compiled model function reads its parameters as ``p.<field name>`` from a record (a
+numpy structured scalar, typed by numba as a Record), never by position. The record types are
+generated from the dataclasses of ``model.params`` below, so adding, removing or reordering a
+field changes the record with it; ``DERIVED`` lists the few extra fields computed once at
+packing time (logs of rates, the fracture site as an index) so that the time loop does not
+recompute them every step. ``check_records`` runs at import and fails if a dataclass field is
+neither a number nor listed in ``CONVERTED``.
+
+Packing (``pack_model``) turns a ``ModelParams`` into ``ModelRecords``: one record per drug,
+per site and per fracture type (arrays of records, indexed by drug, site or fracture type) and
+one record each for the remodeling and the global fracture blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from osteotrial.model.params import (
+    FractureParams,
+    FractureTypeParams,
+    ModelParams,
+    PKParams,
+    RemodelingParams,
+    SiteBMDParams,
+)
+from osteotrial.model.tscore import YOUNG_ADULT_SD_G_CM2
+
+SITES: tuple[str, ...] = ("LS", "TH", "FN")  # site index of every per-site array
+DRUGS: tuple[str, ...] = ("denosumab", "romosozumab")  # drug index of every per-drug array
+FRACTURE_TYPES: tuple[str, ...] = ("vertebral", "hip", "nonvertebral")
+
+# Non-numeric dataclass fields and the numeric field that replaces each in the record.
+CONVERTED: dict[tuple[type, str], str] = {(FractureTypeParams, "bmd_site"): "bmd_site_index"}
+
+# Extra record fields computed at packing time: name -> (type, function of the dataclass).
+DERIVED: dict[type, dict[str, Callable[[Any], float]]] = {
+    FractureTypeParams: {
+        "log_base_per_year": lambda p: math.log(p.base_per_year),
+        "log_rr_per_sd": lambda p: math.log(p.rr_per_sd),
+        "bmd_site_index": lambda p: SITES.index(p.bmd_site),
+    },
+    FractureParams: {
+        "log_rr_incident_fracture": lambda p: math.log(p.rr_incident_fracture),
+        "log_death_per_year_at_70": lambda p: math.log(p.death_per_year_at_70),
+    },
+    SiteBMDParams: {},
+    PKParams: {},
+    RemodelingParams: {},
+}
+SITE_EXTRA = ("young_adult_sd_g_cm2",)  # per-site constant of model.tscore, not a parameter
+
+
+def _numeric_fields(cls: type) -> list[str]:
+    """Return the dataclass fields of ``cls`` that are numbers (annotation float or int)."""
+    return [f.name for f in fields(cls) if f.type in ("float", "int")]
+
+
+def record_dtype(cls: type, extra: tuple[str, ...] = ()) -> np.dtype:
+    """Return the record type of a parameter dataclass: its numeric fields, then DERIVED."""
+    names = _numeric_fields(cls) + list(DERIVED[cls]) + list(extra)
+    return np.dtype([(name, np.float64) for name in names], align=True)
+
+
+def check_records() -> None:
+    """Fail if a field of a parameter dataclass would be lost by the packing."""
+    blocks = {cls.__name__ for cls in DERIVED}
+    for cls in DERIVED:
+        for f in fields(cls):
+            if f.type in ("float", "int") or f.type in blocks:  # nested blocks: own records
+                continue
+            target = CONVERTED.get((cls, f.name))
+            if target is None or target not in DERIVED[cls]:
+                raise TypeError(
+                    f"{cls.__name__}.{f.name} ({f.type}) is not a number and has no entry in "
+                    "model.records.CONVERTED/DERIVED: the kernels would not receive it"
+                )
+
+
+check_records()
+
+PK_RECORD = record_dtype(PKParams)
+REMODELING_RECORD = record_dtype(RemodelingParams)
+SITE_RECORD = record_dtype(SiteBMDParams, SITE_EXTRA)
+FRACTURE_TYPE_RECORD = record_dtype(FractureTypeParams)
+FRACTURE_RECORD = record_dtype(FractureParams)
+
+
+def pack(obj: object, dtype: np.dtype, **extra: float) -> np.recarray:
+    """Return a one-element record array of ``obj``'s fields (by name) and derived fields."""
+    out = np.zeros(1, dtype=dtype).view(np.recarray)
+    derived = DERIVED[type(obj)]
+    for name in dtype.names:
+        if name in extra:
+            value = extra[name]
+        elif name in derived:
+            value = derived[name](obj)
+        else:
+            value = getattr(obj, name)
+        out[name][0] = float(value)
+    return out
+
+
+def pack_many(objs: list[object], dtype: np.dtype, **extra: list[float]) -> np.recarray:
+    """Return a record array with one element per object (per drug, site or fracture type)."""
+    rows = [pack(o, dtype, **{k: v[i] for k, v in extra.items()})[0] for i, o in enumerate(objs)]
+    return np.array(rows, dtype=dtype).view(np.recarray)
+
+
+class ModelRecords(NamedTuple):
+    """Every model parameter as records, the form in which all engines receive them.
+
+    drugs: (2,) PK_RECORD, index DRUGS; remodeling: (1,) REMODELING_RECORD; sites: (3,)
+    SITE_RECORD, index SITES; fracture_types: (3,) FRACTURE_TYPE_RECORD, index FRACTURE_TYPES;
+    fracture: (1,) FRACTURE_RECORD (global fracture and mortality parameters).
+    """
+
+    drugs: np.recarray
+    remodeling: np.recarray
+    sites: np.recarray
+    fracture_types: np.recarray
+    fracture: np.recarray
+
+
+def pack_model(params: ModelParams) -> ModelRecords:
+    """Return the records of every parameter block of ``params``."""
+    return ModelRecords(
+        drugs=pack_many([getattr(params, d) for d in DRUGS], PK_RECORD),
+        remodeling=pack(params.remodeling, REMODELING_RECORD),
+        sites=pack_many(
+            [params.bmd.site(s) for s in SITES],
+            SITE_RECORD,
+            young_adult_sd_g_cm2=[YOUNG_ADULT_SD_G_CM2[s] for s in SITES],
+        ),
+        fracture_types=pack_many(
+            [params.fracture.of(t) for t in FRACTURE_TYPES], FRACTURE_TYPE_RECORD
+        ),
+        fracture=pack(params.fracture, FRACTURE_RECORD),
+    )

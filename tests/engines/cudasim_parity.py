@@ -1,0 +1,57 @@
+"""Run every arm of every trial file on the CPU engine and on the GPU engine (numba's CUDA
+simulator) over a short span; write both results to an npz file (argv[1]).
+
+Run by tests/test_engines.py in a subprocess with NUMBA_ENABLE_CUDASIM=1 (numba reads it at
+import). The span of an arm runs to 30 days after its last phase start (at most 400 days), so
+that every phase of a sequence is reached; two screened patients per arm.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from osteotrial.cohort.sampling import CohortSpec, sample_cohort
+from osteotrial.engine.simulate import simulate_arm
+from osteotrial.trial.config import load_config
+from osteotrial.trial.schedules import Schedule
+
+ROOT = Path(__file__).resolve().parents[2]
+N_PATIENTS = 2
+MAX_SPAN_DAYS = 400.0
+
+
+def span_days(spec) -> float:
+    """Return 30 days past the arm's last phase start, at most MAX_SPAN_DAYS."""
+    return min(max(p.start_day for p in spec.phases) + 30.0, MAX_SPAN_DAYS)
+
+
+def main(out_path: str) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for trial_file in sorted((ROOT / "config" / "trials").glob("*.yaml")):
+        trial = load_config(trial_file.stem, config_dir=ROOT / "config")
+        spec = CohortSpec.from_dict(trial.cohort_spec)
+        cohort = sample_cohort(spec, dict.fromkeys(trial.arms, N_PATIENTS), trial.seed)
+        for name, arm in trial.arms.items():
+            days = span_days(arm)
+            schedule = Schedule(1.0, days, (1.0,), (3.0, 14.0, days), ())
+            patients = cohort.select(np.flatnonzero(cohort.arm == name))
+            for engine in ("numba", "cuda"):
+                run = dataclasses.replace(schedule, engine=engine)
+                result = simulate_arm(patients, arm, trial.params, run)
+                key = f"{trial_file.stem}.{name}.{engine}"
+                for field in ("bmd_ls_g_cm2", "bmd_th_g_cm2", "bmd_fn_g_cm2", "p1np_rel"):
+                    arrays[f"{key}.{field}"] = getattr(result, field)
+                arrays[f"{key}.ctx_rel"] = result.ctx_rel
+                arrays[f"{key}.denosumab_ng_ml"] = result.denosumab_ng_ml
+                arrays[f"{key}.romosozumab_ng_ml"] = result.romosozumab_ng_ml
+                for kind, cum in result.cumulative_hazard.items():
+                    arrays[f"{key}.cum_{kind}"] = cum
+    np.savez(out_path, **arrays)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
