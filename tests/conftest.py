@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
-from osteotrial.calibration.calibrate import typical_cohort
+from osteotrial.calibration.objective import typical_patient
+from osteotrial.calibration.targets import read_targets
 from osteotrial.cohort.sampling import MAX_EVENTS, Cohort, CohortSpec, sample_cohort
 from osteotrial.engine.results import ArmResult
 from osteotrial.io import COHORT_SCHEMA
@@ -81,13 +82,13 @@ def params():
 @pytest.fixture(scope="session")
 def targets():
     """The calibration targets shipped with the project."""
-    return yaml.safe_load((ROOT / "config" / "targets.yaml").read_text())
+    return read_targets(ROOT / "config" / "targets.yaml")
 
 
 @pytest.fixture(scope="session")
 def typical():
-    """One typical FRAME patient without variability."""
-    return typical_cohort(70.9, {"LS": -2.72, "TH": -2.47, "FN": -2.75})
+    """One typical FRAME patient without variability (mean baseline of targets.yaml)."""
+    return typical_patient("frame")
 
 
 @pytest.fixture(scope="session")

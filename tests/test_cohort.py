@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -113,11 +112,6 @@ def test_zero_dropout_rate_never_drops_out() -> None:
     assert np.all(np.isinf(sample_cohort(spec, {"a": 100}, SEED).dropout_day))
 
 
-def _targets_path() -> Path:
-    local = Path(__file__).resolve().parents[1] / "config" / "targets.yaml"
-    return local if local.exists() else Path("/work/shared/science/targets.yaml")
-
-
 @pytest.mark.parametrize("trial", ["frame", "freedom_bmd_only"])
 def test_full_size_screened_baseline_matches_targets(trial: str) -> None:
     """Screened baselines at the published trial size lie within targets.yaml tolerances."""
@@ -128,7 +122,7 @@ def test_full_size_screened_baseline_matches_targets(trial: str) -> None:
         "prevalent_vertebral_fracture": np.mean(cohort.prevalent_vertebral_fracture_count > 0),
         **{s: cohort.__getattribute__(f"tscore_{s.lower()}").mean() for s in ("LS", "TH", "FN")},
     }
-    for key, (value, tol) in baseline_targets(_targets_path())[trial].items():
+    for key, (value, tol) in baseline_targets()[trial].items():
         assert abs(observed[key] - value) <= tol, (trial, key, observed[key], value, tol)
 
 

@@ -14,7 +14,7 @@ from conftest import ROOT, run_workflow
 
 from osteotrial import io
 from osteotrial.analyses import prediction
-from osteotrial.calibration import calibrate, parameter_sets, uncertainty
+from osteotrial.calibration import calibrate, parameter_sets, remodeling, uncertainty
 from osteotrial.calibration.fracture import FRACTURE_FIT
 
 MODEL = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
@@ -27,7 +27,7 @@ DATA_UNCONDITIONAL["blocks"]["fracture"]["sampler"] = "laplace"
 
 
 def test_covariance_file_is_symmetric_positive_definite_with_real_model_keys():
-    expected = {"remodeling": calibrate.REMODELING_FIT, "fracture": FRACTURE_FIT}
+    expected = {"remodeling": remodeling.REMODELING_FIT, "fracture": FRACTURE_FIT}
     for block, content in DATA["blocks"].items():
         corr = np.asarray(content["correlation"])
         np.testing.assert_array_equal(corr, corr.T)
@@ -36,7 +36,7 @@ def test_covariance_file_is_symmetric_positive_definite_with_real_model_keys():
         names = uncertainty.block_names(DATA, block)
         assert names == list(expected[block])
         fitted = [p["fitted"] for p in content["parameters"]]
-        np.testing.assert_allclose(calibrate._initial(MODEL, names), fitted, rtol=1e-5)
+        np.testing.assert_allclose(calibrate.initial_values(MODEL, names), fitted, rtol=1e-5)
         for p in content["parameters"]:
             assert (p["log_sd"] == 0.0) == (p["at_bound"] is not None), p["name"]
         free = np.array([p["log_sd"] > 0 for p in content["parameters"]])
@@ -59,10 +59,13 @@ def test_laplace_covariance_of_a_model_linear_in_log_values():
 
 
 def test_discrete_residuals_are_step_functions_of_the_parameters():
-    res = calibrate.remodeling_residuals(MODEL)
-    denosumab_tmax, romosozumab_tmax = res[0] * 4.0 + 10.0, res[4] * 2.0 + 5.0
+    res = remodeling.remodeling_residuals(MODEL)
+    goals = remodeling.remodeling_targets()
     assert uncertainty.DISCRETE_RESIDUALS["remodeling"] == (0, 4)
-    assert denosumab_tmax == round(denosumab_tmax) and romosozumab_tmax == round(romosozumab_tmax)
+    for i in uncertainty.DISCRETE_RESIDUALS["remodeling"]:
+        assert goals[i].probe[-1] == "tmax"  # the day of the maximum of a daily grid
+        tmax = res[i] * goals[i].scale + goals[i].value
+        assert tmax == pytest.approx(round(tmax), abs=1e-9)
 
 
 def draw(k: int, spread: float = 1.0, seed: int = 7) -> parameter_sets.ParameterSet:
@@ -97,8 +100,8 @@ def test_spread_zero_gives_the_nominal_parameters_bit_for_bit():
 def test_draws_respect_the_bounds():
     names = [n for block in DATA["blocks"] for n in uncertainty.block_names(DATA, block)]
     for k in range(3):
-        values = calibrate._initial(draw(k, spread=3.0).model, names)
-        nominal = calibrate._initial(MODEL, names)
+        values = calibrate.initial_values(draw(k, spread=3.0).model, names)
+        nominal = calibrate.initial_values(MODEL, names)
         for (_, key), value, start in zip(names, values, nominal, strict=True):
             low, high = parameter_sets.draw_bounds(key)
             assert min(low, start) * (1 - 1e-12) <= value <= max(high, start) * (1 + 1e-12), key
@@ -111,7 +114,7 @@ def test_scale_shifts_multiply_the_site_gammas_like_apply_values():
     ls = MODEL["bmd"]["ls"]
     assert got["bmd"]["ls"]["gamma_ob"] == pytest.approx(ls["gamma_ob"] * np.exp(0.4))
     assert got["bmd"]["ls"]["gamma_oc"] == pytest.approx(ls["gamma_oc"] * np.exp(0.1))
-    values = np.exp(np.log(calibrate._initial(MODEL, names)) + shifts)
+    values = np.exp(np.log(calibrate.initial_values(MODEL, names)) + shifts)
     reference = calibrate.apply_values(MODEL, names, values)
     assert got["bmd"]["ls"]["gamma_oc"] == pytest.approx(reference["bmd"]["ls"]["gamma_oc"], 1e-3)
 

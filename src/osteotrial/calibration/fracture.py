@@ -1,10 +1,13 @@
 """Fracture stage of the calibration: hazard scales and turnover effects from FRAME year 1.
 
-Targets (config/targets.yaml, trials.frame): placebo 12-month incidences of new vertebral,
-clinical vertebral, nonvertebral and clinical fractures, the romosozumab arm's incidences and
-the 12-month relative risk reductions. Incidences are *expected* values computed from each
-patient's cumulative hazard (1 - exp(-H)), not sampled events, so the fit is smooth and free
-of Monte Carlo noise; the workflow's sampled events are then checked against the targets.
+Targets (``fracture_targets``, read from config/targets.yaml trials.frame through the one
+loader): every ``fracture_incidence`` entry (scale: the binomial standard error of the
+published proportion at the published arm size n) and every ``relative_risk_reduction`` entry
+(scale ``RRR_SCALE``, a weight: targets.yaml gives no spread for them). The cohort, arms and
+schedule are those of config/trials/frame.yaml, simulated to the last target month.
+Incidences are *expected* values computed from each patient's cumulative hazard
+(1 - exp(-H)), not sampled events, so the fit is smooth and free of Monte Carlo noise; the
+workflow's sampled events are then checked against the targets.
 
 Expected incidence of a patient by day d: new vertebral 1 - exp(-H_v(d)) among patients imaged
 at d; clinical vertebral 1 - exp(-f H_v) with f the clinically recognized share (independent
@@ -14,16 +17,18 @@ H at min(dropout day, d), as only events before loss to follow-up are observed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import yaml
 
+from osteotrial.calibration.objective import Target, treated_arm, trial_design
+from osteotrial.calibration.targets import TARGET_KEYS, read_targets
 from osteotrial.cohort.sampling import CohortSpec, sample_cohort
 from osteotrial.engine.results import ArmResult
 from osteotrial.engine.simulate import simulate_arm
 from osteotrial.model.params import ModelParams
-from osteotrial.trial.schedules import ArmSpec, Schedule
+from osteotrial.trial.schedules import Schedule
 from osteotrial.units import DAYS_PER_MONTH
 
 FRACTURE_FIT: tuple[tuple[str, str], ...] = (
@@ -33,18 +38,19 @@ FRACTURE_FIT: tuple[tuple[str, str], ...] = (
     ("fracture.nonvertebral", "turnover_effect_max_frac"),
     ("fracture.hip", "turnover_effect_max_frac"),
 )
+FRAME = "frame"  # the trial file (config/trials) of this stage
 N_PER_ARM_FIT = 1500
+RRR_SCALE = 0.08  # weight of a relative risk reduction residual (not a published value)
 _CACHE: dict[str, Any] = {}
 
 
 def _frame_setup() -> tuple[dict[str, Any], Any]:
+    """Return the arms of config/trials/frame.yaml and a screened cohort of N_PER_ARM_FIT each."""
     if "frame" not in _CACHE:
-        with open("config/trials/frame.yaml", encoding="utf-8") as handle:
-            trial = yaml.safe_load(handle)
-        arms = {name: ArmSpec.from_dict(name, phases) for name, phases in trial["arms"].items()}
-        allocation = dict.fromkeys(arms, N_PER_ARM_FIT)
-        cohort = sample_cohort(CohortSpec.from_dict(trial["cohort"]), allocation, trial["seed"])
-        _CACHE["frame"] = (arms, cohort)
+        design = trial_design(FRAME)
+        allocation = dict.fromkeys(design.arms, N_PER_ARM_FIT)
+        cohort = sample_cohort(CohortSpec.from_dict(design.cohort_spec), allocation, design.seed)
+        _CACHE["frame"] = (design.arms, cohort)
     return _CACHE["frame"]
 
 
@@ -75,26 +81,70 @@ def expected_incidences(result: ArmResult, params: ModelParams, day: float) -> d
     }
 
 
-def fracture_residuals(model: dict[str, Any]) -> np.ndarray:
-    """Return weighted residuals of the FRAME year-1 fracture targets."""
+def fracture_targets(targets: Mapping[str, Any] | None = None) -> list[Target]:
+    """Return the targets of the fracture stage, in the order of its residuals.
+
+    Every ``fracture_incidence`` entry of FRAME (probe ``("incidence", arm, endpoint, month)``,
+    scale sqrt(p (1 - p) / n)), then every ``relative_risk_reduction`` entry (probe
+    ``("rrr", endpoint, month)``, 1 - treated / control, scale ``RRR_SCALE``).
+    """
+    data = read_targets() if targets is None else targets
+    key = TARGET_KEYS[FRAME]
+    block = data["trials"][key]
+    out = []
+    for n, t in enumerate(block["fracture_incidence"]):
+        scale = float(np.sqrt(t["value"] * (1 - t["value"]) / t["n"]))
+        probe = ("incidence", t["arm"], t["endpoint"], float(t["month"]))
+        out.append(Target(f"trials.{key}.fracture_incidence[{n}]", t["value"], scale, probe))
+    for n, t in enumerate(block["relative_risk_reduction"]):
+        probe = ("rrr", t["endpoint"], float(t["month"]))
+        source = f"trials.{key}.relative_risk_reduction[{n}]"
+        out.append(Target(source, t["value"], RRR_SCALE, probe))
+    return out
+
+
+def fracture_residuals(
+    model: dict[str, Any], targets: Mapping[str, Any] | None = None
+) -> np.ndarray:
+    """Return weighted residuals of the FRAME fracture targets (``fracture_targets``).
+
+    ``targets``: the content of a targets file (default: config/targets.yaml).
+    """
+    goals = fracture_targets(targets)
+    emulated = fracture_emulated(model, targets)
+    return np.asarray([g.residual(value) for g, value in zip(goals, emulated, strict=True)])
+
+
+def fracture_emulated(
+    model: dict[str, Any], targets: Mapping[str, Any] | None = None
+) -> np.ndarray:
+    """Return the emulated value of each ``fracture_targets`` entry (expected incidences of the
+    FRAME cohort of ``_frame_setup`` up to the last target month; 1 - RR of the arms)."""
+    goals = fracture_targets(targets)
     params = ModelParams.from_dict(model)
     arms, cohort = _frame_setup()
-    schedule = Schedule(1.0, 12 * DAYS_PER_MONTH, (1, 3, 6, 9, 12), (), (12,))
+    design = trial_design(FRAME)
+    months = sorted({g.probe[-1] for g in goals})
+    last = months[-1]
+    schedule = Schedule(
+        design.schedule.dt_days,
+        last * DAYS_PER_MONTH,
+        tuple(m for m in design.schedule.visit_months if m <= last),
+        (),
+        tuple(m for m in design.schedule.imaging_months if m <= last),
+    )
     inc = {}
     for name, arm in arms.items():
         result = simulate_arm(cohort.select(cohort.arm == name), arm, params, schedule, False)
-        inc[name] = expected_incidences(result, params, 12 * DAYS_PER_MONTH)
-    pbo, rom = inc["placebo_then_denosumab"], inc["romosozumab_then_denosumab"]
-    targets = [
-        (pbo["new_vertebral"], 0.018, 3322),
-        (rom["new_vertebral"], 0.005, 3321),
-        (pbo["clinical"], 0.025, 3591),
-        (rom["clinical"], 0.016, 3589),
-        (pbo["nonvertebral"], 0.021, 3591),
-        (rom["nonvertebral"], 0.016, 3589),
-        (pbo["clinical_vertebral"], 0.005, 3591),
-    ]
-    res = [(got - want) / np.sqrt(want * (1 - want) / n) for got, want, n in targets]
-    for endpoint, rrr in (("new_vertebral", 0.73), ("clinical", 0.36), ("nonvertebral", 0.25)):
-        res.append((1 - rom[endpoint] / pbo[endpoint] - rrr) / 0.08)
-    return np.asarray(res)
+        for month in months:
+            inc[name, month] = expected_incidences(result, params, month * DAYS_PER_MONTH)
+    treated, control = treated_arm(FRAME), design.control_arm
+    emulated = []
+    for g in goals:
+        if g.probe[0] == "incidence":
+            _, arm, endpoint, month = g.probe
+            emulated.append(inc[arm, month][endpoint])
+        else:  # ("rrr", endpoint, month)
+            _, endpoint, month = g.probe
+            emulated.append(1 - inc[treated, month][endpoint] / inc[control, month][endpoint])
+    return np.asarray(emulated, dtype=float)

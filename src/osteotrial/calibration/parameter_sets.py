@@ -72,7 +72,7 @@ def _node(model: dict[str, Any], block: str) -> dict[str, Any]:
 
 def log_box(model: Mapping[str, Any], names: Sequence[Name]) -> tuple[np.ndarray, np.ndarray]:
     """Return the allowed log shifts (low, high) of ``names``: draw_bounds widened to 0."""
-    values = calibrate._initial(dict(model), names)
+    values = calibrate.initial_values(dict(model), names)
     low = np.log([draw_bounds(key)[0] for _, key in names]) - np.log(values)
     high = np.log([draw_bounds(key)[1] for _, key in names]) - np.log(values)
     return np.minimum(low, 0.0), np.maximum(high, 0.0)
@@ -97,28 +97,26 @@ def apply_shifts(model: Mapping[str, Any], names: Sequence[Name], shifts: np.nda
 def stable(model: Mapping[str, Any], dt_days: float) -> bool:
     """Return whether a model mapping integrates at step ``dt_days`` (a cheap screen).
 
-    Two typical FRAME patients (bone-turnover multiplier 1 and ``STABILITY_TURNOVER_MULT``) take
-    romosozumab for 12 months, denosumab for 12 and nothing for 12; the set passes if every state
+    Two typical FRAME patients (``objective.typical_patient``; bone-turnover multiplier 1 and
+    ``STABILITY_TURNOVER_MULT``) take the treated arm of config/trials/frame.yaml (romosozumab
+    for 12 months, denosumab for 12) and nothing for 12 more; the set passes if every state
     stays finite. Wide values (e.g. a large Wnt exponent on OBp differentiation) can make the
     explicit step unstable where the fitted values are not.
     """
+    from osteotrial.calibration import objective
     from osteotrial.engine.simulate import simulate_arm
     from osteotrial.model.params import ModelParams
-    from osteotrial.trial.schedules import ArmSpec, Schedule
+    from osteotrial.trial.schedules import Schedule
 
     month = calibrate.MONTH
-    phases = [
-        calibrate.phase("romosozumab", 210.0, month, 0.0, 12 * month),
-        calibrate.phase("denosumab", 60.0, 6 * month, 12 * month, 24 * month),
-    ]
+    arm = objective.trial_design("frame").arms[objective.treated_arm("frame")]
     schedule = Schedule(dt_days, 36 * month, (12.0, 24.0, 36.0), (), ())
-    patient = calibrate.typical_cohort(70.9, {"LS": -2.72, "TH": -2.47, "FN": -2.75})
+    patient = objective.typical_patient("frame")
     try:
         params = ModelParams.from_dict(model)
         for mult in (1.0, STABILITY_TURNOVER_MULT):
             cohort = dataclasses.replace(patient, mult_bone_turnover=np.array([mult]))
             with np.errstate(all="ignore"):
-                arm = ArmSpec.from_dict("check", phases)
                 result = simulate_arm(cohort, arm, params, schedule, False)
             states = (result.bmd_ls_g_cm2, result.bmd_th_g_cm2, result.p1np_rel, result.ctx_rel)
             if not all(np.isfinite(state).all() for state in states):
@@ -185,8 +183,8 @@ def conditional_centre(
     """
     names, residuals = uncertainty.stages()[block]
     fitted = calibrate.fit(dict(drawn), names, residuals, max_nfev=REFIT_MAX_NFEV, verbose=0)
-    return np.log(calibrate._initial(fitted, names)) - np.log(
-        calibrate._initial(dict(model), names)
+    return np.log(calibrate.initial_values(fitted, names)) - np.log(
+        calibrate.initial_values(dict(model), names)
     )
 
 

@@ -1,24 +1,51 @@
-"""Compare a trial's endpoint tables with its calibration targets (config/targets.yaml).
+"""The calibration targets (config/targets.yaml): the one loader, and the comparison of a trial.
 
-One row per target: what was targeted, the published value and tolerance, the emulated value
-with its 95% CI, and whether it is within tolerance. BMD: |emulated - target| <= tol (mean
-percent change). Fracture incidence: the published proportion lies inside the emulated 95% CI
-(the convention of targets.yaml). Relative risk reduction: the published value lies inside the
-emulated CI of 1 - RR. Markers (romosozumab vs placebo): the ratio of the arms' median changes,
-compared with a 10-point tolerance (targets.yaml: "shape matters more than the exact points").
+``read_targets`` is the only reader of the targets file; every published value that the code
+fits or checks (``calibrate``, ``calibration.fracture``, ``cohort.fit``, the report) comes
+through it. ``config/targets.yaml`` is a byte copy of ``../shared/science/targets.yaml``.
+
+``compare`` returns one row per target of a trial's block: what was targeted, the published
+value and tolerance, the emulated value with its 95% CI, and whether it is within tolerance.
+BMD: |emulated - target| <= tol (mean percent change). Fracture incidence: the published
+proportion lies inside the emulated 95% CI (the convention of targets.yaml). Relative risk
+reduction: the published value lies inside the emulated CI of 1 - RR. Markers (romosozumab vs
+placebo): the ratio of the arms' median changes, compared with a 10-point tolerance
+(targets.yaml: "shape matters more than the exact points"). On-treatment differences from
+placebo (``on_treatment_month_M_vs_placebo``: arms ``denosumab`` and ``placebo``, the arm names
+of targets.yaml) and CTX in percent of baseline by arm and day: within ``tol``. A target that
+the trial's tables cannot give (an arm, a month or a day the trial does not have) and a target
+of a kind this module does not emulate (ranges, qualitative shapes such as ``after_stopping``)
+still get a row, with the emulated value missing (NaN) and ``within`` false: compared and
+missed, never dropped.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import yaml
 
+from osteotrial.units import DAYS_PER_MONTH
+
+CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
+TARGETS_FILE = CONFIG_DIR / "targets.yaml"
 MARKER_TOL_PCT = 10.0
-# trial name in config/trials -> key in targets.yaml
+# trial name in config/trials -> key in targets.yaml (a trial of the same name as a key needs none)
 TARGET_KEYS = {"frame": "frame", "freedom": "freedom_bmd_only"}
+# Blocks of targets.yaml that no trial file emulates yet (the model issue 12 adds them).
+NOT_EMULATED = {
+    "freedom_extension": "no trial file runs FREEDOM's denosumab arm to month 60 (issue 12)",
+    "denosumab_dose_ranging": "no trial file of the McClung 2006 dose-ranging arms (issue 12)",
+}
+# Parts of a trial block that compare() does not turn into rows: text, the design (the trial
+# files carry it) and the baselines (fitted by cohort.fit, checked by tests/test_cohort.py).
+NOT_ROWS = ("citation", "note", "design", "baseline")
 COLUMNS = (
     "kind",
     "arm",
@@ -32,13 +59,48 @@ COLUMNS = (
     "within",
 )
 SCHEMA = dict(zip(COLUMNS, [pl.String] * 3 + [pl.Float64] * 6 + [pl.Boolean], strict=True))
+NAN = float("nan")
 
 
-def load_targets(path: str | Path, trial: str) -> dict[str, Any] | None:
-    """Return the targets block of a trial, or None when targets.yaml has none for it."""
+@functools.lru_cache(maxsize=8)
+def _parse(path: str, mtime_ns: int) -> dict[str, Any]:
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+
+
+def read_targets(path: str | Path | None = None) -> dict[str, Any]:
+    """Return the whole targets file (default ``TARGETS_FILE``), a fresh copy of a cached parse.
+
+    The one reader of targets.yaml: the parse is cached per path and modification time, so the
+    calibration can call it at every evaluation of its objective.
+    """
+    file = Path(TARGETS_FILE if path is None else path).resolve()
+    return copy.deepcopy(_parse(str(file), file.stat().st_mtime_ns))
+
+
+def load_targets(path: str | Path | None, trial: str) -> dict[str, Any] | None:
+    """Return the targets block of a trial, or None when targets.yaml has none for it.
+
+    ``trial`` is a trial name of config/trials (mapped by ``TARGET_KEYS``) or a block key.
+    """
     key = TARGET_KEYS.get(trial, trial)
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    return data["trials"].get(key)
+    return read_targets(path)["trials"].get(key)
+
+
+def pk_targets(path: str | Path | None = None) -> dict[str, Any]:
+    """Return the ``pk`` block of the targets file (single-dose PK and PD of each drug)."""
+    return read_targets(path)["pk"]
+
+
+def number_in_key(key: str, word: str) -> float:
+    """Return the number that follows ``word_`` in a targets.yaml key.
+
+    For example ``month_12_pct`` -> 12 (word ``month``), ``ctx_reduction_by_day_5`` -> 5 (word
+    ``day``), ``denosumab_60mg_single_dose`` -> 60 (word ``denosumab``, unit ``mg`` dropped).
+    """
+    found = re.search(rf"(?:^|_){word}_(\d+(?:\.\d+)?)(?:mg)?(?:_|$)", key)
+    if found is None:
+        raise ValueError(f"targets.yaml key {key!r} has no number after {word!r}")
+    return float(found.group(1))
 
 
 def _row(
@@ -59,7 +121,7 @@ def _row(
         measure,
         float(month),
         float(target),
-        float("nan") if tol is None else float(tol),
+        NAN if tol is None else float(tol),
         float(emulated),
         float(low),
         float(high),
@@ -68,17 +130,25 @@ def _row(
     return dict(zip(COLUMNS, values, strict=True))
 
 
+def _missed(kind: str, arm: str, measure: str, month: float, target: float, tol: Any) -> dict:
+    """Return the row of a target the trial's tables cannot give: emulated NaN, not within."""
+    return _row(kind, arm, measure, month, target, tol, NAN, NAN, NAN, False)
+
+
 def _pick(table: pl.DataFrame, **where: Any) -> dict[str, Any] | None:
     frame = table.filter(*[pl.col(k) == v for k, v in where.items()])
     return frame.row(0, named=True) if frame.height else None
 
 
-def bmd_rows(targets: dict[str, Any], bmd: pl.DataFrame) -> list[dict[str, Any]]:
+def bmd_rows(targets: Mapping[str, Any], bmd: pl.DataFrame) -> list[dict[str, Any]]:
     """Return comparison rows of the BMD targets."""
     rows = []
     for t in targets.get("bmd_pct_change", []):
         got = _pick(bmd, arm=t["arm"], site=t["site"], month=float(t["month"]))
         if got is None:
+            rows.append(
+                _missed("bmd_pct_change", t["arm"], t["site"], t["month"], t["value"], t["tol"])
+            )
             continue
         diff = abs(got["mean_pct_change"] - t["value"])
         rows.append(
@@ -99,86 +169,113 @@ def bmd_rows(targets: dict[str, Any], bmd: pl.DataFrame) -> list[dict[str, Any]]
 
 
 def fracture_rows(
-    targets: dict[str, Any], fractures: pl.DataFrame, comparisons: pl.DataFrame
+    targets: Mapping[str, Any], fractures: pl.DataFrame, comparisons: pl.DataFrame
 ) -> list[dict[str, Any]]:
     """Return comparison rows of the fracture incidence and risk reduction targets."""
     rows = []
     for t in targets.get("fracture_incidence", []):
         got = _pick(fractures, arm=t["arm"], endpoint=t["endpoint"], month=float(t["month"]))
-        if got is not None:
-            inside = got["ci_low_frac"] <= t["value"] <= got["ci_high_frac"]
-            rows.append(
-                _row(
-                    "fracture_incidence",
-                    t["arm"],
-                    t["endpoint"],
-                    t["month"],
-                    t["value"],
-                    None,
-                    got["incidence_frac"],
-                    got["ci_low_frac"],
-                    got["ci_high_frac"],
-                    inside,
-                )
+        if got is None:
+            kind = "fracture_incidence"
+            rows.append(_missed(kind, t["arm"], t["endpoint"], t["month"], t["value"], None))
+            continue
+        inside = got["ci_low_frac"] <= t["value"] <= got["ci_high_frac"]
+        rows.append(
+            _row(
+                "fracture_incidence",
+                t["arm"],
+                t["endpoint"],
+                t["month"],
+                t["value"],
+                None,
+                got["incidence_frac"],
+                got["ci_low_frac"],
+                got["ci_high_frac"],
+                inside,
             )
+        )
     for t in targets.get("relative_risk_reduction", []):
         got = _pick(comparisons, endpoint=t["endpoint"], month=float(t["month"]))
-        if got is not None:
-            low, high = 1 - got["rr_ci_high"], 1 - got["rr_ci_low"]
-            rows.append(
-                _row(
-                    "relative_risk_reduction",
-                    got["arm"],
-                    t["endpoint"],
-                    t["month"],
-                    t["value"],
-                    None,
-                    got["relative_risk_reduction_frac"],
-                    low,
-                    high,
-                    low <= t["value"] <= high,
-                )
+        if got is None:
+            kind = "relative_risk_reduction"
+            rows.append(_missed(kind, "", t["endpoint"], t["month"], t["value"], None))
+            continue
+        low, high = 1 - got["rr_ci_high"], 1 - got["rr_ci_low"]
+        rows.append(
+            _row(
+                "relative_risk_reduction",
+                got["arm"],
+                t["endpoint"],
+                t["month"],
+                t["value"],
+                None,
+                got["relative_risk_reduction_frac"],
+                low,
+                high,
+                low <= t["value"] <= high,
             )
+        )
     return rows
 
 
+def marker_points(block: Mapping[str, Any]) -> list[tuple[str, str, float, float]]:
+    """Return (marker, key, day, percent vs placebo) of a ``markers_..._vs_placebo`` block.
+
+    In file order: ``peak_pct`` at ``peak_day``, ``nadir_pct`` at ``nadir_day``,
+    ``back_to_placebo_month`` (0 % at that month) and ``month_M_pct`` at month M.
+    """
+    points = []
+    for marker, values in block.items():
+        if not isinstance(values, Mapping):
+            continue
+        for key, value in values.items():
+            if key in ("peak_pct", "nadir_pct"):
+                day = float(values[key.replace("_pct", "_day")])
+                points.append((marker, key, day, float(value)))
+            elif key == "back_to_placebo_month":
+                points.append((marker, key, float(value) * DAYS_PER_MONTH, 0.0))
+            elif key.startswith("month_") and key.endswith("_pct"):
+                day = number_in_key(key, "month") * DAYS_PER_MONTH
+                points.append((marker, key, day, float(value)))
+    return points
+
+
+def ratio_pct(markers: pl.DataFrame, marker: str, day: float, treated: str, control: str) -> float:
+    """Return the percent difference of the treated arm's median from the control's (NaN if
+    an arm is missing), at the record day nearest ``day``."""
+    near = (
+        markers.filter(pl.col("marker") == marker, pl.col("arm").is_in([treated, control]))
+        .with_columns(gap=(pl.col("day") - day).abs())
+        .sort("gap")
+    )
+    if near.height == 0:
+        return NAN
+    day_found = near.row(0, named=True)["day"]
+    med = {
+        r["arm"]: r["median_pct_change"]
+        for r in near.filter(pl.col("day") == day_found).iter_rows(named=True)
+    }
+    if treated not in med or control not in med:
+        return NAN
+    return ((1 + med[treated] / 100) / (1 + med[control] / 100) - 1) * 100
+
+
 def marker_rows(
-    targets: dict[str, Any], markers: pl.DataFrame, treated: str, control: str
+    targets: Mapping[str, Any], markers: pl.DataFrame, treated: str | None, control: str
 ) -> list[dict[str, Any]]:
     """Return comparison rows of the romosozumab-vs-placebo marker targets."""
     block = targets.get("markers_romosozumab_vs_placebo")
     if not block:
         return []
-
-    def ratio_pct(marker: str, day: float) -> float:
-        near = (
-            markers.filter(pl.col("marker") == marker)
-            .with_columns(gap=(pl.col("day") - day).abs())
-            .sort("gap")
-        )
-        day_found = near.row(0, named=True)["day"]
-        med = {
-            r["arm"]: r["median_pct_change"]
-            for r in near.filter(pl.col("day") == day_found).iter_rows(named=True)
-        }
-        return ((1 + med[treated] / 100) / (1 + med[control] / 100) - 1) * 100
-
-    points = [
-        ("P1NP", "peak_pct", block["P1NP"]["peak_day"] / 30.4375),
-        ("P1NP", "month_12_pct", 12.0),
-        ("CTX", "nadir_pct", block["CTX"]["nadir_day"] / 30.4375),
-        ("CTX", "month_12_pct", 12.0),
-    ]
     rows = []
-    for marker, key, month in points:
-        got = ratio_pct(marker, month * 30.4375)
-        want = block[marker][key]
+    for marker, key, day, want in marker_points(block):
+        got = NAN if treated is None else ratio_pct(markers, marker, day, treated, control)
         rows.append(
             _row(
                 "marker_vs_placebo_pct",
-                treated,
+                treated or "",
                 f"{marker} {key}",
-                month,
+                day / DAYS_PER_MONTH,
                 want,
                 MARKER_TOL_PCT,
                 got,
@@ -190,12 +287,112 @@ def marker_rows(
     return rows
 
 
+def placebo_difference_rows(
+    section: str, entries: list[Mapping[str, Any]], tables: Mapping[str, pl.DataFrame]
+) -> list[dict[str, Any]]:
+    """Return rows of ``on_treatment_month_M_vs_placebo``: arm ``denosumab`` minus ``placebo``.
+
+    ``<site>_bmd_pct_points``: difference of the mean BMD percent changes at month M;
+    ``<marker>_pct_difference``: percent difference of the median marker changes (as the marker
+    rows). NaN (missed) when the trial has no arm ``denosumab`` or ``placebo``.
+    """
+    month = number_in_key(section, "month")
+    rows = []
+    for t in entries:
+        measure = t["measure"]
+        if measure.endswith("_bmd_pct_points"):
+            site = measure.split("_")[0]
+            arms = [
+                _pick(tables["bmd"], arm=arm, site=site, month=month)
+                for arm in ("denosumab", "placebo")
+            ]
+            got = NAN if None in arms else arms[0]["mean_pct_change"] - arms[1]["mean_pct_change"]
+        else:
+            marker = measure.split("_")[0]
+            got = ratio_pct(
+                tables["markers"], marker, month * DAYS_PER_MONTH, "denosumab", "placebo"
+            )
+        within = abs(got - t["value"]) <= t["tol"]
+        rows.append(
+            _row(section, "denosumab", measure, month, t["value"], t["tol"], got, got, got, within)
+        )
+    return rows
+
+
+def ctx_of_baseline_rows(
+    entries: list[Mapping[str, Any]], markers: pl.DataFrame
+) -> list[dict[str, Any]]:
+    """Return rows of ``ctx_pct_of_baseline``: 100 + the arm's median CTX change at that day."""
+    rows = []
+    for t in entries:
+        got = _pick(markers, arm=t["arm"], marker="CTX", day=float(t["day"]))
+        value = NAN if got is None else 100.0 + got["median_pct_change"]
+        month = t["day"] / DAYS_PER_MONTH
+        within = abs(value - t["value"]) <= t["tol"]
+        rows.append(
+            _row(
+                "ctx_pct_of_baseline",
+                t["arm"],
+                "CTX",
+                month,
+                t["value"],
+                t["tol"],
+                value,
+                value,
+                value,
+                within,
+            )
+        )
+    return rows
+
+
+def not_emulated_rows(section: str, content: Any) -> list[dict[str, Any]]:
+    """Return missed rows (emulated NaN) of a section compare() does not emulate.
+
+    One row per entry of a list (``measure`` its ``measure``, ``what`` or ``site``) or per key of
+    a mapping; the published value where the entry has one number.
+    """
+    items = (
+        [(str(e.get("measure", e.get("what", e.get("site", "")))), e) for e in content]
+        if isinstance(content, list)
+        else [(str(k), v) for k, v in content.items() if k != "status"]
+    )
+    rows = []
+    for measure, entry in items:
+        entry = entry if isinstance(entry, Mapping) else {"value": entry}
+        value = entry.get("value")
+        target = float(value) if isinstance(value, (int, float)) else NAN
+        month = float(entry.get("month", NAN))
+        rows.append(
+            _missed(section, str(entry.get("arm", "")), measure, month, target, entry.get("tol"))
+        )
+    return rows
+
+
 def compare(
-    targets: dict[str, Any], tables: dict[str, pl.DataFrame], treated: str | None, control: str
+    targets: Mapping[str, Any],
+    tables: Mapping[str, pl.DataFrame],
+    treated: str | None,
+    control: str,
 ) -> pl.DataFrame:
-    """Return the calibration table of a trial from its endpoint tables."""
+    """Return the calibration table of a trial from its endpoint tables: a row per target."""
     rows = bmd_rows(targets, tables["bmd"])
     rows += fracture_rows(targets, tables["fractures"], tables["comparisons"])
-    if treated is not None:
-        rows += marker_rows(targets, tables["markers"], treated, control)
+    rows += marker_rows(targets, tables["markers"], treated, control)
+    known = (
+        "bmd_pct_change",
+        "fracture_incidence",
+        "relative_risk_reduction",
+        "markers_romosozumab_vs_placebo",
+        *NOT_ROWS,
+    )
+    for section, content in targets.items():
+        if section in known:
+            continue
+        if re.fullmatch(r"on_treatment_month_\d+_vs_placebo", section):
+            rows += placebo_difference_rows(section, content, tables)
+        elif section == "ctx_pct_of_baseline":
+            rows += ctx_of_baseline_rows(content, tables["markers"])
+        elif isinstance(content, (list, Mapping)):
+            rows += not_emulated_rows(section, content)
     return pl.DataFrame(rows, schema=SCHEMA, orient="row")

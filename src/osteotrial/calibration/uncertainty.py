@@ -4,10 +4,11 @@
 
     S(x) = |r(x)|^2 + |(x - x0) / s_p|^2,
 
-with r the weighted target residuals ((model - target) / SD, ``calibrate.remodeling_residuals``
-or ``calibrate_fracture.fracture_residuals``), x0 the literature starts and s_p =
-``calibrate.PRIOR_SD_LOG``. Read as a negative log posterior (times 2), its Laplace
-approximation at the fitted values x_hat is a normal distribution of x with covariance
+with r the weighted target residuals ((model - target) / SD, ``remodeling.remodeling_residuals``
+or ``fracture.fracture_residuals``, every target read from config/targets.yaml), x0 the
+literature starts and s_p = ``calibrate.PRIOR_SD_LOG``. Read as a negative log posterior
+(times 2), its Laplace approximation at the fitted values x_hat is a normal distribution of x
+with covariance
 
     C = (J^T J + I / s_p^2)^-1,
 
@@ -47,8 +48,8 @@ DEFAULT_FILE = "config/model_uncertainty.yaml"
 # or a jump (~1/step), never a curvature, so their Jacobian rows are set to 0.
 DISCRETE_RESIDUALS: dict[str, tuple[int, ...]] = {"remodeling": (0, 4), "fracture": ()}
 # How parameter sets are drawn per block (osteotrial.calibration.parameter_sets): "metropolis"
-# (a chain on the stage's exact objective, the Laplace covariance as proposal; the remodeling stage is far
-# from linear over its posterior), "laplace" (normal draws around the fitted values) or
+# (a chain on the stage's exact objective, the Laplace covariance as proposal; the remodeling
+# stage is far from linear over its posterior), "laplace" (normal draws around the fitted values) or
 # "conditional_laplace" (the fracture stage, near linear: normal draws around its values re-fitted
 # given the blocks drawn before it).
 SAMPLERS: dict[str, str] = {"remodeling": "metropolis", "fracture": "conditional_laplace"}
@@ -58,9 +59,10 @@ Names = Sequence[tuple[str, str]]
 def stages() -> dict[str, tuple[Names, Callable[[dict[str, Any]], np.ndarray]]]:
     """Return the calibration stages: name -> (fitted (block, key) names, residual function)."""
     from osteotrial.calibration.fracture import FRACTURE_FIT, fracture_residuals
+    from osteotrial.calibration.remodeling import REMODELING_FIT, remodeling_residuals
 
     return {
-        "remodeling": (calibrate.REMODELING_FIT, calibrate.remodeling_residuals),
+        "remodeling": (REMODELING_FIT, remodeling_residuals),
         "fracture": (FRACTURE_FIT, fracture_residuals),
     }
 
@@ -81,7 +83,7 @@ def jacobian(
     Central differences of ``step`` in log space; forward or backward (into the box) for a value
     that sits within ``step`` of a bound of ``fit_bounds``.
     """
-    x = np.log(calibrate._initial(model, names))
+    x = np.log(calibrate.initial_values(model, names))
     columns = []
     for j, (_, key) in enumerate(names):
         low, high = np.log(fit_bounds(key))
@@ -124,7 +126,7 @@ def stage_block(model: dict[str, Any], stage: str, step: float = STEP_LOG) -> di
     have without the bounds, sqrt(diag(P^-1)), for information.
     """
     names, residuals = stages()[stage]
-    fitted = calibrate._initial(model, names)
+    fitted = calibrate.initial_values(model, names)
     jac = jacobian(residuals, model, names, step)
     jac[list(DISCRETE_RESIDUALS[stage]), :] = 0.0
     bound = [_at_bound(key, value) for (_, key), value in zip(names, fitted, strict=True)]

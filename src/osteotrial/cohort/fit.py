@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from scipy import optimize
 
+from osteotrial.calibration.targets import read_targets
 from osteotrial.cohort.population import (
     PopulationParams,
     covariates_from_draws,
@@ -90,18 +90,14 @@ _BASELINE_COLUMNS = {
 }
 
 
-def default_targets_path() -> Path:
-    """Return config/targets.yaml of the repository if present, else the shared science copy."""
-    local = Path(__file__).resolve().parents[3] / "config" / "targets.yaml"
-    return local if local.exists() else Path("/work/shared/science/targets.yaml")
-
-
 def baseline_targets(path: Path | None = None) -> dict[str, dict[str, tuple[float, float]]]:
     """Return {trial: {quantity: (value, tol)}} from the ``baseline`` blocks of targets.yaml.
 
     Quantities: age_mean_years, prevalent_vertebral_fracture, LS, TH, FN (those present).
+    ``path``: a targets file (default config/targets.yaml), read by the one loader,
+    ``osteotrial.calibration.targets.read_targets``.
     """
-    data = yaml.safe_load((path or default_targets_path()).read_text())
+    data = read_targets(path)
     out: dict[str, dict[str, tuple[float, float]]] = {}
     for trial in TRIAL_ELIGIBILITY:
         base = data["trials"][trial]["baseline"]

@@ -1,0 +1,119 @@
+"""What the calibration objectives are built from: targets.yaml entries and trial designs.
+
+A ``Target`` is one term of an objective, built from an entry of config/targets.yaml (read
+through ``targets.read_targets``, the one loader). Designs (arms, doses, schedules) come from
+config/trials/*.yaml (``trial_design``); the typical patient of a trial has the mean baseline
+age and T-scores of its targets.yaml block. Used by the two stages of the calibration,
+``calibration.remodeling`` and ``calibration.fracture``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from osteotrial.calibration.targets import CONFIG_DIR, TARGET_KEYS, read_targets
+from osteotrial.cohort.sampling import Cohort
+from osteotrial.model.tscore import tscore_to_bmd_g_cm2
+from osteotrial.trial.config import TrialConfig, load_config
+from osteotrial.trial.schedules import ArmSpec
+
+SITES = ("LS", "TH", "FN")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One term of a calibration objective, built from an entry of targets.yaml.
+
+    ``source``: where the value is in targets.yaml; ``probe``: what the stage reads off its
+    simulations (e.g. ``("bmd", "freedom", "denosumab", "TH", 12.0)``). The residual is
+    (emulated - value) / scale, or max(0, emulated - value) / scale for a ``hinge`` (a target
+    that is a bound: "at least" a reduction).
+    """
+
+    source: str
+    value: float
+    scale: float
+    probe: tuple[Any, ...]
+    hinge: bool = False
+
+    def residual(self, emulated: float) -> float:
+        """Return the weighted residual of an emulated value."""
+        diff = emulated - self.value
+        return (max(0.0, diff) if self.hinge else diff) / self.scale
+
+
+def phase(drug: str, dose_mg: float, interval_days: float, start: float, stop: float) -> dict:
+    """Return a regimen-phase mapping."""
+    return {
+        "drug": drug,
+        "dose_mg": dose_mg,
+        "interval_days": interval_days,
+        "start_day": start,
+        "stop_day": stop,
+    }
+
+
+def typical_cohort(age_years: float, tscores: Mapping[str, float]) -> Cohort:
+    """Return a one-patient cohort with the given age and T-scores and no variability.
+
+    A site without a T-score gets T-score 0 (the young-adult mean): the remodeling stage does
+    not depend on T-scores (BMD is followed relative to baseline; T-scores and age enter only
+    the fracture hazards).
+    """
+    columns: dict[str, np.ndarray] = {f.name: np.ones(1) for f in fields(Cohort)}
+    columns.update(
+        patient_id=np.zeros(1, np.int64),
+        candidate_id=np.zeros(1, np.int64),
+        arm=np.array(["typical"]),
+        age_years=np.array([age_years]),
+        bmi_kg_m2=np.array([25.0]),
+        prevalent_vertebral_fracture_count=np.zeros(1, np.int64),
+        prevalent_vertebral_fracture_max_grade=np.zeros(1, np.int64),
+        prior_nonvertebral_fracture=np.zeros(1, bool),
+        prior_hip_fracture=np.zeros(1, bool),
+        dropout_day=np.array([np.inf]),
+        threshold_death=np.array([1e9]),
+    )
+    for site in SITES:
+        t = float(tscores.get(site, 0.0))
+        columns[f"tscore_{site.lower()}"] = np.array([t])
+        columns[f"bmd_{site.lower()}_g_cm2"] = np.array([tscore_to_bmd_g_cm2(t, site)])
+    return Cohort(**columns)
+
+
+def typical_patient(trial: str, targets: Mapping[str, Any] | None = None) -> Cohort:
+    """Return the typical patient of a trial: the mean baseline age and T-scores of its
+    targets.yaml block (``baseline``), no variability."""
+    data = read_targets() if targets is None else targets
+    baseline = data["trials"][TARGET_KEYS[trial]]["baseline"]
+    tscores = {s: v for s, v in baseline["t_score_mean"].items() if s in SITES}
+    return typical_cohort(baseline["age_mean_years"]["value"], tscores)
+
+
+@functools.lru_cache(maxsize=8)
+def trial_design(trial: str) -> TrialConfig:
+    """Return the validated configuration of ``config/trials/{trial}.yaml`` (its design)."""
+    return load_config(trial, config_dir=CONFIG_DIR)
+
+
+def treated_arm(trial: str) -> str:
+    """Return the one arm of a two-arm trial file that is not its control arm."""
+    design = trial_design(trial)
+    (arm,) = [name for name in design.arms if name != design.control_arm]
+    return arm
+
+
+def arm_until(trial: str, arm: str, day: float) -> ArmSpec:
+    """Return an arm of a trial file, keeping only the phases that start before ``day``."""
+    spec = trial_design(trial).arms[arm]
+    return ArmSpec(arm, tuple(p for p in spec.phases if p.start_day < day))
+
+
+def pct(traj: np.ndarray) -> np.ndarray:
+    """Return percent change from the first row, for patient 0."""
+    return (traj[:, 0] / traj[0, 0] - 1.0) * 100.0

@@ -1,0 +1,274 @@
+"""Targets in one place: config/targets.yaml is the only source of the numbers the code fits.
+
+The calibration objectives (remodeling and fracture stages) are built from the file through the
+one loader, so their target vectors equal the file's values, and a changed file changes the
+residuals and nothing else. The comparison with a trial lists every target of the trial's
+block, the ones the model does not emulate yet included (as missed, not dropped).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import itertools
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import yaml
+from conftest import ROOT
+
+from osteotrial import io
+from osteotrial.calibration import fracture, objective, remodeling, targets
+from osteotrial.trial.config import available_trials, load_config
+
+TARGETS = ROOT / "config" / "targets.yaml"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "science" / "targets.yaml"
+MODEL = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
+RAW = yaml.safe_load(TARGETS.read_text(encoding="utf-8"))  # read here without the loader
+
+
+def test_targets_file_is_a_byte_copy_of_the_shared_science_file():
+    if not SHARED.exists():
+        pytest.skip(f"{SHARED} is not here")
+    assert TARGETS.read_bytes() == SHARED.read_bytes()
+
+
+def expected_remodeling_targets() -> list[tuple[float, float, bool]]:
+    """(value, scale, hinge) of each remodeling target, read from the raw file here."""
+    den = RAW["pk"]["denosumab_60mg_single_dose"]
+    rom = RAW["pk"]["romosozumab_210mg_single_dose"]
+    low, high = rom["tmax_days"]["range"]
+    out = [
+        (den["tmax_days"]["value"], den["tmax_days"]["tol"], False),
+        (den["terminal_half_life_days"]["value"], den["terminal_half_life_days"]["tol"], False),
+        (rom["cmax_ug_per_ml"]["value"], rom["cmax_ug_per_ml"]["sd"], False),
+        (rom["auc_ug_day_per_ml"]["value"], rom["auc_ug_day_per_ml"]["sd"], False),
+        (rom["tmax_days"]["value"], (high - low) / 2, False),
+    ]
+    markers = RAW["trials"]["frame"]["markers_romosozumab_vs_placebo"]
+    for marker, key in remodeling.MARKER_SCALE:
+        pct = 0.0 if key == "back_to_placebo_month" else markers[marker][key]
+        out.append((1 + pct / 100, remodeling.MARKER_SCALE[marker, key], False))
+    half = remodeling.BMD_SCALE_PER_TOL
+    frame_bmd = RAW["trials"]["frame"]["bmd_pct_change"]
+    out += [
+        (t["value"], t["tol"] * half, False)
+        for t in frame_bmd
+        if t["arm"] == "romosozumab_then_denosumab"
+    ]
+    ctx = den["ctx_reduction_by_day_5"]["value_pct"]
+    out.append((1 + ctx / 100, remodeling.CTX_SUPPRESSION_SCALE, True))
+    freedom_bmd = RAW["trials"]["freedom_bmd_only"]["bmd_pct_change"]
+    out += [(t["value"], t["tol"] * half, False) for t in freedom_bmd if t["arm"] == "denosumab"]
+    return out
+
+
+def test_remodeling_targets_are_the_values_of_targets_yaml():
+    goals = remodeling.remodeling_targets()
+    got = [(g.value, g.scale, g.hinge) for g in goals]
+    np.testing.assert_allclose(got, expected_remodeling_targets(), rtol=1e-12)
+    by_source = {g.source.rsplit(".", 1)[-1]: g for g in goals}
+    # the numbers issue 11 found copied wrong into the code
+    assert by_source["ctx_reduction_by_day_5"].value == pytest.approx(0.20)
+    assert by_source["cmax_ug_per_ml"].scale == 5.8 and by_source["auc_ug_day_per_ml"].scale == 127
+    assert by_source["terminal_half_life_days"].scale == 8
+
+
+def test_fracture_targets_are_the_values_of_targets_yaml():
+    frame = RAW["trials"]["frame"]
+    expected = [
+        (t["value"], np.sqrt(t["value"] * (1 - t["value"]) / t["n"]))
+        for t in frame["fracture_incidence"]
+    ]
+    expected += [(t["value"], fracture.RRR_SCALE) for t in frame["relative_risk_reduction"]]
+    got = [(g.value, g.scale) for g in fracture.fracture_targets()]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_typical_patients_have_the_baselines_of_targets_yaml():
+    for trial, key in (("frame", "frame"), ("freedom", "freedom_bmd_only")):
+        baseline = RAW["trials"][key]["baseline"]
+        patient = objective.typical_patient(trial)
+        assert patient.age_years[0] == baseline["age_mean_years"]["value"]
+        for site in ("LS", "TH", "FN"):
+            want = baseline["t_score_mean"].get(site, 0.0)  # 0: not in the file, not used
+            assert getattr(patient, f"tscore_{site.lower()}")[0] == want
+
+
+def shifted(data: dict) -> dict:
+    """Return targets with every value, tolerance and SD of the fitted blocks moved."""
+    out = copy.deepcopy(data)
+
+    def move(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("value", "tol", "sd", "value_pct") and isinstance(value, (int, float)):
+                    node[key] = value * 1.1 + 0.01 if key != "value_pct" else value * 0.9
+                elif key.endswith("_pct") and isinstance(value, (int, float)):
+                    node[key] = value + 7.0
+                else:
+                    move(value)
+        elif isinstance(node, list):
+            for item in node:
+                move(item)
+
+    for block in (out["pk"], out["trials"]["frame"], out["trials"]["freedom_bmd_only"]):
+        move({k: v for k, v in block.items() if k != "baseline"})
+    return out
+
+
+@pytest.mark.parametrize("stage", ["remodeling", "fracture"])
+def test_residuals_are_the_emulated_values_against_the_file(stage):
+    """Residuals = (emulated - value) / scale with value and scale from the given targets: a
+    number kept in code would not move with a changed file."""
+    build, emulate, residuals = {
+        "remodeling": (
+            remodeling.remodeling_targets,
+            lambda m, t: remodeling.remodeling_emulated(m, t)[0],
+            remodeling.remodeling_residuals,
+        ),
+        "fracture": (
+            fracture.fracture_targets,
+            fracture.fracture_emulated,
+            fracture.fracture_residuals,
+        ),
+    }[stage]
+    data = targets.read_targets()
+    emulated = emulate(MODEL, data)
+    moved = shifted(data)
+    assert [g.value for g in build(moved)] != [g.value for g in build(data)]
+    for content in (data, moved):
+        goals = build(content)
+        res = residuals(MODEL, content)[: len(goals)]
+        want = [
+            (max(0.0, e - g.value) if g.hinge else e - g.value) / g.scale
+            for g, e in zip(goals, emulated, strict=True)
+        ]
+        np.testing.assert_allclose(res, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(emulate(MODEL, moved), emulated)
+
+
+CODE = [
+    ROOT / "src" / "osteotrial" / "calibration" / name
+    for name in ("calibrate.py", "remodeling.py", "fracture.py", "objective.py")
+]
+
+
+def test_no_module_but_the_loader_names_the_targets_file():
+    for path in (ROOT / "src" / "osteotrial").rglob("*.py"):
+        if path.name == "targets.py" and path.parent.name == "calibration":
+            continue
+        strings = [
+            node.value
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        ]
+        assert not [s for s in strings if s.endswith("targets.yaml")], path
+
+
+def test_calibration_code_carries_no_published_number():
+    """Distinctive numbers of the fitted blocks (not half-integers or round tolerances) and the
+    values the objective derives from them (1 + pct / 100, tol / 2, sd / 2) appear nowhere as
+    literals in the calibration code (``BOUNDS``, the box of the fitted values, aside)."""
+    numbers: set[float] = set()
+
+    def collect(node):
+        if isinstance(node, dict):
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+        elif isinstance(node, (int, float)) and not isinstance(node, bool):
+            numbers.update({float(node), float(node) / 2, 1 + float(node) / 100})
+
+    for block in (RAW["pk"], RAW["trials"]["frame"], RAW["trials"]["freedom_bmd_only"]):
+        collect({k: v for k, v in block.items() if k != "baseline"})  # typical_patient reads it
+    round_values = {x / 2 for x in range(-4, 61)} | {0.05, 0.15, 0.25, 0.35, 0.75, 1.5}
+    distinctive = {x for x in numbers if round(x, 9) not in {round(r, 9) for r in round_values}}
+    for path in CODE:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        bounds = [  # the box of the fitted parameters: not target values
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "BOUNDS"
+        ]
+        skip = {id(n) for b in bounds for n in ast.walk(b)}
+        literals = {
+            float(node.value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, (int, float))
+            and id(node) not in skip
+        }
+        found = {round(x, 9) for x in literals} & {round(x, 9) for x in distinctive}
+        assert not found, (path.name, sorted(found))
+
+
+def test_every_target_block_has_a_trial_file_or_is_listed_as_not_emulated():
+    trials = available_trials(ROOT / "config")
+    emulated = {targets.TARGET_KEYS.get(t, t) for t in trials}
+    for key in RAW["trials"]:
+        assert (key in emulated) != (key in targets.NOT_EMULATED), key
+
+
+def synthetic_tables(arms: list[str], months: list[float], days: list[float]) -> dict:
+    """Endpoint tables with a row for every arm, site/marker/endpoint and month or day."""
+    ends = ("new_vertebral", "clinical_vertebral", "hip", "nonvertebral", "clinical")
+    keys = {
+        "bmd": itertools.product(arms, ("LS", "TH", "FN"), months),
+        "markers": itertools.product(arms, ("P1NP", "CTX"), days),
+        "fractures": itertools.product(arms, ends, months),
+        "comparisons": itertools.product(ends, months, arms[1:]),
+    }
+    values = {
+        "bmd": (100, 2.0, 1.5, 2.5),
+        "markers": (-50.0, -60.0, -40.0),
+        "fractures": (100, 2, 0.02, 0.01, 0.05),
+        "comparisons": (arms[0], 0.5, 0.3, 0.9, 0.5, 0.5, 0.3, 0.9, 0.01),
+    }
+    return {
+        name: pl.DataFrame(
+            [(*key, *values[name]) for key in keys[name]],
+            schema=io.ENDPOINT_SCHEMAS[name].names,
+            orient="row",
+        )
+        for name in keys
+    }
+
+
+def test_discontinuation_targets_are_listed_and_missed_by_the_scenario_file():
+    """The scenario has no placebo arm and ends at month 36: DEFEND's on-treatment differences
+    and the after-stopping shapes are listed, with no emulated value, as missed."""
+    config = load_config("denosumab_discontinuation", config_dir=ROOT / "config")
+    block = targets.load_targets(TARGETS, config.name)
+    months = [float(m) for m in config.schedule.visit_months]
+    days = [float(d) for d in config.schedule.record_days() if d > 0]
+    table = targets.compare(
+        block, synthetic_tables(config.arm_names, months, days), None, config.control_arm
+    )
+    n_expected = len(block["on_treatment_month_24_vs_placebo"]) + len(block["after_stopping"])
+    assert table.height == n_expected
+    assert not table["within"].any() and table["emulated"].is_nan().all()
+
+
+def test_new_kinds_of_targets_are_compared_where_the_arms_exist():
+    block = targets.load_targets(TARGETS, "denosumab_discontinuation")
+    tables = synthetic_tables(["placebo", "denosumab"], [12.0, 24.0], [28.0, 84.0, 730.5])
+    table = targets.compare(block, tables, None, "placebo")
+    on_treatment = table.filter(pl.col("kind") == "on_treatment_month_24_vs_placebo")
+    assert on_treatment.height == 4 and on_treatment["emulated"].to_list() == [0.0] * 4
+    dose_ranging = targets.load_targets(TARGETS, "denosumab_dose_ranging")
+    arms = sorted({t["arm"] for t in dose_ranging["ctx_pct_of_baseline"]})
+    tables = synthetic_tables(["placebo", *arms], [12.0], [28.0, 84.0])
+    table = targets.compare(dose_ranging, tables, None, "placebo")
+    ctx = table.filter(pl.col("kind") == "ctx_pct_of_baseline")
+    assert ctx.height == len(dose_ranging["ctx_pct_of_baseline"])
+    at_28_84 = ctx.filter(pl.col("month") < 3.0)
+    assert (at_28_84["emulated"] == 50.0).all() and ctx.filter(pl.col("month") > 3)[
+        "emulated"
+    ].is_nan().all()
+    ranges = table.filter(pl.col("kind") == "bmd_pct_change_month_12_range")
+    assert ranges.height == 3 and not ranges["within"].any()
