@@ -1,4 +1,5 @@
-"""Replicate trials and power (osteotrial.analyses.power): statistics, allocation, workflow."""
+"""Replicate trials and power (osteotrial.analyses.power, osteotrial.stats): statistics,
+allocation, workflow."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from osteotrial import io
 from osteotrial.analyses import power
 from osteotrial.analyses.endpoints import fracture_counts
 from osteotrial.report.figures_power import power_figure, size_ticks
+from osteotrial.stats import intervals, tests
+from osteotrial.stats import power as stats_power
 from osteotrial.units import DAYS_PER_MONTH
 
 N_SUPER = 20000
@@ -108,43 +111,89 @@ def test_z_test_is_the_uncorrected_chi_square_test():
     x1, n1, x0, n0 = 18, 400, 35, 420
     table2 = [[x1, n1 - x1], [x0, n0 - x0]]
     expected = stats.chi2_contingency(table2, correction=False).pvalue
-    assert power.pooled_z_test(x1, n1, x0, n0) == pytest.approx(expected, rel=1e-10)
-    assert power.pooled_z_test(0, 100, 0, 100) == 1.0
+    assert tests.pooled_z_test(x1, n1, x0, n0) == pytest.approx(expected, rel=1e-10)
+    assert tests.pooled_z_test(0, 100, 0, 100) == 1.0
 
 
 def test_risk_ratio_adds_one_half_only_with_a_zero_cell():
-    assert power.risk_ratio(10, 100, 20, 100) == pytest.approx(0.5)
-    assert power.risk_ratio(0, 100, 20, 100) == pytest.approx((0.5 / 101) / (20.5 / 101))
+    assert intervals.risk_ratio(10, 100, 20, 100) == pytest.approx(0.5)
+    assert intervals.risk_ratio(0, 100, 20, 100) == pytest.approx((0.5 / 101) / (20.5 / 101))
 
 
 def test_analytic_power_and_sample_size_agree_with_the_textbook():
     # Fleiss without continuity correction: 0.6 vs 0.4, alpha 0.05, power 0.8 -> 97 per arm
-    assert np.ceil(power.required_n_per_arm(0.6, 0.4, 0.8, 0.05)) == 97
-    n = power.required_n_per_arm(0.018, 0.005, 0.9, 0.05)
-    assert power.analytic_power(0.018, 0.005, n, n, 0.05) == pytest.approx(0.9, abs=1e-3)
-    assert power.analytic_power(0.0, 0.0, 100, 100, 0.05) == 0.0
+    assert np.ceil(stats_power.required_n_per_arm(0.6, 0.4, 0.8, 0.05)) == 97
+    n = stats_power.required_n_per_arm(0.018, 0.005, 0.9, 0.05)
+    assert stats_power.analytic_power(0.018, 0.005, n, n, 0.05) == pytest.approx(0.9, abs=1e-3)
+    assert stats_power.analytic_power(0.0, 0.0, 100, 100, 0.05) == 0.0
 
 
 def test_replicate_power_equals_the_exact_power_with_few_events():
     """Few events: replicates follow the binomial enumeration, not the normal approximation."""
     row = table(outcomes(0.02, 0.005), [1000], 1000).row(0, named=True)
-    exact = power.exact_power(row["true_incidence_frac"], row["true_reference_incidence_frac"],
-                              1000, 1000, 0.05)  # fmt: skip
+    p1, p0 = row["true_incidence_frac"], row["true_reference_incidence_frac"]
+    exact = stats_power.exact_power(p1, p0, 1000, 1000, 0.05)
     assert abs(row["power"] - exact) < 3.0 * np.sqrt(exact * (1 - exact) / 1000)
 
 
-def test_design_power_pairs_published_arms():
+def fleiss_power(p1: float, p0: float, n1: float, n0: float, alpha: float) -> float:
+    """Power of the two-sided pooled z-test, normal approximation without continuity correction.
+
+    Fleiss, Levin & Paik (2003), eq. 4.14 solved for the power: with pbar = (n1 p1 + n0 p0) /
+    (n1 + n0), power = Phi((|p1 - p0| - z sqrt(pbar qbar (1/n1 + 1/n0))) / sqrt(p1 q1 / n1 +
+    p0 q0 / n0)) plus the (tiny) opposite tail.
+    """
+    z = stats.norm.isf(alpha / 2)
+    pbar = (n1 * p1 + n0 * p0) / (n1 + n0)
+    null_se = np.sqrt(pbar * (1 - pbar) * (1 / n1 + 1 / n0))
+    se = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    d = abs(p1 - p0)
+    return stats.norm.cdf((d - z * null_se) / se) + stats.norm.cdf((-d - z * null_se) / se)
+
+
+def simulated_power(p1, p0, n1, n0, alpha, replicates, seed):
+    """Share of simulated two-arm trials (binomial counts) where the pooled z-test rejects."""
+    rng = np.random.default_rng(seed)
+    x1, x0 = rng.binomial(n1, p1, replicates), rng.binomial(n0, p0, replicates)
+    pbar = (x1 + x0) / (n1 + n0)
+    z = (x1 / n1 - x0 / n0) / np.sqrt(pbar * (1 - pbar) * (1 / n1 + 1 / n0))
+    return float(np.mean(2 * stats.norm.sf(np.abs(z)) < alpha))
+
+
+def test_design_power_pairs_published_arms_and_matches_independent_references():
+    """FREEDOM-like new vertebral pair (power near 1) and a synthetic pair of moderate power.
+
+    References computed here with numpy/scipy only: (1) the textbook closed form, tolerance
+    1e-12 (floating-point rounding only: same formula, written independently); (2) a brute-force
+    simulation of 200,000 trials per pair, fixed seed, tolerance 4 Monte Carlo SEs plus 4e-3,
+    a bound on the normal approximation's own error here (it misses the exact power of the
+    test, by enumeration of both binomials, by 7e-4 for the first pair and 2.8e-3 for the
+    second).
+    A wrong pairing of arms, wrong sizes, a one-sided z or a wrong alpha all move the moderate
+    pair by more than 0.05.
+    """
     incidence = [
         {"arm": "placebo", "endpoint": "new_vertebral", "month": 12, "value": 0.018, "n": 3322},
         {"arm": "romo", "endpoint": "new_vertebral", "month": 12, "value": 0.005, "n": 3321},
         {"arm": "placebo", "endpoint": "clinical", "month": 12, "value": 0.025},
         {"arm": "romo", "endpoint": "clinical", "month": 12, "value": 0.016, "n": 3589},
+        {"arm": "placebo", "endpoint": "clinical", "month": 24, "value": 0.10, "n": 1000},
+        {"arm": "romo", "endpoint": "clinical", "month": 24, "value": 0.07, "n": 900},
     ]
     design = power.design_power({"fracture_incidence": incidence}, "placebo", 0.05)
-    assert design.select("endpoint", "arm", "n_treated", "n_reference").rows() == [
-        ("new_vertebral", "romo", 3321, 3322)
+    assert design.select("endpoint", "month", "arm", "n_treated", "n_reference").rows() == [
+        ("new_vertebral", 12.0, "romo", 3321, 3322),
+        ("clinical", 24.0, "romo", 900, 1000),
     ]
-    assert design["power"][0] == pytest.approx(0.9987, abs=1e-4)
+    replicates = 200_000
+    for row, seed in zip(design.iter_rows(named=True), (11, 12), strict=True):
+        args = (row["incidence_frac"], row["reference_incidence_frac"], row["n_treated"],
+                row["n_reference"], 0.05)  # fmt: skip
+        assert row["power"] == pytest.approx(fleiss_power(*args), rel=1e-12, abs=1e-15)
+        simulated = simulated_power(*args, replicates, seed)
+        mc_se = np.sqrt(simulated * (1 - simulated) / replicates)
+        assert abs(row["power"] - simulated) < 4 * mc_se + 4e-3, (row, simulated)
+    assert 0.6 < design["power"][1] < 0.7 and design["power"][0] > 0.99
     assert power.design_power(None, "placebo", 0.05).height == 0
 
 

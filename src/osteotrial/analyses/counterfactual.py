@@ -33,15 +33,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from scipy import stats
 
-from osteotrial.analyses.endpoints import (
-    CONFIDENCE,
-    FRACTURE_ENDPOINTS,
-    SITES,
-    mean_ci,
-    patient_events,
-)
+from osteotrial.analyses.endpoints import FRACTURE_ENDPOINTS, SITES, patient_events
+from osteotrial.stats.intervals import paired_mean_difference, paired_risk_ratio
 from osteotrial.units import DAYS_PER_MONTH
 
 F64, I64, I8, STR = pa.float64(), pa.int64(), pa.int8(), pa.string()
@@ -204,36 +198,6 @@ def subgroup_levels(cohort: pl.DataFrame, settings: Mapping) -> dict[str, Levels
             ["no", "yes"],
         ),
     }
-
-
-def paired_mean_difference(treated: np.ndarray, control: np.ndarray) -> tuple[float, ...]:
-    """Return (mean control, mean treated, mean difference, CI low, CI high) over pairs."""
-    keep = ~(np.isnan(treated) | np.isnan(control))
-    if not keep.any():
-        return (float("nan"),) * 5
-    difference = mean_ci(treated[keep] - control[keep])
-    return float(np.mean(control[keep])), float(np.mean(treated[keep])), *difference
-
-
-def paired_risk_ratio(treated: np.ndarray, control: np.ndarray) -> tuple[float, float, float]:
-    """Return (risk ratio, CI low, CI high) of paired binary outcomes (delta method, log scale).
-
-    nan when either risk is 0 (the log ratio is undefined).
-    """
-    keep = ~(np.isnan(treated) | np.isnan(control))
-    y1, y0 = treated[keep], control[keep]
-    n = y1.size
-    p1, p0 = (float(np.mean(y1)), float(np.mean(y0))) if n else (0.0, 0.0)
-    if n < 2 or p1 == 0.0 or p0 == 0.0:
-        return float("nan"), float("nan"), float("nan")
-    covariance = np.cov(y1, y0, ddof=1)
-    variance = (
-        covariance[0, 0] / p1**2 + covariance[1, 1] / p0**2 - 2 * covariance[0, 1] / (p1 * p0)
-    ) / n
-    z = stats.norm.ppf(0.5 + CONFIDENCE / 2)
-    half = z * np.sqrt(max(variance, 0.0))
-    ratio = p1 / p0
-    return ratio, float(ratio * np.exp(-half)), float(ratio * np.exp(half))
 
 
 def _subgroup_rows(

@@ -4,7 +4,7 @@ Definitions (1 month = 30.4375 days; day m = month x 30.4375):
 
 - *On study at day d*: alive and not lost to follow-up, ``min(death_day, dropout_day) > d``.
 - ``bmd``: percent change from the baseline BMD of the cohort file, among patients on study at
-  the visit; mean with a t-based 95 % confidence interval.
+  the visit; mean with a t-based 95 % confidence interval (``stats.intervals.mean_ci``).
 - ``markers``: percent change of P1NP and CTX at every record day > 0, among patients on study;
   median and quartiles.
 - ``fractures``: incidence by month m. ``new_vertebral`` (morphometric) counts, among patients
@@ -12,12 +12,12 @@ Definitions (1 month = 30.4375 days; day m = month x 30.4375):
   The clinical endpoints (``clinical_vertebral``, ``hip``, ``nonvertebral`` = hip or other
   nonvertebral, ``clinical`` = nonvertebral or clinical vertebral) count a first event on or
   before day m that happened before the patient's death or dropout; the denominator is every
-  randomized patient of the arm. Wilson 95 % intervals (scipy.stats.binomtest).
+  randomized patient of the arm. Wilson 95 % intervals (``stats.intervals.proportion_ci``).
 - ``comparisons``: each arm against the control arm. Risk ratio with its log-normal 95 % interval
-  (scipy.stats.contingency.relative_risk); hazard ratio of a Cox model (one binary covariate,
-  Efron ties; equal to lifelines' CoxPHFitter to 1e-8) of the time to the first event censored
-  at death, dropout or day m, nan for ``new_vertebral``; ``p_value`` is the Cox Wald test for
-  time-to-event endpoints and Fisher's exact test for ``new_vertebral``.
+  (``stats.intervals.risk_ratio_ci``); hazard ratio of a Cox model (``stats.cox``: one binary
+  covariate, Efron ties; equal to lifelines' CoxPHFitter to 1e-9) of the time to the first event
+  censored at death, dropout or day m, nan for ``new_vertebral``; ``p_value`` is the Cox Wald
+  test for time-to-event endpoints and Fisher's exact test for ``new_vertebral``.
 - ``baseline``: Table 1 (n, mean/sd of continuous variables, fractions of binary ones).
 
 Every statistic is computed with numpy/scipy on arrays sorted by patient_id, so the tables do not
@@ -26,18 +26,17 @@ depend on how the cohort was sharded or the order of the files.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import polars as pl
 import pyarrow as pa
-from scipy import stats
-from scipy.stats.contingency import relative_risk
 
 from osteotrial.io import ENDPOINT_SCHEMAS
+from osteotrial.stats.cox import cox_hazard_ratio
+from osteotrial.stats.intervals import mean_ci, proportion_ci, risk_ratio_ci
+from osteotrial.stats.tests import fisher_exact_p
 from osteotrial.units import DAYS_PER_MONTH
 
 SITES: tuple[str, ...] = ("LS", "TH", "FN")
@@ -49,7 +48,6 @@ FRACTURE_ENDPOINTS: tuple[str, ...] = (
     "nonvertebral",
     "clinical",
 )
-CONFIDENCE = 0.95
 Paths = Sequence[str | Path]
 
 
@@ -113,108 +111,12 @@ def fracture_counts(
     return int(event_day.size), int((event_day <= day).sum())
 
 
-def proportion_ci(n_events: int, n_patients: int) -> tuple[float, float]:
-    """Return the Wilson 95 % interval of a proportion (nan, nan when n_patients is 0)."""
-    if n_patients == 0:
-        return float("nan"), float("nan")
-    ci = stats.binomtest(n_events, n_patients).proportion_ci(CONFIDENCE, method="wilson")
-    return float(ci.low), float(ci.high)
-
-
-def _endpoint_months(endpoint: str, visit_months: Sequence[float], imaging: Sequence[float]):
-    return [float(m) for m in (imaging if endpoint == "new_vertebral" else visit_months)]
-
-
-def cox_hazard_ratio(
-    duration_days: np.ndarray, event: np.ndarray, treated: np.ndarray
-) -> tuple[float, float, float, float]:
-    """Return (hazard ratio, 95 % CI low, high, Wald p) of ``treated`` in a Cox model.
-
-    All arrays have shape (n,). Returns nans when there is no event or the fit fails (e.g. no
-    event in one group, where the partial likelihood has no finite maximum).
-
-    The model has one binary covariate, so the partial likelihood (Efron's method for tied
-    event times, as lifelines' CoxPHFitter) depends only on the numbers at risk and the
-    events per group at each distinct event time; Newton-Raphson on it takes O(n log n) for
-    the counts and O(events) per iteration (lifelines takes 13 s per fit at 10^6 patients, this
-    well under a second; tests check agreement with lifelines).
-    """
-    nan = (float("nan"),) * 4
-    event = np.asarray(event, dtype=bool)
-    treated = np.asarray(treated, dtype=bool)
-    duration = np.asarray(duration_days, dtype=np.float64)
-    if event.sum() == 0 or event[treated].sum() == 0 or event[~treated].sum() == 0:
-        return nan
-    times, inverse = np.unique(duration[event], return_inverse=True)
-    d1 = np.bincount(inverse, weights=treated[event], minlength=times.size)
-    d = np.bincount(inverse, minlength=times.size).astype(np.float64)
-    d0 = d - d1
-    at_risk = {}
-    for group, mask in ((1, treated), (0, ~treated)):
-        sorted_dur = np.sort(duration[mask])
-        at_risk[group] = sorted_dur.size - np.searchsorted(sorted_dur, times, side="left")
-    # Efron: the d tied events of a time contribute terms j = 0 .. d-1
-    rep = np.repeat(np.arange(times.size), d.astype(np.int64))
-    first = np.repeat(np.cumsum(d) - d, d.astype(np.int64))
-    frac = (np.arange(rep.size) - first) / d[rep]
-    n0, n1 = at_risk[0][rep].astype(np.float64), at_risk[1][rep].astype(np.float64)
-    e0, e1 = d0[rep], d1[rep]
-    beta = 0.0
-    for _ in range(100):
-        r = np.exp(beta)
-        a = n0 + n1 * r - frac * (e0 + e1 * r)
-        p = r * (n1 - frac * e1) / a
-        score = d1.sum() - p.sum()
-        info = float(np.sum(p * (1.0 - p)))
-        if not np.isfinite(info) or info <= 0.0:
-            return nan
-        step = score / info
-        beta += step
-        if abs(step) < 1e-12 * max(1.0, abs(beta)):
-            break
-    else:
-        return nan
-    r = np.exp(beta)
-    a = n0 + n1 * r - frac * (e0 + e1 * r)
-    p = r * (n1 - frac * e1) / a
-    se = 1.0 / np.sqrt(float(np.sum(p * (1.0 - p))))
-    if not (np.isfinite(beta) and np.isfinite(se)) or abs(beta) > 50.0:
-        return nan
-    z = stats.norm.ppf(0.5 + CONFIDENCE / 2.0)
-    return (
-        float(np.exp(beta)),
-        float(np.exp(beta - z * se)),
-        float(np.exp(beta + z * se)),
-        float(stats.chi2.sf((beta / se) ** 2, 1)),
-    )
-
-
-def cox_hazard_ratio_lifelines(
-    duration_days: np.ndarray, event: np.ndarray, treated: np.ndarray
-) -> tuple[float, float, float, float]:
-    """Return what ``cox_hazard_ratio`` returns, fitted by lifelines (tests compare the two)."""
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceError
-
-    nan = (float("nan"),) * 4
-    if event.sum() == 0 or event[treated].sum() == 0 or event[~treated].sum() == 0:
-        return nan
-    frame = pd.DataFrame(
-        {"duration": duration_days, "event": event.astype(int), "treated": treated.astype(float)}
-    )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit = CoxPHFitter().fit(frame, duration_col="duration", event_col="event")
-    except (ConvergenceError, ValueError, np.linalg.LinAlgError):
-        return nan
-    row = fit.summary.loc["treated"]
-    return (
-        float(row["exp(coef)"]),
-        float(row["exp(coef) lower 95%"]),
-        float(row["exp(coef) upper 95%"]),
-        float(row["p"]),
-    )
+def endpoint_months(
+    endpoint: str, visit_months: Sequence[float], imaging_months: Sequence[float]
+) -> list[float]:
+    """Return the months of a fracture endpoint: imaging months for ``new_vertebral``."""
+    months = imaging_months if endpoint == "new_vertebral" else visit_months
+    return [float(m) for m in months]
 
 
 def _compare(
@@ -227,11 +129,9 @@ def _compare(
     exit_day = pair["exit_day"].to_numpy()
     n1, a = fracture_counts(event_day[treated], exit_day[treated], endpoint, month)
     n0, c = fracture_counts(event_day[~treated], exit_day[~treated], endpoint, month)
-    rr = relative_risk(a, n1, c, n0) if n1 and n0 else None
-    rr_value = float(rr.relative_risk) if rr else float("nan")
-    rr_ci = rr.confidence_interval(CONFIDENCE) if rr else (float("nan"),) * 2
+    rr_value, rr_low, rr_high = risk_ratio_ci(a, n1, c, n0)
     if endpoint == "new_vertebral":
-        hr = (float("nan"),) * 3 + (float(stats.fisher_exact([[a, n1 - a], [c, n0 - c]])[1]),)
+        hr = (float("nan"),) * 3 + (fisher_exact_p(a, n1, c, n0),)
     else:
         day = month * DAYS_PER_MONTH
         duration = np.minimum(np.minimum(event_day, exit_day), day)
@@ -242,8 +142,8 @@ def _compare(
         "arm": arm,
         "reference_arm": control,
         "risk_ratio": rr_value,
-        "rr_ci_low": float(rr_ci[0]),
-        "rr_ci_high": float(rr_ci[1]),
+        "rr_ci_low": rr_low,
+        "rr_ci_high": rr_high,
         "relative_risk_reduction_frac": 1.0 - rr_value,
         "hazard_ratio": hr[0],
         "hr_ci_low": hr[1],
@@ -262,7 +162,7 @@ def fracture_tables(
     arms = sorted(patients["arm"].unique().to_list())
     fractures, comparisons = [], []
     for endpoint in FRACTURE_ENDPOINTS:
-        for month in _endpoint_months(endpoint, visit_months, imaging_months):
+        for month in endpoint_months(endpoint, visit_months, imaging_months):
             for arm in arms:
                 group = patients.filter(pl.col("arm") == arm)
                 n, k = fracture_counts(
@@ -287,20 +187,6 @@ def fracture_tables(
                 if arm != control_arm:
                     comparisons.append(_compare(patients, arm, control_arm, endpoint, month))
     return _table("fractures", fractures), _table("comparisons", comparisons)
-
-
-def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
-    """Return (mean, 95 % CI low, high) with a t interval; CI is nan below 2 values."""
-    if values.size == 0:
-        return (float("nan"),) * 3
-    mean = float(np.mean(values))
-    if values.size < 2:
-        return mean, float("nan"), float("nan")
-    sem = float(np.std(values, ddof=1)) / np.sqrt(values.size)
-    if sem == 0.0:
-        return mean, mean, mean
-    low, high = stats.t.interval(CONFIDENCE, df=values.size - 1, loc=mean, scale=sem)
-    return mean, float(low), float(high)
 
 
 def _on_study(visits: pl.DataFrame) -> pl.DataFrame:

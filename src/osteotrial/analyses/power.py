@@ -22,23 +22,23 @@ clinical endpoints at the visit months, every patient assessed, event = first ob
 on or before day m (m x 30.4375 days).
 
 Test. Each non-control arm (1) against ``control_arm`` (0), with x events among n assessed:
-the two-sided pooled z-test of two proportions (the test behind the textbook sample-size
-formula), z = (p1 - p0) / sqrt(p (1 - p) (1/n1 + 1/n0)) with p = (x1 + x0) / (n1 + n0); p-value
-2 Phi(-|z|), and 1 when the variance is zero (no event in either arm) or an arm has no one
-assessed. Power = share of replicates with p < alpha; its Monte Carlo standard error is
-sqrt(power (1 - power) / R).
+the two-sided pooled z-test of two proportions (``stats.tests.pooled_z_test``, the test behind
+the textbook sample-size formula), z = (p1 - p0) / sqrt(p (1 - p) (1/n1 + 1/n0)) with
+p = (x1 + x0) / (n1 + n0); p-value 2 Phi(-|z|), and 1 when the variance is zero (no event in
+either arm) or an arm has no one assessed. Power = share of replicates with p < alpha; its Monte
+Carlo standard error is sqrt(power (1 - power) / R).
 
-Risk ratio (x1 / n1) / (x0 / n0); only when one of the four cells (x1, n1 - x1, x0, n0 - x0)
-is zero, 0.5 is added to every cell (Haldane-Anscombe): ((x1 + .5) / (n1 + 1)) / ((x0 + .5) /
-(n0 + 1)). Its median and 5 / 95 % quantiles over the replicates are reported.
+Risk ratio (``stats.intervals.risk_ratio``) (x1 / n1) / (x0 / n0); only when one of the four
+cells (x1, n1 - x1, x0, n0 - x0) is zero, 0.5 is added to every cell (Haldane-Anscombe):
+((x1 + .5) / (n1 + 1)) / ((x0 + .5) / (n0 + 1)). Its median and 5 / 95 % quantiles over the
+replicates are reported.
 
 Truth and analytic power. The "true" incidence of an arm is the super-cohort's (every patient
 under that arm; events / assessed) and the true risk ratio their ratio. The analytic power is
 the normal-approximation power of the same pooled z-test at the true proportions, without
-continuity correction (Fleiss, Levin & Paik 2003, ch. 4): with d = |p1 - p0|, s0 the pooled
-standard error under H0 (p = weighted mean of p1 and p0) and s1 = sqrt(p1 q1 / n1 + p0 q0 / n0),
-power = Phi((d - z s0) / s1) + Phi((-d - z s0) / s1), z = Phi^-1(1 - alpha / 2). The sizes are
-the expected numbers assessed: n per arm times the arm's assessed share in the super-cohort.
+continuity correction (``stats.power.analytic_power``; Fleiss, Levin & Paik 2003, ch. 4). The
+sizes are the expected numbers assessed: n per arm times the arm's assessed share in the
+super-cohort.
 """
 
 from __future__ import annotations
@@ -51,12 +51,14 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from scipy import stats
 
 from osteotrial import io
-from osteotrial.analyses.endpoints import FRACTURE_ENDPOINTS, _endpoint_months, patient_events
+from osteotrial.analyses.endpoints import FRACTURE_ENDPOINTS, endpoint_months, patient_events
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
 from osteotrial.rng import make_generator
+from osteotrial.stats.intervals import risk_ratio
+from osteotrial.stats.power import analytic_power
+from osteotrial.stats.tests import pooled_z_test
 from osteotrial.units import DAYS_PER_MONTH
 
 F64, I64, STR = pa.float64(), pa.int64(), pa.string()
@@ -111,7 +113,7 @@ def endpoint_columns(visit_months: Sequence[float], imaging_months: Sequence[flo
     return tuple(
         (endpoint, month)
         for endpoint in FRACTURE_ENDPOINTS
-        for month in _endpoint_months(endpoint, visit_months, imaging_months)
+        for month in endpoint_months(endpoint, visit_months, imaging_months)
     )
 
 
@@ -194,70 +196,6 @@ def replicate_counts(
             assessed[r, j] = cumulative_counts(outcomes.defined[arm][streams[j]], sizes)
             events[r, j] = cumulative_counts(outcomes.event[arm][streams[j]], sizes)
     return assessed, events
-
-
-def pooled_z_test(x1, n1, x0, n0) -> FloatArray:
-    """Return two-sided p-values of the pooled z-test of two proportions (arrays broadcast).
-
-    p = 1 where the pooled variance is zero (no event, or only events) or an arm is empty.
-    """
-    x1, n1, x0, n0 = (np.asarray(v, dtype=np.float64) for v in (x1, n1, x0, n0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pooled = (x1 + x0) / (n1 + n0)
-        se = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n0))
-        z = (x1 / n1 - x0 / n0) / se
-        p = 2.0 * stats.norm.sf(np.abs(z))
-    return np.where((n1 > 0) & (n0 > 0) & (se > 0), p, 1.0)
-
-
-def risk_ratio(x1, n1, x0, n0) -> FloatArray:
-    """Return (x1/n1) / (x0/n0); 0.5 is added to every cell only where a cell is zero."""
-    x1, n1, x0, n0 = (np.asarray(v, dtype=np.float64) for v in (x1, n1, x0, n0))
-    zero = (x1 == 0) | (x1 == n1) | (x0 == 0) | (x0 == n0)
-    c = np.where(zero, 0.5, 0.0)
-    return ((x1 + c) / (n1 + 2 * c)) / ((x0 + c) / (n0 + 2 * c))
-
-
-def analytic_power(p1, p0, n1, n0, alpha: float) -> FloatArray:
-    """Return the power of the two-sided pooled z-test at true proportions p1, p0 (broadcast).
-
-    Normal approximation without continuity correction (Fleiss, Levin & Paik 2003); sizes may
-    be fractional (expected numbers assessed). 0 when p1 = p0 in {0, 1}.
-    """
-    p1, p0, n1, n0 = (np.asarray(v, dtype=np.float64) for v in (p1, p0, n1, n0))
-    z = stats.norm.ppf(1.0 - alpha / 2.0)
-    pooled = (n1 * p1 + n0 * p0) / (n1 + n0)
-    s0 = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n0))
-    s1 = np.sqrt(p1 * (1.0 - p1) / n1 + p0 * (1.0 - p0) / n0)
-    d = np.abs(p1 - p0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        power = stats.norm.cdf((d - z * s0) / s1) + stats.norm.cdf((-d - z * s0) / s1)
-    return np.where(s1 > 0, power, (d > 0).astype(np.float64))
-
-
-def required_n_per_arm(
-    p1: float, p0: float, target_power: float, alpha: float, assessed_frac: float = 1.0
-) -> float:
-    """Return patients per arm for ``target_power`` (textbook formula, equal arms, no CC).
-
-    n = (z_a sqrt(2 p q) + z_b sqrt(p1 q1 + p0 q0))^2 / (p1 - p0)^2 assessed per arm, p the
-    mean of p1 and p0, divided by ``assessed_frac`` (share of randomized patients assessed).
-    """
-    z_a, z_b = stats.norm.ppf(1.0 - alpha / 2.0), stats.norm.ppf(target_power)
-    pooled = (p1 + p0) / 2.0
-    root = z_a * np.sqrt(2 * pooled * (1 - pooled)) + z_b * np.sqrt(p1 * (1 - p1) + p0 * (1 - p0))
-    return float(root**2 / (p1 - p0) ** 2 / assessed_frac)
-
-
-def exact_power(p1: float, p0: float, n1: int, n0: int, alpha: float) -> float:
-    """Return the power of the pooled z-test by enumerating both binomials (n fixed).
-
-    The reference for the normal approximation of ``analytic_power`` when events are few.
-    """
-    x1 = np.arange(n1 + 1)[:, np.newaxis]
-    x0 = np.arange(n0 + 1)[np.newaxis, :]
-    weight = stats.binom.pmf(x1, n1, p1) * stats.binom.pmf(x0, n0, p0)
-    return float(np.sum(weight * (pooled_z_test(x1, n1, x0, n0) < alpha)))
 
 
 DESIGN_COLUMNS = ("endpoint", "month", "arm", "n_treated", "n_reference", "incidence_frac")

@@ -2,7 +2,7 @@
 
 What a trial of this design and size would show is, under parameter set k, an estimate with a
 sampling distribution that we approximate by a two-piece normal through the set's own estimate
-m_k (its median) and 95 % CI (``endpoints.CONFIDENCE``): below m_k a normal of SD
+m_k (its median) and 95 % CI (``stats.intervals.CONFIDENCE``): below m_k a normal of SD
 (m_k - low_k) / z, above it one of SD (high_k - m_k) / z, z = z_0.975, so the distribution's
 2.5 % and 97.5 % quantiles are exactly the set's CI bounds, whatever their asymmetry (Wilson
 interval of an incidence, log-normal interval of a risk ratio, Wald interval of a Cox hazard
@@ -41,12 +41,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy import optimize, special, stats
 
-from osteotrial.analyses.endpoints import CONFIDENCE
 from osteotrial.io import (
     PARAMETER_SETS_SCHEMA,
     PREDICTION_INTERVALS_SCHEMA,
     write_parquet,
 )
+from osteotrial.stats.intervals import CONFIDENCE
 
 # table -> (key columns: arm, reference arm or None, endpoint column, time column),
 # and its statistics: (estimate column, CI low, CI high), CI None for markers.
