@@ -44,18 +44,69 @@ def test_covariance_file_is_symmetric_positive_definite_with_real_model_keys():
         assert np.linalg.eigvalsh(cov[np.ix_(free, free)]).min() > 0.0
 
 
-def test_laplace_covariance_of_a_model_linear_in_log_values():
-    model = {"a": {"x": 1.5, "y": 2.0}}
-    names = [("a", "x"), ("a", "y")]
+# A synthetic calibration: weighted residuals r(b) = (y - X b) / sigma, linear in the log values
+# b of three parameters, y drawn around known log values (the fitted model sits elsewhere: the
+# covariance of a linear problem does not depend on where it is evaluated).
+LINEAR_X = np.array([[1.0, 0.0, 0.5], [1.0, 1.0, 0.0], [1.0, 2.0, -0.5], [0.0, 1.0, 1.0],
+                     [2.0, -1.0, 0.0], [0.5, 0.5, 2.0]])  # fmt: skip
+LINEAR_SIGMA = 0.2
+LINEAR_NAMES = [("a", "x"), ("a", "y"), ("a", "z")]
+LINEAR_MODEL = {"a": {"x": 1.5, "y": 0.4, "z": 3.0}}
+LINEAR_Y = LINEAR_X @ np.log([1.2, 0.5, 2.5]) + LINEAR_SIGMA * np.array(
+    [0.3, -1.1, 0.8, 0.1, -0.4, 1.6]
+)
 
-    def residuals(m):
-        x, y = np.log(m["a"]["x"]), np.log(m["a"]["y"])
-        return np.array([2.0 * x + y, 3.0 * y])
 
-    jac = uncertainty.jacobian(residuals, model, names)
-    np.testing.assert_allclose(jac, [[2.0, 1.0], [0.0, 3.0]], atol=1e-8)
-    expected = np.linalg.inv(jac.T @ jac + np.eye(2) / calibrate.PRIOR_SD_LOG**2)
-    np.testing.assert_allclose(uncertainty.laplace_covariance(jac), expected)
+def linear_residuals(model):
+    b = np.log([model["a"][key] for _, key in LINEAR_NAMES])
+    return (LINEAR_Y - LINEAR_X @ b) / LINEAR_SIGMA
+
+
+def objective(b: np.ndarray, prior_sd_log: float) -> float:
+    """S(b) = |r(b)|^2 + |(b - b0) / s_p|^2, the objective calibrate.fit minimizes (-2 log p)."""
+    b0 = np.log([LINEAR_MODEL["a"][key] for _, key in LINEAR_NAMES])
+    return float(np.sum(((LINEAR_Y - LINEAR_X @ b) / LINEAR_SIGMA) ** 2)) + float(
+        np.sum(((b - b0) / prior_sd_log) ** 2)
+    )
+
+
+def hessian(function, x: np.ndarray, step: float) -> np.ndarray:
+    """Central second differences of a scalar function (exact for a quadratic up to rounding)."""
+    shifts = step * np.eye(x.size)
+    return np.array(
+        [
+            [
+                function(x + si + sj) - function(x + si - sj) - function(x - si + sj)
+                + function(x - si - sj)
+                for sj in shifts
+            ]
+            for si in shifts
+        ]
+    ) / (4.0 * step**2)  # fmt: skip
+
+
+def test_laplace_covariance_is_the_least_squares_covariance_without_prior():
+    """Flat prior: the covariance of the weighted least-squares estimate, sigma^2 (X'X)^-1.
+
+    Central differences of a residual linear in the log values are exact up to rounding
+    (~1e-13 relative here), so the tolerance is 1e-8.
+    """
+    jac = uncertainty.jacobian(linear_residuals, LINEAR_MODEL, LINEAR_NAMES)
+    expected = LINEAR_SIGMA**2 * np.linalg.inv(LINEAR_X.T @ LINEAR_X)
+    got = uncertainty.laplace_covariance(jac, prior_sd_log=1e8)
+    np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-14)
+    assert abs(expected[0, 1]) > 0.1 * np.sqrt(expected[0, 0] * expected[1, 1])  # correlated
+
+
+def test_laplace_covariance_is_the_inverse_half_hessian_of_the_objective():
+    """With the calibration's prior: C = (H / 2)^-1, H the Hessian of S computed here by
+    central second differences (step 0.05 on a quadratic: rounding only, ~1e-12 relative)."""
+    b_fit = np.log([LINEAR_MODEL["a"][key] for _, key in LINEAR_NAMES])
+    expected = np.linalg.inv(
+        hessian(lambda b: objective(b, calibrate.PRIOR_SD_LOG), b_fit, 0.05) / 2.0
+    )
+    jac = uncertainty.jacobian(linear_residuals, LINEAR_MODEL, LINEAR_NAMES)
+    np.testing.assert_allclose(uncertainty.laplace_covariance(jac), expected, rtol=1e-7)
 
 
 def test_discrete_residuals_are_step_functions_of_the_parameters():
