@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from osteotrial.analyses.endpoints import cox_hazard_ratio, cox_hazard_ratio_lifelines
+from osteotrial.stats.cox import cox_hazard_ratio, cox_hazard_ratio_lifelines
 
 ROOT = Path(__file__).resolve().parents[1]
 
