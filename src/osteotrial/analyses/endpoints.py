@@ -34,12 +34,12 @@ import polars as pl
 import pyarrow as pa
 
 from osteotrial.io import ENDPOINT_SCHEMAS
+from osteotrial.model.records import SITES
 from osteotrial.stats.cox import cox_hazard_ratio
 from osteotrial.stats.intervals import mean_ci, proportion_ci, risk_ratio_ci
 from osteotrial.stats.tests import fisher_exact_p
 from osteotrial.units import DAYS_PER_MONTH
 
-SITES: tuple[str, ...] = ("LS", "TH", "FN")
 MARKERS: dict[str, str] = {"P1NP": "p1np_pct_change", "CTX": "ctx_pct_change"}
 FRACTURE_ENDPOINTS: tuple[str, ...] = (
     "new_vertebral",

@@ -18,11 +18,10 @@ import numpy as np
 
 from osteotrial.calibration.targets import CONFIG_DIR, TARGET_KEYS, read_targets
 from osteotrial.cohort.sampling import Cohort
+from osteotrial.model.records import SITES
 from osteotrial.model.tscore import tscore_to_bmd_g_cm2
 from osteotrial.trial.config import TrialConfig, load_config
 from osteotrial.trial.schedules import ArmSpec
-
-SITES = ("LS", "TH", "FN")
 
 
 @dataclass(frozen=True)

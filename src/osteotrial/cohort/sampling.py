@@ -30,10 +30,10 @@ from osteotrial.cohort.population import (
     iiv_multipliers,
     raw_candidate_draws,
 )
+from osteotrial.model.records import SITES
 from osteotrial.units import DAYS_PER_YEAR
 from osteotrial.validation import check_range, reject_unknown_keys
 
-SITES: tuple[str, ...] = ("LS", "TH", "FN")
 MAX_EVENTS: dict[str, int] = {"vertebral": 3, "hip": 2, "nonvertebral": 3}
 
 

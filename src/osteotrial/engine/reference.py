@@ -43,21 +43,26 @@ BONE = slice(2 * N_PK_STATES, N_STATES)
 
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
+def _conc_nm(y, d, p, volume_mult) -> float:
+    """Return drug d's central concentration (nM) from the reference state y."""
+    vc = pk.central_volume_l(p, volume_mult)
+    return pk.concentration_nm(y[d * N_PK_STATES + CENTRAL], vc, p)
+
+
+@njit(cache=model_cache.ENABLED, error_model="numpy")
 def full_rhs(t, y, drugs, r, sites, clearance_mult, volume_mult, site_const, dy) -> None:
     """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 8)."""
-    conc = np.empty(2)
     for d in range(2):
         lo = d * N_PK_STATES
-        p = drugs[d]
-        pk.pk_rhs(y[lo : lo + N_PK_STATES], p, clearance_mult[d], volume_mult[d], dy[lo:])
-        vc = pk.central_volume_l(p, volume_mult[d])
-        conc[d] = pk.concentration_nm(y[lo + CENTRAL], vc, p)
-    wnt = remodeling.wnt_raw(conc[1], r)
+        pk.pk_rhs(y[lo : lo + N_PK_STATES], drugs[d], clearance_mult[d], volume_mult[d], dy[lo:])
+    den_nm = _conc_nm(y, 0, drugs[0], volume_mult[0])
+    rom_nm = _conc_nm(y, 1, drugs[1], volume_mult[1])
+    wnt = remodeling.wnt_raw(rom_nm, r)
     k, loss, inv_k = site_const[SITE_K], site_const[SITE_LOSS], site_const[SITE_INV_K]
     bone.bone_rhs(
         y[2 * N_PK_STATES :],
         t,
-        conc[0],
+        den_nm,
         wnt,
         math.log(wnt),
         r,

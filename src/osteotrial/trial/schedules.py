@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 
 from osteotrial.arrays import FloatArray
+from osteotrial.model.records import DRUGS as DRUGS_WITH_DOSES
 from osteotrial.units import DAYS_PER_MONTH
 from osteotrial.validation import reject_unknown_keys
 
 DRUGS: tuple[str, ...] = ("placebo", "denosumab", "romosozumab")
-ACTIVE_DRUGS: tuple[str, ...] = ("denosumab", "romosozumab")
+ACTIVE_DRUGS: tuple[str, ...] = DRUGS_WITH_DOSES  # model.records.DRUGS: drug index order
 ENGINES: tuple[str, ...] = ("numba", "cuda")  # CPU and GPU builds of one loop; agree to 1e-9
 
 
