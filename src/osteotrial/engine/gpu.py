@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover
 
 from osteotrial.engine.inputs import Outputs, Patients, Plan
 from osteotrial.engine.loop import Work, simulate_block
+from osteotrial.model.bone import N_BONE_STATES, N_SITE_CONSTANTS, N_SITES
 from osteotrial.model.records import ModelRecords
 
 THREADS_PER_BLOCK = 128
@@ -59,9 +60,9 @@ def simulate_patients(pat, plan, par, out):  # pragma: no cover - compiled for t
     i = cuda.grid(1)
     if i < pat.age_years.shape[0]:
         w = Work(
-            cuda.local.array((1, 8), float64),
-            cuda.local.array((4, 1, 8), float64),
-            cuda.local.array((1, 8), float64),
+            cuda.local.array((1, N_BONE_STATES), float64),
+            cuda.local.array((4, 1, N_BONE_STATES), float64),
+            cuda.local.array((1, N_BONE_STATES), float64),
             cuda.local.array((2, 1, 4), float64),
             cuda.local.array((2, 3, 1), float64),
             cuda.local.array((3, 1), float64),
@@ -70,7 +71,7 @@ def simulate_patients(pat, plan, par, out):  # pragma: no cover - compiled for t
             cuda.local.array((2, 1, 3, 3), float64),
             cuda.local.array((3, 3, 3), float64),
             cuda.local.array((2, 1, 3), float64),
-            cuda.local.array((3, 1, 3), float64),
+            cuda.local.array((1, N_SITE_CONSTANTS, N_SITES), float64),
             cuda.local.array((1, 4), float64),
             cuda.local.array((1, 4), float64),
             cuda.local.array((1, 4), float64),

@@ -37,7 +37,7 @@ from osteotrial.model.bone import N_BONE_STATES, N_SITES
 from osteotrial.model.compiled import equation
 from osteotrial.model.fracture import N_HAZARDS
 from osteotrial.model.pk import CENTRAL, N_PK_STATES, VC
-from osteotrial.model.remodeling import N_CELL_STATES, OBA, OCA
+from osteotrial.model.remodeling import OBA, OCA
 from osteotrial.model.tscore import tscore_now
 from osteotrial.units import DAYS_PER_YEAR
 
@@ -49,9 +49,9 @@ RK4_CONC = (0, 1, 1, 2)  # concentration of each stage: start, middle, end of th
 class Work(NamedTuple):
     """Work arrays of one block of L patients (L = LANES on the CPU, 1 on the GPU)."""
 
-    y: np.ndarray  # (L, 8) bone state
-    ks: np.ndarray  # (4, L, 8) RK4 stage derivatives
-    tmp: np.ndarray  # (L, 8) RK4 stage state
+    y: np.ndarray  # (L, 23) bone state (model.bone layout)
+    ks: np.ndarray  # (4, L, 23) RK4 stage derivatives
+    tmp: np.ndarray  # (L, 23) RK4 stage state
     amounts: np.ndarray  # (2, L, 4) PK amounts per drug (mg)
     conc_nm: np.ndarray  # (2, 3, L) concentration at start, middle, end of the step
     wnt: np.ndarray  # (3, L) Wnt activity of romosozumab at start, middle, end
@@ -60,7 +60,7 @@ class Work(NamedTuple):
     prop_full: np.ndarray  # (2, L, 3, 3) exp(A h)
     scratch: np.ndarray  # (3, 3, 3) matrix-exponential scratch
     pk_const: np.ndarray  # (2, L, 3) per drug: Vc (L), Km Vc (mg), Vmax h (mg)
-    site_const: np.ndarray  # (3, L, 3): k, lambda, 1 / k per site
+    site_const: np.ndarray  # (L, 3, 3): model.bone site constants (a, a - lambda, 1 / M0)
     cum: np.ndarray  # (L, 4) cumulative hazards
     prev_h: np.ndarray  # (L, 4) hazards at the start of the step
     haz: np.ndarray  # (L, 4) hazards at the end of the step
@@ -68,13 +68,11 @@ class Work(NamedTuple):
     tscores: np.ndarray  # (3,) current T-score per site
 
 
-SITE_K, SITE_LOSS, SITE_INV_K = 0, 1, 2  # rows of Work.site_const
-
-
 @equation
 def start_patient(i, q, pat, plan, par, w) -> None:
     """Set lane q to patient i at day 0: steady state, no drug, PK and site constants."""
-    bone.initial_bone(w.y[q])
+    bone.site_constants(par.sites, pat.turnover_mult[i], pat.loss_mult[i], w.site_const[q])
+    bone.initial_bone(w.y[q], par.sites, w.site_const[q])
     h_sub = plan.dt_days / (2 * plan.pk_substeps)
     for d in range(N_DRUGS):
         p = par.drugs[d]
@@ -84,14 +82,6 @@ def start_patient(i, q, pat, plan, par, w) -> None:
         pk.step_constants(p, cl, v, h_sub, w.pk_const[d, q])
         pk.propagator(p, cl, v, 0.5 * h_sub, w.prop_half[d, q], w.scratch)
         pk.propagator(p, cl, v, h_sub, w.prop_full[d, q], w.scratch)
-    bone.site_constants(
-        par.sites,
-        pat.turnover_mult[i],
-        pat.loss_mult[i],
-        w.site_const[SITE_K, q],
-        w.site_const[SITE_LOSS, q],
-        w.site_const[SITE_INV_K, q],
-    )
     for a in range(N_HAZARDS):
         w.cum[q, a] = 0.0
         w.prev_h[q, a] = 0.0
@@ -121,7 +111,7 @@ def advance_pk(s, m, plan, par, w) -> None:
 
 
 @equation
-def advance_bone(t, m, plan, par, w) -> None:
+def advance_bone(m, plan, par, w) -> None:
     """Advance bone cells and BMD of the block by one classical RK4 step from day t."""
     r = par.remodeling[0]
     h = plan.dt_days
@@ -135,15 +125,12 @@ def advance_bone(t, m, plan, par, w) -> None:
         for q in range(m):
             bone.bone_rhs(
                 src[q],
-                t + RK4_TIME[stage] * h,
                 w.conc_nm[0, c, q],
                 w.wnt[c, q],
                 w.log_wnt[c, q],
                 r,
                 par.sites,
-                w.site_const[SITE_K, q],
-                w.site_const[SITE_LOSS, q],
-                w.site_const[SITE_INV_K, q],
+                w.site_const[q],
                 w.ks[stage, q],
             )
             if stage < 3:
@@ -168,7 +155,7 @@ def _advance_events_of(i, q, t, t_end, pat, plan, par, out, w) -> None:
     age = pat.age_years[i] + t_end / DAYS_PER_YEAR
     for j in range(N_SITES):
         sd = par.sites[j].young_adult_sd_g_cm2
-        bmd_rel = w.y[q, N_CELL_STATES + j]
+        bmd_rel = bone.bmd_rel(w.y[q], j, par.sites, w.site_const[q])
         w.tscores[j] = tscore_now(pat.tscore0[j, i], pat.bmd0_g_cm2[j, i], bmd_rel, sd)
     fracture.hazards_per_year(
         par.fracture_types,
@@ -199,13 +186,14 @@ def _advance_events_of(i, q, t, t_end, pat, plan, par, out, w) -> None:
 
 
 @equation
-def record_states(step, r_next, lo, m, pat, plan, out, w) -> int:
+def record_states(step, r_next, lo, m, pat, plan, par, out, w) -> int:
     """Store BMD, markers and cumulative hazards if step is a record step; return next index."""
     while r_next < plan.record_steps.shape[0] and plan.record_steps[r_next] == step:
         for q in range(m):
             i = lo + q
             for j in range(N_SITES):
-                out.rec[REC_BMD + j, r_next, i] = w.y[q, N_CELL_STATES + j] * pat.bmd0_g_cm2[j, i]
+                bmd_rel = bone.bmd_rel(w.y[q], j, par.sites, w.site_const[q])
+                out.rec[REC_BMD + j, r_next, i] = bmd_rel * pat.bmd0_g_cm2[j, i]
             out.rec[REC_P1NP, r_next, i] = bmd.p1np_rel(w.y[q, OBA])
             out.rec[REC_CTX, r_next, i] = bmd.ctx_rel(w.y[q, OCA])
             for a in range(N_HAZARDS):
@@ -232,15 +220,15 @@ def simulate_block(lo, m, pat, plan, par, out, w) -> None:
     """Simulate patients lo ... lo + m - 1 over the whole plan; fills their outputs."""
     for q in range(m):
         start_patient(lo + q, q, pat, plan, par, w)
-    r_next = record_states(0, 0, lo, m, pat, plan, out, w)
+    r_next = record_states(0, 0, lo, m, pat, plan, par, out, w)
     p_next = record_concentrations(0, 0, lo, m, plan, out, w)
     for s in range(plan.n_steps):
         t = s * plan.dt_days
         advance_pk(s, m, plan, par, w)
-        advance_bone(t, m, plan, par, w)
+        advance_bone(m, plan, par, w)
         t_end = (s + 1) * plan.dt_days
         advance_events(lo, m, t, t_end, pat, plan, par, out, w)
-        r_next = record_states(s + 1, r_next, lo, m, pat, plan, out, w)
+        r_next = record_states(s + 1, r_next, lo, m, pat, plan, par, out, w)
         p_next = record_concentrations(s + 1, p_next, lo, m, plan, out, w)
     for q in range(m):
         ok = True

@@ -24,15 +24,12 @@ from osteotrial.cohort.sampling import Cohort
 from osteotrial.engine import inputs, model_cache
 from osteotrial.engine.cpu import new_work
 from osteotrial.engine.loop import (
-    SITE_INV_K,
-    SITE_K,
-    SITE_LOSS,
     advance_events,
     record_states,
 )
 from osteotrial.engine.loop import start_patient as start_lane
 from osteotrial.model import bone, pk, remodeling
-from osteotrial.model.bone import BMD_ROWS, N_BONE_STATES
+from osteotrial.model.bone import N_BONE_STATES, N_SITE_CONSTANTS, N_SITES
 from osteotrial.model.params import ModelParams
 from osteotrial.model.pk import CENTRAL, N_PK_STATES
 from osteotrial.model.records import FRACTURE_TYPES, ModelRecords, pack_model
@@ -51,32 +48,29 @@ def _conc_nm(y, d, p, volume_mult) -> float:
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
 def full_rhs(t, y, drugs, r, sites, clearance_mult, volume_mult, site_const, dy) -> None:
-    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 8)."""
+    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 23)."""
     for d in range(2):
         lo = d * N_PK_STATES
         pk.pk_rhs(y[lo : lo + N_PK_STATES], drugs[d], clearance_mult[d], volume_mult[d], dy[lo:])
     den_nm = _conc_nm(y, 0, drugs[0], volume_mult[0])
     rom_nm = _conc_nm(y, 1, drugs[1], volume_mult[1])
     wnt = remodeling.wnt_raw(rom_nm, r)
-    k, loss, inv_k = site_const[SITE_K], site_const[SITE_LOSS], site_const[SITE_INV_K]
     bone.bone_rhs(
-        y[2 * N_PK_STATES :],
-        t,
-        den_nm,
-        wnt,
-        math.log(wnt),
-        r,
-        sites,
-        k,
-        loss,
-        inv_k,
-        dy[2 * N_PK_STATES :],
+        y[2 * N_PK_STATES :], den_nm, wnt, math.log(wnt), r, sites, site_const, dy[2 * N_PK_STATES :]
     )
 
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
+def bmd_rel_of_states(states, sites, site_const, out) -> None:
+    """Write BMD relative to baseline (3, n_days) of one patient's bone states (23, n_days)."""
+    for t in range(states.shape[1]):
+        for j in range(N_SITES):
+            out[j, t] = bone.bmd_rel(states[:, t], j, sites, site_const)
+
+
+@njit(cache=model_cache.ENABLED, error_model="numpy")
 def events_from_states(states, pat, plan, par, out) -> None:
-    """Run the loop's event and record code on given bone states (n, n_steps + 1, 8).
+    """Run the loop's event and record code on given bone states (n, n_steps + 1, 23).
 
     Fills out.days, out.death_day and out.rec (BMD, markers and cumulative hazards at the
     record steps) exactly as engine.loop does for its own states.
@@ -84,13 +78,13 @@ def events_from_states(states, pat, plan, par, out) -> None:
     w = new_work(1)
     for i in range(states.shape[0]):
         start_lane(i, 0, pat, plan, par, w)
-        r_next = record_states(0, 0, i, 1, pat, plan, out, w)
+        r_next = record_states(0, 0, i, 1, pat, plan, par, out, w)
         for s in range(plan.n_steps):
             for j in range(N_BONE_STATES):
                 w.y[0, j] = states[i, s + 1, j]
             t = s * plan.dt_days
             advance_events(i, 1, t, t + plan.dt_days, pat, plan, par, out, w)
-            r_next = record_states(s + 1, r_next, i, 1, pat, plan, out, w)
+            r_next = record_states(s + 1, r_next, i, 1, pat, plan, par, out, w)
 
 
 @dataclass(frozen=True)
@@ -116,7 +110,13 @@ def reference_bmd_rel(
     """
     days = schedule.record_steps() * schedule.dt_days
     bone_states = reference_bone(cohort, arm, params, schedule, days, rtol, atol)
-    return bone_states[list(BMD_ROWS)]
+    par = pack_model(params)
+    pat = inputs.patients_of(cohort, params)
+    out = np.empty((N_SITES, days.size, cohort.n_patients))
+    for i in range(cohort.n_patients):
+        states = np.ascontiguousarray(bone_states[:, :, i])
+        bmd_rel_of_states(states, par.sites, _site_constants(pat, i, par), out[:, :, i])
+    return out
 
 
 def reference_bone(
@@ -128,7 +128,7 @@ def reference_bone(
     rtol: float = 1e-8,
     atol: float = 1e-10,
 ) -> FloatArray:
-    """Return the bone state (8 rows, model.bone) at ``days``, shape (8, n_days, n)."""
+    """Return the bone state (23 rows, model.bone) at ``days``, shape (23, n_days, n)."""
     par = pack_model(params)
     pat = inputs.patients_of(cohort, params)
     plan = inputs.plan_of(arm, schedule, record_pk=False)
@@ -166,15 +166,10 @@ def reference_events(
 
 
 def _site_constants(pat: inputs.Patients, i: int, par: ModelRecords) -> FloatArray:
-    const = np.empty((3, 3))
-    bone.site_constants(
-        par.sites,
-        pat.turnover_mult[i],
-        pat.loss_mult[i],
-        const[SITE_K],
-        const[SITE_LOSS],
-        const[SITE_INV_K],
-    )
+    """Return patient i's site constants (model.bone), 1 / M(0) included."""
+    const = np.empty((N_SITE_CONSTANTS, N_SITES))
+    bone.site_constants(par.sites, pat.turnover_mult[i], pat.loss_mult[i], const)
+    bone.initial_bone(np.empty(N_BONE_STATES), par.sites, const)
     return const
 
 
@@ -192,14 +187,15 @@ def _one_patient(
     starts = sorted({0, *np.flatnonzero(doses.sum(axis=0)).tolist()})
     bounds = [s * dt for s in starts] + [plan.n_steps * dt]
     y = np.zeros(N_STATES)
-    bone.initial_bone(y[BONE])
+    site_const = _site_constants(pat, i, par)
+    bone.initial_bone(y[BONE], par.sites, site_const)
     args = (
         par.drugs,
         par.remodeling[0],
         par.sites,
         np.ascontiguousarray(pat.clearance_mult[:, i]),
         np.ascontiguousarray(pat.volume_mult[:, i]),
-        _site_constants(pat, i, par),
+        site_const,
     )
     out = np.full((N_BONE_STATES, days.size), np.nan)
     out[:, days == 0.0] = y[BONE][:, np.newaxis]

@@ -1,15 +1,36 @@
-"""BMD per site and bone turnover markers, as compiled scalar functions of one patient.
+"""BMD per site from a bone mass balance with mineralization; bone turnover markers.
 
-BMD (relative to the patient's baseline, B = 1 at day 0) follows the indirect-response link of
-Peterson & Riggs 2012 (S34), driven by active osteoblasts b and osteoclasts c:
+Bone volume (relative to the site's baseline volume) changes by formation minus resorption,
+driven by active osteoblasts b and osteoclasts c (Pivonka 2008 / Martinez-Reina & Pivonka
+2019, S52/S47; the cell exponents as in Peterson & Riggs 2012, S34):
 
-    dB/dt = k (e(t) b^g_ob - c^g_oc B)
+    formation  = (a - lambda) b^g_ob      resorption = a c^g_oc     (per day)
 
-Site-specific k and exponents make the trabecular-rich spine respond more than the hip.
-e(t) = 1 - lambda (t + 1/k) is the age-related formation deficit: with b = c = 1 it makes
-B(t) = 1 - lambda t exactly, the slow untreated loss of postmenopausal women (lambda from
-untreated_loss_pct_per_year). The patient's turnover multiplier scales k; the loss-rate
-multiplier scales lambda. ``site`` is a site record (model.records.SITE_RECORD).
+a is the site's remodeling rate (fraction of bone volume remodelled per day at baseline: the
+activation frequency times the remodeling surface), lambda the untreated loss: each
+remodeling unit refills a fraction lambda / a less than it resorbed, so the loss is a negative
+balance per unit times the activation rate, and an antiresorptive that lowers activation slows
+it.
+
+Formed tissue mineralizes by the Martinez-Reina & Pivonka law (model-anchors 6.7: no mineral
+for a lag of 12 d, linear primary mineralization over 10 d to v_prim, then exponential
+secondary mineralization towards v_max at kappa per day). Its packet-age queue is replaced by a
+fixed-size chain, so that every engine keeps a small state per patient (tests check the chain
+against the exact queue):
+
+    osteoid (2 stages, lag / 2 each, no mineral, not resorbed)
+    -> primary (2 stages, primary_days / 2 each, mineral v_prim / 4 and 3 v_prim / 4: the mean
+       mineral of each half of the linear ramp)
+    -> secondary (volume V_s and mineral M_s; every packet follows dv/dt = kappa (v_max - v),
+       which is linear, so the pool's mineral obeys the same law exactly)
+
+Resorption takes secondary bone at its mean mineral content M_s / V_s (osteoclasts do not pick
+by age). Areal BMD is proportional to the mineral mass of the site (bone volume x mean mineral
+content), so BMD relative to baseline is M(t) / M(0), M = sum of volume x mineral over stages.
+Bone formed on an anabolic stays and keeps mineralizing under an antiresorptive; low turnover
+ages the tissue, which then holds more mineral (the continued BMD gain on long denosumab);
+high turnover after stopping an antiresorptive replaces old, well-mineralized bone by young
+bone and gives the gain back.
 
 Markers are readouts of the cell pools, relative to baseline: P1NP (formation) = b,
 CTX (resorption) = c (OpenBoneMin: CTX % = 100 OC/OC0, S45).
@@ -21,27 +42,100 @@ from osteotrial.model.compiled import equation
 from osteotrial.model.remodeling import pow_log
 from osteotrial.units import DAYS_PER_YEAR
 
+SITE_STATES: tuple[str, ...] = (
+    "osteoid_1",
+    "osteoid_2",
+    "primary_1",
+    "primary_2",
+    "secondary_volume",
+    "secondary_mineral",
+)
+N_SITE_STATES = len(SITE_STATES)
+OSTEOID_1, OSTEOID_2, PRIMARY_1, PRIMARY_2, SECONDARY, SECONDARY_MINERAL = range(N_SITE_STATES)
+
 
 @equation(inline=True)
-def site_rate_per_day(site, turnover_mult: float) -> float:
-    """Return the patient's BMD rate constant k at a site (per day)."""
-    return site.k_per_day * turnover_mult
+def remodeling_per_day(site, turnover_mult: float) -> float:
+    """Return the patient's remodeling rate a at a site (fraction of bone volume per day)."""
+    return site.remodeling_pct_per_year / 100.0 / DAYS_PER_YEAR * turnover_mult
 
 
 @equation(inline=True)
-def site_loss_per_day(site, loss_mult: float) -> float:
-    """Return the patient's untreated loss rate lambda at a site (fraction of baseline per day)."""
+def loss_per_day(site, loss_mult: float) -> float:
+    """Return the patient's untreated loss rate lambda at a site (fraction per day)."""
     return site.untreated_loss_pct_per_year / 100.0 / DAYS_PER_YEAR * loss_mult
 
 
 @equation(inline=True)
-def bmd_rhs(
-    bmd_rel: float, log_oba: float, log_oca: float, t_days: float, site, k, loss, inv_k
-) -> float:
-    """Return dB/dt per day at one site; k, loss = lambda and inv_k = 1 / k of the patient."""
-    deficit = 1.0 - loss * (t_days + inv_k)
-    formation = deficit * pow_log(log_oba, site.gamma_ob)
-    return k * (formation - pow_log(log_oca, site.gamma_oc) * bmd_rel)
+def primary_mineral(site, stage: int) -> float:
+    """Return the mean mineral content of primary stage 0 or 1 (v_prim / 4, 3 v_prim / 4)."""
+    return site.primary_mineral_frac * (0.25 + 0.5 * stage)
+
+
+@equation(inline=True)
+def mineral(y, row: int, site) -> float:
+    """Return the site's mineral mass (mineral volume per baseline bone volume)."""
+    return (
+        primary_mineral(site, 0) * y[row + PRIMARY_1]
+        + primary_mineral(site, 1) * y[row + PRIMARY_2]
+        + y[row + SECONDARY_MINERAL]
+    )
+
+
+@equation(inline=True)
+def bone_volume(y, row: int) -> float:
+    """Return the site's bone volume relative to baseline (every stage)."""
+    total = 0.0
+    for k in range(SECONDARY + 1):
+        total += y[row + k]
+    return total
+
+
+@equation
+def initial_site(y, row: int, site, formation: float) -> float:
+    """Write the site's untreated state at baseline volume 1 into y[row:row + 6]; return M(0).
+
+    Stages hold formation F = a - lambda x residence time; resorption (a) exceeds the
+    secondary pool's inflow F by the untreated loss, and its mineral content M_s / V_s is at
+    the steady state of that slow decline (M_s and V_s fall at the same relative rate):
+    M_s = (F v_prim + kappa v_max V_s) / (kappa + F / V_s).
+    """
+    osteoid, primary = 0.5 * site.osteoid_lag_days, 0.5 * site.primary_days
+    y[row + OSTEOID_1] = formation * osteoid
+    y[row + OSTEOID_2] = formation * osteoid
+    y[row + PRIMARY_1] = formation * primary
+    y[row + PRIMARY_2] = formation * primary
+    secondary = 1.0 - 2.0 * formation * (osteoid + primary)
+    y[row + SECONDARY] = secondary
+    kappa = site.secondary_per_day
+    y[row + SECONDARY_MINERAL] = (
+        formation * site.primary_mineral_frac + kappa * site.max_mineral_frac * secondary
+    ) / (kappa + formation / secondary)
+    return mineral(y, row, site)
+
+
+@equation(inline=True)
+def site_rhs(y, row: int, log_oba: float, log_oca: float, site, remodeling, formation, dy):
+    """Write d/dt of the site's six states into dy[row:row + 6] (per day).
+
+    ``remodeling`` = a and ``formation`` = a - lambda of the patient at this site.
+    """
+    to_osteoid_2 = y[row + OSTEOID_1] / (0.5 * site.osteoid_lag_days)
+    to_primary = y[row + OSTEOID_2] / (0.5 * site.osteoid_lag_days)
+    to_primary_2 = y[row + PRIMARY_1] / (0.5 * site.primary_days)
+    to_secondary = y[row + PRIMARY_2] / (0.5 * site.primary_days)
+    resorbed = remodeling * pow_log(log_oca, site.gamma_oc)
+    volume, mineral_s = y[row + SECONDARY], y[row + SECONDARY_MINERAL]
+    dy[row + OSTEOID_1] = formation * pow_log(log_oba, site.gamma_ob) - to_osteoid_2
+    dy[row + OSTEOID_2] = to_osteoid_2 - to_primary
+    dy[row + PRIMARY_1] = to_primary - to_primary_2
+    dy[row + PRIMARY_2] = to_primary_2 - to_secondary
+    dy[row + SECONDARY] = to_secondary - resorbed
+    dy[row + SECONDARY_MINERAL] = (
+        site.primary_mineral_frac * to_secondary
+        + site.secondary_per_day * (site.max_mineral_frac * volume - mineral_s)
+        - resorbed * mineral_s / volume
+    )
 
 
 @equation(inline=True)

@@ -1,9 +1,14 @@
 """The bone state of one patient and its right-hand side: cells (model.remodeling), then BMD.
 
-State layout (``N_BONE_STATES`` = 8): the five cell states of ``remodeling.CELL_STATES``, then
-BMD relative to baseline at LS, TH and FN (``BMD_ROWS``, in model.records.SITES order). Drugs
-enter as concentrations: denosumab (nM) binds RANKL, romosozumab (nM, via the Wnt activity it
-gives) binds sclerostin.
+State layout (``N_BONE_STATES`` = 23): the five cell states of ``remodeling.CELL_STATES``, then
+for LS, TH and FN (model.records.SITES order) the six states of ``bmd.SITE_STATES`` (bone
+volume in the osteoid, primary and secondary stages and the secondary mineral), starting at
+``SITE_ROWS[j]``. Drugs enter as concentrations: denosumab (nM) binds RANKL, romosozumab (nM,
+via the Wnt activity it gives) binds sclerostin.
+
+Per-patient site constants (``site_constants``, three per site): the remodeling rate a, the
+formation rate a - lambda and 1 / M(0), the inverse of the baseline mineral mass, so that BMD
+relative to baseline is ``bmd_rel`` = M(t) / M(0).
 """
 
 from __future__ import annotations
@@ -11,37 +16,64 @@ from __future__ import annotations
 import math
 
 from osteotrial.model import bmd, remodeling
+from osteotrial.model.bmd import N_SITE_STATES
 from osteotrial.model.compiled import equation
 from osteotrial.model.remodeling import N_CELL_STATES, OBA, OCA
 
 N_SITES = 3
-BMD_ROWS = (N_CELL_STATES, N_CELL_STATES + 1, N_CELL_STATES + 2)
-N_BONE_STATES = N_CELL_STATES + N_SITES
-
-
-@equation
-def initial_bone(y) -> None:
-    """Write the untreated steady state into y (8): cells at baseline, BMD 1 at every site."""
-    remodeling.baseline_cells(y)
-    for j in range(N_SITES):
-        y[N_CELL_STATES + j] = 1.0
-
-
-@equation
-def site_constants(sites, turnover_mult: float, loss_mult: float, k, loss, inv_k) -> None:
-    """Write the patient's k, lambda and 1 / k per site (3 each): loop invariants of bone_rhs."""
-    for j in range(N_SITES):
-        k[j] = bmd.site_rate_per_day(sites[j], turnover_mult)
-        loss[j] = bmd.site_loss_per_day(sites[j], loss_mult)
-        inv_k[j] = 1.0 / k[j]
+SITE_ROWS = tuple(N_CELL_STATES + N_SITE_STATES * j for j in range(N_SITES))
+N_BONE_STATES = N_CELL_STATES + N_SITE_STATES * N_SITES
+N_SITE_CONSTANTS = 3
+REMODELING, FORMATION, INV_MINERAL = 0, 1, 2  # rows of the site constants
 
 
 @equation(inline=True)
-def bone_rhs(y, t_days, denosumab_nm, wnt_raw, log_wnt_raw, r, sites, k, loss, inv_k, dy) -> None:
-    """Write d(bone)/dt per day into dy (8); wnt_raw = remodeling.wnt_raw(romosozumab nM)."""
+def site_row(j: int) -> int:
+    """Return the first state row of site j."""
+    return N_CELL_STATES + N_SITE_STATES * j
+
+
+@equation
+def site_constants(sites, turnover_mult: float, loss_mult: float, const) -> None:
+    """Write the patient's a and a - lambda per site into const[REMODELING], const[FORMATION]."""
+    for j in range(N_SITES):
+        a = bmd.remodeling_per_day(sites[j], turnover_mult)
+        const[REMODELING, j] = a
+        const[FORMATION, j] = a - bmd.loss_per_day(sites[j], loss_mult)
+
+
+@equation
+def initial_bone(y, sites, const) -> None:
+    """Write the untreated state at baseline into y (23) and 1 / M(0) into const[INV_MINERAL].
+
+    Needs const[REMODELING] and const[FORMATION] (``site_constants``).
+    """
+    remodeling.baseline_cells(y)
+    for j in range(N_SITES):
+        m0 = bmd.initial_site(y, site_row(j), sites[j], const[FORMATION, j])
+        const[INV_MINERAL, j] = 1.0 / m0
+
+
+@equation(inline=True)
+def bmd_rel(y, j: int, sites, const) -> float:
+    """Return BMD of site j relative to the patient's baseline: M(t) / M(0)."""
+    return bmd.mineral(y, site_row(j), sites[j]) * const[INV_MINERAL, j]
+
+
+@equation(inline=True)
+def bone_rhs(y, denosumab_nm, wnt_raw, log_wnt_raw, r, sites, const, dy) -> None:
+    """Write d(bone)/dt per day into dy (23); wnt_raw = remodeling.wnt_raw(romosozumab nM)."""
     remodeling.cell_rhs(y, wnt_raw, log_wnt_raw, denosumab_nm, r, dy)
     log_oba = math.log(y[OBA])
     log_oca = math.log(y[OCA])
     for j in range(N_SITES):
-        row = N_CELL_STATES + j
-        dy[row] = bmd.bmd_rhs(y[row], log_oba, log_oca, t_days, sites[j], k[j], loss[j], inv_k[j])
+        bmd.site_rhs(
+            y,
+            site_row(j),
+            log_oba,
+            log_oca,
+            sites[j],
+            const[REMODELING, j],
+            const[FORMATION, j],
+            dy,
+        )

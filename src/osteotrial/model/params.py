@@ -110,37 +110,74 @@ class RemodelingParams:
 
 @dataclass(frozen=True)
 class SiteBMDParams:
-    """Indirect-response BMD link of one site (Peterson & Riggs 2012), BMD relative to baseline.
+    """Bone balance of one site (model.bmd): remodeling rate, cell exponents, untreated loss.
 
-    dB/dt = k (e(t) b^gamma_ob - c^gamma_oc B), with e(t) the age-related formation deficit that
-    makes untreated BMD fall linearly at untreated_loss_pct_per_year.
+    Formation adds (a - lambda) b^gamma_ob and resorption removes a c^gamma_oc of bone volume
+    per day (relative to baseline volume), with a the site's remodeling rate (activation
+    frequency times remodeling surface) and lambda the untreated loss: the negative balance of
+    each remodeling unit times the activation rate.
     """
 
-    k_per_day: float
+    remodeling_pct_per_year: float
     gamma_ob: float
     gamma_oc: float
     untreated_loss_pct_per_year: float
 
     def __post_init__(self) -> None:
         _check_positive(self, "bmd site", allow_zero=("untreated_loss_pct_per_year",))
+        if self.untreated_loss_pct_per_year >= self.remodeling_pct_per_year:
+            raise ValueError(
+                f"bmd site untreated_loss_pct_per_year={self.untreated_loss_pct_per_year} must "
+                f"be below remodeling_pct_per_year={self.remodeling_pct_per_year} (the loss is "
+                "a deficit of each remodeling unit's formation)"
+            )
+
+
+@dataclass(frozen=True)
+class MineralizationParams:
+    """Mineralization of newly formed bone (Martinez-Reina & Pivonka 2019; model.bmd).
+
+    A packet is osteoid for ``osteoid_lag_days``, mineralizes linearly to
+    ``primary_mineral_frac`` over ``primary_days``, then exponentially towards
+    ``max_mineral_frac`` at ``secondary_per_day`` (mineral volume per matrix volume).
+    """
+
+    osteoid_lag_days: float
+    primary_days: float
+    primary_mineral_frac: float
+    max_mineral_frac: float
+    secondary_per_day: float
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "bmd.mineralization")
+        if not self.primary_mineral_frac < self.max_mineral_frac < 1.0:
+            raise ValueError(
+                "bmd.mineralization needs primary_mineral_frac < max_mineral_frac < 1, got "
+                f"{self.primary_mineral_frac} and {self.max_mineral_frac}"
+            )
 
 
 @dataclass(frozen=True)
 class BMDParams:
-    """BMD links per site and the young-adult references used to express T-scores."""
+    """Bone balance per site and the mineralization law shared by every site."""
 
     ls: SiteBMDParams
     th: SiteBMDParams
     fn: SiteBMDParams
+    mineralization: MineralizationParams
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> BMDParams:
-        """Build from {'ls': {...}, 'th': {...}, 'fn': {...}}."""
-        valid = ["ls", "th", "fn"]
+        """Build from {'ls': {...}, 'th': {...}, 'fn': {...}, 'mineralization': {...}}."""
+        sites = ["ls", "th", "fn"]
+        valid = [*sites, "mineralization"]
         unknown = sorted(set(values) - set(valid))
-        if unknown or len(values) != 3:
-            raise KeyError(f"bmd: unknown or missing site keys {unknown}; valid keys are {valid}")
-        return cls(**{s: _build(SiteBMDParams, values[s], f"bmd.{s}") for s in valid})
+        missing = sorted(set(valid) - set(values))
+        if unknown or missing:
+            raise KeyError(f"bmd: unknown {unknown}, missing {missing}; valid keys are {valid}")
+        blocks = {s: _build(SiteBMDParams, values[s], f"bmd.{s}") for s in sites}
+        mineral = _build(MineralizationParams, values["mineralization"], "bmd.mineralization")
+        return cls(**blocks, mineralization=mineral)
 
     def site(self, site: str) -> SiteBMDParams:
         """Return the parameters of site LS, TH or FN."""

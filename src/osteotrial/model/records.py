@@ -25,6 +25,7 @@ import numpy as np
 from osteotrial.model.params import (
     FractureParams,
     FractureTypeParams,
+    MineralizationParams,
     ModelParams,
     PKParams,
     RemodelingParams,
@@ -51,10 +52,15 @@ DERIVED: dict[type, dict[str, Callable[[Any], float]]] = {
         "log_death_per_year_at_70": lambda p: math.log(p.death_per_year_at_70),
     },
     SiteBMDParams: {},
+    MineralizationParams: {},
     PKParams: {},
     RemodelingParams: {},
 }
-SITE_EXTRA = ("young_adult_sd_g_cm2",)  # per-site constant of model.tscore, not a parameter
+# Per-site record fields that are not SiteBMDParams fields: the young-adult SD of model.tscore
+# (a constant, not a parameter) and the mineralization law (bmd.mineralization, one block shared
+# by every site, copied into each site's record so that a kernel reads ``sites[j].<field>``).
+MINERALIZATION_FIELDS = tuple(f.name for f in fields(MineralizationParams))
+SITE_EXTRA = ("young_adult_sd_g_cm2", *MINERALIZATION_FIELDS)
 
 
 def _numeric_fields(cls: type) -> list[str]:
@@ -137,6 +143,10 @@ def pack_model(params: ModelParams) -> ModelRecords:
             [params.bmd.site(s) for s in SITES],
             SITE_RECORD,
             young_adult_sd_g_cm2=[YOUNG_ADULT_SD_G_CM2[s] for s in SITES],
+            **{
+                name: [getattr(params.bmd.mineralization, name)] * len(SITES)
+                for name in MINERALIZATION_FIELDS
+            },
         ),
         fracture_types=pack_many(
             [params.fracture.of(t) for t in FRACTURE_TYPES], FRACTURE_TYPE_RECORD
