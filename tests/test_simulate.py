@@ -30,7 +30,7 @@ def test_no_drug_is_a_steady_state_with_linear_untreated_loss(small_frame_cohort
     np.testing.assert_allclose(change, expected, rtol=0.06, atol=1e-9)
     slope = change[-1] / simulated_days[-1]
     line = slope[None, :] * simulated_days[:, None]
-    np.testing.assert_allclose(change, line, rtol=0.03, atol=1e-6)  # on a line, within 3 %
+    np.testing.assert_allclose(change, line, rtol=0.03, atol=5e-4)  # on a line, within 3 %
 
 
 def test_same_arm_twice_is_bit_identical(small_frame_cohort, params):
