@@ -85,6 +85,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "wnt_opg_exponent": (0.05, 3.0),
     "tolerance_gain": (0.05, 5.0),
     "tolerance_per_day": (0.005, 0.2),
+    "remodeling_pct_per_year": (3.0, 60.0),
+    "modeling_formation_frac": (0.01, 0.8),
     "gamma_ob": (0.01, 1.5),
     "gamma_oc": (0.01, 1.5),
     "scale": (0.3, 5.0),

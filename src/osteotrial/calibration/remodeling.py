@@ -23,6 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from osteotrial.calibration.denosumab import (
+    DISCONTINUATION,
+    DOSE_RANGING,
+    EXTENSION,
+    denosumab_emulated,
+    denosumab_targets,
+)
 from osteotrial.calibration.objective import (
     Target,
     arm_until,
@@ -41,6 +48,7 @@ from osteotrial.trial.schedules import ArmSpec, Schedule
 from osteotrial.units import DAYS_PER_MONTH
 
 MONTH = DAYS_PER_MONTH
+DENOSUMAB_BLOCKS = (EXTENSION, DISCONTINUATION, DOSE_RANGING)  # emulated by calibration.denosumab
 # The trial files (config/trials) of the remodeling stage: FRAME (romosozumab vs placebo) and
 # FREEDOM (denosumab); their targets.yaml blocks are targets.TARGET_KEYS of these names.
 FRAME, FREEDOM = "frame", "freedom"
@@ -71,6 +79,7 @@ REMODELING_FIT: tuple[tuple[str, str], ...] = (
     ("romosozumab", "cl_l_per_day"),
     ("remodeling", "denosumab_rankl_access_frac"),
     ("remodeling", "precursor_use_per_day"),
+    ("remodeling", "modeling_formation_frac"),
     ("remodeling", "oca_apoptosis_per_day"),
     ("remodeling", "obp_differentiation_per_day"),
     ("remodeling", "wnt_max_fold"),
@@ -79,6 +88,9 @@ REMODELING_FIT: tuple[tuple[str, str], ...] = (
     ("remodeling", "wnt_opg_exponent"),
     ("remodeling", "tolerance_gain"),
     ("remodeling", "tolerance_per_day"),
+    ("bmd.ls", "remodeling_pct_per_year"),
+    ("bmd.th", "remodeling_pct_per_year"),
+    ("bmd.fn", "remodeling_pct_per_year"),
     ("bmd.th", "gamma_ob"),
     ("bmd.th", "gamma_oc"),
     ("bmd.ls", "scale"),
@@ -175,7 +187,8 @@ def remodeling_targets(targets: Mapping[str, Any] | None = None) -> list[Target]
     """Return the targets of the remodeling stage, in the order of its residuals.
 
     PK (5), FRAME romosozumab/placebo marker ratios (targets.marker_points), FRAME BMD of the
-    romosozumab arm, the CTX suppression by day 5, FREEDOM BMD of the denosumab arm.
+    romosozumab arm, the CTX suppression by day 5, FREEDOM BMD of the denosumab arm, then the
+    denosumab blocks of ``calibration.denosumab`` (extension, discontinuation, dose-ranging).
     """
     data = read_targets() if targets is None else targets
     frame = data["trials"][TARGET_KEYS[FRAME]]
@@ -189,6 +202,7 @@ def remodeling_targets(targets: Mapping[str, Any] | None = None) -> list[Target]
     out += treated_bmd_targets(FRAME, frame)
     out.append(ctx_suppression_target(data["pk"]))
     out += treated_bmd_targets(FREEDOM, freedom)
+    out += denosumab_targets(data)
     return out
 
 
@@ -249,7 +263,7 @@ def remodeling_emulated(
     params = ModelParams.from_dict(model)
     frame = typical_patient(FRAME, data)
     freedom = typical_patient(FREEDOM, data)
-    probes = [g.probe for g in goals]
+    probes = [g.probe for g in goals if g.source.split(".")[1] not in DENOSUMAB_BLOCKS]
     # FRAME: year 1, placebo vs romosozumab, recorded at every marker day and BMD month.
     marker_days = tuple(sorted({p[2] for p in probes if p[0] == "marker_ratio"}))
     frame_months = tuple(sorted({p[4] for p in probes if p[0] == "bmd" and p[1] == FRAME}))
@@ -284,7 +298,8 @@ def remodeling_emulated(
         else:  # ("ctx", FREEDOM, arm, day)
             emulated.append(den.ctx_rel[_nearest(den.record_days, probe[3]), 0])
     shape = continued_treatment_shape(den.ctx_rel[:, 0], pct(den.bmd_th_g_cm2))
-    return np.asarray(emulated, dtype=float), shape
+    more, hinges = denosumab_emulated(params, data)
+    return np.concatenate([np.asarray(emulated, dtype=float), more]), shape + hinges
 
 
 def continued_treatment_shape(ctx_rel: np.ndarray, th_pct: np.ndarray) -> list[float]:

@@ -12,11 +12,12 @@ reduction: the published value lies inside the emulated CI of 1 - RR. Markers (r
 placebo): the ratio of the arms' median changes, compared with a 10-point tolerance
 (targets.yaml: "shape matters more than the exact points"). On-treatment differences from
 placebo (``on_treatment_month_M_vs_placebo``: arms ``denosumab`` and ``placebo``, the arm names
-of targets.yaml) and CTX in percent of baseline by arm and day: within ``tol``. A target that
-the trial's tables cannot give (an arm, a month or a day the trial does not have) and a target
-of a kind this module does not emulate (ranges, qualitative shapes such as ``after_stopping``)
-still get a row, with the emulated value missing (NaN) and ``within`` false: compared and
-missed, never dropped.
+of targets.yaml) and CTX in percent of baseline by arm and day: within ``tol``. The qualitative
+``after_stopping`` shapes: the rules of ``AFTER_STOPPING``. BMD ranges across regimens
+(``bmd_pct_change_month_M_range``): every treated arm inside the range. A target that the
+trial's tables cannot give (an arm, a month or a day the trial does not have) and a target of a
+kind this module does not emulate still get a row, with the emulated value missing (NaN) and
+``within`` false: compared and missed, never dropped.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,26 @@ TARGETS_FILE = CONFIG_DIR / "targets.yaml"
 MARKER_TOL_PCT = 10.0
 # trial name in config/trials -> key in targets.yaml (a trial of the same name as a key needs none)
 TARGET_KEYS = {"frame": "frame", "freedom": "freedom_bmd_only"}
-# Blocks of targets.yaml that no trial file emulates yet (the model issue 12 adds them).
-NOT_EMULATED = {
-    "freedom_extension": "no trial file runs FREEDOM's denosumab arm to month 60 (issue 12)",
-    "denosumab_dose_ranging": "no trial file of the McClung 2006 dose-ranging arms (issue 12)",
+# Blocks of targets.yaml that no trial file emulates (none at present).
+NOT_EMULATED: dict[str, str] = {}
+# The qualitative ``after_stopping`` shapes of targets.yaml as checks on a discontinuation trial
+# (arms ``denosumab``, stopped after the dose of month 18, and ``placebo``): the start of the
+# ``what`` text -> (measure, month, rule, bound). Readings: "above baseline within 3-6 months
+# of stopping" is the month-30 value (6 months after the omitted dose of month 24, Cummings);
+# "back to about baseline within 12 months of the omitted dose" is LS at month 36 within 2
+# points; "markers back to baseline by month 48" is both median changes within 25 %; "BMD at
+# month 48 above the former placebo group" is LS, denosumab minus placebo. The bounds are this
+# project's reading of the words, not published numbers.
+AFTER_STOPPING: dict[str, tuple[str, float, str, float]] = {
+    "serum CTX above": ("CTX", 30.0, "above", 0.0),
+    "P1NP above": ("P1NP", 30.0, "above", 0.0),
+    "BMD back to": ("LS", 36.0, "within", 2.0),
+    "bone turnover markers back": ("CTX+P1NP", 48.0, "within", 25.0),
+    "BMD at month 48": ("LS-placebo", 48.0, "above", 0.0),
 }
+# Tolerance of the placebo BMD values of a ``bmd_pct_change_month_12_range`` block, which
+# targets.yaml gives without one (secondary source: wide).
+RANGE_PLACEBO_TOL = 1.0
 # Parts of a trial block that compare() does not turn into rows: text, the design (the trial
 # files carry it) and the baselines (fitted by cohort.fit, checked by tests/test_cohort.py).
 NOT_ROWS = ("citation", "note", "design", "baseline")
@@ -346,6 +362,111 @@ def ctx_of_baseline_rows(
     return rows
 
 
+def after_stopping_rule(what: str) -> tuple[str, float, str, float]:
+    """Return (measure, month, rule, bound) of an ``after_stopping`` entry (``AFTER_STOPPING``)."""
+    for start, rule in AFTER_STOPPING.items():
+        if what.startswith(start):
+            return rule
+    raise ValueError(f"targets.yaml after_stopping entry {what!r} has no rule in AFTER_STOPPING")
+
+
+def after_stopping_value(
+    measure: str,
+    month: float,
+    marker_pct: Callable[[str, str, float], float],
+    bmd_pct: Callable[[str, str, float], float],
+) -> float:
+    """Return the emulated value of an after-stopping measure (see ``AFTER_STOPPING``).
+
+    ``marker_pct(arm, marker, month)``: median percent change; ``bmd_pct(arm, site, month)``:
+    mean percent change. Given by the endpoint tables (``compare``) or by the calibration's
+    typical patient.
+    """
+    if measure == "CTX+P1NP":
+        return max(abs(marker_pct("denosumab", m, month)) for m in ("CTX", "P1NP"))
+    if measure == "LS-placebo":
+        return bmd_pct("denosumab", "LS", month) - bmd_pct("placebo", "LS", month)
+    if measure in ("CTX", "P1NP"):
+        return marker_pct("denosumab", measure, month)
+    return bmd_pct("denosumab", measure, month)
+
+
+def rule_holds(rule: str, value: float, bound: float) -> bool:
+    """Return whether an after-stopping value meets its rule (NaN never does)."""
+    return value > bound if rule == "above" else abs(value) <= bound
+
+
+def after_stopping_rows(
+    entries: list[Mapping[str, Any]], tables: Mapping[str, pl.DataFrame]
+) -> list[dict[str, Any]]:
+    """Return a row per ``after_stopping`` shape: the emulated value and whether it holds."""
+
+    def marker_pct(arm: str, marker: str, month: float) -> float:
+        got = _nearest_row(tables["markers"], month * DAYS_PER_MONTH, arm=arm, marker=marker)
+        return NAN if got is None else got["median_pct_change"]
+
+    def bmd_pct(arm: str, site: str, month: float) -> float:
+        got = _pick(tables["bmd"], arm=arm, site=site, month=month)
+        return NAN if got is None else got["mean_pct_change"]
+
+    rows = []
+    for t in entries:
+        measure, month, rule, bound = after_stopping_rule(t["what"])
+        got = after_stopping_value(measure, month, marker_pct, bmd_pct)
+        tol = bound if rule == "within" else None
+        rows.append(
+            _row(
+                "after_stopping",
+                "denosumab",
+                f"{measure} {rule} {bound:g}: {t['what']}",
+                month,
+                bound,
+                tol,
+                got,
+                got,
+                got,
+                rule_holds(rule, got, bound),
+            )
+        )
+    return rows
+
+
+def _nearest_row(table: pl.DataFrame, day: float, **where: Any) -> dict[str, Any] | None:
+    frame = table.filter(*[pl.col(k) == v for k, v in where.items()])
+    if frame.height == 0:
+        return None
+    return frame.with_columns(gap=(pl.col("day") - day).abs()).sort("gap").row(0, named=True)
+
+
+def range_rows(block: Mapping[str, Any], bmd: pl.DataFrame, month: float) -> list[dict]:
+    """Return rows of a ``bmd_pct_change_month_M_range`` block.
+
+    Every arm of the trial other than ``placebo`` must lie in [low, high] at each site (the
+    published range across regimens); placebo within ``RANGE_PLACEBO_TOL`` of its value.
+    """
+    rows = []
+    arms = sorted(set(bmd["arm"].to_list()) - {"placebo"}) if bmd.height else []
+    for site, entry in block.items():
+        if site == "placebo":
+            for psite, value in entry.items():
+                if psite == "status":
+                    continue
+                got = _pick(bmd, arm="placebo", site=psite, month=month)
+                x = NAN if got is None else got["mean_pct_change"]
+                ok = abs(x - value) <= RANGE_PLACEBO_TOL
+                rows.append(
+                    _row("bmd_range", "placebo", psite, month, value, RANGE_PLACEBO_TOL, x, x, x, ok)
+                )
+            continue
+        low, high = entry["low"], entry["high"]
+        for arm in arms or [""]:
+            got = _pick(bmd, arm=arm, site=site, month=month)
+            x = NAN if got is None else got["mean_pct_change"]
+            mid, half = (low + high) / 2, (high - low) / 2
+            rows.append(_row("bmd_range", arm, site, month, mid, half, x, x, x, low <= x <= high))
+    return rows
+
+
 def not_emulated_rows(section: str, content: Any) -> list[dict[str, Any]]:
     """Return missed rows (emulated NaN) of a section compare() does not emulate.
 
@@ -393,6 +514,10 @@ def compare(
             rows += placebo_difference_rows(section, content, tables)
         elif section == "ctx_pct_of_baseline":
             rows += ctx_of_baseline_rows(content, tables["markers"])
+        elif section == "after_stopping":
+            rows += after_stopping_rows(content, tables)
+        elif re.fullmatch(r"bmd_pct_change_month_\d+_range", section):
+            rows += range_rows(content, tables["bmd"], number_in_key(section, "month"))
         elif isinstance(content, (list, Mapping)):
             rows += not_emulated_rows(section, content)
     return pl.DataFrame(rows, schema=SCHEMA, orient="row")

@@ -69,6 +69,7 @@ class RemodelingParams:
     oba_apoptosis_per_day: float
     oca_apoptosis_per_day: float
     tgfb_kd_obu_rel: float
+    modeling_formation_frac: float
     tgfb_kd_obp_rel: float
     tgfb_kd_oca_rel: float
     rankl_opg_binding_rel: float
@@ -100,12 +101,15 @@ class RemodelingParams:
                 "tolerance_gain",
                 "precursor_use_per_day",
                 "rankl_osteocyte_frac",
+                "modeling_formation_frac",
             ),
         )
         if self.wnt_max_fold <= 1.0:
             raise ValueError(f"remodeling.wnt_max_fold={self.wnt_max_fold} must be > 1")
         if self.rankl_osteocyte_frac >= 1.0:
             raise ValueError("remodeling.rankl_osteocyte_frac must be < 1")
+        if self.modeling_formation_frac >= 1.0:
+            raise ValueError("remodeling.modeling_formation_frac must be < 1")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ by resorption, so its level is proportional to c (Pivonka: TGFb = alpha k_res OC
 Relative Hill terms (ratio to their baseline value, so that baseline is a steady state):
 
     rho_obu(c) = c (1 + K1) / (c + K1)     TGF-b activates commitment of uncommitted OB
+    m_f                                     share of commitment not coupled to resorption
     rho_obp(c) = (1 + K2) / (c + K2)       TGF-b represses OBp -> OBa differentiation
     rho_oca(c) = c (1 + K3) / (c + K3)     TGF-b drives osteoclast apoptosis
 
@@ -32,7 +33,12 @@ dT/dt = k_tol (g_tol (w_raw - 1) - T), and the osteoblast lineage sees the atten
 w = 1 + (w_raw - 1) / (1 + T): the anabolic response wanes under continued romosozumab, and
 tolerance never pushes Wnt below its untreated level once the drug is gone.
 
-    dp/dt = k_p (w^g_c rho_obu(c) - w^g_d rho_obp(c) p)
+    dp/dt = k_p (w^g_c [m_f + (1 - m_f) rho_obu(c)] - w^g_d rho_obp(c) p)
+
+m_f is modeling-based formation: osteoblasts that form bone on quiescent surfaces without prior
+resorption (seen in biopsies of women on denosumab, Dempster 2018, R). It keeps formation
+(P1NP) above resorption (CTX) when an antiresorptive silences remodeling, and with it the slow
+BMD gain of long-term denosumab.
     db/dt = k_b (w^g_d rho_obp(c) p - b)
     dc/dt = k_c (q phi(L) - rho_oca(c) c)
     dq/dt = k_q (1 - q) + k_u (1 - q phi(L))   (precursors accumulate while RANKL is blocked)
@@ -133,7 +139,9 @@ def cell_rhs(y, wnt_raw_now: float, log_wnt_raw: float, denosumab_nm: float, r, 
     """
     obp, oba, oca, precursor, tolerance = y[OBP], y[OBA], y[OCA], y[PRECURSOR], y[TOLERANCE]
     log_wnt = math.log(1.0 + (wnt_raw_now - 1.0) / (1.0 + tolerance))
-    commitment = pow_log(log_wnt, r.wnt_commitment_exponent) * hill_rel(oca, r.tgfb_kd_obu_rel)
+    coupled = hill_rel(oca, r.tgfb_kd_obu_rel)
+    modeling = r.modeling_formation_frac
+    commitment = pow_log(log_wnt, r.wnt_commitment_exponent) * (modeling + (1.0 - modeling) * coupled)
     differentiation = (
         pow_log(log_wnt, r.wnt_differentiation_exponent)
         * (1.0 + r.tgfb_kd_obp_rel)

@@ -1,0 +1,183 @@
+"""Remodeling-stage targets of denosumab beyond FREEDOM's first three years.
+
+Three blocks of config/targets.yaml, each emulated with the design of its trial file and the
+typical FREEDOM patient (the remodeling stage does not depend on age or T-scores:
+``objective.typical_cohort``):
+
+- ``freedom_extension`` (config/trials/freedom_extension.yaml): LS and TH BMD at month 60 of
+  continued denosumab, and the shape "BMD does not fall from one yearly visit to the next";
+- ``denosumab_discontinuation`` (config/trials/denosumab_discontinuation.yaml, DEFEND-like):
+  the month-24 differences from placebo (LS, TH BMD points; CTX, P1NP percent) and the
+  ``after_stopping`` shapes read by ``targets.AFTER_STOPPING`` (hinges);
+- ``denosumab_dose_ranging`` (config/trials/denosumab_dose_ranging.yaml): CTX in percent of
+  baseline by arm and day, and each arm's month-12 LS and TH BMD inside the published range
+  (hinges).
+
+Scales: a tolerance on a mean is read as two standard errors (scale = tol / 2), as for BMD in
+``calibration.remodeling``; a hinge costs one scale unit per ``HINGE_SCALE`` beyond its bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from osteotrial.calibration.objective import Target, pct, trial_design, typical_patient
+from osteotrial.calibration.targets import (
+    after_stopping_rule,
+    after_stopping_value,
+    number_in_key,
+    read_targets,
+)
+from osteotrial.cohort.sampling import Cohort
+from osteotrial.engine.results import ArmResult
+from osteotrial.engine.simulate import simulate_arm
+from osteotrial.model.params import ModelParams
+from osteotrial.trial.schedules import Schedule
+from osteotrial.units import DAYS_PER_MONTH
+
+EXTENSION, DISCONTINUATION, DOSE_RANGING = (
+    "freedom_extension",
+    "denosumab_discontinuation",
+    "denosumab_dose_ranging",
+)
+TOL_SCALE = 0.5  # scale = tol / 2: a tolerance on a mean read as two standard errors
+HINGE_SCALE = {"pct": 0.5, "points": 0.5}  # percent (markers) and BMD points per scale unit
+
+
+def denosumab_targets(data: Mapping[str, Any]) -> list[Target]:
+    """Return the point targets of the three blocks, in the order of their residuals."""
+    trials = data["trials"]
+    out = [
+        Target(
+            f"trials.{EXTENSION}.bmd_pct_change[{n}]",
+            t["value"],
+            t["tol"] * TOL_SCALE,
+            ("bmd", EXTENSION, t["arm"], t["site"], float(t["month"])),
+        )
+        for n, t in enumerate(trials[EXTENSION]["bmd_pct_change"])
+    ]
+    for section, entries in trials[DISCONTINUATION].items():
+        if section.startswith("on_treatment_month_"):
+            month = number_in_key(section, "month")
+            for t in entries:
+                probe = ("vs_placebo", t["measure"], month)
+                source = f"trials.{DISCONTINUATION}.{section}.{t['measure']}"
+                out.append(Target(source, t["value"], t["tol"] * TOL_SCALE, probe))
+    for n, t in enumerate(trials[DOSE_RANGING]["ctx_pct_of_baseline"]):
+        probe = ("ctx_pct", t["arm"], float(t["day"]))
+        source = f"trials.{DOSE_RANGING}.ctx_pct_of_baseline[{n}]"
+        out.append(Target(source, t["value"], t["tol"] * TOL_SCALE, probe))
+    return out
+
+
+def _simulate(trial: str, patient: Cohort, params: ModelParams, days: tuple) -> dict:
+    """Return {arm: ArmResult} of a trial file's arms for one patient, recorded at ``days``."""
+    design = trial_design(trial)
+    span = max(days)
+    schedule = Schedule(design.schedule.dt_days, span, (), tuple(days), ())
+    return {
+        name: simulate_arm(patient, arm, params, schedule, False)
+        for name, arm in design.arms.items()
+    }
+
+
+def _at(result: ArmResult, day: float) -> int:
+    return int(np.argmin(np.abs(result.record_days - day)))
+
+
+def _bmd_pct(result: ArmResult, site: str, month: float) -> float:
+    series = pct(getattr(result, f"bmd_{site.lower()}_g_cm2"))
+    return float(series[_at(result, month * DAYS_PER_MONTH)])
+
+
+def _marker_pct(result: ArmResult, marker: str, month: float) -> float:
+    series = getattr(result, {"CTX": "ctx_rel", "P1NP": "p1np_rel"}[marker])[:, 0]
+    return float(series[_at(result, month * DAYS_PER_MONTH)] - 1.0) * 100.0
+
+
+def _vs_placebo(runs: dict, measure: str, month: float) -> float:
+    """Return a month-M difference from placebo: BMD points or percent marker difference."""
+    den, pbo = runs["denosumab"], runs["placebo"]
+    if measure.endswith("_bmd_pct_points"):
+        site = measure.split("_")[0]
+        return _bmd_pct(den, site, month) - _bmd_pct(pbo, site, month)
+    marker = measure.split("_")[0]
+    ratio = (1 + _marker_pct(den, marker, month) / 100) / (1 + _marker_pct(pbo, marker, month) / 100)
+    return (ratio - 1.0) * 100.0
+
+
+def denosumab_emulated(
+    params: ModelParams, data: Mapping[str, Any] | None = None
+) -> tuple[np.ndarray, list[float]]:
+    """Return (the emulated value of each ``denosumab_targets`` entry, the hinge residuals)."""
+    data = read_targets() if data is None else data
+    goals = denosumab_targets(data)
+    patient = typical_patient("freedom", data)
+    month = DAYS_PER_MONTH
+    ext = _simulate(EXTENSION, patient, params, tuple(m * 12 * month for m in range(6)))
+    stop_months = (24.0, 30.0, 36.0, 48.0)
+    stop = _simulate(DISCONTINUATION, patient, params, tuple(m * month for m in stop_months))
+    probes_days = sorted({g.probe[2] for g in goals if g.probe[0] == "ctx_pct"})
+    doses = _simulate(DOSE_RANGING, patient, params, (*probes_days, 12 * month))
+    emulated = []
+    for g in goals:
+        kind = g.probe[0]
+        if kind == "bmd":
+            emulated.append(_bmd_pct(ext[g.probe[2]], g.probe[3], g.probe[4]))
+        elif kind == "vs_placebo":
+            emulated.append(_vs_placebo(stop, g.probe[1], g.probe[2]))
+        else:
+            result = doses[g.probe[1]]
+            emulated.append(100.0 * float(result.ctx_rel[_at(result, g.probe[2]), 0]))
+    hinges = extension_shape(ext["denosumab"])
+    hinges += after_stopping_hinges(data, stop)
+    hinges += range_hinges(data, doses)
+    return np.asarray(emulated, dtype=float), hinges
+
+
+def extension_shape(den: ArmResult) -> list[float]:
+    """Return hinges: LS and TH BMD do not fall from one yearly visit to the next."""
+    out = []
+    for site in ("LS", "TH"):
+        yearly = [_bmd_pct(den, site, 12.0 * y) for y in range(6)]
+        out.append(max(0.0, -float(np.diff(yearly).min())) / HINGE_SCALE["points"])
+    return out
+
+
+def after_stopping_hinges(data: Mapping[str, Any], runs: dict) -> list[float]:
+    """Return a hinge per ``after_stopping`` shape of the discontinuation block."""
+    out = []
+    for t in data["trials"][DISCONTINUATION]["after_stopping"]:
+        measure, month, rule, bound = after_stopping_rule(t["what"])
+        value = after_stopping_value(
+            measure,
+            month,
+            lambda arm, marker, m: _marker_pct(runs[arm], marker, m),
+            lambda arm, site, m: _bmd_pct(runs[arm], site, m),
+        )
+        unit = HINGE_SCALE["pct" if measure in ("CTX", "P1NP", "CTX+P1NP") else "points"]
+        miss = bound - value if rule == "above" else abs(value) - bound
+        out.append(max(0.0, miss) / unit)
+    return out
+
+
+def range_hinges(data: Mapping[str, Any], runs: dict) -> list[float]:
+    """Return hinges: every dose-ranging arm's month-12 BMD inside the published range."""
+    out = []
+    for key, block in data["trials"][DOSE_RANGING].items():
+        if not key.startswith("bmd_pct_change_month_"):
+            continue
+        month = number_in_key(key, "month")
+        for site, entry in block.items():
+            if site == "placebo":
+                continue
+            for arm, result in runs.items():
+                if arm == "placebo":
+                    continue
+                x = _bmd_pct(result, site, month)
+                miss = max(entry["low"] - x, x - entry["high"], 0.0)
+                out.append(miss / HINGE_SCALE["points"])
+    return out
