@@ -13,7 +13,8 @@ import polars as pl
 import pytest
 from conftest import NO_ANALYSES, ROOT, run_workflow
 
-from osteotrial.calibration.targets import compare, load_targets
+from osteotrial.calibration.comparison import compare
+from osteotrial.calibration.targets import load_targets
 
 ARMS = {
     "frame": ("romosozumab_then_denosumab", "placebo_then_denosumab"),

@@ -25,9 +25,9 @@ def mineral_law(age: np.ndarray, law) -> np.ndarray:
     """Return the mineral content of packets of the given ages (days), as in model-anchors 6.7."""
     lag, prim = law.osteoid_lag_days, law.primary_days
     ramp = law.primary_mineral_frac * np.clip((age - lag) / prim, 0.0, 1.0)
-    secondary = law.max_mineral_frac - (
-        law.max_mineral_frac - law.primary_mineral_frac
-    ) * np.exp(-law.secondary_per_day * (age - lag - prim))
+    secondary = law.max_mineral_frac - (law.max_mineral_frac - law.primary_mineral_frac) * np.exp(
+        -law.secondary_per_day * (age - lag - prim)
+    )
     return np.where(age <= lag + prim, ramp, secondary)
 
 

@@ -20,8 +20,9 @@ import yaml
 from conftest import ROOT
 
 from osteotrial import io
-from osteotrial.calibration import fracture, objective, remodeling, targets
-from osteotrial.trial.config import available_trials, load_config
+from osteotrial.calibration import comparison, fracture, objective, remodeling, targets
+from osteotrial.trial.config import available_trials
+from osteotrial.units import DAYS_PER_MONTH
 
 TARGETS = ROOT / "config" / "targets.yaml"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "science" / "targets.yaml"
@@ -62,6 +63,12 @@ def expected_remodeling_targets() -> list[tuple[float, float, bool]]:
     out.append((1 + ctx / 100, remodeling.CTX_SUPPRESSION_SCALE, True))
     freedom_bmd = RAW["trials"]["freedom_bmd_only"]["bmd_pct_change"]
     out += [(t["value"], t["tol"] * half, False) for t in freedom_bmd if t["arm"] == "denosumab"]
+    extension = RAW["trials"]["freedom_extension"]["bmd_pct_change"]
+    out += [(t["value"], t["tol"] * half, False) for t in extension]
+    defend = RAW["trials"]["denosumab_discontinuation"]["on_treatment_month_24_vs_placebo"]
+    out += [(t["value"], t["tol"] * half, False) for t in defend]
+    dose_ranging = RAW["trials"]["denosumab_dose_ranging"]["ctx_pct_of_baseline"]
+    out += [(t["value"], t["tol"] * half, False) for t in dose_ranging]
     return out
 
 
@@ -87,14 +94,20 @@ def test_fracture_targets_are_the_values_of_targets_yaml():
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
-def test_typical_patients_have_the_baselines_of_targets_yaml():
+def test_typical_patients_have_the_mean_baseline_of_their_trial_cohort():
+    """The typical patient carries the mean age and T-scores of the trial's emulated cohort,
+    which land on the targets.yaml baselines (tolerances of the file)."""
     for trial, key in (("frame", "frame"), ("freedom", "freedom_bmd_only")):
         baseline = RAW["trials"][key]["baseline"]
         patient = objective.typical_patient(trial)
-        assert patient.age_years[0] == baseline["age_mean_years"]["value"]
+        age = baseline["age_mean_years"]
+        assert abs(patient.age_years[0] - age["value"]) <= age["tol"]
+        tscores = baseline["t_score_mean"]
         for site in ("LS", "TH", "FN"):
-            want = baseline["t_score_mean"].get(site, 0.0)  # 0: not in the file, not used
-            assert getattr(patient, f"tscore_{site.lower()}")[0] == want
+            got = getattr(patient, f"tscore_{site.lower()}")[0]
+            assert -4.0 < got < 0.0
+            if site in tscores:
+                assert abs(got - tscores[site]) <= tscores["tol"], (trial, site, got)
 
 
 def shifted(data: dict) -> dict:
@@ -239,36 +252,64 @@ def synthetic_tables(arms: list[str], months: list[float], days: list[float]) ->
     }
 
 
-def test_discontinuation_targets_are_listed_and_missed_by_the_scenario_file():
-    """The scenario has no placebo arm and ends at month 36: DEFEND's on-treatment differences
-    and the after-stopping shapes are listed, with no emulated value, as missed."""
-    config = load_config("denosumab_discontinuation", config_dir=ROOT / "config")
-    block = targets.load_targets(TARGETS, config.name)
-    months = [float(m) for m in config.schedule.visit_months]
-    days = [float(d) for d in config.schedule.record_days() if d > 0]
-    table = targets.compare(
-        block, synthetic_tables(config.arm_names, months, days), None, config.control_arm
+def _with_markers(tables: dict, arm: str, marker: str, day: float, pct: float) -> dict:
+    """Return tables whose marker row (arm, marker, day) has median change ``pct``."""
+    markers = tables["markers"].with_columns(
+        median_pct_change=pl.when(
+            (pl.col("arm") == arm) & (pl.col("marker") == marker) & (pl.col("day") == day)
+        )
+        .then(pct)
+        .otherwise(pl.col("median_pct_change"))
     )
-    n_expected = len(block["on_treatment_month_24_vs_placebo"]) + len(block["after_stopping"])
-    assert table.height == n_expected
-    assert not table["within"].any() and table["emulated"].is_nan().all()
+    return {**tables, "markers": markers}
 
 
-def test_new_kinds_of_targets_are_compared_where_the_arms_exist():
+def test_after_stopping_shapes_are_checked_by_their_rules():
+    """Each after-stopping shape gets a row; the rules hold or fail with the tables' values."""
+    block = targets.load_targets(TARGETS, "denosumab_discontinuation")
+    months = [24.0, 30.0, 36.0, 48.0]
+    days = [m * DAYS_PER_MONTH for m in months]
+    tables = synthetic_tables(["placebo", "denosumab"], months, days)
+    table = comparison.compare(block, tables, None, "placebo")
+    shapes = table.filter(pl.col("kind") == "after_stopping")
+    assert shapes.height == len(block["after_stopping"])
+    # synthetic markers are -50 % everywhere: CTX and P1NP are not above baseline at month 30
+    assert not shapes.filter(pl.col("month") == 30.0)["within"].any()
+    rebound = _with_markers(tables, "denosumab", "CTX", days[1], 40.0)
+    rows = comparison.compare(block, rebound, None, "placebo").filter(
+        pl.col("kind") == "after_stopping", pl.col("measure").str.starts_with("CTX above")
+    )
+    assert rows["within"].to_list() == [True] and rows["emulated"].to_list() == [40.0]
+    # BMD: +2 % in both arms (synthetic): within 2 points of baseline at month 36, and not
+    # above the placebo arm at month 48
+    bmd = shapes.filter(pl.col("measure").str.starts_with("LS within"))
+    assert bmd["within"].to_list() == [True]
+    assert shapes.filter(pl.col("measure").str.starts_with("LS-placebo"))["within"].to_list() == [
+        False
+    ]
+
+
+def test_on_treatment_and_dose_ranging_targets_are_compared_where_the_arms_exist():
     block = targets.load_targets(TARGETS, "denosumab_discontinuation")
     tables = synthetic_tables(["placebo", "denosumab"], [12.0, 24.0], [28.0, 84.0, 730.5])
-    table = targets.compare(block, tables, None, "placebo")
+    table = comparison.compare(block, tables, None, "placebo")
     on_treatment = table.filter(pl.col("kind") == "on_treatment_month_24_vs_placebo")
     assert on_treatment.height == 4 and on_treatment["emulated"].to_list() == [0.0] * 4
     dose_ranging = targets.load_targets(TARGETS, "denosumab_dose_ranging")
     arms = sorted({t["arm"] for t in dose_ranging["ctx_pct_of_baseline"]})
     tables = synthetic_tables(["placebo", *arms], [12.0], [28.0, 84.0])
-    table = targets.compare(dose_ranging, tables, None, "placebo")
+    table = comparison.compare(dose_ranging, tables, None, "placebo")
     ctx = table.filter(pl.col("kind") == "ctx_pct_of_baseline")
     assert ctx.height == len(dose_ranging["ctx_pct_of_baseline"])
     at_28_84 = ctx.filter(pl.col("month") < 3.0)
     assert (at_28_84["emulated"] == 50.0).all() and ctx.filter(pl.col("month") > 3)[
         "emulated"
     ].is_nan().all()
-    ranges = table.filter(pl.col("kind") == "bmd_pct_change_month_12_range")
-    assert ranges.height == 3 and not ranges["within"].any()
+    # synthetic BMD is +2 % in every arm: inside the TH range (1.9-3.6), below the LS range
+    # (3.0-6.7), and 2.8 points off the placebo LS value (-0.8)
+    ranges = table.filter(pl.col("kind") == "bmd_range")
+    treated = ranges.filter(pl.col("arm") != "placebo")
+    assert treated.height == 2 * len(arms)
+    assert treated.filter(pl.col("measure") == "TH")["within"].all()
+    assert not treated.filter(pl.col("measure") == "LS")["within"].any()
+    assert not ranges.filter(pl.col("arm") == "placebo")["within"].any()

@@ -1,8 +1,9 @@
 """Remodeling-stage targets of denosumab beyond FREEDOM's first three years.
 
 Three blocks of config/targets.yaml, each emulated with the design of its trial file and the
-typical FREEDOM patient (the remodeling stage does not depend on age or T-scores:
-``objective.typical_cohort``):
+typical patient of that trial (``objective.typical_patient``: the mean baseline of its emulated
+cohort; T-scores set the remodeling surface, so DEFEND's osteopenic women respond less in
+percent than FREEDOM's osteoporotic ones):
 
 - ``freedom_extension`` (config/trials/freedom_extension.yaml): LS and TH BMD at month 60 of
   continued denosumab, and the shape "BMD does not fall from one yearly visit to the next";
@@ -105,7 +106,9 @@ def _vs_placebo(runs: dict, measure: str, month: float) -> float:
         site = measure.split("_")[0]
         return _bmd_pct(den, site, month) - _bmd_pct(pbo, site, month)
     marker = measure.split("_")[0]
-    ratio = (1 + _marker_pct(den, marker, month) / 100) / (1 + _marker_pct(pbo, marker, month) / 100)
+    ratio = (1 + _marker_pct(den, marker, month) / 100) / (
+        1 + _marker_pct(pbo, marker, month) / 100
+    )
     return (ratio - 1.0) * 100.0
 
 
@@ -115,13 +118,14 @@ def denosumab_emulated(
     """Return (the emulated value of each ``denosumab_targets`` entry, the hinge residuals)."""
     data = read_targets() if data is None else data
     goals = denosumab_targets(data)
-    patient = typical_patient("freedom", data)
     month = DAYS_PER_MONTH
-    ext = _simulate(EXTENSION, patient, params, tuple(m * 12 * month for m in range(6)))
-    stop_months = (24.0, 30.0, 36.0, 48.0)
-    stop = _simulate(DISCONTINUATION, patient, params, tuple(m * month for m in stop_months))
+    years = tuple(m * 12 * month for m in range(6))
+    ext = _simulate(EXTENSION, typical_patient(EXTENSION), params, years)
+    stop_days = tuple(m * month for m in (24.0, 30.0, 36.0, 48.0))
+    stop = _simulate(DISCONTINUATION, typical_patient(DISCONTINUATION), params, stop_days)
     probes_days = sorted({g.probe[2] for g in goals if g.probe[0] == "ctx_pct"})
-    doses = _simulate(DOSE_RANGING, patient, params, (*probes_days, 12 * month))
+    record = (*probes_days, 12 * month)
+    doses = _simulate(DOSE_RANGING, typical_patient(DOSE_RANGING), params, record)
     emulated = []
     for g in goals:
         kind = g.probe[0]

@@ -3,7 +3,7 @@
 A ``Target`` is one term of an objective, built from an entry of config/targets.yaml (read
 through ``targets.read_targets``, the one loader). Designs (arms, doses, schedules) come from
 config/trials/*.yaml (``trial_design``); the typical patient of a trial has the mean baseline
-age and T-scores of its targets.yaml block. Used by the two stages of the calibration,
+age and T-scores of the trial's emulated cohort. Used by the two stages of the calibration,
 ``calibration.remodeling`` and ``calibration.fracture``.
 """
 
@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 
 from osteotrial.calibration.targets import CONFIG_DIR, TARGET_KEYS, read_targets
-from osteotrial.cohort.sampling import Cohort
+from osteotrial.cohort.sampling import Cohort, CohortSpec, sample_cohort
 from osteotrial.model.records import SITES
 from osteotrial.model.tscore import tscore_to_bmd_g_cm2
 from osteotrial.trial.config import TrialConfig, load_config
 from osteotrial.trial.schedules import ArmSpec
+
+TYPICAL_COHORT_SIZE = 4000  # patients whose mean baseline makes a trial's typical patient
 
 
 @dataclass(frozen=True)
@@ -85,13 +87,30 @@ def typical_cohort(age_years: float, tscores: Mapping[str, float]) -> Cohort:
     return Cohort(**columns)
 
 
-def typical_patient(trial: str, targets: Mapping[str, Any] | None = None) -> Cohort:
-    """Return the typical patient of a trial: the mean baseline age and T-scores of its
-    targets.yaml block (``baseline``), no variability."""
-    data = read_targets() if targets is None else targets
-    baseline = data["trials"][TARGET_KEYS[trial]]["baseline"]
-    tscores = {s: v for s, v in baseline["t_score_mean"].items() if s in SITES}
-    return typical_cohort(baseline["age_mean_years"]["value"], tscores)
+def typical_patient(trial: str) -> Cohort:
+    """Return the typical patient of a trial: the mean baseline age and T-scores of its emulated
+    cohort (``cohort_means``), no variability.
+
+    The cohort is the trial file's own screened population, whose baseline is fitted to
+    targets.yaml (cohort.fit, checked by tests/test_cohort.py); a site's T-score sets the
+    patient's remodeling surface (model.bmd.surface_factor), so every site needs one.
+    """
+    age, tscores = cohort_means(trial)
+    return typical_cohort(age, dict(tscores))
+
+
+@functools.lru_cache(maxsize=16)
+def cohort_means(trial: str, n_patients: int = TYPICAL_COHORT_SIZE) -> tuple:
+    """Return (mean age, ((site, mean T-score), ...)) of ``n_patients`` of a trial's cohort,
+    sampled with the trial's seed and split evenly across its arms."""
+    design = trial_design(trial)
+    per_arm = max(1, n_patients // len(design.arms))
+    allocation = dict.fromkeys(design.arms, per_arm)
+    cohort = sample_cohort(CohortSpec.from_dict(design.cohort_spec), allocation, design.seed)
+    tscores = tuple(
+        (site, float(np.mean(getattr(cohort, f"tscore_{site.lower()}")))) for site in SITES
+    )
+    return float(np.mean(cohort.age_years)), tscores
 
 
 @functools.lru_cache(maxsize=8)

@@ -79,6 +79,7 @@ REMODELING_FIT: tuple[tuple[str, str], ...] = (
     ("romosozumab", "cl_l_per_day"),
     ("remodeling", "denosumab_rankl_access_frac"),
     ("remodeling", "precursor_use_per_day"),
+    ("remodeling", "precursor_renewal_per_day"),
     ("remodeling", "modeling_formation_frac"),
     ("remodeling", "oca_apoptosis_per_day"),
     ("remodeling", "obp_differentiation_per_day"),
@@ -91,6 +92,9 @@ REMODELING_FIT: tuple[tuple[str, str], ...] = (
     ("bmd.ls", "remodeling_pct_per_year"),
     ("bmd.th", "remodeling_pct_per_year"),
     ("bmd.fn", "remodeling_pct_per_year"),
+    ("bmd.ls", "reference_volume_frac"),
+    ("bmd.th", "reference_volume_frac"),
+    ("bmd.fn", "reference_volume_frac"),
     ("bmd.th", "gamma_ob"),
     ("bmd.th", "gamma_oc"),
     ("bmd.ls", "scale"),
@@ -261,8 +265,8 @@ def remodeling_emulated(
     data = read_targets() if targets is None else targets
     goals = remodeling_targets(data)
     params = ModelParams.from_dict(model)
-    frame = typical_patient(FRAME, data)
-    freedom = typical_patient(FREEDOM, data)
+    frame = typical_patient(FRAME)
+    freedom = typical_patient(FREEDOM)
     probes = [g.probe for g in goals if g.source.split(".")[1] not in DENOSUMAB_BLOCKS]
     # FRAME: year 1, placebo vs romosozumab, recorded at every marker day and BMD month.
     marker_days = tuple(sorted({p[2] for p in probes if p[0] == "marker_ratio"}))

@@ -71,7 +71,9 @@ class Work(NamedTuple):
 @equation
 def start_patient(i, q, pat, plan, par, w) -> None:
     """Set lane q to patient i at day 0: steady state, no drug, PK and site constants."""
-    bone.site_constants(par.sites, pat.turnover_mult[i], pat.loss_mult[i], w.site_const[q])
+    bone.site_constants(
+        par.sites, pat.turnover_mult[i], pat.loss_mult[i], pat.bmd0_g_cm2[:, i], w.site_const[q]
+    )
     bone.initial_bone(w.y[q], par.sites, w.site_const[q])
     h_sub = plan.dt_days / (2 * plan.pk_substeps)
     for d in range(N_DRUGS):

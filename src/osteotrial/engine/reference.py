@@ -55,9 +55,8 @@ def full_rhs(t, y, drugs, r, sites, clearance_mult, volume_mult, site_const, dy)
     den_nm = _conc_nm(y, 0, drugs[0], volume_mult[0])
     rom_nm = _conc_nm(y, 1, drugs[1], volume_mult[1])
     wnt = remodeling.wnt_raw(rom_nm, r)
-    bone.bone_rhs(
-        y[2 * N_PK_STATES :], den_nm, wnt, math.log(wnt), r, sites, site_const, dy[2 * N_PK_STATES :]
-    )
+    bone_y, bone_dy = y[2 * N_PK_STATES :], dy[2 * N_PK_STATES :]
+    bone.bone_rhs(bone_y, den_nm, wnt, math.log(wnt), r, sites, site_const, bone_dy)
 
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
@@ -168,7 +167,8 @@ def reference_events(
 def _site_constants(pat: inputs.Patients, i: int, par: ModelRecords) -> FloatArray:
     """Return patient i's site constants (model.bone), 1 / M(0) included."""
     const = np.empty((N_SITE_CONSTANTS, N_SITES))
-    bone.site_constants(par.sites, pat.turnover_mult[i], pat.loss_mult[i], const)
+    bmd0 = np.ascontiguousarray(pat.bmd0_g_cm2[:, i])
+    bone.site_constants(par.sites, pat.turnover_mult[i], pat.loss_mult[i], bmd0, const)
     bone.initial_bone(np.empty(N_BONE_STATES), par.sites, const)
     return const
 

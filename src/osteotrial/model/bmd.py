@@ -7,7 +7,8 @@ driven by active osteoblasts b and osteoclasts c (Pivonka 2008 / Martinez-Reina 
     formation  = (a - lambda) b^g_ob      resorption = a c^g_oc     (per day)
 
 a is the site's remodeling rate (fraction of bone volume remodelled per day at baseline: the
-activation frequency times the remodeling surface), lambda the untreated loss: each
+activation frequency times the remodeling surface per bone volume, which is larger in porous,
+low-BMD bone: ``surface_factor``), lambda the untreated loss: each
 remodeling unit refills a fraction lambda / a less than it resorbed, so the loss is a negative
 balance per unit times the activation rate, and an antiresorptive that lowers activation slows
 it.
@@ -55,15 +56,40 @@ OSTEOID_1, OSTEOID_2, PRIMARY_1, PRIMARY_2, SECONDARY, SECONDARY_MINERAL = range
 
 
 @equation(inline=True)
-def remodeling_per_day(site, turnover_mult: float) -> float:
-    """Return the patient's remodeling rate a at a site (fraction of bone volume per day)."""
-    return site.remodeling_pct_per_year / 100.0 / DAYS_PER_YEAR * turnover_mult
+def surface_per_volume(volume_frac: float) -> float:
+    """Return the bone surface per bone volume S_V(f) / f (per mm) of a volume fraction f.
+
+    S_V(f) = 32.2 f - 93.9 f^2 + 134 f^3 - 101 f^4 + 28.8 f^5 (mm^-1; Lerebours 2016 as coded in
+    cmodiz/Bone-Models, model-anchors 6.7, V-code): porous (low f) bone has more surface per
+    volume, so more of it is remodelled per unit time. f is kept in [0.02, 0.98].
+    """
+    f = min(max(volume_frac, 0.02), 0.98)
+    return 32.2 - 93.9 * f + 134.0 * f * f - 101.0 * f * f * f + 28.8 * f * f * f * f
 
 
 @equation(inline=True)
-def loss_per_day(site, loss_mult: float) -> float:
-    """Return the patient's untreated loss rate lambda at a site (fraction per day)."""
-    return site.untreated_loss_pct_per_year / 100.0 / DAYS_PER_YEAR * loss_mult
+def surface_factor(site, bmd0_g_cm2: float) -> float:
+    """Return the patient's remodeling surface per volume relative to the site's reference.
+
+    The reference is a woman at T-score -2.5 with bone volume fraction
+    ``reference_volume_frac``; a patient's volume fraction scales with her baseline BMD.
+    """
+    reference_bmd = site.young_adult_mean_g_cm2 - 2.5 * site.young_adult_sd_g_cm2
+    volume_frac = site.reference_volume_frac * bmd0_g_cm2 / reference_bmd
+    return surface_per_volume(volume_frac) / surface_per_volume(site.reference_volume_frac)
+
+
+@equation(inline=True)
+def remodeling_per_day(site, turnover_mult: float, surface: float) -> float:
+    """Return the patient's remodeling rate a at a site (fraction of bone volume per day)."""
+    return site.remodeling_pct_per_year / 100.0 / DAYS_PER_YEAR * turnover_mult * surface
+
+
+@equation(inline=True)
+def loss_per_day(site, loss_mult: float, surface: float) -> float:
+    """Return the patient's untreated loss rate lambda at a site (fraction per day): the deficit
+    of each remodeling unit times the activation rate, which scales with the surface too."""
+    return site.untreated_loss_pct_per_year / 100.0 / DAYS_PER_YEAR * loss_mult * surface
 
 
 @equation(inline=True)

@@ -34,12 +34,16 @@ def site_row(j: int) -> int:
 
 
 @equation
-def site_constants(sites, turnover_mult: float, loss_mult: float, const) -> None:
-    """Write the patient's a and a - lambda per site into const[REMODELING], const[FORMATION]."""
+def site_constants(sites, turnover_mult: float, loss_mult: float, bmd0_g_cm2, const) -> None:
+    """Write the patient's a and a - lambda per site into const[REMODELING], const[FORMATION].
+
+    ``bmd0_g_cm2`` (3): the patient's baseline BMD per site (sets the remodeling surface).
+    """
     for j in range(N_SITES):
-        a = bmd.remodeling_per_day(sites[j], turnover_mult)
+        surface = bmd.surface_factor(sites[j], bmd0_g_cm2[j])
+        a = bmd.remodeling_per_day(sites[j], turnover_mult, surface)
         const[REMODELING, j] = a
-        const[FORMATION, j] = a - bmd.loss_per_day(sites[j], loss_mult)
+        const[FORMATION, j] = a - bmd.loss_per_day(sites[j], loss_mult, surface)
 
 
 @equation

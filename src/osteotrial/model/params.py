@@ -119,16 +119,24 @@ class SiteBMDParams:
     Formation adds (a - lambda) b^gamma_ob and resorption removes a c^gamma_oc of bone volume
     per day (relative to baseline volume), with a the site's remodeling rate (activation
     frequency times remodeling surface) and lambda the untreated loss: the negative balance of
-    each remodeling unit times the activation rate.
+    each remodeling unit times the activation rate. Both are for a woman at T-score -2.5, whose
+    bone volume fraction at the site is ``reference_volume_frac``; a patient's rates scale with
+    her remodeling surface per volume (model.bmd.surface_factor).
     """
 
     remodeling_pct_per_year: float
+    reference_volume_frac: float
     gamma_ob: float
     gamma_oc: float
     untreated_loss_pct_per_year: float
 
     def __post_init__(self) -> None:
         _check_positive(self, "bmd site", allow_zero=("untreated_loss_pct_per_year",))
+        if not 0.05 <= self.reference_volume_frac <= 0.95:
+            raise ValueError(
+                f"bmd site reference_volume_frac={self.reference_volume_frac} must be in "
+                "[0.05, 0.95] (bone volume fraction)"
+            )
         if self.untreated_loss_pct_per_year >= self.remodeling_pct_per_year:
             raise ValueError(
                 f"bmd site untreated_loss_pct_per_year={self.untreated_loss_pct_per_year} must "

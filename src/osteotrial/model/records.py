@@ -31,7 +31,7 @@ from osteotrial.model.params import (
     RemodelingParams,
     SiteBMDParams,
 )
-from osteotrial.model.tscore import YOUNG_ADULT_SD_G_CM2
+from osteotrial.model.tscore import YOUNG_ADULT_MEAN_G_CM2, YOUNG_ADULT_SD_G_CM2
 
 SITES: tuple[str, ...] = ("LS", "TH", "FN")  # site index of every per-site array
 DRUGS: tuple[str, ...] = ("denosumab", "romosozumab")  # drug index of every per-drug array
@@ -56,11 +56,11 @@ DERIVED: dict[type, dict[str, Callable[[Any], float]]] = {
     PKParams: {},
     RemodelingParams: {},
 }
-# Per-site record fields that are not SiteBMDParams fields: the young-adult SD of model.tscore
-# (a constant, not a parameter) and the mineralization law (bmd.mineralization, one block shared
+# Per-site record fields that are not SiteBMDParams fields: the young-adult mean and SD of
+# model.tscore (constants, not parameters) and the mineralization law (bmd.mineralization, one block shared
 # by every site, copied into each site's record so that a kernel reads ``sites[j].<field>``).
 MINERALIZATION_FIELDS = tuple(f.name for f in fields(MineralizationParams))
-SITE_EXTRA = ("young_adult_sd_g_cm2", *MINERALIZATION_FIELDS)
+SITE_EXTRA = ("young_adult_mean_g_cm2", "young_adult_sd_g_cm2", *MINERALIZATION_FIELDS)
 
 
 def _numeric_fields(cls: type) -> list[str]:
@@ -142,6 +142,7 @@ def pack_model(params: ModelParams) -> ModelRecords:
         sites=pack_many(
             [params.bmd.site(s) for s in SITES],
             SITE_RECORD,
+            young_adult_mean_g_cm2=[YOUNG_ADULT_MEAN_G_CM2[s] for s in SITES],
             young_adult_sd_g_cm2=[YOUNG_ADULT_SD_G_CM2[s] for s in SITES],
             **{
                 name: [getattr(params.bmd.mineralization, name)] * len(SITES)

@@ -141,7 +141,8 @@ def cell_rhs(y, wnt_raw_now: float, log_wnt_raw: float, denosumab_nm: float, r, 
     log_wnt = math.log(1.0 + (wnt_raw_now - 1.0) / (1.0 + tolerance))
     coupled = hill_rel(oca, r.tgfb_kd_obu_rel)
     modeling = r.modeling_formation_frac
-    commitment = pow_log(log_wnt, r.wnt_commitment_exponent) * (modeling + (1.0 - modeling) * coupled)
+    wnt_commitment = pow_log(log_wnt, r.wnt_commitment_exponent)
+    commitment = wnt_commitment * (modeling + (1.0 - modeling) * coupled)
     differentiation = (
         pow_log(log_wnt, r.wnt_differentiation_exponent)
         * (1.0 + r.tgfb_kd_obp_rel)

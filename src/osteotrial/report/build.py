@@ -18,7 +18,8 @@ from lifelines import KaplanMeierFitter
 
 from osteotrial import io
 from osteotrial.analyses.endpoints import patient_events
-from osteotrial.calibration.targets import compare, load_targets
+from osteotrial.calibration.comparison import compare
+from osteotrial.calibration.targets import load_targets
 from osteotrial.report import figures_trial as figures
 from osteotrial.units import DAYS_PER_MONTH
 
