@@ -1,7 +1,9 @@
-"""Full-size FRAME and FREEDOM emulations land on every calibration target in targets.yaml.
+"""Every trial with a targets.yaml block lands on every calibration target.
 
-Runs the workflow itself at the published arm sizes (7,180 and 7,808 women), then compares the
-endpoint tables with the targets (osteotrial.calibration.targets): BMD within tolerance,
+Runs the workflow itself: FRAME and FREEDOM at the published arm sizes (7,180 and 7,808 women),
+the FREEDOM extension, the DEFEND-like discontinuation and the dose-ranging trial at the sizes
+of their trial files, then compares the endpoint tables with the targets
+(osteotrial.calibration.comparison): BMD within tolerance,
 published fracture
 incidences and relative risk reductions inside the emulated 95% CIs, marker shape within
 10 points. The cohort baselines are checked against targets.yaml in test_cohort.py.
@@ -15,14 +17,25 @@ from conftest import NO_ANALYSES, ROOT, run_workflow
 
 from osteotrial.calibration.comparison import compare
 from osteotrial.calibration.targets import load_targets
+from osteotrial.trial.config import load_config
 
 ARMS = {
     "frame": ("romosozumab_then_denosumab", "placebo_then_denosumab"),
     "freedom": (None, "placebo"),
+    "freedom_extension": (None, "placebo"),
+    "denosumab_discontinuation": (None, "placebo"),
+    "denosumab_dose_ranging": (None, "placebo"),
+}
+N_ROWS = {
+    "frame": 20,
+    "freedom": 6,
+    "freedom_extension": 2,
+    "denosumab_discontinuation": 9,
+    "denosumab_dose_ranging": 17,
 }
 
 
-@pytest.fixture(scope="module", params=["frame", "freedom"])
+@pytest.fixture(scope="module", params=list(ARMS))
 def calibration(request, tmp_path_factory):
     trial = request.param
     workdir = tmp_path_factory.mktemp(trial)
@@ -36,24 +49,33 @@ def calibration(request, tmp_path_factory):
     return trial, compare(targets, tables, *ARMS[trial])
 
 
-def expected_rows(block: dict) -> int:
-    """Count a trial block's targets straight from the file: each list entry, each marker point."""
-    lists = ("bmd_pct_change", "fracture_incidence", "relative_risk_reduction")
-    n = sum(len(block.get(key, [])) for key in lists)
+def expected_rows(block: dict, n_treated_arms: int) -> int:
+    """Count a trial block's targets straight from the file: each list entry, each marker point,
+    each site of a range for each treated arm and each placebo value of a range."""
+    n = sum(len(value) for value in block.values() if isinstance(value, list))
     markers = block.get("markers_romosozumab_vs_placebo", {})
     points = [k for m in markers.values() if isinstance(m, dict) for k in m]
-    return n + sum(k.endswith("_pct") or k == "back_to_placebo_month" for k in points)
+    n += sum(k.endswith("_pct") or k == "back_to_placebo_month" for k in points)
+    for key, value in block.items():
+        if key.endswith("_range"):
+            sites = [s for s in value if s != "placebo"]
+            n += len(sites) * n_treated_arms + len(value.get("placebo", {})) - (
+                "status" in value.get("placebo", {})
+            )
+    return n
 
 
 def test_every_target_is_compared(calibration):
     """One row per target of the trial's block, each with an emulated value (none only listed)."""
     trial, table = calibration
     block = load_targets(ROOT / "config" / "targets.yaml", trial)
-    assert table.height == expected_rows(block) == {"frame": 20, "freedom": 6}[trial]
+    n_treated = len(load_config(trial, config_dir=ROOT / "config").arms) - 1
+    assert table.height == expected_rows(block, n_treated) == N_ROWS[trial]
     assert table["emulated"].is_finite().all(), table.filter(~pl.col("emulated").is_finite())
 
 
 def test_every_target_is_within_tolerance(calibration):
     _, table = calibration
     missed = table.filter(~pl.col("within"))
-    assert missed.height == 0, missed
+    show = ("kind", "arm", "measure", "month", "target", "tol", "emulated")
+    assert missed.height == 0, missed.select(show).to_dicts()
