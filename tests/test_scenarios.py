@@ -60,14 +60,19 @@ def test_stopping_denosumab_brings_resorption_back_and_bmd_down():
 def test_bone_formed_on_romosozumab_is_kept_under_denosumab():
     """frame_extension: the romosozumab-then-denosumab arm keeps gaining at LS and TH in years 2
     and 3, and the month-12 gap to the other arm is kept at month 36 (issue 12)."""
-    results = _run("frame_extension")
-    romo, pbo = results["romosozumab_then_denosumab"], results["placebo_then_denosumab"]
+    cfg = load_config("frame_extension", {"n_per_arm": 40}, config_dir=ROOT / "config")
+    cohort = sample_cohort(CohortSpec.from_dict(cfg.cohort_spec), cfg.allocation, cfg.seed)
+    # the same women under both arms (twins): the gap is the drug's, not the arms' composition
+    romo, pbo = (
+        simulate_arm(cohort, cfg.arms[name], cfg.params, cfg.schedule)
+        for name in ("romosozumab_then_denosumab", "placebo_then_denosumab")
+    )
     for site in ("LS", "TH"):
         yearly = [_mean_pct(romo, site, m * 30.4375) for m in (12, 24, 36)]
         assert yearly[0] < yearly[1] < yearly[2], (site, yearly)
         gap_12 = yearly[0] - _mean_pct(pbo, site, 12 * 30.4375)
         gap_36 = yearly[2] - _mean_pct(pbo, site, 36 * 30.4375)
-        assert gap_36 >= gap_12 - 0.5, (site, gap_12, gap_36)
+        assert gap_36 >= gap_12 - 0.3, (site, gap_12, gap_36)
 
 
 def test_eight_years_of_denosumab_rise_at_the_spine_every_year(typical, params):
