@@ -60,7 +60,7 @@ MEANING = {
     "vertebral_clinical_frac": "share of vertebral fractures that come to clinical attention",
     "death_per_year_at_70": "all-cause death hazard at age 70",
     "death_age_log_per_year": "Gompertz slope of death hazard per year of age",
-    "rr_death_after_hip_fracture": "death hazard ratio after a hip fracture",
+    "rr_death_after_hip_fracture": "death hazard ratio just after a hip fracture in the trial",
     "base_per_year": "hazard at reference age and T-score without risk factors",
     "age_log_per_year": "log hazard per year of age",
     "rr_per_sd": "relative risk per SD lower BMD at bmd_site (current BMD)",
@@ -68,8 +68,10 @@ MEANING = {
     "rr_prevalent_vertebral": "relative risk with a prevalent vertebral fracture",
     "rr_prior_nonvertebral": "relative risk with a prior nonvertebral fracture",
     "bmi_log_per_kg_m2": "log hazard per kg/m2 of BMI above 25",
-    "turnover_effect_max_frac": "maximal hazard change by suppressed/raised resorption (CTX)",
-    "turnover_effect_half_frac": "CTX change of half-maximal turnover effect",
+    "remodeling_space_log_hr": "log hazard ratio per log remodeling space (relative to baseline)",
+    "remodeling_space_days": "formation period that refills the remodeling space",
+    "incident_risk_waning_years": "time constant of the waning imminent risk after a new fracture",
+    "hip_death_excess_waning_years": "time constant of the waning excess death after a hip fracture",
 }
 
 

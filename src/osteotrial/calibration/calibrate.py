@@ -4,7 +4,7 @@ The fitting machinery of the two stages: ``fit`` (weighted least squares in log 
 log-normal priors that keep each fitted value near its literature start when the targets do not
 pin it down), ``BOUNDS``, ``apply_values`` / ``initial_values`` and ``write_values``. The
 objectives are ``remodeling.remodeling_residuals`` (PK, bone cells, Wnt, BMD) and
-``fracture.fracture_residuals`` (hazard scales and turnover effects); every published value in
+``fracture.fracture_residuals`` (hazard scales and remodeling-space effects); every published value in
 them is read from config/targets.yaml through ``targets.read_targets`` and every design from
 config/trials/*.yaml (``remodeling.remodeling_targets`` and ``fracture.fracture_targets`` list
 their terms, each with where it comes from).
@@ -89,6 +89,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "remodeling_pct_per_year": (3.0, 60.0),
     "reference_volume_frac": (0.1, 0.9),
     "modeling_formation_frac": (0.01, 0.8),
+    "remodeling_space_log_hr": (0.01, 3.0),
     "gamma_ob": (0.01, 3.0),
     "gamma_oc": (0.01, 3.0),
     "scale": (0.3, 5.0),

@@ -1,4 +1,4 @@
-"""Fracture stage of the calibration: hazard scales and turnover effects from FRAME year 1.
+"""Fracture stage of the calibration: hazard scales and remodeling-space effects, FRAME year 1.
 
 Targets (``fracture_targets``, read from config/targets.yaml trials.frame through the one
 loader): every ``fracture_incidence`` entry (scale: the binomial standard error of the
@@ -34,9 +34,9 @@ from osteotrial.units import DAYS_PER_MONTH
 FRACTURE_FIT: tuple[tuple[str, str], ...] = (
     ("fracture.vertebral", "base_per_year"),
     ("fracture.nonvertebral", "base_per_year"),
-    ("fracture.vertebral", "turnover_effect_max_frac"),
-    ("fracture.nonvertebral", "turnover_effect_max_frac"),
-    ("fracture.hip", "turnover_effect_max_frac"),
+    ("fracture.vertebral", "remodeling_space_log_hr"),
+    ("fracture.nonvertebral", "remodeling_space_log_hr"),
+    ("fracture.hip", "remodeling_space_log_hr"),
 )
 FRAME = "frame"  # the trial file (config/trials) of this stage
 N_PER_ARM_FIT = 1500

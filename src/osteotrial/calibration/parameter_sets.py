@@ -46,9 +46,8 @@ from osteotrial import rng
 from osteotrial.calibration import calibrate, uncertainty
 from osteotrial.io import PARAMETER_SETS_SCHEMA, to_table, write_parquet
 
-# Validity bounds of values the calibration leaves unbounded (calibrate.BOUNDS falls back to
-# (1e-6, 1e6)): a turnover effect must stay below 1 (FractureTypeParams).
-EXTRA_BOUNDS: dict[str, tuple[float, float]] = {"turnover_effect_max_frac": (1e-3, 0.95)}
+# Validity bounds of drawn values narrower than the fit's (calibrate.BOUNDS); none at present.
+EXTRA_BOUNDS: dict[str, tuple[float, float]] = {}
 STABILITY_TURNOVER_MULT = 3.0  # the fast tail of the cohort (log-normal IIV, CV 25 %)
 REFIT_MAX_NFEV = 60  # least-squares evaluations of the conditional re-fit (converges in < 40)
 N_STEPS = 600  # chain length: marginal SDs as with 1500 steps (docs/analyses.md)

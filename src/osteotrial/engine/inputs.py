@@ -28,7 +28,6 @@ class Patients(NamedTuple):
     """Per-patient inputs, last axis the patient: drug rows in DRUGS order, sites in SITES."""
 
     age_years: np.ndarray  # (n,)
-    prior_hip: np.ndarray  # (n,) bool: hip fracture before the trial (death RR)
     turnover_mult: np.ndarray  # (n,) IIV of the BMD rate constants
     loss_mult: np.ndarray  # (n,) IIV of the untreated loss rate
     clearance_mult: np.ndarray  # (2, n) IIV of CL, Q and Vmax per drug
@@ -77,7 +76,6 @@ def patients_of(cohort: Cohort, params: ModelParams) -> Patients:
         thresholds[a, : mine.shape[0]] = mine
     return Patients(
         age_years=_f64(cohort.age_years),
-        prior_hip=np.ascontiguousarray(cohort.prior_hip_fracture, dtype=np.bool_),
         turnover_mult=_f64(cohort.mult_bone_turnover),
         loss_mult=_f64(cohort.mult_bmd_loss_rate),
         clearance_mult=_f64([getattr(cohort, f"mult_{d}_clearance") for d in DRUGS]),

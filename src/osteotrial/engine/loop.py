@@ -13,7 +13,8 @@ GPU), so the loop itself allocates nothing. Each step of length dt, in this orde
 3. bone cells and BMD advance by one classical Runge-Kutta (RK4) step driven by those
    concentrations (model.bone): denosumab binds RANKL, romosozumab binds sclerostin;
 4. hazards of vertebral, hip and other nonvertebral fracture and of death are evaluated from
-   the new state (age, current T-score, CTX, prior and incident fractures; model.fracture);
+   the new state (age, current T-score, remodeling space, prior and incident fractures;
+   model.fracture);
 5. cumulative hazards grow by the trapezoid rule; an event happens when a cumulative hazard
    reaches the patient's stored threshold (day interpolated within the step); hazards stop
    at death;
@@ -37,7 +38,7 @@ from osteotrial.model.bone import N_BONE_STATES, N_SITES
 from osteotrial.model.compiled import equation
 from osteotrial.model.fracture import N_HAZARDS
 from osteotrial.model.pk import CENTRAL, N_PK_STATES, VC
-from osteotrial.model.remodeling import OBA, OCA
+from osteotrial.model.remodeling import OBA, OCA, REMODELING_SPACE
 from osteotrial.model.tscore import tscore_now
 from osteotrial.units import DAYS_PER_YEAR
 
@@ -49,9 +50,9 @@ RK4_CONC = (0, 1, 1, 2)  # concentration of each stage: start, middle, end of th
 class Work(NamedTuple):
     """Work arrays of one block of L patients (L = LANES on the CPU, 1 on the GPU)."""
 
-    y: np.ndarray  # (L, 23) bone state (model.bone layout)
-    ks: np.ndarray  # (4, L, 23) RK4 stage derivatives
-    tmp: np.ndarray  # (L, 23) RK4 stage state
+    y: np.ndarray  # (L, 24) bone state (model.bone layout)
+    ks: np.ndarray  # (4, L, 24) RK4 stage derivatives
+    tmp: np.ndarray  # (L, 24) RK4 stage state
     amounts: np.ndarray  # (2, L, 4) PK amounts per drug (mg)
     conc_nm: np.ndarray  # (2, 3, L) concentration at start, middle, end of the step
     wnt: np.ndarray  # (3, L) Wnt activity of romosozumab at start, middle, end
@@ -166,9 +167,8 @@ def _advance_events_of(i, q, t, t_end, pat, plan, par, out, w) -> None:
         i,
         age,
         w.tscores,
-        bmd.ctx_rel(w.y[q, OCA]),
+        w.y[q, REMODELING_SPACE],
         w.status[q],
-        pat.prior_hip[i],
         t_end,
         w.haz[q],
     )

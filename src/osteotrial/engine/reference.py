@@ -48,7 +48,7 @@ def _conc_nm(y, d, p, volume_mult) -> float:
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
 def full_rhs(t, y, drugs, r, sites, clearance_mult, volume_mult, site_const, dy) -> None:
-    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 23)."""
+    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 24)."""
     for d in range(2):
         lo = d * N_PK_STATES
         pk.pk_rhs(y[lo : lo + N_PK_STATES], drugs[d], clearance_mult[d], volume_mult[d], dy[lo:])
@@ -61,7 +61,7 @@ def full_rhs(t, y, drugs, r, sites, clearance_mult, volume_mult, site_const, dy)
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
 def bmd_rel_of_states(states, sites, site_const, out) -> None:
-    """Write BMD relative to baseline (3, n_days) of one patient's bone states (23, n_days)."""
+    """Write BMD relative to baseline (3, n_days) of one patient's bone states (24, n_days)."""
     for t in range(states.shape[1]):
         for j in range(N_SITES):
             out[j, t] = bone.bmd_rel(states[:, t], j, sites, site_const)
@@ -69,7 +69,7 @@ def bmd_rel_of_states(states, sites, site_const, out) -> None:
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
 def events_from_states(states, pat, plan, par, out) -> None:
-    """Run the loop's event and record code on given bone states (n, n_steps + 1, 23).
+    """Run the loop's event and record code on given bone states (n, n_steps + 1, 24).
 
     Fills out.days, out.death_day and out.rec (BMD, markers and cumulative hazards at the
     record steps) exactly as engine.loop does for its own states.
@@ -127,7 +127,7 @@ def reference_bone(
     rtol: float = 1e-8,
     atol: float = 1e-10,
 ) -> FloatArray:
-    """Return the bone state (23 rows, model.bone) at ``days``, shape (23, n_days, n)."""
+    """Return the bone state (24 rows, model.bone) at ``days``, shape (24, n_days, n)."""
     par = pack_model(params)
     pat = inputs.patients_of(cohort, params)
     plan = inputs.plan_of(arm, schedule, record_pk=False)

@@ -1,6 +1,6 @@
 """The bone state of one patient and its right-hand side: cells (model.remodeling), then BMD.
 
-State layout (``N_BONE_STATES`` = 23): the five cell states of ``remodeling.CELL_STATES``, then
+State layout (``N_BONE_STATES`` = 24): the six cell states of ``remodeling.CELL_STATES``, then
 for LS, TH and FN (model.records.SITES order) the six states of ``bmd.SITE_STATES`` (bone
 volume in the osteoid, primary and secondary stages and the secondary mineral), starting at
 ``SITE_ROWS[j]``. Drugs enter as concentrations: denosumab (nM) binds RANKL, romosozumab (nM,
@@ -48,7 +48,7 @@ def site_constants(sites, turnover_mult: float, loss_mult: float, bmd0_g_cm2, co
 
 @equation
 def initial_bone(y, sites, const) -> None:
-    """Write the untreated state at baseline into y (23) and 1 / M(0) into const[INV_MINERAL].
+    """Write the untreated state at baseline into y (24) and 1 / M(0) into const[INV_MINERAL].
 
     Needs const[REMODELING] and const[FORMATION] (``site_constants``).
     """
@@ -66,7 +66,7 @@ def bmd_rel(y, j: int, sites, const) -> float:
 
 @equation(inline=True)
 def bone_rhs(y, denosumab_nm, wnt_raw, log_wnt_raw, r, sites, const, dy) -> None:
-    """Write d(bone)/dt per day into dy (23); wnt_raw = remodeling.wnt_raw(romosozumab nM)."""
+    """Write d(bone)/dt per day into dy (24); wnt_raw = remodeling.wnt_raw(romosozumab nM)."""
     remodeling.cell_rhs(y, wnt_raw, log_wnt_raw, denosumab_nm, r, dy)
     log_oba = math.log(y[OBA])
     log_oca = math.log(y[OCA])

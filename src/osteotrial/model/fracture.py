@@ -5,15 +5,22 @@ Hazard of fracture type k, per year:
     h_k = base_k * frailty * exp(age_k (age - 70) + bmi_k (BMI - 25))
           * rr_sd_k ^ -(T_site(t) - T_ref)                 current BMD, RR per SD (S30, S31)
           * rr_prevalent_vertebral_k ^ [prevalent VF] * rr_prior_nonvertebral_k ^ [prior NVF]
-          * rr_incident ^ [a new fracture of any type earlier in the trial]
-          * (1 - m_k (1 - x) / (|1 - x| + x50_k)),  x = CTX relative to baseline
+          * rr_incident ^ w(t - t_first)                    imminent risk after a new fracture
+          * s(t) ^ beta_k                                   remodeling space (model.remodeling)
 
-The last factor is the turnover effect: suppressed resorption (fewer resorption cavities)
-lowers risk beyond BMD, raised resorption increases it; it saturates (x50 small).
-Death: Gompertz, h = d70 exp(g (age - 70)), times rr_death_after_hip_fracture after a hip
-fracture. An event happens when the cumulative hazard reaches the patient's stored
-threshold, so two arms differ only through their hazards. No function here sees an arm or a
-drug: treatment acts only through BMD and CTX.
+w(u) = exp(-u / tau_imm) for u >= 0 (0 before any new fracture): the imminent risk after a
+fracture wanes over 1-2 years (Johansson 2017, R). s is the remodeling space relative to
+baseline, a state of the bone model (cavities opened by osteoclasts, refilled by osteoblasts
+over the formation period): it carries the part of the risk that BMD does not, lags turnover by
+months, does not vanish the day CTX recovers, and falls on an anabolic that raises formation
+more than resorption. beta_k >= 0 (log hazard ratio per log remodeling space) is fitted to
+FRAME.
+Death: Gompertz, h = d70 exp(g (age - 70)), times 1 + (rr_hip - 1) exp(-(t - t_hip) / tau_hip)
+after a hip fracture in the trial: the excess mortality after a hip fracture is largest in the
+first months and wanes over about a year (Haentjens 2010, R); a hip fracture before the trial
+is already in the population's mortality. An event happens when the cumulative hazard reaches
+the patient's stored threshold, so two arms differ only through their hazards. No function here
+sees an arm or a drug: treatment acts only through BMD and the remodeling space.
 
 The hazards and the event rule are compiled scalar functions of one patient
 (``model.compiled.equation``), called alike by the CPU loop, the CUDA kernel and the
@@ -61,52 +68,61 @@ def static_log_risk(
 
 
 @equation(inline=True)
-def turnover_multiplier(ctx_rel: float, ft) -> float:
-    """Return the saturating hazard multiplier of bone turnover (1 at baseline CTX)."""
-    gap = 1.0 - ctx_rel
-    return 1.0 - ft.turnover_effect_max_frac * gap / (abs(gap) + ft.turnover_effect_half_frac)
+def waning(elapsed_days: float, waning_years: float) -> float:
+    """Return exp(-elapsed / tau) for an event ``elapsed_days`` ago; 0 before it (or none)."""
+    if not elapsed_days >= 0.0:  # no event yet: elapsed is -inf or nan
+        return 0.0
+    return math.exp(-elapsed_days / (waning_years * DAYS_PER_YEAR))
 
 
 @equation(inline=True)
-def fracture_hazard_per_year(ft, fp, static_log: float, age, tscore_now, ctx_rel, incident):
-    """Return the hazard per year of one fracture type; incident is 1.0 after a new fracture."""
+def fracture_hazard_per_year(ft, fp, static_log: float, age, tscore_now, log_space, imminent):
+    """Return the hazard per year of one fracture type.
+
+    log_space: log of the remodeling space (relative to baseline); imminent: the waning weight
+    of the imminent risk after a new fracture (``waning``).
+    """
     log_h = (
         ft.log_base_per_year
         + static_log
         + ft.age_log_per_year * (age - fp.reference_age_years)
         - ft.log_rr_per_sd * (tscore_now - fp.reference_tscore)
-        + fp.log_rr_incident_fracture * incident
+        + fp.log_rr_incident_fracture * imminent
+        + ft.remodeling_space_log_hr * log_space
     )
-    return math.exp(log_h) * turnover_multiplier(ctx_rel, ft)
+    return math.exp(log_h)
 
 
 @equation(inline=True)
-def death_hazard_per_year(fp, age_years: float, hip_fractured: bool) -> float:
-    """Return the all-cause death hazard per year (Gompertz), times its RR after a hip fracture."""
+def death_hazard_per_year(fp, age_years: float, hip_excess: float) -> float:
+    """Return the all-cause death hazard per year (Gompertz), times the waning excess after a
+    hip fracture in the trial (``hip_excess``: the waning weight, 0 without one)."""
     log_h = fp.log_death_per_year_at_70 + fp.death_age_log_per_year * (
         age_years - fp.reference_age_years
     )
-    return math.exp(log_h) * (fp.rr_death_after_hip_fracture if hip_fractured else 1.0)
+    return math.exp(log_h) * (1.0 + (fp.rr_death_after_hip_fracture - 1.0) * hip_excess)
 
 
 @equation
-def hazards_per_year(ftypes, fp, static, i, age, tscores, ctx_rel, status, prior_hip, t_days, haz):
+def hazards_per_year(ftypes, fp, static, i, age, tscores, space, status, t_days, haz):
     """Write the hazards per year of every fracture type and death into haz (4); 0 after death.
 
-    static: (3, n) static log risks; tscores: current T-score per site (3); status: the
-    patient's event status (ALIVE, FIRST_EVENT_DAY, FIRST_HIP_DAY).
+    static: (3, n) static log risks; tscores: current T-score per site (3); space: remodeling
+    space relative to baseline; status: the patient's event status (ALIVE, FIRST_EVENT_DAY,
+    FIRST_HIP_DAY).
     """
     if status[ALIVE] == 0.0:
         for a in range(N_HAZARDS):
             haz[a] = 0.0
         return
-    incident = 1.0 if status[FIRST_EVENT_DAY] <= t_days else 0.0
+    imminent = waning(t_days - status[FIRST_EVENT_DAY], fp.incident_risk_waning_years)
+    log_space = math.log(space)
     for a in range(N_FRACTURE_TYPES):
         ft = ftypes[a]
         tsc = tscores[int(ft.bmd_site_index)]
-        haz[a] = fracture_hazard_per_year(ft, fp, static[a, i], age, tsc, ctx_rel, incident)
-    hip_now = prior_hip or status[FIRST_HIP_DAY] <= t_days
-    haz[DEATH] = death_hazard_per_year(fp, age, hip_now)
+        haz[a] = fracture_hazard_per_year(ft, fp, static[a, i], age, tsc, log_space, imminent)
+    hip_excess = waning(t_days - status[FIRST_HIP_DAY], fp.hip_death_excess_waning_years)
+    haz[DEATH] = death_hazard_per_year(fp, age, hip_excess)
 
 
 @equation(inline=True)

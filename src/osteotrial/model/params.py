@@ -89,6 +89,7 @@ class RemodelingParams:
     wnt_opg_exponent: float
     tolerance_per_day: float
     tolerance_gain: float
+    remodeling_space_days: float
 
     def __post_init__(self) -> None:
         _check_positive(
@@ -207,20 +208,21 @@ class FractureTypeParams:
     rr_prevalent_vertebral: float
     rr_prior_nonvertebral: float
     bmi_log_per_kg_m2: float
-    turnover_effect_max_frac: float
-    turnover_effect_half_frac: float
+    remodeling_space_log_hr: float
 
     def __post_init__(self) -> None:
         if self.bmd_site not in ("LS", "TH", "FN"):
             raise ValueError(f"fracture bmd_site={self.bmd_site!r}; allowed: LS, TH, FN")
-        if not 0.0 <= self.turnover_effect_max_frac < 1.0:
-            raise ValueError("fracture turnover_effect_max_frac must be in [0, 1)")
+        if not 0.0 <= self.remodeling_space_log_hr <= 3.0:
+            raise ValueError(
+                f"fracture remodeling_space_log_hr={self.remodeling_space_log_hr} must be in "
+                "[0, 3] (log hazard ratio per log remodeling space)"
+            )
         for name in (
             "base_per_year",
             "rr_per_sd",
             "rr_prevalent_vertebral",
             "rr_prior_nonvertebral",
-            "turnover_effect_half_frac",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"fracture {name}={getattr(self, name)} must be > 0")
@@ -236,10 +238,12 @@ class FractureParams:
     reference_age_years: float
     reference_tscore: float
     rr_incident_fracture: float
+    incident_risk_waning_years: float
     vertebral_clinical_frac: float
     death_per_year_at_70: float
     death_age_log_per_year: float
     rr_death_after_hip_fracture: float
+    hip_death_excess_waning_years: float
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> FractureParams:
@@ -251,6 +255,11 @@ class FractureParams:
             raise KeyError(f"fracture: missing block(s) {missing}")
         nested = {t: _build(FractureTypeParams, values[t], f"fracture.{t}") for t in types}
         return _build(cls, {**flat, **nested}, "fracture")
+
+    def __post_init__(self) -> None:
+        for name in ("incident_risk_waning_years", "hip_death_excess_waning_years"):
+            if not 0.0 < getattr(self, name) <= 20.0:
+                raise ValueError(f"fracture.{name}={getattr(self, name)} must be in (0, 20]")
 
     def of(self, fracture_type: str) -> FractureTypeParams:
         """Return the parameters of one fracture type."""

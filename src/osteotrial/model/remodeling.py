@@ -43,6 +43,15 @@ BMD gain of long-term denosumab.
     dc/dt = k_c (q phi(L) - rho_oca(c) c)
     dq/dt = k_q (1 - q) + k_u (1 - q phi(L))   (precursors accumulate while RANKL is blocked)
 
+Remodeling space (relative to baseline): cavities opened by osteoclasts and refilled by
+osteoblasts over the formation period (Parfitt; Heaney 1994 remodeling transient, R),
+
+    ds/dt = (c - b s) / T_rs
+
+so s = c / b at quasi-steady state: an antiresorptive closes it (c falls first), an anabolic
+that raises formation more than resorption closes it too, and stopping an antiresorptive
+reopens it. It carries the part of fracture risk that BMD does not (model.fracture).
+
 Drugs enter only through their concentrations (denosumab binds RANKL, romosozumab binds
 sclerostin); nothing here knows an arm. ``r`` is a remodeling record
 (model.records.REMODELING_RECORD); every function is a compiled scalar function of one
@@ -58,14 +67,21 @@ import math
 
 from osteotrial.model.compiled import equation
 
-CELL_STATES: tuple[str, ...] = ("obp", "oba", "oca", "precursor", "tolerance")
+CELL_STATES: tuple[str, ...] = (
+    "obp",
+    "oba",
+    "oca",
+    "precursor",
+    "tolerance",
+    "remodeling_space",
+)
 N_CELL_STATES = len(CELL_STATES)
-OBP, OBA, OCA, PRECURSOR, TOLERANCE = 0, 1, 2, 3, 4
+OBP, OBA, OCA, PRECURSOR, TOLERANCE, REMODELING_SPACE = range(N_CELL_STATES)
 
 
 @equation
 def baseline_cells(cells) -> None:
-    """Write the untreated steady state into cells (5): p = b = c = q = 1, tolerance 0."""
+    """Write the untreated steady state into cells (6): p = b = c = q = s = 1, tolerance 0."""
     for j in range(N_CELL_STATES):
         cells[j] = 1.0
     cells[TOLERANCE] = 0.0
@@ -133,7 +149,7 @@ def free_rankl_rel(obp: float, opg_rel: float, denosumab_nm: float, r) -> float:
 
 @equation(inline=True)
 def cell_rhs(y, wnt_raw_now: float, log_wnt_raw: float, denosumab_nm: float, r, dy) -> None:
-    """Write d(cells)/dt per day into dy[0:5]; y[0:5] holds the cells (CELL_STATES order).
+    """Write d(cells)/dt per day into dy[0:6]; y[0:6] holds the cells (CELL_STATES order).
 
     log_wnt_raw = log(wnt_raw_now), computed once per concentration by the caller.
     """
@@ -159,3 +175,4 @@ def cell_rhs(y, wnt_raw_now: float, log_wnt_raw: float, denosumab_nm: float, r, 
         1.0 - recruitment
     )
     dy[TOLERANCE] = r.tolerance_per_day * (r.tolerance_gain * (wnt_raw_now - 1.0) - tolerance)
+    dy[REMODELING_SPACE] = (oca - oba * y[REMODELING_SPACE]) / r.remodeling_space_days
