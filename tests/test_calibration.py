@@ -59,8 +59,10 @@ def expected_rows(block: dict, n_treated_arms: int) -> int:
     for key, value in block.items():
         if key.endswith("_range"):
             sites = [s for s in value if s != "placebo"]
-            n += len(sites) * n_treated_arms + len(value.get("placebo", {})) - (
-                "status" in value.get("placebo", {})
+            n += (
+                len(sites) * n_treated_arms
+                + len(value.get("placebo", {}))
+                - ("status" in value.get("placebo", {}))
             )
     return n
 

@@ -43,8 +43,8 @@ MEANING = {
     "wnt_opg_exponent": "power of Wnt on OPG production",
     "tolerance_per_day": "rate of the tolerance (anabolic attenuation) state",
     "tolerance_gain": "tolerance built per unit of excess Wnt activity",
-    "modeling_formation_frac": "share of osteoblast commitment not coupled to resorption (modeling)",
-    "remodeling_pct_per_year": "bone volume remodelled per year at the site (woman at T-score -2.5)",
+    "modeling_formation_frac": "share of osteoblast commitment not coupled to resorption",
+    "remodeling_pct_per_year": "bone volume remodelled per year (woman at T-score -2.5)",
     "reference_volume_frac": "bone volume fraction of the site at T-score -2.5 (sets the surface)",
     "osteoid_lag_days": "mineralization lag of new bone (osteoid)",
     "primary_days": "duration of linear primary mineralization",
@@ -71,7 +71,7 @@ MEANING = {
     "remodeling_space_log_hr": "log hazard ratio per log remodeling space (relative to baseline)",
     "remodeling_space_days": "formation period that refills the remodeling space",
     "incident_risk_waning_years": "time constant of the waning imminent risk after a new fracture",
-    "hip_death_excess_waning_years": "time constant of the waning excess death after a hip fracture",
+    "hip_death_excess_waning_years": "time constant of the waning excess death after hip fracture",
 }
 
 

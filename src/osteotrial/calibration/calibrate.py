@@ -4,7 +4,7 @@ The fitting machinery of the two stages: ``fit`` (weighted least squares in log 
 log-normal priors that keep each fitted value near its literature start when the targets do not
 pin it down), ``BOUNDS``, ``apply_values`` / ``initial_values`` and ``write_values``. The
 objectives are ``remodeling.remodeling_residuals`` (PK, bone cells, Wnt, BMD) and
-``fracture.fracture_residuals`` (hazard scales and remodeling-space effects); every published value in
+``fracture.fracture_residuals`` (hazard scales, remodeling-space effects); every published value in
 them is read from config/targets.yaml through ``targets.read_targets`` and every design from
 config/trials/*.yaml (``remodeling.remodeling_targets`` and ``fracture.fracture_targets`` list
 their terms, each with where it comes from).

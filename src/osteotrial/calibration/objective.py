@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from osteotrial.calibration.targets import CONFIG_DIR, TARGET_KEYS, read_targets
+from osteotrial.calibration.targets import CONFIG_DIR
 from osteotrial.cohort.sampling import Cohort, CohortSpec, sample_cohort
 from osteotrial.model.records import SITES
 from osteotrial.model.tscore import tscore_to_bmd_g_cm2

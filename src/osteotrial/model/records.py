@@ -58,8 +58,8 @@ DERIVED: dict[type, dict[str, Callable[[Any], float]]] = {
     RemodelingParams: {},
 }
 # Per-site record fields that are not SiteBMDParams fields: the young-adult mean and SD of
-# model.tscore (constants, not parameters) and the mineralization law (bmd.mineralization, one block shared
-# by every site, copied into each site's record so that a kernel reads ``sites[j].<field>``).
+# model.tscore (constants, not parameters) and the mineralization law (bmd.mineralization, one
+# block shared by every site, copied into each site's record: a kernel reads sites[j].<field>).
 MINERALIZATION_FIELDS = tuple(f.name for f in fields(MineralizationParams))
 SITE_EXTRA = ("young_adult_mean_g_cm2", "young_adult_sd_g_cm2", *MINERALIZATION_FIELDS)
 
