@@ -79,14 +79,18 @@ def denosumab_targets(data: Mapping[str, Any]) -> list[Target]:
     return out
 
 
-def _simulate(trial: str, patient: Cohort, params: ModelParams, days: tuple) -> dict:
-    """Return {arm: ArmResult} of a trial file's arms for one patient, recorded at ``days``."""
+def _simulate(
+    trial: str, patient: Cohort, params: ModelParams, days: tuple, skip: tuple = ()
+) -> dict:
+    """Return {arm: ArmResult} of a trial file's arms (but ``skip``) for one patient, recorded
+    at ``days``."""
     design = trial_design(trial)
     span = max(days)
     schedule = Schedule(design.schedule.dt_days, span, (), tuple(days), ())
     return {
         name: simulate_arm(patient, arm, params, schedule, False)
         for name, arm in design.arms.items()
+        if name not in skip
     }
 
 
@@ -125,12 +129,12 @@ def denosumab_emulated(
     goals = denosumab_targets(data)
     month = DAYS_PER_MONTH
     years = tuple(m * 12 * month for m in range(6))
-    ext = _simulate(EXTENSION, typical_patient(EXTENSION), params, years)
+    ext = _simulate(EXTENSION, typical_patient(EXTENSION), params, years, ("placebo",))
     stop_days = tuple(m * month for m in (24.0, 30.0, 36.0, 48.0))
     stop = _simulate(DISCONTINUATION, typical_patient(DISCONTINUATION), params, stop_days)
     probes_days = sorted({g.probe[2] for g in goals if g.probe[0] == "ctx_pct"})
     record = (*probes_days, 12 * month)
-    doses = _simulate(DOSE_RANGING, typical_patient(DOSE_RANGING), params, record)
+    doses = _simulate(DOSE_RANGING, typical_patient(DOSE_RANGING), params, record, ("placebo",))
     emulated = []
     for g in goals:
         kind = g.probe[0]
