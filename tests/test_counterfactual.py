@@ -190,7 +190,9 @@ def test_romosozumab_prevents_and_never_causes_a_vertebral_fracture_in_year_one(
     effects = read(runs[2], "individual_effects")
     assert (effects["new_vertebral_effect"] == 1).sum() == 0
     lumbar = effects["bmd_ls_diff_pct_points"].drop_nulls()
-    assert lumbar.min() > 5.0  # every patient gains more spine BMD on romosozumab
+    # every patient gains more spine BMD on romosozumab; how much depends on her turnover and
+    # remodeling surface (model.bmd), from a few points in dense, slow bone to 20 and more
+    assert lumbar.min() > 1.0 and lumbar.median() > 8.0
 
 
 def test_subgroup_levels_cover_every_patient_once(runs):
