@@ -89,7 +89,7 @@ def synthetic_tables(trial) -> dict[str, pl.DataFrame]:
         "comparisons": itertools.product(ends, months, [a for a in arms if a != control]),
     }
     values = {
-        "bmd": (100, 1.0, 0.5, 1.5),
+        "bmd": (100, 1.0, 0.5, 1.5, 3.0, 2.77, 0.4),
         "markers": (0.0, -1.0, 1.0),
         "fractures": (100, 2, 0.02, 0.01, 0.05),
         "comparisons": (control, 0.5, 0.3, 0.9, 0.5, 0.5, 0.3, 0.9, 0.01),

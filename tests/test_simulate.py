@@ -6,6 +6,8 @@ from model_fixtures import arm, pct_change
 
 from osteotrial.engine.reference import reference_bmd_rel
 from osteotrial.engine.simulate import simulate_arm
+from osteotrial.model import bmd
+from osteotrial.model.records import SITES, pack_model
 from osteotrial.trial.schedules import Schedule
 
 YEAR = Schedule(1.0, 365.25, (1, 3, 6, 9, 12), (5.0, 14.0), (12,))
@@ -23,7 +25,10 @@ def test_no_drug_is_a_steady_state_with_linear_untreated_loss(small_frame_cohort
     result = simulate_arm(small_frame_cohort, PLACEBO, params, YEAR)
     np.testing.assert_allclose(result.p1np_rel, 1.0, atol=1e-12)
     np.testing.assert_allclose(result.ctx_rel, 1.0, atol=1e-12)
+    th = pack_model(params).sites[SITES.index("TH")]
+    surface = np.array([bmd.surface_factor(th, b) for b in small_frame_cohort.bmd_th_g_cm2])
     loss = params.bmd.th.untreated_loss_pct_per_year * small_frame_cohort.mult_bmd_loss_rate
+    loss = loss * surface  # the loss per remodeling unit times activation (model.bmd)
     simulated_days = np.rint(result.record_days / YEAR.dt_days) * YEAR.dt_days
     expected = -loss * simulated_days[:, None] / 365.25
     change = pct_change(result.bmd_th_g_cm2)

@@ -156,7 +156,7 @@ def test_residuals_are_the_emulated_values_against_the_file(stage):
         goals = build(content)
         res = residuals(MODEL, content)[: len(goals)]
         want = [
-            (max(0.0, e - g.value) if g.hinge else e - g.value) / g.scale
+            (max(0.0, e - g.value + g.scale) if g.hinge else e - g.value) / g.scale
             for g, e in zip(goals, emulated, strict=True)
         ]
         np.testing.assert_allclose(res, want, rtol=1e-12, atol=1e-12)
@@ -237,7 +237,7 @@ def synthetic_tables(arms: list[str], months: list[float], days: list[float]) ->
         "comparisons": itertools.product(ends, months, arms[1:]),
     }
     values = {
-        "bmd": (100, 2.0, 1.5, 2.5),
+        "bmd": (100, 2.0, 1.5, 2.5, 3.0, 2.77, 0.4),
         "markers": (-50.0, -60.0, -40.0),
         "fractures": (100, 2, 0.02, 0.01, 0.05),
         "comparisons": (arms[0], 0.5, 0.3, 0.9, 0.5, 0.5, 0.3, 0.9, 0.01),

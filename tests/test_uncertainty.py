@@ -208,7 +208,7 @@ def test_prediction_interval_widens_monotonically_with_the_spread_of_set_estimat
 def synthetic_tables(shift: float, events: int) -> dict[str, pl.DataFrame]:
     """Return bmd, markers, fractures and comparisons tables of one run (one month)."""
     rows = {
-        "bmd": [("a", "LS", 12.0, 100, 5.0 + shift, 4.0 + shift, 6.0 + shift)],
+        "bmd": [("a", "LS", 12.0, 100, 5.0 + shift, 4.0 + shift, 6.0 + shift, 3.0, 2.77, 0.5)],
         "markers": [("a", "CTX", 14.0, -50.0 + shift, -60.0, -40.0)],
         "fractures": [
             ("a", "hip", 12.0, 100, 0, 0.0, 0.0, 0.037),

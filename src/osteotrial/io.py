@@ -48,6 +48,8 @@ COHORT_SCHEMA = pa.schema(
         for kind in ("clearance", "volume")
     ]
     + [("mult_bone_turnover", F64), ("mult_bmd_loss_rate", F64), ("mult_fracture_frailty", F64)]
+    + [(f"mult_{drug}_sensitivity", F64) for drug in ("denosumab", "romosozumab")]
+    + [("mult_mineralization_rate", F64)]
     + [(f"threshold_{kind}_{k}", F64) for kind, n in MAX_EVENTS.items() for k in range(1, n + 1)]
     + [("threshold_death", F64), ("dropout_day", F64)]
     + [(f"u_vertebral_clinical_{k}", F64) for k in range(1, MAX_EVENTS["vertebral"] + 1)]
@@ -66,6 +68,7 @@ ENDPOINT_SCHEMAS: dict[str, pa.Schema] = {
     "bmd": pa.schema(
         [("arm", STR), ("site", STR), ("month", F64), ("n_patients", I64)]
         + [("mean_pct_change", F64), ("ci_low_pct", F64), ("ci_high_pct", F64)]
+        + [("sd_pct_change", F64), ("lsc_pct", F64), ("responder_frac", F64)]
     ),
     "markers": pa.schema(
         [("arm", STR), ("marker", STR), ("day", F64), ("median_pct_change", F64)]

@@ -33,6 +33,8 @@ STREAM_NAMES: tuple[str, ...] = (
     "allocation",
     "power.replicate",
     "parameter_set",
+    "measurement.dxa",
+    "measurement.markers",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

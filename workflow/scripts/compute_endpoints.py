@@ -6,6 +6,7 @@ sys.stderr = open(snakemake.log[0], "w")
 
 from osteotrial import io
 from osteotrial.analyses import endpoints
+from osteotrial.analyses.measurement import Measurement
 from osteotrial.trial.config import config_from_dict
 
 trial = config_from_dict(snakemake.params.config)
@@ -15,6 +16,7 @@ tables = endpoints.compute_endpoint_tables(
     control_arm=trial.control_arm,
     visit_months=trial.schedule.visit_months,
     imaging_months=trial.schedule.imaging_months,
+    measurement=Measurement.from_dict(trial.measurement, trial.seed),
 )
 for name, table in tables.items():
     io.write_endpoint_table(name, table, snakemake.output[name], trial.provenance())

@@ -3,10 +3,12 @@
 Definitions (1 month = 30.4375 days; day m = month x 30.4375):
 
 - *On study at day d*: alive and not lost to follow-up, ``min(death_day, dropout_day) > d``.
-- ``bmd``: percent change from the baseline BMD of the cohort file, among patients on study at
-  the visit; mean with a t-based 95 % confidence interval (``stats.intervals.mean_ci``).
-- ``markers``: percent change of P1NP and CTX at every record day > 0, among patients on study;
-  median and quartiles.
+- ``bmd``: measured percent change from the baseline BMD of the cohort file (DXA precision,
+  ``analyses.measurement``), among patients on study at the visit; mean with a t-based 95 %
+  confidence interval (``stats.intervals.mean_ci``), SD, the least significant change (LSC,
+  ISCD) and the share of responders (measured gain above the LSC).
+- ``markers``: measured percent change of P1NP and CTX (within-subject CV) at every record day
+  > 0, among patients on study; median and quartiles.
 - ``fractures``: incidence by month m. ``new_vertebral`` (morphometric) counts, among patients
   imaged at imaging month m (on study at day m), those with any vertebral fracture before day m.
   The clinical endpoints (``clinical_vertebral``, ``hip``, ``nonvertebral`` = hip or other
@@ -33,6 +35,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from osteotrial.analyses import measurement as measure
+from osteotrial.analyses.measurement import EXACT, Measurement
 from osteotrial.io import ENDPOINT_SCHEMAS
 from osteotrial.model.records import SITES
 from osteotrial.stats.cox import cox_hazard_ratio
@@ -195,50 +199,71 @@ def _on_study(visits: pl.DataFrame) -> pl.DataFrame:
     return visits.filter(exit_day > pl.col("day"))
 
 
-def bmd_table(visits: VisitRows, cohort: pl.DataFrame, visit_months: Sequence[float]):
+def bmd_table(
+    visits: VisitRows,
+    cohort: pl.DataFrame,
+    visit_months: Sequence[float],
+    measurement: Measurement = EXACT,
+) -> pl.DataFrame:
     """Return the ``bmd`` table: percent change from baseline per arm, site and visit month.
 
-    ``visits`` is the long simulation frame or the per-day frames of ``read_visits``.
+    Changes are measured (``analyses.measurement``: DXA precision at baseline and at the
+    visit); mean with its 95 % CI, SD, the least significant change and the share of patients
+    whose gain exceeds it (responders). ``visits`` is the long simulation frame or the per-day
+    frames of ``read_visits``.
     """
     baseline = cohort.select(
         "patient_id", *(pl.col(f"bmd_{s.lower()}_g_cm2").alias(s) for s in SITES)
     )
     rows = []
     for month in sorted(float(m) for m in visit_months):
-        at_visit = _on_study(_rows_at(visits, month * DAYS_PER_MONTH))
+        day = month * DAYS_PER_MONTH
+        at_visit = _on_study(_rows_at(visits, day))
         at_visit = at_visit.join(baseline, on="patient_id").sort("arm", "patient_id")
         for (arm,), group in at_visit.group_by("arm", maintain_order=True):
+            ids = group["patient_id"].to_numpy()
             for site in SITES:
                 bmd = group[f"bmd_{site.lower()}_g_cm2"].to_numpy()
-                pct = (bmd / group[site].to_numpy() - 1.0) * 100.0
-                mean, low, high = mean_ci(pct)
-                rows.append(
-                    {
-                        "arm": arm,
-                        "site": site,
-                        "month": month,
-                        "n_patients": pct.size,
-                        "mean_pct_change": mean,
-                        "ci_low_pct": low,
-                        "ci_high_pct": high,
-                    }
-                )
+                bmd0 = group[site].to_numpy()
+                pct = measure.bmd_pct_change(measurement, site, ids, day, bmd, bmd0)
+                rows.append(_bmd_row(arm, site, month, pct, measurement.lsc_pct(site)))
     frame = _table("bmd", rows)
     return frame.sort("arm", "site", "month")
 
 
-def markers_table(visits: VisitRows) -> pl.DataFrame:
+def _bmd_row(arm: str, site: str, month: float, pct: np.ndarray, lsc: float) -> dict:
+    mean, low, high = mean_ci(pct)
+    return {
+        "arm": arm,
+        "site": site,
+        "month": month,
+        "n_patients": pct.size,
+        "mean_pct_change": mean,
+        "ci_low_pct": low,
+        "ci_high_pct": high,
+        "sd_pct_change": float(np.std(pct, ddof=1)) if pct.size > 1 else float("nan"),
+        "lsc_pct": lsc,
+        "responder_frac": float(np.mean(pct > lsc)) if pct.size else float("nan"),
+    }
+
+
+def markers_table(visits: VisitRows, measurement: Measurement = EXACT) -> pl.DataFrame:
     """Return the ``markers`` table: median and quartiles of percent change per arm and day.
 
-    ``visits`` is the long simulation frame or the per-day frames of ``read_visits``.
+    Changes are measured (``analyses.measurement``: within-subject CV of each marker at
+    baseline and at the visit). ``visits`` is the long simulation frame or the per-day frames
+    of ``read_visits``.
     """
     rows = []
     days = sorted(visits) if isinstance(visits, dict) else visits["day"].unique().sort()
     for day in (d for d in days if d > 0):
         on_study = _on_study(_rows_at(visits, day)).sort("arm", "patient_id")
         for (arm,), group in on_study.group_by("arm", maintain_order=True):
+            ids = group["patient_id"].to_numpy()
             for marker, column in MARKERS.items():
-                q25, median, q75 = np.quantile(group[column].to_numpy(), [0.25, 0.5, 0.75])
+                true_pct = group[column].to_numpy()
+                pct = measure.marker_pct_change(measurement, marker, ids, float(day), true_pct)
+                q25, median, q75 = np.quantile(pct, [0.25, 0.5, 0.75])
                 rows.append(
                     {
                         "arm": arm,
@@ -339,6 +364,7 @@ def compute_endpoint_tables(
     control_arm: str,
     visit_months: Sequence[float],
     imaging_months: Sequence[float],
+    measurement: Measurement = EXACT,
 ) -> dict[str, pl.DataFrame]:
     """Return the five endpoint tables (``io.ENDPOINT_TABLES``) of one trial.
 
@@ -350,6 +376,9 @@ def compute_endpoint_tables(
         Reference arm of the comparisons.
     visit_months, imaging_months
         Months of the BMD and fracture tables; imaging months for ``new_vertebral``.
+    measurement
+        Precision of the trial's DXA and marker readings (``analyses.measurement``; default
+        ``EXACT``: the model's true values).
     """
     cohort = pl.scan_parquet([str(p) for p in cohort_paths]).sort("patient_id").collect()
     paths = [str(p) for p in simulation_paths]
@@ -359,8 +388,8 @@ def compute_endpoint_tables(
     )
     visits = read_visits(paths)
     return {
-        "bmd": bmd_table(visits, cohort, visit_months),
-        "markers": markers_table(visits),
+        "bmd": bmd_table(visits, cohort, visit_months, measurement),
+        "markers": markers_table(visits, measurement),
         "fractures": fractures,
         "comparisons": comparisons,
         "baseline": baseline_table(cohort),

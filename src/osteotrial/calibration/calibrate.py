@@ -154,7 +154,7 @@ def write_values(path: str, model: dict[str, Any], names: Sequence[tuple[str, st
             node = model
             for part in block.split("."):
                 node = node[part]
-            value = f"{node[m.group(2)]:.4g}"
+            value = f"{node[m.group(2)]:.6g}"
             lines[n] = f"{m.group(1)}{m.group(2)}:{m.group(3) or ' '}{value}{m.group(5)}"
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines))

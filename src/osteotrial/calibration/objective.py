@@ -32,8 +32,9 @@ class Target:
 
     ``source``: where the value is in targets.yaml; ``probe``: what the stage reads off its
     simulations (e.g. ``("bmd", "freedom", "denosumab", "TH", 12.0)``). The residual is
-    (emulated - value) / scale, or max(0, emulated - value) / scale for a ``hinge`` (a target
-    that is a bound: "at least" a reduction).
+    (emulated - value) / scale, or max(0, emulated - value + scale) / scale for a ``hinge`` (a
+    target that is a bound: "at least" a reduction; the hinge starts one scale inside the bound,
+    so that the fit lands on the right side of it).
     """
 
     source: str
@@ -45,7 +46,7 @@ class Target:
     def residual(self, emulated: float) -> float:
         """Return the weighted residual of an emulated value."""
         diff = emulated - self.value
-        return (max(0.0, diff) if self.hinge else diff) / self.scale
+        return (max(0.0, diff + self.scale) if self.hinge else diff) / self.scale
 
 
 def phase(drug: str, dose_mg: float, interval_days: float, start: float, stop: float) -> dict:

@@ -68,7 +68,7 @@ MARKER_SCALE: dict[tuple[str, str], float] = {
     ("CTX", "nadir_pct"): 0.05,
     ("CTX", "month_12_pct"): 0.05,
 }
-CTX_SUPPRESSION_SCALE = 0.02
+CTX_SUPPRESSION_SCALE = 0.01
 PK_SPAN_DAYS = 150.0  # simulated span after a single dose (the half-life window ends at 120)
 
 # (block, key) fitted in the remodeling stage; BMD sites LS/FN are fitted as scales of TH.

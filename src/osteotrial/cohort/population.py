@@ -53,6 +53,9 @@ IIV_NAMES: tuple[str, ...] = (
     "bone_turnover",
     "bmd_loss_rate",
     "fracture_frailty",
+    "denosumab_sensitivity",
+    "romosozumab_sensitivity",
+    "mineralization_rate",
 )
 MAX_PREVALENT_VERTEBRAL = 4
 
@@ -116,6 +119,12 @@ class PopulationParams:
     iiv_cv_bone_turnover_frac: float = 0.25
     iiv_cv_bmd_loss_rate_frac: float = 0.50
     iiv_cv_fracture_frailty_frac: float = 0.40
+    # bone biology (issue 12): sensitivity of the bone to each drug's concentration (an EC50-like
+    # IIV: the patient's RANKL or sclerostin binding sees concentration x multiplier; typical PD
+    # IIV of antibodies 30-50 %, R) and the secondary mineralization rate (assumption, 20 %)
+    iiv_cv_denosumab_sensitivity_frac: float = 0.35
+    iiv_cv_romosozumab_sensitivity_frac: float = 0.35
+    iiv_cv_mineralization_rate_frac: float = 0.20
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -70,6 +70,9 @@ class Cohort:
     mult_bone_turnover: FloatArray
     mult_bmd_loss_rate: FloatArray
     mult_fracture_frailty: FloatArray
+    mult_denosumab_sensitivity: FloatArray
+    mult_romosozumab_sensitivity: FloatArray
+    mult_mineralization_rate: FloatArray
     # latent event draws (cumulative Exp(1) sums) shared by every arm
     threshold_vertebral_1: FloatArray
     threshold_vertebral_2: FloatArray

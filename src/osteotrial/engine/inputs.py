@@ -32,6 +32,8 @@ class Patients(NamedTuple):
     loss_mult: np.ndarray  # (n,) IIV of the untreated loss rate
     clearance_mult: np.ndarray  # (2, n) IIV of CL, Q and Vmax per drug
     volume_mult: np.ndarray  # (2, n) IIV of Vc and Vp per drug
+    sensitivity: np.ndarray  # (2, n) IIV of the bone's sensitivity to each drug's concentration
+    mineral_mult: np.ndarray  # (n,) IIV of the secondary mineralization rate
     bmd0_g_cm2: np.ndarray  # (3, n) baseline BMD per site
     tscore0: np.ndarray  # (3, n) baseline T-score per site
     static_log_risk: np.ndarray  # (3, n) time-invariant log hazard factors per fracture type
@@ -80,6 +82,8 @@ def patients_of(cohort: Cohort, params: ModelParams) -> Patients:
         loss_mult=_f64(cohort.mult_bmd_loss_rate),
         clearance_mult=_f64([getattr(cohort, f"mult_{d}_clearance") for d in DRUGS]),
         volume_mult=_f64([getattr(cohort, f"mult_{d}_volume") for d in DRUGS]),
+        sensitivity=_f64([getattr(cohort, f"mult_{d}_sensitivity") for d in DRUGS]),
+        mineral_mult=_f64(cohort.mult_mineralization_rate),
         bmd0_g_cm2=_f64([cohort.bmd_g_cm2(s) for s in SITES]),
         tscore0=_f64([getattr(cohort, f"tscore_{s.lower()}") for s in SITES]),
         static_log_risk=_f64(

@@ -54,7 +54,8 @@ class Work(NamedTuple):
     ks: np.ndarray  # (4, L, 24) RK4 stage derivatives
     tmp: np.ndarray  # (L, 24) RK4 stage state
     amounts: np.ndarray  # (2, L, 4) PK amounts per drug (mg)
-    conc_nm: np.ndarray  # (2, 3, L) concentration at start, middle, end of the step
+    conc_nm: np.ndarray  # (2, 3, L) concentration at start, middle, end of the step (nM; the
+    # denosumab row times the patient's sensitivity once advance_bone has run)
     wnt: np.ndarray  # (3, L) Wnt activity of romosozumab at start, middle, end
     log_wnt: np.ndarray  # (3, L) its log
     prop_half: np.ndarray  # (2, L, 3, 3) exp(A h / 2) per drug
@@ -73,7 +74,12 @@ class Work(NamedTuple):
 def start_patient(i, q, pat, plan, par, w) -> None:
     """Set lane q to patient i at day 0: steady state, no drug, PK and site constants."""
     bone.site_constants(
-        par.sites, pat.turnover_mult[i], pat.loss_mult[i], pat.bmd0_g_cm2[:, i], w.site_const[q]
+        par.sites,
+        pat.turnover_mult[i],
+        pat.loss_mult[i],
+        pat.mineral_mult[i],
+        pat.bmd0_g_cm2[:, i],
+        w.site_const[q],
     )
     bone.initial_bone(w.y[q], par.sites, w.site_const[q])
     h_sub = plan.dt_days / (2 * plan.pk_substeps)
@@ -114,13 +120,18 @@ def advance_pk(s, m, plan, par, w) -> None:
 
 
 @equation
-def advance_bone(m, plan, par, w) -> None:
-    """Advance bone cells and BMD of the block by one classical RK4 step from day t."""
+def advance_bone(lo, m, pat, plan, par, w) -> None:
+    """Advance bone cells and BMD of the block by one classical RK4 step.
+
+    The bone sees each drug's concentration times the patient's sensitivity to it (IIV).
+    """
     r = par.remodeling[0]
     h = plan.dt_days
     for c in range(3):
         for q in range(m):
-            w.wnt[c, q] = remodeling.wnt_raw(w.conc_nm[1, c, q], r)
+            w.conc_nm[0, c, q] *= pat.sensitivity[0, lo + q]
+            romosozumab = w.conc_nm[1, c, q] * pat.sensitivity[1, lo + q]
+            w.wnt[c, q] = remodeling.wnt_raw(romosozumab, r)
             w.log_wnt[c, q] = math.log(w.wnt[c, q])
     for stage in range(4):
         src = w.y if stage == 0 else w.tmp
@@ -227,7 +238,7 @@ def simulate_block(lo, m, pat, plan, par, out, w) -> None:
     for s in range(plan.n_steps):
         t = s * plan.dt_days
         advance_pk(s, m, plan, par, w)
-        advance_bone(m, plan, par, w)
+        advance_bone(lo, m, pat, plan, par, w)
         t_end = (s + 1) * plan.dt_days
         advance_events(lo, m, t, t_end, pat, plan, par, out, w)
         r_next = record_states(s + 1, r_next, lo, m, pat, plan, par, out, w)

@@ -47,13 +47,16 @@ def _conc_nm(y, d, p, volume_mult) -> float:
 
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
-def full_rhs(t, y, drugs, r, sites, clearance_mult, volume_mult, site_const, dy) -> None:
-    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 24)."""
+def full_rhs(t, y, drugs, r, sites, clearance_mult, volume_mult, sensitivity, site_const, dy):
+    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 24).
+
+    The bone sees each drug's concentration times the patient's sensitivity (as engine.loop).
+    """
     for d in range(2):
         lo = d * N_PK_STATES
         pk.pk_rhs(y[lo : lo + N_PK_STATES], drugs[d], clearance_mult[d], volume_mult[d], dy[lo:])
-    den_nm = _conc_nm(y, 0, drugs[0], volume_mult[0])
-    rom_nm = _conc_nm(y, 1, drugs[1], volume_mult[1])
+    den_nm = _conc_nm(y, 0, drugs[0], volume_mult[0]) * sensitivity[0]
+    rom_nm = _conc_nm(y, 1, drugs[1], volume_mult[1]) * sensitivity[1]
     wnt = remodeling.wnt_raw(rom_nm, r)
     bone_y, bone_dy = y[2 * N_PK_STATES :], dy[2 * N_PK_STATES :]
     bone.bone_rhs(bone_y, den_nm, wnt, math.log(wnt), r, sites, site_const, bone_dy)
@@ -168,7 +171,9 @@ def _site_constants(pat: inputs.Patients, i: int, par: ModelRecords) -> FloatArr
     """Return patient i's site constants (model.bone), 1 / M(0) included."""
     const = np.empty((N_SITE_CONSTANTS, N_SITES))
     bmd0 = np.ascontiguousarray(pat.bmd0_g_cm2[:, i])
-    bone.site_constants(par.sites, pat.turnover_mult[i], pat.loss_mult[i], bmd0, const)
+    bone.site_constants(
+        par.sites, pat.turnover_mult[i], pat.loss_mult[i], pat.mineral_mult[i], bmd0, const
+    )
     bone.initial_bone(np.empty(N_BONE_STATES), par.sites, const)
     return const
 
@@ -195,6 +200,7 @@ def _one_patient(
         par.sites,
         np.ascontiguousarray(pat.clearance_mult[:, i]),
         np.ascontiguousarray(pat.volume_mult[:, i]),
+        np.ascontiguousarray(pat.sensitivity[:, i]),
         site_const,
     )
     out = np.full((N_BONE_STATES, days.size), np.nan)

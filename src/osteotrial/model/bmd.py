@@ -118,13 +118,14 @@ def bone_volume(y, row: int) -> float:
 
 
 @equation
-def initial_site(y, row: int, site, formation: float) -> float:
+def initial_site(y, row: int, site, formation: float, kappa: float) -> float:
     """Write the site's untreated state at baseline volume 1 into y[row:row + 6]; return M(0).
 
     Stages hold formation F = a - lambda x residence time; resorption (a) exceeds the
     secondary pool's inflow F by the untreated loss, and its mineral content M_s / V_s is at
     the steady state of that slow decline (M_s and V_s fall at the same relative rate):
-    M_s = (F v_prim + kappa v_max V_s) / (kappa + F / V_s).
+    M_s = (F v_prim + kappa v_max V_s) / (kappa + F / V_s), kappa the patient's secondary
+    mineralization rate.
     """
     osteoid, primary = 0.5 * site.osteoid_lag_days, 0.5 * site.primary_days
     y[row + OSTEOID_1] = formation * osteoid
@@ -133,7 +134,6 @@ def initial_site(y, row: int, site, formation: float) -> float:
     y[row + PRIMARY_2] = formation * primary
     secondary = 1.0 - 2.0 * formation * (osteoid + primary)
     y[row + SECONDARY] = secondary
-    kappa = site.secondary_per_day
     y[row + SECONDARY_MINERAL] = (
         formation * site.primary_mineral_frac + kappa * site.max_mineral_frac * secondary
     ) / (kappa + formation / secondary)
@@ -141,10 +141,11 @@ def initial_site(y, row: int, site, formation: float) -> float:
 
 
 @equation(inline=True)
-def site_rhs(y, row: int, log_oba: float, log_oca: float, site, remodeling, formation, dy):
+def site_rhs(y, row: int, log_oba: float, log_oca: float, site, remodeling, formation, kappa, dy):
     """Write d/dt of the site's six states into dy[row:row + 6] (per day).
 
-    ``remodeling`` = a and ``formation`` = a - lambda of the patient at this site.
+    ``remodeling`` = a, ``formation`` = a - lambda and ``kappa`` the secondary mineralization
+    rate of the patient at this site.
     """
     to_osteoid_2 = y[row + OSTEOID_1] / (0.5 * site.osteoid_lag_days)
     to_primary = y[row + OSTEOID_2] / (0.5 * site.osteoid_lag_days)
@@ -159,7 +160,7 @@ def site_rhs(y, row: int, log_oba: float, log_oca: float, site, remodeling, form
     dy[row + SECONDARY] = to_secondary - resorbed
     dy[row + SECONDARY_MINERAL] = (
         site.primary_mineral_frac * to_secondary
-        + site.secondary_per_day * (site.max_mineral_frac * volume - mineral_s)
+        + kappa * (site.max_mineral_frac * volume - mineral_s)
         - resorbed * mineral_s / volume
     )
 

@@ -6,9 +6,10 @@ volume in the osteoid, primary and secondary stages and the secondary mineral), 
 ``SITE_ROWS[j]``. Drugs enter as concentrations: denosumab (nM) binds RANKL, romosozumab (nM,
 via the Wnt activity it gives) binds sclerostin.
 
-Per-patient site constants (``site_constants``, three per site): the remodeling rate a, the
-formation rate a - lambda and 1 / M(0), the inverse of the baseline mineral mass, so that BMD
-relative to baseline is ``bmd_rel`` = M(t) / M(0).
+Per-patient site constants (``site_constants``, four per site): the remodeling rate a, the
+formation rate a - lambda, 1 / M(0), the inverse of the baseline mineral mass, so that BMD
+relative to baseline is ``bmd_rel`` = M(t) / M(0), and the patient's secondary mineralization
+rate.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from osteotrial.model.remodeling import N_CELL_STATES, OBA, OCA
 N_SITES = 3
 SITE_ROWS = tuple(N_CELL_STATES + N_SITE_STATES * j for j in range(N_SITES))
 N_BONE_STATES = N_CELL_STATES + N_SITE_STATES * N_SITES
-N_SITE_CONSTANTS = 3
-REMODELING, FORMATION, INV_MINERAL = 0, 1, 2  # rows of the site constants
+N_SITE_CONSTANTS = 4
+REMODELING, FORMATION, INV_MINERAL, SECONDARY_RATE = 0, 1, 2, 3  # rows of the site constants
 
 
 @equation(inline=True)
@@ -34,12 +35,14 @@ def site_row(j: int) -> int:
 
 
 @equation
-def site_constants(sites, turnover_mult: float, loss_mult: float, bmd0_g_cm2, const) -> None:
-    """Write the patient's a and a - lambda per site into const[REMODELING], const[FORMATION].
+def site_constants(sites, turnover_mult, loss_mult, mineral_mult, bmd0_g_cm2, const) -> None:
+    """Write the patient's a, a - lambda and secondary mineralization rate per site into
+    const[REMODELING], const[FORMATION] and const[SECONDARY_RATE].
 
     ``bmd0_g_cm2`` (3): the patient's baseline BMD per site (sets the remodeling surface).
     """
     for j in range(N_SITES):
+        const[SECONDARY_RATE, j] = sites[j].secondary_per_day * mineral_mult
         surface = bmd.surface_factor(sites[j], bmd0_g_cm2[j])
         a = bmd.remodeling_per_day(sites[j], turnover_mult, surface)
         const[REMODELING, j] = a
@@ -54,7 +57,8 @@ def initial_bone(y, sites, const) -> None:
     """
     remodeling.baseline_cells(y)
     for j in range(N_SITES):
-        m0 = bmd.initial_site(y, site_row(j), sites[j], const[FORMATION, j])
+        row = site_row(j)
+        m0 = bmd.initial_site(y, row, sites[j], const[FORMATION, j], const[SECONDARY_RATE, j])
         const[INV_MINERAL, j] = 1.0 / m0
 
 
@@ -79,5 +83,6 @@ def bone_rhs(y, denosumab_nm, wnt_raw, log_wnt_raw, r, sites, const, dy) -> None
             sites[j],
             const[REMODELING, j],
             const[FORMATION, j],
+            const[SECONDARY_RATE, j],
             dy,
         )

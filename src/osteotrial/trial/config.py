@@ -76,6 +76,11 @@ class TrialConfig:
         return self.raw["counterfactual"]
 
     @property
+    def measurement(self) -> dict[str, Any]:
+        """Return the ``measurement`` block (DXA precision, marker CVs; analyses.measurement)."""
+        return self.raw["measurement"]
+
+    @property
     def power(self) -> dict[str, Any]:
         """Return the ``power`` block (replicate trials from a super-cohort)."""
         return self.raw["power"]
