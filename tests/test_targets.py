@@ -47,6 +47,7 @@ def expected_remodeling_targets() -> list[tuple[float, float, bool]]:
         (rom["cmax_ug_per_ml"]["value"], rom["cmax_ug_per_ml"]["sd"], False),
         (rom["auc_ug_day_per_ml"]["value"], rom["auc_ug_day_per_ml"]["sd"], False),
         (rom["tmax_days"]["value"], (high - low) / 2, False),
+        (rom["effective_half_life_days"]["value"], remodeling.EFFECTIVE_HALF_LIFE_SCALE, False),
     ]
     markers = RAW["trials"]["frame"]["markers_romosozumab_vs_placebo"]
     for marker, key in remodeling.MARKER_SCALE:

@@ -213,10 +213,10 @@ class FractureTypeParams:
     def __post_init__(self) -> None:
         if self.bmd_site not in ("LS", "TH", "FN"):
             raise ValueError(f"fracture bmd_site={self.bmd_site!r}; allowed: LS, TH, FN")
-        if not 0.0 <= self.remodeling_space_log_hr <= 3.0:
+        if not 0.0 <= self.remodeling_space_log_hr <= 5.0:
             raise ValueError(
                 f"fracture remodeling_space_log_hr={self.remodeling_space_log_hr} must be in "
-                "[0, 3] (log hazard ratio per log remodeling space)"
+                "[0, 5] (log hazard ratio per log remodeling space)"
             )
         for name in (
             "base_per_year",
