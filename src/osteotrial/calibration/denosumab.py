@@ -51,6 +51,10 @@ HINGE_SCALE = {"pct": 0.5, "points": 0.5}  # percent (markers) and BMD points pe
 # patients who differ in PK and turnover, lands farther out (LS at month 36 after stopping:
 # typical 1.9, cohort mean 2.2 with the full bound).
 WITHIN_MARGIN = 0.5
+# Likewise an "above" shape must be passed by this much (median marker change in percent, BMD in
+# points): the trial reports measured medians over patients who differ, which sat 5-10 points
+# below the typical patient (P1NP and CTX at month 30 after stopping).
+ABOVE_MARGIN = {"pct": 25.0, "points": 0.5}
 
 
 def denosumab_targets(data: Mapping[str, Any]) -> list[Target]:
@@ -171,8 +175,12 @@ def after_stopping_hinges(data: Mapping[str, Any], runs: dict) -> list[float]:
             lambda arm, marker, m: _marker_pct(runs[arm], marker, m),
             lambda arm, site, m: _bmd_pct(runs[arm], site, m),
         )
-        unit = HINGE_SCALE["pct" if measure in ("CTX", "P1NP", "CTX+P1NP") else "points"]
-        miss = bound - value if rule == "above" else abs(value) - WITHIN_MARGIN * bound
+        unit_is_pct = measure in ("CTX", "P1NP", "CTX+P1NP")
+        unit = HINGE_SCALE["pct" if unit_is_pct else "points"]
+        if rule == "above":
+            miss = bound + ABOVE_MARGIN["pct" if unit_is_pct else "points"] - value
+        else:
+            miss = abs(value) - WITHIN_MARGIN * bound
         out.append(max(0.0, miss) / unit)
     return out
 
