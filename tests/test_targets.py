@@ -42,8 +42,12 @@ def expected_remodeling_targets() -> list[tuple[float, float, bool]]:
     rom = RAW["pk"]["romosozumab_210mg_single_dose"]
     low, high = rom["tmax_days"]["range"]
     out = [
-        (den["tmax_days"]["value"], den["tmax_days"]["tol"], False),
-        (den["terminal_half_life_days"]["value"], den["terminal_half_life_days"]["tol"], False),
+        (den["tmax_days"]["value"], den["tmax_days"]["tol"] * remodeling.PK_SCALE_PER_TOL, False),
+        (
+            den["terminal_half_life_days"]["value"],
+            den["terminal_half_life_days"]["tol"] * remodeling.PK_SCALE_PER_TOL,
+            False,
+        ),
         (rom["cmax_ug_per_ml"]["value"], rom["cmax_ug_per_ml"]["sd"], False),
         (rom["auc_ug_day_per_ml"]["value"], rom["auc_ug_day_per_ml"]["sd"], False),
         (rom["tmax_days"]["value"], (high - low) / 2, False),
@@ -81,7 +85,7 @@ def test_remodeling_targets_are_the_values_of_targets_yaml():
     # the numbers issue 11 found copied wrong into the code
     assert by_source["ctx_reduction_by_day_5"].value == pytest.approx(0.20)
     assert by_source["cmax_ug_per_ml"].scale == 5.8 and by_source["auc_ug_day_per_ml"].scale == 127
-    assert by_source["terminal_half_life_days"].scale == 8
+    assert by_source["terminal_half_life_days"].scale == 8 * remodeling.PK_SCALE_PER_TOL
 
 
 def test_fracture_targets_are_the_values_of_targets_yaml():

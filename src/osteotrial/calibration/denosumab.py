@@ -54,7 +54,7 @@ WITHIN_MARGIN = 0.5
 # Likewise an "above" shape must be passed by this much (median marker change in percent, BMD in
 # points): the trial reports measured medians over patients who differ, which sat 5-10 points
 # below the typical patient (P1NP and CTX at month 30 after stopping).
-ABOVE_MARGIN = {"pct": 25.0, "points": 0.5}
+ABOVE_MARGIN = {"pct": 15.0, "points": 0.5}
 
 
 def denosumab_targets(data: Mapping[str, Any]) -> list[Target]:
