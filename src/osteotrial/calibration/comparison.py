@@ -258,20 +258,8 @@ def ctx_of_baseline_rows(
         value = NAN if got is None else 100.0 + got["median_pct_change"]
         month = t["day"] / DAYS_PER_MONTH
         within = abs(value - t["value"]) <= t["tol"]
-        rows.append(
-            _row(
-                "ctx_pct_of_baseline",
-                t["arm"],
-                "CTX",
-                month,
-                t["value"],
-                t["tol"],
-                value,
-                value,
-                value,
-                within,
-            )
-        )
+        target = (t["value"], t["tol"], value, value, value, within)
+        rows.append(_row("ctx_pct_of_baseline", t["arm"], "CTX", month, *target))
     return rows
 
 
