@@ -42,6 +42,7 @@ def new_work(lanes: int) -> Work:
         np.empty((lanes, N_HAZARDS)),
         np.empty((lanes, 3)),
         np.empty(N_SITES),
+        np.empty((lanes, N_BONE_STATES)),
     )
 
 

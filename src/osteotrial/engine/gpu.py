@@ -77,6 +77,7 @@ def simulate_patients(pat, plan, par, out):  # pragma: no cover - compiled for t
             cuda.local.array((1, 4), float64),
             cuda.local.array((1, 3), float64),
             cuda.local.array(3, float64),
+            cuda.local.array((1, N_BONE_STATES), float64),
         )
         simulate_block(i, 1, pat, plan, par, out, w)
 

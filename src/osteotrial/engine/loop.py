@@ -11,7 +11,12 @@ GPU), so the loop itself allocates nothing. Each step of length dt, in this orde
    saturable elimination each solved exactly, ``pk_substeps`` per half step), giving
    concentrations at the start, middle and end of the step; PK does not depend on bone;
 3. bone cells and BMD advance by one classical Runge-Kutta (RK4) step driven by those
-   concentrations (model.bone): denosumab binds RANKL, romosozumab binds sclerostin;
+   concentrations (model.bone): denosumab binds RANKL, romosozumab binds sclerostin. A
+   patient whose step is too stiff for RK4 (``stiff_step``: some stage moves a state by more
+   than ``MAX_STAGE_CHANGE`` times its value, e.g. a fast osteoclast pool as a denosumab dose
+   shuts off recruitment) redoes that step as 2, 4, ... ``MAX_SUBSTEPS`` sub-steps
+   (``restep_lane``), the drug concentrations within the step interpolated by the quadratic
+   through their start, middle and end values; steps that are not stiff are untouched;
 4. hazards of vertebral, hip and other nonvertebral fracture and of death are evaluated from
    the new state (age, current T-score, remodeling space, prior and incident fractures;
    model.fracture);
@@ -38,13 +43,18 @@ from osteotrial.model.bone import N_BONE_STATES, N_SITES
 from osteotrial.model.compiled import equation
 from osteotrial.model.fracture import N_HAZARDS
 from osteotrial.model.pk import CENTRAL, N_PK_STATES, VC
-from osteotrial.model.remodeling import OBA, OCA, REMODELING_SPACE
+from osteotrial.model.remodeling import N_CELL_STATES, OBA, OCA, REMODELING_SPACE, TOLERANCE
 from osteotrial.model.tscore import tscore_now
 from osteotrial.units import DAYS_PER_YEAR
 
 N_DRUGS = 2
 RK4_TIME = (0.0, 0.5, 0.5, 1.0)  # stage time offsets (fraction of the step)
 RK4_CONC = (0, 1, 1, 2)  # concentration of each stage: start, middle, end of the step
+# A stage may move a state by at most this multiple of its value at the start of the step:
+# below 1 every RK4 stage value of a decaying pool stays positive, and RK4 is within 2 % of
+# the exact decay (e^-1 against 0.375 at h lambda = 1).
+MAX_STAGE_CHANGE = 1.0
+MAX_SUBSTEPS = 64  # the finest split of one step (powers of two); beyond it the state is NaN
 
 
 class Work(NamedTuple):
@@ -68,6 +78,7 @@ class Work(NamedTuple):
     haz: np.ndarray  # (L, 4) hazards at the end of the step
     status: np.ndarray  # (L, 3) event status (model.fracture ALIVE, FIRST_EVENT_DAY, ...)
     tscores: np.ndarray  # (3,) current T-score per site
+    y_start: np.ndarray  # (L, 24) bone state at the start of a step being re-stepped
 
 
 @equation
@@ -123,7 +134,8 @@ def advance_pk(s, m, plan, par, w) -> None:
 def advance_bone(lo, m, pat, plan, par, w) -> None:
     """Advance bone cells and BMD of the block by one classical RK4 step.
 
-    The bone sees each drug's concentration times the patient's sensitivity to it (IIV).
+    The bone sees each drug's concentration times the patient's sensitivity to it (IIV). A
+    lane whose step is stiff (``stiff_step``) is re-stepped in sub-steps (``restep_lane``).
     """
     r = par.remodeling[0]
     h = plan.dt_days
@@ -151,10 +163,92 @@ def advance_bone(lo, m, pat, plan, par, w) -> None:
                 for j in range(N_BONE_STATES):
                     w.tmp[q, j] = w.y[q, j] + RK4_TIME[stage + 1] * h * w.ks[stage, q, j]
     for q in range(m):
+        if stiff_step(w.y[q], w.ks, q, h):
+            restep_lane(lo + q, q, pat, plan, par, w)
+        else:
+            rk4_update(w.y[q], w.ks, q, h)
+
+
+@equation(inline=True)
+def rk4_update(y, ks, q, h) -> None:
+    """y += h/6 (k1 + 2 k2 + 2 k3 + k4), the stage derivatives of lane q in ks."""
+    for j in range(N_BONE_STATES):
+        y[j] = y[j] + h / 6.0 * (ks[0, q, j] + 2.0 * ks[1, q, j] + 2.0 * ks[2, q, j] + ks[3, q, j])
+
+
+@equation
+def stiff_step(y, ks, q, h) -> bool:
+    """Return whether a stage of lane q's step moves a cell state by more than
+    MAX_STAGE_CHANGE of its value (or is not finite).
+
+    Only the cell states can be stiff: the BMD states decay slowly (at most 1/6 per day, the
+    osteoid stages) and are driven by the cells. The Wnt tolerance (0 at baseline, not a
+    pool) is not checked.
+    """
+    for j in range(N_CELL_STATES):
+        if j == TOLERANCE:
+            continue
+        limit = MAX_STAGE_CHANGE * y[j]
+        for stage in range(4):
+            if not h * abs(ks[stage, q, j]) <= limit:  # also true for nan
+                return True
+    return False
+
+
+@equation(inline=True)
+def quadratic(values, tau: float) -> float:
+    """Return the quadratic through (0, v0), (1/2, v1), (1, v2) at tau, floored at 0."""
+    v0, v1, v2 = values[0], values[1], values[2]
+    v = v0 + tau * (-3.0 * v0 + 4.0 * v1 - v2) + tau * tau * (2.0 * v0 - 4.0 * v1 + 2.0 * v2)
+    return max(v, 0.0)
+
+
+@equation
+def restep_lane(i, q, pat, plan, par, w) -> None:
+    """Redo lane q's bone step (patient i, state in w.y[q]) as n = 2, 4, ... sub-steps.
+
+    The first n whose every sub-step is not stiff is kept; if none up to MAX_SUBSTEPS is,
+    the state becomes NaN and the caller stops with its non-finite-state error.
+    """
+    r = par.remodeling[0]
+    for j in range(N_BONE_STATES):
+        w.y_start[q, j] = w.y[q, j]
+    n = 2
+    while n <= MAX_SUBSTEPS:
+        h = plan.dt_days / n
+        ok = True
+        for k in range(n):
+            for stage in range(4):
+                src = w.y if stage == 0 else w.tmp
+                tau = (k + RK4_TIME[stage]) / n
+                denosumab = quadratic(w.conc_nm[0, :, q], tau)
+                wnt = remodeling.wnt_raw(
+                    quadratic(w.conc_nm[1, :, q], tau) * pat.sensitivity[1, i], r
+                )
+                bone.bone_rhs(
+                    src[q],
+                    denosumab,
+                    wnt,
+                    math.log(wnt),
+                    r,
+                    par.sites,
+                    w.site_const[q],
+                    w.ks[stage, q],
+                )
+                if stage < 3:
+                    for j in range(N_BONE_STATES):
+                        w.tmp[q, j] = w.y[q, j] + RK4_TIME[stage + 1] * h * w.ks[stage, q, j]
+            if stiff_step(w.y[q], w.ks, q, h):
+                ok = False
+                break
+            rk4_update(w.y[q], w.ks, q, h)
+        if ok:
+            return
         for j in range(N_BONE_STATES):
-            w.y[q, j] = w.y[q, j] + h / 6.0 * (
-                w.ks[0, q, j] + 2.0 * w.ks[1, q, j] + 2.0 * w.ks[2, q, j] + w.ks[3, q, j]
-            )
+            w.y[q, j] = w.y_start[q, j]
+        n *= 2
+    for j in range(N_BONE_STATES):
+        w.y[q, j] = math.nan
 
 
 @equation
