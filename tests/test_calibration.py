@@ -28,7 +28,7 @@ ARMS = {
 }
 N_ROWS = {
     "frame": 20,
-    "freedom": 6,
+    "freedom": 8,
     "freedom_extension": 2,
     "denosumab_discontinuation": 9,
     "denosumab_dose_ranging": 17,

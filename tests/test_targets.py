@@ -30,10 +30,35 @@ MODEL = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
 RAW = yaml.safe_load(TARGETS.read_text(encoding="utf-8"))  # read here without the loader
 
 
-def test_targets_file_is_a_byte_copy_of_the_shared_science_file():
+def test_targets_file_is_the_shared_science_file_followed_by_sourced_additions():
     if not SHARED.exists():
         pytest.skip(f"{SHARED} is not here")
-    assert TARGETS.read_bytes() == SHARED.read_bytes()
+    shared, ours = SHARED.read_bytes(), TARGETS.read_bytes()
+    assert ours.startswith(shared)
+    added = yaml.safe_load(ours[len(shared) :].decode())
+    assert set(added) == {"additions"}
+    for key, sections in added["additions"]["trials"].items():
+        assert key in RAW["trials"]
+        for section, entries in sections.items():
+            assert section not in RAW["trials"][key]  # never overrides the shared file
+            for entry in entries:
+                assert entry["source"] in RAW["trial_sources"], entry
+
+
+def test_additions_are_merged_into_their_trial_and_may_not_override():
+    data = targets.read_targets()
+    assert "additions" not in data
+    sd = data["trials"]["freedom_bmd_only"]["bmd_pct_change_sd"]
+    assert {(e["arm"], e["site"], e["month"]) for e in sd} >= {("denosumab", "TH", 12)}
+    for entry in sd:  # the range is the one its CI and n give: SD = half-width / 1.96 sqrt(n)
+        low_ci, high_ci = entry["ci95"]
+        half = [(high_ci - low_ci) / 2 - 0.05, (high_ci - low_ci) / 2 + 0.05]  # rounded to 0.1
+        n_low, n_high = entry["n"]
+        assert entry["low"] == pytest.approx(half[0] / 1.96 * np.sqrt(n_low), abs=0.05)
+        assert entry["high"] == pytest.approx(half[1] / 1.96 * np.sqrt(n_high), abs=0.05)
+    clash = {"trials": {"frame": {"design": {}}}, "additions": {"trials": {"frame": {"design": 1}}}}
+    with pytest.raises(ValueError, match=r"trials.frame.design is already a target"):
+        targets.merge_additions(clash)
 
 
 def expected_remodeling_targets() -> list[tuple[float, float, bool]]:

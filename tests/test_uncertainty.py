@@ -20,8 +20,8 @@ from osteotrial.calibration.fracture import FRACTURE_FIT
 MODEL = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
 DATA = uncertainty.load_uncertainty(ROOT / uncertainty.DEFAULT_FILE)
 FAST = 20  # Metropolis steps in unit tests (the workflow uses parameter_sets.N_STEPS)
-# The same file with plain Laplace draws for the fracture block: the conditional re-fit (about
-# 20 s a set) has its own test below.
+# The same file with plain Laplace draws for the fracture block: the conditional optimum (one
+# fracture evaluation, about 1.4 s a set) has its own test below.
 DATA_UNCONDITIONAL = copy.deepcopy(DATA)
 DATA_UNCONDITIONAL["blocks"]["fracture"]["sampler"] = "laplace"
 
@@ -123,17 +123,24 @@ def draw(k: int, spread: float = 1.0, seed: int = 7) -> parameter_sets.Parameter
     return parameter_sets.parameter_set(MODEL, DATA_UNCONDITIONAL, spread, seed, k, n_steps=FAST)
 
 
-def test_fracture_values_are_refitted_given_the_drawn_remodeling_values():
-    """The cut posterior: a remodeling set moves the fracture targets; the re-fit restores them."""
+def test_fracture_optimum_follows_the_drawn_remodeling_values():
+    """The cut posterior: a remodeling set moves the fracture targets; the conditional optimum
+    (linear gain from the file, then one Gauss-Newton step) restores them, close to a full
+    re-fit from scratch."""
     from osteotrial.calibration.fracture import fracture_residuals
 
-    names = [("remodeling", "wnt_max_fold")]  # a weaker romosozumab: chi-square 0.4 -> 3.8
+    names = [("remodeling", "wnt_max_fold")]  # a weaker romosozumab
     drawn = parameter_sets.apply_shifts(MODEL, names, np.array([-0.7]))
     before = fracture_residuals(drawn)
-    centre = parameter_sets.conditional_centre(MODEL, drawn, "fracture")
+    centre = parameter_sets.conditional_centre(DATA, "fracture", drawn, {names[0]: -0.7})
     after = fracture_residuals(parameter_sets.apply_shifts(drawn, list(FRACTURE_FIT), centre))
+    refit = calibrate.fit(dict(drawn), FRACTURE_FIT, fracture_residuals, max_nfev=60, verbose=0)
+    best = fracture_residuals(refit)
     assert after @ after < 0.5 * (before @ before)
+    assert after @ after < best @ best + 0.2 * (before @ before - best @ best)
     assert DATA["blocks"]["fracture"]["sampler"] == "conditional_laplace"
+    gain = np.asarray(DATA["blocks"]["fracture"]["conditional"]["gain"])
+    assert gain.shape == (len(FRACTURE_FIT), len(remodeling.REMODELING_FIT))
 
 
 def test_same_seed_and_k_give_the_same_set_whatever_was_drawn_before():

@@ -336,6 +336,20 @@ def range_rows(block: Mapping[str, Any], bmd: pl.DataFrame, month: float) -> lis
     return rows
 
 
+def sd_rows(entries: list[Mapping[str, Any]], bmd: pl.DataFrame) -> list[dict]:
+    """Return rows of a ``bmd_pct_change_sd`` section: the SD over patients of the measured %
+    change (``sd_pct_change`` of the bmd table) must lie in the published [low, high]."""
+    rows = []
+    for entry in entries:
+        arm, site, month = entry["arm"], entry["site"], float(entry["month"])
+        got = _pick(bmd, arm=arm, site=site, month=month)
+        x = NAN if got is None else got["sd_pct_change"]
+        low, high = entry["low"], entry["high"]
+        mid, half = (low + high) / 2, (high - low) / 2
+        rows.append(_row("bmd_sd", arm, site, month, mid, half, x, x, x, low <= x <= high))
+    return rows
+
+
 def not_emulated_rows(section: str, content: Any) -> list[dict[str, Any]]:
     """Return missed rows (emulated NaN) of a section compare() does not emulate.
 
@@ -385,6 +399,8 @@ def compare(
             rows += ctx_of_baseline_rows(content, tables["markers"])
         elif section == "after_stopping":
             rows += after_stopping_rows(content, tables)
+        elif section == "bmd_pct_change_sd":
+            rows += sd_rows(content, tables["bmd"])
         elif re.fullmatch(r"bmd_pct_change_month_\d+_range", section):
             rows += range_rows(content, tables["bmd"], number_in_key(section, "month"))
         elif isinstance(content, (list, Mapping)):

@@ -3,7 +3,9 @@
 ``read_targets`` is the only reader of the targets file; every published value that the code
 fits or checks (``calibrate``, ``calibration.fracture``, ``calibration.denosumab``,
 ``cohort.fit``, the calibration table of ``calibration.comparison``) comes through it.
-``config/targets.yaml`` is a byte copy of ``../shared/science/targets.yaml``. The rules that turn
+``config/targets.yaml`` is a byte copy of ``../shared/science/targets.yaml`` followed by an
+``additions`` block of targets this project found (with their sources), which the reader
+merges into ``trials``. The rules that turn
 the qualitative ``after_stopping`` shapes into checks (``AFTER_STOPPING``) live here, so that
 the fit and the calibration table read them alike.
 """
@@ -53,7 +55,20 @@ NOT_ROWS = ("citation", "note", "design", "baseline")
 
 @functools.lru_cache(maxsize=8)
 def _parse(path: str, mtime_ns: int) -> dict[str, Any]:
-    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return merge_additions(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+
+
+def merge_additions(data: dict[str, Any]) -> dict[str, Any]:
+    """Move each ``additions.trials.<key>.<section>`` into ``trials.<key>`` (new sections only:
+    an addition never overrides a section of the shared file)."""
+    additions = data.pop("additions", None) or {}
+    for key, sections in additions.get("trials", {}).items():
+        block = data.setdefault("trials", {}).setdefault(key, {})
+        for section, content in sections.items():
+            if section in block:
+                raise ValueError(f"targets additions: trials.{key}.{section} is already a target")
+            block[section] = content
+    return data
 
 
 def read_targets(path: str | Path | None = None) -> dict[str, Any]:

@@ -20,7 +20,10 @@ problem (the Laplace approximation on the face of the box where the fit ended).
 
 The two stages are fitted separately, on different targets, so they are independent blocks
 (block-diagonal C): the fracture block is conditioned on the fitted remodeling values, and the
-remodeling block ignores the fracture targets.
+remodeling block ignores the fracture targets. How the fracture optimum moves with the
+remodeling values is written too (``conditional_block``): its residuals at the fit r0, its
+Jacobian J_f and the gain G = -P_f^-1 J_f^T J_x (J_x = dr_f / dx_remodeling, P_f = J_f^T J_f +
+I / s_p^2), so that a drawn remodeling set finds its fracture optimum without a re-fit.
 ``python -m osteotrial.calibration.uncertainty --write``
 writes both blocks to ``config/model_uncertainty.yaml`` (fitted values, log-SDs, correlations,
 bounds, the sampler of each block, provenance);
@@ -50,9 +53,11 @@ DISCRETE_RESIDUALS: dict[str, tuple[int, ...]] = {"remodeling": (0, 4), "fractur
 # How parameter sets are drawn per block (osteotrial.calibration.parameter_sets): "metropolis"
 # (a chain on the stage's exact objective, the Laplace covariance as proposal; the remodeling
 # stage is far from linear over its posterior), "laplace" (normal draws around the fitted values) or
-# "conditional_laplace" (the fracture stage, near linear: normal draws around its values re-fitted
-# given the blocks drawn before it).
+# "conditional_laplace" (the fracture stage, near linear: normal draws around its values moved to
+# their conditional optimum given the blocks drawn before it, ``conditional_block``).
 SAMPLERS: dict[str, str] = {"remodeling": "metropolis", "fracture": "conditional_laplace"}
+# The stage a conditional block is conditioned on.
+CONDITIONED_ON: dict[str, str] = {"fracture": "remodeling"}
 Names = Sequence[tuple[str, str]]
 
 
@@ -150,12 +155,43 @@ def stage_block(model: dict[str, Any], stage: str, step: float = STEP_LOG) -> di
                 "at_bound": bound[j],
             }
         )
-    return {
+    block = {
         "sampler": SAMPLERS[stage],
         "n_residuals": int(residuals(model).size),
         "discrete_residuals_ignored": list(DISCRETE_RESIDUALS[stage]),
         "parameters": parameters,
         "correlation": [[float(f"{c:.6f}") for c in row] for row in corr],
+    }
+    if stage in CONDITIONED_ON:
+        block["conditional"] = conditional_block(model, stage, jac, step)
+    return block
+
+
+def _rows(matrix: np.ndarray) -> list[list[float]]:
+    return [[float(f"{v:.6g}") for v in row] for row in np.atleast_2d(matrix)]
+
+
+def conditional_block(
+    model: dict[str, Any], stage: str, jac: np.ndarray, step: float = STEP_LOG
+) -> dict[str, Any]:
+    """Return how a conditional stage's optimum moves with the stage it is conditioned on.
+
+    ``jac``: dr/dx of the stage's own values at the fit. Linearizing the optimality condition
+    J_f^T r + (x_f - x_0) / s_p^2 = 0 in both blocks gives the shift of the optimum
+    dx_f = G dx_c, G = -P_f^-1 J_f^T J_x; r0 and J_f let ``parameter_sets`` take one
+    Gauss-Newton step from there on the exact residuals.
+    """
+    on = CONDITIONED_ON[stage]
+    names, residuals = stages()[stage]
+    on_names = stages()[on][0]
+    cross = jacobian(residuals, model, on_names, step)
+    precision = jac.T @ jac + np.eye(jac.shape[1]) / calibrate.PRIOR_SD_LOG**2
+    gain = -np.linalg.solve(precision, jac.T @ cross)
+    return {
+        "on": on,
+        "residuals_at_fit": [float(f"{v:.6g}") for v in residuals(model)],
+        "jacobian": _rows(jac),
+        "gain": _rows(gain),
     }
 
 
