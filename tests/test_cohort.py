@@ -105,6 +105,10 @@ def test_latent_thresholds_are_cumulative_and_dropout_scales(frame_spec: CohortS
     # IIV: median 1 and log-SD sqrt(log(1 + 0.4^2)) = 0.385 for denosumab clearance (2%)
     log_mult = np.log(cohort.mult_denosumab_clearance)
     assert abs(np.median(log_mult)) < 0.02 and abs(log_mult.std() / 0.3853 - 1) < 0.02
+    # the untreated loss rate: normal, mean 1, SD = its CV (1.5): some women gain bone
+    loss = cohort.mult_bmd_loss_rate
+    assert abs(loss.mean() - 1.0) < 0.05 and abs(loss.std() / 1.5 - 1.0) < 0.02
+    assert 0.2 < np.mean(loss < 0.0) < 0.3  # P(z < -1/1.5) = 0.25
 
 
 def test_zero_dropout_rate_never_drops_out() -> None:

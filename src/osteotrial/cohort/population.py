@@ -20,7 +20,10 @@ and ``prior_hip`` implies ``prior_nonvertebral``)::
     logit p = logit(p_ref) + b_age (age - 70) / 10 + b_th (-1 - tscore_th) + b_vf [count > 0]
 
 Inter-individual variability: multiplier = exp(omega z), omega = sqrt(log(1 + CV^2)) (median 1),
-draw j of stream "iiv" = multiplier IIV_NAMES[j].
+draw j of stream "iiv" = multiplier IIV_NAMES[j]; except the untreated BMD loss rate
+(``NORMAL_IIV``), whose multiplier is normal, 1 + CV z (mean 1): women differ in the sign of
+their untreated change too (Melton 2000: femoral neck change -1.0 %/yr on average, from -10 to
++13 %/yr, no subset of fast losers), which a positive log-normal multiplier cannot give.
 
 Sources: see ``docs/cohort.md``. Status letters: V read in a source, R recalled,
 A assumption, F fitted by ``osteotrial.cohort.fit`` to targets.yaml baselines.
@@ -57,6 +60,7 @@ IIV_NAMES: tuple[str, ...] = (
     "romosozumab_sensitivity",
     "mineralization_rate",
 )
+NORMAL_IIV: frozenset[str] = frozenset({"bmd_loss_rate"})  # normal, mean 1 (may be negative)
 MAX_PREVALENT_VERTEBRAL = 4
 
 
@@ -117,7 +121,9 @@ class PopulationParams:
     iiv_cv_romosozumab_clearance_frac: float = 0.35
     iiv_cv_romosozumab_volume_frac: float = 0.25
     iiv_cv_bone_turnover_frac: float = 0.25
-    iiv_cv_bmd_loss_rate_frac: float = 0.50
+    # normal (NORMAL_IIV), SD / mean of the untreated loss: A, checked against the SD of the TH
+    # change on placebo (targets.yaml additions, Austin 2012 S13: 1.4-4.8 points at month 12)
+    iiv_cv_bmd_loss_rate_frac: float = 1.5
     iiv_cv_fracture_frailty_frac: float = 0.40
     # bone biology (issue 12): sensitivity of the bone to each drug's concentration (an EC50-like
     # IIV: the patient's RANKL or sclerostin binding sees concentration x multiplier; typical PD
@@ -282,10 +288,14 @@ def _prior_fractures(
 def iiv_multipliers(
     seed: int, candidate_ids: IntArray, pop: PopulationParams
 ) -> dict[str, FloatArray]:
-    """Return the log-normal IIV multipliers ``mult_<name>``, each shape (n,), median 1."""
+    """Return the IIV multipliers ``mult_<name>``, each shape (n,): log-normal with median 1,
+    or normal with mean 1 for ``NORMAL_IIV`` (module docstring)."""
     z = rng.normals(seed, "iiv", candidate_ids, len(IIV_NAMES))
     out = {}
     for j, name in enumerate(IIV_NAMES):
         cv = getattr(pop, f"iiv_cv_{name}_frac")
-        out[f"mult_{name}"] = np.exp(np.sqrt(np.log1p(cv**2)) * z[j])
+        if name in NORMAL_IIV:
+            out[f"mult_{name}"] = 1.0 + cv * z[j]
+        else:
+            out[f"mult_{name}"] = np.exp(np.sqrt(np.log1p(cv**2)) * z[j])
     return out
