@@ -306,3 +306,31 @@ def write_endpoint_table(
     if name not in ENDPOINT_SCHEMAS:
         raise ValueError(f"endpoint table {name!r} is unknown; allowed: {ENDPOINT_TABLES}")
     write_parquet(to_table(columns, ENDPOINT_SCHEMAS[name], name), path, metadata)
+
+
+def simulate_shard(
+    trial: Any,
+    cohort: Cohort,
+    arm: str,
+    params: Any,
+    population: str,
+    path: str | Path,
+    shard: str,
+) -> None:
+    """Simulate one cohort shard under one arm and stream the result to a simulation file.
+
+    ``population`` "randomized" simulates the patients randomized to ``arm``; "counterfactual"
+    and "power" every patient of the shard (the counterfactual twins). Patients are taken in
+    patient_id order; ``params`` is the ``ModelParams`` to use (the trial's or a drawn set's).
+    """
+    from osteotrial.engine.progress import chunk_logger
+    from osteotrial.engine.simulate import iter_simulate_arm
+
+    patients = cohort.select(cohort.arm == arm) if population == "randomized" else cohort
+    patients = patients.select(np.argsort(patients.patient_id, kind="stable"))
+    label = f"{arm}/{shard}" if population == "randomized" else f"{population}/{arm}/{shard}"
+    progress = chunk_logger(f"{trial.name}/{label}")
+    chunks = iter_simulate_arm(
+        patients, trial.arms[arm], params, trial.schedule, record_pk=False, progress=progress
+    )
+    write_simulation_stream(chunks, path, trial.provenance(shard=shard))

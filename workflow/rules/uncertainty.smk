@@ -22,24 +22,28 @@ rule draw_parameter_set:
         "../scripts/draw_parameter_set.py"
 
 
-# The trial's own cohort (same patients and latent draws): sets differ by parameters only.
+# The trial's own cohort (same patients and latent draws): sets differ by parameters only. One
+# job per set writes every arm and shard (the per-shard files of a nominal run).
 rule simulate_parameter_set:
     input:
-        cohort="results/{trial}/cohort/{shard}.parquet",
+        cohort=expand("results/{{trial}}/cohort/{shard}.parquet", shard=SHARDS),
         parameter_set="results/{trial}/uncertainty/{pset}/parameters.parquet",
     output:
-        simulation="results/{trial}/uncertainty/{pset}/simulations/{arm}/{shard}.parquet",
+        simulations=expand(
+            "results/{{trial}}/uncertainty/{{pset}}/simulations/{arm}/{shard}.parquet",
+            arm=ARMS,
+            shard=SHARDS,
+        ),
     log:
-        "logs/{trial}/simulate_parameter_set/{pset}/{arm}/{shard}.log",
+        "logs/{trial}/simulate_parameter_set/{pset}.log",
     benchmark:
-        "benchmarks/{trial}/simulate_parameter_set/{pset}/{arm}/{shard}.tsv"
+        "benchmarks/{trial}/simulate_parameter_set/{pset}.tsv"
     conda:
         CONDA_ENV
     params:
         config=TRIAL.raw,
-        population="randomized",
     script:
-        "../scripts/simulate_arm.py"
+        "../scripts/simulate_parameter_set.py"
 
 
 rule parameter_set_endpoints:

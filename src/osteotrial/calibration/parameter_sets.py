@@ -150,13 +150,15 @@ def metropolis_shifts(
     low, high = log_box(model, names)
 
     def objective(shifts: np.ndarray) -> float:
+        """S(x), inf outside the box or where the residuals fail (stability is checked only
+        for proposals that pass the Metropolis test: same chain, fewer screens)."""
         if np.any(shifts < low) or np.any(shifts > high):
             return np.inf
-        shifted = apply_shifts(model, names, shifts)
-        if not stable(shifted, dt_days):
+        try:
+            with np.errstate(all="ignore"):
+                res = residuals(apply_shifts(model, names, shifts))
+        except (FloatingPointError, ValueError):
             return np.inf
-        with np.errstate(all="ignore"):
-            res = residuals(shifted)
         value = float(res @ res + np.sum((shifts / calibrate.PRIOR_SD_LOG) ** 2))
         return value if np.isfinite(value) else np.inf
 
@@ -168,7 +170,8 @@ def metropolis_shifts(
         proposal = state.copy()
         proposal[varied] += step * (chol @ gen.standard_normal(int(varied.sum())))
         new_value = objective(proposal)
-        if np.log(gen.uniform()) < -(new_value - value) / (2.0 * spread_scale**2):
+        accept = np.log(gen.uniform()) < -(new_value - value) / (2.0 * spread_scale**2)
+        if accept and stable(apply_shifts(model, names, proposal), dt_days):
             state, value = proposal, new_value
     return state
 
