@@ -1,5 +1,7 @@
 """The simulation kernel: steady state, determinism, independence, dose response, reference."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from model_fixtures import arm, pct_change
@@ -105,3 +107,36 @@ def test_denosumab_suppresses_ctx_by_day_5(typical, params, targets):
     result = simulate_arm(typical, arm(("denosumab", 60, 1000, 0, 1)), params, YEAR)
     day5 = int(np.flatnonzero(result.record_days == 5.0)[0])
     assert (result.ctx_rel[day5, 0] - 1) * 100 <= want
+
+
+def test_romosozumab_tolerance_is_gone_a_year_after_the_last_dose(typical, params):
+    """A second 12-month course after a year off starts like the first (P1NP at day 14 of each
+    course, relative to the level before it): the Wnt tolerance falls back at k_off once the
+    drug is gone (model.remodeling.tolerance_rhs). With k_tol alone (the e-fold of about 280
+    days it builds with) a quarter of it was left and the second course gave half the response."""
+    year = 365.25
+    course = ("romosozumab", 210, 30.4375)
+    spec = arm(
+        (*course, 0, year), ("placebo", 0, 30.4375, year, 2 * year), (*course, 2 * year, 3 * year)
+    )
+    schedule = Schedule(1.0, 3 * year, (12, 24, 36), (14.0, 2 * year + 14.0), ())
+    result = simulate_arm(typical, spec, params, schedule, False)
+    days = np.asarray(schedule.record_days())
+    p1np = {
+        d: result.p1np_rel[np.argmin(np.abs(days - d)), 0]
+        for d in (14.0, 2 * year, 2 * year + 14.0)
+    }
+    first = p1np[14.0]
+    second = p1np[2 * year + 14.0] / p1np[2 * year]
+    assert first > 2.0  # the first course does raise P1NP
+    assert second > 0.9 * first
+    lingering = dataclasses.replace(
+        params.remodeling, tolerance_off_per_day=params.remodeling.tolerance_per_day
+    )
+    slow = simulate_arm(
+        typical, spec, dataclasses.replace(params, remodeling=lingering), schedule, False
+    )
+    slow_p1np = slow.p1np_rel[:, 0]
+    i14, i0, i2 = (np.argmin(np.abs(days - d)) for d in (14.0, 2 * year, 2 * year + 14.0))
+    assert slow_p1np[i14] == pytest.approx(first, rel=1e-9)  # the on-treatment course is k_tol's
+    assert slow_p1np[i2] / slow_p1np[i0] < 0.6 * first

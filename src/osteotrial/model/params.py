@@ -88,6 +88,7 @@ class RemodelingParams:
     wnt_differentiation_exponent: float
     wnt_opg_exponent: float
     tolerance_per_day: float
+    tolerance_off_per_day: float
     tolerance_gain: float
     remodeling_space_days: float
 
