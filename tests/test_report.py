@@ -104,7 +104,7 @@ def synthetic_tables(trial) -> dict[str, pl.DataFrame]:
     }
 
 
-@pytest.mark.parametrize(("trial", "expected"), [("frame", 20), ("freedom", 6)])
+@pytest.mark.parametrize(("trial", "expected"), [("frame", 20), ("freedom", 8)])
 def test_calibration_table_lists_every_applicable_target(trial, expected):
     config = load_config(trial, config_dir=ROOT / "config")
     tables = synthetic_tables(config)
