@@ -259,3 +259,22 @@ def test_grid_above_the_super_cohort_fails_before_any_job(tmp_path):
     assert "power.n_per_arm=[50, 100, 200] asks for more patients" in done.stderr + done.stdout
     assert "power.super_cohort_per_arm=100" in done.stderr + done.stdout
     assert not (tmp_path / "results").exists()
+
+
+def test_super_cohort_is_drawn_independently_of_the_trial_cohort():
+    """Its own root seed (TrialConfig.cohort_seed): with the trial's seed the super-cohort held
+    the trial cohort as its first patients."""
+    from osteotrial.cohort.sampling import CohortSpec, sample_cohort
+    from osteotrial.trial.config import load_config
+
+    overrides = {"n_per_arm": 100, "power": {"super_cohort_per_arm": 300, "n_per_arm": [100, 300]}}
+    trial = load_config("frame", overrides)
+    assert trial.cohort_seed("randomized") == trial.seed
+    seed = trial.cohort_seed("power")
+    assert seed != trial.seed and seed == trial.cohort_seed("power")  # derived, deterministic
+    spec = CohortSpec.from_dict(trial.cohort_spec)
+    own = sample_cohort(spec, trial.cohort_allocation("randomized"), trial.seed)
+    super_cohort = sample_cohort(spec, trial.cohort_allocation("power"), seed)
+    assert not np.isin(own.age_years, super_cohort.age_years).any()
+    with pytest.raises(ValueError, match="population='twins'"):
+        trial.cohort_seed("twins")

@@ -32,6 +32,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "vertebral.clinical_recognition",
     "allocation",
     "power.replicate",
+    "power.super_cohort",
     "parameter_set",
     "measurement.dxa",
     "measurement.markers",

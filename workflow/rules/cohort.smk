@@ -14,7 +14,8 @@ rule sample_cohort:
         "../scripts/sample_cohort.py"
 
 
-# The power super-cohort: power.super_cohort_per_arm patients per arm, same seed and screening.
+# The power super-cohort: power.super_cohort_per_arm patients per arm, the trial's screening, a
+# root seed of its own (TrialConfig.cohort_seed), independent of the trial cohort.
 rule sample_super_cohort:
     output:
         cohort=expand("results/{{trial}}/power/cohort/{shard}.parquet", shard=SHARDS),

@@ -9,6 +9,8 @@ from osteotrial.cohort.sampling import CohortSpec, sample_cohort
 from osteotrial.trial.config import config_from_dict
 
 trial = config_from_dict(snakemake.params.config)
-allocation = trial.cohort_allocation(snakemake.params.population)
-cohort = sample_cohort(CohortSpec.from_dict(trial.cohort_spec), allocation, trial.seed)
+population = snakemake.params.population
+allocation = trial.cohort_allocation(population)
+seed = trial.cohort_seed(population)
+cohort = sample_cohort(CohortSpec.from_dict(trial.cohort_spec), allocation, seed)
 io.write_cohort_shards(cohort, snakemake.output.cohort, trial.provenance())

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from osteotrial import rng
 from osteotrial.trial.checks import check_semantics, validate_merged
 from osteotrial.trial.schedules import ArmSpec, Schedule
 from osteotrial.units import DAYS_PER_MONTH
@@ -100,6 +101,17 @@ class TrialConfig:
             return dict(self.allocation)
         if population == "power":
             return dict.fromkeys(self.allocation, int(self.power["super_cohort_per_arm"]))
+        raise ValueError(f"population={population!r}; allowed: 'randomized', 'power'")
+
+    def cohort_seed(self, population: str) -> int:
+        """Return the root seed of a cohort's streams: ``seed`` for the trial (``randomized``),
+        a seed derived from it for the ``power`` super-cohort, so that the super-cohort's
+        candidates are independent of the trial's (with the trial's seed it held the trial
+        cohort as its first patients, and the power of the trial's own size re-used them)."""
+        if population == "randomized":
+            return self.seed
+        if population == "power":
+            return int(rng.make_generator(self.seed, "power.super_cohort").integers(2**32))
         raise ValueError(f"population={population!r}; allowed: 'randomized', 'power'")
 
     def provenance(self, **extra: str) -> dict[str, str]:
