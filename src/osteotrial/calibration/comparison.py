@@ -10,10 +10,10 @@ placebo): the ratio of the arms' median changes, compared with a 10-point tolera
 placebo (``on_treatment_month_M_vs_placebo``: arms ``denosumab`` and ``placebo``, the arm names
 of targets.yaml) and CTX in percent of baseline by arm and day: within ``tol``. The qualitative
 ``after_stopping`` shapes: the rules of ``targets.AFTER_STOPPING``. BMD ranges across regimens
-(``bmd_pct_change_month_M_range``): every treated arm inside the range. A target that the
-trial's tables cannot give (an arm, a month or a day the trial does not have) and a target of a
-kind this module does not emulate still get a row, with the emulated value missing (NaN) and
-``within`` false: compared and missed, never dropped.
+(``bmd_pct_change_month_M_range``): every treated arm inside the range; the SD of a % change
+(``bmd_pct_change_sd``) inside its published band. A target that the trial's tables cannot
+give (an arm, a month or a day the trial does not have) and a target of a kind this module does
+not emulate still get a row, emulated value NaN and ``within`` false: compared and missed.
 """
 
 from __future__ import annotations
@@ -36,18 +36,8 @@ from osteotrial.calibration.targets import (
 )
 from osteotrial.units import DAYS_PER_MONTH
 
-COLUMNS = (
-    "kind",
-    "arm",
-    "measure",
-    "month",
-    "target",
-    "tol",
-    "emulated",
-    "ci_low",
-    "ci_high",
-    "within",
-)
+COLUMNS = ("kind", "arm", "measure", "month", "target", "tol", "emulated",
+           "ci_low", "ci_high", "within")  # fmt: skip
 
 SCHEMA = dict(zip(COLUMNS, [pl.String] * 3 + [pl.Float64] * 6 + [pl.Boolean], strict=True))
 
@@ -79,6 +69,12 @@ def _row(
         bool(within),
     )
     return dict(zip(COLUMNS, values, strict=True))
+
+
+def _band_row(kind: str, arm: str, site: str, month: float, low: float, high: float, x: float):
+    """A row whose target is the band [low, high] (target its middle, tol its half-width)."""
+    mid, half = (low + high) / 2, (high - low) / 2
+    return _row(kind, arm, site, month, mid, half, x, x, x, low <= x <= high)
 
 
 def _missed(kind: str, arm: str, measure: str, month: float, target: float, tol: Any) -> dict:
@@ -331,8 +327,7 @@ def range_rows(block: Mapping[str, Any], bmd: pl.DataFrame, month: float) -> lis
         for arm in arms or [""]:
             got = _pick(bmd, arm=arm, site=site, month=month)
             x = NAN if got is None else got["mean_pct_change"]
-            mid, half = (low + high) / 2, (high - low) / 2
-            rows.append(_row("bmd_range", arm, site, month, mid, half, x, x, x, low <= x <= high))
+            rows.append(_band_row("bmd_range", arm, site, month, low, high, x))
     return rows
 
 
@@ -340,13 +335,10 @@ def sd_rows(entries: list[Mapping[str, Any]], bmd: pl.DataFrame) -> list[dict]:
     """Return rows of a ``bmd_pct_change_sd`` section: the SD over patients of the measured %
     change (``sd_pct_change`` of the bmd table) must lie in the published [low, high]."""
     rows = []
-    for entry in entries:
-        arm, site, month = entry["arm"], entry["site"], float(entry["month"])
-        got = _pick(bmd, arm=arm, site=site, month=month)
+    for e in entries:
+        got = _pick(bmd, arm=e["arm"], site=e["site"], month=float(e["month"]))
         x = NAN if got is None else got["sd_pct_change"]
-        low, high = entry["low"], entry["high"]
-        mid, half = (low + high) / 2, (high - low) / 2
-        rows.append(_row("bmd_sd", arm, site, month, mid, half, x, x, x, low <= x <= high))
+        rows.append(_band_row("bmd_sd", e["arm"], e["site"], e["month"], e["low"], e["high"], x))
     return rows
 
 

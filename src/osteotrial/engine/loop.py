@@ -146,27 +146,25 @@ def advance_bone(lo, m, pat, plan, par, w) -> None:
             w.wnt[c, q] = remodeling.wnt_raw(romosozumab, r)
             w.log_wnt[c, q] = math.log(w.wnt[c, q])
     for stage in range(4):
-        src = w.y if stage == 0 else w.tmp
         c = RK4_CONC[stage]
         for q in range(m):
-            bone.bone_rhs(
-                src[q],
-                w.conc_nm[0, c, q],
-                w.wnt[c, q],
-                w.log_wnt[c, q],
-                r,
-                par.sites,
-                w.site_const[q],
-                w.ks[stage, q],
-            )
-            if stage < 3:
-                for j in range(N_BONE_STATES):
-                    w.tmp[q, j] = w.y[q, j] + RK4_TIME[stage + 1] * h * w.ks[stage, q, j]
+            rk4_stage(stage, q, h, w.conc_nm[0, c, q], w.wnt[c, q], w.log_wnt[c, q], r, par, w)
     for q in range(m):
         if stiff_step(w.y[q], w.ks, q, h):
             restep_lane(lo + q, q, pat, plan, par, w)
         else:
             rk4_update(w.y[q], w.ks, q, h)
+
+
+@equation(inline=True)
+def rk4_stage(stage, q, h, denosumab_nm, wnt, log_wnt, r, par, w) -> None:
+    """Write lane q's derivative of RK4 stage ``stage`` into w.ks (from w.y at stage 0, else
+    from w.tmp) and, before the last stage, the state of the next stage into w.tmp."""
+    src = w.y if stage == 0 else w.tmp
+    bone.bone_rhs(src[q], denosumab_nm, wnt, log_wnt, r, par.sites, w.site_const[q], w.ks[stage, q])
+    if stage < 3:
+        for j in range(N_BONE_STATES):
+            w.tmp[q, j] = w.y[q, j] + RK4_TIME[stage + 1] * h * w.ks[stage, q, j]
 
 
 @equation(inline=True)
@@ -219,25 +217,12 @@ def restep_lane(i, q, pat, plan, par, w) -> None:
         ok = True
         for k in range(n):
             for stage in range(4):
-                src = w.y if stage == 0 else w.tmp
                 tau = (k + RK4_TIME[stage]) / n
                 denosumab = quadratic(w.conc_nm[0, :, q], tau)
                 wnt = remodeling.wnt_raw(
                     quadratic(w.conc_nm[1, :, q], tau) * pat.sensitivity[1, i], r
                 )
-                bone.bone_rhs(
-                    src[q],
-                    denosumab,
-                    wnt,
-                    math.log(wnt),
-                    r,
-                    par.sites,
-                    w.site_const[q],
-                    w.ks[stage, q],
-                )
-                if stage < 3:
-                    for j in range(N_BONE_STATES):
-                        w.tmp[q, j] = w.y[q, j] + RK4_TIME[stage + 1] * h * w.ks[stage, q, j]
+                rk4_stage(stage, q, h, denosumab, wnt, math.log(wnt), r, par, w)
             if stiff_step(w.y[q], w.ks, q, h):
                 ok = False
                 break
