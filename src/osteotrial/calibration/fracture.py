@@ -11,8 +11,9 @@ workflow's sampled events are then checked against the targets.
 
 Expected incidence of a patient by day d: new vertebral 1 - exp(-H_v(d)) among patients imaged
 at d; clinical vertebral 1 - exp(-f H_v) with f the clinically recognized share (independent
-thinning); nonvertebral 1 - exp(-(H_hip + H_nv)); clinical adds f H_v. Clinical endpoints use
-H at min(dropout day, d), as only events before loss to follow-up are observed.
+thinning); nonvertebral 1 - exp(-(H_hip + H_nv)); hip 1 - exp(-H_hip); clinical adds f H_v.
+Clinical endpoints use H at min(dropout day, d), as only events before loss to follow-up are
+observed.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def expected_incidences(result: ArmResult, params: ModelParams, day: float) -> d
         "new_vertebral": float(np.mean(-np.expm1(-h["vertebral"][imaged]))),
         "clinical_vertebral": float(np.mean(-np.expm1(-f * ho["vertebral"]))),
         "nonvertebral": float(np.mean(-np.expm1(-(ho["hip"] + ho["nonvertebral"])))),
+        "hip": float(np.mean(-np.expm1(-ho["hip"]))),
         "clinical": float(
             np.mean(-np.expm1(-(ho["hip"] + ho["nonvertebral"] + f * ho["vertebral"])))
         ),
