@@ -11,9 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from conftest import ROOT, run_workflow
+from scipy import stats
 
 from osteotrial import io
-from osteotrial.analyses import prediction
+from osteotrial.analyses import expected, prediction
 from osteotrial.calibration import calibrate, parameter_sets, remodeling, uncertainty
 from osteotrial.calibration.fracture import FRACTURE_FIT
 
@@ -194,32 +195,38 @@ def test_stability_screen_rejects_a_model_the_fixed_step_cannot_integrate():
         assert parameter_sets.stable(fast, dt_days=1.0) is ok, rate
 
 
-def test_mixture_reduces_to_the_sampling_interval_when_all_sets_agree():
-    modes, lows, highs = np.full(5, 2.0), np.full(5, 1.0), np.full(5, 4.0)
-    for prob, expected in ((0.025, 1.0), (0.5, 2.0), (0.975, 4.0)):
-        assert prediction.mixture_quantile(modes, lows, highs, prob) == pytest.approx(expected)
-    zero = np.zeros(4)  # no events: Wilson [0, high], half the mass at 0
-    assert prediction.mixture_quantile(zero, zero, np.full(4, 0.04), 0.025) == 0.0
+def test_mixture_reduces_to_the_sampling_distribution_when_all_sets_agree():
+    centres, ses = np.full(5, 2.0), np.full(5, 0.5)
+    for prob in (0.025, 0.5, 0.975):
+        expected = stats.norm.ppf(prob, 2.0, 0.5)
+        got = prediction.mixture_quantile("normal", centres, ses, 0, prob)
+        assert got == pytest.approx(expected, abs=1e-9)
+        got = prediction.mixture_quantile("lognormal", centres, ses, 0, prob)
+        assert got == pytest.approx(np.exp(stats.norm.ppf(prob, np.log(2.0), 0.5)), rel=1e-9)
+        got = prediction.mixture_quantile("binomial", np.full(3, 0.02), None, 1000, prob)
+        assert got == stats.binom.ppf(prob, 1000, 0.02) / 1000
+    # no expected events: every future trial shows 0
+    assert prediction.mixture_quantile("binomial", np.zeros(4), None, 500, 0.975) == 0.0
 
 
 def test_prediction_interval_widens_monotonically_with_the_spread_of_set_estimates():
     z = np.linspace(-1.5, 1.5, 9)
     widths = []
     for spread in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0):
-        modes = 10.0 + spread * z
-        low = prediction.mixture_quantile(modes, modes - 1.0, modes + 1.5, 0.025)
-        high = prediction.mixture_quantile(modes, modes - 1.0, modes + 1.5, 0.975)
+        centres = 10.0 + spread * z
+        low = prediction.mixture_quantile("normal", centres, np.ones(9), 0, 0.025)
+        high = prediction.mixture_quantile("normal", centres, np.ones(9), 0, 0.975)
         assert low <= 10.0 <= high
         widths.append(high - low)
-    assert widths[0] == pytest.approx(2.5)
+    assert widths[0] == pytest.approx(2 * 1.959964, rel=1e-5)
     assert np.all(np.diff(widths) > 0)
 
 
-def synthetic_tables(shift: float, events: int) -> dict[str, pl.DataFrame]:
-    """Return bmd, markers, fractures and comparisons tables of one run (one month)."""
+def synthetic_tables(events: int) -> dict[str, pl.DataFrame]:
+    """Return nominal bmd, markers, fractures and comparisons tables of one run (one month)."""
     rows = {
-        "bmd": [("a", "LS", 12.0, 100, 5.0 + shift, 4.0 + shift, 6.0 + shift, 3.0, 2.77, 0.5)],
-        "markers": [("a", "CTX", 14.0, -50.0 + shift, -60.0, -40.0)],
+        "bmd": [("a", "LS", 12.0, 100, 5.0, 4.0, 6.0, 3.0, 2.77, 0.5)],
+        "markers": [("a", "CTX", 14.0, -50.0, -60.0, -40.0)],
         "fractures": [
             ("a", "hip", 12.0, 100, 0, 0.0, 0.0, 0.037),
             ("b", "hip", 12.0, 100, events, events / 100, 0.02, 0.11),
@@ -239,29 +246,51 @@ def synthetic_tables(shift: float, events: int) -> dict[str, pl.DataFrame]:
     }
 
 
+def synthetic_expected(shift: float, p_a: float, p_b: float) -> pl.DataFrame:
+    """Return the expected endpoints of one set, matching ``synthetic_tables``."""
+    rows = [
+        ("bmd", "a", None, "LS", 12.0, "mean_pct_change", 5.0 + shift, 3.0, None, None),
+        ("markers", "a", None, "CTX", 14.0, "median_pct_change", -50.0 + shift, None, None, None),
+        ("fractures", "a", None, "hip", 12.0, "incidence_frac", p_a, None, None, None),
+        ("fractures", "b", None, "hip", 12.0, "incidence_frac", p_b, None, None, None),
+        ("comparisons", "a", "b", "hip", 12.0, "risk_ratio", p_a / p_b, None, p_a, p_b),
+        ("comparisons", "a", "b", "hip", 12.0, "hazard_ratio", p_a / p_b, None, p_a, p_b),
+    ]
+    names = expected.EXPECTED_SCHEMA.names
+    return pl.from_arrow(
+        pa.Table.from_pylist(
+            [dict(zip(names, r, strict=True)) for r in rows], schema=expected.EXPECTED_SCHEMA
+        )
+    )
+
+
 def test_prediction_intervals_of_synthetic_tables():
-    nominal = synthetic_tables(0.0, 5)
-    sets = [synthetic_tables(shift, events) for shift, events in ((-1.0, 4), (1.0, 6))]
+    nominal = synthetic_tables(5)
+    sets = [synthetic_expected(-1.0, 0.02, 0.04), synthetic_expected(1.0, 0.0, 0.06)]
     table = prediction.prediction_intervals(nominal, sets, 0.95)
     assert table.columns == io.PREDICTION_INTERVALS_SCHEMA.names
-    with_pi = table.filter(pl.col("pi_low").is_not_null())
-    assert (with_pi["pi_low"] <= with_pi["estimate"]).all()
-    assert (with_pi["pi_high"] >= with_pi["estimate"]).all()
     bmd = table.row(by_predicate=pl.col("table") == "bmd", named=True)
+    # mixture of N(4, 0.3) and N(6, 0.3): wider than the nominal CI, centred on 5
     assert bmd["pi_low"] < bmd["ci_low"] and bmd["pi_high"] > bmd["ci_high"]
+    assert bmd["pi_low"] + bmd["pi_high"] == pytest.approx(10.0)
+    assert (bmd["param_low"], bmd["param_high"]) == (pytest.approx(4.05), pytest.approx(5.95))
     markers = table.row(by_predicate=pl.col("table") == "markers", named=True)
     assert markers["pi_low"] is None and (markers["param_low"], markers["param_high"]) == (
         pytest.approx(-50.95),
         pytest.approx(-49.05),
     )
-    no_events = table.row(
+    arm_a = table.row(
         by_predicate=(pl.col("arm") == "a") & (pl.col("table") == "fractures"), named=True
     )
-    assert (no_events["pi_low"], no_events["pi_high"]) == (0.0, pytest.approx(0.037))
+    mix = 0.5 * stats.binom.cdf(np.arange(101), 100, 0.02) + 0.5  # the set with p = 0 is all at 0
+    assert arm_a["pi_low"] == 0.0
+    assert arm_a["pi_high"] == np.searchsorted(mix, 0.975 - 1e-12) / 100
     rr = table.row(by_predicate=pl.col("statistic") == "risk_ratio", named=True)
-    assert rr["pi_low"] == 0.0 and rr["n_parameter_sets"] == 2  # upper bound from the counts
+    assert rr["n_parameter_sets"] == 1  # the set without expected events in arm a is left out
+    se = np.sqrt(0.98 / 2.0 + 0.96 / 4.0)
+    assert rr["pi_high"] == pytest.approx(0.5 * np.exp(1.959964 * se), rel=1e-5)
     hr = table.row(by_predicate=pl.col("statistic") == "hazard_ratio", named=True)
-    assert hr["pi_low"] is None and hr["n_parameter_sets"] == 0
+    assert hr["pi_low"] < 0.5 < hr["pi_high"]
 
 
 def run_uncertainty(workdir, spread: float):
@@ -287,14 +316,18 @@ def smoke_intervals(tmp_path_factory):
     return {spread: run_uncertainty(root / f"spread_{spread}", spread) for spread in (0.5, 2.0)}
 
 
-def test_workflow_writes_prediction_intervals_that_contain_the_estimates(smoke_intervals):
+def test_workflow_writes_prediction_intervals_around_the_expected_values(smoke_intervals):
     table = smoke_intervals[0.5]
     assert table.columns == io.PREDICTION_INTERVALS_SCHEMA.names
     assert set(table["table"]) == {"bmd", "markers", "fractures", "comparisons"}
     finite = table.filter(pl.col("pi_low").is_not_null() & pl.col("estimate").is_finite())
     assert finite.height > 50
-    assert (finite["pi_low"] <= finite["estimate"]).all()
-    assert (finite["pi_high"] >= finite["estimate"]).all()
+    # the sets' expected values lie inside the interval that adds sampling error to them
+    assert (finite["pi_low"] <= finite["param_low"] + 1e-12).all()
+    assert (finite["pi_high"] >= finite["param_high"] - 1e-12).all()
+    # the nominal run is one trial of the design: most of its estimates fall inside
+    inside = (finite["pi_low"] <= finite["estimate"]) & (finite["estimate"] <= finite["pi_high"])
+    assert inside.mean() > 0.85
     assert (table["n_parameter_sets"] <= 3).all()
 
 

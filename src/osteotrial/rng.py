@@ -36,6 +36,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "parameter_set",
     "measurement.dxa",
     "measurement.markers",
+    "prediction.cohort",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

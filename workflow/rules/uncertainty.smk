@@ -1,7 +1,12 @@
 # Parameter uncertainty (docs/analyses.md): K parameter sets drawn from the calibration's
-# uncertainty (uncertainty.covariance_file), each simulated on the trial's own cohort, and
-# prediction intervals next to every endpoint.
+# uncertainty (uncertainty.covariance_file), the expected endpoints of each on a prediction
+# cohort of its own, and prediction intervals for a future trial next to every endpoint.
 PARAMETER_SETS = [f"p{k:03d}" for k in range(TRIAL.uncertainty["n_parameter_sets"])]
+SETS_PER_JOB = 10
+SET_BATCHES = {
+    f"b{j:03d}": PARAMETER_SETS[j * SETS_PER_JOB : (j + 1) * SETS_PER_JOB]
+    for j in range((len(PARAMETER_SETS) + SETS_PER_JOB - 1) // SETS_PER_JOB)
+}
 PI_TABLES = ("bmd", "markers", "fractures", "comparisons")
 
 
@@ -22,63 +27,52 @@ rule draw_parameter_set:
         "../scripts/draw_parameter_set.py"
 
 
-# The trial's own cohort (same patients and latent draws): sets differ by parameters only. One
-# job per set writes every arm and shard (the per-shard files of a nominal run).
-rule simulate_parameter_set:
-    input:
-        cohort=expand("results/{{trial}}/cohort/{shard}.parquet", shard=SHARDS),
-        parameter_set="results/{trial}/uncertainty/{pset}/parameters.parquet",
+# The prediction cohort: uncertainty.expected_cohort_per_arm patients per arm, the trial's
+# screening, a root seed of its own (TrialConfig.cohort_seed), independent of the trial cohort.
+rule sample_prediction_cohort:
     output:
-        simulations=expand(
-            "results/{{trial}}/uncertainty/{{pset}}/simulations/{arm}/{shard}.parquet",
-            arm=ARMS,
-            shard=SHARDS,
-        ),
+        cohort="results/{trial}/uncertainty/cohort.parquet",
     log:
-        "logs/{trial}/simulate_parameter_set/{pset}.log",
+        "logs/{trial}/sample_prediction_cohort/cohort.log",
     benchmark:
-        "benchmarks/{trial}/simulate_parameter_set/{pset}.tsv"
+        "benchmarks/{trial}/sample_prediction_cohort/cohort.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        config=TRIAL.raw,
+        population="prediction",
+    script:
+        "../scripts/sample_cohort.py"
+
+
+# Expected endpoints of each set (analyses.expected): the prediction cohort simulated event-free
+# under every arm. SETS_PER_JOB sets per job, as a job's start-up (Python, the compiled engine)
+# costs about as much as one set's simulation.
+rule expected_endpoints:
+    input:
+        cohort="results/{trial}/uncertainty/cohort.parquet",
+        parameter_sets=lambda w: [
+            f"results/{w.trial}/uncertainty/{pset}/parameters.parquet"
+            for pset in SET_BATCHES[w.batch]
+        ],
+    output:
+        expected="results/{trial}/uncertainty/expected/{batch}.parquet",
+    log:
+        "logs/{trial}/expected_endpoints/{batch}.log",
+    benchmark:
+        "benchmarks/{trial}/expected_endpoints/{batch}.tsv"
     conda:
         CONDA_ENV
     params:
         config=TRIAL.raw,
     script:
-        "../scripts/simulate_parameter_set.py"
-
-
-rule parameter_set_endpoints:
-    input:
-        cohort=expand("results/{{trial}}/cohort/{shard}.parquet", shard=SHARDS),
-        simulations=expand(
-            "results/{{trial}}/uncertainty/{{pset}}/simulations/{arm}/{shard}.parquet",
-            arm=ARMS,
-            shard=SHARDS,
-        ),
-    output:
-        **{
-            table: f"results/{{trial}}/uncertainty/{{pset}}/endpoints/{table}.parquet"
-            for table in ENDPOINT_TABLES
-        },
-    log:
-        "logs/{trial}/parameter_set_endpoints/{pset}.log",
-    benchmark:
-        "benchmarks/{trial}/parameter_set_endpoints/{pset}.tsv"
-    conda:
-        CONDA_ENV
-    params:
-        config=TRIAL.raw,
-    script:
-        "../scripts/compute_endpoints.py"
+        "../scripts/expected_endpoints.py"
 
 
 rule prediction_intervals:
     input:
         nominal=expand("results/{{trial}}/endpoints/{table}.parquet", table=PI_TABLES),
-        sets=expand(
-            "results/{{trial}}/uncertainty/{pset}/endpoints/{table}.parquet",
-            pset=PARAMETER_SETS,
-            table=PI_TABLES,
-        ),
+        expected=expand("results/{{trial}}/uncertainty/expected/{batch}.parquet", batch=SET_BATCHES),
         parameters=expand(
             "results/{{trial}}/uncertainty/{pset}/parameters.parquet", pset=PARAMETER_SETS
         ),

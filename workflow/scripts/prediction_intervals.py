@@ -10,7 +10,7 @@ from osteotrial.trial.config import config_from_dict
 trial = config_from_dict(snakemake.params.config)
 write_prediction_intervals(
     snakemake.input.nominal,
-    snakemake.input.sets,
+    snakemake.input.expected,
     snakemake.input.parameters,
     level=float(trial.uncertainty["level"]),
     output=snakemake.output,

@@ -1,4 +1,5 @@
-"""Glue: sample a cohort once (the trial's, or the power super-cohort) and write it as shards."""
+"""Glue: sample a cohort once (the trial's, the power super-cohort or the prediction cohort)
+and write it as shards."""
 
 import sys
 
@@ -13,4 +14,6 @@ population = snakemake.params.population
 allocation = trial.cohort_allocation(population)
 seed = trial.cohort_seed(population)
 cohort = sample_cohort(CohortSpec.from_dict(trial.cohort_spec), allocation, seed)
-io.write_cohort_shards(cohort, snakemake.output.cohort, trial.provenance())
+paths = snakemake.output.cohort
+paths = [paths] if isinstance(paths, str) else list(paths)  # one file: the prediction cohort
+io.write_cohort_shards(cohort, paths, trial.provenance())

@@ -1,33 +1,32 @@
-"""Prediction intervals that combine parameter and sampling uncertainty, next to every endpoint.
+"""Prediction intervals for a future trial: parameter uncertainty plus sampling uncertainty.
 
-What a trial of this design and size would show is, under parameter set k, an estimate with a
-sampling distribution that we approximate by a two-piece normal through the set's own estimate
-m_k (its median) and 95 % CI (``stats.intervals.CONFIDENCE``): below m_k a normal of SD
-(m_k - low_k) / z, above it one of SD (high_k - m_k) / z, z = z_0.975, so the distribution's
-2.5 % and 97.5 % quantiles are exactly the set's CI bounds, whatever their asymmetry (Wilson
-interval of an incidence, log-normal interval of a risk ratio, Wald interval of a Cox hazard
-ratio, t interval of a mean). Over the K parameter sets (equal weights) the predictive
-distribution is the mixture
+What a future trial of this design and size would show, under parameter set k, is an estimate
+drawn from a sampling distribution centred on the set's *expected* endpoint
+(``analyses.expected``: a cohort of its own, cumulative hazards instead of sampled events), not
+on one realised trial. The sampling distribution at the trial's size n (the nominal tables'
+counts) is, per statistic:
 
-    F(x) = (1 / K) sum_k F_k(x),
+- ``mean_pct_change`` (bmd): normal, mean mu_k, SD s / sqrt(n), s the nominal table's SD of the
+  measured change (true spread plus DXA error);
+- ``incidence_frac`` (fractures): the crude proportion of a binomial (n, p_k), exact;
+- ``risk_ratio`` (comparisons): log-normal around p1_k / p0_k, SE of the log
+  sqrt((1 - p1) / (n1 p1) + (1 - p0) / (n0 p0)) (delta method, at the expected incidences);
+- ``hazard_ratio``: log-normal around the expected HR, SE sqrt(1 / (n1 p1) + 1 / (n0 p0)) (the
+  Cox information of the expected events).
 
-and the prediction interval at ``level`` is its (1 - level) / 2 and (1 + level) / 2 quantiles
-(scipy.optimize.brentq on F). When every set gives the same estimate and CI, the 95 % PI is that
-CI; at 95 % the PI lies within [min_k low_k, max_k high_k]. Working on the natural scale (not
-logit or log) keeps estimates of 0 (no events) inside their intervals: a set with 0 events has
-low = m = 0, i.e. half its mass at 0, as the Wilson interval [0, high] says.
+Over the K parameter sets (equal weights) the predictive distribution is the mixture
+F(x) = (1 / K) sum_k F_k(x), and the prediction interval at ``level`` is its (1 - level) / 2 and
+(1 + level) / 2 quantiles (``mixture_quantile``). Its coverage of a future trial's estimate is
+checked by simulation-based calibration on a problem with a known truth
+(``tests/test_prediction_coverage.py``). ``markers`` medians have no sampling part here:
+``pi_low``/``pi_high`` are null and only the parameter-only interval is given.
 
-Special cases: a ``risk_ratio`` with no events in the treated arm is 0 with an upper bound nan
-(scipy); its upper bound then comes from the counts of the ``fractures`` table plus 0.5 (log RR
-and its delta-method SE), as do all three numbers when the control arm has no events (RR inf).
-A ratio without events in either arm, or a hazard ratio that is not estimable (nan), leaves the
-set out of the mixture; ``n_parameter_sets`` counts the sets used. ``markers`` medians have no
-sampling CI: ``pi_low``/``pi_high`` are null there and only the parameter-only interval is given.
-
-``param_low``/``param_high`` are the (1 - level) / 2 and (1 + level) / 2 quantiles of the K
-estimates alone (parameter uncertainty without sampling error); ``estimate``, ``ci_low`` and
-``ci_high`` are the nominal run's (the trial's own parameters). ``time`` is the row's month
-(``time_unit`` "month") or, for markers, its day (``time_unit`` "day").
+``param_low``/``param_high`` are the quantiles of the K expected values alone (parameter
+uncertainty without sampling error). ``estimate``, ``ci_low`` and ``ci_high`` are the nominal
+run's (one realised trial with the trial's own parameters), which a future trial's estimate, and
+so the nominal one, falls inside with probability about ``level``. A set whose expected value
+is not finite (an arm with no expected events) is left out; ``n_parameter_sets`` counts the
+sets used. ``time`` is the row's month (``time_unit`` "month") or, for markers, its day.
 """
 
 from __future__ import annotations
@@ -41,12 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy import optimize, special, stats
 
-from osteotrial.io import (
-    PARAMETER_SETS_SCHEMA,
-    PREDICTION_INTERVALS_SCHEMA,
-    write_parquet,
-)
-from osteotrial.stats.intervals import CONFIDENCE
+from osteotrial.io import PARAMETER_SETS_SCHEMA, PREDICTION_INTERVALS_SCHEMA, write_parquet
 
 # table -> (key columns: arm, reference arm or None, endpoint column, time column),
 # and its statistics: (estimate column, CI low, CI high), CI None for markers.
@@ -65,119 +59,130 @@ STATISTICS: dict[str, tuple[tuple[str, str | None, str | None], ...]] = {
         ("hazard_ratio", "hr_ci_low", "hr_ci_high"),
     ),
 }
-Z = float(stats.norm.ppf(0.5 + CONFIDENCE / 2.0))
+# The family of each statistic's sampling distribution (module docstring).
+FAMILY: dict[str, str] = {
+    "mean_pct_change": "normal",
+    "incidence_frac": "binomial",
+    "risk_ratio": "lognormal",
+    "hazard_ratio": "lognormal",
+}
 
 
-def two_piece_cdf(x: float, modes: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> np.ndarray:
-    """Return F_k(x) of every set, shape (K,): two-piece normals through (low_k, m_k, high_k).
+def binomial_mixture_quantile(p: np.ndarray, n: int, prob: float) -> float:
+    """Return the ``prob`` quantile of the mixture of Binomial(n, p_k) / n (exact).
 
-    low_k and high_k are the 2.5 % and 97.5 % quantiles; a zero half-width is a step.
+    The mixture's quantile lies between the smallest and the largest of the sets' own
+    quantiles, so only those counts are evaluated.
     """
-    sd_low, sd_high = (modes - lows) / Z, (highs - modes) / Z
-    sd = np.where(x < modes, sd_low, sd_high)
-    safe = np.where(sd > 0.0, sd, 1.0)
-    return np.where(sd > 0.0, special.ndtr((x - modes) / safe), (x >= modes).astype(np.float64))
+    own = stats.binom.ppf(prob, n, p)
+    counts = np.arange(int(np.min(own)), int(np.max(own)) + 1)
+    cdf = np.mean(stats.binom.cdf(counts[None, :], n, p[:, None]), axis=0)
+    index = min(int(np.searchsorted(cdf, prob - 1e-12)), counts.size - 1)
+    return float(counts[index] / n)
 
 
-def mixture_quantile(modes: np.ndarray, lows: np.ndarray, highs: np.ndarray, prob: float) -> float:
-    """Return the ``prob`` quantile of the equal-weight mixture of the sets' two-piece normals.
-
-    Arrays have shape (K,) with lows <= modes <= highs; returns nan when K is 0.
-    """
-    modes, lows, highs = (np.asarray(a, dtype=np.float64) for a in (modes, lows, highs))
-    if modes.size == 0:
-        return float("nan")
-    if np.any(lows > modes) or np.any(highs < modes):
-        raise ValueError("every set needs low <= estimate <= high")
-    spread = 12.0 / Z
-    left = float(np.min(modes - spread * (modes - lows))) - 1e-9
-    right = float(np.max(modes + spread * (highs - modes))) + 1e-9
+def continuous_mixture_quantile(centres: np.ndarray, ses: np.ndarray, prob: float) -> float:
+    """Return the ``prob`` quantile of the equal-weight mixture of normals N(centre_k, se_k)."""
+    spread = 12.0 * float(np.max(ses)) + 1e-12
+    left, right = float(np.min(centres)) - spread, float(np.max(centres)) + spread
 
     def cdf_minus_prob(x: float) -> float:
-        return float(np.mean(two_piece_cdf(x, modes, lows, highs))) - prob
+        return float(np.mean(special.ndtr((x - centres) / ses))) - prob
 
-    quantile = optimize.brentq(cdf_minus_prob, left, right, xtol=1e-13, rtol=1e-12)
-    # At an atom (a set with low == estimate, e.g. 0 events) brentq stops within xtol of the
-    # jump, on either side: snap to the atom.
-    atoms = modes[(lows == modes) | (highs == modes)]
-    near = atoms[np.abs(atoms - quantile) <= 1e-9 * max(1.0, abs(quantile))]
-    return float(near[0]) if near.size else float(quantile)
+    return float(optimize.brentq(cdf_minus_prob, left, right, xtol=1e-12, rtol=1e-12))
 
 
-def _risk_ratio_counts(comparisons: pl.DataFrame, fractures: pl.DataFrame) -> pl.DataFrame:
-    """Return the comparisons rows with a, n1 (arm) and c, n0 (reference arm) counts."""
-    counts = fractures.select("arm", "endpoint", "month", "n_events", "n_patients")
-    own = counts.rename({"n_events": "a", "n_patients": "n1"})
-    ref = counts.rename({"arm": "reference_arm", "n_events": "c", "n_patients": "n0"})
-    return comparisons.join(own, on=["arm", "endpoint", "month"], how="left").join(
-        ref, on=["reference_arm", "endpoint", "month"], how="left"
+def mixture_quantile(family: str, centres, spread, n: int, prob: float) -> float:
+    """Return the ``prob`` quantile of the predictive mixture of one statistic.
+
+    ``centres``: the sets' expected values (K,); ``spread``: the SE of each set's sampling
+    distribution on the analysis scale (K,; log scale for ``lognormal``), unused for
+    ``binomial``; ``n``: the trial's size for ``binomial``.
+    """
+    centres = np.asarray(centres, dtype=np.float64)
+    if centres.size == 0:
+        return float("nan")
+    if family == "binomial":
+        return binomial_mixture_quantile(np.clip(centres, 0.0, 1.0), int(n), prob)
+    ses = np.asarray(spread, dtype=np.float64)
+    if family == "normal":
+        return continuous_mixture_quantile(centres, ses, prob)
+    if family == "lognormal":
+        return float(np.exp(continuous_mixture_quantile(np.log(centres), ses, prob)))
+    raise ValueError(f"family={family!r}; allowed: {sorted(set(FAMILY.values()))}")
+
+
+def ratio_log_se(statistic: str, p1, p0, n1, n0) -> np.ndarray:
+    """Return the SE of log RR or log HR at expected incidences p1, p0 and arm sizes n1, n0."""
+    p1, p0 = np.asarray(p1, dtype=np.float64), np.asarray(p0, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if statistic == "risk_ratio":
+            return np.sqrt((1.0 - p1) / (n1 * p1) + (1.0 - p0) / (n0 * p0))
+        return np.sqrt(1.0 / (n1 * p1) + 1.0 / (n0 * p0))
+
+
+def _arm_sizes(nominal: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """Return the nominal comparisons keys with n1 (arm) and n0 (reference arm)."""
+    counts = nominal["fractures"].select("arm", "endpoint", "month", "n_patients")
+    own = counts.rename({"n_patients": "n1"})
+    ref = counts.rename({"arm": "reference_arm", "n_patients": "n0"})
+    return (
+        nominal["comparisons"]
+        .join(own, on=["arm", "endpoint", "month"], how="left")
+        .join(ref, on=["reference_arm", "endpoint", "month"], how="left")
     )
 
 
-def _risk_ratio_zero_counts(frame: pl.DataFrame, est, lo, hi):
-    """Return (est, lo, hi) with counts plus 0.5 where an arm has no events (docstring)."""
-    a, n1, c, n0 = (frame[x].to_numpy().astype(np.float64) for x in ("a", "n1", "c", "n0"))
-    with np.errstate(all="ignore"):
-        log_rr = np.log((a + 0.5) / (n1 + 0.5)) - np.log((c + 0.5) / (n0 + 0.5))
-        se = np.sqrt(1 / (a + 0.5) - 1 / (n1 + 0.5) + 1 / (c + 0.5) - 1 / (n0 + 0.5))
-    valid = (n1 > 0) & (n0 > 0) & (a + c > 0)
-    none_treated = valid & (a == 0) & (c > 0)
-    none_control = valid & (c == 0) & (a > 0)
-    hi = np.where(none_treated | none_control, np.exp(log_rr + Z * se), hi)
-    lo = np.where(none_control, np.exp(log_rr - Z * se), lo)
-    est = np.where(none_control, np.exp(log_rr), est)
-    return est, lo, hi
+def _expected_matrix(base: pl.DataFrame, keys: list[str], column: str, sets, value: str):
+    """Return the sets' expected ``value`` column, (n_rows, K), in the row order of ``base``."""
+    out = []
+    for expected in sets:
+        frame = expected.filter(pl.col("statistic") == column).rename(
+            {"endpoint": keys[-2], "time": keys[-1]}
+        )
+        frame = frame.select([*keys, value])
+        joined = base.select(keys).join(
+            frame, on=keys, how="left", maintain_order="left", nulls_equal=True
+        )
+        out.append(joined[value].to_numpy().astype(np.float64))
+    return np.column_stack(out)
 
 
-def components(
-    statistic: tuple, frame: pl.DataFrame, fractures: pl.DataFrame | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (estimate, CI low, CI high) of every row, nan where a set cannot be used."""
-    column, low, high = statistic
-    est = frame[column].to_numpy().astype(np.float64)
-    if low is None or high is None:
-        return est, np.full(est.size, np.nan), np.full(est.size, np.nan)
-    lo, hi = (frame[c].to_numpy().astype(np.float64) for c in (low, high))
-    if column == "risk_ratio" and fractures is not None:
-        est, lo, hi = _risk_ratio_zero_counts(_risk_ratio_counts(frame, fractures), est, lo, hi)
-    ok = np.isfinite(est) & np.isfinite(lo) & np.isfinite(hi) & (lo <= est) & (est <= hi)
-    nan = np.full(est.size, np.nan)
-    return np.where(ok, est, nan), np.where(ok, lo, nan), np.where(ok, hi, nan)
-
-
-def _aligned(nominal: pl.DataFrame, other: pl.DataFrame, keys: list[str], columns: dict) -> dict:
-    """Return ``columns`` (name -> array over other's rows) in the row order of ``nominal``."""
-    frame = pl.DataFrame({**{k: other[k] for k in keys}, **columns})
-    joined = nominal.select(keys).join(
-        frame, on=keys, how="left", maintain_order="left", nulls_equal=True
-    )
-    return {c: joined[c].to_numpy().astype(np.float64) for c in columns}
-
-
-def _interval_rows(name: str, statistic: tuple, nominal: Mapping, sets: Sequence[Mapping], level):
+def _interval_rows(name, statistic, nominal, sets, level) -> list[dict]:
     """Return the rows of one table and statistic (see the module docstring)."""
     arm, ref, endpoint, time = KEYS[name]
     keys = [c for c in (arm, ref, endpoint, time) if c is not None]
     column, low, high = statistic
-    base = nominal[name].sort(keys)
-    parts: dict[str, list[np.ndarray]] = {"raw": [], "m": [], "lo": [], "hi": []}
-    for tables in sets:
-        est, lo, hi = components(statistic, tables[name], tables.get("fractures"))
-        got = _aligned(
-            base, tables[name], keys, {"raw": tables[name][column], "m": est, "lo": lo, "hi": hi}
-        )
-        for key, values in got.items():
-            parts[key].append(values)
-    raw, modes, lows, highs = (np.column_stack(parts[k]) for k in ("raw", "m", "lo", "hi"))
+    base = (_arm_sizes(nominal) if name == "comparisons" else nominal[name]).sort(keys)
+    tables = [s.filter(pl.col("table") == name).drop("table") for s in sets]
+    if ref is None:
+        tables = [t.drop("reference_arm") for t in tables]
+    centres = _expected_matrix(base, keys, column, tables, "value")
     probs = ((1.0 - level) / 2.0, (1.0 + level) / 2.0)
+    family = FAMILY.get(column)
+    if name == "comparisons":
+        p1 = _expected_matrix(base, keys, column, tables, "incidence")
+        p0 = _expected_matrix(base, keys, column, tables, "reference_incidence")
+        n1, n0 = (base[c].to_numpy().astype(np.float64)[:, None] for c in ("n1", "n0"))
+        spread = ratio_log_se(column, p1, p0, n1, n0)
+    elif name == "bmd":
+        sd = base["sd_pct_change"].to_numpy().astype(np.float64)
+        n = base["n_patients"].to_numpy().astype(np.float64)
+        spread = np.broadcast_to((sd / np.sqrt(n))[:, None], centres.shape)
+    else:
+        spread = np.zeros_like(centres)
     rows = []
     for i, row in enumerate(base.iter_rows(named=True)):
-        finite = np.isfinite(raw[i])
-        param = np.quantile(raw[i][finite], probs) if finite.any() else (np.nan, np.nan)
-        used = np.isfinite(modes[i])
+        finite = np.isfinite(centres[i])
+        param = np.quantile(centres[i][finite], probs) if finite.any() else (np.nan, np.nan)
+        used = finite & np.isfinite(spread[i]) & (centres[i] > 0 if family == "lognormal" else True)
+        n_trial = int(row.get("n_patients") or 0)
         pi = [None, None]
-        if low is not None and used.any():
-            pi = [mixture_quantile(modes[i][used], lows[i][used], highs[i][used], p) for p in probs]
+        if family is not None and used.any() and (family != "binomial" or n_trial > 0):
+            pi = [
+                mixture_quantile(family, centres[i][used], spread[i][used], n_trial, p)
+                for p in probs
+            ]
         rows.append(
             {
                 "table": name,
@@ -195,14 +200,14 @@ def _interval_rows(name: str, statistic: tuple, nominal: Mapping, sets: Sequence
                 "param_low": float(param[0]),
                 "param_high": float(param[1]),
                 "level": float(level),
-                "n_parameter_sets": int(used.sum() if low is not None else finite.sum()),
+                "n_parameter_sets": int(used.sum() if family is not None else finite.sum()),
             }
         )
     return rows
 
 
 def prediction_intervals(
-    nominal: Mapping[str, pl.DataFrame], sets: Sequence[Mapping[str, pl.DataFrame]], level: float
+    nominal: Mapping[str, pl.DataFrame], sets: Sequence[pl.DataFrame], level: float
 ) -> pl.DataFrame:
     """Return the prediction-interval table (``io.PREDICTION_INTERVALS_SCHEMA``).
 
@@ -210,16 +215,17 @@ def prediction_intervals(
     ----------
     nominal
         Endpoint tables of the nominal run (``bmd``, ``markers``, ``fractures``,
-        ``comparisons``; the trial's own parameters), by table name.
+        ``comparisons``; the trial's own parameters), by table name: the rows, the trial's
+        sizes and the nominal estimates.
     sets
-        The same tables of each of the K parameter sets (same cohort and design).
+        The expected endpoints of each of the K parameter sets (``analyses.expected``).
     level
         Coverage of the prediction and parameter-only intervals, in (0.5, 1).
     """
     if not 0.5 < level < 1.0:
         raise ValueError(f"level={level} is outside (0.5, 1)")
     if not sets:
-        raise ValueError("no parameter sets: need at least one set of endpoint tables")
+        raise ValueError("no parameter sets: need the expected endpoints of at least one set")
     rows = []
     for name, statistics in STATISTICS.items():
         for statistic in statistics:
@@ -227,21 +233,9 @@ def prediction_intervals(
     return pl.from_arrow(pa.Table.from_pylist(rows, schema=PREDICTION_INTERVALS_SCHEMA))
 
 
-def read_tables(paths: Sequence[str | Path]) -> dict[str, dict[str, pl.DataFrame]]:
-    """Return endpoint tables by folder then table name: ``<folder>/<table>.parquet``.
-
-    The folder key is the name of the folder above ``endpoints`` (the parameter set, e.g.
-    ``p003``, or the trial for the nominal tables).
-    """
-    tables: dict[str, dict[str, pl.DataFrame]] = {}
-    for path in map(Path, paths):
-        tables.setdefault(path.parent.parent.name, {})[path.stem] = pl.read_parquet(path)
-    return tables
-
-
 def write_prediction_intervals(
     nominal_paths: Sequence[str | Path],
-    set_paths: Sequence[str | Path],
+    expected_paths: Sequence[str | Path],
     parameter_paths: Sequence[str | Path],
     level: float,
     output: Mapping[str, str | Path],
@@ -249,13 +243,18 @@ def write_prediction_intervals(
 ) -> pl.DataFrame:
     """Write ``output["intervals"]`` (prediction intervals) and ``output["parameter_sets"]``.
 
-    ``nominal_paths`` are the nominal endpoint tables, ``set_paths`` every set's tables
-    (``.../{pset}/endpoints/{table}.parquet``), ``parameter_paths`` every set's drawn values
+    ``nominal_paths`` are the nominal endpoint tables (``.../endpoints/{table}.parquet``),
+    ``expected_paths`` the expected endpoints of batches of sets (``analyses.expected``, with a
+    ``parameter_set`` column), ``parameter_paths`` every set's drawn values
     (``parameter_sets.write_parameter_set``), concatenated into one table by set.
     """
-    (nominal,) = read_tables(nominal_paths).values()
-    sets = read_tables(set_paths)
-    intervals = prediction_intervals(nominal, [sets[k] for k in sorted(sets)], level)
+    nominal = {Path(p).stem: pl.read_parquet(p) for p in nominal_paths}
+    expected = pl.concat([pl.read_parquet(p) for p in expected_paths]).sort("parameter_set")
+    sets = [
+        part.drop("parameter_set")
+        for part in expected.partition_by("parameter_set", maintain_order=True)
+    ]
+    intervals = prediction_intervals(nominal, sets, level)
     meta = {**metadata, "n_parameter_sets": str(len(sets)), "level": str(level)}
     write_parquet(intervals.to_arrow().cast(PREDICTION_INTERVALS_SCHEMA), output["intervals"], meta)
     drawn = pa.concat_tables(

@@ -35,6 +35,9 @@ SCHEMA_FILE = "config.schema.json"
 MODEL_FILE = "model.yaml"
 # Keys that only change how the work is split, never a number in a table: left out of the hash,
 # so that n_shards=1 and n_shards=4 write byte-identical endpoint tables.
+# Cohorts besides the trial's own (``randomized``), each with a root seed of its own.
+POPULATION_STREAMS: dict[str, str] = {"power": "power.super_cohort", "prediction": "prediction.cohort"}
+POPULATIONS: tuple[str, ...] = ("randomized", *POPULATION_STREAMS)
 EXECUTION_ONLY_KEYS: tuple[tuple[str, ...], ...] = (("n_shards",), ("schedule", "chunk_size"))
 
 
@@ -92,27 +95,34 @@ class TrialConfig:
         return self.raw["uncertainty"]
 
     def cohort_allocation(self, population: str) -> dict[str, int]:
-        """Return the allocation of a cohort: ``randomized`` (the trial) or ``power``.
+        """Return the allocation of a cohort: ``randomized`` (the trial), ``power`` or
+        ``prediction``.
 
-        The power super-cohort has ``power.super_cohort_per_arm`` patients per arm; its arm
-        labels are not used, as every patient is simulated under every arm.
+        The power super-cohort has ``power.super_cohort_per_arm`` patients per arm, the
+        prediction cohort (expected values of each parameter set, analyses.expected)
+        ``uncertainty.expected_cohort_per_arm``; their arm labels are not used, as every patient
+        is simulated under every arm.
         """
         if population == "randomized":
             return dict(self.allocation)
         if population == "power":
             return dict.fromkeys(self.allocation, int(self.power["super_cohort_per_arm"]))
-        raise ValueError(f"population={population!r}; allowed: 'randomized', 'power'")
+        if population == "prediction":
+            per_arm = int(self.uncertainty["expected_cohort_per_arm"])
+            return dict.fromkeys(self.allocation, per_arm)
+        raise ValueError(f"population={population!r}; allowed: {', '.join(POPULATIONS)}")
 
     def cohort_seed(self, population: str) -> int:
         """Return the root seed of a cohort's streams: ``seed`` for the trial (``randomized``),
-        a seed derived from it for the ``power`` super-cohort, so that the super-cohort's
-        candidates are independent of the trial's (with the trial's seed it held the trial
-        cohort as its first patients, and the power of the trial's own size re-used them)."""
+        a seed derived from it for the ``power`` super-cohort and the ``prediction`` cohort, so
+        that their candidates are independent of the trial's (with the trial's seed the
+        super-cohort held the trial cohort as its first patients)."""
         if population == "randomized":
             return self.seed
-        if population == "power":
-            return int(rng.make_generator(self.seed, "power.super_cohort").integers(2**32))
-        raise ValueError(f"population={population!r}; allowed: 'randomized', 'power'")
+        if population in POPULATION_STREAMS:
+            stream = POPULATION_STREAMS[population]
+            return int(rng.make_generator(self.seed, stream).integers(2**32))
+        raise ValueError(f"population={population!r}; allowed: {', '.join(POPULATIONS)}")
 
     def provenance(self, **extra: str) -> dict[str, str]:
         """Return the Parquet metadata of this trial (see ``osteotrial.io.provenance``)."""

@@ -1,0 +1,259 @@
+"""Expected endpoints of a parameter set: what a trial of the design shows on average.
+
+A trial's estimate is one draw: which women fracture depends on their latent thresholds, and a
+prediction interval centred on it carries that draw's luck (issue 13). Here every endpoint is
+taken at its *expected value* over a cohort of its own (the ``prediction`` cohort,
+``TrialConfig.cohort_seed``), every patient simulated under every arm, from each patient's
+cumulative hazards instead of her sampled events; ``analyses.prediction`` then puts the sampling
+distribution at the trial's size around it.
+
+Expected incidence by day d of an endpoint with cumulative hazard E (per patient; death D):
+
+- clinical endpoints (``clinical_vertebral`` f H_v, ``hip`` H_hip, ``nonvertebral``
+  H_hip + H_nv, ``clinical`` their sum with f H_v; f the clinically recognized share): the
+  probability of an event before death, dropout and d, with death as a competing risk,
+  sum_j S_j (1 - exp(-(dE_j + dD_j))) dE_j / (dE_j + dD_j), S_j = exp(-(E + D)) at the start of
+  interval j of the record grid cut at min(dropout, d) (hazards constant within an interval);
+  the mean over all patients, like the trial's crude proportion;
+- ``new_vertebral``: 1 - exp(-H_v(d)) averaged over the women imaged at d, each weighted by her
+  chance to be alive then, exp(-D(d)) (only those still on study are imaged).
+
+The cohort is simulated *event-free* (``event_free``: every threshold infinite), so each
+patient's cumulative hazards are those of the path before any event: the hazard of a first
+event, with no imminent-risk rise after a fracture that one draw of thresholds happened to give
+and no stop at a sampled death. The risk ratio is the ratio of expected incidences; the hazard
+ratio the ratio of cumulative hazards -log(1 - p) (the complementary log-log contrast, exact
+under proportional hazards). BMD: the mean true % change among women still on study (dropout
+after d), weighted by exp(-D(d)), and its SD; markers: the median true % change. Measurement
+error has mean zero and is left to the sampling distribution (``analyses.prediction``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from osteotrial.analyses.endpoints import FRACTURE_ENDPOINTS, endpoint_months
+from osteotrial.cohort.sampling import Cohort
+from osteotrial.engine.results import ArmResult
+from osteotrial.engine.simulate import simulate_arm
+from osteotrial.model.params import ModelParams
+from osteotrial.model.records import SITES
+from osteotrial.units import DAYS_PER_MONTH
+
+F64, STR = pa.float64(), pa.string()
+EXPECTED_SCHEMA = pa.schema(
+    [("table", STR), ("arm", STR), ("reference_arm", STR), ("endpoint", STR), ("time", F64)]
+    + [("statistic", STR), ("value", F64), ("sd", F64), ("incidence", F64)]
+    + [("reference_incidence", F64)]
+)
+MARKER_COLUMNS: dict[str, str] = {"P1NP": "p1np_rel", "CTX": "ctx_rel"}
+
+
+def cumulative_at(result: ArmResult, cumulative: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Return each patient's cumulative value at her own day, linear between record days.
+
+    cumulative: (n_records, n_patients); days: (n_patients,) or (m, n_patients).
+    """
+    grid = result.record_days
+    idx = np.clip(np.searchsorted(grid, days), 1, grid.size - 1)
+    t0, t1 = grid[idx - 1], grid[idx]
+    w = np.clip((days - t0) / (t1 - t0), 0.0, 1.0)
+    cols = np.broadcast_to(np.arange(cumulative.shape[1]), np.shape(days))
+    return cumulative[idx - 1, cols] * (1.0 - w) + cumulative[idx, cols] * w
+
+
+def endpoint_hazard(result: ArmResult, params: ModelParams, endpoint: str) -> np.ndarray:
+    """Return the cumulative hazard of a clinical endpoint, (n_records, n_patients)."""
+    cum = result.cumulative_hazard
+    if cum is None:
+        raise ValueError("expected endpoints need the cumulative hazards of the simulation")
+    clinical_vertebral = params.fracture.vertebral_clinical_frac * cum["vertebral"]
+    return {
+        "clinical_vertebral": clinical_vertebral,
+        "hip": cum["hip"],
+        "nonvertebral": cum["hip"] + cum["nonvertebral"],
+        "clinical": cum["hip"] + cum["nonvertebral"] + clinical_vertebral,
+    }[endpoint]
+
+
+def competing_incidence(result: ArmResult, hazard: np.ndarray, day: float) -> float:
+    """Return the mean probability of an event before death, dropout and ``day``."""
+    end = np.minimum(result.dropout_day, day)
+    points = np.minimum(result.record_days[:, None], end[None, :])  # (n_records, n)
+    e = cumulative_at(result, hazard, points)
+    d = cumulative_at(result, result.cumulative_hazard["death"], points)  # type: ignore[index]
+    de, dd = np.diff(e, axis=0), np.diff(d, axis=0)
+    survival = np.exp(-(e[:-1] + d[:-1]))
+    total = de + dd
+    share = np.divide(de, total, out=np.zeros_like(de), where=total > 0.0)
+    return float(np.mean(np.sum(survival * -np.expm1(-total) * share, axis=0)))
+
+
+def imaged_incidence(result: ArmResult, day: float) -> float:
+    """Return the expected ``new_vertebral`` incidence among women imaged at ``day``."""
+    at = np.full(result.n_patients, day)
+    cum = result.cumulative_hazard
+    weight = (result.dropout_day > day) * np.exp(-cumulative_at(result, cum["death"], at))  # type: ignore[index]
+    h_v = cumulative_at(result, cum["vertebral"], at)  # type: ignore[index]
+    return float(np.sum(weight * -np.expm1(-h_v)) / np.sum(weight))
+
+
+def expected_incidence(result: ArmResult, params: ModelParams, endpoint: str, day: float) -> float:
+    """Return the expected incidence of one endpoint of ``FRACTURE_ENDPOINTS`` by ``day``."""
+    if endpoint == "new_vertebral":
+        return imaged_incidence(result, day)
+    return competing_incidence(result, endpoint_hazard(result, params, endpoint), day)
+
+
+def _row(table, arm, reference, endpoint, time, statistic, value, sd=None, p=None, p0=None):
+    return {
+        "table": table,
+        "arm": arm,
+        "reference_arm": reference,
+        "endpoint": endpoint,
+        "time": float(time),
+        "statistic": statistic,
+        "value": float(value),
+        "sd": sd,
+        "incidence": p,
+        "reference_incidence": p0,
+    }
+
+
+def fracture_rows(
+    results: Mapping[str, ArmResult],
+    params: ModelParams,
+    control_arm: str,
+    visit_months,
+    imaging_months,
+) -> list[dict]:
+    """Return the expected ``fractures`` and ``comparisons`` rows (module docstring)."""
+    rows = []
+    for endpoint in FRACTURE_ENDPOINTS:
+        for month in endpoint_months(endpoint, visit_months, imaging_months):
+            day = month * DAYS_PER_MONTH
+            p = {a: expected_incidence(r, params, endpoint, day) for a, r in results.items()}
+            for arm, value in p.items():
+                rows.append(_row("fractures", arm, None, endpoint, month, "incidence_frac", value))
+            p0 = p[control_arm]
+            for arm, p1 in p.items():
+                if arm == control_arm:
+                    continue
+                rr = p1 / p0 if p0 > 0 else float("nan")
+                rows.append(
+                    _row(
+                        "comparisons",
+                        arm,
+                        control_arm,
+                        endpoint,
+                        month,
+                        "risk_ratio",
+                        rr,
+                        None,
+                        p1,
+                        p0,
+                    )
+                )
+                if endpoint != "new_vertebral":  # the trial reports no hazard ratio for it
+                    hr = np.log1p(-p1) / np.log1p(-p0) if p0 > 0 else float("nan")
+                    rows.append(
+                        _row(
+                            "comparisons",
+                            arm,
+                            control_arm,
+                            endpoint,
+                            month,
+                            "hazard_ratio",
+                            hr,
+                            None,
+                            p1,
+                            p0,
+                        )
+                    )
+    return rows
+
+
+def bmd_rows(results: Mapping[str, ArmResult], visit_months) -> list[dict]:
+    """Return the expected ``bmd`` rows: mean and SD of the true % change per arm and site."""
+    rows = []
+    for arm, result in results.items():
+        for month in sorted(float(m) for m in visit_months):
+            day = month * DAYS_PER_MONTH
+            k = int(np.argmin(np.abs(result.record_days - day)))
+            at = np.full(result.n_patients, day)
+            alive = np.exp(-cumulative_at(result, result.cumulative_hazard["death"], at))  # type: ignore[index]
+            weight = (result.dropout_day > day) * alive
+            for site in SITES:
+                bmd = getattr(result, f"bmd_{site.lower()}_g_cm2")
+                pct = (bmd[k] / bmd[0] - 1.0) * 100.0
+                mean = float(np.sum(weight * pct) / np.sum(weight))
+                sd = float(np.sqrt(np.sum(weight * (pct - mean) ** 2) / np.sum(weight)))
+                rows.append(_row("bmd", arm, None, site, month, "mean_pct_change", mean, sd))
+    return rows
+
+
+def marker_rows(results: Mapping[str, ArmResult]) -> list[dict]:
+    """Return the expected ``markers`` rows: median true % change per arm, marker and day."""
+    rows = []
+    for arm, result in results.items():
+        for k, day in enumerate(result.record_days):
+            if day <= 0:
+                continue
+            on_study = result.dropout_day > day
+            for marker, column in MARKER_COLUMNS.items():
+                pct = (getattr(result, column)[k, on_study] - 1.0) * 100.0
+                median = float(np.median(pct)) if pct.size else float("nan")
+                rows.append(_row("markers", arm, None, marker, day, "median_pct_change", median))
+    return rows
+
+
+def expected_table(
+    results: Mapping[str, ArmResult],
+    params: ModelParams,
+    control_arm: str,
+    visit_months,
+    imaging_months,
+) -> pl.DataFrame:
+    """Return every expected endpoint of one parameter set (``EXPECTED_SCHEMA``).
+
+    ``results``: the prediction cohort simulated under every arm (the same women in each),
+    with cumulative hazards.
+    """
+    rows = (
+        bmd_rows(results, visit_months)
+        + marker_rows(results)
+        + fracture_rows(results, params, control_arm, visit_months, imaging_months)
+    )
+    return pl.from_arrow(pa.Table.from_pylist(rows, schema=EXPECTED_SCHEMA))
+
+
+def event_free(cohort: Cohort) -> Cohort:
+    """Return the cohort with every fracture and death threshold infinite (module docstring)."""
+    infinite = {
+        field.name: np.full(cohort.patient_id.size, np.inf)
+        for field in dataclasses.fields(cohort)
+        if field.name.startswith("threshold_")
+    }
+    return dataclasses.replace(cohort, **infinite)
+
+
+def expected_endpoints(cohort: Cohort, trial: Any, params: ModelParams) -> pl.DataFrame:
+    """Return the expected endpoints of ``trial`` (a TrialConfig) under ``params``.
+
+    Every patient of ``cohort`` (the prediction cohort) is simulated event-free under every arm.
+    """
+    patients = event_free(cohort)
+    results = {
+        name: simulate_arm(patients, arm, params, trial.schedule, record_pk=False)
+        for name, arm in trial.arms.items()
+    }
+    schedule = trial.schedule
+    return expected_table(
+        results, params, trial.control_arm, schedule.visit_months, schedule.imaging_months
+    )
