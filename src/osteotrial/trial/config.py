@@ -33,11 +33,14 @@ from osteotrial.units import DAYS_PER_MONTH
 
 SCHEMA_FILE = "config.schema.json"
 MODEL_FILE = "model.yaml"
+# Cohorts besides the trial's own (``randomized``), each with a root seed of its own.
+POPULATION_STREAMS: dict[str, str] = {
+    "power": "power.super_cohort",
+    "prediction": "prediction.cohort",
+}
+POPULATIONS: tuple[str, ...] = ("randomized", *POPULATION_STREAMS)
 # Keys that only change how the work is split, never a number in a table: left out of the hash,
 # so that n_shards=1 and n_shards=4 write byte-identical endpoint tables.
-# Cohorts besides the trial's own (``randomized``), each with a root seed of its own.
-POPULATION_STREAMS: dict[str, str] = {"power": "power.super_cohort", "prediction": "prediction.cohort"}
-POPULATIONS: tuple[str, ...] = ("randomized", *POPULATION_STREAMS)
 EXECUTION_ONLY_KEYS: tuple[tuple[str, ...], ...] = (("n_shards",), ("schedule", "chunk_size"))
 
 
