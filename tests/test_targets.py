@@ -343,3 +343,32 @@ def test_on_treatment_and_dose_ranging_targets_are_compared_where_the_arms_exist
     assert treated.filter(pl.col("measure") == "TH")["within"].all()
     assert not treated.filter(pl.col("measure") == "LS")["within"].any()
     assert not ranges.filter(pl.col("arm") == "placebo")["within"].any()
+
+
+def test_reductions_are_compared_with_the_measure_the_trial_reported():
+    """FRAME's clinical and nonvertebral reductions are hazard ratios (S1): the calibration
+    table takes 1 - the Cox HR there and 1 - RR for new vertebral fractures."""
+    frame = targets.load_targets(TARGETS, "frame")
+    assert targets.ratio_measure(frame, "clinical") == "hazard_ratio"
+    assert targets.ratio_measure(frame, "nonvertebral") == "hazard_ratio"
+    assert targets.ratio_measure(frame, "new_vertebral") == "risk_ratio"
+    assert targets.ratio_measure({}, "hip") == "risk_ratio"
+    with pytest.raises(ValueError, match="allowed: risk_ratio, hazard_ratio"):
+        bad = {"relative_risk_reduction_measure": [{"endpoint": "hip", "measure": "odds"}]}
+        targets.ratio_measure(bad, "hip")
+    tables = synthetic_tables(
+        ["placebo_then_denosumab", "romosozumab_then_denosumab"], [12.0], [14.0]
+    )
+    tables["comparisons"] = tables["comparisons"].with_columns(
+        hazard_ratio=pl.lit(0.64), hr_ci_low=pl.lit(0.5), hr_ci_high=pl.lit(0.8)
+    )
+    table = comparison.compare(
+        frame, tables, "romosozumab_then_denosumab", "placebo_then_denosumab"
+    )
+    rows = {
+        r["measure"]: r
+        for r in table.iter_rows(named=True)
+        if r["kind"] == "relative_risk_reduction"
+    }
+    assert rows["clinical"]["emulated"] == pytest.approx(0.36)  # 1 - HR, not 1 - RR (0.5)
+    assert rows["new_vertebral"]["emulated"] == pytest.approx(0.5)

@@ -25,6 +25,8 @@ FAST = 20  # Metropolis steps in unit tests (the workflow uses parameter_sets.N_
 # fracture evaluation, about 1.4 s a set) has its own test below.
 DATA_UNCONDITIONAL = copy.deepcopy(DATA)
 DATA_UNCONDITIONAL["blocks"]["fracture"]["sampler"] = "laplace"
+# ... and the Metropolis chain for the remodeling block (the posterior draws: test_posterior.py)
+DATA_UNCONDITIONAL["blocks"]["remodeling"]["sampler"] = "metropolis"
 
 
 def test_covariance_file_is_symmetric_positive_definite_with_real_model_keys():
@@ -184,6 +186,11 @@ def test_written_parameter_set_reads_back_exactly(tmp_path):
     parameter_sets.write_parameter_set(drawn, MODEL, path, {"trial": "test"})
     assert parameter_sets.read_parameter_set(path, MODEL) == drawn.model
     assert pq.read_schema(path).names == io.PARAMETER_SETS_SCHEMA.names
+    batch = tmp_path / "b000.parquet"
+    other = draw(2)
+    parameter_sets.write_parameter_sets([drawn, other], MODEL, batch, {"trial": "test"})
+    assert parameter_sets.read_parameter_set(batch, MODEL, "p001") == drawn.model
+    assert parameter_sets.read_parameter_set(batch, MODEL, "p002") == other.model
 
 
 def test_stability_screen_rejects_a_model_the_fixed_step_cannot_integrate():
@@ -294,7 +301,14 @@ def test_prediction_intervals_of_synthetic_tables():
 
 
 def run_uncertainty(workdir, spread: float):
-    settings = {"uncertainty": {"enabled": True, "n_parameter_sets": 3, "spread_scale": spread}}
+    settings = {
+        "uncertainty": {
+            "enabled": True,
+            "n_parameter_sets": 3,
+            "spread_scale": spread,
+            "expected_cohort_per_arm": 300,
+        }
+    }
     workdir.mkdir(parents=True)
     (workdir / "uncertainty.yaml").write_text(yaml.safe_dump(settings))
     done = run_workflow(

@@ -23,7 +23,7 @@ wildcard_constraints:
     arm="|".join(re.escape(arm) for arm in ARMS),
     shard=r"s\d{3}",
     population="counterfactual|power",
-    pset=r"p\d{3}",
+    batch=r"b\d{3}",
 
 
 def cohort_shard(population, shard):
@@ -84,3 +84,12 @@ def uncertainty_outputs():
         ],
         trial=TRIAL.name,
     )
+
+
+def uncertainty_posterior_files():
+    """Return the posterior draws the uncertainty file names (none when the analysis is off)."""
+    if not TRIAL.uncertainty["enabled"]:
+        return []
+    from osteotrial.calibration.parameter_sets import posterior_files
+
+    return posterior_files(TRIAL.uncertainty["covariance_file"])

@@ -1,6 +1,7 @@
 # Parameter uncertainty (docs/analyses.md): K parameter sets drawn from the calibration's
-# uncertainty (uncertainty.covariance_file), the expected endpoints of each on a prediction
-# cohort of its own, and prediction intervals for a future trial next to every endpoint.
+# uncertainty (uncertainty.covariance_file and the posterior draws it names), the expected
+# endpoints of each on a prediction cohort of its own, and prediction intervals for a future
+# trial next to every endpoint.
 PARAMETER_SETS = [f"p{k:03d}" for k in range(TRIAL.uncertainty["n_parameter_sets"])]
 SETS_PER_JOB = 10
 SET_BATCHES = {
@@ -8,23 +9,6 @@ SET_BATCHES = {
     for j in range((len(PARAMETER_SETS) + SETS_PER_JOB - 1) // SETS_PER_JOB)
 }
 PI_TABLES = ("bmd", "markers", "fractures", "comparisons")
-
-
-rule draw_parameter_set:
-    input:
-        covariance=TRIAL.uncertainty["covariance_file"],
-    output:
-        parameters="results/{trial}/uncertainty/{pset}/parameters.parquet",
-    log:
-        "logs/{trial}/draw_parameter_set/{pset}.log",
-    benchmark:
-        "benchmarks/{trial}/draw_parameter_set/{pset}.tsv"
-    conda:
-        CONDA_ENV
-    params:
-        config=TRIAL.raw,
-    script:
-        "../scripts/draw_parameter_set.py"
 
 
 # The prediction cohort: uncertainty.expected_cohort_per_arm patients per arm, the trial's
@@ -45,28 +29,28 @@ rule sample_prediction_cohort:
         "../scripts/sample_cohort.py"
 
 
-# Expected endpoints of each set (analyses.expected): the prediction cohort simulated event-free
-# under every arm. SETS_PER_JOB sets per job, as a job's start-up (Python, the compiled engine)
-# costs about as much as one set's simulation.
-rule expected_endpoints:
+# A batch of SETS_PER_JOB sets per job (a job's start-up, Python and the compiled engine, costs
+# about one set): each set drawn (parameters) and its expected endpoints (analyses.expected), the
+# prediction cohort simulated event-free under every arm.
+rule parameter_set_batch:
     input:
+        covariance=TRIAL.uncertainty["covariance_file"],
+        posterior=uncertainty_posterior_files(),
         cohort="results/{trial}/uncertainty/cohort.parquet",
-        parameter_sets=lambda w: [
-            f"results/{w.trial}/uncertainty/{pset}/parameters.parquet"
-            for pset in SET_BATCHES[w.batch]
-        ],
     output:
+        parameters="results/{trial}/uncertainty/parameters/{batch}.parquet",
         expected="results/{trial}/uncertainty/expected/{batch}.parquet",
     log:
-        "logs/{trial}/expected_endpoints/{batch}.log",
+        "logs/{trial}/parameter_set_batch/{batch}.log",
     benchmark:
-        "benchmarks/{trial}/expected_endpoints/{batch}.tsv"
+        "benchmarks/{trial}/parameter_set_batch/{batch}.tsv"
     conda:
         CONDA_ENV
     params:
         config=TRIAL.raw,
+        sets=lambda w: SET_BATCHES[w.batch],
     script:
-        "../scripts/expected_endpoints.py"
+        "../scripts/parameter_set_batch.py"
 
 
 rule prediction_intervals:
@@ -74,7 +58,7 @@ rule prediction_intervals:
         nominal=expand("results/{{trial}}/endpoints/{table}.parquet", table=PI_TABLES),
         expected=expand("results/{{trial}}/uncertainty/expected/{batch}.parquet", batch=SET_BATCHES),
         parameters=expand(
-            "results/{{trial}}/uncertainty/{pset}/parameters.parquet", pset=PARAMETER_SETS
+            "results/{{trial}}/uncertainty/parameters/{batch}.parquet", batch=SET_BATCHES
         ),
     output:
         intervals="results/{trial}/endpoints/prediction_intervals.parquet",

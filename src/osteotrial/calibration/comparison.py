@@ -4,7 +4,8 @@
 value and tolerance, the emulated value with its 95% CI, and whether it is within tolerance.
 BMD: |emulated - target| <= tol (mean percent change). Fracture incidence: the published
 proportion lies inside the emulated 95% CI (the convention of targets.yaml). Relative risk
-reduction: the published value lies inside the emulated CI of 1 - RR. Markers (romosozumab vs
+reduction: the published value lies inside the emulated CI of 1 - RR, or of 1 - HR (Cox) where
+the trial reported a hazard ratio (``targets.ratio_measure``). Markers (romosozumab vs
 placebo): the ratio of the arms' median changes, compared with a 10-point tolerance
 (targets.yaml: "shape matters more than the exact points"). On-treatment differences from
 placebo (``on_treatment_month_M_vs_placebo``: arms ``denosumab`` and ``placebo``, the arm names
@@ -32,6 +33,7 @@ from osteotrial.calibration.targets import (
     after_stopping_value,
     marker_points,
     number_in_key,
+    ratio_measure,
     rule_holds,
 )
 from osteotrial.units import DAYS_PER_MONTH
@@ -42,6 +44,13 @@ COLUMNS = ("kind", "arm", "measure", "month", "target", "tol", "emulated",
 SCHEMA = dict(zip(COLUMNS, [pl.String] * 3 + [pl.Float64] * 6 + [pl.Boolean], strict=True))
 
 NAN = float("nan")
+
+
+# (estimate, CI low, CI high) columns of the comparisons table per ratio measure
+RATIO_COLUMNS = {
+    "risk_ratio": ("risk_ratio", "rr_ci_low", "rr_ci_high"),
+    "hazard_ratio": ("hazard_ratio", "hr_ci_low", "hr_ci_high"),
+}
 
 
 def _row(
@@ -147,21 +156,12 @@ def fracture_rows(
             kind = "relative_risk_reduction"
             rows.append(_missed(kind, "", t["endpoint"], t["month"], t["value"], None))
             continue
-        low, high = 1 - got["rr_ci_high"], 1 - got["rr_ci_low"]
-        rows.append(
-            _row(
-                "relative_risk_reduction",
-                got["arm"],
-                t["endpoint"],
-                t["month"],
-                t["value"],
-                None,
-                got["relative_risk_reduction_frac"],
-                low,
-                high,
-                low <= t["value"] <= high,
-            )
-        )
+        # like for like: a published hazard ratio against the emulated Cox hazard ratio
+        ratio, ci_low, ci_high = RATIO_COLUMNS[ratio_measure(targets, t["endpoint"])]
+        low, high, value = 1 - got[ci_high], 1 - got[ci_low], 1 - got[ratio]
+        inside = low <= t["value"] <= high
+        args = (got["arm"], t["endpoint"], t["month"], t["value"], None, value, low, high, inside)
+        rows.append(_row("relative_risk_reduction", *args))
     return rows
 
 

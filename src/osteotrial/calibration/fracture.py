@@ -7,7 +7,10 @@ published proportion at the published arm size n) and every ``relative_risk_redu
 schedule are those of config/trials/frame.yaml, simulated to the last target month.
 Incidences are *expected* values computed from each patient's cumulative hazard
 (1 - exp(-H)), not sampled events, so the fit is smooth and free of Monte Carlo noise; the
-workflow's sampled events are then checked against the targets.
+workflow's sampled events are then checked against the targets. A reduction the trial reported
+as a hazard ratio (``targets.ratio_measure``: FRAME's clinical and nonvertebral) is compared
+with 1 - HR, the HR of expected incidences log(1 - p1) / log(1 - p0) (exact under proportional
+hazards); a relative risk with 1 - p1 / p0.
 
 Expected incidence of a patient by day d: new vertebral 1 - exp(-H_v(d)) among patients imaged
 at d; clinical vertebral 1 - exp(-f H_v) with f the clinically recognized share (independent
@@ -24,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from osteotrial.calibration.objective import Target, treated_arm, trial_design
-from osteotrial.calibration.targets import TARGET_KEYS, read_targets
+from osteotrial.calibration.targets import TARGET_KEYS, ratio_measure, read_targets
 from osteotrial.cohort.sampling import CohortSpec, sample_cohort
 from osteotrial.engine.results import ArmResult
 from osteotrial.engine.simulate import simulate_arm
@@ -123,6 +126,7 @@ def fracture_emulated(
     """Return the emulated value of each ``fracture_targets`` entry (expected incidences of the
     FRAME cohort of ``_frame_setup`` up to the last target month; 1 - RR of the arms)."""
     goals = fracture_targets(targets)
+    block = (read_targets() if targets is None else targets)["trials"][TARGET_KEYS[FRAME]]
     params = ModelParams.from_dict(model)
     arms, cohort = _frame_setup()
     design = trial_design(FRAME)
@@ -148,5 +152,8 @@ def fracture_emulated(
             emulated.append(inc[arm, month][endpoint])
         else:  # ("rrr", endpoint, month)
             _, endpoint, month = g.probe
-            emulated.append(1 - inc[treated, month][endpoint] / inc[control, month][endpoint])
+            p1, p0 = inc[treated, month][endpoint], inc[control, month][endpoint]
+            measure = ratio_measure(block, endpoint)
+            ratio = p1 / p0 if measure == "risk_ratio" else np.log1p(-p1) / np.log1p(-p0)
+            emulated.append(1 - ratio)
     return np.asarray(emulated, dtype=float)

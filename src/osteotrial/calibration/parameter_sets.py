@@ -17,11 +17,16 @@ b)`` of block b: set k depends on (seed, k) only, never on how many sets are dra
   fitted to (docs/analyses.md). The optimum is not re-fitted from scratch (20-60 s a set): the
   file's linear gain moves it with the drawn remodeling shift, then ``REFINE_STEPS``
   Gauss-Newton steps on the exact residuals (one evaluation each, about 1.4 s) correct it.
-- ``metropolis`` blocks (remodeling): over its posterior this stage is far from linear, and
-  Laplace draws miss the calibration targets much more than the linearization predicts
-  (median target chi-square 64 against about 18 expected; docs/analyses.md) and one in ten
-  makes the fixed-step integration unstable. Set k is instead the state after ``N_STEPS`` of a
-  random-walk Metropolis chain started at x_trial, with proposals s (STEP_FRAC / sqrt(d)) L z
+- ``posterior`` blocks (remodeling, the default): set k is draw k of the block's posterior file
+  (``calibration.posterior``: an ensemble sampler run offline, with R-hat and ESS), its log
+  shifts times s (s = 1: the posterior itself). No chain runs per set, so a set costs only its
+  fracture conditional optimum.
+- ``metropolis`` blocks (the remodeling sampler before issue 13, kept for a model whose fitted
+  values differ from those the posterior was drawn at): over its posterior this stage is far
+  from linear, and Laplace draws miss the calibration targets much more than the linearization
+  predicts (median target chi-square 64 against about 18 expected; docs/analyses.md) and one in
+  ten makes the fixed-step integration unstable. Set k is instead the state after ``N_STEPS`` of
+  a random-walk Metropolis chain started at x_trial, with proposals s (STEP_FRAC / sqrt(d)) L z
   and target exp(-S(x) / (2 s^2)) on the box of ``draw_bounds`` where ``stable`` holds, with
   S(x) = |r(x)|^2 + |(x - x_trial) / s_p|^2 the fit's objective (the prior is centred on the
   fitted values, as the literature starts are not kept; it is weak, s_p = 1.5). At s = 1 the
@@ -45,7 +50,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from osteotrial import rng
-from osteotrial.calibration import calibrate, uncertainty
+from osteotrial.calibration import calibrate, posterior, uncertainty
 from osteotrial.io import PARAMETER_SETS_SCHEMA, to_table, write_parquet
 
 # Validity bounds of drawn values narrower than the fit's (calibrate.BOUNDS); none at present.
@@ -244,6 +249,9 @@ def parameter_set(
             shift = np.zeros(len(block_names))
         elif content["sampler"] == "metropolis":
             shift = metropolis_shifts(model, block, cov, spread_scale, gen, dt_days, n_steps)
+        elif content["sampler"] == "posterior":
+            drawn_at = posterior.load_posterior(content["posterior_file"])
+            shift = spread_scale * posterior.posterior_shifts(drawn_at, model, k)
         elif content["sampler"] == "laplace":
             shift = laplace_shifts(cov, spread_scale, gen)
         elif content["sampler"] == "conditional_laplace":
@@ -254,7 +262,7 @@ def parameter_set(
             shift = centre + laplace_shifts(cov, spread_scale, gen)
         else:
             raise ValueError(
-                f"block {block}: sampler {content['sampler']!r}; allowed: laplace, "
+                f"block {block}: sampler {content['sampler']!r}; allowed: posterior, laplace, "
                 "conditional_laplace, metropolis"
             )
         names += block_names
@@ -290,28 +298,58 @@ def changed_keys(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def write_parameter_set(
-    result: ParameterSet, trial_model: Mapping[str, Any], path: str | Path, metadata: Mapping
+def set_name(k: int) -> str:
+    """Return the name of parameter set k (``p000``, ``p001``, ...)."""
+    return f"p{k:03d}"
+
+
+def write_parameter_sets(
+    results: Sequence[ParameterSet],
+    trial_model: Mapping[str, Any],
+    path: str | Path,
+    metadata: Mapping,
 ) -> None:
-    """Write one set as rows (parameter_set, parameter, trial_value, value, log_shift)."""
-    keys = changed_keys(list(result.shifts))
+    """Write sets as rows (parameter_set, parameter, trial_value, value, log_shift)."""
     rows: dict[str, list] = {name: [] for name in PARAMETER_SETS_SCHEMA.names}
     trial = dict(trial_model)
-    for key in keys:
-        block, leaf = key.rsplit(".", 1)
-        rows["parameter_set"].append(f"p{result.k:03d}")
-        rows["parameter"].append(key)
-        rows["trial_value"].append(float(_node(trial, block)[leaf]))
-        rows["value"].append(float(_node(result.model, block)[leaf]))
-        rows["log_shift"].append(result.shifts.get(key, float("nan")))
+    for result in results:
+        for key in changed_keys(list(result.shifts)):
+            block, leaf = key.rsplit(".", 1)
+            rows["parameter_set"].append(set_name(result.k))
+            rows["parameter"].append(key)
+            rows["trial_value"].append(float(_node(trial, block)[leaf]))
+            rows["value"].append(float(_node(result.model, block)[leaf]))
+            rows["log_shift"].append(result.shifts.get(key, float("nan")))
     write_parquet(to_table(rows, PARAMETER_SETS_SCHEMA, "parameter_sets"), path, metadata)
 
 
-def read_parameter_set(path: str | Path, trial_model: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the model mapping of a set written by ``write_parameter_set``."""
-    table = pq.read_table(path, columns=["parameter", "value"]).to_pydict()
+def write_parameter_set(
+    result: ParameterSet, trial_model: Mapping[str, Any], path: str | Path, metadata: Mapping
+) -> None:
+    """Write one set (``write_parameter_sets``)."""
+    write_parameter_sets([result], trial_model, path, metadata)
+
+
+def read_parameter_set(
+    path: str | Path, trial_model: Mapping[str, Any], pset: str | None = None
+) -> dict[str, Any]:
+    """Return the model mapping of a set written by ``write_parameter_sets`` (set ``pset`` of
+    a file holding several)."""
+    table = pq.read_table(path, columns=["parameter_set", "parameter", "value"]).to_pydict()
     model = copy.deepcopy(dict(trial_model))
-    for key, value in zip(table["parameter"], table["value"], strict=True):
-        block, leaf = key.rsplit(".", 1)
-        _node(model, block)[leaf] = float(value)
+    rows = zip(table["parameter_set"], table["parameter"], table["value"], strict=True)
+    for name, key, value in rows:
+        if pset is None or name == pset:
+            block, leaf = key.rsplit(".", 1)
+            _node(model, block)[leaf] = float(value)
     return model
+
+
+def posterior_files(covariance_file: str | Path) -> list[str]:
+    """Return the posterior files an uncertainty file's ``posterior`` blocks read."""
+    data = uncertainty.load_uncertainty(covariance_file)
+    return [
+        content["posterior_file"]
+        for content in data["blocks"].values()
+        if content["sampler"] == "posterior"
+    ]

@@ -49,8 +49,10 @@ AFTER_STOPPING: dict[str, tuple[str, float, str, float]] = {
 # targets.yaml gives without one (secondary source: wide).
 RANGE_PLACEBO_TOL = 1.0
 # Parts of a trial block that compare() does not turn into rows: text, the design (the trial
-# files carry it) and the baselines (fitted by cohort.fit, checked by tests/test_cohort.py).
-NOT_ROWS = ("citation", "note", "design", "baseline")
+# files carry it), the baselines (fitted by cohort.fit, checked by tests/test_cohort.py) and the
+# measure of each relative risk reduction (``ratio_measure``).
+NOT_ROWS = ("citation", "note", "design", "baseline", "relative_risk_reduction_measure")
+RATIO_MEASURES = ("risk_ratio", "hazard_ratio")
 
 
 @functools.lru_cache(maxsize=8)
@@ -88,6 +90,21 @@ def load_targets(path: str | Path | None, trial: str) -> dict[str, Any] | None:
     """
     key = TARGET_KEYS.get(trial, trial)
     return read_targets(path)["trials"].get(key)
+
+
+def ratio_measure(block: Mapping[str, Any] | None, endpoint: str) -> str:
+    """Return how a trial estimated an endpoint's relative risk reduction: ``risk_ratio``
+    (crude proportions; the default) or ``hazard_ratio`` (Cox), from the block's
+    ``relative_risk_reduction_measure`` entries."""
+    for entry in (block or {}).get("relative_risk_reduction_measure", []):
+        if entry["endpoint"] == endpoint:
+            if entry["measure"] not in RATIO_MEASURES:
+                raise ValueError(
+                    f"relative_risk_reduction_measure of {endpoint}: {entry['measure']!r}; "
+                    f"allowed: {', '.join(RATIO_MEASURES)}"
+                )
+            return entry["measure"]
+    return "risk_ratio"
 
 
 def pk_targets(path: str | Path | None = None) -> dict[str, Any]:

@@ -50,12 +50,15 @@ DEFAULT_FILE = "config/model_uncertainty.yaml"
 # denosumab and romosozumab tmax, argmax of a daily concentration grid. Their derivative is 0
 # or a jump (~1/step), never a curvature, so their Jacobian rows are set to 0.
 DISCRETE_RESIDUALS: dict[str, tuple[int, ...]] = {"remodeling": (0, 4), "fracture": ()}
-# How parameter sets are drawn per block (osteotrial.calibration.parameter_sets): "metropolis"
+# How parameter sets are drawn per block (osteotrial.calibration.parameter_sets): "posterior"
+# (draw k of the posterior file written offline by osteotrial.calibration.posterior), "metropolis"
 # (a chain on the stage's exact objective, the Laplace covariance as proposal; the remodeling
 # stage is far from linear over its posterior), "laplace" (normal draws around the fitted values) or
 # "conditional_laplace" (the fracture stage, near linear: normal draws around its values moved to
 # their conditional optimum given the blocks drawn before it, ``conditional_block``).
-SAMPLERS: dict[str, str] = {"remodeling": "metropolis", "fracture": "conditional_laplace"}
+SAMPLERS: dict[str, str] = {"remodeling": "posterior", "fracture": "conditional_laplace"}
+# The draws of a "posterior" block (osteotrial.calibration.posterior).
+POSTERIOR_FILES: dict[str, str] = {"remodeling": "config/model_posterior.yaml"}
 # The stage a conditional block is conditioned on.
 CONDITIONED_ON: dict[str, str] = {"fracture": "remodeling"}
 Names = Sequence[tuple[str, str]]
@@ -157,6 +160,7 @@ def stage_block(model: dict[str, Any], stage: str, step: float = STEP_LOG) -> di
         )
     block = {
         "sampler": SAMPLERS[stage],
+        **({"posterior_file": POSTERIOR_FILES[stage]} if stage in POSTERIOR_FILES else {}),
         "n_residuals": int(residuals(model).size),
         "discrete_residuals_ignored": list(DISCRETE_RESIDUALS[stage]),
         "parameters": parameters,

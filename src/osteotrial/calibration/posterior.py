@@ -1,0 +1,347 @@
+"""Posterior sampling of the remodeling calibration with an ensemble sampler (emcee), offline.
+
+Target: the calibration posterior of the remodeling block (``uncertainty.stages``), over the log
+shifts x of its fitted values from the fit,
+
+    log p(x) = -S(x) / 2,   S(x) = |r(x)|^2 + |x / s_p|^2,
+
+r the weighted target residuals and s_p = ``calibrate.PRIOR_SD_LOG`` (the fit's objective with
+its prior centred on the fitted values, as in ``parameter_sets``), restricted to the box of
+``parameter_sets.log_box`` and to values the fixed step integrates (``parameter_sets.stable``,
+applied to the kept draws: ``stable_draws``).
+
+Reparametrization: each x_i lives in its box (low_i, high_i); the sampler moves
+u_i = logit((x_i - low_i) / (high_i - low_i)) on the real line, with the log-Jacobian
+sum log((x - low)(high - x) / (high - low)) added, so a value near a bound is sampled like any
+other (it carries uncertainty) and no proposal is wasted outside the box.
+
+Sampler: ``emcee.EnsembleSampler`` with a mixture of moves: 70 % random-walk Metropolis steps
+of each walker with the Laplace covariance mapped to u (``GaussianMove``, scale 1.2 / sqrt(d),
+the proposal of the earlier per-set chains), 30 % differential-evolution steps (``DEMove``),
+which use the spread of the ensemble and so follow curved, non-Gaussian correlations the
+Laplace covariance misses. Walkers start from the Laplace approximation (``uncertainty``) at half
+its spread. A first try with differential evolution alone (DEMove 0.8, DESnookerMove 0.2)
+accepted 6.5 % of its moves in 26 dimensions. The first ``burn`` steps are
+discarded. Diagnostics (``diagnostics``): rank-normalized split R-hat and bulk/tail ESS of every
+parameter through arviz (each walker a chain), emcee's integrated autocorrelation time, and the
+acceptance fraction. ``N_DRAWS`` stable draws, equally spaced over the kept steps and walkers, are
+written to ``config/model_posterior.yaml`` with the fitted values they were sampled at and the
+diagnostics; ``parameter_sets`` reads draw k as set k (the ``posterior`` sampler).
+
+``python -m osteotrial.calibration.posterior --write`` (about an hour on 2 cores; see
+docs/analyses.md for the run's figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import multiprocessing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from osteotrial.calibration import calibrate, parameter_sets, uncertainty
+from osteotrial.io import git_commit
+
+BLOCK = "remodeling"
+DEFAULT_FILE = uncertainty.POSTERIOR_FILES[BLOCK]
+N_WALKERS = 56  # at least twice the dimension (26), for the DE moves
+N_STEPS = 2000
+BURN = 700
+STEP_FRAC = 1.2  # random-walk proposal: STEP_FRAC / sqrt(d) times the Laplace spread
+GAUSSIAN_SHARE = 0.7  # share of random-walk moves; the rest differential evolution
+N_DRAWS = 500  # at least uncertainty.n_parameter_sets' maximum
+START_SPREAD = 0.5  # walkers start at this fraction of the Laplace spread
+RHAT_MAX = 1.01
+_STATE: dict[str, Any] = {}
+
+
+def to_unconstrained(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Return u = logit((x - low) / (high - low)) (module docstring)."""
+    frac = (x - low) / (high - low)
+    return np.log(frac) - np.log1p(-frac)
+
+
+def to_box(u: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, float]:
+    """Return x in the box for u, and the log-Jacobian log |dx/du|."""
+    frac = 0.5 * (1.0 + np.tanh(0.5 * u))  # the logistic function, without overflow
+    x = low + (high - low) * frac
+    with np.errstate(divide="ignore"):  # frac rounds to 0 or 1 far out: density 0
+        log_jac = float(np.sum(np.log(high - low) + np.log(frac) + np.log1p(-frac)))
+    return x, log_jac
+
+
+def _setup(model: Mapping[str, Any], dt_days: float) -> None:
+    """Keep what ``log_posterior`` needs in this process (also in pool workers)."""
+    names, residuals = uncertainty.stages()[BLOCK]
+    low, high = parameter_sets.log_box(model, names)
+    _STATE.update(
+        model=dict(model), names=names, residuals=residuals, low=low, high=high, dt=dt_days
+    )
+
+
+def log_objective(x: np.ndarray) -> float:
+    """Return -S(x) / 2, or -inf where the residuals fail (the stability screen is applied to
+    the kept draws afterwards, ``stable_draws``: a quarter of the cost of every evaluation)."""
+    model = parameter_sets.apply_shifts(_STATE["model"], _STATE["names"], x)
+    try:
+        with np.errstate(all="ignore"):
+            res = _STATE["residuals"](model)
+    except (FloatingPointError, ValueError):
+        return -np.inf
+    value = float(res @ res + np.sum((x / calibrate.PRIOR_SD_LOG) ** 2))
+    return -0.5 * value if np.isfinite(value) else -np.inf
+
+
+def stable_draws(draws: np.ndarray, n_draws: int) -> tuple[np.ndarray, float]:
+    """Return the first ``n_draws`` rows of ``draws`` whose model passes the stability screen
+    (``parameter_sets.stable``), and the share of rows that failed it.
+
+    Dropping the draws outside the stable region samples the posterior restricted to it
+    (rejection), as a screen inside the chain would, at a fraction of the cost.
+    """
+    kept, failed = [], 0
+    for row in draws:
+        model = parameter_sets.apply_shifts(_STATE["model"], _STATE["names"], row)
+        if parameter_sets.stable(model, _STATE["dt"]):
+            kept.append(row)
+        else:
+            failed += 1
+        if len(kept) == n_draws:
+            break
+    if len(kept) < n_draws:
+        raise ValueError(f"only {len(kept)} stable draws; {n_draws} asked for")
+    return np.asarray(kept), failed / (len(kept) + failed)
+
+
+def log_posterior(u: np.ndarray) -> float:
+    """Return the log posterior density of the unconstrained u (log-Jacobian included)."""
+    if not np.all(np.isfinite(u)):
+        return -np.inf
+    x, log_jac = to_box(u, _STATE["low"], _STATE["high"])
+    return log_objective(x) + log_jac
+
+
+def unconstrained_covariance(cov: np.ndarray) -> np.ndarray:
+    """Return the Laplace covariance mapped to u at the fit (x = 0): J C J, J = du/dx there.
+
+    Values the Laplace approximation holds fixed (variance 0) get a variance of 0.01 in x.
+    """
+    low, high = _STATE["low"], _STATE["high"]
+    varied = np.diag(cov) > 0.0
+    cov = np.where(np.outer(varied, varied), cov, 0.0) + np.diag(np.where(varied, 0.0, 0.01))
+    du_dx = 1.0 / (0.0 - low) + 1.0 / (high - 0.0)
+    return cov * np.outer(du_dx, du_dx)
+
+
+def initial_walkers(
+    cov: np.ndarray, low: np.ndarray, high: np.ndarray, n_walkers: int, gen: np.random.Generator
+) -> np.ndarray:
+    """Return (n_walkers, d) unconstrained starts: Laplace draws at START_SPREAD, in the box."""
+    varied = np.diag(cov) > 0.0
+    cov = np.where(np.outer(varied, varied), cov, 0.0) + np.diag(np.where(varied, 0.0, 0.01))
+    x = START_SPREAD * gen.multivariate_normal(np.zeros(cov.shape[0]), cov, size=n_walkers)
+    margin = 1e-3 * (high - low)
+    x = np.clip(x, low + margin, high - margin)
+    return to_unconstrained(x, low, high)
+
+
+def run(
+    model: Mapping[str, Any],
+    data: Mapping[str, Any],
+    n_walkers: int = N_WALKERS,
+    n_steps: int = N_STEPS,
+    seed: int = 20261128,
+    processes: int = 2,
+    dt_days: float = 1.0,
+    backend: str | Path | None = None,
+    progress: bool = False,
+) -> dict[str, np.ndarray]:
+    """Run (or continue) the ensemble sampler; return the chain of x (n_steps, n_walkers, d),
+    its log posterior (n_steps, n_walkers) and the acceptance fraction per walker.
+
+    ``backend``: an HDF5 file (emcee.backends.HDFBackend) that keeps the chain as it grows;
+    when it already holds steps, the run continues from its last state for ``n_steps`` more.
+    """
+    import emcee
+
+    _setup(model, dt_days)
+    store = emcee.backends.HDFBackend(str(backend)) if backend else None
+    resume = store is not None and Path(backend).exists() and store.iteration > 0
+    start = None
+    if not resume:
+        cov = uncertainty.block_covariance(data, BLOCK)
+        gen = np.random.default_rng(seed)
+        start = initial_walkers(cov, _STATE["low"], _STATE["high"], n_walkers, gen)
+        if store is not None:
+            store.reset(n_walkers, start.shape[1])
+    n_dim = len(_STATE["names"])
+    cov_u = unconstrained_covariance(uncertainty.block_covariance(data, BLOCK))
+    moves = [
+        (emcee.moves.GaussianMove(cov_u * STEP_FRAC**2 / n_dim, mode="vector"), GAUSSIAN_SHARE),
+        (emcee.moves.DEMove(), 1.0 - GAUSSIAN_SHARE),
+    ]
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes) as pool:
+        sampler = emcee.EnsembleSampler(
+            n_walkers, n_dim, log_posterior, moves=moves, pool=pool, backend=store
+        )
+        if not resume:
+            sampler.random_state = np.random.RandomState(seed).get_state()
+        sampler.run_mcmc(start, n_steps, progress=progress)
+    return chain_of(sampler)
+
+
+def chain_of(sampler: Any) -> dict[str, np.ndarray]:
+    """Return the chain in x (box) coordinates, the log posterior and the acceptance."""
+    chain_x = to_box(sampler.get_chain(), _STATE["low"], _STATE["high"])[0]
+    return {
+        "chain": chain_x,
+        "log_prob": sampler.get_log_prob(),
+        "acceptance": sampler.acceptance_fraction,
+    }
+
+
+def read_backend(model: Mapping[str, Any], backend: str | Path) -> dict[str, np.ndarray]:
+    """Return ``chain_of`` a finished or running HDF5 backend (read only)."""
+    import emcee
+
+    _setup(model, 1.0)
+    return chain_of(emcee.backends.HDFBackend(str(backend), read_only=True))
+
+
+def diagnostics(chain: np.ndarray, names: Sequence[tuple[str, str]], burn: int) -> dict:
+    """Return R-hat, bulk and tail ESS per parameter (arviz) and emcee's autocorrelation time.
+
+    ``chain``: (n_steps, n_walkers, d); each walker is a chain, the first ``burn`` steps dropped.
+    """
+    import arviz
+    import emcee
+
+    kept = chain[burn:]
+    per_chain = np.swapaxes(kept, 0, 1)  # (chains, draws, d)
+    dataset = arviz.convert_to_dataset({"x": per_chain})
+    rhat = arviz.rhat(dataset, method="rank")["x"].values
+    ess_bulk = arviz.ess(dataset, method="bulk")["x"].values
+    ess_tail = arviz.ess(dataset, method="tail")["x"].values
+    tau = emcee.autocorr.integrated_time(kept, quiet=True)
+    return {
+        f"{block}.{key}": {
+            "rhat": float(rhat[i]),
+            "ess_bulk": float(ess_bulk[i]),
+            "ess_tail": float(ess_tail[i]),
+            "autocorr_steps": float(tau[i]),
+        }
+        for i, (block, key) in enumerate(names)
+    }
+
+
+def thinned_draws(chain: np.ndarray, burn: int, n_draws: int) -> np.ndarray:
+    """Return (n_draws, d): draws equally spaced over the kept steps, walkers interleaved."""
+    flat = chain[burn:].reshape(-1, chain.shape[-1])  # step-major: all walkers of a step
+    if flat.shape[0] < n_draws:
+        raise ValueError(f"{flat.shape[0]} kept draws, fewer than the {n_draws} asked for")
+    index = np.linspace(0, flat.shape[0] - 1, n_draws).round().astype(np.int64)
+    return flat[index]
+
+
+def posterior_content(model, data, result, burn: int, n_draws: int, settings: Mapping) -> dict:
+    """Return the content of the posterior file (module docstring)."""
+    names = uncertainty.block_names(data, BLOCK)
+    fitted = calibrate.initial_values(dict(model), names)
+    diag = diagnostics(result["chain"], names, burn)
+    draws, unstable = stable_draws(thinned_draws(result["chain"], burn, 2 * n_draws), n_draws)
+    return {
+        "block": BLOCK,
+        "names": [f"{b}.{k}" for b, k in names],
+        "fitted_values": [float(v) for v in fitted],
+        "log_shifts": [[round(float(v), 8) for v in row] for row in draws],
+        "diagnostics": diag,
+        "max_rhat": max(d["rhat"] for d in diag.values()),
+        "min_ess_bulk": min(d["ess_bulk"] for d in diag.values()),
+        "acceptance_fraction": float(np.mean(result["acceptance"])),
+        "unstable_fraction": unstable,
+        "settings": {**settings, "burn": burn, "n_draws": n_draws},
+        "provenance": {
+            "written": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "git_commit": git_commit(),
+            "command": "python -m osteotrial.calibration.posterior --write",
+        },
+    }
+
+
+def load_posterior(path: str | Path = DEFAULT_FILE) -> dict[str, Any]:
+    """Return the content of a posterior file."""
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def posterior_shifts(posterior: Mapping[str, Any], model: Mapping[str, Any], k: int) -> np.ndarray:
+    """Return draw k's log shifts, after checking the model holds the values it was drawn at."""
+    names = [tuple(n.rsplit(".", 1)) for n in posterior["names"]]
+    values = calibrate.initial_values(dict(model), names)
+    stored = np.asarray(posterior["fitted_values"])
+    if not np.allclose(values, stored, rtol=1e-9, atol=0.0):
+        changed = [n for n, a, b in zip(posterior["names"], values, stored, strict=True) if a != b]
+        raise ValueError(
+            f"the posterior draws were sampled at other fitted values ({', '.join(changed)}): "
+            "rerun `python -m osteotrial.calibration.posterior --write`, or use the "
+            "'metropolis' sampler for a model whose remodeling values differ from the fit"
+        )
+    draws = posterior["log_shifts"]
+    if not 0 <= k < len(draws):
+        raise ValueError(
+            f"parameter set {k}: the posterior holds {len(draws)} draws; allowed: "
+            f"uncertainty.n_parameter_sets <= {len(draws)}"
+        )
+    return np.asarray(draws[k], dtype=np.float64)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: run the sampler, print the diagnostics, optionally write the file."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--walkers", type=int, default=N_WALKERS)
+    parser.add_argument("--steps", type=int, default=N_STEPS, help="steps to run (0: none)")
+    parser.add_argument("--burn", type=int, default=BURN)
+    parser.add_argument("--draws", type=int, default=N_DRAWS)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=20261128)
+    parser.add_argument("--model", default="config/model.yaml")
+    parser.add_argument("--backend", default=None, help="HDF5 file keeping the chain (resumes)")
+    parser.add_argument("--output", default=DEFAULT_FILE)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args(argv)
+    with open(args.model, encoding="utf-8") as handle:
+        model = yaml.safe_load(handle)
+    data = uncertainty.load_uncertainty()
+    if args.steps > 0:
+        result = run(
+            model, data, args.walkers, args.steps, args.seed, args.processes,
+            backend=args.backend, progress=True,
+        )  # fmt: skip
+    else:
+        result = read_backend(model, args.backend)
+    n_steps = result["chain"].shape[0]
+    settings = {"walkers": int(result["chain"].shape[1]), "steps": n_steps, "seed": args.seed}
+    content = posterior_content(model, data, result, args.burn, args.draws, settings)
+    for name, d in content["diagnostics"].items():
+        tau = d["autocorr_steps"]
+        print(f"{name:50s} rhat {d['rhat']:.4f} ess {d['ess_bulk']:7.0f} tau {tau:6.1f}")
+    accepted = content["acceptance_fraction"]
+    print(f"steps {n_steps}, max R-hat {content['max_rhat']:.4f}, min bulk ESS "
+          f"{content['min_ess_bulk']:.0f}, acceptance {accepted:.3f}")  # fmt: skip
+    if args.write:
+        Path(args.output).write_text(
+            "# Posterior draws of the remodeling calibration (osteotrial.calibration.posterior)\n"
+            + yaml.safe_dump(content, sort_keys=False, width=100),
+            encoding="utf-8",
+        )
+        print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
