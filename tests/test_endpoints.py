@@ -142,4 +142,8 @@ def test_tables_have_known_values_and_ignore_sharding(tmp_path):
     assert ls["mean_pct_change"].to_list() == pytest.approx([10.0, 20.0 / 3])
     hip = one["fractures"].filter(pl.col("endpoint") == "hip").sort("arm")
     assert hip["n_events"].to_list() == [0, 1] and hip["n_patients"].to_list() == [3, 3]
+    # no death and no dropout before the event: Aalen-Johansen is the crude share
+    assert hip["cumulative_incidence_frac"].to_list() == pytest.approx([0.0, 1 / 3])
+    imaged = one["fractures"].filter(pl.col("endpoint") == "new_vertebral")
+    assert imaged["cumulative_incidence_frac"].is_null().all()
     assert one["comparisons"]["reference_arm"].unique().to_list() == ["b"]

@@ -77,6 +77,7 @@ ENDPOINT_SCHEMAS: dict[str, pa.Schema] = {
     "fractures": pa.schema(
         [("arm", STR), ("endpoint", STR), ("month", F64), ("n_patients", I64), ("n_events", I64)]
         + [("incidence_frac", F64), ("ci_low_frac", F64), ("ci_high_frac", F64)]
+        + [("cumulative_incidence_frac", F64)]
     ),
     "comparisons": pa.schema(
         [("endpoint", STR), ("month", F64), ("arm", STR), ("reference_arm", STR)]

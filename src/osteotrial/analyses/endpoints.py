@@ -15,12 +15,16 @@ Definitions (1 month = 30.4375 days; day m = month x 30.4375):
   nonvertebral, ``clinical`` = nonvertebral or clinical vertebral) count a first event on or
   before day m that happened before the patient's death or dropout; the denominator is every
   randomized patient of the arm. Wilson 95 % intervals (``stats.intervals.proportion_ci``).
+  ``cumulative_incidence_frac``: the Aalen-Johansen incidence of the clinical endpoints by month
+  m, death a competing risk and dropout censoring (``stats.incidence``); null for
+  ``new_vertebral``.
 - ``comparisons``: each arm against the control arm. Risk ratio with its log-normal 95 % interval
   (``stats.intervals.risk_ratio_ci``); hazard ratio of a Cox model (``stats.cox``: one binary
   covariate, Efron ties; equal to lifelines' CoxPHFitter to 1e-9) of the time to the first event
   censored at death, dropout or day m, nan for ``new_vertebral``; ``p_value`` is the Cox Wald
   test for time-to-event endpoints and Fisher's exact test for ``new_vertebral``.
-- ``baseline``: Table 1 (n, mean/sd of continuous variables, fractions of binary ones).
+- ``baseline``: Table 1 (n, mean/sd of continuous variables, fractions of binary ones;
+  ``analyses.baseline``).
 
 Every statistic is computed with numpy/scipy on arrays sorted by patient_id, so the tables do not
 depend on how the cohort was sharded or the order of the files.
@@ -36,10 +40,12 @@ import polars as pl
 import pyarrow as pa
 
 from osteotrial.analyses import measurement as measure
+from osteotrial.analyses.baseline import baseline_table
 from osteotrial.analyses.measurement import EXACT, Measurement
 from osteotrial.io import ENDPOINT_SCHEMAS
 from osteotrial.model.records import SITES
 from osteotrial.stats.cox import cox_hazard_ratio
+from osteotrial.stats.incidence import aalen_johansen, competing_status
 from osteotrial.stats.intervals import mean_ci, proportion_ci, risk_ratio_ci
 from osteotrial.stats.tests import fisher_exact_p
 from osteotrial.units import DAYS_PER_MONTH
@@ -68,8 +74,8 @@ def _never(expr: pl.Expr) -> pl.Expr:
 def patient_events(simulations: pl.LazyFrame) -> pl.DataFrame:
     """Return one row per patient, sorted by patient_id, with first-event days per endpoint.
 
-    Columns: patient_id, arm, exit_day (min of death and dropout day), and ``<endpoint>_day``
-    for every endpoint; days are +inf when no (observed) event happened.
+    Columns: patient_id, arm, exit_day (min of death and dropout day), death_day, and
+    ``<endpoint>_day`` for every endpoint; days are +inf when no (observed) event happened.
     """
     names = simulations.collect_schema().names()
     vertebral = sorted(c for c in names if c.startswith("vertebral_fracture_day_"))
@@ -93,6 +99,7 @@ def patient_events(simulations: pl.LazyFrame) -> pl.DataFrame:
             "patient_id",
             "arm",
             "exit_day",
+            death_day=_never(pl.col("death_day")),
             new_vertebral_day=pl.min_horizontal(_never(pl.col(c)) for c in vertebral),
             clinical_vertebral_day=observed(clinical_vertebral),
             hip_day=observed(hip),
@@ -166,7 +173,9 @@ def fracture_tables(
     arms = sorted(patients["arm"].unique().to_list())
     fractures, comparisons = [], []
     for endpoint in FRACTURE_ENDPOINTS:
-        for month in endpoint_months(endpoint, visit_months, imaging_months):
+        months = endpoint_months(endpoint, visit_months, imaging_months)
+        competing = {a: competing_incidence(patients, a, endpoint, months) for a in arms}
+        for m, month in enumerate(months):
             for arm in arms:
                 group = patients.filter(pl.col("arm") == arm)
                 n, k = fracture_counts(
@@ -186,11 +195,23 @@ def fracture_tables(
                         "incidence_frac": k / n if n else float("nan"),
                         "ci_low_frac": low,
                         "ci_high_frac": high,
+                        "cumulative_incidence_frac": competing[arm][m],
                     }
                 )
                 if arm != control_arm:
                     comparisons.append(_compare(patients, arm, control_arm, endpoint, month))
     return _table("fractures", fractures), _table("comparisons", comparisons)
+
+
+def competing_incidence(patients: pl.DataFrame, arm: str, endpoint: str, months) -> list:
+    """Return the Aalen-Johansen incidence (death competing) of a clinical endpoint at each
+    month (``stats.incidence``); None for ``new_vertebral``, assessed at imaging only."""
+    if endpoint == "new_vertebral":
+        return [None] * len(months)
+    group = patients.filter(pl.col("arm") == arm)
+    days = (group[c].to_numpy() for c in (f"{endpoint}_day", "death_day", "exit_day"))
+    time, status = competing_status(*days, end_day=max(months) * DAYS_PER_MONTH)
+    return [float(v) for v in aalen_johansen(time, status, months)[1]]
 
 
 def _on_study(visits: pl.DataFrame) -> pl.DataFrame:
@@ -314,48 +335,6 @@ def read_visits(simulation_paths: Paths) -> dict[float, pl.DataFrame]:
             parts.setdefault(float(day), []).append(group)
         del frame
     return {day: pl.concat(parts[day]) for day in sorted(parts)}
-
-
-BASELINE_CONTINUOUS: tuple[str, ...] = (
-    "age_years",
-    "bmi_kg_m2",
-    "tscore_ls",
-    "tscore_th",
-    "tscore_fn",
-    "bmd_ls_g_cm2",
-    "bmd_th_g_cm2",
-    "bmd_fn_g_cm2",
-    "prevalent_vertebral_fracture_count",
-)
-BASELINE_BINARY: dict[str, pl.Expr] = {
-    "prevalent_vertebral_fracture": pl.col("prevalent_vertebral_fracture_count") > 0,
-    "prevalent_vertebral_fracture_2_or_more": pl.col("prevalent_vertebral_fracture_count") >= 2,
-    "prior_nonvertebral_fracture": pl.col("prior_nonvertebral_fracture"),
-    "prior_hip_fracture": pl.col("prior_hip_fracture"),
-}
-
-
-def baseline_table(cohort: pl.DataFrame) -> pl.DataFrame:
-    """Return Table 1: per arm, n, mean and sd of continuous variables, fractions of binary ones."""
-    rows = []
-    frame = cohort.with_columns(**BASELINE_BINARY).sort("arm", "patient_id")
-    for (arm,), group in frame.group_by("arm", maintain_order=True):
-        rows.append({"arm": arm, "variable": "patients", "statistic": "n", "value": group.height})
-        for variable in BASELINE_CONTINUOUS:
-            values = group[variable].to_numpy().astype(np.float64)
-            for statistic, value in (("mean", np.mean(values)), ("sd", np.std(values, ddof=1))):
-                rows.append(
-                    {
-                        "arm": arm,
-                        "variable": variable,
-                        "statistic": statistic,
-                        "value": float(value),
-                    }
-                )
-        for variable in BASELINE_BINARY:
-            value = float(np.mean(group[variable].to_numpy()))
-            rows.append({"arm": arm, "variable": variable, "statistic": "frac", "value": value})
-    return _table("baseline", rows)
 
 
 def compute_endpoint_tables(

@@ -10,13 +10,16 @@ its prior centred on the fitted values, as in ``parameter_sets``), restricted to
 ``parameter_sets.log_box`` and to values the fixed step integrates (``parameter_sets.stable``,
 applied to the kept draws: ``stable_draws``).
 
-Reparametrization: each x_i lives in its box (low_i, high_i); the sampler moves
-u_i = logit((x_i - low_i) / (high_i - low_i)) on the real line, with the log-Jacobian
-sum log((x - low)(high - x) / (high - low)) added, so a value near a bound is sampled like any
-other (it carries uncertainty) and no proposal is wasted outside the box.
+Coordinates: the sampler moves x itself, and a proposal outside the box has density 0. No
+fitted value sits on a bound since the issue-12 re-fit, so every value carries uncertainty
+without a transform. A logit map of the box to the real line (u = logit((x - low) / (high -
+low)) with its log-Jacobian) was tried first: in u the posterior of the values whose mass
+reaches a bound (the FN reference volume, the tolerance gain) is heavy-tailed, and random-walk
+moves with the Laplace or the ensemble's own covariance accepted 2.5-8 % of proposals, against
+about a third in x.
 
 Sampler: ``emcee.EnsembleSampler`` with a mixture of moves: 70 % random-walk Metropolis steps
-of each walker with the Laplace covariance mapped to u (``GaussianMove``, scale 1.2 / sqrt(d),
+of each walker with the Laplace covariance (``GaussianMove``, scale 1.2 / sqrt(d),
 the proposal of the earlier per-set chains), 30 % differential-evolution steps (``DEMove``),
 which use the spread of the ensemble and so follow curved, non-Gaussian correlations the
 Laplace covariance misses. Walkers start from the Laplace approximation (``uncertainty``) at half
@@ -53,26 +56,12 @@ N_WALKERS = 56  # at least twice the dimension (26), for the DE moves
 N_STEPS = 2000
 BURN = 700
 STEP_FRAC = 1.2  # random-walk proposal: STEP_FRAC / sqrt(d) times the Laplace spread
+ADAPTED_STEP_FRAC = 2.38  # ... or 2.38 / sqrt(d) times the ensemble's spread (adapt_steps)
 GAUSSIAN_SHARE = 0.7  # share of random-walk moves; the rest differential evolution
 N_DRAWS = 500  # at least uncertainty.n_parameter_sets' maximum
 START_SPREAD = 0.5  # walkers start at this fraction of the Laplace spread
 RHAT_MAX = 1.01
 _STATE: dict[str, Any] = {}
-
-
-def to_unconstrained(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Return u = logit((x - low) / (high - low)) (module docstring)."""
-    frac = (x - low) / (high - low)
-    return np.log(frac) - np.log1p(-frac)
-
-
-def to_box(u: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, float]:
-    """Return x in the box for u, and the log-Jacobian log |dx/du|."""
-    frac = 0.5 * (1.0 + np.tanh(0.5 * u))  # the logistic function, without overflow
-    x = low + (high - low) * frac
-    with np.errstate(divide="ignore"):  # frac rounds to 0 or 1 far out: density 0
-        log_jac = float(np.sum(np.log(high - low) + np.log(frac) + np.log1p(-frac)))
-    return x, log_jac
 
 
 def _setup(model: Mapping[str, Any], dt_days: float) -> None:
@@ -118,36 +107,27 @@ def stable_draws(draws: np.ndarray, n_draws: int) -> tuple[np.ndarray, float]:
     return np.asarray(kept), failed / (len(kept) + failed)
 
 
-def log_posterior(u: np.ndarray) -> float:
-    """Return the log posterior density of the unconstrained u (log-Jacobian included)."""
-    if not np.all(np.isfinite(u)):
+def log_posterior(x: np.ndarray) -> float:
+    """Return the log posterior density of x: ``log_objective`` in the box, -inf outside."""
+    if not np.all((x > _STATE["low"]) & (x < _STATE["high"])):
         return -np.inf
-    x, log_jac = to_box(u, _STATE["low"], _STATE["high"])
-    return log_objective(x) + log_jac
+    return log_objective(x)
 
 
-def unconstrained_covariance(cov: np.ndarray) -> np.ndarray:
-    """Return the Laplace covariance mapped to u at the fit (x = 0): J C J, J = du/dx there.
-
-    Values the Laplace approximation holds fixed (variance 0) get a variance of 0.01 in x.
-    """
-    low, high = _STATE["low"], _STATE["high"]
+def varied_covariance(cov: np.ndarray) -> np.ndarray:
+    """Return the Laplace covariance with a variance of 0.01 for values it holds fixed."""
     varied = np.diag(cov) > 0.0
-    cov = np.where(np.outer(varied, varied), cov, 0.0) + np.diag(np.where(varied, 0.0, 0.01))
-    du_dx = 1.0 / (0.0 - low) + 1.0 / (high - 0.0)
-    return cov * np.outer(du_dx, du_dx)
+    return np.where(np.outer(varied, varied), cov, 0.0) + np.diag(np.where(varied, 0.0, 0.01))
 
 
 def initial_walkers(
     cov: np.ndarray, low: np.ndarray, high: np.ndarray, n_walkers: int, gen: np.random.Generator
 ) -> np.ndarray:
-    """Return (n_walkers, d) unconstrained starts: Laplace draws at START_SPREAD, in the box."""
-    varied = np.diag(cov) > 0.0
-    cov = np.where(np.outer(varied, varied), cov, 0.0) + np.diag(np.where(varied, 0.0, 0.01))
+    """Return (n_walkers, d) starts: Laplace draws at START_SPREAD, inside the box."""
+    cov = varied_covariance(cov)
     x = START_SPREAD * gen.multivariate_normal(np.zeros(cov.shape[0]), cov, size=n_walkers)
     margin = 1e-3 * (high - low)
-    x = np.clip(x, low + margin, high - margin)
-    return to_unconstrained(x, low, high)
+    return np.clip(x, low + margin, high - margin)
 
 
 def run(
@@ -160,12 +140,16 @@ def run(
     dt_days: float = 1.0,
     backend: str | Path | None = None,
     progress: bool = False,
+    adapt_steps: int = 0,
 ) -> dict[str, np.ndarray]:
     """Run (or continue) the ensemble sampler; return the chain of x (n_steps, n_walkers, d),
     its log posterior (n_steps, n_walkers) and the acceptance fraction per walker.
 
     ``backend``: an HDF5 file (emcee.backends.HDFBackend) that keeps the chain as it grows;
-    when it already holds steps, the run continues from its last state for ``n_steps`` more.
+    when it already holds steps, the run continues from its last state for ``n_steps`` more,
+    with the random-walk proposal taken from the ensemble's covariance over its last
+    ``adapt_steps`` steps if that is > 0 (a one-off adaptation: the steps before belong to the
+    burn-in).
     """
     import emcee
 
@@ -180,9 +164,14 @@ def run(
         if store is not None:
             store.reset(n_walkers, start.shape[1])
     n_dim = len(_STATE["names"])
-    cov_u = unconstrained_covariance(uncertainty.block_covariance(data, BLOCK))
+    if resume and adapt_steps > 0:  # the ensemble's own covariance, from its last steps
+        recent = store.get_chain()[-adapt_steps:].reshape(-1, n_dim)
+        proposal = np.cov(recent, rowvar=False) * ADAPTED_STEP_FRAC**2 / n_dim
+    else:
+        cov = varied_covariance(uncertainty.block_covariance(data, BLOCK))
+        proposal = cov * STEP_FRAC**2 / n_dim
     moves = [
-        (emcee.moves.GaussianMove(cov_u * STEP_FRAC**2 / n_dim, mode="vector"), GAUSSIAN_SHARE),
+        (emcee.moves.GaussianMove(proposal, mode="vector"), GAUSSIAN_SHARE),
         (emcee.moves.DEMove(), 1.0 - GAUSSIAN_SHARE),
     ]
     context = multiprocessing.get_context("fork")
@@ -197,10 +186,9 @@ def run(
 
 
 def chain_of(sampler: Any) -> dict[str, np.ndarray]:
-    """Return the chain in x (box) coordinates, the log posterior and the acceptance."""
-    chain_x = to_box(sampler.get_chain(), _STATE["low"], _STATE["high"])[0]
+    """Return the chain of x, the log posterior and the acceptance fraction per walker."""
     return {
-        "chain": chain_x,
+        "chain": sampler.get_chain(),
         "log_prob": sampler.get_log_prob(),
         "acceptance": sampler.acceptance_fraction,
     }
@@ -312,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--model", default="config/model.yaml")
     parser.add_argument("--backend", default=None, help="HDF5 file keeping the chain (resumes)")
+    parser.add_argument("--adapt", type=int, default=0, help="resume: proposal from last steps")
     parser.add_argument("--output", default=DEFAULT_FILE)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
@@ -321,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.steps > 0:
         result = run(
             model, data, args.walkers, args.steps, args.seed, args.processes,
-            backend=args.backend, progress=True,
+            backend=args.backend, progress=True, adapt_steps=args.adapt,
         )  # fmt: skip
     else:
         result = read_backend(model, args.backend)

@@ -1,7 +1,7 @@
 """The report of one trial: figures, Table 1, endpoint tables and the calibration table.
 
 ``write_report`` reads the endpoint tables (``results/T/endpoints/*.parquet``) and the simulation
-files (for the Kaplan-Meier curves: first-event day per patient from
+files (for the cumulative incidence curves: first-event day per patient from
 ``endpoints.patient_events``, censored at death, dropout or the end of follow-up) and writes
 ``REPORT_FILES`` into one folder. A missing endpoint table stops it with a message naming it.
 """
@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from lifelines import KaplanMeierFitter
 
 from osteotrial import io
 from osteotrial.analyses.endpoints import patient_events
 from osteotrial.calibration.comparison import compare
 from osteotrial.calibration.targets import load_targets
 from osteotrial.report import figures_trial as figures
+from osteotrial.stats.incidence import aalen_johansen, competing_status
 from osteotrial.units import DAYS_PER_MONTH
 
 FIGURES: tuple[str, ...] = tuple(f"{name}.png" for name in figures.FIGURE_SIZES_IN)
@@ -63,38 +63,38 @@ def treated_arm(arms: Mapping[str, object], control_arm: str) -> str | None:
     return None
 
 
-def kaplan_meier(
+def cumulative_incidence(
     simulation_paths: Sequence[str | Path], end_day: float, at_risk_months: Sequence[float]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Return (curves, at_risk) of the KM cumulative incidence of ``KM_ENDPOINTS`` by arm.
+    """Return (curves, at_risk) of the cumulative incidence of ``KM_ENDPOINTS`` by arm.
 
-    Time to the first observed event, censored at death, dropout or ``end_day``. ``curves``:
-    endpoint, arm, month, cum_incidence_pct, ci_low_pct, ci_high_pct (step points, 1 - S and
-    its 95% CI); ``at_risk``: endpoint, arm, month, n_at_risk (still followed at that month).
+    Aalen-Johansen (``stats.incidence``): time to the first observed event, death a competing
+    risk, censored at dropout or ``end_day`` (1 - Kaplan-Meier would treat death as censoring
+    and overstate the incidence). ``curves``: endpoint, arm, month, cum_incidence_pct,
+    ci_low_pct, ci_high_pct (step points and the 95% CI); ``at_risk``: endpoint, arm, month,
+    n_at_risk (still followed at that month).
     """
     patients = patient_events(pl.scan_parquet([str(p) for p in simulation_paths]))
     curves, risks = [], []
     for endpoint in KM_ENDPOINTS:
         for (arm,), group in patients.group_by("arm", maintain_order=True):
-            event_day = group[f"{endpoint}_day"].to_numpy()
-            stop = np.minimum(np.minimum(event_day, group["exit_day"].to_numpy()), end_day)
-            observed = event_day <= np.minimum(stop, end_day)
-            km = KaplanMeierFitter().fit(stop / DAYS_PER_MONTH, observed)
-            ci = km.confidence_interval_survival_function_.to_numpy()
+            days = (group[c].to_numpy() for c in (f"{endpoint}_day", "death_day", "exit_day"))
+            months, status = competing_status(*days, end_day=end_day)
+            times, cif, low, high = aalen_johansen(months, status)
             curves.append(
                 pl.DataFrame(
                     {
                         "endpoint": endpoint,
                         "arm": arm,
-                        "month": km.survival_function_.index.to_numpy(),
-                        "cum_incidence_pct": 100 * (1 - km.survival_function_.to_numpy()[:, 0]),
-                        "ci_low_pct": 100 * (1 - ci[:, 1]),
-                        "ci_high_pct": 100 * (1 - ci[:, 0]),
+                        "month": np.r_[0.0, times],
+                        "cum_incidence_pct": 100 * np.r_[0.0, cif],
+                        "ci_low_pct": 100 * np.r_[0.0, low],
+                        "ci_high_pct": 100 * np.r_[0.0, high],
                     }
                 )
             )
             for month in at_risk_months:
-                n = int((stop >= month * DAYS_PER_MONTH - 1e-9).sum())
+                n = int((months >= month - 1e-9).sum())
                 risks.append({"endpoint": endpoint, "arm": arm, "month": month, "n_at_risk": n})
     return pl.concat(curves), pl.DataFrame(risks)
 
@@ -171,7 +171,7 @@ def write_report(
     periods = {arm: trial.arms[arm].treatment_periods() for arm in colors}
     end_month = float(trial.schedule.visit_months[-1])
     step = 6.0 if end_month <= 36 else 12.0
-    curves, at_risk = kaplan_meier(
+    curves, at_risk = cumulative_incidence(
         simulation_paths, end_month * DAYS_PER_MONTH, list(np.arange(0.0, end_month + 1, step))
     )
     forest_months = sorted({*trial.schedule.imaging_months, end_month})

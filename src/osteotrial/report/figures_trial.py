@@ -144,7 +144,8 @@ def markers_figure(markers: pl.DataFrame, colors: Mapping[str, str], periods, pa
 
 
 def incidence_figure(curves: pl.DataFrame, at_risk: pl.DataFrame, colors, path) -> None:
-    """Plot Kaplan-Meier cumulative incidence (1 - S, %) by arm with numbers at risk.
+    """Plot the cumulative incidence (%, Aalen-Johansen, death competing) by arm with numbers
+    at risk.
 
     ``curves``: endpoint, arm, month, cum_incidence_pct, ci_low_pct, ci_high_pct (step points);
     ``at_risk``: endpoint, arm, month, n_at_risk.
@@ -182,7 +183,7 @@ def incidence_figure(curves: pl.DataFrame, at_risk: pl.DataFrame, colors, path) 
         table.set_xticks(months)
         table.set_xlim(-0.05 * months.max(), months.max() * 1.05)
     top[0].legend(loc="upper left")
-    fig.suptitle("Kaplan-Meier cumulative incidence (1 − S) with 95% CI")
+    fig.suptitle("Cumulative incidence (Aalen-Johansen, death a competing risk) with 95% CI")
     save(fig, path)
 
 
