@@ -1,7 +1,9 @@
-"""Replicate trials and power (osteotrial.analyses.power, osteotrial.stats): statistics,
-allocation, workflow."""
+"""Replicate trials and power (osteotrial.analyses.power, .replicates, osteotrial.stats):
+statistics, allocation, the trial's tests per replicate, workflow."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import polars as pl
@@ -12,32 +14,40 @@ from conftest import run_workflow
 from scipy import stats
 
 from osteotrial import io
-from osteotrial.analyses import power
+from osteotrial.analyses import power, replicates
 from osteotrial.analyses.endpoints import fracture_counts
 from osteotrial.report.figures_power import power_figure, size_ticks
-from osteotrial.stats import intervals, tests
+from osteotrial.stats import intervals, logrank, tests
 from osteotrial.stats import power as stats_power
 from osteotrial.units import DAYS_PER_MONTH
 
 N_SUPER = 20000
 COLUMN = (("clinical", 12.0),)
+DAY_12 = 12.0 * DAYS_PER_MONTH
 
 
-def outcomes(rate_control: float, rate_treated: float, n: int = N_SUPER, seed: int = 1):
-    """Return potential outcomes of arms "control" and "treated" (one clinical column).
+def outcomes(rate_control: float, rate_treated: float, n: int = N_SUPER, seed: int = 1,
+             columns=COLUMN):  # fmt: skip
+    """Return potential outcomes of arms "control" and "treated" (one endpoint, month 12).
 
-    The treated arm's events are a subset of the control arm's (CRN: treatment never adds one).
+    Incidence by month 12 ``rate_<arm>``, event days uniform over the 12 months, nobody leaves
+    the study. The treated arm's events are a subset of the control arm's (CRN: treatment never
+    adds one).
     """
-    u = np.random.default_rng(seed).random((n, 1))
-    defined = np.ones((n, 1), dtype=bool)
-    events = {"control": u < rate_control, "treated": u < rate_treated}
+    u = np.random.default_rng(seed).random(n)
+    endpoint = columns[0][0]
+    days = {arm: np.where(u < rate, DAY_12 * u / rate, np.inf) for arm, rate in
+            (("control", rate_control), ("treated", rate_treated))}  # fmt: skip
     return power.PotentialOutcomes(
-        np.arange(n), COLUMN, {"control": defined, "treated": defined}, events
+        np.arange(n),
+        columns,
+        {arm: np.full(n, np.inf) for arm in days},
+        {arm: {endpoint: day} for arm, day in days.items()},
     )
 
 
-def table(potential, n_grid, replicates, seed=7):
-    return power.power_table(potential, "control", n_grid, replicates, 0.05, seed)
+def table(potential, n_grid, replicates, seed=7, tests=None):
+    return power.power_table(potential, "control", n_grid, replicates, 0.05, seed, tests)
 
 
 def test_identical_arms_give_the_nominal_alpha():
@@ -70,22 +80,22 @@ def test_same_seed_gives_the_same_table_and_replicates_do_not_depend_on_r():
     potential = outcomes(0.10, 0.07, n=2000)
     assert table(potential, [100, 500], 50).equals(table(potential, [100, 500], 50))
     assert not table(potential, [100, 500], 50).equals(table(potential, [100, 500], 50, seed=8))
-    few = power.replicate_counts(potential, [100, 500], 20, seed=7)
-    many = power.replicate_counts(potential, [100, 500], 50, seed=7)
+    few = replicates.replicate_counts(potential, [100, 500], 20, seed=7)
+    many = replicates.replicate_counts(potential, [100, 500], 50, seed=7)
     for small, large in zip(few, many, strict=True):
         np.testing.assert_array_equal(small, large[:20])
 
 
 def test_arms_are_dealt_round_robin_from_the_permutation():
     permutation = np.array([5, 3, 0, 4, 1, 2, 7])
-    np.testing.assert_array_equal(power.arm_streams(permutation, 2, 3), [[5, 0, 1], [3, 4, 2]])
+    np.testing.assert_array_equal(replicates.arm_streams(permutation, 2, 3), [[5, 0, 1], [3, 4, 2]])
     with pytest.raises(ValueError, match="n_per_arm=4 is more than the 3 patients per arm"):
-        power.arm_streams(permutation, 2, 4)
+        replicates.arm_streams(permutation, 2, 4)
 
 
 def test_counts_for_every_n_come_from_one_cumulative_sum():
     matrix = np.random.default_rng(3).random((60, 4)) < 0.3
-    counts = power.cumulative_counts(matrix, np.array([10, 25, 60]))
+    counts = replicates.cumulative_counts(matrix, np.array([10, 25, 60]))
     expected = [matrix[:n].sum(axis=0) for n in (10, 25, 60)]
     np.testing.assert_array_equal(counts, expected)
 
@@ -93,16 +103,15 @@ def test_counts_for_every_n_come_from_one_cumulative_sum():
 def test_outcome_matrices_follow_the_fracture_table_definitions():
     rng = np.random.default_rng(5)
     n, months = 500, (12.0, 24.0)
-    events = pl.DataFrame({"exit_day": rng.choice([np.inf, 200.0, 500.0, 800.0], n)})
-    for endpoint in ("new_vertebral", "hip"):
-        day = np.where(rng.random(n) < 0.3, rng.uniform(0, 800, n), np.inf)
-        events = events.with_columns(pl.Series(f"{endpoint}_day", day))
+    exit_day = rng.choice([np.inf, 200.0, 500.0, 800.0], n)
+    event_day = {
+        endpoint: np.where(rng.random(n) < 0.3, rng.uniform(0, 800, n), np.inf)
+        for endpoint in ("new_vertebral", "hip")
+    }
     columns = [(e, m) for e in ("new_vertebral", "hip") for m in months]
-    defined, event = power.outcome_matrices(events, columns)
+    defined, event = power.outcome_matrices(exit_day, event_day, columns)
     for k, (endpoint, month) in enumerate(columns):
-        expected = fracture_counts(
-            events[f"{endpoint}_day"].to_numpy(), events["exit_day"].to_numpy(), endpoint, month
-        )
+        expected = fracture_counts(event_day[endpoint], exit_day, endpoint, month)
         assert (defined[:, k].sum(), event[:, k].sum()) == expected
     assert not defined[:, 0].all() and defined[:, 2].all() and 12.0 * DAYS_PER_MONTH < 500.0
 
@@ -130,10 +139,85 @@ def test_analytic_power_and_sample_size_agree_with_the_textbook():
 
 def test_replicate_power_equals_the_exact_power_with_few_events():
     """Few events: replicates follow the binomial enumeration, not the normal approximation."""
-    row = table(outcomes(0.02, 0.005), [1000], 1000).row(0, named=True)
+    potential = outcomes(0.02, 0.005)
+    row = table(potential, [1000], 1000, tests={"clinical": "pooled_z"}).row(0, named=True)
     p1, p0 = row["true_incidence_frac"], row["true_reference_incidence_frac"]
     exact = stats_power.exact_power(p1, p0, 1000, 1000, 0.05)
+    assert row["test"] == "pooled_z"
     assert abs(row["power"] - exact) < 3.0 * np.sqrt(exact * (1 - exact) / 1000)
+
+
+def test_fisher_replicate_power_equals_its_exact_power():
+    """Fisher's test of new vertebral fractures: replicate power against both binomials
+    enumerated (the tables beyond 60 events per arm carry less than 1e-12 of the mass)."""
+    potential = outcomes(0.02, 0.006, columns=(("new_vertebral", 12.0),))
+    row = table(potential, [800], 1000).row(0, named=True)
+    assert row["test"] == "fisher"
+    p1, p0 = row["true_incidence_frac"], row["true_reference_incidence_frac"]
+    x1, x0 = np.meshgrid(np.arange(61), np.arange(61), indexing="ij")
+    weight = stats.binom.pmf(x1, 800, p1) * stats.binom.pmf(x0, 800, p0)
+    exact = float(np.sum(weight * (tests.fisher_exact_ps(x1, 800, x0, 800) < 0.05)))
+    assert abs(row["power"] - exact) < 3.0 * np.sqrt(exact * (1 - exact) / 1000)
+
+
+def test_fisher_power_is_below_the_z_test_power_at_small_n():
+    """The same replicates tested both ways: Fisher's test is the conservative one."""
+    potential = outcomes(0.10, 0.04, n=4000, columns=(("new_vertebral", 12.0),))
+    fisher = table(potential, [40, 80, 150, 300], 1000)
+    z_test = table(potential, [40, 80, 150, 300], 1000, tests={"new_vertebral": "pooled_z"})
+    assert np.all(fisher["power"].to_numpy() <= z_test["power"].to_numpy())
+    assert np.any(fisher["power"].to_numpy() < z_test["power"].to_numpy() - 0.03)
+    assert fisher["rr_median"].equals(z_test["rr_median"])  # same replicates
+
+
+def test_logrank_power_at_large_n_is_close_to_the_analytic_power():
+    """Rare events, no censoring: the log-rank test has the power of the z-test of the
+    proportions at the same effect (its analytic power) within Monte Carlo error."""
+    result = table(outcomes(0.06, 0.045, n=N_SUPER), [2000, 3000], 1000)
+    assert set(result["test"]) == {"logrank"}
+    for row in result.iter_rows(named=True):
+        assert 0.4 < row["analytic_power"] < 0.9
+        assert abs(row["power"] - row["analytic_power"]) < 3 * row["power_mc_se"] + 0.02, row
+
+
+def test_replicate_tests_are_the_trial_tests_by_endpoint():
+    columns = power.endpoint_columns([6, 12], [12])
+    assert replicates.column_tests(columns) == ("fisher",) + ("logrank",) * 8
+    assert replicates.column_tests(columns, {"hip": "pooled_z"})[3:5] == ("pooled_z",) * 2
+    with pytest.raises(ValueError, match="no log-rank test"):
+        replicates.column_tests(columns, {"new_vertebral": "logrank"})
+    with pytest.raises(ValueError, match="test 'wald' for 'hip' is unknown"):
+        replicates.column_tests(columns, {"hip": "wald"})
+
+
+def test_replicate_logrank_p_values_are_those_of_the_replicate_trials():
+    """End to end: the p-value of replicate r, size n and month is the log-rank test of the
+    first n patients of each arm stream, censored at their exit and at the month."""
+    rng = np.random.default_rng(8)
+    n, sizes, columns = 600, np.array([50, 120, 300]), (("hip", 3.0), ("hip", 12.0))
+    exit_day = {arm: np.where(rng.random(n) < 0.2, rng.uniform(1, 400, n), np.inf)
+                for arm in ("control", "treated")}  # fmt: skip
+    hip = {arm: np.where(rng.random(n) < rate, rng.integers(1, 400, n).astype(float), np.inf)
+           for arm, rate in (("control", 0.3), ("treated", 0.2))}  # fmt: skip
+    hip = {arm: np.where(day < exit_day[arm], day, np.inf) for arm, day in hip.items()}
+    potential = power.PotentialOutcomes(
+        np.arange(n), columns, exit_day, {arm: {"hip": day} for arm, day in hip.items()}
+    )
+    *_, p_values = replicates.replicate_tests(
+        potential, "control", sizes, 3, 5, ("logrank", "logrank")
+    )
+    for r in range(3):
+        streams = replicates.arm_streams(replicates.permutations(n, 5, range(r, r + 1))[0], 2, 300)
+        for (s, size), (k, (_, month)) in itertools.product(enumerate(sizes), enumerate(columns)):
+            rows = {arm: streams[j, :size] for j, arm in enumerate(potential.arms)}
+            day = month * DAYS_PER_MONTH
+            leave = np.concatenate(
+                [np.minimum(np.minimum(hip[a][i], exit_day[a][i]), day) for a, i in rows.items()]
+            )
+            event = np.concatenate([hip[a][i] <= day for a, i in rows.items()])
+            treated = np.repeat([False, True], size)  # arms sorted: control, treated
+            expected = logrank.logrank_test(leave, event, treated)[2]
+            assert p_values["treated"][r, s, k] == pytest.approx(expected, rel=1e-9)
 
 
 def fleiss_power(p1: float, p0: float, n1: float, n0: float, alpha: float) -> float:
@@ -212,10 +296,14 @@ def test_power_figure_is_written(tmp_path):
     ]
 
 
-def test_potential_outcomes_reject_events_where_undefined():
-    defined = np.zeros((3, 1), dtype=bool)
-    with pytest.raises(ValueError, match="events where the endpoint is not defined"):
-        power.PotentialOutcomes(np.arange(3), COLUMN, {"a": defined}, {"a": ~defined})
+def test_potential_outcomes_reject_unobservable_or_missing_days():
+    days = {"a": {"clinical": np.array([10.0, np.inf, 300.0])}}
+    with pytest.raises(ValueError, match="has events after exit"):
+        power.PotentialOutcomes(np.arange(3), COLUMN, {"a": np.array([50.0, 60.0, 300.0])}, days)
+    with pytest.raises(ValueError, match="is missing, has nan"):
+        power.PotentialOutcomes(np.arange(3), COLUMN, {"a": np.array([50.0, np.nan, 400.0])}, days)
+    with pytest.raises(ValueError, match="is missing, has nan"):
+        power.PotentialOutcomes(np.arange(3), COLUMN, {"a": np.full(3, np.inf)}, {"a": {}})
 
 
 POWER_BLOCK = {"enabled": True, "super_cohort_per_arm": 400, "replicates": 200,
@@ -240,6 +328,10 @@ def test_power_workflow_writes_table_and_figure(tmp_path):
     assert result.height == 3 * (1 + 4 * 4)  # n grid x (new_vertebral at 12 + 4 clinical x 4)
     assert result["n_per_arm"].unique().sort().to_list() == [50, 100, 200]
     assert result["power"].is_between(0, 1).all() and (result["replicates"] == 200).all()
+    tests_used = dict(result.select("endpoint", "test").unique().iter_rows())
+    assert tests_used == {"new_vertebral": "fisher"} | dict.fromkeys(
+        ["clinical_vertebral", "hip", "nonvertebral", "clinical"], "logrank"
+    )
     assert (tmp_path / targets[1]).stat().st_size > 10_000
 
 

@@ -19,14 +19,32 @@ No simulation is repeated: a replicate only re-draws who is allocated where.
 Endpoints are those of ``endpoints.fracture_counts``, at the same months: ``new_vertebral`` at
 the imaging months, assessed only in patients imaged (on study, ``exit_day > day``); the
 clinical endpoints at the visit months, every patient assessed, event = first observed event
-on or before day m (m x 30.4375 days).
+on or before day m (m x 30.4375 days). ``PotentialOutcomes`` carries each patient's event and
+exit days under every arm (``endpoints.patient_events``), so a replicate has the times to event
+too.
 
-Test. Each non-control arm (1) against ``control_arm`` (0), with x events among n assessed:
-the two-sided pooled z-test of two proportions (``stats.tests.pooled_z_test``, the test behind
-the textbook sample-size formula), z = (p1 - p0) / sqrt(p (1 - p) (1/n1 + 1/n0)) with
-p = (x1 + x0) / (n1 + n0); p-value 2 Phi(-|z|), and 1 when the variance is zero (no event in
-either arm) or an arm has no one assessed. Power = share of replicates with p < alpha; its Monte
-Carlo standard error is sqrt(power (1 - power) / R).
+Test: the trial's own (``endpoints._compare``, ``replicates.TRIAL_TESTS``), each non-control arm
+(1) against ``control_arm`` (0).
+
+- ``new_vertebral``: Fisher's exact test, two-sided, of x1 / n1 against x0 / n0 imaged
+  (``stats.tests.fisher_exact_ps``, equal to the trial's ``fisher_exact_p``).
+- The clinical endpoints (time to event): the trial table fits a Cox model (Efron ties) and
+  reports its Wald test. The replicates use the score test of the same partial likelihood at
+  beta = 0, the log-rank test (``stats.logrank``), computed from the event and exit days of the
+  replicate's patients with administrative censoring at the month: duration min(event, exit,
+  month day), event = event day <= month day. Score and Wald tests are asymptotically
+  equivalent; the score test needs no fit, so 10^5 replicate tests take seconds. With few
+  events they differ: when an arm has no event the Cox fit diverges and the trial table reports
+  no p-value (nan, never significant) while the log-rank test can reject, and with a strong
+  effect the Wald statistic falls below the score statistic (Hauck-Donner). On FRAME's clinical
+  vertebral fractures at 12 months (RR 0.27) the log-rank power is 0.24 at 1000 per arm, the
+  table's Wald test 0.02 (docs/analyses.md); the common clinical endpoints agree.
+
+``power_table(tests=...)`` can swap in the pooled z-test of two proportions
+(``stats.tests.pooled_z_test``; the test of the textbook sample-size formula and of
+``analytic_power``) or Fisher's test for any endpoint. The p-value of every test is 1 when it is
+undefined (no event in either arm, an arm with no one assessed). Power = share of replicates
+with p < alpha; its Monte Carlo standard error is sqrt(power (1 - power) / R).
 
 Risk ratio (``stats.intervals.risk_ratio``) (x1 / n1) / (x0 / n0); only when one of the four
 cells (x1, n1 - x1, x0, n0 - x0) is zero, 0.5 is added to every cell (Haldane-Anscombe):
@@ -35,10 +53,12 @@ replicates are reported.
 
 Truth and analytic power. The "true" incidence of an arm is the super-cohort's (every patient
 under that arm; events / assessed) and the true risk ratio their ratio. The analytic power is
-the normal-approximation power of the same pooled z-test at the true proportions, without
-continuity correction (``stats.power.analytic_power``; Fleiss, Levin & Paik 2003, ch. 4). The
-sizes are the expected numbers assessed: n per arm times the arm's assessed share in the
-super-cohort.
+a reference: the normal-approximation power of the pooled z-test at the true proportions,
+without continuity correction (``stats.power.analytic_power``; Fleiss, Levin & Paik 2003,
+ch. 4), at sizes n per arm times the arm's assessed share in the super-cohort. It is not the
+power of the replicate tests: Fisher's test is conservative with few events (its power lies
+below the z-test's at small n), and the log-rank test compares hazards, not proportions (close
+to the z-test when events are rare and censoring light).
 """
 
 from __future__ import annotations
@@ -54,18 +74,17 @@ import pyarrow.parquet as pq
 
 from osteotrial import io
 from osteotrial.analyses.endpoints import FRACTURE_ENDPOINTS, endpoint_months, patient_events
+from osteotrial.analyses.replicates import column_tests, replicate_tests
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
-from osteotrial.rng import make_generator
 from osteotrial.stats.intervals import risk_ratio
 from osteotrial.stats.power import analytic_power
-from osteotrial.stats.tests import pooled_z_test
 from osteotrial.units import DAYS_PER_MONTH
 
 F64, I64, STR = pa.float64(), pa.int64(), pa.string()
 # The power table (results/T/power/power.parquet): one row per endpoint, month, treated arm and n.
 POWER_SCHEMA = pa.schema(
     [("endpoint", STR), ("month", F64), ("arm", STR), ("reference_arm", STR)]
-    + [("n_per_arm", I64), ("replicates", I64), ("alpha", F64)]
+    + [("n_per_arm", I64), ("replicates", I64), ("alpha", F64), ("test", STR)]
     + [("power", F64), ("power_mc_se", F64)]
     + [("rr_median", F64), ("rr_q05", F64), ("rr_q95", F64)]
     + [("true_incidence_frac", F64), ("true_reference_incidence_frac", F64)]
@@ -76,36 +95,60 @@ Column = tuple[str, float]
 
 @dataclass(frozen=True)
 class PotentialOutcomes:
-    """Potential outcomes of every super-cohort patient under every arm.
+    """Potential outcomes of every super-cohort patient under every arm, as event days.
 
-    ``columns`` lists the (endpoint, month) pairs. ``defined[arm]`` and ``event[arm]`` have
-    shape (n_patients, n_columns), rows in ``patient_id`` order: whether the endpoint is
-    assessed in the patient under that arm, and whether it is assessed and the event happened
-    by the month.
+    ``columns`` lists the (endpoint, month) pairs. Arrays have shape (n_patients,), rows in
+    ``patient_id`` order, days from randomization, +inf for never (``endpoints.patient_events``):
+    ``exit_day[arm]`` the day the patient leaves the study under that arm (death or dropout),
+    ``event_day[arm][endpoint]`` the first event day of every endpoint of ``columns``, for
+    the clinical endpoints only events before the exit (observed).
     """
 
     patient_id: IntArray
     columns: tuple[Column, ...]
-    defined: dict[str, BoolArray]
-    event: dict[str, BoolArray]
+    exit_day: dict[str, FloatArray]
+    event_day: dict[str, dict[str, FloatArray]]
 
     def __post_init__(self) -> None:
-        shape = (self.patient_id.size, len(self.columns))
-        if sorted(self.defined) != sorted(self.event):
-            raise ValueError(f"defined has arms {sorted(self.defined)}, event {sorted(self.event)}")
-        for arm in self.defined:
-            for name, matrix in (("defined", self.defined[arm]), ("event", self.event[arm])):
-                if matrix.shape != shape or matrix.dtype != np.bool_:
-                    raise ValueError(
-                        f"{name}[{arm!r}] is {matrix.dtype} {matrix.shape}; expected bool {shape}"
-                    )
-            if np.any(self.event[arm] & ~self.defined[arm]):
-                raise ValueError(f"event[{arm!r}] has events where the endpoint is not defined")
+        if sorted(self.exit_day) != sorted(self.event_day):
+            raise ValueError(
+                f"exit_day has arms {sorted(self.exit_day)}, event_day {sorted(self.event_day)}"
+            )
+        for arm in self.exit_day:
+            self._check_arm(arm)
+
+    def _check_arm(self, arm: str) -> None:
+        """Raise ValueError unless the arrays of ``arm`` are complete and observable.
+
+        Every array is there, of shape (n_patients,), without nan; no clinical event comes on
+        or after the exit (it would not have been observed).
+        """
+        days, exit_day = self.event_day[arm], self.exit_day[arm]
+        arrays = {"exit_day": exit_day} | {f"event_day[{e!r}]": days.get(e) for e in self.endpoints}
+        for name, values in arrays.items():
+            if values is None or values.shape != self.patient_id.shape or np.isnan(values).any():
+                raise ValueError(
+                    f"{name} of arm {arm!r} is missing, has nan or not the shape of the "
+                    f"{self.patient_id.size} patients"
+                )
+        for endpoint in (e for e in self.endpoints if e != "new_vertebral"):
+            happened = np.isfinite(days[endpoint])
+            if np.any(days[endpoint][happened] >= exit_day[happened]):
+                raise ValueError(f"event_day[{endpoint!r}] of arm {arm!r} has events after exit")
 
     @property
     def arms(self) -> list[str]:
         """Return the arm names, sorted."""
-        return sorted(self.defined)
+        return sorted(self.exit_day)
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """Return the endpoints of ``columns``, in their order."""
+        return tuple(dict.fromkeys(endpoint for endpoint, _ in self.columns))
+
+    def outcome_matrices(self, arm: str) -> tuple[BoolArray, BoolArray]:
+        """Return (defined, event) of ``arm`` (``outcome_matrices``)."""
+        return outcome_matrices(self.exit_day[arm], self.event_day[arm], self.columns)
 
 
 def endpoint_columns(visit_months: Sequence[float], imaging_months: Sequence[float]):
@@ -117,20 +160,20 @@ def endpoint_columns(visit_months: Sequence[float], imaging_months: Sequence[flo
     )
 
 
-def outcome_matrices(events: pl.DataFrame, columns: Sequence[Column]):
+def outcome_matrices(exit_day: FloatArray, event_day: Mapping[str, FloatArray], columns):
     """Return (defined, event), bool of shape (n_patients, n_columns), of one arm.
 
-    ``events`` is ``endpoints.patient_events`` output of one arm (one row per patient); the
-    definitions are those of ``endpoints.fracture_counts``.
+    ``exit_day`` and ``event_day`` as in ``PotentialOutcomes``; the definitions are those of
+    ``endpoints.fracture_counts``: ``new_vertebral`` assessed in the patients on study at the
+    month, the clinical endpoints in every patient; event by the month.
     """
-    exit_day = events["exit_day"].to_numpy()
-    defined = np.ones((events.height, len(columns)), dtype=bool)
+    defined = np.ones((exit_day.size, len(columns)), dtype=bool)
     event = np.zeros_like(defined)
     for k, (endpoint, month) in enumerate(columns):
         day = month * DAYS_PER_MONTH
         if endpoint == "new_vertebral":
             defined[:, k] = exit_day > day
-        event[:, k] = defined[:, k] & (events[f"{endpoint}_day"].to_numpy() <= day)
+        event[:, k] = defined[:, k] & (event_day[endpoint] <= day)
     return defined, event
 
 
@@ -143,11 +186,13 @@ def read_potential_outcomes(
     """
     first_rows = pl.scan_parquet([str(p) for p in simulation_paths]).filter(pl.col("day") == 0.0)
     events = patient_events(first_rows)
-    defined, event, ids = {}, {}, {}
+    endpoints = dict.fromkeys(endpoint for endpoint, _ in columns)
+    exit_day, event_day, ids = {}, {}, {}
     for arm in sorted(events["arm"].unique().to_list()):
         part = events.filter(pl.col("arm") == arm).sort("patient_id")
         ids[arm] = part["patient_id"].to_numpy()
-        defined[arm], event[arm] = outcome_matrices(part, columns)
+        exit_day[arm] = part["exit_day"].to_numpy().astype(np.float64)
+        event_day[arm] = {e: part[f"{e}_day"].to_numpy().astype(np.float64) for e in endpoints}
     first = next(iter(ids.values()))
     for arm, patient_id in ids.items():
         if not np.array_equal(patient_id, first):
@@ -155,47 +200,7 @@ def read_potential_outcomes(
                 f"arm {arm!r} was simulated for {patient_id.size} patients, another arm for "
                 f"{first.size} (or other ids): every patient must be simulated under every arm"
             )
-    return PotentialOutcomes(first, tuple(columns), defined, event)
-
-
-def arm_streams(permutation: IntArray, n_arms: int, n_max: int) -> IntArray:
-    """Return rows (n_arms, n_max): arm j gets ``permutation[n_arms * i + j]``, i < n_max."""
-    usable = (permutation.size // n_arms) * n_arms
-    if n_max > usable // n_arms:
-        raise ValueError(
-            f"n_per_arm={n_max} is more than the {usable // n_arms} patients per arm of the "
-            f"super-cohort ({permutation.size} patients, {n_arms} arms)"
-        )
-    return permutation[:usable].reshape(-1, n_arms).T[:, :n_max]
-
-
-def cumulative_counts(matrix: BoolArray, n_grid: IntArray) -> IntArray:
-    """Return (n_sizes, n_columns) counts of True in the first n rows of ``matrix``, per n."""
-    starts = np.r_[0, n_grid[:-1]]
-    return np.cumsum(np.add.reduceat(matrix, starts, axis=0, dtype=np.int64), axis=0)
-
-
-def replicate_counts(
-    outcomes: PotentialOutcomes, n_grid: Sequence[int], replicates: int, seed: int
-) -> tuple[IntArray, IntArray]:
-    """Return (n_assessed, n_events) of every replicate trial.
-
-    Both have shape (replicates, n_arms, n_sizes, n_columns); arms in ``outcomes.arms`` order,
-    sizes in increasing ``n_grid`` order (the module docstring gives the allocation).
-    """
-    sizes = np.unique(np.asarray(n_grid, dtype=np.int64))
-    arms = outcomes.arms
-    shape = (replicates, len(arms), sizes.size, len(outcomes.columns))
-    assessed, events = np.empty(shape, dtype=np.int64), np.empty(shape, dtype=np.int64)
-    for r in range(replicates):
-        permutation = make_generator(seed, "power.replicate", r).permutation(
-            outcomes.patient_id.size
-        )
-        streams = arm_streams(permutation, len(arms), int(sizes[-1]))
-        for j, arm in enumerate(arms):
-            assessed[r, j] = cumulative_counts(outcomes.defined[arm][streams[j]], sizes)
-            events[r, j] = cumulative_counts(outcomes.event[arm][streams[j]], sizes)
-    return assessed, events
+    return PotentialOutcomes(first, tuple(columns), exit_day, event_day)
 
 
 DESIGN_COLUMNS = ("endpoint", "month", "arm", "n_treated", "n_reference", "incidence_frac")
@@ -226,16 +231,20 @@ def design_power(targets: Mapping | None, control_arm: str, alpha: float) -> pl.
 
 def true_rates(outcomes: PotentialOutcomes, arm: str) -> tuple[FloatArray, FloatArray]:
     """Return (incidence, assessed share), shape (n_columns,), of the whole super-cohort."""
-    defined = outcomes.defined[arm].sum(axis=0)
+    defined, event = (matrix.sum(axis=0) for matrix in outcomes.outcome_matrices(arm))
     with np.errstate(divide="ignore", invalid="ignore"):
-        incidence = outcomes.event[arm].sum(axis=0) / defined
+        incidence = event / defined
     return incidence, defined / outcomes.patient_id.size
 
 
-def _arm_columns(outcomes, assessed, events, arms: tuple[str, str], sizes, alpha: float):
-    """Return the power-table columns of one treated arm; counts are (R, 2, sizes, columns)."""
-    x1, n1, x0, n0 = events[:, 0], assessed[:, 0], events[:, 1], assessed[:, 1]
-    power = np.mean(pooled_z_test(x1, n1, x0, n0) < alpha, axis=0)
+def _arm_columns(outcomes, counts, p_values, arms: tuple[str, str], sizes, alpha, tests):
+    """Return the power-table columns of one treated arm.
+
+    ``counts`` = (assessed, events), each (R, 2, sizes, columns) with the treated arm first;
+    ``p_values`` (R, sizes, columns) of the replicate tests ``tests`` (one per column).
+    """
+    (n1, n0), (x1, x0) = ((c[:, 0], c[:, 1]) for c in counts)
+    power = np.mean(p_values < alpha, axis=0)
     q05, median, q95 = np.quantile(risk_ratio(x1, n1, x0, n0), [0.05, 0.5, 0.95], axis=0)
     (p1, f1), (p0, f0) = true_rates(outcomes, arms[0]), true_rates(outcomes, arms[1])
     n = sizes[:, np.newaxis].astype(np.float64)
@@ -248,10 +257,11 @@ def _arm_columns(outcomes, assessed, events, arms: tuple[str, str], sizes, alpha
         "arm": np.full(shape, arms[0], dtype=object),
         "reference_arm": np.full(shape, arms[1], dtype=object),
         "n_per_arm": np.broadcast_to(sizes[:, np.newaxis], shape),
-        "replicates": np.full(shape, assessed.shape[0]),
+        "replicates": np.full(shape, p_values.shape[0]),
         "alpha": np.full(shape, alpha),
+        "test": np.broadcast_to(np.array(tests, dtype=object), shape),
         "power": power,
-        "power_mc_se": np.sqrt(power * (1.0 - power) / assessed.shape[0]),
+        "power_mc_se": np.sqrt(power * (1.0 - power) / p_values.shape[0]),
         "rr_median": median,
         "rr_q05": q05,
         "rr_q95": q95,
@@ -269,26 +279,27 @@ def power_table(
     replicates: int,
     alpha: float,
     seed: int,
+    tests: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
     """Return the power table (``POWER_SCHEMA``): each non-control arm vs ``control_arm``.
 
     One row per endpoint, month, treated arm and n of ``n_grid``, sorted in that order (the
-    module docstring defines every column).
+    module docstring defines every column). ``tests`` maps an endpoint to another replicate
+    test than the trial's ("fisher", "pooled_z" or, for a clinical endpoint, "logrank").
     """
     arms = outcomes.arms
     if control_arm not in arms:
         raise ValueError(f"control_arm={control_arm!r} is not an arm; allowed: {arms}")
     sizes = np.unique(np.asarray(n_grid, dtype=np.int64))
-    assessed, events = replicate_counts(outcomes, sizes, replicates, seed)
-    c = arms.index(control_arm)
+    names = column_tests(outcomes.columns, tests)
+    assessed, events, p_values = replicate_tests(
+        outcomes, control_arm, sizes, replicates, seed, names
+    )
     frames = []
-    for j, arm in enumerate(arms):
-        if arm == control_arm:
-            continue
-        pair = [j, c]
-        columns = _arm_columns(
-            outcomes, assessed[:, pair], events[:, pair], (arm, control_arm), sizes, alpha
-        )
+    for arm, p in p_values.items():
+        pair = [arms.index(arm), arms.index(control_arm)]
+        counts = (assessed[:, pair], events[:, pair])
+        columns = _arm_columns(outcomes, counts, p, (arm, control_arm), sizes, alpha, names)
         flat = {name: np.ravel(np.swapaxes(value, 0, 1)) for name, value in columns.items()}
         frames.append(pl.from_arrow(io.to_table(flat, POWER_SCHEMA, "power")))
     order = {endpoint: i for i, endpoint in enumerate(FRACTURE_ENDPOINTS)}

@@ -2,7 +2,8 @@
 
 One column of panels per fracture endpoint. Top row: power against patients per arm (log axis)
 for each treated arm and selected month; replicate power as points with 95 % Monte Carlo error
-bars (1.96 x ``power_mc_se``), the analytic power of the same test dashed, the nominal alpha and
+bars (1.96 x ``power_mc_se``; the trial's test named in the panel title: Fisher's exact test
+or log-rank), the analytic power of the pooled z-test dashed, the nominal alpha and
 80 % / 90 % power as horizontal lines, the trial's real size as a vertical line, and a star at
 the power the published design implies (``power.design_power``: published proportions and
 sizes), drawn at the trial's size. Bottom row: median risk ratio of the replicates with the
@@ -26,6 +27,7 @@ from osteotrial.report import figures_trial as figures
 FIGURE_SIZE_IN = (20.0, 8.5)
 POWER_LINES = (0.8, 0.9)
 MIN_TICK_RATIO = 1.35  # neighbouring labels on the log size axis at least this far apart
+TEST_NAMES = {"fisher": "Fisher's exact test", "logrank": "log-rank test", "pooled_z": "z-test"}
 
 
 def size_ticks(sizes: Sequence[int]) -> list[float]:
@@ -108,7 +110,7 @@ def _legend_handles(colors: Mapping[tuple[str, float], str], reference: str) -> 
     ]
     styles = (
         ("-", "o", "replicate trials (95% MC interval; RR: median, 5-95% band)"),
-        ("--", "", "analytic power (Fleiss, no continuity correction) / true RR"),
+        ("--", "", "analytic power of the pooled z-test (Fleiss, no CC) / true RR"),
         ("-.", "", "80% and 90% power"),
         (":", "", "nominal alpha (grey); trial's size (black)"),
         ("", "*", "design: analytic power at the published rates and sizes"),
@@ -118,6 +120,15 @@ def _legend_handles(colors: Mapping[tuple[str, float], str], reference: str) -> 
         line = Line2D([], [], color="0.3", ls=style or "none", marker=marker, ms=size, label=label)
         handles.append(line)
     return handles
+
+
+def _title(table: pl.DataFrame, endpoint: str) -> str:
+    """Return the panel title: the endpoint and its replicate tests (if the table names them)."""
+    title = f"{figures.ENDPOINT_NAMES[endpoint]} fractures"
+    if "test" not in table.columns:
+        return title
+    tests = table.filter(pl.col("endpoint") == endpoint)["test"].unique().sort()
+    return f"{title}\n({', '.join(TEST_NAMES.get(name, name) for name in tests)})"
 
 
 def _design_stars(ax, design: pl.DataFrame, endpoint: str, trial_sizes, colors) -> None:
@@ -168,7 +179,7 @@ def power_figure(
         _decorate(top, bottom, sizes, sorted(set(trial_sizes.values())))
         if design is not None:
             _design_stars(top, design, endpoint, trial_sizes, colors)
-        top.set_title(f"{figures.ENDPOINT_NAMES[endpoint]} fractures")
+        top.set_title(_title(table, endpoint))
     axes[0, 0].set_ylabel("Power (share of replicates with p < alpha)")
     axes[1, 0].set_ylabel("Risk ratio (log scale)")
     reference = str(table["reference_arm"][0])
@@ -176,6 +187,6 @@ def power_figure(
     replicates = int(table["replicates"][0])
     fig.suptitle(
         f"Power of replicate trials drawn from the super-cohort ({replicates} per size; "
-        f"two-sided pooled z-test, alpha = {alpha:g})"
+        f"two-sided tests, alpha = {alpha:g})"
     )
     figures.save(fig, path)
