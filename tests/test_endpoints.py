@@ -10,7 +10,7 @@ from scipy.stats import hypergeom
 
 from osteotrial import io
 from osteotrial.analyses import endpoints
-from osteotrial.stats import cox, intervals, tests
+from osteotrial.stats import cox, intervals, logrank, tests
 
 INF = np.inf
 
@@ -146,4 +146,11 @@ def test_tables_have_known_values_and_ignore_sharding(tmp_path):
     assert hip["cumulative_incidence_frac"].to_list() == pytest.approx([0.0, 1 / 3])
     imaged = one["fractures"].filter(pl.col("endpoint") == "new_vertebral")
     assert imaged["cumulative_incidence_frac"].is_null().all()
+    # the p-value of a time-to-event endpoint is the log-rank test's (arm a vs b, hip at day 20)
+    compared = one["comparisons"].filter(pl.col("endpoint") == "hip")
+    treated = np.array([True, False, True, False, True, False])
+    duration = np.array([365.25, 20.0, 365.25, 365.25, 100.0, 365.25])
+    event = np.array([False, True, False, False, False, False])
+    expected = logrank.logrank_test(duration, event, treated)[2]
+    assert compared["p_value"].to_list() == pytest.approx([expected])
     assert one["comparisons"]["reference_arm"].unique().to_list() == ["b"]

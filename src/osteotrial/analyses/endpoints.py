@@ -21,8 +21,11 @@ Definitions (1 month = 30.4375 days; day m = month x 30.4375):
 - ``comparisons``: each arm against the control arm. Risk ratio with its log-normal 95 % interval
   (``stats.intervals.risk_ratio_ci``); hazard ratio of a Cox model (``stats.cox``: one binary
   covariate, Efron ties; equal to lifelines' CoxPHFitter to 1e-9) of the time to the first event
-  censored at death, dropout or day m, nan for ``new_vertebral``; ``p_value`` is the Cox Wald
-  test for time-to-event endpoints and Fisher's exact test for ``new_vertebral``.
+  censored at death, dropout or day m, nan for ``new_vertebral``; ``p_value`` is the log-rank
+  test (the score test of the same Cox model at HR 1, ``stats.logrank``) for time-to-event
+  endpoints and Fisher's exact test for ``new_vertebral``. The log-rank test, not the Cox Wald
+  test: with few events the Wald statistic fails (no event in an arm: no finite HR) or falls
+  below the score statistic, so a rare endpoint lost most of its power (docs/analyses.md).
 - ``baseline``: Table 1 (n, mean/sd of continuous variables, fractions of binary ones;
   ``analyses.baseline``).
 
@@ -47,6 +50,7 @@ from osteotrial.model.records import SITES
 from osteotrial.stats.cox import cox_hazard_ratio
 from osteotrial.stats.incidence import aalen_johansen, competing_status
 from osteotrial.stats.intervals import mean_ci, proportion_ci, risk_ratio_ci
+from osteotrial.stats.logrank import logrank_test
 from osteotrial.stats.tests import fisher_exact_p
 from osteotrial.units import DAYS_PER_MONTH
 
@@ -146,7 +150,9 @@ def _compare(
     else:
         day = month * DAYS_PER_MONTH
         duration = np.minimum(np.minimum(event_day, exit_day), day)
-        hr = cox_hazard_ratio(duration, event_day <= day, treated)
+        observed = event_day <= day
+        cox = cox_hazard_ratio(duration, observed, treated)  # HR and its Wald interval
+        hr = (*cox[:3], logrank_test(duration, observed, treated)[2])  # the log-rank p
     return {
         "endpoint": endpoint,
         "month": month,

@@ -28,17 +28,15 @@ Test: the trial's own (``endpoints._compare``, ``replicates.TRIAL_TESTS``), each
 
 - ``new_vertebral``: Fisher's exact test, two-sided, of x1 / n1 against x0 / n0 imaged
   (``stats.tests.fisher_exact_ps``, equal to the trial's ``fisher_exact_p``).
-- The clinical endpoints (time to event): the trial table fits a Cox model (Efron ties) and
-  reports its Wald test. The replicates use the score test of the same partial likelihood at
-  beta = 0, the log-rank test (``stats.logrank``), computed from the event and exit days of the
-  replicate's patients with administrative censoring at the month: duration min(event, exit,
-  month day), event = event day <= month day. Score and Wald tests are asymptotically
-  equivalent; the score test needs no fit, so 10^5 replicate tests take seconds. With few
-  events they differ: when an arm has no event the Cox fit diverges and the trial table reports
-  no p-value (nan, never significant) while the log-rank test can reject, and with a strong
-  effect the Wald statistic falls below the score statistic (Hauck-Donner). On FRAME's clinical
-  vertebral fractures at 12 months (RR 0.27) the log-rank power is 0.24 at 1000 per arm, the
-  table's Wald test 0.02 (docs/analyses.md); the common clinical endpoints agree.
+- The clinical endpoints (time to event): the log-rank test, the trial table's test (its
+  p-value; the table's HR and interval come from the Cox fit), i.e. the score test of the Cox
+  partial likelihood at beta = 0 (``stats.logrank``), computed from the event and exit days of
+  the replicate's patients with administrative censoring at the month: duration min(event,
+  exit, month day), event = event day <= month day. It needs no fit, so 10^5 replicate tests
+  take seconds. Until issue 13 the table reported the Cox Wald test, which with few events
+  fails (no event in an arm) or falls below the score statistic: on FRAME's clinical vertebral
+  fractures at 12 months (RR 0.27) its power was 0.02 at 1000 per arm against 0.24 for the
+  log-rank test (docs/analyses.md).
 
 ``power_table(tests=...)`` can swap in the pooled z-test of two proportions
 (``stats.tests.pooled_z_test``; the test of the textbook sample-size formula and of

@@ -29,8 +29,7 @@ CHUNK_REPLICATES = 32  # replicates drawn and tested together (memory: ~30 MB pe
 COUNT_TESTS = {"fisher": fisher_exact_ps, "pooled_z": pooled_z_test}
 TESTS = (*COUNT_TESTS, "logrank")
 # The tests of the trial's comparisons table (analyses.endpoints._compare): Fisher's exact test
-# of new vertebral fractures; for the time-to-event endpoints the trial fits a Cox model (Wald
-# test), here its score test at beta = 0, the log-rank test.
+# of new vertebral fractures, the log-rank test of the time-to-event endpoints.
 TRIAL_TESTS = {"new_vertebral": "fisher"}
 TIME_TO_EVENT_TEST = "logrank"
 
