@@ -269,7 +269,7 @@ def synthetic_tables(arms: list[str], months: list[float], days: list[float]) ->
     values = {
         "bmd": (100, 2.0, 1.5, 2.5, 3.0, 2.77, 0.4),
         "markers": (-50.0, -60.0, -40.0),
-        "fractures": (100, 2, 0.02, 0.01, 0.05),
+        "fractures": (100, 2, 0.02, 0.01, 0.05, 0.02),
         "comparisons": (arms[0], 0.5, 0.3, 0.9, 0.5, 0.5, 0.3, 0.9, 0.01),
     }
     return {

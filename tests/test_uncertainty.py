@@ -235,8 +235,8 @@ def synthetic_tables(events: int) -> dict[str, pl.DataFrame]:
         "bmd": [("a", "LS", 12.0, 100, 5.0, 4.0, 6.0, 3.0, 2.77, 0.5)],
         "markers": [("a", "CTX", 14.0, -50.0, -60.0, -40.0)],
         "fractures": [
-            ("a", "hip", 12.0, 100, 0, 0.0, 0.0, 0.037),
-            ("b", "hip", 12.0, 100, events, events / 100, 0.02, 0.11),
+            ("a", "hip", 12.0, 100, 0, 0.0, 0.0, 0.037, 0.0),
+            ("b", "hip", 12.0, 100, events, events / 100, 0.02, 0.11, events / 100),
         ],
         "comparisons": [
             ("hip", 12.0, "a", "b", 0.0, 0.0, np.nan, 1.0, np.nan, np.nan, np.nan, 0.1),

@@ -57,7 +57,7 @@ N_STEPS = 2000
 BURN = 700
 STEP_FRAC = 1.2  # random-walk proposal: STEP_FRAC / sqrt(d) times the Laplace spread
 ADAPTED_STEP_FRAC = 2.38  # ... or 2.38 / sqrt(d) times the ensemble's spread (adapt_steps)
-GAUSSIAN_SHARE = 0.7  # share of random-walk moves; the rest differential evolution
+GAUSSIAN_SHARE = 0.5  # share of random-walk moves; the rest differential evolution
 N_DRAWS = 500  # at least uncertainty.n_parameter_sets' maximum
 START_SPREAD = 0.5  # walkers start at this fraction of the Laplace spread
 RHAT_MAX = 1.01
@@ -141,6 +141,7 @@ def run(
     backend: str | Path | None = None,
     progress: bool = False,
     adapt_steps: int = 0,
+    start_from: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Run (or continue) the ensemble sampler; return the chain of x (n_steps, n_walkers, d),
     its log posterior (n_steps, n_walkers) and the acceptance fraction per walker.
@@ -149,7 +150,8 @@ def run(
     when it already holds steps, the run continues from its last state for ``n_steps`` more,
     with the random-walk proposal taken from the ensemble's covariance over its last
     ``adapt_steps`` steps if that is > 0 (a one-off adaptation: the steps before belong to the
-    burn-in).
+    burn-in). ``start_from``: walkers (n_walkers, d) to start a new chain from, e.g. the
+    ``last_walkers`` of a posterior file (``--start-from``).
     """
     import emcee
 
@@ -158,9 +160,13 @@ def run(
     resume = store is not None and Path(backend).exists() and store.iteration > 0
     start = None
     if not resume:
-        cov = uncertainty.block_covariance(data, BLOCK)
-        gen = np.random.default_rng(seed)
-        start = initial_walkers(cov, _STATE["low"], _STATE["high"], n_walkers, gen)
+        if start_from is not None:  # a previous run's last ensemble state
+            start = np.asarray(start_from, dtype=np.float64)
+            n_walkers = start.shape[0]
+        else:
+            cov = uncertainty.block_covariance(data, BLOCK)
+            gen = np.random.default_rng(seed)
+            start = initial_walkers(cov, _STATE["low"], _STATE["high"], n_walkers, gen)
         if store is not None:
             store.reset(n_walkers, start.shape[1])
     n_dim = len(_STATE["names"])
@@ -182,15 +188,16 @@ def run(
         if not resume:
             sampler.random_state = np.random.RandomState(seed).get_state()
         sampler.run_mcmc(start, n_steps, progress=progress)
-    return chain_of(sampler)
+    return chain_of(sampler.backend)
 
 
-def chain_of(sampler: Any) -> dict[str, np.ndarray]:
-    """Return the chain of x, the log posterior and the acceptance fraction per walker."""
+def chain_of(source: Any) -> dict[str, np.ndarray]:
+    """Return the chain of x, the log posterior and the acceptance fraction per walker, of a
+    sampler or a backend."""
     return {
-        "chain": sampler.get_chain(),
-        "log_prob": sampler.get_log_prob(),
-        "acceptance": sampler.acceptance_fraction,
+        "chain": source.get_chain(),
+        "log_prob": source.get_log_prob(),
+        "acceptance": source.accepted / max(source.iteration, 1),
     }
 
 
@@ -248,8 +255,11 @@ def posterior_content(model, data, result, burn: int, n_draws: int, settings: Ma
         "names": [f"{b}.{k}" for b, k in names],
         "fitted_values": [float(v) for v in fitted],
         "log_shifts": [[round(float(v), 8) for v in row] for row in draws],
+        # the ensemble's last state: ``--start-from`` continues the chain from here
+        "last_walkers": [[float(v) for v in row] for row in result["chain"][-1]],
         "diagnostics": diag,
         "max_rhat": max(d["rhat"] for d in diag.values()),
+        "converged": bool(max(d["rhat"] for d in diag.values()) < RHAT_MAX),
         "min_ess_bulk": min(d["ess_bulk"] for d in diag.values()),
         "acceptance_fraction": float(np.mean(result["acceptance"])),
         "unstable_fraction": unstable,
@@ -301,16 +311,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--model", default="config/model.yaml")
     parser.add_argument("--backend", default=None, help="HDF5 file keeping the chain (resumes)")
     parser.add_argument("--adapt", type=int, default=0, help="resume: proposal from last steps")
+    parser.add_argument("--start-from", default=None, help="posterior file: its last walkers")
     parser.add_argument("--output", default=DEFAULT_FILE)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
     with open(args.model, encoding="utf-8") as handle:
         model = yaml.safe_load(handle)
     data = uncertainty.load_uncertainty()
+    start = None
+    if args.start_from:
+        previous = load_posterior(args.start_from)
+        posterior_shifts(previous, model, 0)  # refuses walkers drawn at other fitted values
+        start = np.asarray(previous["last_walkers"])
     if args.steps > 0:
         result = run(
             model, data, args.walkers, args.steps, args.seed, args.processes,
-            backend=args.backend, progress=True, adapt_steps=args.adapt,
+            backend=args.backend, progress=True, adapt_steps=args.adapt, start_from=start,
         )  # fmt: skip
     else:
         result = read_backend(model, args.backend)
