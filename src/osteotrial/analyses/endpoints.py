@@ -16,7 +16,7 @@ Definitions (1 month = 30.4375 days; day m = month x 30.4375):
   before day m that happened before the patient's death or dropout; the denominator is every
   randomized patient of the arm. Wilson 95 % intervals (``stats.intervals.proportion_ci``).
   ``cumulative_incidence_frac``: the Aalen-Johansen incidence of the clinical endpoints by month
-  m, death a competing risk and dropout censoring (``stats.incidence``); null for
+  m, death a competing risk and dropout censoring (``stats.incidence``); NaN for
   ``new_vertebral``.
 - ``comparisons``: each arm against the control arm. Risk ratio with its log-normal 95 % interval
   (``stats.intervals.risk_ratio_ci``); hazard ratio of a Cox model (``stats.cox``: one binary
@@ -211,9 +211,9 @@ def fracture_tables(
 
 def competing_incidence(patients: pl.DataFrame, arm: str, endpoint: str, months) -> list:
     """Return the Aalen-Johansen incidence (death competing) of a clinical endpoint at each
-    month (``stats.incidence``); None for ``new_vertebral``, assessed at imaging only."""
+    month (``stats.incidence``); NaN for ``new_vertebral``, assessed at imaging only."""
     if endpoint == "new_vertebral":
-        return [None] * len(months)
+        return [float("nan")] * len(months)
     group = patients.filter(pl.col("arm") == arm)
     days = (group[c].to_numpy() for c in (f"{endpoint}_day", "death_day", "exit_day"))
     time, status = competing_status(*days, end_day=max(months) * DAYS_PER_MONTH)
