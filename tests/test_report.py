@@ -91,7 +91,7 @@ def synthetic_tables(trial) -> dict[str, pl.DataFrame]:
     values = {
         "bmd": (100, 1.0, 0.5, 1.5, 3.0, 2.77, 0.4),
         "markers": (0.0, -1.0, 1.0),
-        "fractures": (100, 2, 0.02, 0.01, 0.05),
+        "fractures": (100, 2, 0.02, 0.01, 0.05, 0.02),
         "comparisons": (control, 0.5, 0.3, 0.9, 0.5, 0.5, 0.3, 0.9, 0.01),
     }
     return {
