@@ -44,6 +44,7 @@ from osteotrial.engine.results import ArmResult
 from osteotrial.engine.simulate import simulate_arm
 from osteotrial.model.params import ModelParams
 from osteotrial.model.records import SITES
+from osteotrial.stats.incidence import incidence_hazard_ratio
 from osteotrial.units import DAYS_PER_MONTH
 
 F64, STR = pa.float64(), pa.string()
@@ -145,37 +146,12 @@ def fracture_rows(
             for arm, p1 in p.items():
                 if arm == control_arm:
                     continue
-                rr = p1 / p0 if p0 > 0 else float("nan")
-                rows.append(
-                    _row(
-                        "comparisons",
-                        arm,
-                        control_arm,
-                        endpoint,
-                        month,
-                        "risk_ratio",
-                        rr,
-                        None,
-                        p1,
-                        p0,
-                    )
-                )
+                ratios = {"risk_ratio": p1 / p0 if p0 > 0 else float("nan")}
                 if endpoint != "new_vertebral":  # the trial reports no hazard ratio for it
-                    hr = np.log1p(-p1) / np.log1p(-p0) if p0 > 0 else float("nan")
-                    rows.append(
-                        _row(
-                            "comparisons",
-                            arm,
-                            control_arm,
-                            endpoint,
-                            month,
-                            "hazard_ratio",
-                            hr,
-                            None,
-                            p1,
-                            p0,
-                        )
-                    )
+                    ratios["hazard_ratio"] = incidence_hazard_ratio(p1, p0)
+                for statistic, value in ratios.items():
+                    key = ("comparisons", arm, control_arm, endpoint, month, statistic)
+                    rows.append(_row(*key, value, None, p1, p0))
     return rows
 
 

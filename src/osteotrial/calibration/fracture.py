@@ -26,12 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from osteotrial.analyses.expected import cumulative_at
 from osteotrial.calibration.objective import Target, treated_arm, trial_design
 from osteotrial.calibration.targets import TARGET_KEYS, ratio_measure, read_targets
 from osteotrial.cohort.sampling import CohortSpec, sample_cohort
 from osteotrial.engine.results import ArmResult
 from osteotrial.engine.simulate import simulate_arm
 from osteotrial.model.params import ModelParams
+from osteotrial.stats.incidence import incidence_hazard_ratio
 from osteotrial.trial.schedules import Schedule
 from osteotrial.units import DAYS_PER_MONTH
 
@@ -60,12 +62,7 @@ def _frame_setup() -> tuple[dict[str, Any], Any]:
 
 def _hazard_at(result: ArmResult, name: str, days: np.ndarray) -> np.ndarray:
     """Return each patient's cumulative hazard at its own day (linear in record days)."""
-    cum = result.cumulative_hazard[name]  # type: ignore[index]
-    idx = np.clip(np.searchsorted(result.record_days, days), 1, result.record_days.size - 1)
-    t0, t1 = result.record_days[idx - 1], result.record_days[idx]
-    cols = np.arange(days.size)
-    w = np.clip((days - t0) / (t1 - t0), 0.0, 1.0)
-    return cum[idx - 1, cols] * (1 - w) + cum[idx, cols] * w
+    return cumulative_at(result, result.cumulative_hazard[name], days)  # type: ignore[index]
 
 
 def expected_incidences(result: ArmResult, params: ModelParams, day: float) -> dict[str, float]:
@@ -154,6 +151,6 @@ def fracture_emulated(
             _, endpoint, month = g.probe
             p1, p0 = inc[treated, month][endpoint], inc[control, month][endpoint]
             measure = ratio_measure(block, endpoint)
-            ratio = p1 / p0 if measure == "risk_ratio" else np.log1p(-p1) / np.log1p(-p0)
+            ratio = p1 / p0 if measure == "risk_ratio" else incidence_hazard_ratio(p1, p0)
             emulated.append(1 - ratio)
     return np.asarray(emulated, dtype=float)

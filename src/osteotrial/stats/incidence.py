@@ -21,6 +21,12 @@ EVENT, DEATH = 1, 2
 JITTER_SEED = 0  # lifelines breaks tied event times with a seeded jitter: same input, same curve
 
 
+def incidence_hazard_ratio(p1: float, p0: float) -> float:
+    """Return the hazard ratio of two cumulative incidences, log(1 - p1) / log(1 - p0): the
+    ratio of their cumulative hazards, exact under proportional hazards (nan if p0 is 0)."""
+    return float(np.log1p(-p1) / np.log1p(-p0)) if p0 > 0 else float("nan")
+
+
 def competing_status(
     event_day: np.ndarray, death_day: np.ndarray, exit_day: np.ndarray, end_day: float
 ) -> tuple[np.ndarray, np.ndarray]:
