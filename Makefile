@@ -9,7 +9,7 @@ CORES ?= all
 CLUSTER_VENV := .venv-cluster
 CLUSTER_STAMP := $(CLUSTER_VENV)/.installed
 
-.PHONY: install install-cluster run test test-cluster lint clean bench
+.PHONY: install install-cluster run test test-cluster test-gpu-compile lint clean bench
 
 # Re-install only when pyproject.toml changes (the package itself is installed editable).
 $(STAMP): pyproject.toml
@@ -27,6 +27,15 @@ $(CLUSTER_STAMP): pyproject.toml
 	touch $(CLUSTER_STAMP)
 
 install-cluster: $(CLUSTER_STAMP)
+
+# The GPU engine's compile check uses its own venv with numba-cuda (pyproject extra [gpu], about
+# 1 GB with the CUDA compiler wheels); it needs no GPU (tests/gpu/compile_kernel.py).
+GPU_VENV := .venv-gpu
+GPU_STAMP := $(GPU_VENV)/.installed
+$(GPU_STAMP): pyproject.toml
+	test -x $(GPU_VENV)/bin/python || $(PYTHON) -m venv $(GPU_VENV)
+	$(GPU_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[gpu]'
+	touch $(GPU_STAMP)
 
 run: $(STAMP)
 	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) --config trial=$(TRIAL)
@@ -48,6 +57,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# Compiles the GPU kernel for sm_90 with the real numba-cuda compiler (the CUDA simulator of
+# `make test` runs the kernel as Python and cannot see its typing errors).
+test-gpu-compile: $(GPU_STAMP)
+	$(GPU_VENV)/bin/python tests/gpu/compile_kernel.py
 
 # Root only: installs Debian's SLURM, starts a one-node cluster, runs FRAME through it, stops it.
 test-cluster: $(STAMP) $(CLUSTER_STAMP)

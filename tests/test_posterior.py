@@ -89,3 +89,17 @@ def test_posterior_set_k_is_draw_k_and_spread_zero_is_the_fit(stored):
         assert drawn.shifts[name] == pytest.approx(shift, abs=1e-12)
     nominal = parameter_sets.parameter_set(MODEL, data, 0.0, seed=11, k=3)
     assert nominal.model == MODEL
+
+
+def test_independent_chains_take_an_earlier_chains_covariance_and_walkers():
+    gen = np.random.default_rng(5)
+    cov = np.array([[1.0, 0.6], [0.6, 2.0]])
+    chain = gen.multivariate_normal([0.0, 0.0], cov, size=(4000, 8))  # (steps, walkers, d)
+    proposal = posterior.proposal_covariance(DATA, chain, 2, scale=0.5)
+    expected = np.cov(chain.reshape(-1, 2), rowvar=False) * (0.5 * 2.38) ** 2 / 2
+    np.testing.assert_allclose(proposal, expected)
+    assert np.allclose(proposal / (0.5 * 2.38) ** 2 * 2, cov, atol=0.05)
+    walkers = np.arange(56, dtype=float)[:, None]
+    assert posterior.chosen_walkers(walkers, 8)[:, 0].tolist() == [0, 8, 16, 24, 31, 39, 47, 55]
+    assert len(posterior.sampler_moves(proposal, 1.0)) == 1  # random walk only: no ensemble
+    assert len(posterior.sampler_moves(proposal, 0.5)) == 2

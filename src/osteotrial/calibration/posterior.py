@@ -130,6 +130,37 @@ def initial_walkers(
     return np.clip(x, low + margin, high - margin)
 
 
+def proposal_covariance(
+    data: Mapping[str, Any], chain: np.ndarray | None, n_dim: int, scale: float = 1.0
+) -> np.ndarray:
+    """Return the random-walk proposal covariance: (2.38 ``scale``)^2 / d times the covariance
+    of ``chain`` (steps, walkers, d) pooled over its steps and walkers, or STEP_FRAC^2 / d times
+    the Laplace covariance when no chain is given."""
+    if chain is not None:
+        pooled = chain.reshape(-1, n_dim)
+        return np.cov(pooled, rowvar=False) * (scale * ADAPTED_STEP_FRAC) ** 2 / n_dim
+    return varied_covariance(uncertainty.block_covariance(data, BLOCK)) * STEP_FRAC**2 / n_dim
+
+
+def sampler_moves(proposal: np.ndarray, gaussian_share: float) -> list:
+    """Return emcee's moves: random-walk Metropolis with ``proposal`` for each walker on its own
+    (``gaussian_share``) and differential evolution for the rest. With a share of 1 the walkers
+    are independent random-walk chains, the classical setting of R-hat."""
+    import emcee
+
+    gaussian = emcee.moves.GaussianMove(proposal, mode="vector")
+    if gaussian_share >= 1.0:
+        return [(gaussian, 1.0)]
+    return [(gaussian, gaussian_share), (emcee.moves.DEMove(), 1.0 - gaussian_share)]
+
+
+def chosen_walkers(walkers: np.ndarray, n_walkers: int) -> np.ndarray:
+    """Return ``n_walkers`` of an earlier ensemble's walkers, evenly spaced over it."""
+    if n_walkers >= walkers.shape[0]:
+        return walkers
+    return walkers[np.linspace(0, walkers.shape[0] - 1, n_walkers).round().astype(np.int64)]
+
+
 def run(
     model: Mapping[str, Any],
     data: Mapping[str, Any],
@@ -142,6 +173,9 @@ def run(
     progress: bool = False,
     adapt_steps: int = 0,
     start_from: np.ndarray | None = None,
+    proposal_chain: np.ndarray | None = None,
+    gaussian_share: float = GAUSSIAN_SHARE,
+    proposal_scale: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """Run (or continue) the ensemble sampler; return the chain of x (n_steps, n_walkers, d),
     its log posterior (n_steps, n_walkers) and the acceptance fraction per walker.
@@ -150,18 +184,21 @@ def run(
     when it already holds steps, the run continues from its last state for ``n_steps`` more,
     with the random-walk proposal taken from the ensemble's covariance over its last
     ``adapt_steps`` steps if that is > 0 (a one-off adaptation: the steps before belong to the
-    burn-in). ``start_from``: walkers (n_walkers, d) to start a new chain from, e.g. the
-    ``last_walkers`` of a posterior file (``--start-from``).
+    burn-in). ``start_from``: walkers to start a new chain from, e.g. the ``last_walkers`` of a
+    posterior file (``--start-from``), of which ``n_walkers`` evenly spaced ones are taken.
+    ``proposal_chain``: an earlier chain (steps, walkers, d) whose covariance sets the
+    random-walk proposal of a new chain (``--proposal-from``), times ``proposal_scale``^2.
     """
     import emcee
 
     _setup(model, dt_days)
+    n_dim = len(_STATE["names"])
     store = emcee.backends.HDFBackend(str(backend)) if backend else None
     resume = store is not None and Path(backend).exists() and store.iteration > 0
     start = None
     if not resume:
         if start_from is not None:  # a previous run's last ensemble state
-            start = np.asarray(start_from, dtype=np.float64)
+            start = chosen_walkers(np.asarray(start_from, dtype=np.float64), n_walkers)
             n_walkers = start.shape[0]
         else:
             cov = uncertainty.block_covariance(data, BLOCK)
@@ -169,25 +206,24 @@ def run(
             start = initial_walkers(cov, _STATE["low"], _STATE["high"], n_walkers, gen)
         if store is not None:
             store.reset(n_walkers, start.shape[1])
-    n_dim = len(_STATE["names"])
     if resume and adapt_steps > 0:  # the ensemble's own covariance, from its last steps
-        recent = store.get_chain()[-adapt_steps:].reshape(-1, n_dim)
-        proposal = np.cov(recent, rowvar=False) * ADAPTED_STEP_FRAC**2 / n_dim
-    else:
-        cov = varied_covariance(uncertainty.block_covariance(data, BLOCK))
-        proposal = cov * STEP_FRAC**2 / n_dim
-    moves = [
-        (emcee.moves.GaussianMove(proposal, mode="vector"), GAUSSIAN_SHARE),
-        (emcee.moves.DEMove(), 1.0 - GAUSSIAN_SHARE),
-    ]
+        proposal_chain = store.get_chain()[-adapt_steps:]
+    proposal = proposal_covariance(data, proposal_chain, n_dim, proposal_scale)
     context = multiprocessing.get_context("fork")
     with context.Pool(processes) as pool:
         sampler = emcee.EnsembleSampler(
-            n_walkers, n_dim, log_posterior, moves=moves, pool=pool, backend=store
+            n_walkers,
+            n_dim,
+            log_posterior,
+            moves=sampler_moves(proposal, gaussian_share),
+            pool=pool,
+            backend=store,
         )
         if not resume:
             sampler.random_state = np.random.RandomState(seed).get_state()
-        sampler.run_mcmc(start, n_steps, progress=progress)
+        # independent chains may be fewer than the dimension: no ensemble check then
+        independent = gaussian_share >= 1.0
+        sampler.run_mcmc(start, n_steps, progress=progress, skip_initial_state_check=independent)
     return chain_of(sampler.backend)
 
 
@@ -311,7 +347,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--model", default="config/model.yaml")
     parser.add_argument("--backend", default=None, help="HDF5 file keeping the chain (resumes)")
     parser.add_argument("--adapt", type=int, default=0, help="resume: proposal from last steps")
-    parser.add_argument("--start-from", default=None, help="posterior file: its last walkers")
+    parser.add_argument("--start-from", default=None, help="posterior file or .h5 chain")
+    parser.add_argument("--proposal-from", default=None, help="HDF5 chain: proposal covariance")
+    parser.add_argument("--proposal-steps", type=int, default=1000, help="... of its last steps")
+    parser.add_argument("--proposal-scale", type=float, default=1.0, help="x 2.38 / sqrt(d)")
+    parser.add_argument("--gaussian-share", type=float, default=GAUSSIAN_SHARE)
     parser.add_argument("--output", default=DEFAULT_FILE)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
@@ -319,14 +359,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         model = yaml.safe_load(handle)
     data = uncertainty.load_uncertainty()
     start = None
-    if args.start_from:
+    if args.start_from and args.start_from.endswith(".h5"):  # an earlier chain's last state
+        start = read_backend(model, args.start_from)["chain"][-1]
+    elif args.start_from:
         previous = load_posterior(args.start_from)
         posterior_shifts(previous, model, 0)  # refuses walkers drawn at other fitted values
         start = np.asarray(previous["last_walkers"])
+    proposal_chain = None
+    if args.proposal_from:
+        proposal_chain = read_backend(model, args.proposal_from)["chain"][-args.proposal_steps :]
     if args.steps > 0:
         result = run(
             model, data, args.walkers, args.steps, args.seed, args.processes,
             backend=args.backend, progress=True, adapt_steps=args.adapt, start_from=start,
+            proposal_chain=proposal_chain, gaussian_share=args.gaussian_share,
+            proposal_scale=args.proposal_scale,
         )  # fmt: skip
     else:
         result = read_backend(model, args.backend)

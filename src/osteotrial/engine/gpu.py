@@ -104,11 +104,27 @@ def to_device(pat: Patients, plan: Plan, par: ModelRecords, out: Outputs) -> tup
 
 
 def launch(d_pat: Patients, d_plan: Plan, d_par: ModelRecords, d_out: Outputs) -> None:
-    """Run the kernel on device-resident inputs, one thread per patient, and wait for it."""
+    """Run the kernel on device-resident inputs, one thread per patient, and wait for it.
+
+    The first launch compiles the kernel. With numba-cuda 0.30 that typing fails (``mul(omitted,
+    omitted)`` in ``model.bmd.surface_factor``) when numba's CPU target has already compiled the
+    model equations in the same process (the CPU engine, the LSODA reference); the other order
+    works (seen on an H200 and reproduced without a GPU, tests/gpu/compile_kernel.py). So a
+    process compiles the GPU kernel first: the error below says so instead of numba's page.
+    """
+    from numba.core.errors import TypingError
+
     cuda = cuda_module()
     n = d_pat.age_years.shape[0]
     blocks = max(1, (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
-    kernel()[blocks, THREADS_PER_BLOCK](d_pat, d_plan, d_par, d_out)
+    try:
+        kernel()[blocks, THREADS_PER_BLOCK](d_pat, d_plan, d_par, d_out)
+    except TypingError as error:  # pragma: no cover - needs numba-cuda and a GPU
+        raise RuntimeError(
+            "schedule.engine: cuda could not compile the GPU kernel. With numba-cuda 0.30 this "
+            "happens when the CPU engine or the LSODA reference compiled the model earlier in "
+            "the same process: run the GPU engine first, or in a process of its own"
+        ) from error
     cuda.synchronize()
 
 

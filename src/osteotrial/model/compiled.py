@@ -9,6 +9,13 @@ nothing, and without numba's reference counting the array views they take (one p
 of a work array) cost no atomic operations; with it the CPU loop ran at 0.6 of its speed.
 ``inline=True`` inlines a small function into
 its callers in numba's IR, where the call itself would cost more than the arithmetic.
+
+numba-cuda (0.30) types kernels with a compiler of its own, whose templates live in their own
+registry: typed through numba's core templates, the IR-inlined functions lost the types of their
+arguments (``mul(omitted, omitted)`` in ``bmd.surface_factor``; seen on an H200, 2026-11-28,
+while the CUDA simulator, which runs plain Python, passed). So where numba-cuda is installed
+each equation is also registered with numba-cuda's own ``register_jitable``, not inlined in
+the IR (NVVM's LLVM passes inline small device functions).
 """
 
 from __future__ import annotations
@@ -18,6 +25,11 @@ from typing import TypeVar
 
 from numba.extending import register_jitable
 
+try:  # the GPU extra; absent on CPU-only installs (and the CUDA simulator needs no registry)
+    from numba.cuda.extending import register_jitable as cuda_register_jitable
+except ImportError:  # pragma: no cover - depends on the install
+    cuda_register_jitable = None
+
 F = TypeVar("F", bound=Callable)
 
 
@@ -26,6 +38,8 @@ def equation(fn: F | None = None, *, inline: bool = False) -> F | Callable[[F], 
 
     def wrap(f: F) -> F:
         mode = "always" if inline else "never"
+        if cuda_register_jitable is not None:
+            cuda_register_jitable(error_model="numpy")(f)
         return register_jitable(error_model="numpy", _nrt=False, inline=mode)(f)
 
     return wrap(fn) if fn is not None else wrap
