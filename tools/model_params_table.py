@@ -1,4 +1,5 @@
-"""Print the Markdown table of config/model.yaml for config/README.md (meaning, value, source).
+"""Print the Markdown table of config/model.yaml for config/README.md (meaning, value, source,
+allowed range and why).
 
 Run `python tools/model_params_table.py` after a calibration and paste the output into the
 "Model parameters" section of config/README.md; tests/test_params.py checks that every
@@ -7,6 +8,7 @@ parameter is documented there.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -76,8 +78,30 @@ MEANING = {
 }
 
 
-def rows(path: Path) -> list[str]:
-    """Return Markdown rows: key path, meaning, value, source comment."""
+def schema_property(schema: dict, key: str) -> dict:
+    """Return the schema of a model key such as ``bmd.ls.gamma_ob`` (following ``$ref``)."""
+    node = schema["$defs"]["model"]
+    for part in key.split("."):
+        node = node["properties"][part]
+        if "$ref" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def range_text(prop: dict) -> str:
+    """Return the allowed range of a schema property, e.g. ``(0, 1]``, and its reason."""
+    if "enum" in prop:
+        return f"one of {', '.join(prop['enum'])}"
+    low = prop.get("minimum", prop.get("exclusiveMinimum"))
+    high = prop.get("maximum", prop.get("exclusiveMaximum"))
+    left = "(" if "exclusiveMinimum" in prop else "["
+    right = ")" if "exclusiveMaximum" in prop else "]"
+    reason = prop.get("$comment", "")
+    return f"{left}{low:g}, {high:g}{right}: {reason}"
+
+
+def rows(path: Path, schema: dict) -> list[str]:
+    """Return Markdown rows: key path, meaning, value, source comment, allowed range."""
     out, stack = [], []
     for line in path.read_text(encoding="utf-8").splitlines():
         m = re.match(r"^(\s*)(\w+):\s*([^#]*?)\s*(?:#\s*(.*))?$", line)
@@ -90,10 +114,12 @@ def rows(path: Path) -> list[str]:
             continue
         key = ".".join([k for _, k in stack] + [m.group(2)])
         meaning = MEANING[m.group(2)]
-        out.append(f"| `{key}` | {meaning} | {m.group(3)} | {m.group(4) or ''} |")
+        allowed = range_text(schema_property(schema, key))
+        out.append(f"| `{key}` | {meaning} | {m.group(3)} | {m.group(4) or ''} | {allowed} |")
     return out
 
 
 if __name__ == "__main__":
-    print("| key | meaning | default | source |\n|---|---|---|---|")
-    print("\n".join(rows(Path("config/model.yaml"))))
+    schema = json.loads(Path("config/config.schema.json").read_text(encoding="utf-8"))
+    print("| key | meaning | default | source | allowed range: why |\n|---|---|---|---|---|")
+    print("\n".join(rows(Path("config/model.yaml"), schema)))

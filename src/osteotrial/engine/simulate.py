@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from osteotrial.cohort.sampling import Cohort
-from osteotrial.engine import inputs
+from osteotrial.engine import bounds, inputs
 from osteotrial.engine.results import FRACTURE_TYPES, ArmResult
 from osteotrial.model.params import ModelParams
 from osteotrial.model.records import ModelRecords, pack_model
@@ -52,11 +52,14 @@ def _simulate_chunk(
     out = inputs.empty_outputs(plan, cohort.n_patients)
     run_engine(schedule.engine, inputs.patients_of(cohort, params), plan, par, out)
     if not out.finite.all():
+        first = int(cohort.patient_id[np.flatnonzero(~out.finite)[0]])
         raise FloatingPointError(
-            f"integration became unstable (non-finite state) with dt_days={schedule.dt_days}; "
-            "use a smaller schedule.dt_days"
+            f"arm {arm.name!r}, patient {first}: integration became unstable (non-finite "
+            f"state) with dt_days={schedule.dt_days}. Likely causes: {bounds.LIKELY_CAUSES}"
         )
-    return _result(arm, cohort, schedule, params, plan, out, record_pk)
+    result = _result(arm, cohort, schedule, params, plan, out, record_pk)
+    bounds.check_chunk(result)
+    return result
 
 
 def _result(

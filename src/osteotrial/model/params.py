@@ -296,7 +296,6 @@ class ModelParams:
 
 def load_model_params(path: str = "config/model.yaml") -> ModelParams:
     """Read the default model parameters from a YAML file."""
-    import yaml
+    from osteotrial import yaml_strict
 
-    with open(path, encoding="utf-8") as handle:
-        return ModelParams.from_dict(yaml.safe_load(handle))
+    return ModelParams.from_dict(yaml_strict.load_file(path))

@@ -10,11 +10,14 @@ analysis blocks. Both raise ``ValueError``.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
+
+from osteotrial.units import DAYS_PER_MONTH
 
 
 def _extend_with_default(validator_class: type) -> type:
@@ -67,7 +70,8 @@ def describe_error(error: ValidationError) -> str:
     if kind == "enum":
         return f"{where}={value!r} is not allowed; allowed values: {schema['enum']}"
     if kind in ("minItems", "minProperties", "maxItems", "uniqueItems", "pattern"):
-        return f"{where}={value!r} is invalid: {error.message}"
+        reason = f" ({schema['description']})" if "description" in schema else ""
+        return f"{where}={value!r} is invalid: {error.message}{reason}"
     return f"{where}: {error.message}"
 
 
@@ -85,10 +89,42 @@ def validate_merged(merged: dict[str, Any], schema: Mapping[str, Any]) -> None:
         )
 
 
-def _check_arms(arms: Mapping[str, list[dict[str, Any]]]) -> None:
+def non_finite_fields(value: Any, where: str = "") -> list[str]:
+    """Return the dotted paths of every NaN or infinite number in a configuration mapping."""
+    if isinstance(value, Mapping):
+        return [
+            path
+            for key, item in value.items()
+            for path in non_finite_fields(item, f"{where}.{key}" if where else str(key))
+        ]
+    if isinstance(value, list | tuple):
+        return [p for i, item in enumerate(value) for p in non_finite_fields(item, f"{where}[{i}]")]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{where}={value}"]
+    return []
+
+
+def check_finite(merged: Mapping[str, Any]) -> None:
+    """Raise ValueError naming every field set to NaN or an infinity (YAML .nan, .inf)."""
+    bad = non_finite_fields(merged)
+    if bad:
+        raise ValueError(
+            f"invalid configuration of trial {merged.get('trial')!r}: {', '.join(bad)}; "
+            "every number must be finite"
+        )
+
+
+def _check_arms(arms: Mapping[str, list[dict[str, Any]]], duration_days: float) -> None:
     for name, phases in arms.items():
         for index, phase in enumerate(phases):
             where = f"arms.{name}[{index}]"
+            if phase["start_day"] >= duration_days:
+                raise ValueError(
+                    f"{where}.start_day={phase['start_day']} is at or after the end of the trial "
+                    f"(schedule.duration_months x {DAYS_PER_MONTH} = {duration_days:g} days): "
+                    "the phase would never start; allowed: start_day < "
+                    f"{duration_days:g}"
+                )
             if phase["stop_day"] <= phase["start_day"]:
                 raise ValueError(
                     f"{where}.stop_day={phase['stop_day']} must be greater than "
@@ -109,6 +145,29 @@ def _check_arms(arms: Mapping[str, list[dict[str, Any]]]) -> None:
                     )
 
 
+# Largest step (days) of an arm with an active drug: measured against a 0.25-day step on 100
+# patients per arm of every trial file (docs/model.md, "Step size"): at 1 day per-patient CTX
+# is within 7 points and BMD within 0.5 %; at 1.25 days P1NP moves by up to 18 points and
+# CTX by 4.4, at 1.75 by 12. Placebo-only arms keep BMD within 0.01 % up to 3 days.
+MAX_TREATED_DT_DAYS = 1.0
+
+
+def _check_step(arms: Mapping[str, list[dict[str, Any]]], dt_days: float) -> None:
+    """Refuse a step too large for the stiffest (drug) phase of any arm, before any job."""
+    if dt_days <= MAX_TREATED_DT_DAYS:
+        return
+    for name, phases in sorted(arms.items()):
+        for index, phase in enumerate(phases):
+            if phase["drug"] != "placebo" and phase["dose_mg"] > 0:
+                raise ValueError(
+                    f"schedule.dt_days={dt_days} is too large for arm {name!r}: phase {index} "
+                    f"doses {phase['drug']}, and drug phases need dt_days <= "
+                    f"{MAX_TREATED_DT_DAYS:g} (above it the markers are off by 4-18 points "
+                    "and the integration can fail; placebo-only arms allow up to 7; measured "
+                    "in docs/model.md, 'Step size')"
+                )
+
+
 def _check_cohort(cohort: Mapping[str, Any]) -> None:
     eligibility = cohort.get("eligibility", {})
     for low, high in (("tscore_min", "tscore_max"), ("age_years_min", "age_years_max")):
@@ -121,6 +180,14 @@ def _check_cohort(cohort: Mapping[str, Any]) -> None:
 
 def _check_schedule(schedule: Mapping[str, Any]) -> None:
     visits = schedule["visit_months"]
+    duration_days = schedule["duration_months"] * DAYS_PER_MONTH
+    late = [d for d in schedule["marker_days"] if d > duration_days]
+    if late:
+        raise ValueError(
+            f"schedule.marker_days={schedule['marker_days']}: {late} are after the end of the "
+            f"trial; allowed: days 0 to {duration_days:g} (schedule.duration_months="
+            f"{schedule['duration_months']} x {DAYS_PER_MONTH})"
+        )
     if list(visits) != sorted(set(visits)):
         raise ValueError(f"schedule.visit_months={visits} must be increasing without repeats")
     if visits[-1] > schedule["duration_months"]:
@@ -160,7 +227,8 @@ def check_semantics(merged: Mapping[str, Any]) -> None:
         raise ValueError(
             f"allocation has keys {sorted(merged['allocation'])}; they must equal the arms {arms}"
         )
-    _check_arms(merged["arms"])
+    _check_arms(merged["arms"], merged["schedule"]["duration_months"] * DAYS_PER_MONTH)
+    _check_step(merged["arms"], merged["schedule"]["dt_days"])
     _check_cohort(merged["cohort"])
     _check_schedule(merged["schedule"])
     _check_analyses(merged)

@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
-from osteotrial import rng
-from osteotrial.trial.checks import check_semantics, validate_merged
+from osteotrial import rng, yaml_strict
+from osteotrial.trial.checks import check_finite, check_semantics, validate_merged
 from osteotrial.trial.schedules import ArmSpec, Schedule
 from osteotrial.units import DAYS_PER_MONTH
 
@@ -151,8 +151,7 @@ def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, 
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+    data = yaml_strict.load_file(path)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -165,7 +164,8 @@ def parse_command_line_values(value: Any) -> Any:
 
     Snakemake reads ``--config power='{enabled: true, replicates: 200}'`` as a mapping of
     strings ({"enabled": "true", "replicates": "200"}); this restores true, 200, [50, 100].
-    Strings that are not a YAML bool, number, null or list stay as they are.
+    Strings that are not a YAML bool, number, null or list stay as they are; ``3e0`` and
+    ``1e-3`` are numbers (``yaml_strict``).
     """
     if isinstance(value, Mapping):
         return {key: parse_command_line_values(item) for key, item in value.items()}
@@ -173,7 +173,7 @@ def parse_command_line_values(value: Any) -> Any:
         return [parse_command_line_values(item) for item in value]
     if isinstance(value, str):
         try:
-            parsed = yaml.safe_load(value)
+            parsed = yaml_strict.loads(value)
         except yaml.YAMLError:
             return value
         if parsed is None or isinstance(parsed, bool | int | float | list):
@@ -245,6 +245,7 @@ def _schedule(block: Mapping[str, Any]) -> Schedule:
 def config_from_dict(merged: Mapping[str, Any], config_dir: str | Path = "config") -> TrialConfig:
     """Validate a merged configuration (a copy; defaults filled) and build the TrialConfig."""
     raw = copy.deepcopy(dict(merged))
+    check_finite(raw)
     validate_merged(raw, load_schema(config_dir))
     check_semantics(raw)
     allocation = {arm: int(n) for arm, n in sorted(raw["allocation"].items())}
