@@ -37,7 +37,10 @@ $(GPU_STAMP): pyproject.toml
 	$(GPU_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[gpu]'
 	touch $(GPU_STAMP)
 
+# `plan` first: jobs, patient-days and an estimated time (benchmarks/latest.json), and a warning
+# when the analyses will dominate.
 run: $(STAMP)
+	@$(BIN)/python -m osteotrial plan --config trial=$(TRIAL) --cores $(CORES)
 	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) --config trial=$(TRIAL)
 	$(BIN)/snakemake --quiet all --config trial=$(TRIAL) --report results/$(TRIAL)/report.html
 	@echo ""

@@ -46,12 +46,10 @@ def test_exponent_notation_is_a_number_in_files_and_overrides():
 
 
 def test_duplicate_keys_are_an_error_naming_key_and_lines(tmp_path):
-    trials = tmp_path / "trials"
-    trials.mkdir()
-    text = Path("config/trials/frame.yaml").read_text() + "seed: 99\n"
-    (trials / "dup.yaml").write_text(text)
+    trial_file = tmp_path / "dup.yaml"
+    trial_file.write_text(Path("config/trials/frame.yaml").read_text() + "seed: 99\n")
     with pytest.raises(ValueError, match=r"duplicate key 'seed' at line \d+ \(first at line 6\)"):
-        merge_config("dup", None, tmp_path)
+        merge_config(str(trial_file))
     with pytest.raises(ValueError, match="duplicate key 'a'"):
         parse_command_line_values({"model": "{a: 1, a: 2}"})
 

@@ -1,3 +1,20 @@
-"""osteotrial: an in-silico trial emulator for osteoporosis drugs."""
+"""osteotrial: an in-silico trial emulator for osteoporosis drugs.
+
+``osteotrial.simulate(regimen, n_patients, seed)`` and ``osteotrial.summarize(table)`` are the
+Python API (``osteotrial.api``; docs/tutorial.md); they are imported on first use, so that
+``import osteotrial`` stays light for the workflow's scripts.
+"""
+
+from typing import Any
 
 __version__ = "0.1.0"
+__all__ = ["__version__", "simulate", "summarize"]
+
+
+def __getattr__(name: str) -> Any:
+    """Return ``simulate`` or ``summarize`` of ``osteotrial.api`` (imported lazily)."""
+    if name in ("simulate", "summarize"):
+        from osteotrial import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'osteotrial' has no attribute {name!r}")

@@ -2,8 +2,9 @@
 # uncertainty (uncertainty.covariance_file and the posterior draws it names), the expected
 # endpoints of each on a prediction cohort of its own, and prediction intervals for a future
 # trial next to every endpoint.
+from osteotrial.plan import PARAMETER_SETS_PER_JOB as SETS_PER_JOB
+
 PARAMETER_SETS = [f"p{k:03d}" for k in range(TRIAL.uncertainty["n_parameter_sets"])]
-SETS_PER_JOB = 10
 SET_BATCHES = {
     f"b{j:03d}": PARAMETER_SETS[j * SETS_PER_JOB : (j + 1) * SETS_PER_JOB]
     for j in range((len(PARAMETER_SETS) + SETS_PER_JOB - 1) // SETS_PER_JOB)

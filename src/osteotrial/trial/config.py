@@ -28,6 +28,7 @@ import yaml
 
 from osteotrial import rng, yaml_strict
 from osteotrial.trial.checks import check_finite, check_semantics, validate_merged
+from osteotrial.trial.locate import is_trial_path, resolve_config_dir
 from osteotrial.trial.schedules import ArmSpec, Schedule
 from osteotrial.units import DAYS_PER_MONTH
 
@@ -134,9 +135,9 @@ class TrialConfig:
         return provenance(self.config_hash, self.seed, self.name, **extra)
 
 
-def available_trials(config_dir: str | Path = "config") -> list[str]:
+def available_trials(config_dir: str | Path | None = None) -> list[str]:
     """Return the names of the trial files in ``{config_dir}/trials``, sorted."""
-    return sorted(p.stem for p in (Path(config_dir) / "trials").glob("*.yaml"))
+    return sorted(p.stem for p in (resolve_config_dir(config_dir) / "trials").glob("*.yaml"))
 
 
 def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
@@ -182,27 +183,41 @@ def parse_command_line_values(value: Any) -> Any:
 
 
 def merge_config(
-    trial: str, overrides: Mapping[str, Any] | None = None, config_dir: str | Path = "config"
+    trial: str, overrides: Mapping[str, Any] | None = None, config_dir: str | Path | None = None
 ) -> dict[str, Any]:
-    """Return the merged, not yet validated configuration of a trial (see the module docstring)."""
-    config_dir = Path(config_dir)
+    """Return the merged, not yet validated configuration of a trial (see the module docstring).
+
+    ``trial`` is the stem of a file in ``{config_dir}/trials`` or a path to a trial YAML file
+    (its stem becomes the trial name).
+    """
+    config_dir = resolve_config_dir(config_dir)
+    trial_file = _trial_file(trial, config_dir)
+    model_path = config_dir / MODEL_FILE
+    model = _read_yaml(model_path) if model_path.exists() else {}
+    merged = deep_merge({"model": model}, _read_yaml(trial_file))
+    merged = deep_merge(merged, parse_command_line_values(dict(overrides or {})))
+    merged["trial"] = trial_file.stem
+    return merged
+
+
+def _trial_file(trial: str | Path, config_dir: Path) -> Path:
+    """Return the YAML file of a trial name or path; ValueError lists the known trials."""
+    if isinstance(trial, str | Path) and is_trial_path(trial):
+        if not Path(trial).is_file():
+            raise ValueError(f"trial file {str(trial)!r} does not exist")
+        return Path(trial)
     trials = available_trials(config_dir)
     if not isinstance(trial, str) or trial not in trials:
         raise ValueError(
             f"trial={trial!r} has no file {config_dir / 'trials' / f'{trial}.yaml'}; "
             f"available trials: {trials}"
         )
-    model_path = config_dir / MODEL_FILE
-    model = _read_yaml(model_path) if model_path.exists() else {}
-    merged = deep_merge({"model": model}, _read_yaml(config_dir / "trials" / f"{trial}.yaml"))
-    merged = deep_merge(merged, parse_command_line_values(dict(overrides or {})))
-    merged["trial"] = trial
-    return merged
+    return config_dir / "trials" / f"{trial}.yaml"
 
 
-def load_schema(config_dir: str | Path = "config") -> dict[str, Any]:
+def load_schema(config_dir: str | Path | None = None) -> dict[str, Any]:
     """Return the JSON schema of the merged configuration."""
-    with open(Path(config_dir) / SCHEMA_FILE, encoding="utf-8") as handle:
+    with open(resolve_config_dir(config_dir) / SCHEMA_FILE, encoding="utf-8") as handle:
         return json.load(handle)
 
 
@@ -242,7 +257,9 @@ def _schedule(block: Mapping[str, Any]) -> Schedule:
     )
 
 
-def config_from_dict(merged: Mapping[str, Any], config_dir: str | Path = "config") -> TrialConfig:
+def config_from_dict(
+    merged: Mapping[str, Any], config_dir: str | Path | None = None
+) -> TrialConfig:
     """Validate a merged configuration (a copy; defaults filled) and build the TrialConfig."""
     raw = copy.deepcopy(dict(merged))
     check_finite(raw)
@@ -268,23 +285,27 @@ def config_from_dict(merged: Mapping[str, Any], config_dir: str | Path = "config
 
 
 def load_config(
-    trial: str, overrides: Mapping[str, Any] | None = None, config_dir: str | Path = "config"
+    trial: str, overrides: Mapping[str, Any] | None = None, config_dir: str | Path | None = None
 ) -> TrialConfig:
     """Merge, validate and build the configuration of ``trial``.
 
     Parameters
     ----------
     trial
-        Name of a file ``{config_dir}/trials/{trial}.yaml``.
+        Name of a file ``{config_dir}/trials/{trial}.yaml``, or a path to a trial YAML file.
     overrides
         Mapping deep-merged over the trial file (e.g. ``{"n_per_arm": 200, "seed": 7}``).
     config_dir
-        Folder holding ``model.yaml``, ``config.schema.json`` and ``trials/``.
+        Folder holding ``model.yaml``, ``config.schema.json`` and ``trials/``; by default
+        ``./config`` if it exists, else the repository's ``config/``
+        (``osteotrial.trial.locate.resolve_config_dir``), so this works from any directory.
 
     Raises
     ------
     ValueError
         If the trial has no file or the merged configuration is invalid; the message names the
         field, the value and what is allowed.
+    FileNotFoundError
+        If no configuration folder is found (the message lists the folders tried).
     """
     return config_from_dict(merge_config(trial, overrides, config_dir), config_dir)

@@ -1,0 +1,249 @@
+"""The Python API: one regimen (or a few), a virtual cohort, a tidy table, in a few lines.
+
+``simulate("romosozumab 210 mg monthly for 12 months, then denosumab 60 mg every 6 months for
+12 months", n_patients=200, seed=1)`` screens ``n_patients`` women with a trial's eligibility
+(FRAME's by default: age 55-90, T-score -3.5 to -2.5 at total hip or femoral neck, no prior
+hip fracture, no severe or more than two moderate vertebral fractures; ``config/trials/
+frame.yaml``), simulates each regimen on the same women (common random numbers: the regimens
+differ only through their drugs) with the trial's model parameters, and returns one row per
+patient, regimen and month. No one is lost to follow-up (the trial's dropout rate is not
+applied): the table shows what the model predicts, not what a trial would observe. Regimen
+text grammar: ``osteotrial.trial.regimen_text``; workflow runs, with every endpoint and
+analysis, take a trial file instead (README.md).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from osteotrial.cohort.sampling import Cohort, CohortSpec, sample_cohort
+from osteotrial.engine.results import ArmResult
+from osteotrial.engine.simulate import simulate_arm
+from osteotrial.trial.config import TrialConfig, load_config
+from osteotrial.trial.regimen_text import format_regimen, parse_regimen, regimen_end_day
+from osteotrial.trial.schedules import ArmSpec, RegimenPhase, Schedule
+from osteotrial.units import DAYS_PER_MONTH
+
+DEFAULT_TRIAL = "frame"
+MAX_PATIENTS = 10_000_000
+MAX_MONTHS = 240
+SITES = ("ls", "th", "fn")
+BASELINE_COLUMNS = ("age_years", "bmi_kg_m2", "tscore_ls", "tscore_th", "tscore_fn")
+# One row per (regimen, patient_id, month); see ``simulate``'s docstring for the meaning.
+COLUMNS: tuple[str, ...] = (
+    "regimen",
+    "patient_id",
+    "month",
+    "day",
+    *BASELINE_COLUMNS,
+    "prevalent_vertebral_fracture_count",
+    "alive",
+    *(f"bmd_{site}_pct_change" for site in SITES),
+    "p1np_pct_change",
+    "ctx_pct_change",
+    "vertebral_fractures_cum",
+    "clinical_vertebral_fractures_cum",
+    "hip_fractures_cum",
+    "nonvertebral_fractures_cum",
+)
+
+Regimen = str | Sequence[RegimenPhase]
+
+
+def _arm(label: str, regimen: Regimen) -> ArmSpec:
+    """Return the ArmSpec of a regimen text or a sequence of phases."""
+    phases = parse_regimen(regimen) if isinstance(regimen, str) else tuple(regimen)
+    if not phases or not all(isinstance(p, RegimenPhase) for p in phases):
+        raise TypeError(
+            f"regimen {label!r} must be a text (osteotrial.trial.regimen_text) or a sequence "
+            f"of RegimenPhase, got {regimen!r}"
+        )
+    return ArmSpec(name=label, phases=phases)
+
+
+def regimen_arms(regimen: Regimen | Mapping[str, Regimen]) -> dict[str, ArmSpec]:
+    """Return label -> ArmSpec of one regimen (labelled by its canonical text) or a mapping."""
+    if isinstance(regimen, Mapping):
+        if not regimen:
+            raise ValueError("regimen mapping is empty; give label -> regimen text")
+        return {str(label): _arm(str(label), value) for label, value in regimen.items()}
+    arm = _arm("regimen", regimen)
+    try:
+        label = format_regimen(arm.phases)
+    except ValueError:
+        label = "regimen"
+    return {label: ArmSpec(name=label, phases=arm.phases)}
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name}={value!r} must be an integer in [{low}, {high}]")
+    if not low <= value <= high:
+        raise ValueError(f"{name}={value} is outside the allowed range [{low}, {high}]")
+    return int(value)
+
+
+def _months(arms: Mapping[str, ArmSpec], months: float | None) -> int:
+    """Return the simulated span in whole months: given, or the end of the longest regimen."""
+    needed = max(regimen_end_day(a.phases) for a in arms.values()) / DAYS_PER_MONTH
+    needed_months = max(1, math.ceil(needed - 1e-9))
+    if months is None:
+        return needed_months
+    span = _check_int("months", months, 1, MAX_MONTHS)
+    if span < needed - 1e-9:
+        raise ValueError(
+            f"months={span} stops before the regimen ends (month {needed:g}); give "
+            f"months >= {needed_months} or shorten the regimen"
+        )
+    return span
+
+
+def quick_schedule(months: int, dt_days: float = 1.0) -> Schedule:
+    """Return a schedule of ``months`` with a visit every month (BMD, markers, fractures)."""
+    visits = tuple(float(m) for m in range(1, months + 1))
+    return Schedule(dt_days, months * DAYS_PER_MONTH, visits, (), ())
+
+
+def quick_cohort(trial: TrialConfig, n_patients: int, seed: int) -> Cohort:
+    """Return ``n_patients`` screened with the trial's eligibility, never lost to follow-up."""
+    block = copy.deepcopy(trial.cohort_spec)
+    block["dropout_per_year"] = 0.0
+    return sample_cohort(CohortSpec.from_dict(block), {"cohort": n_patients}, seed)
+
+
+def simulate(
+    regimen: Regimen | Mapping[str, Regimen],
+    n_patients: int = 100,
+    seed: int = 0,
+    *,
+    months: int | None = None,
+    trial: str | TrialConfig = DEFAULT_TRIAL,
+    dt_days: float = 1.0,
+) -> pl.DataFrame:
+    """Simulate regimens on one virtual cohort and return a tidy table.
+
+    Parameters
+    ----------
+    regimen
+        A regimen text ("denosumab 60 mg every 6 months for 24 months"; grammar in
+        ``osteotrial.trial.regimen_text``), a sequence of ``RegimenPhase``, or a mapping
+        label -> either, to compare regimens on the same patients.
+    n_patients
+        Women screened with the trial's eligibility (1 - 10^7).
+    seed
+        Root seed of the cohort (0 - 2^32-1): the same seed gives the same table.
+    months
+        Simulated span in whole months (default: the end of the longest regimen).
+    trial
+        Trial whose eligibility and model parameters are used (a name in config/trials or a
+        path to a trial file; default "frame").
+    dt_days
+        Integration step in days.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per (regimen, patient_id, month), months 0, 1, ..., sorted so. Columns
+        ``COLUMNS``: ``regimen`` (label; a single text is labelled by its canonical form),
+        ``patient_id``, ``month`` and ``day`` (days since day 0), baseline covariates
+        (``age_years``, ``bmi_kg_m2``, ``tscore_{ls,th,fn}``,
+        ``prevalent_vertebral_fracture_count``), ``alive`` (not dead by that day),
+        ``bmd_{ls,th,fn}_pct_change`` (lumbar spine, total hip, femoral neck, % change from
+        baseline), ``p1np_pct_change`` and ``ctx_pct_change`` (bone markers, % change from the
+        patient's baseline), and cumulative counts of fractures up to that day:
+        ``vertebral_fractures_cum`` (every new vertebral fracture, clinical or not),
+        ``clinical_vertebral_fractures_cum``, ``hip_fractures_cum``,
+        ``nonvertebral_fractures_cum`` (other than hip). BMD and markers are null after death.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For an unparsable regimen (naming the part of the text), an unknown trial or a value
+        out of range, before any simulation.
+    """
+    arms = regimen_arms(regimen)
+    n = _check_int("n_patients", n_patients, 1, MAX_PATIENTS)
+    root_seed = _check_int("seed", seed, 0, 2**32 - 1)
+    schedule = quick_schedule(_months(arms, months), float(dt_days))
+    config = load_config(trial) if isinstance(trial, str) else trial
+    cohort = quick_cohort(config, n, root_seed)
+    tables = [
+        regimen_table(
+            simulate_arm(cohort, arm, config.params, schedule, record_pk=False), cohort, label
+        )
+        for label, arm in arms.items()
+    ]
+    return pl.concat(tables)
+
+
+def _event_counts(days: np.ndarray, record_days: np.ndarray) -> np.ndarray:
+    """Return events up to each record day, shape (n_times, n_patients); nan days never count."""
+    happened = np.nan_to_num(days, nan=np.inf)[None, :, :] <= record_days[:, None, None]
+    return happened.sum(axis=1)
+
+
+def _pct(values: np.ndarray) -> np.ndarray:
+    """Return the % change from the first row (baseline), shape kept."""
+    return 100.0 * (values / values[:1] - 1.0)
+
+
+def regimen_table(result: ArmResult, cohort: Cohort, label: str) -> pl.DataFrame:
+    """Return the tidy table (``COLUMNS``) of one simulated regimen; see ``simulate``."""
+    days = result.record_days
+    n_times, n = days.size, result.n_patients
+    alive = ~(np.nan_to_num(result.death_day, nan=np.inf)[None, :] <= days[:, None])
+    clinical = np.where(result.vertebral_fracture_clinical, result.vertebral_fracture_days, np.nan)
+    measured = {f"bmd_{s}_pct_change": _pct(result.bmd_g_cm2(s)) for s in SITES}
+    measured |= {"p1np_pct_change": 100.0 * (result.p1np_rel - 1.0)}
+    measured |= {"ctx_pct_change": 100.0 * (result.ctx_rel - 1.0)}
+    counts = {
+        "vertebral_fractures_cum": _event_counts(result.vertebral_fracture_days, days),
+        "clinical_vertebral_fractures_cum": _event_counts(clinical, days),
+        "hip_fractures_cum": _event_counts(result.hip_fracture_days, days),
+        "nonvertebral_fractures_cum": _event_counts(result.nonvertebral_fracture_days, days),
+    }
+    baseline = {
+        name: np.asarray(getattr(cohort, name))
+        for name in (*BASELINE_COLUMNS, "prevalent_vertebral_fracture_count")
+    }
+    # patient-major rows: (n, n_times) transposes of the (n_times, n) trajectories
+    frame = pl.DataFrame(
+        {
+            "regimen": [label] * (n * n_times),
+            "patient_id": np.repeat(result.patient_id, n_times),
+            "month": np.tile(days / DAYS_PER_MONTH, n),
+            "day": np.tile(days, n),
+            **{name: np.repeat(values, n_times) for name, values in baseline.items()},
+            "alive": alive.T.ravel(),
+            **{name: values.T.ravel() for name, values in measured.items()},
+            **{name: values.T.ravel().astype(np.int64) for name, values in counts.items()},
+        }
+    )
+    unobserved = ~pl.col("alive")
+    return frame.with_columns(
+        pl.when(unobserved).then(None).otherwise(pl.col(name)).alias(name) for name in measured
+    ).select(COLUMNS)
+
+
+def summarize(table: pl.DataFrame) -> pl.DataFrame:
+    """Return one row per (regimen, month) of a ``simulate`` table.
+
+    Columns: ``n_alive``; ``bmd_{ls,th,fn}_pct_change_mean`` (mean over living patients);
+    ``p1np_pct_change_median``, ``ctx_pct_change_median``; ``<type>_incidence_frac``: share
+    of all patients with at least one fracture of the type by that month (a death does not
+    remove a patient from the denominator: deaths are competing events).
+    """
+    kinds = ("vertebral", "clinical_vertebral", "hip", "nonvertebral")
+    return table.group_by("regimen", "month", maintain_order=True).agg(
+        pl.col("alive").sum().alias("n_alive"),
+        *(pl.col(f"bmd_{s}_pct_change").mean().alias(f"bmd_{s}_pct_change_mean") for s in SITES),
+        pl.col("p1np_pct_change").median().alias("p1np_pct_change_median"),
+        pl.col("ctx_pct_change").median().alias("ctx_pct_change_median"),
+        *((pl.col(f"{k}_fractures_cum") > 0).mean().alias(f"{k}_incidence_frac") for k in kinds),
+    )

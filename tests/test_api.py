@@ -1,0 +1,89 @@
+"""The Python API (osteotrial.simulate) and the configuration found from any directory."""
+
+from __future__ import annotations
+
+import polars as pl
+import polars.selectors as cs
+import pytest
+
+import osteotrial
+from osteotrial.api import COLUMNS
+from osteotrial.trial.config import load_config
+from osteotrial.trial.locate import resolve_config_dir
+
+REGIMENS = {
+    "romo": "romosozumab 210 mg monthly for 2 months",
+    "deno": "denosumab 60 mg once for 2 months",
+}
+
+
+@pytest.fixture(scope="module")
+def table():
+    """Two regimens on 20 women, 2 months."""
+    return osteotrial.simulate(REGIMENS, n_patients=20, seed=3)
+
+
+def test_tidy_table(table):
+    assert table.columns == list(COLUMNS)
+    assert table.height == 2 * 20 * 3  # regimens x patients x months 0, 1, 2
+    assert table["month"].unique().sort().to_list() == [0.0, 1.0, 2.0]
+    assert table.select(cs.float().is_nan().any()).row(0) == (False,) * len(
+        table.select(cs.float()).columns
+    )
+    baseline = table.filter(pl.col("month") == 0)
+    assert (baseline["bmd_ls_pct_change"] == 0).all() and (
+        baseline["vertebral_fractures_cum"] == 0
+    ).all()
+
+
+def test_regimens_share_patients_and_drugs_act(table):
+    romo, deno = (table.filter(pl.col("regimen") == r) for r in REGIMENS)
+    assert romo["age_years"].to_list() == deno["age_years"].to_list()
+    at_2 = pl.col("month") == 2
+    assert romo.filter(at_2)["p1np_pct_change"].median() > 0  # romosozumab: formation up
+    assert deno.filter(at_2)["ctx_pct_change"].median() < -50  # denosumab: resorption down
+
+
+def test_seeded_and_deterministic(table):
+    again = osteotrial.simulate(REGIMENS, n_patients=20, seed=3)
+    assert again.equals(table)
+    other = osteotrial.simulate(REGIMENS["romo"], n_patients=20, seed=4)
+    assert other["age_years"].to_list() != table["age_years"].to_list()[:60]
+    assert other["regimen"][0] == "romosozumab 210 mg monthly for 2 months"
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"n_patients": 0}, ValueError, "n_patients=0 is outside the allowed range"),
+        ({"n_patients": 2.5}, TypeError, "n_patients=2.5 must be an integer"),
+        ({"seed": -1}, ValueError, "seed=-1 is outside"),
+        ({"months": 1}, ValueError, "months=1 stops before the regimen ends (month 2)"),
+        ({"trial": "nope"}, ValueError, "trial='nope' has no file"),
+        ({"regimen": "romosozumab 210 mg fortnightly for 1 month"}, ValueError, "part 1"),
+    ],
+)
+def test_bad_input_fails_before_work(kwargs, error, message):
+    args = {"regimen": REGIMENS["romo"], "n_patients": 5, **kwargs}
+    with pytest.raises(error) as raised:
+        osteotrial.simulate(**args)
+    assert message in str(raised.value)
+
+
+def test_load_config_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_config("frame").name == "frame"
+    with pytest.raises(FileNotFoundError, match="holds no config.schema.json"):
+        load_config("frame", config_dir=tmp_path)
+    monkeypatch.setenv("OSTEOTRIAL_CONFIG_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="OSTEOTRIAL_CONFIG_DIR"):
+        load_config("frame")
+
+
+def test_trial_given_as_a_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    source = resolve_config_dir() / "trials" / "freedom.yaml"
+    (tmp_path / "mytrial.yaml").write_text(source.read_text())
+    assert load_config(str(tmp_path / "mytrial.yaml")).name == "mytrial"
+    with pytest.raises(ValueError, match="trial file 'missing.yaml' does not exist"):
+        load_config("missing.yaml")
