@@ -23,6 +23,8 @@ STREAM_NAMES: tuple[str, ...] = (
     "screening.covariates",
     "screening.prevalent_fracture",
     "screening.prior_fracture",
+    "screening.conditional",
+    "screening.table_row",
     "iiv",
     "threshold.vertebral",
     "threshold.hip",

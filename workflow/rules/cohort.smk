@@ -1,4 +1,6 @@
 rule sample_cohort:
+    input:
+        table=cohort_table(),
     output:
         cohort=expand("results/{{trial}}/cohort/{shard}.parquet", shard=SHARDS),
     log:
@@ -17,6 +19,8 @@ rule sample_cohort:
 # The power super-cohort: power.super_cohort_per_arm patients per arm, the trial's screening, a
 # root seed of its own (TrialConfig.cohort_seed), independent of the trial cohort.
 rule sample_super_cohort:
+    input:
+        table=cohort_table(),
     output:
         cohort=expand("results/{{trial}}/power/cohort/{shard}.parquet", shard=SHARDS),
     log:

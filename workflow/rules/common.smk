@@ -26,6 +26,12 @@ wildcard_constraints:
     batch=r"b\d{3}",
 
 
+def cohort_table():
+    """Return the trial's baseline table (``cohort.table``) as a list of inputs, or none."""
+    table = TRIAL.raw["cohort"].get("table")
+    return [] if table is None else [table]
+
+
 def cohort_shard(population, shard):
     """Return the cohort shard simulated under every arm: the trial's or the super-cohort's."""
     if population == "power":

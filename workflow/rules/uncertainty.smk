@@ -15,6 +15,8 @@ PI_TABLES = ("bmd", "markers", "fractures", "comparisons")
 # The prediction cohort: uncertainty.expected_cohort_per_arm patients per arm, the trial's
 # screening, a root seed of its own (TrialConfig.cohort_seed), independent of the trial cohort.
 rule sample_prediction_cohort:
+    input:
+        table=cohort_table(),
     output:
         cohort="results/{trial}/uncertainty/cohort.parquet",
     log:

@@ -13,7 +13,8 @@ trial = config_from_dict(snakemake.params.config)
 population = snakemake.params.population
 allocation = trial.cohort_allocation(population)
 seed = trial.cohort_seed(population)
-cohort = sample_cohort(CohortSpec.from_dict(trial.cohort_spec), allocation, seed)
+spec = CohortSpec.from_dict(trial.cohort_spec)  # a cohort.table is taken in order, or resampled
+cohort = sample_cohort(spec, allocation, seed, resample_table=population != "randomized")
 paths = snakemake.output.cohort
 paths = [paths] if isinstance(paths, str) else list(paths)  # one file: the prediction cohort
 io.write_cohort_shards(cohort, paths, trial.provenance())

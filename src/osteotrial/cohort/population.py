@@ -210,9 +210,39 @@ def covariates_from_draws(
     ``prevalent_vertebral_fracture_moderate_count`` (used by screening only).
     """
     x = np.linalg.cholesky(pop.correlation_matrix()) @ raw["z"]
-    out: dict[str, np.ndarray] = {"age_years": _truncnorm_from_normal(x[0], pop)}
-    sigma_log = np.sqrt(np.log1p((pop.bmi_kg_m2_sd / pop.bmi_kg_m2_mean) ** 2))
-    out["bmi_kg_m2"] = np.exp(np.log(pop.bmi_kg_m2_mean) - 0.5 * sigma_log**2 + sigma_log * x[1])
+    out: dict[str, np.ndarray] = dict(latent_to_covariates(x, pop))
+    count = vertebral_fracture_count(raw["u_vf"][0], out["age_years"], out["tscore_ls"], pop)
+    out["prevalent_vertebral_fracture_count"] = count
+    out.update(vertebral_fracture_grades(raw["u_vf"][1:], count, pop))
+    p_nvf, p_hip = prior_fracture_probabilities(out["age_years"], out["tscore_th"], count > 0, pop)
+    out["prior_nonvertebral_fracture"] = raw["u_prior"] < p_nvf
+    out["prior_hip_fracture"] = raw["u_prior"] < p_hip  # nested thresholds on one uniform
+    return out
+
+
+def _age_bounds_frac(pop: PopulationParams) -> tuple[float, float]:
+    """Return the normal CDF at the age truncation bounds (lower, upper)."""
+    lo = special.ndtr((pop.age_years_lower - pop.age_years_mean) / pop.age_years_sd)
+    hi = special.ndtr((pop.age_years_upper - pop.age_years_mean) / pop.age_years_sd)
+    return float(lo), float(hi)
+
+
+def _bmi_log_params(pop: PopulationParams) -> tuple[float, float]:
+    """Return (mu, sigma) of log BMI for the log-normal with the given mean and SD."""
+    sigma_log = float(np.sqrt(np.log1p((pop.bmi_kg_m2_sd / pop.bmi_kg_m2_mean) ** 2)))
+    return float(np.log(pop.bmi_kg_m2_mean) - 0.5 * sigma_log**2), sigma_log
+
+
+def latent_to_covariates(x: FloatArray, pop: PopulationParams) -> dict[str, FloatArray]:
+    """Return age_years, bmi_kg_m2, tscore_* and bmd_*_g_cm2, shape (n,), from the copula
+    normals x, shape (5, n) in the order COPULA_VARIABLES (the marginals of the module doc)."""
+    lo, hi = _age_bounds_frac(pop)
+    age = pop.age_years_mean + pop.age_years_sd * special.ndtri(lo + special.ndtr(x[0]) * (hi - lo))
+    mu_log, sigma_log = _bmi_log_params(pop)
+    out = {
+        "age_years": np.clip(age, pop.age_years_lower, pop.age_years_upper),
+        "bmi_kg_m2": np.exp(mu_log + sigma_log * x[1]),
+    }
     for row, site in enumerate(("LS", "TH", "FN"), start=2):
         mean, sd = (getattr(pop, f"tscore_{site.lower()}_{s}") for s in ("mean", "sd"))
         tscore = mean + sd * x[row]
@@ -220,52 +250,67 @@ def covariates_from_draws(
         out[f"bmd_{site.lower()}_g_cm2"] = (
             YOUNG_REF_MEAN_G_CM2[site] + tscore * YOUNG_REF_SD_G_CM2[site]
         )
-    out.update(_prevalent_vertebral(raw["u_vf"], out["age_years"], out["tscore_ls"], pop))
-    has_vf = out["prevalent_vertebral_fracture_count"] > 0
-    out.update(_prior_fractures(raw["u_prior"], out["age_years"], out["tscore_th"], has_vf, pop))
     return out
 
 
-def _truncnorm_from_normal(x: FloatArray, pop: PopulationParams) -> FloatArray:
-    """Return ages, shape (n,): truncated-normal quantiles of the copula normal x."""
-    lo = special.ndtr((pop.age_years_lower - pop.age_years_mean) / pop.age_years_sd)
-    hi = special.ndtr((pop.age_years_upper - pop.age_years_mean) / pop.age_years_sd)
-    u = lo + special.ndtr(x) * (hi - lo)
-    age = pop.age_years_mean + pop.age_years_sd * special.ndtri(u)
-    return np.clip(age, pop.age_years_lower, pop.age_years_upper)
+def covariates_to_latent(values: Mapping[str, FloatArray], pop: PopulationParams) -> FloatArray:
+    """Return the copula normals, shape (5, n), of age_years, bmi_kg_m2 and tscore_ls/th/fn.
+
+    The inverse of ``latent_to_covariates``; NaN (a missing value) stays NaN. Ages at the
+    truncation bounds map to about +-7 (the CDF is kept inside [1e-12, 1 - 1e-12]).
+    """
+    lo, hi = _age_bounds_frac(pop)
+    age_z = (np.asarray(values["age_years"], dtype=float) - pop.age_years_mean) / pop.age_years_sd
+    u_age = np.clip((special.ndtr(age_z) - lo) / (hi - lo), 1e-12, 1.0 - 1e-12)
+    mu_log, sigma_log = _bmi_log_params(pop)
+    rows = [special.ndtri(u_age), (np.log(values["bmi_kg_m2"]) - mu_log) / sigma_log]
+    for site in ("ls", "th", "fn"):
+        mean, sd = (getattr(pop, f"tscore_{site}_{s}") for s in ("mean", "sd"))
+        rows.append((np.asarray(values[f"tscore_{site}"], dtype=float) - mean) / sd)
+    return np.stack(rows)
 
 
-def _prevalent_vertebral(
-    u_vf: FloatArray, age_years: FloatArray, tscore_ls: FloatArray, pop: PopulationParams
-) -> dict[str, IntArray]:
-    """Return count (0-4), max grade (0-3) and number of moderate prevalent VFs, shape (n,)."""
+def vertebral_fracture_probabilities(
+    age_years: FloatArray, tscore_ls: FloatArray, pop: PopulationParams
+) -> FloatArray:
+    """Return P(prevalent VF count >= k) for k = 1..4, shape (4, n) (ordinal logistic)."""
     eta = (
         pop.vf_logit_intercept
         + pop.vf_log_or_per_decade * (age_years - 70.0) / 10.0
         + pop.vf_log_or_per_sd_lower_ls * (-2.5 - tscore_ls)
     )
     cuts = np.array([0.0, pop.vf_count_cut_2, pop.vf_count_cut_3, pop.vf_count_cut_4])
-    p_at_least = special.expit(eta[np.newaxis, :] - cuts[:, np.newaxis])  # (4, n)
-    count = np.sum(u_vf[0][np.newaxis, :] < p_at_least, axis=0).astype(np.int64)
+    return special.expit(eta[np.newaxis, :] - cuts[:, np.newaxis])
+
+
+def vertebral_fracture_count(
+    u_count: FloatArray, age_years: FloatArray, tscore_ls: FloatArray, pop: PopulationParams
+) -> IntArray:
+    """Return the prevalent VF count (0-4), shape (n,), from one uniform per woman."""
+    p_at_least = vertebral_fracture_probabilities(age_years, tscore_ls, pop)
+    return np.sum(u_count[np.newaxis, :] < p_at_least, axis=0).astype(np.int64)
+
+
+def vertebral_fracture_grades(
+    u_grades: FloatArray, count: IntArray, pop: PopulationParams
+) -> dict[str, IntArray]:
+    """Return the max grade (0-3) and the number of moderate VFs, shape (n,), of ``count``
+    fractures whose grades are iid from the grade shares (u_grades: shape (4, n))."""
     edges = np.array([pop.vf_grade_mild_frac, pop.vf_grade_mild_frac + pop.vf_grade_moderate_frac])
-    grade = 1 + np.searchsorted(edges, u_vf[1:], side="right")  # (4, n) in 1..3
+    grade = 1 + np.searchsorted(edges, u_grades, side="right")  # (4, n) in 1..3
     present = np.arange(1, MAX_PREVALENT_VERTEBRAL + 1)[:, np.newaxis] <= count[np.newaxis, :]
     grade = np.where(present, grade, 0)
     return {
-        "prevalent_vertebral_fracture_count": count,
         "prevalent_vertebral_fracture_max_grade": grade.max(axis=0).astype(np.int64),
         "prevalent_vertebral_fracture_moderate_count": np.sum(grade == 2, axis=0).astype(np.int64),
     }
 
 
-def _prior_fractures(
-    u_prior: FloatArray,
-    age_years: FloatArray,
-    tscore_th: FloatArray,
-    has_vf: np.ndarray,
-    pop: PopulationParams,
-) -> dict[str, np.ndarray]:
-    """Return prior nonvertebral and prior hip fracture flags, shape (n,), hip implies NVF."""
+def prior_fracture_probabilities(
+    age_years: FloatArray, tscore_th: FloatArray, has_vf: np.ndarray, pop: PopulationParams
+) -> tuple[FloatArray, FloatArray]:
+    """Return (P(prior NVF), P(prior hip)), shape (n,) each; P(hip) <= P(NVF), because one
+    uniform u decides both (hip iff u < P(hip), NVF iff u < P(NVF)): hip implies NVF."""
     decades = (age_years - 70.0) / 10.0
     sd_lower = -1.0 - tscore_th
     vf_term = pop.prior_fracture_log_or_if_vf * has_vf
@@ -281,8 +326,7 @@ def _prior_fractures(
         + pop.prior_hip_log_or_per_sd_lower_th * sd_lower
         + vf_term
     )
-    hip = u_prior < np.minimum(p_hip, p_nvf)  # nested thresholds on one uniform
-    return {"prior_nonvertebral_fracture": u_prior < p_nvf, "prior_hip_fracture": hip}
+    return p_nvf, np.minimum(p_hip, p_nvf)
 
 
 def iiv_multipliers(

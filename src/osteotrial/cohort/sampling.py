@@ -193,11 +193,14 @@ class Eligibility:
 
 @dataclass(frozen=True)
 class CohortSpec:
-    """The ``cohort:`` block of a trial file: eligibility, dropout and population overrides."""
+    """The ``cohort:`` block of a trial file: eligibility, dropout, population overrides and an
+    optional baseline table of given patients (``table``: a CSV or Parquet path, see
+    ``osteotrial.cohort.from_table``)."""
 
     eligibility: Eligibility
     dropout_per_year: float = 0.0
     population: PopulationParams = PopulationParams()
+    table: str | None = None
 
     def __post_init__(self) -> None:
         check_range("dropout_per_year", self.dropout_per_year, 0.0, _MAX_DROPOUT_PER_YEAR)
@@ -212,6 +215,7 @@ class CohortSpec:
             eligibility=Eligibility.from_dict(values["eligibility"]),
             dropout_per_year=float(values.get("dropout_per_year", 0.0)),
             population=PopulationParams.from_dict(values.get("population") or {}),
+            table=None if values.get("table") is None else str(values["table"]),
         )
 
 
@@ -306,16 +310,22 @@ def _check_allocation(allocation: Mapping[str, int]) -> None:
 
 
 def sample_cohort(
-    spec: CohortSpec, allocation: Mapping[str, int], seed: int, block_size: int = 2**18
+    spec: CohortSpec,
+    allocation: Mapping[str, int],
+    seed: int,
+    block_size: int = 2**18,
+    resample_table: bool = False,
 ) -> Cohort:
     """Screen candidates until ``sum(allocation)`` are enrolled and randomize them to arms.
 
     Parameters
     ----------
-    spec : the cohort block of the trial (eligibility, dropout rate, source population).
+    spec : the cohort block of the trial (eligibility, dropout rate, source population, table).
     allocation : arm name -> exact number of patients, e.g. {"placebo": 3591, ...}.
     seed : root seed of every stream.
     block_size : candidates per screening block (memory bound; results do not depend on it).
+    resample_table : with ``spec.table``, draw the table's rows with replacement (the power
+        super-cohort and the prediction cohort) instead of taking them in order.
 
     Returns
     -------
@@ -323,23 +333,57 @@ def sample_cohort(
         n = sum(allocation) patients, patient_id 0..n-1 in enrolment (= candidate) order.
         ``arm`` is a permutation (generator "allocation") of the arm labels repeated to their
         sizes, so the arm sizes are exact; a larger cohort changes the allocation but not the
-        covariates or latent draws of any candidate.
+        covariates or latent draws of any candidate. With ``spec.table`` the candidates are
+        the table's patients (``osteotrial.cohort.from_table.sample_table_cohort``).
     """
     _check_allocation(allocation)
+    if spec.table is not None:
+        from osteotrial.cohort.from_table import sample_table_cohort  # it imports this module
+
+        return sample_table_cohort(spec, allocation, seed, resample=resample_table)
     n_patients = int(sum(allocation.values()))
     ids = screen_candidates(spec, n_patients, seed, block_size)
+    parts = [
+        (
+            ids[start : start + block_size],
+            draw_candidates(seed, ids[start : start + block_size], spec.population),
+        )
+        for start in range(0, n_patients, block_size)
+    ]
+    return enrol(spec, allocation, seed, parts)
+
+
+def enrol(
+    spec: CohortSpec,
+    allocation: Mapping[str, int],
+    seed: int,
+    parts: list[tuple[IntArray, dict[str, np.ndarray]]],
+) -> Cohort:
+    """Return the cohort of enrolled candidates, given as blocks (candidate ids, covariates).
+
+    Adds each block's IIV multipliers and latent draws (keyed by candidate id), then
+    randomizes: ``arm`` is one permutation of the labels repeated to the exact arm sizes
+    (generator "allocation"). The total size must equal ``sum(allocation)``.
+    """
+    _check_allocation(allocation)
     columns: dict[str, list[np.ndarray]] = {}
-    for start in range(0, n_patients, block_size):
-        block_ids = ids[start : start + block_size]
-        parts = draw_candidates(seed, block_ids, spec.population)
-        del parts["prevalent_vertebral_fracture_moderate_count"]
-        parts |= iiv_multipliers(seed, block_ids, spec.population)
-        parts |= latent_draws(seed, block_ids, spec.dropout_per_year)
-        for name, values in parts.items():
-            columns.setdefault(name, []).append(values)
+    for block_ids, covariates in parts:
+        values = {k: v for k, v in covariates.items() if k in _COHORT_FIELDS}
+        values |= iiv_multipliers(seed, block_ids, spec.population)
+        values |= latent_draws(seed, block_ids, spec.dropout_per_year)
+        values["candidate_id"] = block_ids
+        for name, column in values.items():
+            columns.setdefault(name, []).append(column)
+    values = {name: np.concatenate(blocks) for name, blocks in columns.items()}
+    n_patients = int(sum(allocation.values()))
+    if values["candidate_id"].size != n_patients:
+        raise ValueError(
+            f"enrolled {values['candidate_id'].size} patients, allocation {n_patients}"
+        )
     labels = np.repeat(np.array(list(allocation)), [int(s) for s in allocation.values()])
-    values = {name: np.concatenate(parts) for name, parts in columns.items()}
     values["arm"] = rng.make_generator(seed, "allocation").permutation(labels)
     values["patient_id"] = np.arange(n_patients, dtype=np.int64)
-    values["candidate_id"] = ids
     return Cohort.from_columns(values)
+
+
+_COHORT_FIELDS = frozenset(f.name for f in fields(Cohort))

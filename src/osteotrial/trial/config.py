@@ -257,10 +257,37 @@ def _schedule(block: Mapping[str, Any]) -> Schedule:
     )
 
 
+def table_path(table: str, config_dir: str | Path | None = None) -> Path:
+    """Return the path of a ``cohort.table``: absolute, or relative to the repository root (the
+    folder above ``config_dir``)."""
+    path = Path(table)
+    return path if path.is_absolute() else resolve_config_dir(config_dir).parent / path
+
+
+def _cohort_spec(
+    raw: Mapping[str, Any], allocation: Mapping[str, int], config_dir: str | Path | None
+) -> tuple[dict[str, Any], str]:
+    """Return the ``cohort`` block with its table path resolved, and the table's sha256 ("" if
+    none); the table is read, checked and screened here, before any job (ValueError if not)."""
+    spec = copy.deepcopy(dict(raw["cohort"]))
+    if spec.get("table") is None:
+        return spec, ""
+    from osteotrial.cohort.from_table import check_table_cohort
+    from osteotrial.cohort.sampling import CohortSpec
+
+    path = table_path(spec["table"], config_dir)
+    spec["table"] = str(path)
+    check_table_cohort(CohortSpec.from_dict(spec), allocation, int(raw["seed"]))
+    return spec, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def config_from_dict(
     merged: Mapping[str, Any], config_dir: str | Path | None = None
 ) -> TrialConfig:
-    """Validate a merged configuration (a copy; defaults filled) and build the TrialConfig."""
+    """Validate a merged configuration (a copy; defaults filled) and build the TrialConfig.
+
+    With ``cohort.table``, ``config_hash`` also covers the table's bytes.
+    """
     raw = copy.deepcopy(dict(merged))
     check_finite(raw)
     validate_merged(raw, load_schema(config_dir))
@@ -268,6 +295,10 @@ def config_from_dict(
     allocation = {arm: int(n) for arm, n in sorted(raw["allocation"].items())}
     if raw.get("n_per_arm") is not None:
         allocation = {arm: int(raw["n_per_arm"]) for arm in allocation}
+    cohort_spec, table_sha256 = _cohort_spec(raw, allocation, config_dir)
+    digest = config_hash(raw)
+    if table_sha256:
+        digest = hashlib.sha256(f"{digest}:{table_sha256}".encode()).hexdigest()
     return TrialConfig(
         name=raw["trial"],
         seed=int(raw["seed"]),
@@ -275,12 +306,12 @@ def config_from_dict(
         arms={name: ArmSpec.from_dict(name, phases) for name, phases in raw["arms"].items()},
         allocation=allocation,
         control_arm=raw["control_arm"],
-        cohort_spec=copy.deepcopy(raw["cohort"]),
+        cohort_spec=cohort_spec,
         schedule=_schedule(raw["schedule"]),
         params=_build_params(raw["model"]),
         targets_file=raw["targets_file"],
         raw=raw,
-        config_hash=config_hash(raw),
+        config_hash=digest,
     )
 
 

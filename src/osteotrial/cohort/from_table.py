@@ -1,0 +1,111 @@
+"""A trial cohort from a table of given patients (``cohort.table`` of a trial file).
+
+The randomized cohort takes the table's rows in order: each row's missing covariates are drawn
+conditional on its given ones (``osteotrial.cohort.conditional``), the trial's eligibility
+screens every row as it screens sampled candidates, the first ``sum(allocation)`` eligible rows
+are enrolled (patient_id = enrolment order) and randomized with exact arm sizes. Too few eligible
+rows is an error that names the numbers. A row's streams are keyed by its ``source_id`` (the
+table's column, else the row index), so its draws do not depend on the other rows.
+
+The power super-cohort and the prediction cohort (``resample=True``) are the table's bootstrap:
+candidate i (0, 1, 2, ...) is row ``floor(u_i n_rows)``, u_i from stream "screening.table_row";
+each candidate is keyed by i and has missing covariates and latent draws of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from osteotrial import rng
+from osteotrial.arrays import IntArray
+from osteotrial.cohort.conditional import complete_covariates
+from osteotrial.cohort.sampling import Cohort, CohortSpec, enrol, is_eligible
+from osteotrial.cohort.table import BaselineTable, read_baseline_table
+
+RESAMPLE_BLOCK = 2**16
+MAX_RESAMPLED_PER_PATIENT = 1000  # candidates screened per wanted patient before giving up
+
+
+def sample_table_cohort(
+    spec: CohortSpec, allocation: Mapping[str, int], seed: int, resample: bool = False
+) -> Cohort:
+    """Return the cohort of ``spec.table``'s patients (module docstring), sum(allocation) of them.
+
+    Raises
+    ------
+    ValueError
+        If the table is invalid (``read_baseline_table``) or, without ``resample``, fewer of its
+        rows are eligible than the allocation needs.
+    """
+    if spec.table is None:
+        raise ValueError("sample_table_cohort needs a CohortSpec with a table")
+    table = read_baseline_table(spec.table, spec.population)
+    n_patients = int(sum(allocation.values()))
+    if resample:
+        parts = _resampled_candidates(spec, table, n_patients, seed)
+    else:
+        keys, covariates = eligible_rows(spec, table, seed)
+        if keys.size < n_patients:
+            raise ValueError(_too_few_message(spec, table, keys.size, allocation))
+        parts = [(keys[:n_patients], {k: v[:n_patients] for k, v in covariates.items()})]
+    return enrol(spec, allocation, seed, parts)
+
+
+def eligible_rows(
+    spec: CohortSpec, table: BaselineTable, seed: int
+) -> tuple[IntArray, dict[str, np.ndarray]]:
+    """Return the source ids, shape (n_eligible,), and completed covariates of eligible rows."""
+    covariates = complete_covariates(table.values, table.source_id, seed, spec.population)
+    ok = is_eligible(covariates, spec.eligibility)
+    return table.source_id[ok], {name: column[ok] for name, column in covariates.items()}
+
+
+def check_table_cohort(spec: CohortSpec, allocation: Mapping[str, int], seed: int) -> None:
+    """Raise ValueError if the table is invalid or has too few eligible rows for the trial."""
+    if spec.table is None:
+        return
+    table = read_baseline_table(spec.table, spec.population)
+    n_eligible = eligible_rows(spec, table, seed)[0].size
+    if n_eligible < sum(allocation.values()):
+        raise ValueError(_too_few_message(spec, table, n_eligible, allocation))
+
+
+def _too_few_message(
+    spec: CohortSpec, table: BaselineTable, n_eligible: int, allocation: Mapping[str, int]
+) -> str:
+    """Return the error naming the table, its eligible rows and the patients wanted."""
+    per_arm = n_eligible // max(len(allocation), 1)
+    return (
+        f"cohort.table {table.path!r}: {n_eligible} of its {table.n_rows} rows are eligible "
+        f"under cohort.eligibility ({spec.eligibility}), fewer than the "
+        f"{int(sum(allocation.values()))} patients of the allocation {dict(allocation)}; "
+        f"set n_per_arm to at most {per_arm} or widen the eligibility"
+    )
+
+
+def _resampled_candidates(
+    spec: CohortSpec, table: BaselineTable, n_patients: int, seed: int
+) -> list[tuple[IntArray, dict[str, np.ndarray]]]:
+    """Return blocks (candidate ids, covariates) of the first n_patients eligible bootstrap
+    candidates; the result does not depend on the block size."""
+    parts: list[tuple[IntArray, dict[str, np.ndarray]]] = []
+    n_found, start = 0, 0
+    size = min(RESAMPLE_BLOCK, max(1024, 4 * n_patients))
+    while n_found < n_patients:
+        ids = np.arange(start, start + size, dtype=np.int64)
+        u = rng.uniforms(seed, "screening.table_row", ids, 1)[0]
+        rows = np.minimum((u * table.n_rows).astype(np.int64), table.n_rows - 1)
+        values = {name: column[rows] for name, column in table.values.items()}
+        covariates = complete_covariates(values, ids, seed, spec.population)
+        ok = np.flatnonzero(is_eligible(covariates, spec.eligibility))[: n_patients - n_found]
+        parts.append((ids[ok], {name: column[ok] for name, column in covariates.items()}))
+        n_found += ok.size
+        start += size
+        if n_found < n_patients and start >= MAX_RESAMPLED_PER_PATIENT * max(n_patients, 256):
+            raise ValueError(
+                f"cohort.table {table.path!r}: resampled {start} candidates but only {n_found} "
+                f"of {n_patients} were eligible under {spec.eligibility}"
+            )
+    return parts
