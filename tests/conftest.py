@@ -18,6 +18,7 @@ from osteotrial.cohort.sampling import MAX_EVENTS, Cohort, CohortSpec, sample_co
 from osteotrial.engine.results import ArmResult
 from osteotrial.io import COHORT_SCHEMA
 from osteotrial.model.params import load_model_params
+from osteotrial.trial.phase_units import normalize_arms
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH_12_DAY = 365.25
@@ -93,8 +94,9 @@ def typical():
 
 @pytest.fixture(scope="session")
 def frame_trial():
-    """The FRAME trial file as a mapping."""
-    return yaml.safe_load((ROOT / "config" / "trials" / "frame.yaml").read_text())
+    """The FRAME trial file as a mapping, its phases in days (``trial.phase_units``)."""
+    raw = yaml.safe_load((ROOT / "config" / "trials" / "frame.yaml").read_text())
+    return {**raw, "arms": normalize_arms(raw["arms"])}
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from osteotrial.trial.phase_units import normalize_arms
 from osteotrial.trial.regimen_text import RegimenTextError, format_regimen, parse_regimen
 from osteotrial.trial.schedules import RegimenPhase
 from osteotrial.units import DAYS_PER_MONTH
@@ -21,7 +22,7 @@ def trial_arms() -> list[tuple[str, list[RegimenPhase]]]:
     """Return (trial/arm, phases) of every arm of every trial file whose phases are sequential."""
     arms = []
     for path in sorted((ROOT / "config" / "trials").glob("*.yaml")):
-        for name, phases in yaml.safe_load(path.read_text())["arms"].items():
+        for name, phases in normalize_arms(yaml.safe_load(path.read_text())["arms"]).items():
             built = sorted((RegimenPhase(**p) for p in phases), key=lambda p: p.start_day)
             if all(a.stop_day <= b.start_day for a, b in zip(built, built[1:], strict=False)):
                 arms.append((f"{path.stem}/{name}", built))

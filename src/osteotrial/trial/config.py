@@ -29,6 +29,7 @@ import yaml
 from osteotrial import rng, yaml_strict
 from osteotrial.trial.checks import check_finite, check_semantics, validate_merged
 from osteotrial.trial.locate import is_trial_path, resolve_config_dir
+from osteotrial.trial.phase_units import normalize_arms
 from osteotrial.trial.schedules import ArmSpec, Schedule
 from osteotrial.units import DAYS_PER_MONTH
 
@@ -290,6 +291,7 @@ def config_from_dict(
     """
     raw = copy.deepcopy(dict(merged))
     check_finite(raw)
+    raw["arms"] = normalize_arms(raw.get("arms"))  # every: 6 months -> interval_days: 182.625
     validate_merged(raw, load_schema(config_dir))
     check_semantics(raw)
     allocation = {arm: int(n) for arm, n in sorted(raw["allocation"].items())}
