@@ -14,7 +14,7 @@ CLUSTER_STAMP := $(CLUSTER_VENV)/.installed
 # Re-install only when pyproject.toml changes (the package itself is installed editable).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -41,8 +41,9 @@ $(GPU_STAMP): pyproject.toml
 # when the analyses will dominate.
 run: $(STAMP)
 	@$(BIN)/python -m osteotrial plan --config trial=$(TRIAL) --cores $(CORES)
-	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) --config trial=$(TRIAL)
-	$(BIN)/snakemake --quiet all --config trial=$(TRIAL) --report results/$(TRIAL)/report.html
+	@$(BIN)/python tools/run_progress.py --log logs/$(TRIAL)/snakemake.log -- \
+		$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES) --config trial=$(TRIAL)
+	@$(BIN)/snakemake --quiet all --config trial=$(TRIAL) --report results/$(TRIAL)/report.html
 	@echo ""
 	@echo "Trial '$(TRIAL)' done."
 	@echo "  Endpoint tables:  results/$(TRIAL)/endpoints/{bmd,markers,fractures,comparisons,baseline}.parquet"
@@ -50,7 +51,7 @@ run: $(STAMP)
 	@echo "  HTML report:      results/$(TRIAL)/report.html (open in a browser; self-contained)"
 	@echo "  Calibration:      $$(.venv/bin/python -c "import polars as pl; t = pl.read_parquet('results/$(TRIAL)/report/calibration.parquet'); print(f'{t[\"within\"].sum()}/{t.height} targets within tolerance' if t.height else 'no targets for this trial')")"
 	@echo "  Analyses (docs/analyses.md): $$(cd results/$(TRIAL) && ls endpoints/individual_effects.parquet endpoints/subgroups.parquet power/power.parquet endpoints/prediction_intervals.parquet 2>/dev/null | tr '\n' ' ')"
-	@echo "  Logs: logs/$(TRIAL)/  run times: benchmarks/$(TRIAL)/"
+	@echo "  Logs: logs/$(TRIAL)/ (snakemake.log: the whole run)  run times: benchmarks/$(TRIAL)/"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
