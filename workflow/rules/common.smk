@@ -3,6 +3,7 @@ import re
 from snakemake.utils import validate
 
 from osteotrial.trial.config import load_config
+from osteotrial.trial.locate import repo_path
 from osteotrial.io import ENDPOINT_TABLES
 from osteotrial.report.build import REPORT_FILES
 

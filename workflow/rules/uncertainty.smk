@@ -37,7 +37,7 @@ rule sample_prediction_cohort:
 # prediction cohort simulated event-free under every arm.
 rule parameter_set_batch:
     input:
-        covariance=TRIAL.uncertainty["covariance_file"],
+        covariance=str(repo_path(TRIAL.uncertainty["covariance_file"])),
         posterior=uncertainty_posterior_files(),
         cohort="results/{trial}/uncertainty/cohort.parquet",
     output:

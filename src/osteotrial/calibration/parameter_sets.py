@@ -347,9 +347,11 @@ def read_parameter_set(
 
 def posterior_files(covariance_file: str | Path) -> list[str]:
     """Return the posterior files an uncertainty file's ``posterior`` blocks read."""
+    from osteotrial.trial.locate import repo_path
+
     data = uncertainty.load_uncertainty(covariance_file)
     return [
-        content["posterior_file"]
+        str(repo_path(content["posterior_file"]))
         for content in data["blocks"].values()
         if content["sampler"] == "posterior"
     ]

@@ -309,8 +309,10 @@ def posterior_content(model, data, result, burn: int, n_draws: int, settings: Ma
 
 
 def load_posterior(path: str | Path = DEFAULT_FILE) -> dict[str, Any]:
-    """Return the content of a posterior file."""
-    with open(path, encoding="utf-8") as handle:
+    """Return the content of a posterior file (``path`` as ``locate.repo_path``)."""
+    from osteotrial.trial.locate import repo_path
+
+    with open(repo_path(path), encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
 

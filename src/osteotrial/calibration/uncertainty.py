@@ -223,8 +223,10 @@ def build_uncertainty(
 
 
 def load_uncertainty(path: str | Path = DEFAULT_FILE) -> dict[str, Any]:
-    """Read an uncertainty file written by ``write_uncertainty``."""
-    with open(path, encoding="utf-8") as handle:
+    """Read an uncertainty file written by ``write_uncertainty`` (path: ``locate.repo_path``)."""
+    from osteotrial.trial.locate import repo_path
+
+    with open(repo_path(path), encoding="utf-8") as handle:
         data = yaml.safe_load(handle)
     if not isinstance(data, dict) or "blocks" not in data:
         raise ValueError(f"{path}: not an uncertainty file (no 'blocks'); see {DEFAULT_FILE}")

@@ -28,7 +28,7 @@ import yaml
 
 from osteotrial import rng, yaml_strict
 from osteotrial.trial.checks import check_finite, check_semantics, validate_merged
-from osteotrial.trial.locate import is_trial_path, resolve_config_dir
+from osteotrial.trial.locate import is_trial_path, repo_path, resolve_config_dir
 from osteotrial.trial.phase_units import normalize_arms
 from osteotrial.trial.schedules import ArmSpec, Schedule
 from osteotrial.units import DAYS_PER_MONTH
@@ -311,7 +311,7 @@ def config_from_dict(
         cohort_spec=cohort_spec,
         schedule=_schedule(raw["schedule"]),
         params=_build_params(raw["model"]),
-        targets_file=raw["targets_file"],
+        targets_file=str(repo_path(raw["targets_file"])),
         raw=raw,
         config_hash=digest,
     )

@@ -56,6 +56,17 @@ def resolve_config_dir(config_dir: str | Path | None = None) -> Path:
     )
 
 
+def repo_path(path: str | Path) -> Path:
+    """Return a repository file named relative to the repository root (``config/targets.yaml``):
+    as given when it exists from the working directory (the workflow runs at the root), else
+    under the root of the configuration folder found by ``resolve_config_dir`` (the workflow used
+    as a Snakemake module from another folder, the API from anywhere)."""
+    path = Path(path)
+    if path.is_absolute() or path.exists():
+        return path
+    return resolve_config_dir().parent / path
+
+
 def is_trial_path(trial: str | Path) -> bool:
     """Return True if ``trial`` names a YAML file rather than a trial of ``config/trials``."""
     text = str(trial)
