@@ -6,13 +6,15 @@ Tables (the output contract; README.md shows how to read them):
 - ``simulation``: long format, one row per (patient, record day), sorted by patient_id then day.
   Per-patient columns (event days, death and dropout day) are repeated on every row of the
   patient, so ``filter(pl.col("day") == 0)`` gives one row per patient. Event days are days
-  since randomization; nan means the event did not happen in the simulated span, and
+  since randomization; null means the event did not happen in the simulated span, and
   ``dropout_day`` is inf for a patient never lost to follow-up.
 - endpoint tables ``bmd``, ``markers``, ``fractures``, ``comparisons``, ``baseline``.
 
 Every file carries schema metadata ``config_hash``, ``seed``, ``trial``, ``osteotrial_version``
 and ``git_commit`` (plus ``arm``/``shard`` where they apply). Files are written to
-``<name>.tmp-<pid>`` and renamed, so a reader never sees half a file.
+``<name>.tmp-<pid>`` and renamed, so a reader never sees half a file. Missing values are
+written as nulls, never NaN (``nan_to_null``), in every table: SQL ``IS NULL``, polars and pandas
+then agree, and ``Table.equals`` holds for equal tables; numpy readers get NaN back.
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ ENDPOINT_SCHEMAS: dict[str, pa.Schema] = {
         + [("sd_pct_change", F64), ("lsc_pct", F64), ("responder_frac", F64)]
     ),
     "markers": pa.schema(
-        [("arm", STR), ("marker", STR), ("day", F64), ("median_pct_change", F64)]
+        [("arm", STR), ("marker", STR), ("day", F64), ("month", F64)]
+        + [("median_pct_change", F64)]
         + [("q25_pct_change", F64), ("q75_pct_change", F64)]
     ),
     "fractures": pa.schema(
@@ -153,12 +156,30 @@ def to_table(columns: Mapping[str, Any], schema: pa.Schema, name: str) -> pa.Tab
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def nan_to_null(table: pa.Table) -> pa.Table:
+    """Return ``table`` with every NaN of a floating-point column replaced by null.
+
+    NaN is what numpy computes for "no value"; on disk a missing value is a null, which every
+    reader (SQL, polars, pandas, pyarrow) treats as missing. Infinities are kept (a patient
+    never lost to follow-up has ``dropout_day`` inf).
+    """
+    columns = []
+    for column in table.columns:
+        if pa.types.is_floating(column.type):
+            column = pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
 def write_parquet(table: pa.Table, path: str | Path, metadata: Mapping[str, str]) -> None:
-    """Write ``table`` with ``metadata`` atomically: ``<path>.tmp-<pid>``, then os.replace."""
+    """Write ``table`` with ``metadata`` atomically: ``<path>.tmp-<pid>``, then os.replace.
+
+    NaN values are written as nulls (``nan_to_null``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    table = table.replace_schema_metadata({k: str(v) for k, v in metadata.items()})
+    table = nan_to_null(table).replace_schema_metadata({k: str(v) for k, v in metadata.items()})
     try:
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, path)
@@ -186,9 +207,9 @@ def write_cohort_shards(
 ) -> None:
     """Write the cohort split into ``len(paths)`` shards of consecutive patient_id."""
     blocks = shard_blocks(cohort.patient_id, len(paths))
-    for index, (path, rows) in enumerate(zip(paths, blocks, strict=True)):
+    for path, rows in zip(paths, blocks, strict=True):
         table = to_table(cohort.select(rows).to_columns(), COHORT_SCHEMA, "cohort")
-        write_parquet(table, path, {**metadata, "shard": f"s{index:03d}"})
+        write_parquet(table, path, {**metadata, "shard": Path(path).stem})
 
 
 def read_cohort(paths: str | Path | Sequence[str | Path]) -> Cohort:
@@ -273,7 +294,7 @@ def write_simulation_stream(
     try:
         last_id, empty = -1, None
         for result in results:
-            table = simulation_table(result)
+            table = nan_to_null(simulation_table(result))
             if len(table) == 0:
                 empty = (result, table)
                 continue

@@ -11,9 +11,11 @@ from osteotrial.report.figures_counterfactual import (
     randomized_vs_counterfactual_figure,
     subgroup_forest_figure,
 )
-from osteotrial.trial.config import config_from_dict
+from osteotrial.storage import check_inputs
+from osteotrial.trial.config import job_config
 
-trial = config_from_dict(snakemake.params.config)
+trial = job_config(snakemake.params.config, snakemake.config)
+check_inputs(snakemake.input, trial.config_hash)
 subgroups = pl.read_parquet(snakemake.input.subgroups)
 colors = figures.arm_colors(trial.arm_names, trial.control_arm)
 first_month = min(subgroups["month"].to_list())

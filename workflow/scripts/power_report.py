@@ -9,9 +9,11 @@ import polars as pl
 from osteotrial.analyses.power import design_power
 from osteotrial.calibration.targets import load_targets
 from osteotrial.report.figures_power import power_figure
-from osteotrial.trial.config import config_from_dict
+from osteotrial.storage import check_inputs
+from osteotrial.trial.config import job_config
 
-trial = config_from_dict(snakemake.params.config)
+trial = job_config(snakemake.params.config, snakemake.config)
+check_inputs(snakemake.input.power, trial.config_hash)
 months = sorted({*trial.schedule.imaging_months, trial.schedule.visit_months[-1]})
 sizes = {arm: n for arm, n in trial.allocation.items() if arm != trial.control_arm}
 targets = load_targets(snakemake.input.targets, trial.name)
