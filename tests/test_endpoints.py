@@ -172,5 +172,6 @@ def test_no_event_in_an_arm_gives_null_risk_ratio_and_reduction_on_disk(tmp_path
         floats = [c for c in table.columns if pa.types.is_floating(c.type)]
         assert not any(pc.any(pc.is_nan(c)).as_py() for c in floats), name
     assert pq.read_table(tmp_path / "fractures.parquet")["cumulative_incidence_frac"].null_count
+    assert all("month" in pq.read_schema(tmp_path / f"{n}.parquet").names for n in tables)
     markers = pq.read_table(tmp_path / "markers.parquet").to_pydict()
     assert markers["month"] == pytest.approx([d / 30.4375 for d in markers["day"]])

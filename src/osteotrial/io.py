@@ -8,7 +8,8 @@ Tables (the output contract; README.md shows how to read them):
   patient, so ``filter(pl.col("day") == 0)`` gives one row per patient. Event days are days
   since randomization; null means the event did not happen in the simulated span, and
   ``dropout_day`` is inf for a patient never lost to follow-up.
-- endpoint tables ``bmd``, ``markers``, ``fractures``, ``comparisons``, ``baseline``.
+- endpoint tables ``bmd``, ``markers``, ``fractures``, ``comparisons``, ``baseline``. Every
+  table carries ``month`` (``baseline``: 0, randomization; ``markers`` next to its ``day``).
 
 Every file carries schema metadata ``config_hash``, ``seed``, ``trial``, ``osteotrial_version``
 and ``git_commit`` (plus ``arm``/``shard`` where they apply). Files are written to
@@ -88,7 +89,9 @@ ENDPOINT_SCHEMAS: dict[str, pa.Schema] = {
         + [("relative_risk_reduction_frac", F64), ("hazard_ratio", F64)]
         + [("hr_ci_low", F64), ("hr_ci_high", F64), ("p_value", F64)]
     ),
-    "baseline": pa.schema([("arm", STR), ("variable", STR), ("statistic", STR), ("value", F64)]),
+    "baseline": pa.schema(
+        [("arm", STR), ("month", F64), ("variable", STR), ("statistic", STR), ("value", F64)]
+    ),
 }
 ENDPOINT_TABLES: tuple[str, ...] = tuple(ENDPOINT_SCHEMAS)
 
@@ -101,7 +104,7 @@ PARAMETER_SETS_SCHEMA = pa.schema(
 )
 PREDICTION_INTERVALS_SCHEMA = pa.schema(
     [("table", STR), ("arm", STR), ("reference_arm", STR), ("endpoint", STR), ("time", F64)]
-    + [("time_unit", STR), ("statistic", STR), ("estimate", F64), ("ci_low", F64)]
+    + [("time_unit", STR), ("month", F64), ("statistic", STR), ("estimate", F64), ("ci_low", F64)]
     + [("ci_high", F64), ("pi_low", F64), ("pi_high", F64), ("param_low", F64)]
     + [("param_high", F64), ("level", F64), ("n_parameter_sets", I64)]
 )
