@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -188,6 +189,16 @@ def write_parquet(table: pa.Table, path: str | Path, metadata: Mapping[str, str]
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def read_frame(path: str | Path) -> pl.DataFrame:
+    """Return a Parquet table as a polars frame whose float nulls are NaN.
+
+    Files hold nulls (``nan_to_null``); the analyses and figures compute with numpy, where a
+    missing number is NaN, so their readers take tables through here.
+    """
+    frame = pl.read_parquet(path)
+    return frame.with_columns(pl.col(pl.Float32, pl.Float64).fill_null(float("nan")))
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

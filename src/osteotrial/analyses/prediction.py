@@ -41,7 +41,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy import optimize, special, stats
 
-from osteotrial.io import PARAMETER_SETS_SCHEMA, PREDICTION_INTERVALS_SCHEMA, write_parquet
+from osteotrial.io import (
+    PARAMETER_SETS_SCHEMA,
+    PREDICTION_INTERVALS_SCHEMA,
+    read_frame,
+    write_parquet,
+)
 from osteotrial.units import DAYS_PER_MONTH
 
 # table -> (key columns: arm, reference arm or None, endpoint column, time column),
@@ -251,8 +256,8 @@ def write_prediction_intervals(
     ``parameter_set`` column), ``parameter_paths`` every set's drawn values
     (``parameter_sets.write_parameter_set``), concatenated into one table by set.
     """
-    nominal = {Path(p).stem: pl.read_parquet(p) for p in nominal_paths}
-    expected = pl.concat([pl.read_parquet(p) for p in expected_paths]).sort("parameter_set")
+    nominal = {Path(p).stem: read_frame(p) for p in nominal_paths}
+    expected = pl.concat([read_frame(p) for p in expected_paths]).sort("parameter_set")
     sets = [
         part.drop("parameter_set")
         for part in expected.partition_by("parameter_set", maintain_order=True)
