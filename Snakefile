@@ -22,6 +22,13 @@ include: "workflow/rules/power.smk"
 include: "workflow/rules/uncertainty.smk"
 
 
+# Before the first job (real runs only): remove shards of other layouts and stale temporary
+# files, and stop, naming the file, if a Parquet file in results/{trial}/ cannot be read; failing
+# here keeps good outputs, which Snakemake would delete when their job starts (osteotrial.storage).
+onstart:
+    tidy_results(f"results/{TRIAL.name}", shard_outputs())
+
+
 rule all:
     input:
         final_outputs(),

@@ -61,17 +61,28 @@ NO_ANALYSES: tuple[str, ...] = (
 )
 
 
-def run_workflow(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """Copy the workflow (plus tests/data/smoke.yaml as trial "smoke") to workdir; run snakemake."""
+def run_workflow(workdir: Path, *args: str, copy: bool = True) -> subprocess.CompletedProcess:
+    """Copy the workflow (plus tests/data/smoke.yaml as trial "smoke") to workdir; run snakemake.
+
+    ``copy=False`` runs again in a workdir that already holds the copy (and its results).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
-    for item in ("Snakefile", "workflow", "config"):
-        copy = shutil.copytree if (ROOT / item).is_dir() else shutil.copy
-        copy(ROOT / item, workdir / item)
-    shutil.copy(ROOT / "tests" / "data" / "smoke.yaml", workdir / "config" / "trials")
+    for item in ("Snakefile", "workflow", "config") if copy else ():
+        copy_item = shutil.copytree if (ROOT / item).is_dir() else shutil.copy
+        copy_item(ROOT / item, workdir / item)
+    if copy:
+        shutil.copy(ROOT / "tests" / "data" / "smoke.yaml", workdir / "config" / "trials")
     command = [sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(workdir)]
     command += ["--snakefile", str(workdir / "Snakefile"), *args]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
+
+
+def dead_pid() -> int:
+    """Return the pid of a process that has ended (a stale temporary file's writer)."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return int(done.stdout)
 
 
 @pytest.fixture(scope="session")

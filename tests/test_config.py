@@ -9,7 +9,7 @@ import pytest
 
 from osteotrial.cohort.population import PopulationParams
 from osteotrial.cohort.sampling import Eligibility
-from osteotrial.trial.config import config_hash, load_config, load_schema
+from osteotrial.trial.config import config_hash, job_config, load_config, load_schema
 
 CONFIG_DIR = "config"
 PHASE = {"drug": "placebo", "dose_mg": 0, "interval_days": 30, "start_day": 0, "stop_day": 365}
@@ -29,13 +29,21 @@ def test_frame_defaults_follow_the_design():
     assert trial.allocation == {"placebo_then_denosumab": 3591, "romosozumab_then_denosumab": 3589}
     assert trial.control_arm == "placebo_then_denosumab"
     assert trial.schedule.duration_days == pytest.approx(730.5)
-    assert trial.raw["n_per_arm"] is None and trial.shards == ["s000", "s001", "s002", "s003"]
+    assert trial.raw["n_per_arm"] is None and trial.shards == [f"s00{i}-of-004" for i in range(4)]
 
 
 def test_overrides_apply_like_snakemake_config():
     trial = load({"trial": "freedom", "n_per_arm": 2000, "seed": 7, "n_shards": 8}, "freedom")
     assert trial.allocation == {"denosumab": 2000, "placebo": 2000}
     assert (trial.seed, trial.n_shards, trial.schedule.imaging_months) == (7, 8, (12, 24, 36))
+
+
+def test_jobs_track_only_the_scientific_config_and_take_execution_settings_apart():
+    trial = load({"n_shards": 2, "schedule": {"chunk_size": 5}})
+    assert "n_shards" not in trial.scientific and "chunk_size" not in trial.scientific["schedule"]
+    job = job_config(trial.scientific, {"n_shards": 3, "schedule": {"chunk_size": 7}})
+    assert (job.n_shards, job.schedule.chunk_size) == (3, 7)
+    assert job.config_hash == trial.config_hash and job.shards[-1] == "s002-of-003"
 
 
 def test_hash_ignores_execution_only_keys_but_not_the_seed():

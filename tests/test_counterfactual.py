@@ -51,7 +51,7 @@ def read(results, table: str) -> pl.DataFrame:
 def test_counterfactual_arm_equals_the_randomized_arm_for_the_same_patients(runs):
     results = runs[2]
     for arm in ("placebo", "romosozumab"):
-        for shard in ("s000", "s001"):
+        for shard in ("s000-of-002", "s001-of-002"):
             randomized = pl.read_parquet(results / "simulations" / arm / f"{shard}.parquet")
             every = pl.read_parquet(
                 results / "counterfactual" / "simulations" / arm / f"{shard}.parquet"

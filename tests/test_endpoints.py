@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from conftest import synthetic_cohort, synthetic_result
 from scipy.stats import hypergeom
@@ -145,7 +148,7 @@ def test_tables_have_known_values_and_ignore_sharding(tmp_path):
     # no death and no dropout before the event: Aalen-Johansen is the crude share
     assert hip["cumulative_incidence_frac"].to_list() == pytest.approx([0.0, 1 / 3])
     imaged = one["fractures"].filter(pl.col("endpoint") == "new_vertebral")
-    assert imaged["cumulative_incidence_frac"].is_nan().all()
+    assert imaged["cumulative_incidence_frac"].is_nan().all()  # NaN in memory, null on disk
     # the p-value of a time-to-event endpoint is the log-rank test's (arm a vs b, hip at day 20)
     compared = one["comparisons"].filter(pl.col("endpoint") == "hip")
     treated = np.array([True, False, True, False, True, False])
@@ -154,3 +157,21 @@ def test_tables_have_known_values_and_ignore_sharding(tmp_path):
     expected = logrank.logrank_test(duration, event, treated)[2]
     assert compared["p_value"].to_list() == pytest.approx([expected])
     assert one["comparisons"]["reference_arm"].unique().to_list() == ["b"]
+
+
+def test_no_event_in_an_arm_gives_null_risk_ratio_and_reduction_on_disk(tmp_path):
+    tables = endpoints.compute_endpoint_tables(*_write_trial(tmp_path, 2), "b", [12], [12])
+    for name, table in tables.items():
+        io.write_endpoint_table(name, table, tmp_path / f"{name}.parquet", {})
+    compared = pq.read_table(tmp_path / "comparisons.parquet").to_pylist()
+    hip = next(row for row in compared if row["endpoint"] == "hip")  # arm a: 0 events, b: 1
+    assert (hip["risk_ratio"], hip["rr_ci_low"], hip["rr_ci_high"]) == (None, None, None)
+    assert hip["relative_risk_reduction_frac"] is None and hip["p_value"] is not None
+    for name in io.ENDPOINT_TABLES:  # missing values are nulls, never NaN
+        table = pq.read_table(tmp_path / f"{name}.parquet")
+        floats = [c for c in table.columns if pa.types.is_floating(c.type)]
+        assert not any(pc.any(pc.is_nan(c)).as_py() for c in floats), name
+    assert pq.read_table(tmp_path / "fractures.parquet")["cumulative_incidence_frac"].null_count
+    assert all("month" in pq.read_schema(tmp_path / f"{n}.parquet").names for n in tables)
+    markers = pq.read_table(tmp_path / "markers.parquet").to_pydict()
+    assert markers["month"] == pytest.approx([d / 30.4375 for d in markers["day"]])

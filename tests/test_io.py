@@ -61,6 +61,7 @@ def test_write_is_atomic(tmp_path, monkeypatch):
 def test_endpoint_table_keeps_its_explicit_schema(tmp_path):
     path = tmp_path / "baseline.parquet"
     columns = {"arm": ["a"], "variable": ["age_years"], "statistic": ["mean"], "value": [70]}
+    columns["month"] = [0.0]
     io.write_endpoint_table("baseline", columns, path, META)
     assert pq.read_schema(path).remove_metadata() == io.ENDPOINT_SCHEMAS["baseline"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["baseline.parquet"]

@@ -60,8 +60,8 @@ def test_report_folder_and_html_report(smoke_run):
 
 
 def test_simulation_logs_show_progress(smoke_run):
-    log = smoke_run / "logs" / "smoke" / "simulate_arm" / "placebo" / "s000.log"
-    assert re.search(r"smoke/placebo/s000: (\d+)/\1 patients \(100\.0 %\)", log.read_text())
+    log = smoke_run / "logs" / "smoke" / "simulate_arm" / "placebo" / "s000-of-002.log"
+    assert re.search(r"smoke/placebo/s000-of-002: (\d+)/\1 patients \(100\.0 %\)", log.read_text())
 
 
 def test_progress_writes_one_line_per_chunk():
@@ -84,7 +84,7 @@ def synthetic_tables(trial) -> dict[str, pl.DataFrame]:
     ends = ("new_vertebral", "clinical_vertebral", "hip", "nonvertebral", "clinical")
     keys = {
         "bmd": itertools.product(arms, ("LS", "TH", "FN"), months),
-        "markers": itertools.product(arms, ("P1NP", "CTX"), days),
+        "markers": ((*k, k[2] / 30.4375) for k in itertools.product(arms, ("P1NP", "CTX"), days)),
         "fractures": itertools.product(arms, ends, months),
         "comparisons": itertools.product(ends, months, [a for a in arms if a != control]),
     }

@@ -262,7 +262,7 @@ def synthetic_tables(arms: list[str], months: list[float], days: list[float]) ->
     ends = ("new_vertebral", "clinical_vertebral", "hip", "nonvertebral", "clinical")
     keys = {
         "bmd": itertools.product(arms, ("LS", "TH", "FN"), months),
-        "markers": itertools.product(arms, ("P1NP", "CTX"), days),
+        "markers": ((*k, k[2] / 30.4375) for k in itertools.product(arms, ("P1NP", "CTX"), days)),
         "fractures": itertools.product(arms, ends, months),
         "comparisons": itertools.product(ends, months, arms[1:]),
     }

@@ -233,7 +233,7 @@ def synthetic_tables(events: int) -> dict[str, pl.DataFrame]:
     """Return nominal bmd, markers, fractures and comparisons tables of one run (one month)."""
     rows = {
         "bmd": [("a", "LS", 12.0, 100, 5.0, 4.0, 6.0, 3.0, 2.77, 0.5)],
-        "markers": [("a", "CTX", 14.0, -50.0, -60.0, -40.0)],
+        "markers": [("a", "CTX", 14.0, 14.0 / 30.4375, -50.0, -60.0, -40.0)],
         "fractures": [
             ("a", "hip", 12.0, 100, 0, 0.0, 0.0, 0.037, 0.0),
             ("b", "hip", 12.0, 100, events, events / 100, 0.02, 0.11, events / 100),

@@ -45,9 +45,10 @@ def test_workflow_writes_the_contract_tables(smoke_runs):
         assert pq.read_schema(path).names == schema.names
         assert pq.read_metadata(path).num_rows > 0
         assert {"config_hash", "seed", "trial", "git_commit"} <= set(io.read_metadata(path))
-    simulation = workdir / "results" / "smoke" / "simulations" / "romosozumab" / "s003.parquet"
+    simulations = workdir / "results" / "smoke" / "simulations"
+    simulation = simulations / "romosozumab" / "s003-of-004.parquet"
     assert pq.read_schema(simulation).names == io.SIMULATION_SCHEMA.names
-    assert (workdir / "logs" / "smoke" / "simulate_arm" / "placebo" / "s000.log").exists()
+    assert (workdir / "logs" / "smoke" / "simulate_arm" / "placebo" / "s000-of-004.log").exists()
     assert (workdir / "benchmarks" / "smoke" / "compute_endpoints" / "endpoints.tsv").exists()
 
 

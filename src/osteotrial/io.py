@@ -6,13 +6,16 @@ Tables (the output contract; README.md shows how to read them):
 - ``simulation``: long format, one row per (patient, record day), sorted by patient_id then day.
   Per-patient columns (event days, death and dropout day) are repeated on every row of the
   patient, so ``filter(pl.col("day") == 0)`` gives one row per patient. Event days are days
-  since randomization; nan means the event did not happen in the simulated span, and
+  since randomization; null means the event did not happen in the simulated span, and
   ``dropout_day`` is inf for a patient never lost to follow-up.
-- endpoint tables ``bmd``, ``markers``, ``fractures``, ``comparisons``, ``baseline``.
+- endpoint tables ``bmd``, ``markers``, ``fractures``, ``comparisons``, ``baseline``. Every
+  table carries ``month`` (``baseline``: 0, randomization; ``markers`` next to its ``day``).
 
 Every file carries schema metadata ``config_hash``, ``seed``, ``trial``, ``osteotrial_version``
 and ``git_commit`` (plus ``arm``/``shard`` where they apply). Files are written to
-``<name>.tmp-<pid>`` and renamed, so a reader never sees half a file.
+``<name>.tmp-<pid>`` and renamed, so a reader never sees half a file. Missing values are
+written as nulls, never NaN (``nan_to_null``), in every table: SQL ``IS NULL``, polars and pandas
+then agree, and ``Table.equals`` holds for equal tables; numpy readers get NaN back.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -71,7 +75,8 @@ ENDPOINT_SCHEMAS: dict[str, pa.Schema] = {
         + [("sd_pct_change", F64), ("lsc_pct", F64), ("responder_frac", F64)]
     ),
     "markers": pa.schema(
-        [("arm", STR), ("marker", STR), ("day", F64), ("median_pct_change", F64)]
+        [("arm", STR), ("marker", STR), ("day", F64), ("month", F64)]
+        + [("median_pct_change", F64)]
         + [("q25_pct_change", F64), ("q75_pct_change", F64)]
     ),
     "fractures": pa.schema(
@@ -85,7 +90,9 @@ ENDPOINT_SCHEMAS: dict[str, pa.Schema] = {
         + [("relative_risk_reduction_frac", F64), ("hazard_ratio", F64)]
         + [("hr_ci_low", F64), ("hr_ci_high", F64), ("p_value", F64)]
     ),
-    "baseline": pa.schema([("arm", STR), ("variable", STR), ("statistic", STR), ("value", F64)]),
+    "baseline": pa.schema(
+        [("arm", STR), ("month", F64), ("variable", STR), ("statistic", STR), ("value", F64)]
+    ),
 }
 ENDPOINT_TABLES: tuple[str, ...] = tuple(ENDPOINT_SCHEMAS)
 
@@ -98,7 +105,7 @@ PARAMETER_SETS_SCHEMA = pa.schema(
 )
 PREDICTION_INTERVALS_SCHEMA = pa.schema(
     [("table", STR), ("arm", STR), ("reference_arm", STR), ("endpoint", STR), ("time", F64)]
-    + [("time_unit", STR), ("statistic", STR), ("estimate", F64), ("ci_low", F64)]
+    + [("time_unit", STR), ("month", F64), ("statistic", STR), ("estimate", F64), ("ci_low", F64)]
     + [("ci_high", F64), ("pi_low", F64), ("pi_high", F64), ("param_low", F64)]
     + [("param_high", F64), ("level", F64), ("n_parameter_sets", I64)]
 )
@@ -153,17 +160,45 @@ def to_table(columns: Mapping[str, Any], schema: pa.Schema, name: str) -> pa.Tab
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def nan_to_null(table: pa.Table) -> pa.Table:
+    """Return ``table`` with every NaN of a floating-point column replaced by null.
+
+    NaN is what numpy computes for "no value"; on disk a missing value is a null, which every
+    reader (SQL, polars, pandas, pyarrow) treats as missing. Infinities are kept (a patient
+    never lost to follow-up has ``dropout_day`` inf).
+    """
+    columns = []
+    for column in table.columns:
+        if pa.types.is_floating(column.type):
+            column = pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
 def write_parquet(table: pa.Table, path: str | Path, metadata: Mapping[str, str]) -> None:
-    """Write ``table`` with ``metadata`` atomically: ``<path>.tmp-<pid>``, then os.replace."""
+    """Write ``table`` with ``metadata`` atomically: ``<path>.tmp-<pid>``, then os.replace.
+
+    NaN values are written as nulls (``nan_to_null``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    table = table.replace_schema_metadata({k: str(v) for k, v in metadata.items()})
+    table = nan_to_null(table).replace_schema_metadata({k: str(v) for k, v in metadata.items()})
     try:
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def read_frame(path: str | Path) -> pl.DataFrame:
+    """Return a Parquet table as a polars frame whose float nulls are NaN.
+
+    Files hold nulls (``nan_to_null``); the analyses and figures compute with numpy, where a
+    missing number is NaN, so their readers take tables through here.
+    """
+    frame = pl.read_parquet(path)
+    return frame.with_columns(pl.col(pl.Float32, pl.Float64).fill_null(float("nan")))
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
@@ -186,9 +221,9 @@ def write_cohort_shards(
 ) -> None:
     """Write the cohort split into ``len(paths)`` shards of consecutive patient_id."""
     blocks = shard_blocks(cohort.patient_id, len(paths))
-    for index, (path, rows) in enumerate(zip(paths, blocks, strict=True)):
+    for path, rows in zip(paths, blocks, strict=True):
         table = to_table(cohort.select(rows).to_columns(), COHORT_SCHEMA, "cohort")
-        write_parquet(table, path, {**metadata, "shard": f"s{index:03d}"})
+        write_parquet(table, path, {**metadata, "shard": Path(path).stem})
 
 
 def read_cohort(paths: str | Path | Sequence[str | Path]) -> Cohort:
@@ -273,7 +308,7 @@ def write_simulation_stream(
     try:
         last_id, empty = -1, None
         for result in results:
-            table = simulation_table(result)
+            table = nan_to_null(simulation_table(result))
             if len(table) == 0:
                 empty = (result, table)
                 continue

@@ -125,7 +125,7 @@ step "delete one shard's simulation: only the affected jobs rerun"
 # A lost intermediate file alone triggers nothing (the endpoint tables are up to date); naming it
 # as a target regenerates it, and compute_endpoints (then report) rerun because an input became
 # newer.
-victim="results/$TRIAL/simulations/romosozumab_then_denosumab/s002.parquet"
+victim="results/$TRIAL/simulations/romosozumab_then_denosumab/s002-of-004.parquet"
 rm "$WORK/cluster/$victim"
 (cd "$WORK/cluster" && "${LOCAL[@]}" --dry-run all "$victim" "${CONFIG[@]}" \
     >"$WORK/dry-run.log" 2>&1)

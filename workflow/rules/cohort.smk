@@ -10,7 +10,7 @@ rule sample_cohort:
     conda:
         CONDA_ENV
     params:
-        config=TRIAL.raw,
+        config=SCIENCE,
         population="randomized",
     script:
         "../scripts/sample_cohort.py"
@@ -30,7 +30,7 @@ rule sample_super_cohort:
     conda:
         CONDA_ENV
     params:
-        config=TRIAL.raw,
+        config=SCIENCE,
         population="power",
     script:
         "../scripts/sample_cohort.py"

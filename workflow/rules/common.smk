@@ -6,6 +6,7 @@ from osteotrial.trial.config import load_config
 from osteotrial.trial.locate import repo_path
 from osteotrial.io import ENDPOINT_TABLES
 from osteotrial.report.build import REPORT_FILES
+from osteotrial.storage import tidy_results
 
 # Merge config/model.yaml, config/trials/{trial}.yaml and the --config overrides, validate them
 # with config/config.schema.json and the checks of osteotrial.trial.config; an invalid configuration
@@ -15,14 +16,18 @@ config.update(TRIAL.raw)
 validate(config, schema="../../config/config.schema.json")
 
 ARMS = TRIAL.arm_names
+# Shard names carry the layout (s000-of-004): files of another n_shards are never mistaken for
+# this one's, so n_shards and schedule.chunk_size stay out of the rules' tracked params
+# (SCIENCE, TrialConfig.scientific); jobs read them from the workflow's config (job_config).
 SHARDS = TRIAL.shards
+SCIENCE = TRIAL.scientific
 CONDA_ENV = "../envs/osteotrial.yaml"
 
 
 wildcard_constraints:
     trial=re.escape(TRIAL.name),
     arm="|".join(re.escape(arm) for arm in ARMS),
-    shard=r"s\d{3}",
+    shard=r"s\d{3}-of-\d{3}",
     population="counterfactual|power",
     batch=r"b\d{3}",
 
@@ -49,6 +54,19 @@ def every_arm_simulations(population):
         arm=ARMS,
         shard=SHARDS,
     )
+
+
+def shard_outputs():
+    """Return every shard file of this configuration's layout (cohorts and simulations)."""
+    cohorts = [cohort_shard(p, s) for p in ("randomized", "power") for s in SHARDS]
+    simulations = expand(
+        "results/{trial}/simulations/{arm}/{shard}.parquet",
+        trial=TRIAL.name,
+        arm=ARMS,
+        shard=SHARDS,
+    )
+    twins = every_arm_simulations("counterfactual") + every_arm_simulations("power")
+    return cohorts + simulations + twins
 
 
 def final_outputs():

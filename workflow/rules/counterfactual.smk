@@ -12,7 +12,7 @@ rule counterfactual_effects:
     conda:
         CONDA_ENV
     params:
-        config=TRIAL.raw,
+        config=SCIENCE,
     script:
         "../scripts/counterfactual_effects.py"
 
@@ -40,6 +40,6 @@ rule counterfactual_report:
     conda:
         CONDA_ENV
     params:
-        config=TRIAL.raw,
+        config=SCIENCE,
     script:
         "../scripts/counterfactual_report.py"

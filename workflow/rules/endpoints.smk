@@ -13,6 +13,6 @@ rule compute_endpoints:
     conda:
         CONDA_ENV
     params:
-        config=TRIAL.raw,
+        config=SCIENCE,
     script:
         "../scripts/compute_endpoints.py"

@@ -12,7 +12,7 @@ rule power_analysis:
     conda:
         CONDA_ENV
     params:
-        config=TRIAL.raw,
+        config=SCIENCE,
     script:
         "../scripts/power_analysis.py"
 
@@ -34,6 +34,6 @@ rule power_report:
     conda:
         CONDA_ENV
     params:
-        config=TRIAL.raw,
+        config=SCIENCE,
     script:
         "../scripts/power_report.py"

@@ -54,6 +54,6 @@ rule report:
     conda:
         CONDA_ENV
     params:
-        config=TRIAL.raw,
+        config=SCIENCE,
     script:
         "../scripts/write_report.py"

@@ -10,7 +10,7 @@ rule simulate_arm:
     conda:
         CONDA_ENV
     params:
-        config=TRIAL.raw,
+        config=SCIENCE,
         population="randomized",
     script:
         "../scripts/simulate_arm.py"
@@ -30,7 +30,7 @@ rule simulate_every_arm:
     conda:
         CONDA_ENV
     params:
-        config=TRIAL.raw,
+        config=SCIENCE,
         population=lambda w: w.population,
     script:
         "../scripts/simulate_arm.py"

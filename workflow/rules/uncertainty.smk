@@ -26,7 +26,7 @@ rule sample_prediction_cohort:
     conda:
         CONDA_ENV
     params:
-        config=TRIAL.raw,
+        config=SCIENCE,
         population="prediction",
     script:
         "../scripts/sample_cohort.py"
@@ -50,7 +50,7 @@ rule parameter_set_batch:
     conda:
         CONDA_ENV
     params:
-        config=TRIAL.raw,
+        config=SCIENCE,
         sets=lambda w: SET_BATCHES[w.batch],
     script:
         "../scripts/parameter_set_batch.py"
@@ -73,7 +73,7 @@ rule prediction_intervals:
     conda:
         CONDA_ENV
     params:
-        config=TRIAL.raw,
+        config=SCIENCE,
     script:
         "../scripts/prediction_intervals.py"
 
@@ -94,6 +94,6 @@ rule uncertainty_report:
     conda:
         CONDA_ENV
     params:
-        config=TRIAL.raw,
+        config=SCIENCE,
     script:
         "../scripts/uncertainty_report.py"

@@ -7,9 +7,11 @@ sys.stderr = open(snakemake.log[0], "w")
 
 from osteotrial import io
 from osteotrial.analyses.counterfactual import SCHEMAS, counterfactual_tables, effect_months
-from osteotrial.trial.config import config_from_dict
+from osteotrial.storage import check_inputs
+from osteotrial.trial.config import job_config
 
-trial = config_from_dict(snakemake.params.config)
+trial = job_config(snakemake.params.config, snakemake.config)
+check_inputs([snakemake.input.cohort, snakemake.input.simulations], trial.config_hash)
 by_arm = {arm: [] for arm in trial.arms}
 for path in snakemake.input.simulations:  # results/T/counterfactual/simulations/{arm}/{shard}
     by_arm[Path(path).parent.name].append(path)

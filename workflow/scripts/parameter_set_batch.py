@@ -10,9 +10,11 @@ from osteotrial import io
 from osteotrial.analyses.expected import expected_endpoints
 from osteotrial.calibration import parameter_sets
 from osteotrial.model.params import ModelParams
-from osteotrial.trial.config import config_from_dict
+from osteotrial.storage import check_inputs
+from osteotrial.trial.config import job_config
 
-trial = config_from_dict(snakemake.params.config)
+trial = job_config(snakemake.params.config, snakemake.config)
+check_inputs(snakemake.input.cohort, trial.config_hash)
 cohort = io.read_cohort(snakemake.input.cohort)
 drawn, tables = [], []
 for pset in snakemake.params.sets:

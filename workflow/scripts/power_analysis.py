@@ -5,9 +5,11 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 from osteotrial.analyses import power
-from osteotrial.trial.config import config_from_dict
+from osteotrial.storage import check_inputs
+from osteotrial.trial.config import job_config
 
-trial = config_from_dict(snakemake.params.config)
+trial = job_config(snakemake.params.config, snakemake.config)
+check_inputs([snakemake.input.cohort, snakemake.input.simulations], trial.config_hash)
 table = power.compute_power_table(snakemake.input.cohort, snakemake.input.simulations, trial)
 power.write_power_table(table, snakemake.output.power, trial.provenance())
 print(f"wrote {snakemake.output.power}: {table.height} rows", file=sys.stderr)

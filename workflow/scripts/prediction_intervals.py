@@ -5,9 +5,12 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 from osteotrial.analyses.prediction import write_prediction_intervals
-from osteotrial.trial.config import config_from_dict
+from osteotrial.storage import check_inputs
+from osteotrial.trial.config import job_config
 
-trial = config_from_dict(snakemake.params.config)
+trial = job_config(snakemake.params.config, snakemake.config)
+inputs = snakemake.input
+check_inputs([inputs.nominal, inputs.expected, inputs.parameters], trial.config_hash)
 write_prediction_intervals(
     snakemake.input.nominal,
     snakemake.input.expected,

@@ -7,9 +7,9 @@ sys.stderr = open(snakemake.log[0], "w")
 
 from osteotrial import io
 from osteotrial.cohort.sampling import CohortSpec, sample_cohort
-from osteotrial.trial.config import config_from_dict
+from osteotrial.trial.config import job_config
 
-trial = config_from_dict(snakemake.params.config)
+trial = job_config(snakemake.params.config, snakemake.config)
 population = snakemake.params.population
 allocation = trial.cohort_allocation(population)
 seed = trial.cohort_seed(population)

@@ -9,10 +9,12 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 from osteotrial import io
+from osteotrial.storage import check_inputs
 from osteotrial.testing import maybe_fail_once
-from osteotrial.trial.config import config_from_dict
+from osteotrial.trial.config import job_config
 
-trial = config_from_dict(snakemake.params.config)
+trial = job_config(snakemake.params.config, snakemake.config)
+check_inputs(snakemake.input.cohort, trial.config_hash)
 arm, shard = snakemake.wildcards.arm, snakemake.wildcards.shard
 maybe_fail_once(f"{arm}/{shard}")  # tests/cluster retry test only (env OSTEOTRIAL_FAIL_ONCE)
 cohort = io.read_cohort(snakemake.input.cohort)

@@ -4,13 +4,14 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-import polars as pl
-
+from osteotrial.io import read_frame
 from osteotrial.report.figures_trial import arm_colors
 from osteotrial.report.figures_uncertainty import prediction_figure
-from osteotrial.trial.config import config_from_dict
+from osteotrial.storage import check_inputs
+from osteotrial.trial.config import job_config
 
-trial = config_from_dict(snakemake.params.config)
+trial = job_config(snakemake.params.config, snakemake.config)
+check_inputs(snakemake.input.intervals, trial.config_hash)
 colors = arm_colors(trial.arm_names, trial.control_arm)
-prediction_figure(pl.read_parquet(snakemake.input.intervals), colors, snakemake.output.figure)
+prediction_figure(read_frame(snakemake.input.intervals), colors, snakemake.output.figure)
 print(f"wrote {snakemake.output.figure}", file=sys.stderr)

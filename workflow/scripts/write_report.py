@@ -7,10 +7,12 @@ sys.stderr = open(snakemake.log[0], "w")
 
 from osteotrial.io import ENDPOINT_TABLES
 from osteotrial.report.build import write_report
-from osteotrial.trial.config import config_from_dict
+from osteotrial.storage import check_inputs
+from osteotrial.trial.config import job_config
 
-trial = config_from_dict(snakemake.params.config)
+trial = job_config(snakemake.params.config, snakemake.config)
 tables = {name: snakemake.input[name] for name in ENDPOINT_TABLES}
+check_inputs([*tables.values(), snakemake.input.simulations], trial.config_hash)
 out_dir = Path(snakemake.output.calibration).parent
 written = write_report(trial, tables, snakemake.input.simulations, snakemake.input.targets, out_dir)
 print("\n".join(f"wrote {path}" for path in written), file=sys.stderr)

@@ -28,7 +28,10 @@ BASELINE_BINARY: dict[str, pl.Expr] = {
 
 
 def baseline_table(cohort: pl.DataFrame) -> pl.DataFrame:
-    """Return Table 1: per arm, n, mean and sd of continuous variables, fractions of binary ones."""
+    """Return Table 1: per arm, n, mean and sd of continuous variables, fractions of binary ones.
+
+    ``month`` is 0 on every row (randomization), as every table carries ``month``.
+    """
     rows = []
     frame = cohort.with_columns(**BASELINE_BINARY).sort("arm", "patient_id")
     for (arm,), group in frame.group_by("arm", maintain_order=True):
@@ -47,4 +50,5 @@ def baseline_table(cohort: pl.DataFrame) -> pl.DataFrame:
         for variable in BASELINE_BINARY:
             value = float(np.mean(group[variable].to_numpy()))
             rows.append({"arm": arm, "variable": variable, "statistic": "frac", "value": value})
+    rows = [{**row, "month": 0.0} for row in rows]
     return pl.from_arrow(pa.Table.from_pylist(rows, schema=ENDPOINT_SCHEMAS["baseline"]))

@@ -8,7 +8,8 @@ Definitions (1 month = 30.4375 days; day m = month x 30.4375):
   confidence interval (``stats.intervals.mean_ci``), SD, the least significant change (LSC,
   ISCD) and the share of responders (measured gain above the LSC).
 - ``markers``: measured percent change of P1NP and CTX (within-subject CV) at every record day
-  > 0, among patients on study; median and quartiles.
+  > 0, among patients on study; median and quartiles. Rows carry ``day`` and ``month`` (day /
+  30.4375), as every table carries ``month``.
 - ``fractures``: incidence by month m. ``new_vertebral`` (morphometric) counts, among patients
   imaged at imaging month m (on study at day m), those with any vertebral fracture before day m.
   The clinical endpoints (``clinical_vertebral``, ``hip``, ``nonvertebral`` = hip or other
@@ -16,21 +17,24 @@ Definitions (1 month = 30.4375 days; day m = month x 30.4375):
   before day m that happened before the patient's death or dropout; the denominator is every
   randomized patient of the arm. Wilson 95 % intervals (``stats.intervals.proportion_ci``).
   ``cumulative_incidence_frac``: the Aalen-Johansen incidence of the clinical endpoints by month
-  m, death a competing risk and dropout censoring (``stats.incidence``); NaN for
+  m, death a competing risk and dropout censoring (``stats.incidence``); null for
   ``new_vertebral``.
 - ``comparisons``: each arm against the control arm. Risk ratio with its log-normal 95 % interval
-  (``stats.intervals.risk_ratio_ci``); hazard ratio of a Cox model (``stats.cox``: one binary
-  covariate, Efron ties; equal to lifelines' CoxPHFitter to 1e-9) of the time to the first event
-  censored at death, dropout or day m, nan for ``new_vertebral``; ``p_value`` is the log-rank
-  test (the score test of the same Cox model at HR 1, ``stats.logrank``) for time-to-event
-  endpoints and Fisher's exact test for ``new_vertebral``. The log-rank test, not the Cox Wald
-  test: with few events the Wald statistic fails (no event in an arm: no finite HR) or falls
-  below the score statistic, so a rare endpoint lost most of its power (docs/analyses.md).
+  (``stats.intervals.risk_ratio_ci``) and the relative risk reduction 1 - RR, all four null when
+  the RR is not estimable (no event in an arm: RR 0 or inf, undefined interval); hazard ratio
+  of a Cox model (``stats.cox``: one binary covariate, Efron ties; equal to lifelines'
+  CoxPHFitter to 1e-9) of the time to the first event censored at death, dropout or day m,
+  null for ``new_vertebral``; ``p_value`` is the log-rank test (the score test of the same Cox
+  model at HR 1, ``stats.logrank``) for time-to-event endpoints and Fisher's exact test for
+  ``new_vertebral``. The log-rank test, not the Cox Wald test: with few events the Wald
+  statistic fails (no event in an arm: no finite HR) or falls below the score statistic, so a
+  rare endpoint lost most of its power (docs/analyses.md).
 - ``baseline``: Table 1 (n, mean/sd of continuous variables, fractions of binary ones;
   ``analyses.baseline``).
 
 Every statistic is computed with numpy/scipy on arrays sorted by patient_id, so the tables do not
-depend on how the cohort was sharded or the order of the files.
+depend on how the cohort was sharded or the order of the files. Values that cannot be computed are
+NaN here and null on disk (``io.nan_to_null``).
 """
 
 from __future__ import annotations
@@ -145,6 +149,8 @@ def _compare(
     n1, a = fracture_counts(event_day[treated], exit_day[treated], endpoint, month)
     n0, c = fracture_counts(event_day[~treated], exit_day[~treated], endpoint, month)
     rr_value, rr_low, rr_high = risk_ratio_ci(a, n1, c, n0)
+    if a == 0 or c == 0:  # RR 0 or inf, log-normal interval undefined: not estimable
+        rr_value = rr_low = rr_high = float("nan")
     if endpoint == "new_vertebral":
         hr = (float("nan"),) * 3 + (fisher_exact_p(a, n1, c, n0),)
     else:
@@ -296,6 +302,7 @@ def markers_table(visits: VisitRows, measurement: Measurement = EXACT) -> pl.Dat
                         "arm": arm,
                         "marker": marker,
                         "day": day,
+                        "month": day / DAYS_PER_MONTH,
                         "median_pct_change": float(median),
                         "q25_pct_change": float(q25),
                         "q75_pct_change": float(q75),

@@ -26,7 +26,8 @@ uncertainty without sampling error). ``estimate``, ``ci_low`` and ``ci_high`` ar
 run's (one realised trial with the trial's own parameters), which a future trial's estimate, and
 so the nominal one, falls inside with probability about ``level``. A set whose expected value
 is not finite (an arm with no expected events) is left out; ``n_parameter_sets`` counts the
-sets used. ``time`` is the row's month (``time_unit`` "month") or, for markers, its day.
+sets used. ``time`` is the row's month (``time_unit`` "month") or, for markers, its day;
+``month`` is the row's month in every case.
 """
 
 from __future__ import annotations
@@ -40,7 +41,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy import optimize, special, stats
 
-from osteotrial.io import PARAMETER_SETS_SCHEMA, PREDICTION_INTERVALS_SCHEMA, write_parquet
+from osteotrial.io import (
+    PARAMETER_SETS_SCHEMA,
+    PREDICTION_INTERVALS_SCHEMA,
+    read_frame,
+    write_parquet,
+)
+from osteotrial.units import DAYS_PER_MONTH
 
 # table -> (key columns: arm, reference arm or None, endpoint column, time column),
 # and its statistics: (estimate column, CI low, CI high), CI None for markers.
@@ -191,6 +198,7 @@ def _interval_rows(name, statistic, nominal, sets, level) -> list[dict]:
                 "endpoint": row[endpoint],
                 "time": float(row[time]),
                 "time_unit": "day" if time == "day" else "month",
+                "month": float(row[time]) / (DAYS_PER_MONTH if time == "day" else 1.0),
                 "statistic": column,
                 "estimate": row[column],
                 "ci_low": row[low] if low else None,
@@ -248,8 +256,8 @@ def write_prediction_intervals(
     ``parameter_set`` column), ``parameter_paths`` every set's drawn values
     (``parameter_sets.write_parameter_set``), concatenated into one table by set.
     """
-    nominal = {Path(p).stem: pl.read_parquet(p) for p in nominal_paths}
-    expected = pl.concat([pl.read_parquet(p) for p in expected_paths]).sort("parameter_set")
+    nominal = {Path(p).stem: read_frame(p) for p in nominal_paths}
+    expected = pl.concat([read_frame(p) for p in expected_paths]).sort("parameter_set")
     sets = [
         part.drop("parameter_set")
         for part in expected.partition_by("parameter_set", maintain_order=True)

@@ -50,7 +50,7 @@ def read_endpoint_tables(paths: Mapping[str, str | Path]) -> dict[str, pl.DataFr
                 f"endpoint table {name!r} is missing (expected {path}); the report needs "
                 f"all of {list(io.ENDPOINT_TABLES)}: run the compute_endpoints rule first"
             )
-        tables[name] = pl.read_parquet(path)
+        tables[name] = io.read_frame(path)
     return tables
 
 

@@ -76,8 +76,17 @@ class TrialConfig:
 
     @property
     def shards(self) -> list[str]:
-        """Return the shard names s000, s001, ... (n_shards of them)."""
-        return [f"s{i:03d}" for i in range(self.n_shards)]
+        """Return the shard names s000-of-004, s001-of-004, ... (n_shards of them).
+
+        The layout is part of the name, so the block s000 of 4 shards is never taken for the
+        block s000 of 2 shards: ``n_shards`` need not be a rerun trigger (``scientific``).
+        """
+        return shard_names(self.n_shards)
+
+    @property
+    def scientific(self) -> dict[str, Any]:
+        """Return ``raw`` without the execution-only keys: the rules' tracked ``params``."""
+        return scientific_config(self.raw)
 
     @property
     def counterfactual(self) -> dict[str, Any]:
@@ -222,14 +231,54 @@ def load_schema(config_dir: str | Path | None = None) -> dict[str, Any]:
         return json.load(handle)
 
 
-def config_hash(merged: Mapping[str, Any]) -> str:
-    """Return the sha256 of the canonical JSON of ``merged`` without execution-only keys."""
+def shard_names(n_shards: int) -> list[str]:
+    """Return the names of the ``n_shards`` shards of a layout: s000-of-004, s001-of-004, ..."""
+    return [f"s{i:03d}-of-{n_shards:03d}" for i in range(n_shards)]
+
+
+def scientific_config(merged: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``merged`` without the execution-only keys (``EXECUTION_ONLY_KEYS``)."""
     scientific = copy.deepcopy(dict(merged))
     for path in EXECUTION_ONLY_KEYS:
         parent = scientific
         for key in path[:-1]:
             parent = parent.get(key, {})
         parent.pop(path[-1], None)
+    return scientific
+
+
+def with_execution_settings(
+    scientific: Mapping[str, Any], source: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Return ``scientific`` with the execution-only keys of ``source`` put back.
+
+    The workflow's rules track only the scientific configuration (their ``params``), so that
+    changing ``n_shards`` or ``schedule.chunk_size`` reruns no job; a job takes those two from
+    the workflow's config (``snakemake.config``), which Snakemake does not track.
+    """
+    merged = copy.deepcopy(dict(scientific))
+    for path in EXECUTION_ONLY_KEYS:
+        value: Any = source
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if value is None:
+            continue
+        parent = merged
+        for key in path[:-1]:
+            parent = parent.setdefault(key, {})
+        parent[path[-1]] = copy.deepcopy(value)
+    return merged
+
+
+def job_config(params_config: Mapping[str, Any], workflow_config: Mapping[str, Any]) -> TrialConfig:
+    """Return the TrialConfig of a workflow job: its tracked ``params.config`` (scientific)
+    with the execution-only settings of the workflow's config (``with_execution_settings``)."""
+    return config_from_dict(with_execution_settings(params_config, workflow_config))
+
+
+def config_hash(merged: Mapping[str, Any]) -> str:
+    """Return the sha256 of the canonical JSON of ``merged`` without execution-only keys."""
+    scientific = scientific_config(merged)
     text = json.dumps(scientific, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -1,0 +1,130 @@
+"""Results on disk you can trust: checked inputs, no stale shards, no stale temporary files.
+
+Three guarantees, each cheap (only Parquet footers are read):
+
+- ``check_inputs``: every job reads only files written by its own configuration. A file whose
+  ``config_hash`` differs from the run's, or that is not a readable Parquet file, stops the job
+  with a message naming the file (never a bare "magic bytes" error).
+- ``tidy_results`` (the workflow's ``onstart``, before any job and only when jobs are to run):
+  removes shard files that are not part of the current layout (another ``n_shards``, arm or
+  older naming), so that ``results/T/simulations/*/*.parquet`` always holds one configuration's
+  patients once; removes temporary files of writers that are no longer alive; and stops the run,
+  naming the files, if a Parquet file there cannot be read. Failing there, before any job
+  starts, keeps the good outputs: Snakemake deletes a job's old outputs when the job starts.
+- Temporary files are ``<name>.tmp-<pid>`` (``io.write_parquet``); one whose process is not
+  alive on this machine is stale. Snakemake's directory lock means no other run of the workflow
+  writes there; after a killed run on a cluster, cancel its jobs first (README.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+SHARD_FILE = re.compile(r"^s\d{3}(-of-\d{3})?\.parquet$")
+TEMPORARY_FILE = re.compile(r"\.tmp-(\d+)$")
+
+
+def _flatten(paths: str | Path | Iterable) -> list[Path]:
+    """Return ``paths`` (a path, or nested lists of paths as Snakemake gives) as a flat list."""
+    if isinstance(paths, (str, Path)):
+        return [Path(paths)]
+    return [p for item in paths for p in _flatten(item)]
+
+
+def read_provenance(path: str | Path) -> dict[str, str]:
+    """Return the provenance metadata of a Parquet file; ValueError naming it if unreadable."""
+    try:
+        raw = pq.read_schema(path).metadata or {}
+    except (OSError, ValueError) as error:  # ArrowInvalid is a ValueError
+        raise ValueError(
+            f"{path} cannot be read as a Parquet file ({error}); delete it, then rerun with "
+            f"it among the targets (snakemake ... all {path}) to regenerate it"
+        ) from error
+    return {k.decode(): v.decode() for k, v in raw.items() if not k.startswith(b"ARROW:")}
+
+
+def check_inputs(paths: str | Path | Iterable, config_hash: str) -> None:
+    """Raise ValueError naming every file of ``paths`` that cannot be read or whose
+    ``config_hash`` is not ``config_hash`` (written by another configuration)."""
+    problems = []
+    for path in _flatten(paths):
+        try:
+            found = read_provenance(path).get("config_hash", "<none>")
+        except ValueError as error:
+            problems.append(str(error))
+            continue
+        if found != config_hash:
+            problems.append(
+                f"{path} has config_hash {found[:12]}..., this run's is {config_hash[:12]}...: "
+                "it was written by another configuration; delete it and rerun"
+            )
+    if problems:
+        raise ValueError("input files that cannot be trusted:\n  " + "\n  ".join(problems))
+
+
+def pid_alive(pid: int) -> bool:
+    """Return whether a process ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def stale_temporaries(root: str | Path) -> list[Path]:
+    """Return the ``*.tmp-<pid>`` files under ``root`` whose writer is not alive."""
+    found = []
+    for path in sorted(Path(root).rglob("*.tmp-*")):
+        match = TEMPORARY_FILE.search(path.name)
+        if match and path.is_file() and not pid_alive(int(match.group(1))):
+            found.append(path)
+    return found
+
+
+def stale_shards(root: str | Path, expected: Iterable[str | Path]) -> list[Path]:
+    """Return the shard files (``s000.parquet``, ``s000-of-004.parquet``) under ``root`` that
+    are not among ``expected``: another layout, an arm no longer in the trial, older names."""
+    keep = {Path(p).resolve() for p in expected}
+    return [
+        path
+        for path in sorted(Path(root).rglob("s*.parquet"))
+        if SHARD_FILE.match(path.name) and path.resolve() not in keep
+    ]
+
+
+def unreadable_parquet(root: str | Path) -> list[str]:
+    """Return one message per ``*.parquet`` file under ``root`` whose footer cannot be read."""
+    problems = []
+    for path in sorted(Path(root).rglob("*.parquet")):
+        try:
+            read_provenance(path)
+        except ValueError as error:
+            problems.append(str(error))
+    return problems
+
+
+def tidy_results(root: str | Path, expected_shards: Iterable[str | Path]) -> list[Path]:
+    """Remove stale temporary files and stale shards under ``root``; check every Parquet file.
+
+    Returns the removed files (also listed on stderr). Raises ValueError naming every Parquet
+    file under ``root`` that cannot be read, after the removals; see the module docstring.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    removed = stale_temporaries(root) + stale_shards(root, expected_shards)
+    for path in removed:
+        path.unlink(missing_ok=True)
+        print(f"removed stale {path}", file=sys.stderr)
+    problems = unreadable_parquet(root)
+    if problems:
+        raise ValueError("\n".join(problems))
+    return removed

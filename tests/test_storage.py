@@ -1,0 +1,61 @@
+"""Results on disk (osteotrial.storage): checked inputs, stale shards and temporary files."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from conftest import dead_pid, synthetic_result
+
+from osteotrial import io, storage
+
+
+def test_inputs_of_another_configuration_or_unreadable_are_named(tmp_path):
+    good, other, broken = (tmp_path / f"{n}.parquet" for n in ("good", "other", "broken"))
+    result = synthetic_result("a", [0, 1])
+    io.write_simulation(result, good, io.provenance("h" * 64, 1, "t"))
+    io.write_simulation(result, other, io.provenance("x" * 64, 1, "t"))
+    broken.write_bytes(good.read_bytes()[:100])
+    storage.check_inputs([str(good), [good]], "h" * 64)
+    with pytest.raises(ValueError) as error:
+        storage.check_inputs([good, [other, broken]], "h" * 64)
+    message = str(error.value)
+    assert f"{other} has config_hash xxxxxxxxxxxx..." in message
+    assert f"{broken} cannot be read as a Parquet file" in message and str(good) not in message
+
+
+def test_only_temporary_files_of_dead_writers_are_stale(tmp_path):
+    (tmp_path / "sub").mkdir()
+    dead = tmp_path / "sub" / f"bmd.parquet.tmp-{dead_pid()}"
+    alive = tmp_path / f"bmd.parquet.tmp-{os.getpid()}"
+    for path in (dead, alive, tmp_path / "notes.tmp-x"):
+        path.write_bytes(b"")
+    assert storage.stale_temporaries(tmp_path) == [dead]
+
+
+def test_tidy_results_removes_other_layouts_and_stops_on_unreadable_files(tmp_path):
+    folder = tmp_path / "simulations" / "a"
+    folder.mkdir(parents=True)
+    current = [folder / "s000-of-002.parquet", folder / "s001-of-002.parquet"]
+    stale = [folder / "s002-of-004.parquet", folder / "s000.parquet"]
+    for path in current + stale:
+        io.write_simulation(synthetic_result("a", [0]), path, {})
+    (tmp_path / "keep.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ValueError, match="keep.parquet cannot be read as a Parquet file"):
+        storage.tidy_results(tmp_path, current)
+    assert sorted(folder.iterdir()) == current  # removed before the check
+    (tmp_path / "keep.parquet").unlink()
+    assert storage.tidy_results(tmp_path, current) == []
+
+
+def test_nan_is_written_as_null_and_tables_compare_equal(tmp_path):
+    hip = np.full((2, 2), np.nan)
+    hip[0, 1] = 50.0
+    path = tmp_path / "sim.parquet"
+    io.write_simulation(synthetic_result("a", [0, 1], hip_fracture_days=hip), path, {})
+    table = pq.read_table(path)
+    assert table["hip_fracture_day_1"].to_pylist() == [None, None, 50.0, 50.0]
+    assert table["death_day"].null_count == 4 and table["dropout_day"].to_pylist()[0] == np.inf
+    assert table.equals(pq.read_table(path))
