@@ -38,6 +38,7 @@ from osteotrial.cohort.sampling import Cohort, CohortSpec, sample_cohort
 from osteotrial.engine.reference import reference_bmd_rel
 from osteotrial.engine.simulate import iter_simulate_arm
 from osteotrial.trial.config import load_config
+from osteotrial.units import DAYS_PER_MONTH
 
 ROOT = Path(__file__).resolve().parents[1]
 ARM = "romosozumab_then_denosumab"
@@ -53,12 +54,19 @@ def cpu_model() -> str:
 
 
 def trial(months: int = 24, n_per_arm: int = 2000):
-    """Return the FRAME configuration with a given duration."""
+    """Return the FRAME configuration with a given duration (phases that would start after it
+    left out: the configuration refuses them)."""
     visits = [m for m in (1, 3, 6, 9, 12, 18, 24, 30, 36) if m <= months]
     schedule = {"duration_months": months, "visit_months": visits, "imaging_months": [12]}
+    frame = load_config("frame", config_dir=ROOT / "config")
+    end_day = months * DAYS_PER_MONTH
+    arms = {
+        name: [phase for phase in phases if phase["start_day"] < end_day]
+        for name, phases in frame.raw["arms"].items()
+    }
     return load_config(
         "frame",
-        overrides={"n_per_arm": n_per_arm, "schedule": schedule},
+        overrides={"n_per_arm": n_per_arm, "schedule": schedule, "arms": arms},
         config_dir=ROOT / "config",
     )
 
