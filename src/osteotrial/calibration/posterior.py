@@ -18,18 +18,17 @@ reaches a bound (the FN reference volume, the tolerance gain) is heavy-tailed, a
 moves with the Laplace or the ensemble's own covariance accepted 2.5-8 % of proposals, against
 about a third in x.
 
-Sampler: ``emcee.EnsembleSampler`` with a mixture of moves: 70 % random-walk Metropolis steps
-of each walker with the Laplace covariance (``GaussianMove``, scale 1.2 / sqrt(d),
-the proposal of the earlier per-set chains), 30 % differential-evolution steps (``DEMove``),
-which use the spread of the ensemble and so follow curved, non-Gaussian correlations the
-Laplace covariance misses. Walkers start from the Laplace approximation (``uncertainty``) at half
-its spread. A first try with differential evolution alone (DEMove 0.8, DESnookerMove 0.2)
-accepted 6.5 % of its moves in 26 dimensions. The first ``burn`` steps are
-discarded. Diagnostics (``diagnostics``): rank-normalized split R-hat and bulk/tail ESS of every
-parameter through arviz (each walker a chain), emcee's integrated autocorrelation time, and the
-acceptance fraction. ``N_DRAWS`` stable draws, equally spaced over the kept steps and walkers, are
-written to ``config/model_posterior.yaml`` with the fitted values they were sampled at and the
-diagnostics; ``parameter_sets`` reads draw k as set k (the ``posterior`` sampler).
+Sampler: ``emcee.EnsembleSampler``. Ensemble mode (the default): half random-walk Metropolis
+steps of each walker (``GaussianMove``, 1.2 / sqrt(d) times the Laplace spread), half
+differential evolution (``DEMove``), which follows curved correlations; 56 walkers. Chain mode
+(``--gaussian-share 1``): walkers are independent random-walk chains, the setting of R-hat, with
+a proposal fixed from an earlier chain's covariance (``--proposal-from``, ``--proposal-scale``;
+0.5 x 2.38 / sqrt(d) accepted 0.22): 8 chains cost 1/7 of the ensemble's evaluations a step.
+The first ``burn`` steps are discarded. Diagnostics (``diagnostics``): rank-normalized split
+R-hat and bulk/tail ESS of every parameter (arviz, each walker a chain), emcee's integrated
+autocorrelation time, the acceptance fraction. ``N_DRAWS`` stable draws, equally spaced over the
+kept steps and walkers, are written to ``config/model_posterior.yaml`` with the fitted values
+they were sampled at and the diagnostics; ``parameter_sets`` reads draw k as set k.
 
 ``python -m osteotrial.calibration.posterior --write`` (about an hour on 2 cores; see
 docs/analyses.md for the run's figures).
