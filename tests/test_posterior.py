@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from osteotrial.calibration import parameter_sets, posterior, uncertainty
+from osteotrial.calibration import parameter_sets, posterior, proposal, uncertainty
 
 MODEL = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
 DATA = uncertainty.load_uncertainty(ROOT / uncertainty.DEFAULT_FILE)
@@ -95,11 +95,11 @@ def test_independent_chains_take_an_earlier_chains_covariance_and_walkers():
     gen = np.random.default_rng(5)
     cov = np.array([[1.0, 0.6], [0.6, 2.0]])
     chain = gen.multivariate_normal([0.0, 0.0], cov, size=(4000, 8))  # (steps, walkers, d)
-    proposal = posterior.proposal_covariance(DATA, chain, 2, scale=0.5)
+    step = proposal.proposal_covariance(DATA, chain, 2, scale=0.5)
     expected = np.cov(chain.reshape(-1, 2), rowvar=False) * (0.5 * 2.38) ** 2 / 2
-    np.testing.assert_allclose(proposal, expected)
-    assert np.allclose(proposal / (0.5 * 2.38) ** 2 * 2, cov, atol=0.05)
+    np.testing.assert_allclose(step, expected)
+    assert np.allclose(step / (0.5 * 2.38) ** 2 * 2, cov, atol=0.05)
     walkers = np.arange(56, dtype=float)[:, None]
-    assert posterior.chosen_walkers(walkers, 8)[:, 0].tolist() == [0, 8, 16, 24, 31, 39, 47, 55]
-    assert len(posterior.sampler_moves(proposal, 1.0)) == 1  # random walk only: no ensemble
-    assert len(posterior.sampler_moves(proposal, 0.5)) == 2
+    assert proposal.chosen_walkers(walkers, 8)[:, 0].tolist() == [0, 8, 16, 24, 31, 39, 47, 55]
+    assert len(proposal.sampler_moves(step, 1.0)) == 1  # random walk only: no ensemble
+    assert len(proposal.sampler_moves(step, 0.5)) == 2

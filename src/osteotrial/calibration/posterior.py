@@ -18,17 +18,21 @@ reaches a bound (the FN reference volume, the tolerance gain) is heavy-tailed, a
 moves with the Laplace or the ensemble's own covariance accepted 2.5-8 % of proposals, against
 about a third in x.
 
-Sampler: ``emcee.EnsembleSampler``. Ensemble mode (the default): half random-walk Metropolis
-steps of each walker (``GaussianMove``, 1.2 / sqrt(d) times the Laplace spread), half
-differential evolution (``DEMove``), which follows curved correlations; 56 walkers. Chain mode
-(``--gaussian-share 1``): walkers are independent random-walk chains, the setting of R-hat, with
-a proposal fixed from an earlier chain's covariance (``--proposal-from``, ``--proposal-scale``;
-0.5 x 2.38 / sqrt(d) accepted 0.22): 8 chains cost 1/7 of the ensemble's evaluations a step.
-The first ``burn`` steps are discarded. Diagnostics (``diagnostics``): rank-normalized split
-R-hat and bulk/tail ESS of every parameter (arviz, each walker a chain), emcee's integrated
-autocorrelation time, the acceptance fraction. ``N_DRAWS`` stable draws, equally spaced over the
-kept steps and walkers, are written to ``config/model_posterior.yaml`` with the fitted values
-they were sampled at and the diagnostics; ``parameter_sets`` reads draw k as set k.
+Sampler: ``emcee.EnsembleSampler``, with the moves of ``calibration.proposal``. Ensemble mode
+(the default): half random-walk Metropolis steps of each walker (1.2 / sqrt(d) times the
+Laplace spread), half differential evolution (``DEMove``); 56 walkers. Chain mode
+(``--gaussian-share 1``): walkers are independent random-walk chains, the setting of R-hat,
+with a proposal fixed from an earlier chain's covariance (``--proposal-from``,
+``--proposal-scale``). Learnt mode (``--independence-from``, the file's run): independent
+chains alternating random-walk steps with independence steps from a map of the posterior
+fitted to an earlier chain (``proposal.CopulaMixture``): random walks alone had
+autocorrelation times of 300-1,000 steps here, the mixture about 90 (docs/analyses.md). The
+first ``burn`` steps are discarded. Diagnostics (``diagnostics``): rank-normalized split R-hat
+and bulk/tail ESS of every parameter (arviz, each walker a chain), emcee's integrated
+autocorrelation time, the acceptance fraction. ``N_DRAWS`` stable draws, equally spaced over
+the kept steps and walkers, are written to ``config/model_posterior.yaml`` with the fitted
+values they were sampled at, the settings and the diagnostics; ``parameter_sets`` reads draw k
+as set k.
 
 ``python -m osteotrial.calibration.posterior --write`` (about an hour on 2 cores; see
 docs/analyses.md for the run's figures).
@@ -47,6 +51,13 @@ import numpy as np
 import yaml
 
 from osteotrial.calibration import calibrate, parameter_sets, uncertainty
+from osteotrial.calibration.proposal import (
+    CopulaMixture,
+    chosen_walkers,
+    initial_walkers,
+    proposal_covariance,
+    sampler_moves,
+)
 from osteotrial.io import git_commit
 
 BLOCK = "remodeling"
@@ -54,11 +65,8 @@ DEFAULT_FILE = uncertainty.POSTERIOR_FILES[BLOCK]
 N_WALKERS = 56  # at least twice the dimension (26), for the DE moves
 N_STEPS = 2000
 BURN = 700
-STEP_FRAC = 1.2  # random-walk proposal: STEP_FRAC / sqrt(d) times the Laplace spread
-ADAPTED_STEP_FRAC = 2.38  # ... or 2.38 / sqrt(d) times the ensemble's spread (adapt_steps)
 GAUSSIAN_SHARE = 0.5  # share of random-walk moves; the rest differential evolution
 N_DRAWS = 500  # at least uncertainty.n_parameter_sets' maximum
-START_SPREAD = 0.5  # walkers start at this fraction of the Laplace spread
 RHAT_MAX = 1.01
 _STATE: dict[str, Any] = {}
 
@@ -113,53 +121,6 @@ def log_posterior(x: np.ndarray) -> float:
     return log_objective(x)
 
 
-def varied_covariance(cov: np.ndarray) -> np.ndarray:
-    """Return the Laplace covariance with a variance of 0.01 for values it holds fixed."""
-    varied = np.diag(cov) > 0.0
-    return np.where(np.outer(varied, varied), cov, 0.0) + np.diag(np.where(varied, 0.0, 0.01))
-
-
-def initial_walkers(
-    cov: np.ndarray, low: np.ndarray, high: np.ndarray, n_walkers: int, gen: np.random.Generator
-) -> np.ndarray:
-    """Return (n_walkers, d) starts: Laplace draws at START_SPREAD, inside the box."""
-    cov = varied_covariance(cov)
-    x = START_SPREAD * gen.multivariate_normal(np.zeros(cov.shape[0]), cov, size=n_walkers)
-    margin = 1e-3 * (high - low)
-    return np.clip(x, low + margin, high - margin)
-
-
-def proposal_covariance(
-    data: Mapping[str, Any], chain: np.ndarray | None, n_dim: int, scale: float = 1.0
-) -> np.ndarray:
-    """Return the random-walk proposal covariance: (2.38 ``scale``)^2 / d times the covariance
-    of ``chain`` (steps, walkers, d) pooled over its steps and walkers, or STEP_FRAC^2 / d times
-    the Laplace covariance when no chain is given."""
-    if chain is not None:
-        pooled = chain.reshape(-1, n_dim)
-        return np.cov(pooled, rowvar=False) * (scale * ADAPTED_STEP_FRAC) ** 2 / n_dim
-    return varied_covariance(uncertainty.block_covariance(data, BLOCK)) * STEP_FRAC**2 / n_dim
-
-
-def sampler_moves(proposal: np.ndarray, gaussian_share: float) -> list:
-    """Return emcee's moves: random-walk Metropolis with ``proposal`` for each walker on its own
-    (``gaussian_share``) and differential evolution for the rest. With a share of 1 the walkers
-    are independent random-walk chains, the classical setting of R-hat."""
-    import emcee
-
-    gaussian = emcee.moves.GaussianMove(proposal, mode="vector")
-    if gaussian_share >= 1.0:
-        return [(gaussian, 1.0)]
-    return [(gaussian, gaussian_share), (emcee.moves.DEMove(), 1.0 - gaussian_share)]
-
-
-def chosen_walkers(walkers: np.ndarray, n_walkers: int) -> np.ndarray:
-    """Return ``n_walkers`` of an earlier ensemble's walkers, evenly spaced over it."""
-    if n_walkers >= walkers.shape[0]:
-        return walkers
-    return walkers[np.linspace(0, walkers.shape[0] - 1, n_walkers).round().astype(np.int64)]
-
-
 def run(
     model: Mapping[str, Any],
     data: Mapping[str, Any],
@@ -175,6 +136,8 @@ def run(
     proposal_chain: np.ndarray | None = None,
     gaussian_share: float = GAUSSIAN_SHARE,
     proposal_scale: float = 1.0,
+    independence: CopulaMixture | None = None,
+    independence_share: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Run (or continue) the ensemble sampler; return the chain of x (n_steps, n_walkers, d),
     its log posterior (n_steps, n_walkers) and the acceptance fraction per walker.
@@ -187,6 +150,9 @@ def run(
     posterior file (``--start-from``), of which ``n_walkers`` evenly spaced ones are taken.
     ``proposal_chain``: an earlier chain (steps, walkers, d) whose covariance sets the
     random-walk proposal of a new chain (``--proposal-from``), times ``proposal_scale``^2.
+    ``independence``: a proposal fitted to an earlier chain (``--independence-from``), used for
+    ``independence_share`` of the steps; a new chain without ``start_from`` starts from its
+    draws (``calibration.proposal``).
     """
     import emcee
 
@@ -199,6 +165,8 @@ def run(
         if start_from is not None:  # a previous run's last ensemble state
             start = chosen_walkers(np.asarray(start_from, dtype=np.float64), n_walkers)
             n_walkers = start.shape[0]
+        elif independence is not None:  # draws of the learnt map of the posterior
+            start = independence.draw(n_walkers, np.random.default_rng(seed))
         else:
             cov = uncertainty.block_covariance(data, BLOCK)
             gen = np.random.default_rng(seed)
@@ -214,14 +182,14 @@ def run(
             n_walkers,
             n_dim,
             log_posterior,
-            moves=sampler_moves(proposal, gaussian_share),
+            moves=sampler_moves(proposal, gaussian_share, independence, independence_share),
             pool=pool,
             backend=store,
         )
         if not resume:
             sampler.random_state = np.random.RandomState(seed).get_state()
         # independent chains may be fewer than the dimension: no ensemble check then
-        independent = gaussian_share >= 1.0
+        independent = gaussian_share >= 1.0 or independence is not None
         sampler.run_mcmc(start, n_steps, progress=progress, skip_initial_state_check=independent)
     return chain_of(sampler.backend)
 
@@ -353,6 +321,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--proposal-steps", type=int, default=1000, help="... of its last steps")
     parser.add_argument("--proposal-scale", type=float, default=1.0, help="x 2.38 / sqrt(d)")
     parser.add_argument("--gaussian-share", type=float, default=GAUSSIAN_SHARE)
+    parser.add_argument("--independence-from", default=None, help="HDF5 chain: learnt proposal")
+    parser.add_argument("--independence-burn", type=int, default=0, help="... after its first")
+    parser.add_argument("--independence-share", type=float, default=0.5)
+    parser.add_argument("--components", type=int, default=8, help="of the learnt proposal")
     parser.add_argument("--output", default=DEFAULT_FILE)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
@@ -369,17 +341,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     proposal_chain = None
     if args.proposal_from:
         proposal_chain = read_backend(model, args.proposal_from)["chain"][-args.proposal_steps :]
+    independence = None
+    if args.independence_from:
+        earlier = read_backend(model, args.independence_from)["chain"][args.independence_burn :]
+        samples = earlier.reshape(-1, earlier.shape[-1])
+        low, high = _STATE["low"], _STATE["high"]
+        independence = CopulaMixture.fit(samples, low, high, args.components, args.seed)
     if args.steps > 0:
         result = run(
             model, data, args.walkers, args.steps, args.seed, args.processes,
             backend=args.backend, progress=True, adapt_steps=args.adapt, start_from=start,
             proposal_chain=proposal_chain, gaussian_share=args.gaussian_share,
-            proposal_scale=args.proposal_scale,
+            proposal_scale=args.proposal_scale, independence=independence,
+            independence_share=args.independence_share,
         )  # fmt: skip
     else:
         result = read_backend(model, args.backend)
     n_steps = result["chain"].shape[0]
-    settings = {"walkers": int(result["chain"].shape[1]), "steps": n_steps, "seed": args.seed}
+    settings = {
+        "walkers": int(result["chain"].shape[1]), "steps": n_steps, "seed": args.seed,
+        "proposal_from": args.proposal_from, "proposal_scale": args.proposal_scale,
+        "independence_from": args.independence_from, "components": args.components,
+        "independence_share": args.independence_share if args.independence_from else 0.0,
+    }  # fmt: skip
     content = posterior_content(model, data, result, args.burn, args.draws, settings)
     for name, d in content["diagnostics"].items():
         tau = d["autocorr_steps"]
