@@ -10,13 +10,9 @@ its prior centred on the fitted values, as in ``parameter_sets``), restricted to
 ``parameter_sets.log_box`` and to values the fixed step integrates (``parameter_sets.stable``,
 applied to the kept draws: ``stable_draws``).
 
-Coordinates: the sampler moves x itself, and a proposal outside the box has density 0. No
-fitted value sits on a bound since the issue-12 re-fit, so every value carries uncertainty
-without a transform. A logit map of the box to the real line (u = logit((x - low) / (high -
-low)) with its log-Jacobian) was tried first: in u the posterior of the values whose mass
-reaches a bound (the FN reference volume, the tolerance gain) is heavy-tailed, and random-walk
-moves with the Laplace or the ensemble's own covariance accepted 2.5-8 % of proposals, against
-about a third in x.
+Coordinates: the sampler moves x itself, and a proposal outside the box has density 0 (no
+fitted value sits on a bound since the issue-12 re-fit; a logit map of the box was tried and
+dropped: docs/analyses.md).
 
 Sampler: ``emcee.EnsembleSampler``, with the moves of ``calibration.proposal``. Ensemble mode
 (the default): half random-walk Metropolis steps of each walker (1.2 / sqrt(d) times the
@@ -42,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import multiprocessing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -58,6 +55,7 @@ from osteotrial.calibration.proposal import (
     proposal_covariance,
     sampler_moves,
 )
+from osteotrial.calibration.targets import read_targets
 from osteotrial.io import git_commit
 
 BLOCK = "remodeling"
@@ -75,9 +73,11 @@ def _setup(model: Mapping[str, Any], dt_days: float) -> None:
     """Keep what ``log_posterior`` needs in this process (also in pool workers)."""
     names, residuals = uncertainty.stages()[BLOCK]
     low, high = parameter_sets.log_box(model, names)
+    targets = read_targets()  # once: reading the file is a tenth of an evaluation
     _STATE.update(
-        model=dict(model), names=names, residuals=residuals, low=low, high=high, dt=dt_days
-    )
+        model=dict(model), names=names, residuals=functools.partial(residuals, targets=targets),
+        low=low, high=high, dt=dt_days,
+    )  # fmt: skip
 
 
 def log_objective(x: np.ndarray) -> float:
@@ -212,6 +212,22 @@ def read_backend(model: Mapping[str, Any], backend: str | Path) -> dict[str, np.
     return chain_of(emcee.backends.HDFBackend(str(backend), read_only=True))
 
 
+def learnt_proposal(
+    model: Mapping[str, Any], paths: Sequence[str], burns: Sequence[int], components: int, seed: int
+) -> CopulaMixture:
+    """Return the independence proposal fitted to earlier chains (HDF5 files), each without its
+    first ``burns[i]`` steps (one value: the same for all)."""
+    burns = list(burns) * len(paths) if len(burns) == 1 else list(burns)
+    if len(burns) != len(paths):
+        raise ValueError(f"--independence-burn: one value or one per chain ({len(paths)})")
+    samples = []
+    for path, burn in zip(paths, burns, strict=True):
+        chain = read_backend(model, path)["chain"][burn:]
+        samples.append(chain.reshape(-1, chain.shape[-1]))
+    low, high = _STATE["low"], _STATE["high"]
+    return CopulaMixture.fit(np.vstack(samples), low, high, components, seed)
+
+
 def diagnostics(chain: np.ndarray, names: Sequence[tuple[str, str]], burn: int) -> dict:
     """Return R-hat, bulk and tail ESS per parameter (arviz) and emcee's autocorrelation time.
 
@@ -321,8 +337,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--proposal-steps", type=int, default=1000, help="... of its last steps")
     parser.add_argument("--proposal-scale", type=float, default=1.0, help="x 2.38 / sqrt(d)")
     parser.add_argument("--gaussian-share", type=float, default=GAUSSIAN_SHARE)
-    parser.add_argument("--independence-from", default=None, help="HDF5 chain: learnt proposal")
-    parser.add_argument("--independence-burn", type=int, default=0, help="... after its first")
+    parser.add_argument("--independence-from", nargs="+", help="HDF5 chains: learnt proposal")
+    parser.add_argument("--independence-burn", type=int, nargs="+", default=[0], help="each's")
     parser.add_argument("--independence-share", type=float, default=0.5)
     parser.add_argument("--components", type=int, default=8, help="of the learnt proposal")
     parser.add_argument("--output", default=DEFAULT_FILE)
@@ -343,10 +359,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         proposal_chain = read_backend(model, args.proposal_from)["chain"][-args.proposal_steps :]
     independence = None
     if args.independence_from:
-        earlier = read_backend(model, args.independence_from)["chain"][args.independence_burn :]
-        samples = earlier.reshape(-1, earlier.shape[-1])
-        low, high = _STATE["low"], _STATE["high"]
-        independence = CopulaMixture.fit(samples, low, high, args.components, args.seed)
+        independence = learnt_proposal(
+            model, args.independence_from, args.independence_burn, args.components, args.seed
+        )
     if args.steps > 0:
         result = run(
             model, data, args.walkers, args.steps, args.seed, args.processes,
