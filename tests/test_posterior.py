@@ -103,3 +103,27 @@ def test_independent_chains_take_an_earlier_chains_covariance_and_walkers():
     assert proposal.chosen_walkers(walkers, 8)[:, 0].tolist() == [0, 8, 16, 24, 31, 39, 47, 55]
     assert len(proposal.sampler_moves(step, 1.0)) == 1  # random walk only: no ensemble
     assert len(proposal.sampler_moves(step, 0.5)) == 2
+
+
+def test_the_command_line_runs_learnt_chains_and_writes_a_posterior_file(tmp_path, monkeypatch):
+    """Plumbing of the issue-13 recipe (tools/posterior_chain.sh) on a few steps: random-walk
+    chains, then chains with the independence proposal learnt from them, then the file."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("HDF5_USE_FILE_LOCKING", "FALSE")
+    first, second = tmp_path / "rw.h5", tmp_path / "learnt.h5"
+    common = ["--walkers", "4", "--processes", "1", "--draws", "8", "--burn", "2"]
+    posterior.main([*common, "--steps", "6", "--gaussian-share", "1", "--backend", str(first)])
+    posterior.main([
+        *common, "--steps", "6", "--backend", str(second), "--independence-from", str(first),
+        "--independence-burn", "2", "--components", "2", "--proposal-from", str(first),
+    ])  # fmt: skip
+    out = tmp_path / "posterior.yaml"
+    posterior.main([
+        *common, "--steps", "0", "--backend", str(second), "--write",
+        "--output", str(out), "--independence-from", str(first), "--components", "2",
+    ])  # fmt: skip
+    written = posterior.load_posterior(out)
+    assert np.asarray(written["log_shifts"]).shape == (8, len(written["names"]))
+    assert written["settings"]["independence_share"] == 0.5
+    assert written["settings"]["steps"] == 6 and written["settings"]["walkers"] == 4
+    posterior.posterior_shifts(written, MODEL, 7)

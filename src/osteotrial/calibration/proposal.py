@@ -125,7 +125,8 @@ def fit_mixture(
     n, d = z.shape
     gen = np.random.default_rng(seed)
     means = z[gen.choice(n, n_components, replace=False)]
-    covs = np.repeat(np.cov(z, rowvar=False)[None], n_components, axis=0)
+    start_cov = np.cov(z, rowvar=False) + MIXTURE_RIDGE * np.eye(d)
+    covs = np.repeat(start_cov[None], n_components, axis=0)
     weights = np.full(n_components, 1.0 / n_components)
     for _ in range(iterations):
         chol = np.linalg.cholesky(covs)
