@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
+from scipy import linalg, special, stats
 
 from osteotrial.calibration import uncertainty
 
@@ -109,12 +110,16 @@ class Marginal:
         """Return F^-1(u)."""
         return np.interp(u, self.cdf, self.grid)
 
+    @cached_property
+    def _log_slope(self) -> np.ndarray:
+        """log of the CDF's slope on each grid cell, computed once per marginal."""
+        return np.log(np.diff(self.cdf) / np.diff(self.grid))
+
     def log_density(self, x: np.ndarray) -> np.ndarray:
         """Return log f(x): the CDF's slope on x's cell, -inf off the grid."""
-        slope = np.diff(self.cdf) / np.diff(self.grid)
-        cell = np.clip(np.searchsorted(self.grid, x) - 1, 0, slope.size - 1)
+        cell = np.clip(np.searchsorted(self.grid, x) - 1, 0, self._log_slope.size - 1)
         inside = (x >= self.grid[0]) & (x <= self.grid[-1])
-        return np.where(inside, np.log(slope[cell]), -np.inf)
+        return np.where(inside, self._log_slope[cell], -np.inf)
 
 
 def fit_mixture(
@@ -146,7 +151,7 @@ def _component_log_densities(z: np.ndarray, means: np.ndarray, chol: np.ndarray)
     d = z.shape[1]
     out = np.empty((z.shape[0], means.shape[0]))
     for k in range(means.shape[0]):
-        white = np.linalg.solve(chol[k], (z - means[k]).T)  # triangular, small d
+        white = linalg.solve_triangular(chol[k], (z - means[k]).T, lower=True)
         log_det = 2.0 * np.log(np.diag(chol[k])).sum()
         out[:, k] = -0.5 * (np.sum(white**2, axis=0) + log_det + d * np.log(2 * np.pi))
     return out
