@@ -71,6 +71,17 @@ def test_the_posterior_file_reports_its_diagnostics_and_matches_the_fit(stored):
     posterior.posterior_shifts(stored, MODEL, 0)  # fitted values unchanged since the run
 
 
+def test_the_shipped_posterior_has_converged(stored):
+    """Issue 13's criterion: every sampled value has rank-normalized split R-hat below 1.01,
+    and a bulk ESS of at least 400 (Vehtari et al. 2021's minimum). Tail ESS is reported; the
+    run of 2026-11-29 has at least 393 (docs/analyses.md), asked here to stay above 300."""
+    diag = stored["diagnostics"]
+    unmixed = {name: d["rhat"] for name, d in diag.items() if d["rhat"] >= posterior.RHAT_MAX}
+    assert stored["converged"] and not unmixed, f"R-hat >= {posterior.RHAT_MAX}: {unmixed}"
+    assert min(d["ess_bulk"] for d in diag.values()) >= 400
+    assert min(d["ess_tail"] for d in diag.values()) >= 300
+
+
 def test_posterior_draws_refuse_other_fitted_values_and_missing_draws(stored):
     other = copy.deepcopy(MODEL)
     other["remodeling"]["oca_apoptosis_per_day"] *= 1.1

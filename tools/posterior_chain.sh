@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-run the posterior sample of the remodeling calibration (config/model_posterior.yaml) from
-# scratch, as it was produced in issue 13: about 3-4 hours of 2 cores. Needed after a re-fit of
+# scratch, as it was produced in issue 13: about 4 hours of 2 quiet cores. Needed after a re-fit of
 # the remodeling stage (the draws are refused when the fitted values they were sampled at
 # change). Each stage keeps its chain in build/rw/*.h5 and resumes if re-run; see
 # docs/analyses.md ("Remodeling block") for what each stage is for and its figures.
@@ -20,8 +20,9 @@ $py --steps 5000 --proposal-from build/rw/source.h5 --proposal-steps 14000 \
     --proposal-scale 0.5 --independence-from build/rw/source.h5 --independence-burn 5000 \
     --backend build/rw/learnt.h5 --burn 500
 cp build/rw/learnt.h5 build/rw/learnt_stage3.h5
-# 4. the same chains continued with the map re-learnt from stages 2 and 3 (the kept steps)
-$py --steps 25000 --proposal-from build/rw/source.h5 --proposal-steps 14000 \
+# 4. the same chains continued with the map re-learnt from stages 2 and 3 (the kept steps);
+#    2026-11-29: every R-hat below 1.01 after these 63,785 steps (docs/analyses.md)
+$py --steps 63785 --proposal-from build/rw/source.h5 --proposal-steps 14000 \
     --proposal-scale 0.5 --independence-from build/rw/source.h5 build/rw/learnt_stage3.h5 \
     --independence-burn 5000 500 --backend build/rw/learnt.h5 --burn 5000
 # 5. diagnostics (R-hat, ESS) and 500 stable draws into config/model_posterior.yaml
