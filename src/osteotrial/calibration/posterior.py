@@ -30,7 +30,7 @@ the kept steps and walkers, are written to ``config/model_posterior.yaml`` with 
 values they were sampled at, the settings and the diagnostics; ``parameter_sets`` reads draw k
 as set k.
 
-The stages of a run from scratch: ``tools/posterior_chain.sh`` (3-4 hours on 2 cores; see
+The stages of a run from scratch: ``tools/posterior_chain.sh`` (about 4 hours on 2 cores; see
 docs/analyses.md for the run's figures).
 """
 
