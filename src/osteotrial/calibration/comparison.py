@@ -15,6 +15,10 @@ of targets.yaml) and CTX in percent of baseline by arm and day: within ``tol``. 
 (``bmd_pct_change_sd``) inside its published band. A target that the trial's tables cannot
 give (an arm, a month or a day the trial does not have) and a target of a kind this module does
 not emulate still get a row, emulated value NaN and ``within`` false: compared and missed.
+
+Every emulated value carries its 95 % interval (``ci_low``, ``ci_high``; ``calibration.estimates``):
+markers included (the interval of a median from its quartiles and the patients on study). These
+rows are in-sample: the targets the model was fitted to, so agreement here is not validation.
 """
 
 from __future__ import annotations
@@ -25,12 +29,12 @@ from typing import Any
 
 import polars as pl
 
+from osteotrial.calibration import estimates as est
 from osteotrial.calibration.targets import (
     MARKER_TOL_PCT,
     NOT_ROWS,
     RANGE_PLACEBO_TOL,
     after_stopping_rule,
-    after_stopping_value,
     marker_points,
     number_in_key,
     ratio_measure,
@@ -45,12 +49,7 @@ SCHEMA = dict(zip(COLUMNS, [pl.String] * 3 + [pl.Float64] * 6 + [pl.Boolean], st
 
 NAN = float("nan")
 
-
-# (estimate, CI low, CI high) columns of the comparisons table per ratio measure
-RATIO_COLUMNS = {
-    "risk_ratio": ("risk_ratio", "rr_ci_low", "rr_ci_high"),
-    "hazard_ratio": ("hazard_ratio", "hr_ci_low", "hr_ci_high"),
-}
+RATIO_COLUMNS = est.RATIO_COLUMNS  # (estimate, CI low, CI high) columns per ratio measure
 
 
 def _row(
@@ -80,10 +79,11 @@ def _row(
     return dict(zip(COLUMNS, values, strict=True))
 
 
-def _band_row(kind: str, arm: str, site: str, month: float, low: float, high: float, x: float):
-    """A row whose target is the band [low, high] (target its middle, tol its half-width)."""
+def _band_row(kind: str, arm: str, site: str, month: float, low: float, high: float, x):
+    """A row whose target is the band [low, high] (target its middle, tol its half-width);
+    ``x`` is the emulated ``estimates.Estimate``."""
     mid, half = (low + high) / 2, (high - low) / 2
-    return _row(kind, arm, site, month, mid, half, x, x, x, low <= x <= high)
+    return _row(kind, arm, site, month, mid, half, *x, low <= x.value <= high)
 
 
 def _missed(kind: str, arm: str, measure: str, month: float, target: float, tol: Any) -> dict:
@@ -91,9 +91,7 @@ def _missed(kind: str, arm: str, measure: str, month: float, target: float, tol:
     return _row(kind, arm, measure, month, target, tol, NAN, NAN, NAN, False)
 
 
-def _pick(table: pl.DataFrame, **where: Any) -> dict[str, Any] | None:
-    frame = table.filter(*[pl.col(k) == v for k, v in where.items()])
-    return frame.row(0, named=True) if frame.height else None
+_pick = est.pick
 
 
 def bmd_rows(targets: Mapping[str, Any], bmd: pl.DataFrame) -> list[dict[str, Any]]:
@@ -167,22 +165,8 @@ def fracture_rows(
 
 def ratio_pct(markers: pl.DataFrame, marker: str, day: float, treated: str, control: str) -> float:
     """Return the percent difference of the treated arm's median from the control's (NaN if
-    an arm is missing), at the record day nearest ``day``."""
-    near = (
-        markers.filter(pl.col("marker") == marker, pl.col("arm").is_in([treated, control]))
-        .with_columns(gap=(pl.col("day") - day).abs())
-        .sort("gap")
-    )
-    if near.height == 0:
-        return NAN
-    day_found = near.row(0, named=True)["day"]
-    med = {
-        r["arm"]: r["median_pct_change"]
-        for r in near.filter(pl.col("day") == day_found).iter_rows(named=True)
-    }
-    if treated not in med or control not in med:
-        return NAN
-    return ((1 + med[treated] / 100) / (1 + med[control] / 100) - 1) * 100
+    an arm is missing), at the record day nearest ``day`` (``estimates.marker_ratio``)."""
+    return est.marker_ratio(markers, marker, day, treated, control).value
 
 
 def marker_rows(
@@ -194,7 +178,11 @@ def marker_rows(
         return []
     rows = []
     for marker, key, day, want in marker_points(block):
-        got = NAN if treated is None else ratio_pct(markers, marker, day, treated, control)
+        got = (
+            est.MISSING
+            if treated is None
+            else est.marker_ratio(markers, marker, day, treated, control)
+        )
         rows.append(
             _row(
                 "marker_vs_placebo_pct",
@@ -203,10 +191,8 @@ def marker_rows(
                 day / DAYS_PER_MONTH,
                 want,
                 MARKER_TOL_PCT,
-                got,
-                got,
-                got,
-                abs(got - want) <= MARKER_TOL_PCT,
+                *got,
+                abs(got.value - want) <= MARKER_TOL_PCT,
             )
         )
     return rows
@@ -225,22 +211,14 @@ def placebo_difference_rows(
     rows = []
     for t in entries:
         measure = t["measure"]
+        first = measure.split("_")[0]
         if measure.endswith("_bmd_pct_points"):
-            site = measure.split("_")[0]
-            arms = [
-                _pick(tables["bmd"], arm=arm, site=site, month=month)
-                for arm in ("denosumab", "placebo")
-            ]
-            got = NAN if None in arms else arms[0]["mean_pct_change"] - arms[1]["mean_pct_change"]
+            got = est.bmd_difference(tables["bmd"], first, "denosumab", "placebo", month)
         else:
-            marker = measure.split("_")[0]
-            got = ratio_pct(
-                tables["markers"], marker, month * DAYS_PER_MONTH, "denosumab", "placebo"
-            )
-        within = abs(got - t["value"]) <= t["tol"]
-        rows.append(
-            _row(section, "denosumab", measure, month, t["value"], t["tol"], got, got, got, within)
-        )
+            day = month * DAYS_PER_MONTH
+            got = est.marker_ratio(tables["markers"], first, day, "denosumab", "placebo")
+        within = abs(got.value - t["value"]) <= t["tol"]
+        rows.append(_row(section, "denosumab", measure, month, t["value"], t["tol"], *got, within))
     return rows
 
 
@@ -250,32 +228,27 @@ def ctx_of_baseline_rows(
     """Return rows of ``ctx_pct_of_baseline``: 100 + the arm's median CTX change at that day."""
     rows = []
     for t in entries:
-        got = _pick(markers, arm=t["arm"], marker="CTX", day=float(t["day"]))
-        value = NAN if got is None else 100.0 + got["median_pct_change"]
-        month = t["day"] / DAYS_PER_MONTH
+        got = est.MISSING
+        if _pick(markers, arm=t["arm"], marker="CTX", day=float(t["day"])) is not None:
+            got = est.marker_median(markers, t["arm"], "CTX", float(t["day"]))
+        value, low, high = (100.0 + x for x in got)
         within = abs(value - t["value"]) <= t["tol"]
-        target = (t["value"], t["tol"], value, value, value, within)
-        rows.append(_row("ctx_pct_of_baseline", t["arm"], "CTX", month, *target))
+        target = (t["value"], t["tol"], value, low, high, within)
+        rows.append(
+            _row("ctx_pct_of_baseline", t["arm"], "CTX", t["day"] / DAYS_PER_MONTH, *target)
+        )
     return rows
 
 
 def after_stopping_rows(
     entries: list[Mapping[str, Any]], tables: Mapping[str, pl.DataFrame]
 ) -> list[dict[str, Any]]:
-    """Return a row per ``after_stopping`` shape: the emulated value and whether it holds."""
-
-    def marker_pct(arm: str, marker: str, month: float) -> float:
-        got = _nearest_row(tables["markers"], month * DAYS_PER_MONTH, arm=arm, marker=marker)
-        return NAN if got is None else got["median_pct_change"]
-
-    def bmd_pct(arm: str, site: str, month: float) -> float:
-        got = _pick(tables["bmd"], arm=arm, site=site, month=month)
-        return NAN if got is None else got["mean_pct_change"]
-
+    """Return a row per ``after_stopping`` shape: the emulated value (the measures of
+    ``targets.after_stopping_value``), its interval and whether it holds."""
     rows = []
     for t in entries:
         measure, month, rule, bound = after_stopping_rule(t["what"])
-        got = after_stopping_value(measure, month, marker_pct, bmd_pct)
+        got = est.after_stopping_estimate(measure, month, tables)
         tol = bound if rule == "within" else None
         rows.append(
             _row(
@@ -285,20 +258,11 @@ def after_stopping_rows(
                 month,
                 bound,
                 tol,
-                got,
-                got,
-                got,
-                rule_holds(rule, got, bound),
+                *got,
+                rule_holds(rule, got.value, bound),
             )
         )
     return rows
-
-
-def _nearest_row(table: pl.DataFrame, day: float, **where: Any) -> dict[str, Any] | None:
-    frame = table.filter(*[pl.col(k) == v for k, v in where.items()])
-    if frame.height == 0:
-        return None
-    return frame.with_columns(gap=(pl.col("day") - day).abs()).sort("gap").row(0, named=True)
 
 
 def range_rows(block: Mapping[str, Any], bmd: pl.DataFrame, month: float) -> list[dict]:
@@ -314,30 +278,27 @@ def range_rows(block: Mapping[str, Any], bmd: pl.DataFrame, month: float) -> lis
             for psite, value in entry.items():
                 if psite == "status":
                     continue
-                got = _pick(bmd, arm="placebo", site=psite, month=month)
-                x = NAN if got is None else got["mean_pct_change"]
-                ok = abs(x - value) <= RANGE_PLACEBO_TOL
-                rows.append(
-                    _row(
-                        "bmd_range", "placebo", psite, month, value, RANGE_PLACEBO_TOL, x, x, x, ok
-                    )
-                )
+                x = est.bmd_mean(bmd, "placebo", psite, month)
+                ok = abs(x.value - value) <= RANGE_PLACEBO_TOL
+                args = ("placebo", psite, month, value, RANGE_PLACEBO_TOL, *x, ok)
+                rows.append(_row("bmd_range", *args))
             continue
         low, high = entry["low"], entry["high"]
         for arm in arms or [""]:
-            got = _pick(bmd, arm=arm, site=site, month=month)
-            x = NAN if got is None else got["mean_pct_change"]
+            x = est.bmd_mean(bmd, arm, site, month)
             rows.append(_band_row("bmd_range", arm, site, month, low, high, x))
     return rows
 
 
 def sd_rows(entries: list[Mapping[str, Any]], bmd: pl.DataFrame) -> list[dict]:
     """Return rows of a ``bmd_pct_change_sd`` section: the SD over patients of the measured %
-    change (``sd_pct_change`` of the bmd table) must lie in the published [low, high]."""
+    change (``sd_pct_change`` of the bmd table) must lie in the published [low, high]; its
+    interval is the chi-square interval of a normal sample's SD."""
     rows = []
     for e in entries:
         got = _pick(bmd, arm=e["arm"], site=e["site"], month=float(e["month"]))
-        x = NAN if got is None else got["sd_pct_change"]
+        sd = None if got is None else est.num(got["sd_pct_change"])
+        x = est.MISSING if got is None else est.sd_interval(sd, got["n_patients"])
         rows.append(_band_row("bmd_sd", e["arm"], e["site"], e["month"], e["low"], e["high"], x))
     return rows
 

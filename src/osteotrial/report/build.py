@@ -1,15 +1,19 @@
-"""The report of one trial: figures, Table 1, endpoint tables and the calibration table.
+"""The report of one trial: figures, Table 1, the efficacy table, calibration and validation.
 
 ``write_report`` reads the endpoint tables (``results/T/endpoints/*.parquet``) and the simulation
 files (for the cumulative incidence curves: first-event day per patient from
-``endpoints.patient_events``, censored at death, dropout or the end of follow-up) and writes
-``REPORT_FILES`` into one folder. A missing endpoint table stops it with a message naming it.
+``endpoints.patient_events``, censored at death, dropout or the end of follow-up; and the
+patients on study at each marker day, for the interval of a median) and writes ``REPORT_FILES``
+into one folder. A missing endpoint table stops it with a message naming it. The HTML pages are
+written by the functions of ``PAGES``, in order, from one ``ReportInputs``: a new page is one
+more function there.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +22,9 @@ import polars as pl
 from osteotrial import io
 from osteotrial.analyses.endpoints import patient_events
 from osteotrial.calibration.comparison import compare
+from osteotrial.calibration.estimates import Estimate
 from osteotrial.calibration.targets import load_targets
+from osteotrial.report import efficacy, validation
 from osteotrial.report import figures_trial as figures
 from osteotrial.stats.incidence import aalen_johansen, competing_status
 from osteotrial.units import DAYS_PER_MONTH
@@ -26,9 +32,12 @@ from osteotrial.units import DAYS_PER_MONTH
 FIGURES: tuple[str, ...] = tuple(f"{name}.png" for name in figures.FIGURE_SIZES_IN)
 TABLES: tuple[str, ...] = (
     "table1.html",
+    "efficacy.html",
     "endpoint_tables.html",
     "calibration.html",
     "calibration.parquet",
+    "validation.html",
+    "validation.parquet",
 )
 REPORT_FILES: tuple[str, ...] = FIGURES + TABLES
 KM_ENDPOINTS: tuple[str, ...] = ("clinical", "nonvertebral", "hip")
@@ -36,7 +45,9 @@ CSS = (
     "<style>body{font-family:sans-serif;font-size:14px} table{border-collapse:collapse;"
     "margin-bottom:1.5em} td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
     "th{background:#eee} td.text{text-align:left} td.miss{color:#b00;font-weight:bold}"
-    "caption{text-align:left;font-weight:bold;padding:4px 0}</style>"
+    "caption{text-align:left;font-weight:bold;padding:4px 0} tr.section td{text-align:left;"
+    "font-weight:bold;background:#f6f6f6} td.fail{color:#b00;font-weight:bold}"
+    "td.ok{color:#060}</style>"
 )
 
 
@@ -64,17 +75,17 @@ def treated_arm(arms: Mapping[str, object], control_arm: str) -> str | None:
 
 
 def cumulative_incidence(
-    simulation_paths: Sequence[str | Path], end_day: float, at_risk_months: Sequence[float]
+    patients: pl.DataFrame, end_day: float, at_risk_months: Sequence[float]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return (curves, at_risk) of the cumulative incidence of ``KM_ENDPOINTS`` by arm.
 
-    Aalen-Johansen (``stats.incidence``): time to the first observed event, death a competing
-    risk, censored at dropout or ``end_day`` (1 - Kaplan-Meier would treat death as censoring
-    and overstate the incidence). ``curves``: endpoint, arm, month, cum_incidence_pct,
-    ci_low_pct, ci_high_pct (step points and the 95% CI); ``at_risk``: endpoint, arm, month,
-    n_at_risk (still followed at that month).
+    ``patients``: the first-event days of ``endpoints.patient_events``. Aalen-Johansen
+    (``stats.incidence``): time to the first observed event, death a competing risk, censored
+    at dropout or ``end_day`` (1 - Kaplan-Meier would treat death as censoring and overstate
+    the incidence). ``curves``: endpoint, arm, month, cum_incidence_pct, ci_low_pct,
+    ci_high_pct (step points and the 95% CI); ``at_risk``: endpoint, arm, month, n_at_risk
+    (still followed at that month).
     """
-    patients = patient_events(pl.scan_parquet([str(p) for p in simulation_paths]))
     curves, risks = [], []
     for endpoint in KM_ENDPOINTS:
         for (arm,), group in patients.group_by("arm", maintain_order=True):
@@ -99,6 +110,19 @@ def cumulative_incidence(
     return pl.concat(curves), pl.DataFrame(risks)
 
 
+def with_marker_counts(markers: pl.DataFrame, patients: pl.DataFrame) -> pl.DataFrame:
+    """Return the markers table with ``n_patients``: the arm's patients on study that day
+    (exit day after it, as ``endpoints.markers_table`` selects them), for the median's CI."""
+    exits = {arm: np.sort(g["exit_day"].to_numpy()) for (arm,), g in patients.group_by("arm")}
+    counts = [
+        int(exits[arm].size - np.searchsorted(exits[arm], day, side="right"))
+        if arm in exits
+        else None
+        for arm, day in zip(markers["arm"], markers["day"], strict=True)
+    ]
+    return markers.with_columns(n_patients=pl.Series(counts, dtype=pl.Int64))
+
+
 def table1(baseline: pl.DataFrame) -> pl.DataFrame:
     """Return Table 1 with one row per variable and one formatted column per arm."""
 
@@ -120,6 +144,8 @@ def table1(baseline: pl.DataFrame) -> pl.DataFrame:
 
 def _cell(value: object) -> str:
     """Return one HTML cell: floats with 4 significant digits, nan as a dash, bools as yes/NO."""
+    if value in ("FAILS", "holds"):
+        return f"<td class='{'fail' if value == 'FAILS' else 'ok'}'>{value}</td>"
     if isinstance(value, bool):
         return "<td>yes</td>" if value else "<td class='miss'>NO</td>"
     if isinstance(value, float):
@@ -156,12 +182,48 @@ def calibration_table(trial, tables: Mapping[str, pl.DataFrame], targets_file: s
     return compare(targets, dict(tables), treated, trial.control_arm)
 
 
+FRACTION_KINDS = ("fracture_incidence", "relative_risk_reduction")
+DISPLAY_COLUMNS = ("kind", "arm", "measure", "month", "target", "tol", "emulated (95 % CI)")
+
+
+def calibration_display(table: pl.DataFrame) -> pl.DataFrame:
+    """Return the calibration table as printed: fixed decimals (fractions 3, percentages 1),
+    the emulated value beside its 95 % CI, ``within`` as yes/NO."""
+    rows = []
+    for r in table.iter_rows(named=True):
+        digits = 3 if r["kind"] in FRACTION_KINDS else 1
+        got = Estimate(r["emulated"], r["ci_low"], r["ci_high"])
+        month = efficacy.DASH if np.isnan(r["month"]) else f"{round(r['month'], 2):g}"
+        targets = (efficacy.fmt(r[c], digits) for c in ("target", "tol"))
+        values = (r["kind"], r["arm"], r["measure"], month, *targets, efficacy.fmt_ci(got, digits))
+        rows.append((*values, r["within"]))
+    schema = {**dict.fromkeys(DISPLAY_COLUMNS, pl.String), "within": pl.Boolean}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What the report's HTML pages are made from."""
+
+    trial: object  # config.TrialConfig
+    tables: Mapping[str, pl.DataFrame]  # endpoint tables, markers with n_patients
+    targets_file: Path
+    validation_file: Path
+    out: Path
+
+    @property
+    def note(self) -> str:
+        """Return the line under every page's title: trial and configuration."""
+        return f"Trial {self.trial.name}; config_hash {self.trial.config_hash[:12]}"  # type: ignore[attr-defined]
+
+
 def write_report(
     trial,
     table_paths: Mapping[str, str | Path],
     simulation_paths: Sequence[str | Path],
     targets_file: str | Path,
     out_dir: str | Path,
+    validation_file: str | Path = validation.VALIDATION_FILE,
 ) -> list[Path]:
     """Write ``REPORT_FILES`` of a trial (``config.TrialConfig``) into ``out_dir``; return them."""
     tables = read_endpoint_tables(table_paths)
@@ -171,8 +233,9 @@ def write_report(
     periods = {arm: trial.arms[arm].treatment_periods() for arm in colors}
     end_month = float(trial.schedule.visit_months[-1])
     step = 6.0 if end_month <= 36 else 12.0
+    patients = patient_events(pl.scan_parquet([str(p) for p in simulation_paths]))
     curves, at_risk = cumulative_incidence(
-        simulation_paths, end_month * DAYS_PER_MONTH, list(np.arange(0.0, end_month + 1, step))
+        patients, end_month * DAYS_PER_MONTH, list(np.arange(0.0, end_month + 1, step))
     )
     forest_months = sorted({*trial.schedule.imaging_months, end_month})
     figures.bmd_figure(tables["bmd"], colors, periods, out / "bmd_pct_change.png")
@@ -180,24 +243,81 @@ def write_report(
     figures.incidence_figure(curves, at_risk, colors, out / "cumulative_incidence.png")
     figures.vertebral_figure(tables["fractures"], colors, out / "new_vertebral_incidence.png")
     figures.forest_figure(tables["comparisons"], forest_months, colors, out / "forest.png")
-    _write_tables(trial, tables, targets_file, out)
+    tables["markers"] = with_marker_counts(tables["markers"], patients)
+    inputs = ReportInputs(trial, tables, Path(targets_file), Path(validation_file), out)
+    for page in PAGES:
+        page(inputs)
     return [out / name for name in REPORT_FILES]
 
 
-def _write_tables(trial, tables, targets_file, out: Path) -> None:
-    note = f"Trial {trial.name}; config_hash {trial.config_hash[:12]}"
+def write_table1(r: ReportInputs) -> None:
+    """Write table1.html: baseline characteristics by arm."""
     legend = "n; mean (sd) of continuous variables; % of binary ones"
-    sections = [html_table(table1(tables["baseline"]), legend)]
-    page = html_page("Table 1: baseline by arm", sections, note)
-    (out / "table1.html").write_text(page, encoding="utf-8")
-    sections = [html_table(tables[name], f"{name}.parquet") for name in io.ENDPOINT_TABLES[:-1]]
-    (out / "endpoint_tables.html").write_text(
-        html_page("Endpoint tables", sections, note), encoding="utf-8"
+    sections = [html_table(table1(r.tables["baseline"]), legend)]
+    page = html_page("Table 1: baseline by arm", sections, r.note)
+    (r.out / "table1.html").write_text(page, encoding="utf-8")
+
+
+RAW_LINKS = (
+    "<p>Raw tables (every arm, visit and statistic): <a href='endpoint_tables.html'>"
+    "endpoint_tables.html</a>; Parquet files: "
+    + ", ".join(f"<a href='../endpoints/{n}.parquet'>{n}.parquet</a>" for n in io.ENDPOINT_TABLES)
+    + " (in <code>results/T/endpoints/</code>).</p>"
+)
+
+
+def write_efficacy(r: ReportInputs) -> None:
+    """Write efficacy.html: the publication-style efficacy table, with links to the raw ones."""
+    block = load_targets(r.targets_file, r.trial.name)  # type: ignore[attr-defined]
+    table = efficacy.efficacy_table(r.trial, r.tables, block)
+    legend = f"<p>{html.escape(efficacy.LEGEND)}</p>"
+    sections = [efficacy.efficacy_html(r.trial, table), legend, RAW_LINKS]
+    page = html_page("Efficacy: endpoints by arm", sections, r.note)
+    (r.out / "efficacy.html").write_text(page, encoding="utf-8")
+
+
+def write_endpoint_tables(r: ReportInputs) -> None:
+    """Write endpoint_tables.html: the raw endpoint tables behind the figures."""
+    names = io.ENDPOINT_TABLES[:-1]
+    sections = [html_table(r.tables[name], f"{name}.parquet") for name in names]
+    page = html_page("Endpoint tables", sections, r.note)
+    (r.out / "endpoint_tables.html").write_text(page, encoding="utf-8")
+
+
+def write_calibration(r: ReportInputs) -> None:
+    """Write calibration.html and .parquet: the fitted targets, labelled as in-sample."""
+    table = calibration_table(r.trial, r.tables, r.targets_file)
+    caption = f"targets of {r.targets_file.name} that apply to trial {r.trial.name}"  # type: ignore[attr-defined]
+    intro = (
+        "<h3>In-sample fit: the targets the model was calibrated to</h3><p>These rows are the "
+        f"published results of <code>config/{html.escape(r.targets_file.name)}</code> that the "
+        "model's parameters were fitted to. Agreement here shows the fit, it is not "
+        "validation: for published results the model was not fitted to, see the "
+        "<a href='validation.html'>validation page</a>. Every emulated value carries its "
+        "95 % interval (markers: the interval of a median from its quartiles and the "
+        "patients on study).</p>"
     )
-    calibration = calibration_table(trial, tables, targets_file)
-    caption = f"targets of {Path(targets_file).name} that apply to trial {trial.name}"
-    (out / "calibration.html").write_text(
-        html_page("Calibration: emulated vs published", [html_table(calibration, caption)], note),
-        encoding="utf-8",
-    )
-    io.write_parquet(calibration.to_arrow(), out / "calibration.parquet", trial.provenance())
+    sections = [intro, html_table(calibration_display(table), caption)]
+    page = html_page("Calibration: emulated vs published (in-sample)", sections, r.note)
+    (r.out / "calibration.html").write_text(page, encoding="utf-8")
+    io.write_parquet(table.to_arrow(), r.out / "calibration.parquet", r.trial.provenance())  # type: ignore[attr-defined]
+
+
+def write_validation(r: ReportInputs) -> None:
+    """Write validation.html and .parquet: published results not fitted, vs this run."""
+    rows = validation.load_validation(r.validation_file)
+    table = validation.validation_table(rows, r.trial.name, r.tables)  # type: ignore[attr-defined]
+    sections = [validation.intro_html(table, r.validation_file.name)]
+    sections.append(html_table(validation.display(table), validation.CAPTION))
+    page = html_page("Validation: published results the model was not fitted to", sections, r.note)
+    (r.out / "validation.html").write_text(page, encoding="utf-8")
+    io.write_parquet(table.to_arrow(), r.out / "validation.parquet", r.trial.provenance())  # type: ignore[attr-defined]
+
+
+PAGES: tuple[Callable[[ReportInputs], None], ...] = (
+    write_table1,
+    write_efficacy,
+    write_endpoint_tables,
+    write_calibration,
+    write_validation,
+)
