@@ -47,9 +47,10 @@ run: $(STAMP)
 	@echo ""
 	@echo "Trial '$(TRIAL)' done."
 	@echo "  Endpoint tables:  results/$(TRIAL)/endpoints/{bmd,markers,fractures,comparisons,baseline}.parquet"
-	@echo "  Report folder:    results/$(TRIAL)/report/ (figures *.png, table1.html, endpoint_tables.html, calibration.{html,parquet})"
+	@echo "  Report folder:    results/$(TRIAL)/report/ (figures *.png, table1.html, efficacy.html, endpoint_tables.html, calibration.{html,parquet}, validation.{html,parquet})"
 	@echo "  HTML report:      results/$(TRIAL)/report.html (open in a browser; self-contained)"
-	@echo "  Calibration:      $$(.venv/bin/python -c "import polars as pl; t = pl.read_parquet('results/$(TRIAL)/report/calibration.parquet'); print(f'{t[\"within\"].sum()}/{t.height} targets within tolerance' if t.height else 'no targets for this trial')")"
+	@echo "  Calibration:      $$(.venv/bin/python -c "import polars as pl; t = pl.read_parquet('results/$(TRIAL)/report/calibration.parquet'); print(f'{t[\"within\"].sum()}/{t.height} targets within tolerance (in-sample: fitted)' if t.height else 'no targets for this trial')")"
+	@echo "  Validation:       $$(.venv/bin/python -c "import polars as pl; t = pl.read_parquet('results/$(TRIAL)/report/validation.parquet').filter(pl.col('emulated_here')); print(f'{t[\"holds\"].sum()}/{t.height} published results not fitted hold (validation.html)' if t.height else 'no validation rows for this trial (validation.html lists the others)')")"
 	@echo "  Analyses (docs/analyses.md): $$(cd results/$(TRIAL) && ls endpoints/individual_effects.parquet endpoints/subgroups.parquet power/power.parquet endpoints/prediction_intervals.parquet 2>/dev/null | tr '\n' ' ')"
 	@echo "  Logs: logs/$(TRIAL)/ (snakemake.log: the whole run)  run times: benchmarks/$(TRIAL)/"
 

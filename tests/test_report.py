@@ -15,8 +15,15 @@ from conftest import ROOT, run_workflow
 
 from osteotrial import io
 from osteotrial.engine.progress import chunk_logger
+from osteotrial.report import efficacy
 from osteotrial.report import figures_trial as figures
-from osteotrial.report.build import FIGURES, REPORT_FILES, calibration_table, write_report
+from osteotrial.report.build import (
+    FIGURES,
+    REPORT_FILES,
+    calibration_table,
+    with_marker_counts,
+    write_report,
+)
 from osteotrial.trial.config import load_config
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -56,7 +63,9 @@ def test_report_folder_and_html_report(smoke_run):
     done = subprocess.run(command, cwd=smoke_run, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-4000:]
     page = (smoke_run / "results" / "smoke" / "report.html").read_text()
-    assert "Bone mineral density" in page and "Calibration" in page
+    assert "Bone mineral density" in page and "Calibration" in page and "Validation" in page
+    assert "in-sample" in (folder / "calibration.html").read_text()
+    assert "Nonvertebral fracture (includes hip)" in (folder / "efficacy.html").read_text()
 
 
 def test_simulation_logs_show_progress(smoke_run):
@@ -111,6 +120,44 @@ def test_calibration_table_lists_every_applicable_target(trial, expected):
     table = calibration_table(config, tables, ROOT / "config" / "targets.yaml")
     assert table.height == expected
     assert table.columns[:3] == ["kind", "arm", "measure"] and table["within"].dtype == pl.Boolean
+
+
+def test_every_emulated_calibration_row_has_an_interval_markers_included():
+    config = load_config("frame", config_dir=ROOT / "config")
+    tables = synthetic_tables(config)
+    tables["markers"] = tables["markers"].with_columns(n_patients=pl.lit(400))
+    table = calibration_table(config, tables, ROOT / "config" / "targets.yaml")
+    emulated = table.filter(pl.col("emulated").is_not_nan())
+    assert "marker_vs_placebo_pct" in emulated["kind"].to_list()
+    low, high = emulated["ci_low"], emulated["ci_high"]
+    assert (high > low).all() and (low <= emulated["emulated"]).all()
+    assert (emulated["emulated"] <= high).all()
+
+
+def test_marker_counts_are_the_patients_on_study_that_day():
+    patients = pl.DataFrame({"arm": ["a", "a", "a", "b"], "exit_day": [10.0, 30.0, 1e9, 5.0]})
+    markers = pl.DataFrame({"arm": ["a", "a", "b"], "day": [10.0, 20.0, 20.0]})
+    assert with_marker_counts(markers, patients)["n_patients"].to_list() == [2, 2, 0]
+
+
+def test_efficacy_table_reads_like_a_publication():
+    """Synthetic FRAME tables: 2/100 fractures, RR and HR 0.5 (0.3 to 0.9), p 0.01, BMD +1 %."""
+    config = load_config("frame", config_dir=ROOT / "config")
+    block = {"relative_risk_reduction_measure": [{"endpoint": "hip", "measure": "risk_ratio"}]}
+    table = efficacy.efficacy_table(config, synthetic_tables(config), block)
+    treated = "romosozumab_then_denosumab"
+    first = table.row(0, named=True)
+    assert first["endpoint"].startswith("New vertebral") and first["effect"] == "RR"
+    assert first["placebo_then_denosumab"] == "2/100 (2.0)"
+    assert (first[f"{treated} vs"], first[f"p {treated}"]) == ("0.50 (0.30 to 0.90)", "0.010")
+    effects = dict(zip(table["endpoint"], table["effect"], strict=False))
+    assert effects["Hip fracture"] == "RR" and effects["Clinical fracture"] == "HR"
+    bmd = table.filter(pl.col("endpoint") == "Lumbar spine").row(0, named=True)
+    assert bmd[treated] == "1.0 (0.5 to 1.5)" and bmd[f"{treated} vs"].startswith("0.0 (")
+    assert table.filter(pl.col("endpoint") == "Serum CTX").height == len(
+        config.schedule.visit_months
+    )
+    assert efficacy.fmt_p(0.0004) == "<0.001" and efficacy.fmt_p(0.0456) == "0.046"
 
 
 def test_missing_endpoint_table_fails_with_its_name(smoke_run, tmp_path):

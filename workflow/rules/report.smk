@@ -5,6 +5,7 @@ rule report:
             "results/{{trial}}/simulations/{arm}/{shard}.parquet", arm=ARMS, shard=SHARDS
         ),
         targets=TRIAL.targets_file,
+        validation="config/validation.yaml",
     output:
         bmd=report(
             "results/{trial}/report/bmd_pct_change.png",
@@ -36,6 +37,11 @@ rule report:
             caption="../report/table1.rst",
             category="5. Tables",
         ),
+        efficacy=report(
+            "results/{trial}/report/efficacy.html",
+            caption="../report/efficacy.rst",
+            category="5. Tables",
+        ),
         endpoint_tables=report(
             "results/{trial}/report/endpoint_tables.html",
             caption="../report/endpoint_tables.rst",
@@ -44,9 +50,15 @@ rule report:
         calibration_html=report(
             "results/{trial}/report/calibration.html",
             caption="../report/calibration.rst",
-            category="6. Calibration",
+            category="6. Calibration and validation",
         ),
         calibration="results/{trial}/report/calibration.parquet",
+        validation_html=report(
+            "results/{trial}/report/validation.html",
+            caption="../report/validation.rst",
+            category="6. Calibration and validation",
+        ),
+        validation="results/{trial}/report/validation.parquet",
     log:
         "logs/{trial}/report/report.log",
     benchmark:

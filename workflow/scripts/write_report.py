@@ -1,4 +1,5 @@
-"""Glue: write the report folder (figures, Table 1, endpoint and calibration tables)."""
+"""Glue: write the report folder (figures, Table 1, efficacy, endpoint, calibration and
+validation tables)."""
 
 import sys
 from pathlib import Path
@@ -14,5 +15,12 @@ trial = job_config(snakemake.params.config, snakemake.config)
 tables = {name: snakemake.input[name] for name in ENDPOINT_TABLES}
 check_inputs([*tables.values(), snakemake.input.simulations], trial.config_hash)
 out_dir = Path(snakemake.output.calibration).parent
-written = write_report(trial, tables, snakemake.input.simulations, snakemake.input.targets, out_dir)
+written = write_report(
+    trial,
+    tables,
+    snakemake.input.simulations,
+    snakemake.input.targets,
+    out_dir,
+    validation_file=snakemake.input.validation,
+)
 print("\n".join(f"wrote {path}" for path in written), file=sys.stderr)

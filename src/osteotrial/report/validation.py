@@ -21,6 +21,7 @@ from osteotrial import yaml_strict
 from osteotrial.calibration import estimates as est
 from osteotrial.calibration.targets import CONFIG_DIR
 from osteotrial.report.efficacy import fmt, fmt_ci
+from osteotrial.trial.config import available_trials
 
 VALIDATION_FILE = CONFIG_DIR / "validation.yaml"
 MEASURES: dict[str, tuple[str, ...]] = {
@@ -70,8 +71,7 @@ def check_rows(rows: Sequence[Mapping[str, Any]], trials: Sequence[str]) -> None
 def load_validation(path: str | Path = VALIDATION_FILE) -> list[dict[str, Any]]:
     """Return the checked rows of a validation file (trials: the files of config/trials)."""
     rows = yaml_strict.load_file(path)["rows"]
-    trials = sorted(p.stem for p in (Path(path).parent / "trials").glob("*.yaml"))
-    check_rows(rows, trials)
+    check_rows(rows, available_trials(Path(path).parent))
     return rows
 
 
