@@ -20,7 +20,14 @@ import yaml
 from conftest import ROOT
 
 from osteotrial import io
-from osteotrial.calibration import comparison, fracture, objective, remodeling, targets
+from osteotrial.calibration import (
+    comparison,
+    estimates,
+    fracture,
+    objective,
+    remodeling,
+    targets,
+)
 from osteotrial.trial.config import available_trials
 from osteotrial.units import DAYS_PER_MONTH
 
@@ -372,3 +379,30 @@ def test_reductions_are_compared_with_the_measure_the_trial_reported():
     }
     assert rows["clinical"]["emulated"] == pytest.approx(0.36)  # 1 - HR, not 1 - RR (0.5)
     assert rows["new_vertebral"]["emulated"] == pytest.approx(0.5)
+
+
+def test_after_stopping_intervals_hold_the_values_of_the_shared_rule():
+    """estimates.after_stopping_estimate and targets.after_stopping_value define each measure
+    once each: the same value from the same tables, inside its interval."""
+    months = [24.0, 30.0, 48.0]
+    tables = synthetic_tables(
+        ["placebo", "denosumab"], months, [m * DAYS_PER_MONTH for m in months]
+    )
+    tables = _with_markers(tables, "denosumab", "P1NP", 30.0 * DAYS_PER_MONTH, 70.0)
+    tables["markers"] = tables["markers"].with_columns(n_patients=pl.lit(100))
+    bmd = {"denosumab": 3.0, "placebo": 1.0}
+    mean = pl.col("arm").replace_strict(bmd)
+    tables["bmd"] = tables["bmd"].with_columns(
+        mean_pct_change=mean, ci_low_pct=mean - 0.5, ci_high_pct=mean + 0.5
+    )
+
+    def marker_pct(arm, marker, month):
+        return estimates.marker_median(tables["markers"], arm, marker, month * DAYS_PER_MONTH)[0]
+
+    def bmd_pct(arm, site, month):
+        return estimates.bmd_mean(tables["bmd"], arm, site, month)[0]
+
+    for measure in ("CTX+P1NP", "LS-placebo", "CTX", "LS"):
+        got = estimates.after_stopping_estimate(measure, 30.0, tables)
+        assert got.value == targets.after_stopping_value(measure, 30.0, marker_pct, bmd_pct)
+        assert got.low <= got.value <= got.high

@@ -163,12 +163,6 @@ def fracture_rows(
     return rows
 
 
-def ratio_pct(markers: pl.DataFrame, marker: str, day: float, treated: str, control: str) -> float:
-    """Return the percent difference of the treated arm's median from the control's (NaN if
-    an arm is missing), at the record day nearest ``day`` (``estimates.marker_ratio``)."""
-    return est.marker_ratio(markers, marker, day, treated, control).value
-
-
 def marker_rows(
     targets: Mapping[str, Any], markers: pl.DataFrame, treated: str | None, control: str
 ) -> list[dict[str, Any]]:

@@ -139,9 +139,10 @@ def marker_ratio(
     near = nearest_day(markers.filter(pl.col("arm").is_in([treated, control])), day, marker=marker)
     if near is None:
         return MISSING
-    t, c = (marker_median(markers, arm, marker, near["day"]) for arm in (treated, control))
-    if math.isnan(t.value) or math.isnan(c.value):
+    rows = [pick(markers, arm=arm, marker=marker, day=near["day"]) for arm in (treated, control)]
+    if None in rows:  # both arms on the same record day, or no value
         return MISSING
+    t, c = (marker_median(markers, arm, marker, near["day"]) for arm in (treated, control))
     level_t, level_c = 1 + t.value / 100, 1 + c.value / 100
     value = (level_t / level_c - 1) * 100
     if level_t <= 0 or level_c <= 0:

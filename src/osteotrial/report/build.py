@@ -12,6 +12,7 @@ more function there.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,9 @@ def table1(baseline: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(list(rows.values()))
 
 
+NUMBER_TEXT = re.compile(r"^(?:[-–<]?\d[\d.,]*(?: \(.*\))?|–)$")
+
+
 def _cell(value: object) -> str:
     """Return one HTML cell: floats with 4 significant digits, nan as a dash, bools as yes/NO."""
     if value in ("FAILS", "holds"):
@@ -152,7 +156,10 @@ def _cell(value: object) -> str:
         return "<td>–</td>" if np.isnan(value) else f"<td>{value:.4g}</td>"
     if isinstance(value, int):
         return f"<td>{value}</td>"
-    return f"<td class='text'>{html.escape(str(value))}</td>"
+    text = str(value)
+    if NUMBER_TEXT.match(text):  # a formatted number ('1.2 (0.9 to 1.5)', '<0.001'): right
+        return f"<td>{html.escape(text)}</td>"
+    return f"<td class='text'>{html.escape(text)}</td>"
 
 
 def html_table(table: pl.DataFrame, caption: str) -> str:
