@@ -158,6 +158,7 @@ def test_efficacy_table_reads_like_a_publication():
         config.schedule.visit_months
     )
     assert efficacy.fmt_p(0.0004) == "<0.001" and efficacy.fmt_p(0.0456) == "0.046"
+    assert efficacy.fmt(-0.04, 1) == "0.0" and efficacy.fmt(-0.06, 1) == "-0.1"
 
 
 def test_missing_endpoint_table_fails_with_its_name(smoke_run, tmp_path):

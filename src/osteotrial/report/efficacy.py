@@ -11,8 +11,8 @@ arm, its comparison with the control arm and the p value. Cells, all from the en
 - BMD: mean percent change (95 % CI) of ``bmd.parquet``; the comparison is the difference in
   points with a normal interval and a two-sided z test (``calibration.estimates``).
 - markers: median percent change (Q1, Q3) of ``markers.parquet`` at the visits; the comparison
-  is the percent difference of the medians with the interval of ``estimates.marker_ratio``,
-  untested (a test of medians needs the patients' values, not the table).
+  is the arm's median level in percent of the control's, minus 100, with the interval of
+  ``estimates.marker_ratio``, untested (a test of medians needs the patients' values).
 
 Digits are fixed: percentages 1 decimal, ratios 2, p values 3 (or "<0.001").
 """
@@ -47,15 +47,19 @@ LEGEND = (
     "trial published each endpoint; p: Fisher's exact test (new vertebral) or log-rank test. "
     "Nonvertebral fractures include hip fractures. BMD: mean % change from baseline (t 95 % "
     "CI) among patients on study; difference in points (normal 95 % CI, z test). Markers: "
-    "median % change (Q1, Q3); difference of the medians' levels in % (95 % CI from the "
-    "medians' large-sample intervals), not tested. Every number is from this run's endpoint "
+    "median % change (Q1, Q3); the arm's median level in % above or below the control's, "
+    "100 x ((100 + median) / (100 + control median) - 1) (95 % CI from the medians' "
+    "large-sample intervals), not tested. Every number is from this run's endpoint "
     "tables."
 )
 
 
 def fmt(value: float, digits: int) -> str:
-    """Return ``value`` with a fixed number of decimals, a dash for NaN."""
-    return DASH if value is None or math.isnan(value) else f"{value:.{digits}f}"
+    """Return ``value`` with a fixed number of decimals, a dash for NaN, no '-0.0'."""
+    if value is None or math.isnan(value):
+        return DASH
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def fmt_ci(e: est.Estimate, digits: int) -> str:
@@ -158,7 +162,7 @@ def marker_rows(trial, tables) -> list[dict[str, str]]:
                 got = est.nearest_day(markers, day, arm=arm, marker=marker)
                 on_visit = got is not None and abs(got["day"] - day) < 0.5
                 row[arm] = median_iqr(got) if on_visit else DASH
-            row["effect"] = "Difference of medians, %"
+            row["effect"] = "Median level, % vs control"
             for arm in arms[1:]:
                 ratio = est.marker_ratio(markers, marker, day, arm, arms[0])
                 row[f"{arm} vs"], row[f"p {arm}"] = fmt_ci(ratio, 1), DASH
