@@ -6,8 +6,9 @@ source population (``draw_candidates``, seed 20261128) with a total hip or femor
 of -2.0 or lower, as a clinic that measures hips sees them, written as a registry extract:
 
 - ``source_id`` 1001, 1002, ...; ``sex`` F (the model covers postmenopausal women);
-  ``age_years`` and ``bmi_kg_m2`` to 0.1 (BMI missing in every 7th row); hip and neck BMD in g/cm2 to 0.001 (as a DXA report gives them), the spine as a
-  T-score to 0.1 (missing in every 5th row: spine not measured);
+  ``age_years`` and ``bmi_kg_m2`` to 0.1 (BMI missing in every 7th row); hip and neck BMD
+  in g/cm2 to 0.001 (as a DXA report gives them), the spine as a T-score to 0.1 (missing in
+  every 5th row: spine not measured);
 - ``prevalent_vertebral_fracture_count`` (missing in every 4th row: no spine radiograph);
 - ``prior_nonvertebral_fracture`` and ``prior_hip_fracture`` as yes/no (missing in every 9th
   row), so every kind of gap the cohort fills is present.

@@ -20,6 +20,7 @@ from osteotrial.analyses.endpoints import patient_events
 from osteotrial.calibration.comparison import compare
 from osteotrial.calibration.targets import load_targets
 from osteotrial.report import figures_trial as figures
+from osteotrial.report.scope_banner import add_banner
 from osteotrial.stats.incidence import aalen_johansen, competing_status
 from osteotrial.units import DAYS_PER_MONTH
 
@@ -181,7 +182,9 @@ def write_report(
     figures.vertebral_figure(tables["fractures"], colors, out / "new_vertebral_incidence.png")
     figures.forest_figure(tables["comparisons"], forest_months, colors, out / "forest.png")
     _write_tables(trial, tables, targets_file, out)
-    return [out / name for name in REPORT_FILES]
+    written = [out / name for name in REPORT_FILES]
+    add_banner(written, table_paths["bmd"])  # scope warnings and known biases on every page
+    return written
 
 
 def _write_tables(trial, tables, targets_file, out: Path) -> None:

@@ -20,8 +20,11 @@ job's log, and ``scope_metadata`` puts them, as JSON, in the endpoint tables' Pa
 from __future__ import annotations
 
 import json
+import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -223,6 +226,19 @@ def warn_outside(found: list[ScopeWarning], stacklevel: int = 3) -> None:
     empty)."""
     if found:
         warnings.warn(scope_text(found), OutsideCalibrationWarning, stacklevel=stacklevel)
+
+
+def log_outside(found: list[ScopeWarning], stream: Any = None) -> None:
+    """Print the warnings to ``stream`` (default stderr: a job's log), as the CLI does."""
+    if found:
+        print(f"warning: {scope_text(found)}", file=stream or sys.stderr, flush=True)
+
+
+def run_scope_metadata(config: TrialConfig, cohort_paths: Sequence[str | Path]) -> dict[str, str]:
+    """Return the ``scope_metadata`` of a workflow run: its config and its cohort shards."""
+    from osteotrial import io
+
+    return scope_metadata(check_scope(config, io.read_cohort(cohort_paths)))
 
 
 def scope_metadata(found: list[ScopeWarning]) -> dict[str, str]:
