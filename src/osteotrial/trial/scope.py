@@ -4,9 +4,10 @@ The statement is derived, never typed: the calibrated trials are the trial files
 ``config/trials`` whose targets block (``calibration.targets.TARGET_KEYS``; a trial of the same
 name as a block needs no entry) is in ``config/targets.yaml`` and not listed in
 ``targets.NOT_EMULATED``. From those files come the populations (eligibility windows), and
-for each drug the doses, dosing intervals, longest time on the drug in one arm and longest
-follow-up of a trial that gave it. Scenario trials (``frame_extension``, ``sequence_order``,
-``delayed_denosumab``) and the example registry have no targets block, so they add nothing.
+for each drug the doses, the days between its consecutive doses, the longest time on the drug
+in one arm and the longest follow-up of a trial that gave it. Scenario trials
+(``frame_extension``, ``sequence_order``, ``delayed_denosumab``) and the example registry have
+no targets block, so they add nothing.
 
 ``KNOWN_BIASES`` holds the model's known departures from published results (validation, not
 fitted; ``docs/model.md``, "Carry-over of base hazards"): the one place that ``osteotrial
@@ -20,6 +21,8 @@ import functools
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from osteotrial.calibration.targets import NOT_EMULATED, TARGET_KEYS, read_targets
 from osteotrial.cohort.population import POPULATION_DESCRIPTION, POPULATION_SEX
@@ -169,8 +172,8 @@ def population_of(config: TrialConfig, block: str) -> Population:
 
 
 def drug_exposures(config: TrialConfig) -> list[dict[str, Any]]:
-    """Return one record per active phase of every arm: arm, index, drug, dose_mg,
-    interval_days, start_day, stop_day (cut at the end of follow-up)."""
+    """Return one record per active phase of every arm that starts within follow-up: arm,
+    index, drug, dose_mg, interval_days, start_day, stop_day (cut at the end of follow-up)."""
     end_day = config.schedule.duration_days
     records = []
     for arm, spec in sorted(config.arms.items()):
@@ -191,6 +194,19 @@ def drug_exposures(config: TrialConfig) -> list[dict[str, Any]]:
     return records
 
 
+def dose_intervals(config: TrialConfig) -> dict[tuple[str, str], list[float]]:
+    """Return (arm, drug) -> the days between consecutive doses of the drug within follow-up,
+    over all the arm's phases of it (a single dose has none; a gap between phases counts)."""
+    end_day = config.schedule.duration_days
+    days: dict[tuple[str, str], list[float]] = {}
+    for arm, spec in sorted(config.arms.items()):
+        for phase in spec.phases:
+            if phase.drug != "placebo":
+                given = [float(d) for d in phase.dose_days() if d < end_day]
+                days.setdefault((arm, phase.drug), []).extend(given)
+    return {key: np.diff(sorted(d)).tolist() for key, d in days.items()}
+
+
 def treatment_months(records: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
     """Return (arm, drug) -> months from the drug's first dose to the end of its last phase."""
     spans: dict[tuple[str, str], tuple[float, float]] = {}
@@ -208,12 +224,13 @@ def _drug_scopes(configs: list[TrialConfig]) -> dict[str, DrugScope]:
         records = drug_exposures(config)
         follow_up = config.schedule.duration_days / DAYS_PER_MONTH
         months = treatment_months(records)
+        intervals = dose_intervals(config)
         for r in records:
             entry = seen.setdefault(
                 r["drug"], {"dose": [], "interval": [], "months": [], "follow": [], "trials": []}
             )
             entry["dose"].append(r["dose_mg"])
-            entry["interval"].append(r["interval_days"])
+            entry["interval"].extend(intervals[(r["arm"], r["drug"])])
             entry["months"].append(months[(r["arm"], r["drug"])])
             entry["follow"].append(follow_up)
             entry["trials"].append(config.name)

@@ -31,7 +31,13 @@ import numpy as np
 
 from osteotrial.cohort.population import POPULATION_SEX
 from osteotrial.trial.config import TrialConfig
-from osteotrial.trial.scope import Scope, calibrated_scope, drug_exposures, treatment_months
+from osteotrial.trial.scope import (
+    Scope,
+    calibrated_scope,
+    dose_intervals,
+    drug_exposures,
+    treatment_months,
+)
 from osteotrial.units import DAYS_PER_MONTH
 
 SCOPE_KEY = "scope_warnings"  # Parquet metadata key of the endpoint tables (JSON list)
@@ -85,19 +91,17 @@ def check_regimens(config: TrialConfig, scope: Scope) -> list[ScopeWarning]:
                 )
             )
             continue
-        for name, unit in (("dose_mg", "mg"), ("interval_days", "days")):
-            calibrated = getattr(drug, name)
-            if _outside(r[name], *calibrated):
-                what = "dose" if name == "dose_mg" else "dosing interval"
-                out.append(
-                    ScopeWarning(
-                        f"{where}.{name}",
-                        r[name],
-                        list(calibrated),
-                        f"{r['drug']} {what} {r[name]:g} {unit} in arm {r['arm']!r}: calibrated "
-                        f"on {_range(calibrated, unit)} only ({', '.join(drug.trials)})",
-                    )
+        if _outside(r["dose_mg"], *drug.dose_mg):
+            out.append(
+                ScopeWarning(
+                    f"{where}.dose_mg",
+                    r["dose_mg"],
+                    list(drug.dose_mg),
+                    f"{r['drug']} dose {r['dose_mg']:g} mg in arm {r['arm']!r}: calibrated on "
+                    f"{_range(drug.dose_mg, 'mg')} only ({', '.join(drug.trials)})",
                 )
+            )
+    out += check_intervals(config, scope)
     for (arm, name), months in sorted(treatment_months(records).items()):
         drug = scope.drugs.get(name)
         if drug is not None and _outside(months, 0.0, drug.treatment_months):
@@ -110,6 +114,31 @@ def check_regimens(config: TrialConfig, scope: Scope) -> list[ScopeWarning]:
                     f"most {drug.treatment_months:g} months",
                 )
             )
+    return out
+
+
+def check_intervals(config: TrialConfig, scope: Scope) -> list[ScopeWarning]:
+    """Return a warning per arm and drug whose days between doses leave the calibrated ones
+    (the one farthest out is named)."""
+    out = []
+    for (arm, name), gaps in sorted(dose_intervals(config).items()):
+        drug = scope.drugs.get(name)
+        if drug is None:
+            continue
+        low, high = drug.interval_days
+        outside = [g for g in gaps if _outside(g, low, high)]
+        if not outside:
+            continue
+        value = max(outside, key=lambda g: max(low - g, g - high))
+        out.append(
+            ScopeWarning(
+                f"arms.{arm}.{name}.interval_days",
+                round(value, 4),
+                [low, high],
+                f"{name} every {value:g} days in arm {arm!r}: calibrated on doses "
+                f"{_range((low, high), 'days')} apart only",
+            )
+        )
     return out
 
 
