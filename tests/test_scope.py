@@ -203,6 +203,12 @@ def test_warnings_reach_table_metadata_and_the_report_banner(tmp_path):
 
 def test_readme_states_coverage_and_each_known_bias():
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    scope = calibrated_scope()
+    deno, romo = scope.drugs["denosumab"], scope.drugs["romosozumab"]
     assert "postmenopausal women" in readme
+    assert f"aged {scope.age_years[0]:g}-{scope.age_years[1]:g}" in readme
+    assert f"denosumab {deno.dose_mg[0]:g}-{deno.dose_mg[1]:g} mg" in readme
+    assert f"{deno.interval_days[0]:g}-{deno.interval_days[1]:g} days apart" in readme
+    assert f"romosozumab {romo.dose_mg[1]:g} mg monthly for {romo.treatment_months:g}" in readme
     for bias in KNOWN_BIASES:
         assert bias.text in readme, bias.text

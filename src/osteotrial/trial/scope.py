@@ -53,7 +53,7 @@ class KnownBias:
         """Return the one-line statement of the bias (README, report, ``osteotrial scope``)."""
         return (
             f"{self.endpoint} come out about {self.ratio:.1f} times the published rate "
-            f"({self.setting}: {self.emulated_pct:g} % emulated vs {self.published_pct:g} % "
+            f"({self.setting}: {self.emulated_pct:.1f} % emulated vs {self.published_pct:.1f} % "
             f"published; {self.source})"
         )
 
