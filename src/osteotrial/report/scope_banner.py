@@ -22,8 +22,14 @@ OUTSIDE_COLORS = {"color": "#b00", "background": "#fee"}
 INSIDE_COLORS = {"color": "#888", "background": "#f6f6f6"}
 
 
+def _escape(text: str) -> str:
+    """Return ``text`` as HTML, a `command` in backticks as code."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
 def _items(lines: Sequence[str]) -> str:
-    return "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
+    return "<ul>" + "".join(f"<li>{_escape(line)}</li>" for line in lines) + "</ul>"
 
 
 def banner_html(found: list[dict[str, Any]] | None) -> str:
@@ -31,7 +37,7 @@ def banner_html(found: list[dict[str, Any]] | None) -> str:
     scope, or that its tables did not record it) and the known biases."""
     scope = calibrated_scope()
     if found:
-        head = f"<b>{html.escape(HEADER[0].upper() + HEADER[1:])}</b>"
+        head = f"<b>{_escape(HEADER[0].upper() + HEADER[1:])}</b>"
         head += _items([w["message"] for w in found])
         colors = OUTSIDE_COLORS
     else:
@@ -40,7 +46,7 @@ def banner_html(found: list[dict[str, Any]] | None) -> str:
             if found is None
             else "Within what the model was calibrated on"
         )
-        head = f"<b>{state}</b> ({html.escape(scope.population)}; `osteotrial scope`)."
+        head = f"<b>{state}</b> ({_escape(scope.population + '; `osteotrial scope`')})."
         colors = INSIDE_COLORS
     biases = "Known biases, whatever the trial:" + _items([b.text for b in KNOWN_BIASES])
     return f"<div class='scope' style='{STYLE.format(**colors)}'>{head}{biases}</div>"
