@@ -48,8 +48,8 @@ def banner_html(found: list[dict[str, Any]] | None) -> str:
         )
         head = f"<b>{state}</b> ({_escape(scope.population + '; `osteotrial scope`')})."
         colors = INSIDE_COLORS
-    biases = "Known biases, whatever the trial:" + _items([b.text for b in KNOWN_BIASES])
-    return f"<div class='scope' style='{STYLE.format(**colors)}'>{head}{biases}</div>"
+    biases = "<p>Known biases, whatever the trial:</p>" + _items([b.text for b in KNOWN_BIASES])
+    return f"<div class='scope' style='{STYLE.format(**colors)}'><p>{head}</p>{biases}</div>"
 
 
 def add_banner(pages: Sequence[str | Path], endpoint_table: str | Path) -> None:
