@@ -173,7 +173,7 @@ def test_api_warns_once_for_the_regimen_outside():
         osteotrial.simulate(regimens, n_patients=2, seed=1)
     scope = [w for w in caught if issubclass(w.category, OutsideCalibrationWarning)]
     assert len(scope) == 1
-    assert re.search(r"romosozumab every 1 days in arm 'daily'", str(scope[0].message))
+    assert re.search(r"romosozumab every 1 day in arm 'daily'", str(scope[0].message))
     assert "'ok'" not in str(scope[0].message)
 
 

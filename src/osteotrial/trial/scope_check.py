@@ -71,7 +71,7 @@ def _outside(value: float, low: float, high: float) -> bool:
 
 def _range(pair: tuple[float, float], unit: str) -> str:
     low, high = pair
-    return f"{low:g} {unit}" if low == high else f"{low:g} - {high:g} {unit}"
+    return f"{low:g} {unit}" if low == high else f"{low:g} to {high:g} {unit}"
 
 
 def check_regimens(config: TrialConfig, scope: Scope) -> list[ScopeWarning]:
@@ -135,7 +135,8 @@ def check_intervals(config: TrialConfig, scope: Scope) -> list[ScopeWarning]:
                 f"arms.{arm}.{name}.interval_days",
                 round(value, 4),
                 [low, high],
-                f"{name} every {value:g} days in arm {arm!r}: calibrated on doses "
+                f"{name} every {value:g} day{'s' if value != 1 else ''} in arm {arm!r}: "
+                "calibrated on doses "
                 f"{_range((low, high), 'days')} apart only",
             )
         )
@@ -200,7 +201,7 @@ def check_table_sex(config: TrialConfig) -> list[ScopeWarning]:
             "not given",
             POPULATION_SEX,
             f"cohort table {table} has no 'sex' column: every row is taken as a "
-            f"{POPULATION_SEX} patient (postmenopausal); add a 'sex' column (F/M) so that "
+            f"postmenopausal woman ({POPULATION_SEX}); add a 'sex' column (F/M) so that "
             "rows of men are refused rather than simulated as women",
         )
     ]
