@@ -25,8 +25,10 @@ include: "workflow/rules/uncertainty.smk"
 # Before the first job (real runs only): remove shards of other layouts and stale temporary
 # files, and stop, naming the file, if a Parquet file in results/{trial}/ cannot be read; failing
 # here keeps good outputs, which Snakemake would delete when their job starts (osteotrial.storage).
+# A trial outside what the model was calibrated on is said here, once (osteotrial.trial.scope_check).
 onstart:
     tidy_results(f"results/{TRIAL.name}", shard_outputs())
+    log_outside(check_scope(TRIAL))
 
 
 rule all:

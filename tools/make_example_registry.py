@@ -5,9 +5,10 @@ byte for byte each time. No real patient is in it. The women are candidates of t
 source population (``draw_candidates``, seed 20261128) with a total hip or femoral neck T-score
 of -2.0 or lower, as a clinic that measures hips sees them, written as a registry extract:
 
-- ``source_id`` 1001, 1002, ...; ``age_years`` and ``bmi_kg_m2`` to 0.1 (BMI missing in every
-  7th row); hip and neck BMD in g/cm2 to 0.001 (as a DXA report gives them), the spine as a
-  T-score to 0.1 (missing in every 5th row: spine not measured);
+- ``source_id`` 1001, 1002, ...; ``sex`` F (the model covers postmenopausal women);
+  ``age_years`` and ``bmi_kg_m2`` to 0.1 (BMI missing in every 7th row); hip and neck BMD
+  in g/cm2 to 0.001 (as a DXA report gives them), the spine as a T-score to 0.1 (missing in
+  every 5th row: spine not measured);
 - ``prevalent_vertebral_fracture_count`` (missing in every 4th row: no spine radiograph);
 - ``prior_nonvertebral_fracture`` and ``prior_hip_fracture`` as yes/no (missing in every 9th
   row), so every kind of gap the cohort fills is present.
@@ -45,6 +46,7 @@ def registry_frame() -> pl.DataFrame:
     return pl.DataFrame(
         {
             "source_id": FIRST_ID + index,
+            "sex": ["F"] * N_ROWS,
             "age_years": np.round(c["age_years"], 1),
             "bmi_kg_m2": gap(np.round(c["bmi_kg_m2"], 1), 7),
             "bmd_th_g_cm2": np.round(c["bmd_th_g_cm2"], 3),

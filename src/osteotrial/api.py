@@ -15,6 +15,7 @@ analysis, take a trial file instead (README.md).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,6 +29,7 @@ from osteotrial.engine.simulate import simulate_arm
 from osteotrial.trial.config import TrialConfig, load_config
 from osteotrial.trial.regimen_text import format_regimen, parse_regimen, regimen_end_day
 from osteotrial.trial.schedules import ArmSpec, RegimenPhase, Schedule
+from osteotrial.trial.scope_check import check_scope, warn_outside
 from osteotrial.units import DAYS_PER_MONTH
 
 DEFAULT_TRIAL = "frame"
@@ -161,6 +163,12 @@ def simulate(
         ``clinical_vertebral_fractures_cum``, ``hip_fractures_cum``,
         ``nonvertebral_fractures_cum`` (other than hip). BMD and markers are null after death.
 
+    Warns
+    -----
+    OutsideCalibrationWarning
+        Once, listing every way the regimens or the cohort lie outside what the model was
+        calibrated on (``osteotrial.trial.scope_check``; ``osteotrial scope`` prints it).
+
     Raises
     ------
     ValueError, TypeError
@@ -173,6 +181,8 @@ def simulate(
     schedule = quick_schedule(_months(arms, months), float(dt_days))
     config = load_config(trial) if isinstance(trial, str) else trial
     cohort = quick_cohort(config, n, root_seed)
+    run = dataclasses.replace(config, arms=arms, schedule=schedule)
+    warn_outside(check_scope(run, cohort))  # one OutsideCalibrationWarning, if any
     tables = [
         regimen_table(
             simulate_arm(cohort, arm, config.params, schedule, record_pk=False), cohort, label

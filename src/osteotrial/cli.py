@@ -1,4 +1,5 @@
-"""The command line: ``osteotrial simulate`` (a quick look at regimens) and ``osteotrial plan``.
+"""The command line: ``osteotrial simulate`` (a quick look at regimens), ``osteotrial plan``
+and ``osteotrial scope`` (what the model was calibrated on; ``osteotrial.trial.scope``).
 
 ``osteotrial simulate "romosozumab 210 mg monthly for 12 months, then denosumab 60 mg every 6
 months for 12 months" --patients 200 --plot out.png`` prints mean BMD, median marker changes and
@@ -9,8 +10,10 @@ estimated wall time of a workflow run (``osteotrial.plan``). Also ``python -m os
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ from osteotrial import yaml_strict
 from osteotrial.trial.config import deep_merge, load_config, parse_command_line_values
 from osteotrial.trial.locate import resolve_config_dir
 from osteotrial.trial.regimen_text import GRAMMAR_HINT
+from osteotrial.trial.scope_check import OutsideCalibrationWarning
 
 INPUT_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError)
 TABLE_HEADER = (
@@ -126,9 +130,12 @@ def simulate(regimens, patients, seed, months, trial, every_months, plot, out) -
     try:
         regimen = _regimen_arguments(regimens)
         arms = api.regimen_arms(regimen)
-        table = api.simulate(regimen, patients, seed, months=months, trial=trial)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", OutsideCalibrationWarning)
+            table = api.simulate(regimen, patients, seed, months=months, trial=trial)
     except INPUT_ERRORS as error:
         raise click.ClickException(str(error)) from None
+    _echo_warnings(caught)
     summary = api.summarize(table)
     span = int(table["month"].max())
     click.echo(
@@ -144,6 +151,38 @@ def simulate(regimens, patients, seed, months, trial, every_months, plot, out) -
     if out:
         table.write_csv(out) if str(out).endswith(".csv") else table.write_parquet(out)
         click.echo(f"table: {out} ({table.height} rows: patient x regimen x month)")
+
+
+def _echo_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Print each caught warning to stderr: the scope warning as 'warning: ...', others as
+    Python shows them."""
+    for item in caught:
+        if issubclass(item.category, OutsideCalibrationWarning):
+            click.echo(f"warning: {item.message}", err=True)
+        else:
+            warnings.showwarning(item.message, item.category, item.filename, item.lineno)
+
+
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="Output format.",
+)
+def scope(fmt) -> None:
+    """Print what the model was calibrated on: populations, drugs, doses, intervals,
+    follow-up, what it does not cover yet and its known biases (derived from
+    config/targets.yaml and the calibrated trial files)."""
+    from osteotrial.trial.scope import calibrated_scope
+
+    data = calibrated_scope().to_dict()
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(yaml.safe_dump(data, sort_keys=False, width=100).rstrip())
 
 
 def parse_overrides(items: tuple[str, ...]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from osteotrial.trial.locate import repo_path
 from osteotrial.io import ENDPOINT_TABLES
 from osteotrial.report.build import REPORT_FILES
 from osteotrial.storage import tidy_results
+from osteotrial.trial.scope_check import check_scope, log_outside
 
 # Merge config/model.yaml, config/trials/{trial}.yaml and the --config overrides, validate them
 # with config/config.schema.json and the checks of osteotrial.trial.config; an invalid configuration

@@ -9,6 +9,7 @@ from osteotrial.analyses import endpoints
 from osteotrial.analyses.measurement import Measurement
 from osteotrial.storage import check_inputs
 from osteotrial.trial.config import job_config
+from osteotrial.trial.scope_check import run_scope_metadata
 
 trial = job_config(snakemake.params.config, snakemake.config)
 check_inputs([snakemake.input.cohort, snakemake.input.simulations], trial.config_hash)
@@ -20,5 +21,6 @@ tables = endpoints.compute_endpoint_tables(
     imaging_months=trial.schedule.imaging_months,
     measurement=Measurement.from_dict(trial.measurement, trial.seed),
 )
+meta = trial.provenance() | run_scope_metadata(trial, snakemake.input.cohort)
 for name, table in tables.items():
-    io.write_endpoint_table(name, table, snakemake.output[name], trial.provenance())
+    io.write_endpoint_table(name, table, snakemake.output[name], meta)

@@ -62,6 +62,10 @@ IIV_NAMES: tuple[str, ...] = (
 )
 NORMAL_IIV: frozenset[str] = frozenset({"bmd_loss_rate"})  # normal, mean 1 (may be negative)
 MAX_PREVALENT_VERTEBRAL = 4
+# Whom the source population, its fitted covariates and the T-score references
+# (model.tscore: young women) describe; a cohort table's ``sex`` column must name this sex.
+POPULATION_SEX = "female"
+POPULATION_DESCRIPTION = "postmenopausal women"
 
 
 @dataclass(frozen=True)

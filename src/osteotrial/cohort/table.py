@@ -6,7 +6,10 @@ columns (units in the names, as everywhere in osteotrial) are ``TABLE_COLUMNS``;
 ``NA``, ``NaN``, ``null``): missing covariates are drawn later from the source population
 conditional on the given ones (``osteotrial.cohort.conditional``). BMD in g/cm2 is turned into
 T-scores with the model's young-adult reference (``osteotrial.model.tscore``); a site is given
-either as a T-score or as a BMD, never both.
+either as a T-score or as a BMD, never both. A ``sex`` column (F/M, female/male, woman/man) is
+checked and dropped: the model covers postmenopausal women today, so rows of men are refused
+(men come with issue 25); without the column every row is taken as a woman, and every run says
+so (``osteotrial.trial.scope_check``).
 
 Every problem of the table is collected and reported at once, as one ``ValueError`` that names
 the file, the column, the rows (1 = first data row) and the allowed values, before any
@@ -24,7 +27,8 @@ import numpy as np
 import polars as pl
 
 from osteotrial.arrays import FloatArray, IntArray
-from osteotrial.cohort.population import MAX_PREVALENT_VERTEBRAL, PopulationParams
+from osteotrial.calibration.targets import NOT_EMULATED
+from osteotrial.cohort.population import MAX_PREVALENT_VERTEBRAL, POPULATION_SEX, PopulationParams
 from osteotrial.model.tscore import YOUNG_ADULT_MEAN_G_CM2, YOUNG_ADULT_SD_G_CM2, bmd_to_tscore
 
 TSCORE_LIMITS = (-7.0, 4.0)  # as the eligibility windows (cohort.sampling)
@@ -35,6 +39,17 @@ GRADE_COLUMNS: tuple[str, ...] = tuple(
 FLAG_TEXT: dict[str, str] = {"true": "1", "false": "0", "yes": "1", "no": "0"}
 NULL_TEXT: tuple[str, ...] = ("", "NA", "NaN", "nan", "null", "NULL")
 MAX_LISTED_ROWS = 10
+# The ``sex`` column: its spellings (case and spaces ignored). Only POPULATION_SEX is simulated;
+# a table without the column is taken as all women (``trial.scope_check`` says so at every run).
+SEX_TEXT: dict[str, str] = {
+    "f": "female",
+    "female": "female",
+    "woman": "female",
+    "w": "female",
+    "m": "male",
+    "male": "male",
+    "man": "male",
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +69,7 @@ def table_columns(pop: PopulationParams) -> dict[str, ColumnSpec]:
     ages = (pop.age_years_lower, pop.age_years_upper)
     specs = [
         ColumnSpec("source_id", "id", "integer >= 0, unique", 0, 2**62),
+        ColumnSpec("sex", "sex", "F/M, female/male or woman/man; every row", 0, 0),
         ColumnSpec("age_years", "number", "years", *ages, "the population model's age range"),
         ColumnSpec("bmi_kg_m2", "number", "kg/m2", *BMI_LIMITS_KG_M2, "weight / height^2"),
     ]
@@ -107,6 +123,9 @@ def read_baseline_table(path: str | Path, pop: PopulationParams | None = None) -
         raise ValueError(_message(path, problems))
     values: dict[str, FloatArray] = {}
     for name in frame.columns:
+        if name == "sex":
+            problems += sex_problems(frame[name])
+            continue
         column, column_problems = _numbers(frame[name], specs[name])
         values[name] = column
         problems += column_problems
@@ -132,6 +151,33 @@ def _read_frame(path: Path) -> pl.DataFrame:
     if frame.height == 0:
         raise ValueError(f"cohort.table {str(path)!r} has no rows")
     return frame
+
+
+def sex_problems(series: pl.Series) -> list[str]:
+    """Return the problems of the ``sex`` column: missing or unknown values, and rows of men
+    (the model covers postmenopausal women today; ``calibration.targets.NOT_EMULATED``)."""
+    text = series.cast(pl.String).str.strip_chars().str.to_lowercase().to_numpy()
+    sex = np.array([SEX_TEXT.get(v, "") if isinstance(v, str) else "" for v in text])
+    spec = table_columns(PopulationParams())["sex"]
+    problems = []
+    unknown = sex == ""
+    if unknown.any():
+        shown = series.to_numpy()[unknown]
+        problems.append(_rows_problem(spec, unknown, shown, f"allowed: {spec.unit}"))
+    men = (sex != POPULATION_SEX) & ~unknown
+    if men.any():
+        coming = NOT_EMULATED["men_denosumab"].removeprefix("men: ")
+        why = (
+            "rows of men are refused: the model covers postmenopausal women today; men come "
+            f"with {coming}"
+        )
+        problems.append(_rows_problem(spec, men, series.to_numpy()[men], why))
+    return problems
+
+
+def table_has_sex(path: str | Path) -> bool:
+    """Return whether a baseline table has a ``sex`` column (without it, rows are women)."""
+    return "sex" in _read_frame(Path(path)).columns
 
 
 def _check_columns(columns: list[str], specs: dict[str, ColumnSpec]) -> list[str]:

@@ -27,6 +27,7 @@ from osteotrial.calibration.estimates import Estimate
 from osteotrial.calibration.targets import load_targets
 from osteotrial.report import efficacy, validation
 from osteotrial.report import figures_trial as figures
+from osteotrial.report.scope_banner import add_banner
 from osteotrial.stats.incidence import aalen_johansen, competing_status
 from osteotrial.units import DAYS_PER_MONTH
 
@@ -254,7 +255,9 @@ def write_report(
     inputs = ReportInputs(trial, tables, Path(targets_file), Path(validation_file), out)
     for page in PAGES:
         page(inputs)
-    return [out / name for name in REPORT_FILES]
+    written = [out / name for name in REPORT_FILES]
+    add_banner(written, table_paths["bmd"])  # scope warnings and known biases on every page
+    return written
 
 
 def write_table1(r: ReportInputs) -> None:

@@ -1,0 +1,282 @@
+"""Warnings for a run outside what the model was calibrated on (``trial.scope``).
+
+``check_scope(config, cohort)`` compares a run with the calibrated scope and returns one
+``ScopeWarning`` per departure:
+
+- a drug's dose or dosing interval outside the doses and intervals it was calibrated on;
+- a drug given longer, in one arm, than in any calibrated arm;
+- a follow-up longer than that of any calibrated trial that gave the arm's drugs;
+- an eligibility window reaching ages or T-scores beyond every calibrated population;
+- a cohort table without a ``sex`` column (its rows are taken as women; men are refused when
+  the column names them, ``cohort.table``);
+- with the cohort: patients who fit no calibrated population's age and T-score window.
+
+Every run reports them once: ``warn_outside`` raises one ``OutsideCalibrationWarning`` (the
+API), the CLI prints it to stderr, the workflow logs it before the first job and in the cohort
+job's log, and ``scope_metadata`` puts them, as JSON, in the endpoint tables' Parquet metadata
+(key ``scope_warnings``), from which the report's banner reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from osteotrial.cohort.population import POPULATION_SEX
+from osteotrial.trial.config import TrialConfig
+from osteotrial.trial.scope import (
+    Scope,
+    calibrated_scope,
+    dose_intervals,
+    drug_exposures,
+    treatment_months,
+)
+from osteotrial.units import DAYS_PER_MONTH
+
+SCOPE_KEY = "scope_warnings"  # Parquet metadata key of the endpoint tables (JSON list)
+TOLERANCE = 1e-6  # relative: 182.625 days written as 182.6250001 is still every 6 months
+HEADER = "outside what the model was calibrated on (see `osteotrial scope`):"
+
+
+class OutsideCalibrationWarning(UserWarning):
+    """A regimen or cohort lies outside what the model was calibrated on."""
+
+
+@dataclass(frozen=True)
+class ScopeWarning:
+    """One departure from the calibrated scope: the config field, its value, the calibrated
+    range (a [low, high] pair or a text) and a sentence for people."""
+
+    field: str
+    value: Any
+    calibrated: Any
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the warning as JSON-ready data."""
+        return asdict(self)
+
+
+def _outside(value: float, low: float, high: float) -> bool:
+    scale = max(abs(low), abs(high), 1.0) * TOLERANCE
+    return value < low - scale or value > high + scale
+
+
+def _range(pair: tuple[float, float], unit: str) -> str:
+    low, high = pair
+    return f"{low:g} {unit}" if low == high else f"{low:g} to {high:g} {unit}"
+
+
+def check_regimens(config: TrialConfig, scope: Scope) -> list[ScopeWarning]:
+    """Return the warnings of the arms: unknown drug, dose, interval, time on the drug."""
+    out: list[ScopeWarning] = []
+    records = drug_exposures(config)
+    for r in records:
+        where = f"arms.{r['arm']}[{r['index']}]"
+        drug = scope.drugs.get(r["drug"])
+        if drug is None:
+            out.append(
+                ScopeWarning(
+                    f"{where}.drug",
+                    r["drug"],
+                    sorted(scope.drugs),
+                    f"{r['drug']} is not a calibrated drug (calibrated: {sorted(scope.drugs)})",
+                )
+            )
+            continue
+        if _outside(r["dose_mg"], *drug.dose_mg):
+            out.append(
+                ScopeWarning(
+                    f"{where}.dose_mg",
+                    r["dose_mg"],
+                    list(drug.dose_mg),
+                    f"{r['drug']} dose {r['dose_mg']:g} mg in arm {r['arm']!r}: calibrated on "
+                    f"{_range(drug.dose_mg, 'mg')} only ({', '.join(drug.trials)})",
+                )
+            )
+    out += check_intervals(config, scope)
+    for (arm, name), months in sorted(treatment_months(records).items()):
+        drug = scope.drugs.get(name)
+        if drug is not None and _outside(months, 0.0, drug.treatment_months):
+            out.append(
+                ScopeWarning(
+                    f"arms.{arm}.{name}",
+                    round(months, 3),
+                    [0.0, drug.treatment_months],
+                    f"{name} given for {months:.4g} months in arm {arm!r}: calibrated on at "
+                    f"most {drug.treatment_months:g} months",
+                )
+            )
+    return out
+
+
+def check_intervals(config: TrialConfig, scope: Scope) -> list[ScopeWarning]:
+    """Return a warning per arm and drug whose days between doses leave the calibrated ones
+    (the one farthest out is named)."""
+    out = []
+    for (arm, name), gaps in sorted(dose_intervals(config).items()):
+        drug = scope.drugs.get(name)
+        if drug is None:
+            continue
+        low, high = drug.interval_days
+        outside = [g for g in gaps if _outside(g, low, high)]
+        if not outside:
+            continue
+        value = max(outside, key=lambda g: max(low - g, g - high))
+        out.append(
+            ScopeWarning(
+                f"arms.{arm}.{name}.interval_days",
+                round(value, 4),
+                [low, high],
+                f"{name} every {value:g} day{'s' if value != 1 else ''} in arm {arm!r}: "
+                "calibrated on doses "
+                f"{_range((low, high), 'days')} apart only",
+            )
+        )
+    return out
+
+
+def check_follow_up(config: TrialConfig, scope: Scope) -> list[ScopeWarning]:
+    """Return a warning when the follow-up exceeds that of every calibrated trial that gave
+    the run's drugs (any calibrated trial, for a run without drugs)."""
+    months = config.schedule.duration_days / DAYS_PER_MONTH
+    drugs = sorted({r["drug"] for r in drug_exposures(config)} & set(scope.drugs))
+    limits = {d: scope.drugs[d].follow_up_months for d in drugs} or {"any": scope.follow_up_months}
+    drug, limit = min(limits.items(), key=lambda item: item[1])
+    if not _outside(months, 0.0, limit):
+        return []
+    given = f"after {drug}" if drug != "any" else "of any calibrated trial"
+    return [
+        ScopeWarning(
+            "schedule.duration_months",
+            round(months, 3),
+            [0.0, limit],
+            f"follow-up of {months:.4g} months: the longest calibrated follow-up {given} is "
+            f"{limit:g} months",
+        )
+    ]
+
+
+def check_eligibility(config: TrialConfig, scope: Scope) -> list[ScopeWarning]:
+    """Return the warnings of an eligibility window reaching beyond every calibrated one."""
+    e = config.cohort_spec["eligibility"]
+    out = []
+    for kind, unit, pair in (("age_years", "years", scope.age_years), ("tscore", "", scope.tscore)):
+        for bound in ("min", "max"):
+            field = f"{kind}_{bound}"
+            value = float(e[field])
+            if _outside(value, *pair):
+                what = "ages" if kind == "age_years" else "T-scores"
+                out.append(
+                    ScopeWarning(
+                        f"cohort.eligibility.{field}",
+                        value,
+                        list(pair),
+                        f"eligibility {field} = {value:g}: the calibrated populations span "
+                        f"{what} {_range(pair, unit).strip()} only",
+                    )
+                )
+    return out
+
+
+def check_table_sex(config: TrialConfig) -> list[ScopeWarning]:
+    """Return a warning when the cohort table has no ``sex`` column (its rows taken as women)."""
+    table = config.cohort_spec.get("table")
+    if table is None:
+        return []
+    from osteotrial.cohort.table import table_has_sex
+
+    if table_has_sex(table):
+        return []
+    return [
+        ScopeWarning(
+            "cohort.table.sex",
+            "not given",
+            POPULATION_SEX,
+            f"cohort table {table} has no 'sex' column: every row is taken as a "
+            f"postmenopausal woman ({POPULATION_SEX}); add a 'sex' column (F/M) so that "
+            "rows of men are refused rather than simulated as women",
+        )
+    ]
+
+
+def check_cohort(cohort: Any, scope: Scope) -> list[ScopeWarning]:
+    """Return a warning when patients fit no calibrated population's age and T-score window."""
+    fits = np.zeros(cohort.n_patients, dtype=bool)
+    for p in scope.populations:
+        age = (cohort.age_years >= p.age_years[0]) & (cohort.age_years <= p.age_years[1])
+        window = np.zeros(cohort.n_patients, dtype=bool)
+        for site in p.tscore_sites_any:
+            tscore = getattr(cohort, f"tscore_{site.lower()}")
+            window |= (tscore >= p.tscore[0]) & (tscore <= p.tscore[1])
+        fits |= age & window
+    n_out = int((~fits).sum())
+    if n_out == 0:
+        return []
+    trials = ", ".join(p.trial for p in scope.populations)
+    return [
+        ScopeWarning(
+            "cohort",
+            f"{n_out} of {cohort.n_patients} patients",
+            f"the age and T-score windows of {trials}",
+            f"{n_out} of {cohort.n_patients} patients fit no calibrated population's age "
+            f"and T-score window ({trials}; `osteotrial scope`)",
+        )
+    ]
+
+
+def check_scope(config: TrialConfig, cohort: Any = None) -> list[ScopeWarning]:
+    """Return every departure of a run from the calibrated scope (module docstring).
+
+    ``config``: the run's configuration (arms, schedule, cohort block); ``cohort``: its
+    ``Cohort`` when sampled, to check the patients themselves.
+    """
+    scope = calibrated_scope()
+    out = check_regimens(config, scope) + check_follow_up(config, scope)
+    out += check_eligibility(config, scope) + check_table_sex(config)
+    if cohort is not None:
+        out += check_cohort(cohort, scope)
+    return out
+
+
+def scope_text(found: list[ScopeWarning]) -> str:
+    """Return the warnings as one message: a header line, then one line per warning."""
+    return "\n".join([HEADER, *(f"  - {w.message}" for w in found)])
+
+
+def warn_outside(found: list[ScopeWarning], stacklevel: int = 3) -> None:
+    """Raise one ``OutsideCalibrationWarning`` listing every warning (none if the list is
+    empty)."""
+    if found:
+        warnings.warn(scope_text(found), OutsideCalibrationWarning, stacklevel=stacklevel)
+
+
+def log_outside(found: list[ScopeWarning], stream: Any = None) -> None:
+    """Print the warnings to ``stream`` (default stderr: a job's log), as the CLI does."""
+    if found:
+        print(f"warning: {scope_text(found)}", file=stream or sys.stderr, flush=True)
+
+
+def run_scope_metadata(config: TrialConfig, cohort_paths: Sequence[str | Path]) -> dict[str, str]:
+    """Return the ``scope_metadata`` of a workflow run: its config and its cohort shards."""
+    from osteotrial import io
+
+    return scope_metadata(check_scope(config, io.read_cohort(cohort_paths)))
+
+
+def scope_metadata(found: list[ScopeWarning]) -> dict[str, str]:
+    """Return the Parquet metadata entry of the warnings: ``{SCOPE_KEY: JSON list}``."""
+    return {SCOPE_KEY: json.dumps([w.to_dict() for w in found], sort_keys=True)}
+
+
+def read_scope_metadata(metadata: dict[str, str]) -> list[dict[str, Any]] | None:
+    """Return the warnings stored in a table's metadata, or None for a table without the key."""
+    text = metadata.get(SCOPE_KEY)
+    return None if text is None else json.loads(text)

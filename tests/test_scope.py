@@ -1,0 +1,214 @@
+"""What the model was calibrated on (trial.scope) and the warnings of a run outside it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import osteotrial
+from osteotrial import io
+from osteotrial.calibration.targets import NOT_EMULATED, read_targets
+from osteotrial.cli import main
+from osteotrial.cohort.table import read_baseline_table, table_has_sex
+from osteotrial.report.scope_banner import add_banner
+from osteotrial.trial.config import available_trials, load_config
+from osteotrial.trial.scope import KNOWN_BIASES, calibrated_scope, calibrated_trials
+from osteotrial.trial.scope_check import (
+    SCOPE_KEY,
+    OutsideCalibrationWarning,
+    check_cohort,
+    check_scope,
+    read_scope_metadata,
+    scope_metadata,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+# Scenario trials that lie outside the calibrated scope by design (docs/scenarios.md).
+SCENARIO_WARNINGS = {
+    "delayed_denosumab": ["arms.denosumab_every_8_months.denosumab.interval_days"],
+    "frame_extension": ["schedule.duration_months"],
+}
+
+
+def _phase(drug: str, dose: float, every: str, months: int, start: int = 0) -> dict:
+    return {"drug": drug, "dose_mg": dose, "every": every, "start": f"month {start}",
+            "for": f"{months} months"}  # fmt: skip
+
+
+def test_calibrated_trials_are_the_emulated_target_blocks():
+    trials = calibrated_trials()
+    blocks = read_targets()["trials"]
+    assert set(trials) == {
+        "frame",
+        "freedom",
+        "freedom_extension",
+        "denosumab_discontinuation",
+        "denosumab_dose_ranging",
+    }
+    assert all(b in blocks and b not in NOT_EMULATED for b in trials.values())
+    assert set(calibrated_scope().not_covered) == set(NOT_EMULATED)
+
+
+def test_scope_states_doses_intervals_and_follow_up_of_each_drug():
+    scope = calibrated_scope()
+    deno, romo = scope.drugs["denosumab"], scope.drugs["romosozumab"]
+    assert deno.dose_mg == (14.0, 60.0) and deno.interval_days == (84.0, 182.625)
+    assert deno.treatment_months == 60.0 and deno.follow_up_months == 60.0
+    assert romo.dose_mg == (210.0, 210.0) and romo.interval_days == (30.4375, 30.4375)
+    assert romo.treatment_months == 12.0 and romo.follow_up_months == 24.0
+    assert scope.sex == "female" and scope.age_years == (45.0, 90.0)
+    assert scope.tscore == (-4.0, -1.0)
+
+
+def test_scope_is_derived_from_the_trial_files(tmp_path):
+    config_dir = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config_dir)
+    path = config_dir / "trials" / "freedom_extension.yaml"
+    text = path.read_text().replace("1826.25", "2191.5")  # 5 -> 6 years of denosumab
+    text = text.replace("duration_months: 60", "duration_months: 72")
+    path.write_text(text.replace("age_years_max: 90", "age_years_max: 95"))
+    scope = calibrated_scope(config_dir)
+    assert scope.drugs["denosumab"].treatment_months == 72.0
+    assert scope.follow_up_months == 72.0 and scope.age_years == (45.0, 95.0)
+
+
+@pytest.mark.parametrize("trial", sorted(set(available_trials()) - set(SCENARIO_WARNINGS)))
+def test_shipped_trials_give_no_warning(trial):
+    assert check_scope(load_config(trial)) == []
+
+
+@pytest.mark.parametrize("trial", sorted(SCENARIO_WARNINGS))
+def test_scenarios_outside_the_scope_say_why(trial):
+    assert [w.field for w in check_scope(load_config(trial))] == SCENARIO_WARNINGS[trial]
+
+
+ROMO_ARM = "romosozumab_then_denosumab"
+OUTSIDE = {
+    "dose": ("freedom", {"arms": {"denosumab": [_phase("denosumab", 120, "6 months", 36)]}},
+             "arms.denosumab[0].dose_mg", 120.0),
+    "interval": ("freedom", {"arms": {"denosumab": [_phase("denosumab", 60, "4 weeks", 36)]}},
+                 "arms.denosumab.denosumab.interval_days", 28.0),
+    "daily romosozumab": ("frame", {"arms": {ROMO_ARM: [_phase("romosozumab", 210, "1 day", 3)]}},
+                          f"arms.{ROMO_ARM}.romosozumab.interval_days", 1.0),
+    "time on drug": ("frame", {"arms": {ROMO_ARM: [_phase("romosozumab", 210, "1 month", 18)]}},
+                     f"arms.{ROMO_ARM}.romosozumab", 18.0),
+    "age max": ("freedom", {"cohort": {"eligibility": {"age_years_max": 100}}},
+                "cohort.eligibility.age_years_max", 100.0),
+    "age min": ("freedom", {"cohort": {"eligibility": {"age_years_min": 40}}},
+                "cohort.eligibility.age_years_min", 40.0),
+    "T-score min": ("freedom", {"cohort": {"eligibility": {"tscore_min": -5.0}}},
+                    "cohort.eligibility.tscore_min", -5.0),
+    "T-score max": ("freedom", {"cohort": {"eligibility": {"tscore_max": 0.0}}},
+                    "cohort.eligibility.tscore_max", 0.0),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(OUTSIDE))
+def test_each_departure_warns_with_field_value_and_range(case):
+    trial, overrides, field, value = OUTSIDE[case]
+    found = check_scope(load_config(trial, overrides))
+    assert [(w.field, w.value) for w in found] == [(field, value)]
+    assert len(found[0].calibrated) == 2 and found[0].message
+
+
+def test_follow_up_beyond_the_longest_calibrated_one_warns():
+    overrides = {"schedule": {"duration_months": 72, "visit_months": [12, 72],
+                              "imaging_months": [12]}}  # fmt: skip
+    found = check_scope(load_config("freedom", overrides))
+    assert [(w.field, w.value, w.calibrated) for w in found] == [
+        ("schedule.duration_months", 72.0, [0.0, 60.0])
+    ]
+
+
+def test_patients_outside_every_calibrated_population_are_counted():
+    # age 95 fits no population; age 70 with LS -2.0 fits DEFEND's (hip T-scores 0: none)
+    ages, spine, hip = np.array([95.0, 70.0]), np.array([-2.0, -2.0]), np.zeros(2)
+    cohort = SimpleNamespace(
+        n_patients=2, age_years=ages, tscore_ls=spine, tscore_th=hip, tscore_fn=hip
+    )
+    found = check_cohort(cohort, calibrated_scope())
+    assert [(w.field, w.value) for w in found] == [("cohort", "1 of 2 patients")]
+
+
+def test_sex_column_is_read_and_men_are_refused(tmp_path):
+    women = tmp_path / "women.csv"
+    pl.DataFrame({"age_years": [70.0, 71.0], "sex": ["F", " female "]}).write_csv(women)
+    assert table_has_sex(women) and "sex" not in read_baseline_table(women).values
+    men = tmp_path / "men.csv"
+    pl.DataFrame({"age_years": [70.0, 71.0, 72.0], "sex": ["F", "M", "x"]}).write_csv(men)
+    with pytest.raises(ValueError) as error:
+        read_baseline_table(men)
+    text = str(error.value)
+    assert "column 'sex': 1 bad row(s) [2] (values ['M']); rows of men are refused" in text
+    assert "postmenopausal women" in text and "issue 25" in text
+    assert "[3] (values ['x']); allowed: F/M" in text
+
+
+def test_table_without_sex_column_is_taken_as_women_and_says_so(tmp_path):
+    table = tmp_path / "registry.csv"
+    frame = pl.read_csv(ROOT / "config" / "cohorts" / "example_registry.csv")
+    frame.drop("sex").write_csv(table)
+    assert not table_has_sex(table)
+    found = check_scope(load_config("example_registry", {"cohort": {"table": str(table)}}))
+    assert [(w.field, w.value, w.calibrated) for w in found] == [
+        ("cohort.table.sex", "not given", "female")
+    ]
+
+
+def test_api_warns_once_for_the_regimen_outside():
+    regimens = {"ok": "denosumab 60 mg once for 1 month",
+                "daily": "romosozumab 210 mg daily for 1 month"}  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        osteotrial.simulate(regimens, n_patients=2, seed=1)
+    scope = [w for w in caught if issubclass(w.category, OutsideCalibrationWarning)]
+    assert len(scope) == 1
+    assert re.search(r"romosozumab every 1 day in arm 'daily'", str(scope[0].message))
+    assert "'ok'" not in str(scope[0].message)
+
+
+def test_cli_scope_prints_the_statement():
+    done = CliRunner().invoke(main, ["scope"])
+    assert done.exit_code == 0, done.output
+    assert yaml.safe_load(done.output) == calibrated_scope().to_dict()
+
+
+def test_warnings_reach_table_metadata_and_the_report_banner(tmp_path):
+    found = check_scope(load_config("delayed_denosumab"))
+    table = tmp_path / "bmd.parquet"
+    io.write_parquet(pa.table({"x": [1.0]}), table, scope_metadata(found))
+    assert read_scope_metadata(io.read_metadata(table)) == [w.to_dict() for w in found]
+    page = tmp_path / "p.html"
+    page.write_text("<html><body><h2>t</h2></body></html>")
+    add_banner([page, tmp_path / "f.png"], table)
+    text = page.read_text()
+    assert text.index("class='scope'") < text.index("<h2>") and "243.5 days" in text
+    assert all(bias.text.replace("'", "&#x27;") in text for bias in KNOWN_BIASES)
+    io.write_parquet(pa.table({"x": [1.0]}), table, scope_metadata([]))
+    page.write_text("<html><body></body></html>")
+    add_banner([page], table)
+    assert "Within what the model was calibrated on" in page.read_text()
+    assert SCOPE_KEY == "scope_warnings"
+
+
+def test_readme_states_coverage_and_each_known_bias():
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    scope = calibrated_scope()
+    deno, romo = scope.drugs["denosumab"], scope.drugs["romosozumab"]
+    assert "postmenopausal women" in readme
+    assert f"aged {scope.age_years[0]:g}-{scope.age_years[1]:g}" in readme
+    assert f"denosumab {deno.dose_mg[0]:g}-{deno.dose_mg[1]:g} mg" in readme
+    assert f"{deno.interval_days[0]:g}-{deno.interval_days[1]:g} days apart" in readme
+    assert f"romosozumab {romo.dose_mg[1]:g} mg monthly for {romo.treatment_months:g}" in readme
+    for bias in KNOWN_BIASES:
+        assert bias.text in readme, bias.text
