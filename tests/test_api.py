@@ -32,8 +32,26 @@ def test_tidy_table(table):
     )
     baseline = table.filter(pl.col("month") == 0)
     assert (baseline["bmd_ls_pct_change"] == 0).all() and (
-        baseline["vertebral_fractures_cum"] == 0
+        baseline["new_vertebral_fractures_cum"] == 0
     ).all()
+
+
+def test_nonvertebral_includes_hip(table):
+    """The trials' words: nonvertebral = hip + other nonvertebral, so never below hip."""
+    hip, other = table["hip_fractures_cum"], table["nonvertebral_other_than_hip_fractures_cum"]
+    assert (table["nonvertebral_fractures_cum"] == hip + other).all()
+    summary = osteotrial.summarize(table)
+    assert (summary["nonvertebral_incidence_frac"] >= summary["hip_incidence_frac"]).all()
+
+
+def test_summary_intervals_hold_their_estimates(table):
+    summary = osteotrial.summarize(table).filter(pl.col("month") == 2)
+    for low, mid, high in (
+        ("bmd_ls_pct_change_ci_low", "bmd_ls_pct_change_mean", "bmd_ls_pct_change_ci_high"),
+        ("hip_incidence_ci_low_frac", "hip_incidence_frac", "hip_incidence_ci_high_frac"),
+    ):
+        assert (summary[low] < summary[mid]).all() or (summary[mid] == 0).all()
+        assert (summary[mid] < summary[high]).all()
 
 
 def test_regimens_share_patients_and_drugs_act(table):

@@ -22,9 +22,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from osteotrial.analyses.vocabulary import ENGINE_EVENTS, endpoint
 from osteotrial.cohort.sampling import Cohort, CohortSpec, sample_cohort
 from osteotrial.engine.results import ArmResult
 from osteotrial.engine.simulate import simulate_arm
+from osteotrial.stats.intervals import mean_ci_arrays, proportion_ci_arrays
 from osteotrial.trial.config import TrialConfig, load_config
 from osteotrial.trial.regimen_text import format_regimen, parse_regimen, regimen_end_day
 from osteotrial.trial.schedules import ArmSpec, RegimenPhase, Schedule
@@ -34,6 +36,15 @@ DEFAULT_TRIAL = "frame"
 MAX_PATIENTS = 10_000_000
 MAX_MONTHS = 240
 SITES = ("ls", "th", "fn")
+# Fracture endpoints of the table (names and meanings: ``analyses.vocabulary``).
+FRACTURE_ENDPOINTS: tuple[str, ...] = (
+    "new_vertebral",
+    "clinical_vertebral",
+    "hip",
+    "nonvertebral",
+    "nonvertebral_other_than_hip",
+    "clinical",
+)
 BASELINE_COLUMNS = ("age_years", "bmi_kg_m2", "tscore_ls", "tscore_th", "tscore_fn")
 # One row per (regimen, patient_id, month); see ``simulate``'s docstring for the meaning.
 COLUMNS: tuple[str, ...] = (
@@ -47,10 +58,21 @@ COLUMNS: tuple[str, ...] = (
     *(f"bmd_{site}_pct_change" for site in SITES),
     "p1np_pct_change",
     "ctx_pct_change",
-    "vertebral_fractures_cum",
-    "clinical_vertebral_fractures_cum",
-    "hip_fractures_cum",
-    "nonvertebral_fractures_cum",
+    *(f"{name}_fractures_cum" for name in FRACTURE_ENDPOINTS),
+)
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "regimen",
+    "month",
+    "n_alive",
+    *(f"bmd_{s}_pct_change_{stat}" for s in SITES for stat in ("mean", "ci_low", "ci_high")),
+    "p1np_pct_change_median",
+    "ctx_pct_change_median",
+    *(
+        f"{k}_incidence_{stat}frac"
+        for k in FRACTURE_ENDPOINTS
+        for stat in ("", "ci_low_", "ci_high_")
+    ),
 )
 
 Regimen = str | Sequence[RegimenPhase]
@@ -156,10 +178,12 @@ def simulate(
         ``prevalent_vertebral_fracture_count``), ``alive`` (not dead by that day),
         ``bmd_{ls,th,fn}_pct_change`` (lumbar spine, total hip, femoral neck, % change from
         baseline), ``p1np_pct_change`` and ``ctx_pct_change`` (bone markers, % change from the
-        patient's baseline), and cumulative counts of fractures up to that day:
-        ``vertebral_fractures_cum`` (every new vertebral fracture, clinical or not),
-        ``clinical_vertebral_fractures_cum``, ``hip_fractures_cum``,
-        ``nonvertebral_fractures_cum`` (other than hip). BMD and markers are null after death.
+        patient's baseline), and ``<endpoint>_fractures_cum``, the count of fractures of each
+        endpoint of ``FRACTURE_ENDPOINTS`` up to that day, in the trials' words
+        (``analyses.vocabulary``): ``new_vertebral`` (every new vertebral fracture, clinical or
+        not), ``clinical_vertebral``, ``hip``, ``nonvertebral`` (hip included, as in the
+        trials), ``nonvertebral_other_than_hip`` and ``clinical`` (nonvertebral or clinical
+        vertebral). BMD and markers are null after death.
 
     Raises
     ------
@@ -188,6 +212,19 @@ def _event_counts(days: np.ndarray, record_days: np.ndarray) -> np.ndarray:
     return happened.sum(axis=1)
 
 
+def _endpoint_counts(result: ArmResult, name: str) -> np.ndarray:
+    """Return the fractures of endpoint ``name`` up to each record day, (n_times, n_patients):
+    the sum over the engine events the vocabulary says the endpoint is made of."""
+    total = np.zeros((result.record_days.size, result.n_patients), dtype=np.int64)
+    for event in endpoint(name).events:
+        fracture_type, clinical_only = ENGINE_EVENTS[event]
+        days = result.fracture_days(fracture_type)
+        if clinical_only:
+            days = np.where(result.vertebral_fracture_clinical, days, np.nan)
+        total += _event_counts(days, result.record_days)
+    return total
+
+
 def _pct(values: np.ndarray) -> np.ndarray:
     """Return the % change from the first row (baseline), shape kept."""
     return 100.0 * (values / values[:1] - 1.0)
@@ -198,16 +235,10 @@ def regimen_table(result: ArmResult, cohort: Cohort, label: str) -> pl.DataFrame
     days = result.record_days
     n_times, n = days.size, result.n_patients
     alive = ~(np.nan_to_num(result.death_day, nan=np.inf)[None, :] <= days[:, None])
-    clinical = np.where(result.vertebral_fracture_clinical, result.vertebral_fracture_days, np.nan)
     measured = {f"bmd_{s}_pct_change": _pct(result.bmd_g_cm2(s)) for s in SITES}
     measured |= {"p1np_pct_change": 100.0 * (result.p1np_rel - 1.0)}
     measured |= {"ctx_pct_change": 100.0 * (result.ctx_rel - 1.0)}
-    counts = {
-        "vertebral_fractures_cum": _event_counts(result.vertebral_fracture_days, days),
-        "clinical_vertebral_fractures_cum": _event_counts(clinical, days),
-        "hip_fractures_cum": _event_counts(result.hip_fracture_days, days),
-        "nonvertebral_fractures_cum": _event_counts(result.nonvertebral_fracture_days, days),
-    }
+    counts = {f"{k}_fractures_cum": _endpoint_counts(result, k) for k in FRACTURE_ENDPOINTS}
     baseline = {
         name: np.asarray(getattr(cohort, name))
         for name in (*BASELINE_COLUMNS, "prevalent_vertebral_fracture_count")
@@ -234,16 +265,46 @@ def regimen_table(result: ArmResult, cohort: Cohort, label: str) -> pl.DataFrame
 def summarize(table: pl.DataFrame) -> pl.DataFrame:
     """Return one row per (regimen, month) of a ``simulate`` table.
 
-    Columns: ``n_alive``; ``bmd_{ls,th,fn}_pct_change_mean`` (mean over living patients);
-    ``p1np_pct_change_median``, ``ctx_pct_change_median``; ``<type>_incidence_frac``: share
-    of all patients with at least one fracture of the type by that month (a death does not
-    remove a patient from the denominator: deaths are competing events).
+    Columns: ``n_alive``; ``bmd_{ls,th,fn}_pct_change_mean`` (mean over living patients) with
+    its t-based 95 % confidence interval ``bmd_{site}_pct_change_ci_low``/``_ci_high``;
+    ``p1np_pct_change_median``, ``ctx_pct_change_median``; for every endpoint of
+    ``FRACTURE_ENDPOINTS`` (``analyses.vocabulary``; ``nonvertebral`` includes hip),
+    ``<endpoint>_incidence_frac``: share of all patients with at least one fracture of the
+    endpoint by that month (a death does not remove a patient from the denominator: deaths are
+    competing events), with its Wilson 95 % interval ``<endpoint>_incidence_ci_low_frac`` and
+    ``_ci_high_frac``.
     """
-    kinds = ("vertebral", "clinical_vertebral", "hip", "nonvertebral")
-    return table.group_by("regimen", "month", maintain_order=True).agg(
+    frame = table.group_by("regimen", "month", maintain_order=True).agg(
         pl.col("alive").sum().alias("n_alive"),
+        pl.len().alias("_n"),
         *(pl.col(f"bmd_{s}_pct_change").mean().alias(f"bmd_{s}_pct_change_mean") for s in SITES),
+        *(pl.col(f"bmd_{s}_pct_change").std().alias(f"_sd_{s}") for s in SITES),
         pl.col("p1np_pct_change").median().alias("p1np_pct_change_median"),
         pl.col("ctx_pct_change").median().alias("ctx_pct_change_median"),
-        *((pl.col(f"{k}_fractures_cum") > 0).mean().alias(f"{k}_incidence_frac") for k in kinds),
+        *(
+            (pl.col(f"{k}_fractures_cum") > 0).sum().alias(f"_events_{k}")
+            for k in FRACTURE_ENDPOINTS
+        ),
     )
+    return frame.with_columns(**_intervals(frame)).select(SUMMARY_COLUMNS)
+
+
+def _intervals(frame: pl.DataFrame) -> dict[str, Any]:
+    """Return the summary's incidences and 95 % intervals from its group counts and SDs."""
+    columns: dict[str, Any] = {}
+    for s in SITES:
+        low, high = mean_ci_arrays(
+            frame[f"bmd_{s}_pct_change_mean"].to_numpy(),
+            frame[f"_sd_{s}"].to_numpy(),
+            frame["n_alive"].to_numpy(),
+        )
+        columns[f"bmd_{s}_pct_change_ci_low"] = low
+        columns[f"bmd_{s}_pct_change_ci_high"] = high
+    n = frame["_n"].to_numpy()
+    for k in FRACTURE_ENDPOINTS:
+        events = frame[f"_events_{k}"].to_numpy()
+        low, high = proportion_ci_arrays(events, n)
+        columns[f"{k}_incidence_frac"] = events / n
+        columns[f"{k}_incidence_ci_low_frac"] = low
+        columns[f"{k}_incidence_ci_high_frac"] = high
+    return columns

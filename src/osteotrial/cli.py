@@ -18,15 +18,39 @@ import click
 import yaml
 
 from osteotrial import yaml_strict
+from osteotrial.analyses import vocabulary
 from osteotrial.trial.config import deep_merge, load_config, parse_command_line_values
 from osteotrial.trial.locate import resolve_config_dir
 from osteotrial.trial.regimen_text import GRAMMAR_HINT
 
 INPUT_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError)
-TABLE_HEADER = (
-    f"  {'month':>5} {'alive':>6} {'LS %':>7} {'TH %':>6} {'FN %':>6} {'P1NP %':>7} "
-    f"{'CTX %':>6} {'vert fx %':>9} {'clin vert %':>11} {'hip fx %':>8} {'nonvert %':>9}"
+# Printed columns: (header, summary column, scale, decimals); fracture columns are the
+# incidence (%) of the endpoints of ``CLI_ENDPOINTS``, headed by their vocabulary labels.
+CLI_ENDPOINTS: tuple[str, ...] = (
+    "new_vertebral",
+    "clinical_vertebral",
+    "hip",
+    "nonvertebral",
+    "nonvertebral_other_than_hip",
 )
+PRINTED_COLUMNS: tuple[tuple[str, str, float, int], ...] = (
+    ("month", "month", 1.0, 0),
+    ("alive", "n_alive", 1.0, 0),
+    ("LS %", "bmd_ls_pct_change_mean", 1.0, 1),
+    ("TH %", "bmd_th_pct_change_mean", 1.0, 1),
+    ("FN %", "bmd_fn_pct_change_mean", 1.0, 1),
+    ("P1NP %", "p1np_pct_change_median", 1.0, 0),
+    ("CTX %", "ctx_pct_change_median", 1.0, 0),
+    *((f"{vocabulary.label(k)} %", f"{k}_incidence_frac", 100.0, 1) for k in CLI_ENDPOINTS),
+)
+
+
+def _width(header: str) -> int:
+    """Return a column's width: its header and two spaces, so columns part by 2+ spaces."""
+    return max(len(header) + 2, 7)
+
+
+TABLE_HEADER = "".join(f"{h:>{_width(h)}}" for h, *_ in PRINTED_COLUMNS)
 
 
 @click.group()
@@ -57,13 +81,10 @@ def _summary_lines(summary: Any, every_months: int) -> list[str]:
         lines += [f"regimen: {label}", TABLE_HEADER]
         for r in rows.iter_rows(named=True):
             lines.append(
-                f"  {r['month']:>5.0f} {r['n_alive']:>6} {r['bmd_ls_pct_change_mean']:>7.1f} "
-                f"{r['bmd_th_pct_change_mean']:>6.1f} {r['bmd_fn_pct_change_mean']:>6.1f} "
-                f"{r['p1np_pct_change_median']:>7.0f} {r['ctx_pct_change_median']:>6.0f} "
-                f"{100 * r['vertebral_incidence_frac']:>9.1f} "
-                f"{100 * r['clinical_vertebral_incidence_frac']:>11.1f} "
-                f"{100 * r['hip_incidence_frac']:>8.1f} "
-                f"{100 * r['nonvertebral_incidence_frac']:>9.1f}"
+                "".join(
+                    f"{scale * r[column]:>{_width(h)}.{decimals}f}"
+                    for h, column, scale, decimals in PRINTED_COLUMNS
+                )
             )
     return lines
 
@@ -118,7 +139,9 @@ def simulate(regimens, patients, seed, months, trial, every_months, plot, out) -
     """Simulate REGIMEN (one or more; 'label=text' to name them) on one virtual cohort.
 
     Prints mean BMD % change (LS, TH, FN), median P1NP and CTX % change and the cumulative
-    incidence of fractures (%) at every N months; several regimens share the same women.
+    incidence (%) of new vertebral, clinical vertebral, hip and nonvertebral fractures (incl
+    hip, as in the trials; and excl hip) at every N months; several regimens share the same
+    women.
     """
     from osteotrial import api
 
