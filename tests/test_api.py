@@ -5,9 +5,12 @@ from __future__ import annotations
 import polars as pl
 import polars.selectors as cs
 import pytest
+from click.testing import CliRunner
 
 import osteotrial
+from osteotrial import api
 from osteotrial.api import COLUMNS
+from osteotrial.cli import main
 from osteotrial.trial.config import load_config
 from osteotrial.trial.locate import resolve_config_dir
 
@@ -79,6 +82,12 @@ def test_seeded_and_deterministic(table):
         ({"months": 1}, ValueError, "months=1 stops before the regimen ends (month 2)"),
         ({"trial": "nope"}, ValueError, "trial='nope' has no file"),
         ({"regimen": "romosozumab 210 mg fortnightly for 1 month"}, ValueError, "part 1"),
+        (
+            {"regimen": "denosumab 60 mg every 6 months for 30 years"},
+            ValueError,
+            "the regimen runs 360 months, beyond the longest simulated span of 240 months",
+        ),
+        ({"trial": "example_registry", "n_patients": 1000}, ValueError, "set n_patients to at"),
     ],
 )
 def test_bad_input_fails_before_work(kwargs, error, message):
@@ -86,6 +95,39 @@ def test_bad_input_fails_before_work(kwargs, error, message):
     with pytest.raises(error) as raised:
         osteotrial.simulate(**args)
     assert message in str(raised.value)
+
+
+def test_a_run_that_would_not_fit_in_memory_is_refused(monkeypatch):
+    monkeypatch.setattr(api, "memory_limit_bytes", lambda: 10**9)
+    with pytest.raises(ValueError) as raised:
+        osteotrial.simulate(REGIMENS["romo"], n_patients=10**6)
+    assert "n_patients=1000000 x 1 regimen(s) x 3 months needs about 1.5 GB" in str(raised.value)
+    assert "above the limit of 1.0 GB" in str(raised.value)
+
+
+def test_memory_limit_reads_this_machine():
+    assert 10**8 < api.memory_limit_bytes() < 2**60
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["-n", "1000000", REGIMENS["romo"]],
+            "--patients=1000000 x 1 regimen(s) x 3 months needs about 1.5 GB",
+        ),
+        (["-n", "1000", "--trial", "example_registry", REGIMENS["romo"]], "set --patients to"),
+        (
+            ["denosumab 60 mg every 6 months for 30 years"],
+            "the regimen runs 360 months, beyond the longest simulated span of 240 months",
+        ),
+    ],
+)
+def test_cli_errors_name_the_cli_options(args, message, monkeypatch):
+    monkeypatch.setattr(api, "memory_limit_bytes", lambda: 10**9)
+    done = CliRunner().invoke(main, ["simulate", *args])
+    assert done.exit_code == 1 and message in done.output, done.output
+    assert "n_per_arm" not in done.output and "n_patients" not in done.output
 
 
 def test_load_config_from_any_directory(tmp_path, monkeypatch):

@@ -53,6 +53,23 @@ def _width(header: str) -> int:
 TABLE_HEADER = "".join(f"{h:>{_width(h)}}" for h, *_ in PRINTED_COLUMNS)
 
 
+class Cores(click.ParamType):
+    """The ``--cores`` value: a positive integer or 'all' (every core of this machine)."""
+
+    name = "cores"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        """Return the number of cores; a clear click error for anything else."""
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        text = str(value).strip().lower()
+        if text == "all":
+            return os.cpu_count() or 1
+        if text.lstrip("+").isdigit() and int(text) >= 1:
+            return int(text)
+        self.fail(f"{value!r} is not a positive integer (1, 2, ...) or 'all'", param, ctx)
+
+
 @click.group()
 def main() -> None:
     """osteotrial: an in-silico trial emulator for osteoporosis drugs."""
@@ -144,12 +161,17 @@ def simulate(regimens, patients, seed, months, trial, every_months, plot, out) -
     women.
     """
     from osteotrial import api
+    from osteotrial.cohort.from_table import TooFewEligibleError
 
     start = time.perf_counter()
     try:
         regimen = _regimen_arguments(regimens)
         arms = api.regimen_arms(regimen)
+        span = api.simulated_months(arms, months)
+        api.check_memory(patients, len(arms), span, option="--patients")
         table = api.simulate(regimen, patients, seed, months=months, trial=trial)
+    except TooFewEligibleError as error:
+        raise click.ClickException(str(error.advise("--patients"))) from None
     except INPUT_ERRORS as error:
         raise click.ClickException(str(error)) from None
     summary = api.summarize(table)
@@ -215,7 +237,11 @@ def _default_trial() -> str:
     help="YAML file deep-merged over the trial file.",
 )
 @click.option(
-    "--cores", default="all", show_default=True, help="Cores of the run (a number or 'all')."
+    "--cores",
+    type=Cores(),
+    default="all",
+    show_default=True,
+    help="Cores of the run: a positive integer or 'all'.",
 )
 @click.option(
     "--benchmark",
@@ -234,9 +260,8 @@ def plan(overrides, config_items, configfile, cores, benchmark, every_rule) -> N
             merged = deep_merge(merged, yaml_strict.load_file(path) or {})
         merged = deep_merge(merged, parse_overrides((*config_items, *overrides)))
         trial = load_config(str(merged.pop("trial", None) or _default_trial()), merged)
-        n_cores = (os.cpu_count() or 1) if cores == "all" else int(cores)
         bench = benchmark or _relative(resolve_config_dir().parent / "benchmarks" / "latest.json")
-        lines = plan_lines(trial, bench, n_cores, every_rule)
+        lines = plan_lines(trial, bench, cores, every_rule)
     except INPUT_ERRORS as error:
         raise click.ClickException(str(error)) from None
     click.echo("\n".join(lines))
