@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import polars as pl
 import polars.selectors as cs
 import pytest
@@ -147,3 +150,13 @@ def test_trial_given_as_a_path(tmp_path, monkeypatch):
     assert load_config(str(tmp_path / "mytrial.yaml")).name == "mytrial"
     with pytest.raises(ValueError, match="trial file 'missing.yaml' does not exist"):
         load_config("missing.yaml")
+
+
+def test_simulate_and_summarize_are_listed_and_imported_lazily():
+    code = (
+        "import sys, osteotrial; assert 'osteotrial.api' not in sys.modules; "
+        "assert {'simulate', 'summarize'} <= set(dir(osteotrial)); "
+        "from osteotrial import simulate, summarize; print(simulate.__module__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "osteotrial.api", done.stderr

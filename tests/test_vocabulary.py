@@ -12,6 +12,7 @@ import re
 import numpy as np
 import polars as pl
 import pytest
+from conftest import synthetic_cohort, synthetic_result
 
 from osteotrial import api, cli, io
 from osteotrial.analyses import counterfactual, endpoints, vocabulary
@@ -19,7 +20,6 @@ from osteotrial.analyses.vocabulary import ENDPOINTS, ENGINE_EVENTS
 from osteotrial.model.records import FRACTURE_TYPES
 from osteotrial.report import figures_regimen
 from osteotrial.units import DAYS_PER_MONTH
-from tests.conftest import synthetic_cohort, synthetic_result
 
 # Columns that name a fracture endpoint: <endpoint><suffix>.
 ENDPOINT_COLUMN = re.compile(

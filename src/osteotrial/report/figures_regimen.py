@@ -22,6 +22,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
@@ -92,11 +93,11 @@ def _draw_series(ax, rows: pl.DataFrame, series: tuple, color: str, first: bool)
             )  # fmt: skip
 
 
-def plot_regimens(summary: pl.DataFrame, arms: Mapping[str, ArmSpec], path: str | Path) -> None:
-    """Write the quick-look figure (PNG, ``FIGURE_SIZE_IN`` at ``DPI``) of ``summary``.
+def regimen_figure(summary: pl.DataFrame, arms: Mapping[str, ArmSpec]) -> Figure:
+    """Return the quick-look figure (``FIGURE_SIZE_IN`` at ``DPI``) of ``summary``.
 
-    Line styles name the series of a panel (legend in the panel), colours the regimens, and
-    the shading the drugs' treatment periods (legend below the panels).
+    Line styles name the series of a panel (legend in the panel), colours the regimens, the
+    shading the drugs' treatment periods and the bands the 95 % intervals (legend below).
     """
     fig, axes = plt.subplots(1, len(PANELS), figsize=FIGURE_SIZE_IN, dpi=DPI)
     handles: list = _shade(axes, next(iter(arms.values()))) if len(arms) == 1 else []
@@ -114,6 +115,12 @@ def plot_regimens(summary: pl.DataFrame, arms: Mapping[str, ArmSpec], path: str 
     n_rows = 1 + (len(handles) - 1) // 3
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 3), fontsize=9)
     fig.tight_layout(rect=(0.0, 0.06 * n_rows, 1.0, 1.0))
+    return fig
+
+
+def plot_regimens(summary: pl.DataFrame, arms: Mapping[str, ArmSpec], path: str | Path) -> None:
+    """Write the quick-look figure of ``summary`` (``regimen_figure``) as a PNG at ``path``."""
+    fig = regimen_figure(summary, arms)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
