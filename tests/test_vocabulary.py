@@ -112,6 +112,14 @@ def test_api_and_cli_use_only_vocabulary_names():
     assert "nonvert incl hip %" in printed and "hip %" in printed
 
 
+def test_report_figures_use_only_vocabulary_names():
+    from osteotrial.report import build, figures_counterfactual, figures_trial
+
+    named = [*figures_trial.ENDPOINT_NAMES, *build.KM_ENDPOINTS]
+    assert set(named) | set(figures_counterfactual.FOREST_ENDPOINTS) <= set(ENDPOINTS)
+    assert "hip" in figures_trial.ENDPOINT_NAMES["nonvertebral"]
+
+
 def test_figure_curves_use_only_vocabulary_names():
     columns = [s[0] for _, _, series in figures_regimen.PANELS for s in series]
     assert undefined_names(columns) == []
