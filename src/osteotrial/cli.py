@@ -114,7 +114,8 @@ def _summary_lines(summary: Any, every_months: int) -> list[str]:
     type=click.IntRange(1, 10_000_000),
     default=100,
     show_default=True,
-    help="Virtual women screened with the trial's eligibility.",
+    help="Virtual women screened with the trial's eligibility; a run that would need more "
+    "than 80 % of the memory available (about 500 B per woman, regimen and month) is refused.",
 )
 @click.option(
     "--seed",
@@ -127,7 +128,8 @@ def _summary_lines(summary: Any, every_months: int) -> list[str]:
     "--months",
     type=click.IntRange(1, 240),
     default=None,
-    help="Simulated months [default: end of the longest regimen].",
+    help="Simulated months, at most 240, as a regimen's length [default: end of the longest "
+    "regimen].",
 )
 @click.option(
     "--trial",
