@@ -178,3 +178,15 @@ def test_example_trial_loads_samples_and_simulates():
         assert np.isfinite(result.bmd_th_g_cm2).all()
     with pytest.raises(ValueError, match="set n_per_arm to at most"):
         load_config("example_registry", {"n_per_arm": 100}, config_dir=ROOT / "config")
+
+
+def test_ragged_csv_rows_name_the_file_and_lines(tmp_path):
+    path = tmp_path / "ragged.csv"
+    rows = ["age_years,tscore_th", "70,-2.6", "71,-2.7,5", "", "72", *["73,-2.8,1,2"] * 6]
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(ValueError) as error:
+        read_baseline_table(path)
+    text = str(error.value)
+    assert f"cohort.table {str(path)!r}: 8 row(s) with a number of fields other than" in text
+    assert "the header's 2: line 3 has 3 fields; line 5 has 1 fields; line 6 has 4" in text
+    assert "(and 3 more lines)" in text and "truncate_ragged_lines" not in text

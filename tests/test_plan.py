@@ -68,3 +68,11 @@ def test_cli_plan_overrides_and_errors(tmp_path, monkeypatch):
     bad = CliRunner().invoke(main, ["plan", "--config", "trial=frame", "n_per_arm=-3"])
     assert bad.exit_code == 1 and "n_per_arm=-3 is out of range" in bad.output
     assert CliRunner().invoke(main, ["plan", "n_per_arm"]).exit_code == 2
+
+
+@pytest.mark.parametrize("cores", ["0", "-3", "lots", "2.5"])
+def test_cli_plan_refuses_cores_that_are_not_a_positive_integer_or_all(cores):
+    done = CliRunner().invoke(main, ["plan", "--config", "trial=frame", "--cores", cores])
+    assert done.exit_code == 2, done.output
+    assert f"Invalid value for '--cores': {cores!r} is not a positive integer" in done.output
+    assert "or 'all'" in done.output and "Traceback" not in done.output

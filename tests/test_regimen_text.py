@@ -79,7 +79,21 @@ def test_canonical_form_is_a_fixed_point(text, canonical):
         ("denosumab 60 mg every 6 fortnights for 1 year", "unknown unit 'fortnights'"),
         (
             "denosumab sixty mg monthly for 1 year",
-            "the dose (e.g. '60 mg') must be a number, got 'sixty'",
+            "the dose (e.g. '60 mg') must be a number (digits, or a word from 'one' to "
+            "'twenty'), got 'sixty'",
+        ),
+        (
+            "denosumab -60 mg monthly for 1 year",
+            "the dose (e.g. '60 mg') must be positive, got '-60'",
+        ),
+        ("denosumab 0 mg monthly for 1 year", "the dose must be positive, got 0 mg"),
+        ("placebo -5 mg for 1 year", "the dose (e.g. '60 mg') must be positive, got '-5'"),
+        ("denosumab 60 mg every -6 months for 1 year", "the interval must be positive, got '-6'"),
+        ("denosumab 60 mg monthly for -1 year", "the duration must be positive, got '-1'"),
+        (
+            "denosumab 60 mg every lots months for 1 year",
+            "unknown unit 'lots'; allowed: day(s), week(s), month(s), year(s) (a number before "
+            "the unit is written in digits or as a word from 'one' to 'twenty')",
         ),
         ("denosumab 60 mg monthly", "ends where 'for <n> <unit>' was expected"),
         ("denosumab 60 mg monthly for 1 year please", "unexpected 'please' after the duration"),
@@ -92,6 +106,12 @@ def test_bad_text_names_the_part(text, message):
     with pytest.raises(RegimenTextError) as error:
         parse_regimen(text)
     assert message in str(error.value)
+
+
+def test_numbers_may_be_words():
+    words = parse_regimen("denosumab 60 mg every six months for two years, then off for one year")
+    digits = parse_regimen("denosumab 60 mg every 6 months for 2 years, then off for 1 year")
+    assert words == digits
 
 
 def test_overlapping_phases_have_no_text():

@@ -70,3 +70,15 @@ def test_logrank_without_ties_is_lifelines_logrank_test():
     assert logrank.logrank_test(duration, event, treated)[2] == pytest.approx(
         expected.p_value, rel=1e-9
     )
+
+
+def test_interval_arrays_match_the_scalar_intervals():
+    from osteotrial.stats import intervals
+
+    low, high = intervals.proportion_ci_arrays(np.array([0, 5, 20]), np.array([20, 100, 20]))
+    for k, n, lo, hi in zip((0, 5, 20), (20, 100, 20), low, high, strict=True):
+        assert (lo, hi) == pytest.approx(intervals.proportion_ci(k, n), abs=1e-12)
+    values = np.array([1.0, 2.0, 4.0, 7.0])
+    expected = intervals.mean_ci(values)
+    got = intervals.mean_ci_arrays(np.array([values.mean()]), np.array([values.std(ddof=1)]), [4])
+    assert (got[0][0], got[1][0]) == pytest.approx(expected[1:], rel=1e-12)

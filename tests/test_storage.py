@@ -59,3 +59,18 @@ def test_nan_is_written_as_null_and_tables_compare_equal(tmp_path):
     assert table["hip_fracture_day_1"].to_pylist() == [None, None, 50.0, 50.0]
     assert table["death_day"].null_count == 4 and table["dropout_day"].to_pylist()[0] == np.inf
     assert table.equals(pq.read_table(path))
+
+
+def test_regenerate_command_parses_as_snakemake_targets(tmp_path):
+    """The hint's targets come before --config, so snakemake reads them as targets."""
+    from snakemake.cli import get_argument_parser
+
+    shard = "results/frame/simulations/placebo/s002-of-004.parquet"
+    words = storage.regenerate_command(shard).split()
+    args = get_argument_parser().parse_args(words[1:])
+    assert args.targets == ["all", shard] and args.config == ["trial=frame"]
+    broken = tmp_path / "results" / "smoke" / "x" / "s000.parquet"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"not parquet")
+    with pytest.raises(ValueError, match=f"all {broken} --config trial=smoke"):
+        storage.read_provenance(broken)

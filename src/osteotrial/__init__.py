@@ -18,3 +18,8 @@ def __getattr__(name: str) -> Any:
 
         return getattr(api, name)
     raise AttributeError(f"module 'osteotrial' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """Return the module's names with the lazily imported API, so that ``dir`` lists it."""
+    return sorted({*globals(), *__all__})

@@ -21,16 +21,57 @@ import click
 import yaml
 
 from osteotrial import yaml_strict
+from osteotrial.analyses import vocabulary
 from osteotrial.trial.config import deep_merge, load_config, parse_command_line_values
 from osteotrial.trial.locate import resolve_config_dir
 from osteotrial.trial.regimen_text import GRAMMAR_HINT
 from osteotrial.trial.scope_check import OutsideCalibrationWarning
 
 INPUT_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError)
-TABLE_HEADER = (
-    f"  {'month':>5} {'alive':>6} {'LS %':>7} {'TH %':>6} {'FN %':>6} {'P1NP %':>7} "
-    f"{'CTX %':>6} {'vert fx %':>9} {'clin vert %':>11} {'hip fx %':>8} {'nonvert %':>9}"
+# Printed columns: (header, summary column, scale, decimals); fracture columns are the
+# incidence (%) of the endpoints of ``CLI_ENDPOINTS``, headed by their vocabulary labels.
+CLI_ENDPOINTS: tuple[str, ...] = (
+    "new_vertebral",
+    "clinical_vertebral",
+    "hip",
+    "nonvertebral",
+    "nonvertebral_other_than_hip",
 )
+PRINTED_COLUMNS: tuple[tuple[str, str, float, int], ...] = (
+    ("month", "month", 1.0, 0),
+    ("alive", "n_alive", 1.0, 0),
+    ("LS %", "bmd_ls_pct_change_mean", 1.0, 1),
+    ("TH %", "bmd_th_pct_change_mean", 1.0, 1),
+    ("FN %", "bmd_fn_pct_change_mean", 1.0, 1),
+    ("P1NP %", "p1np_pct_change_median", 1.0, 0),
+    ("CTX %", "ctx_pct_change_median", 1.0, 0),
+    *((f"{vocabulary.label(k)} %", f"{k}_incidence_frac", 100.0, 1) for k in CLI_ENDPOINTS),
+)
+
+
+def _width(header: str) -> int:
+    """Return a column's width: its header and two spaces, so columns part by 2+ spaces."""
+    return max(len(header) + 2, 7)
+
+
+TABLE_HEADER = "".join(f"{h:>{_width(h)}}" for h, *_ in PRINTED_COLUMNS)
+
+
+class Cores(click.ParamType):
+    """The ``--cores`` value: a positive integer or 'all' (every core of this machine)."""
+
+    name = "cores"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        """Return the number of cores; a clear click error for anything else."""
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        text = str(value).strip().lower()
+        if text == "all":
+            return os.cpu_count() or 1
+        if text.lstrip("+").isdigit() and int(text) >= 1:
+            return int(text)
+        self.fail(f"{value!r} is not a positive integer (1, 2, ...) or 'all'", param, ctx)
 
 
 @click.group()
@@ -61,13 +102,10 @@ def _summary_lines(summary: Any, every_months: int) -> list[str]:
         lines += [f"regimen: {label}", TABLE_HEADER]
         for r in rows.iter_rows(named=True):
             lines.append(
-                f"  {r['month']:>5.0f} {r['n_alive']:>6} {r['bmd_ls_pct_change_mean']:>7.1f} "
-                f"{r['bmd_th_pct_change_mean']:>6.1f} {r['bmd_fn_pct_change_mean']:>6.1f} "
-                f"{r['p1np_pct_change_median']:>7.0f} {r['ctx_pct_change_median']:>6.0f} "
-                f"{100 * r['vertebral_incidence_frac']:>9.1f} "
-                f"{100 * r['clinical_vertebral_incidence_frac']:>11.1f} "
-                f"{100 * r['hip_incidence_frac']:>8.1f} "
-                f"{100 * r['nonvertebral_incidence_frac']:>9.1f}"
+                "".join(
+                    f"{scale * r[column]:>{_width(h)}.{decimals}f}"
+                    for h, column, scale, decimals in PRINTED_COLUMNS
+                )
             )
     return lines
 
@@ -80,7 +118,8 @@ def _summary_lines(summary: Any, every_months: int) -> list[str]:
     type=click.IntRange(1, 10_000_000),
     default=100,
     show_default=True,
-    help="Virtual women screened with the trial's eligibility.",
+    help="Virtual women screened with the trial's eligibility; a run that would need more "
+    "than 80 % of the memory available (about 500 B per woman, regimen and month) is refused.",
 )
 @click.option(
     "--seed",
@@ -93,7 +132,8 @@ def _summary_lines(summary: Any, every_months: int) -> list[str]:
     "--months",
     type=click.IntRange(1, 240),
     default=None,
-    help="Simulated months [default: end of the longest regimen].",
+    help="Simulated months, at most 240, as a regimen's length [default: end of the longest "
+    "regimen].",
 )
 @click.option(
     "--trial",
@@ -122,17 +162,24 @@ def simulate(regimens, patients, seed, months, trial, every_months, plot, out) -
     """Simulate REGIMEN (one or more; 'label=text' to name them) on one virtual cohort.
 
     Prints mean BMD % change (LS, TH, FN), median P1NP and CTX % change and the cumulative
-    incidence of fractures (%) at every N months; several regimens share the same women.
+    incidence (%) of new vertebral, clinical vertebral, hip and nonvertebral fractures (incl
+    hip, as in the trials; and excl hip) at every N months; several regimens share the same
+    women.
     """
     from osteotrial import api
+    from osteotrial.cohort.from_table import TooFewEligibleError
 
     start = time.perf_counter()
     try:
         regimen = _regimen_arguments(regimens)
         arms = api.regimen_arms(regimen)
+        span = api.simulated_months(arms, months)
+        api.check_memory(patients, len(arms), span, option="--patients")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", OutsideCalibrationWarning)
             table = api.simulate(regimen, patients, seed, months=months, trial=trial)
+    except TooFewEligibleError as error:
+        raise click.ClickException(str(error.advise("--patients"))) from None
     except INPUT_ERRORS as error:
         raise click.ClickException(str(error)) from None
     _echo_warnings(caught)
@@ -231,7 +278,11 @@ def _default_trial() -> str:
     help="YAML file deep-merged over the trial file.",
 )
 @click.option(
-    "--cores", default="all", show_default=True, help="Cores of the run (a number or 'all')."
+    "--cores",
+    type=Cores(),
+    default="all",
+    show_default=True,
+    help="Cores of the run: a positive integer or 'all'.",
 )
 @click.option(
     "--benchmark",
@@ -250,9 +301,8 @@ def plan(overrides, config_items, configfile, cores, benchmark, every_rule) -> N
             merged = deep_merge(merged, yaml_strict.load_file(path) or {})
         merged = deep_merge(merged, parse_overrides((*config_items, *overrides)))
         trial = load_config(str(merged.pop("trial", None) or _default_trial()), merged)
-        n_cores = (os.cpu_count() or 1) if cores == "all" else int(cores)
         bench = benchmark or _relative(resolve_config_dir().parent / "benchmarks" / "latest.json")
-        lines = plan_lines(trial, bench, n_cores, every_rule)
+        lines = plan_lines(trial, bench, cores, every_rule)
     except INPUT_ERRORS as error:
         raise click.ClickException(str(error)) from None
     click.echo("\n".join(lines))

@@ -43,10 +43,25 @@ def read_provenance(path: str | Path) -> dict[str, str]:
         raw = pq.read_schema(path).metadata or {}
     except (OSError, ValueError) as error:  # ArrowInvalid is a ValueError
         raise ValueError(
-            f"{path} cannot be read as a Parquet file ({error}); delete it, then rerun with "
-            f"it among the targets (snakemake ... all {path}) to regenerate it"
+            f"{path} cannot be read as a Parquet file ({error}); delete it, then regenerate it: "
+            f"{regenerate_command(path)}"
         ) from error
     return {k.decode(): v.decode() for k, v in raw.items() if not k.startswith(b"ARROW:")}
+
+
+def regenerate_command(path: str | Path) -> str:
+    """Return the snakemake command that regenerates ``path`` (and what depends on it).
+
+    The file is named as a target, with ``all``, *before* ``--config``: snakemake reads every
+    word after ``--config`` as a config value, so a target typed after it fails. The trial is
+    the folder below ``results/`` (``<trial>`` when the path has none).
+    """
+    parts = Path(path).parts
+    trial = parts[parts.index("results") + 1] if "results" in parts[:-2] else "<trial>"
+    return (
+        "snakemake --profile workflow/profiles/default --cores all "
+        f"all {path} --config trial={trial}"
+    )
 
 
 def check_inputs(paths: str | Path | Iterable, config_hash: str) -> None:

@@ -13,7 +13,8 @@ Definitions (1 month = 30.4375 days; day m = month x 30.4375):
 - ``fractures``: incidence by month m. ``new_vertebral`` (morphometric) counts, among patients
   imaged at imaging month m (on study at day m), those with any vertebral fracture before day m.
   The clinical endpoints (``clinical_vertebral``, ``hip``, ``nonvertebral`` = hip or other
-  nonvertebral, ``clinical`` = nonvertebral or clinical vertebral) count a first event on or
+  nonvertebral, ``clinical`` = nonvertebral or clinical vertebral; names and engine events in
+  ``analyses.vocabulary``, the one vocabulary of tables, API and CLI) count a first event on or
   before day m that happened before the patient's death or dropout; the denominator is every
   randomized patient of the arm. Wilson 95 % intervals (``stats.intervals.proportion_ci``).
   ``cumulative_incidence_frac``: the Aalen-Johansen incidence of the clinical endpoints by month
@@ -47,8 +48,10 @@ import polars as pl
 import pyarrow as pa
 
 from osteotrial.analyses import measurement as measure
+from osteotrial.analyses import vocabulary
 from osteotrial.analyses.baseline import baseline_table
 from osteotrial.analyses.measurement import EXACT, Measurement
+from osteotrial.analyses.vocabulary import ENGINE_EVENTS
 from osteotrial.io import ENDPOINT_SCHEMAS
 from osteotrial.model.records import SITES
 from osteotrial.stats.cox import cox_hazard_ratio
@@ -59,6 +62,7 @@ from osteotrial.stats.tests import fisher_exact_p
 from osteotrial.units import DAYS_PER_MONTH
 
 MARKERS: dict[str, str] = {"P1NP": "p1np_pct_change", "CTX": "ctx_pct_change"}
+# Endpoints of the fractures and comparisons tables (``analyses.vocabulary`` names).
 FRACTURE_ENDPOINTS: tuple[str, ...] = (
     "new_vertebral",
     "clinical_vertebral",
@@ -79,25 +83,39 @@ def _never(expr: pl.Expr) -> pl.Expr:
     return expr.fill_nan(np.inf).fill_null(np.inf)
 
 
+def _event_days(names: Sequence[str]) -> dict[str, pl.Expr]:
+    """Return the first-event day of every ``vocabulary.ENGINE_EVENTS`` event (+inf if none)
+    from the simulation columns ``<engine type>_fracture_day_k``."""
+    events = {}
+    for event, (fracture_type, clinical_only) in ENGINE_EVENTS.items():
+        columns = sorted(c for c in names if c.startswith(f"{fracture_type}_fracture_day_"))
+        if clinical_only:
+            events[event] = pl.min_horizontal(
+                pl.when(pl.col(f"vertebral_fracture_clinical_{c.rsplit('_', 1)[1]}"))
+                .then(_never(pl.col(c)))
+                .otherwise(np.inf)
+                for c in columns
+            )
+        else:
+            events[event] = pl.min_horizontal(_never(pl.col(c)) for c in columns)
+    return events
+
+
 def patient_events(simulations: pl.LazyFrame) -> pl.DataFrame:
     """Return one row per patient, sorted by patient_id, with first-event days per endpoint.
 
     Columns: patient_id, arm, exit_day (min of death and dropout day), death_day, and
-    ``<endpoint>_day`` for every endpoint; days are +inf when no (observed) event happened.
+    ``<endpoint>_day`` for every endpoint of ``FRACTURE_ENDPOINTS``: the first of the engine
+    events the vocabulary names (``analyses.vocabulary``). Days are +inf when no (observed)
+    event happened; a clinical endpoint's event counts only before the patient's exit.
     """
-    names = simulations.collect_schema().names()
-    vertebral = sorted(c for c in names if c.startswith("vertebral_fracture_day_"))
+    events = _event_days(simulations.collect_schema().names())
     exit_day = pl.min_horizontal(_never(pl.col("death_day")), _never(pl.col("dropout_day")))
-    clinical_vertebral = pl.min_horizontal(
-        pl.when(pl.col(f"vertebral_fracture_clinical_{c.rsplit('_', 1)[1]}"))
-        .then(_never(pl.col(c)))
-        .otherwise(np.inf)
-        for c in vertebral
-    )
-    hip = _never(pl.col("hip_fracture_day_1"))
-    nonvertebral = pl.min_horizontal(hip, _never(pl.col("nonvertebral_fracture_day_1")))
 
-    def observed(day: pl.Expr) -> pl.Expr:
+    def first_day(name: str) -> pl.Expr:
+        day = pl.min_horizontal(events[e] for e in vocabulary.endpoint(name).events)
+        if name == "new_vertebral":  # seen at imaging: fracture_counts applies the visit rule
+            return day
         return pl.when(day < pl.col("exit_day")).then(day).otherwise(np.inf)
 
     return (
@@ -108,11 +126,7 @@ def patient_events(simulations: pl.LazyFrame) -> pl.DataFrame:
             "arm",
             "exit_day",
             death_day=_never(pl.col("death_day")),
-            new_vertebral_day=pl.min_horizontal(_never(pl.col(c)) for c in vertebral),
-            clinical_vertebral_day=observed(clinical_vertebral),
-            hip_day=observed(hip),
-            nonvertebral_day=observed(nonvertebral),
-            clinical_day=pl.min_horizontal(observed(nonvertebral), observed(clinical_vertebral)),
+            **{f"{name}_day": first_day(name) for name in FRACTURE_ENDPOINTS},
         )
         .sort("patient_id")
         .collect()

@@ -24,6 +24,25 @@ from osteotrial.cohort.conditional import complete_covariates
 from osteotrial.cohort.sampling import Cohort, CohortSpec, enrol, is_eligible
 from osteotrial.cohort.table import BaselineTable, read_baseline_table
 
+
+class TooFewEligibleError(ValueError):
+    """A cohort table with fewer eligible rows than the patients wanted.
+
+    The message advises the setting of the interface in use: ``n_per_arm`` (trial file and
+    workflow) by default; ``advise("n_patients")`` or ``advise("--patients")`` give the same
+    error for the API and the command line.
+    """
+
+    def __init__(self, situation: str, n_eligible: int, n_arms: int, option: str = "n_per_arm"):
+        self.situation, self.n_eligible, self.n_arms = situation, n_eligible, max(n_arms, 1)
+        per_arm = n_eligible // self.n_arms
+        super().__init__(f"{situation}; set {option} to at most {per_arm} or widen the eligibility")
+
+    def advise(self, option: str) -> TooFewEligibleError:
+        """Return the same error naming ``option`` as the setting to lower."""
+        return TooFewEligibleError(self.situation, self.n_eligible, self.n_arms, option)
+
+
 RESAMPLE_BLOCK = 2**16
 MAX_RESAMPLED_PER_PATIENT = 1000  # candidates screened per wanted patient before giving up
 
@@ -37,7 +56,7 @@ def sample_table_cohort(
     ------
     ValueError
         If the table is invalid (``read_baseline_table``) or, without ``resample``, fewer of its
-        rows are eligible than the allocation needs.
+        rows are eligible than the allocation needs (``TooFewEligibleError``).
     """
     if spec.table is None:
         raise ValueError("sample_table_cohort needs a CohortSpec with a table")
@@ -48,7 +67,7 @@ def sample_table_cohort(
     else:
         keys, covariates = eligible_rows(spec, table, seed)
         if keys.size < n_patients:
-            raise ValueError(_too_few_message(spec, table, keys.size, allocation))
+            raise _too_few(spec, table, keys.size, allocation)
         parts = [(keys[:n_patients], {k: v[:n_patients] for k, v in covariates.items()})]
     return enrol(spec, allocation, seed, parts)
 
@@ -69,20 +88,19 @@ def check_table_cohort(spec: CohortSpec, allocation: Mapping[str, int], seed: in
     table = read_baseline_table(spec.table, spec.population)
     n_eligible = eligible_rows(spec, table, seed)[0].size
     if n_eligible < sum(allocation.values()):
-        raise ValueError(_too_few_message(spec, table, n_eligible, allocation))
+        raise _too_few(spec, table, n_eligible, allocation)
 
 
-def _too_few_message(
+def _too_few(
     spec: CohortSpec, table: BaselineTable, n_eligible: int, allocation: Mapping[str, int]
-) -> str:
+) -> TooFewEligibleError:
     """Return the error naming the table, its eligible rows and the patients wanted."""
-    per_arm = n_eligible // max(len(allocation), 1)
-    return (
+    situation = (
         f"cohort.table {table.path!r}: {n_eligible} of its {table.n_rows} rows are eligible "
         f"under cohort.eligibility ({spec.eligibility}), fewer than the "
-        f"{int(sum(allocation.values()))} patients of the allocation {dict(allocation)}; "
-        f"set n_per_arm to at most {per_arm} or widen the eligibility"
+        f"{int(sum(allocation.values()))} patients of the allocation {dict(allocation)}"
     )
+    return TooFewEligibleError(situation, n_eligible, len(allocation))
 
 
 def _resampled_candidates(

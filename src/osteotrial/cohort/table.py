@@ -20,6 +20,7 @@ or column, so the messages would have needed this layer anyway.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,6 +142,7 @@ def _read_frame(path: Path) -> pl.DataFrame:
         raise ValueError(f"cohort.table: file {str(path)!r} not found")
     try:
         if path.suffix.lower() == ".csv":
+            _check_csv_fields(path)
             frame = pl.read_csv(path, infer_schema=False, null_values=list(NULL_TEXT))
         elif path.suffix.lower() == ".parquet":
             frame = pl.read_parquet(path)
@@ -178,6 +180,26 @@ def sex_problems(series: pl.Series) -> list[str]:
 def table_has_sex(path: str | Path) -> bool:
     """Return whether a baseline table has a ``sex`` column (without it, rows are women)."""
     return "sex" in _read_frame(Path(path)).columns
+
+
+def _check_csv_fields(path: Path, shown: int = 5) -> None:
+    """Raise ValueError naming the file and the lines (the header is line 1) whose number of
+    fields differs from the header's: an extra or a missing separator shifts or cuts a row,
+    which the CSV reader would report without a line number, or pad silently with nulls."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            n_fields = len(next(reader, []))
+            bad = [(reader.line_num, len(row)) for row in reader if row and len(row) != n_fields]
+    except (UnicodeDecodeError, csv.Error):
+        return  # not a text CSV: the CSV reader's own error names the problem
+    if bad:
+        lines = "; ".join(f"line {line} has {n} fields" for line, n in bad[:shown])
+        more = f" (and {len(bad) - shown} more lines)" if len(bad) > shown else ""
+        raise ValueError(
+            f"cohort.table {str(path)!r}: {len(bad)} row(s) with a number of fields other than "
+            f"the header's {n_fields}: {lines}{more}; check for a missing or extra comma"
+        )
 
 
 def _check_columns(columns: list[str], specs: dict[str, ColumnSpec]) -> list[str]:

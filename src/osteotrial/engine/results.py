@@ -20,8 +20,10 @@ class ArmResult:
     (n_pk_days,) and concentrations (n_pk_days, n_patients) on a daily grid; event days
     (n_events, n_patients) with nan where the event did not happen. BMD is in g/cm2, markers
     are relative to the patient's own baseline (1.0 = baseline). Fracture types: vertebral
-    (every new vertebral fracture, clinical or only seen at imaging), hip, nonvertebral (other
-    than hip). A fracture after death or after the end of the simulation is nan.
+    (every new vertebral fracture, clinical or only seen at imaging), hip, nonvertebral (OTHER
+    THAN HIP: the engine's name for the hazard it draws). The endpoints built from them, in the
+    trials' words (``nonvertebral`` includes hip), are defined once in
+    ``analyses.vocabulary``. A fracture after death or after the end of the simulation is nan.
     """
 
     arm: str

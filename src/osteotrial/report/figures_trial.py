@@ -40,7 +40,7 @@ ENDPOINT_NAMES = {
     "new_vertebral": "New vertebral",
     "clinical_vertebral": "Clinical vertebral",
     "hip": "Hip",
-    "nonvertebral": "Nonvertebral",
+    "nonvertebral": "Nonvertebral (incl. hip)",
     "clinical": "Clinical",
 }
 LABEL_ABOVE = {"textcoords": "offset points", "ha": "center", "va": "bottom", "fontsize": 9}

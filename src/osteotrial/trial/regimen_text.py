@@ -16,6 +16,7 @@ Grammar (case-insensitive; ``|`` separates alternatives, ``[...]`` is optional):
               | "every" [NUMBER] UNIT                         ("every 6 months", "every week")
     DURATION  = "for" NUMBER UNIT
     UNIT      = "day(s)" | "week(s)" | "month(s)" | "year(s)"
+    NUMBER    = a positive number in digits ("6", "2.5") or a word from "one" to "twenty"
 
 Phases follow one another: each starts where the previous one stops (day 0 for the first).
 Units: 1 week = 7 days, 1 month = 30.4375 days, 1 year = 365.25 days (``osteotrial.units``;
@@ -52,6 +53,22 @@ GRAMMAR_HINT = (
 )
 _SEPARATOR = re.compile(r"\s*(?:;|,?\s*\bthen\b)\s*", re.IGNORECASE)
 _NUMBER = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$")
+_SIGNED_NUMBER = re.compile(r"^[-+](?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$")
+NUMBER_WORDS: dict[str, float] = {
+    word: float(value)
+    for value, word in enumerate(
+        "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split(),
+        start=1,
+    )
+}
+
+
+def _is_number(word: str | None) -> bool:
+    """Return whether a word is meant as a number: digits (signed or not) or a number word."""
+    return word is not None and bool(
+        _NUMBER.match(word) or _SIGNED_NUMBER.match(word) or word in NUMBER_WORDS
+    )
 
 
 class RegimenTextError(ValueError):
@@ -80,9 +97,18 @@ class _Words:
         return word
 
     def number(self, what: str) -> float:
+        """Take a number >= 0: digits or a number word ("six"); name ``what`` if not."""
         word = self.take(what)
+        if word in NUMBER_WORDS:
+            return NUMBER_WORDS[word]
+        if word.startswith("-") and _SIGNED_NUMBER.match(word):
+            raise _fail(self.index, self.part, f"{what} must be positive, got {word!r}")
         if not _NUMBER.match(word):
-            raise _fail(self.index, self.part, f"{what} must be a number, got {word!r}")
+            raise _fail(
+                self.index,
+                self.part,
+                f"{what} must be a number (digits, or a word from 'one' to 'twenty'), got {word!r}",
+            )
         return float(word)
 
     def unit_days(self) -> float:
@@ -90,7 +116,12 @@ class _Words:
         unit = word[:-1] if word.endswith("s") else word
         if unit not in DAYS_PER_UNIT:
             allowed = ", ".join(f"{u}(s)" for u in DAYS_PER_UNIT)
-            raise _fail(self.index, self.part, f"unknown unit {word!r}; allowed: {allowed}")
+            raise _fail(
+                self.index,
+                self.part,
+                f"unknown unit {word!r}; allowed: {allowed} (a number before the unit is "
+                "written in digits or as a word from 'one' to 'twenty')",
+            )
         return DAYS_PER_UNIT[unit]
 
     def fail(self, problem: str) -> RegimenTextError:
@@ -99,9 +130,11 @@ class _Words:
 
 def _dose_mg(words: _Words, required: bool) -> float:
     """Read '<dose> mg' (required for an active drug, optional for placebo)."""
-    if not required and (words.peek() is None or not _NUMBER.match(words.peek() or "")):
+    if not required and not _is_number(words.peek()):
         return 0.0
     dose = words.number("the dose (e.g. '60 mg')")
+    if required and dose == 0.0:
+        raise words.fail("the dose must be positive, got 0 mg (use 'placebo' for no drug)")
     if words.take("'mg' after the dose") != "mg":
         raise words.fail("the dose must be in mg, e.g. '60 mg'")
     return dose
@@ -118,7 +151,7 @@ def _interval_days(words: _Words, required: bool) -> float | None:
         return None
     if word == "every":
         words.take("a frequency")
-        count = words.number("the interval") if _NUMBER.match(words.peek() or "") else 1.0
+        count = words.number("the interval") if _is_number(words.peek()) else 1.0
         return count * words.unit_days()
     if required:
         got = "nothing" if word is None else repr(word)
