@@ -92,4 +92,7 @@ def test_check_shards_checks_only_files_that_jobs_will_read(tmp_path):
     with pytest.raises(ValueError) as error:
         storage.check_shards(specs, "h" * 64, [str(good), str(bad)])
     lines = str(error.value).splitlines()
-    assert lines[1].startswith(f"{bad} cannot be read") and lines[-1] == storage.RECOVERY
+    assert (
+        lines[1].startswith(f"{bad} cannot be read")
+        and lines[-1] == f"  snakemake --cores all all {bad} [--config ...]"
+    )

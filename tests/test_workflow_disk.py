@@ -66,7 +66,7 @@ def rerun_with_shard(workdir, victim, damage) -> str:
         victim.write_bytes(good)
     assert done.returncode != 0
     assert {p: p.read_bytes() if p.exists() else None for p in tables} == tables
-    assert storage.RECOVERY in done.stderr
+    assert storage.STOPPED in done.stderr and f"rm {victim.relative_to(workdir)}" in done.stderr
     return done.stderr
 
 

@@ -20,7 +20,7 @@ Four guarantees:
   (``osteotrial.integrity``), and its patient count against the configuration (cohort shards)
   or its cohort shard (simulation shards). A corrupt, truncated or foreign shard is named with
   what is wrong and how to recover, and no output has been removed. The cost is one read of
-  the bytes of each shard checked, without decompression (docs/workflow.md gives figures).
+  the bytes of each shard checked, without decompression (README.md gives figures).
 """
 
 from __future__ import annotations
@@ -141,10 +141,18 @@ def tidy_results(root: str | Path, expected_shards: Iterable[str | Path]) -> lis
     return removed
 
 
-RECOVERY = (
-    "Stopped before any job ran: no output was removed. Delete each file named above and run "
-    "snakemake again: the workflow writes it again, then what depends on it."
-)
+STOPPED = "Stopped before any job ran: no output was removed."
+
+
+def recovery(paths: Iterable[str | Path]) -> str:
+    """Return how to recover from untrusted shards: delete them, then ask for them again as
+    targets (a missing shard whose tables are up to date is otherwise left missing); the
+    targets go before any --config, whose values would swallow them."""
+    names = " ".join(str(p) for p in paths)
+    return (
+        f"{STOPPED} To recover, delete these files and ask for them again (targets before "
+        f"--config):\n  rm {names}\n  snakemake --cores all all {names} [--config ...]"
+    )
 
 
 @dataclass(frozen=True)
@@ -206,16 +214,17 @@ def check_shards(
 ) -> list[Path]:
     """Check every shard of ``specs`` that is among ``read`` (the files that the jobs to run
     read and do not write) and exists; return them. Raise ValueError naming each shard that
-    fails ``shard_problem``, with how to recover (``RECOVERY``)."""
+    fails ``shard_problem``, with how to recover (``recovery``)."""
     wanted = {Path(p).resolve() for p in read}
-    checked, problems = [], []
+    checked, problems = [], {}
     for path, spec in specs.items():
         if Path(path).resolve() not in wanted or not Path(path).is_file():
             continue
         checked.append(Path(path))
         problem = shard_problem(path, spec, config_hash)
         if problem is not None:
-            problems.append(f"{path} {problem}")
+            problems[path] = f"{path} {problem}"
     if problems:
-        raise ValueError("\n".join(["shards that cannot be trusted:", *problems, RECOVERY]))
+        lines = ["shards that cannot be trusted:", *problems.values(), recovery(problems)]
+        raise ValueError("\n".join(lines))
     return checked
