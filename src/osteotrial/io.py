@@ -37,11 +37,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-import osteotrial
 from osteotrial.cohort.sampling import MAX_EVENTS, Cohort
 from osteotrial.engine.results import ArmResult
 from osteotrial.integrity import HashingSink, integrity_metadata
 from osteotrial.units import DAYS_PER_MONTH
+from osteotrial.version import __version__
 
 F64, I64, BOOL, STR = pa.float64(), pa.int64(), pa.bool_(), pa.string()
 
@@ -119,7 +119,7 @@ PREDICTION_INTERVALS_SCHEMA = pa.schema(
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str:
     """Return the git commit of the osteotrial source tree, or "unknown"."""
-    source_dir = Path(osteotrial.__file__).resolve().parent
+    source_dir = Path(__file__).resolve().parent
     try:
         done = subprocess.run(
             ["git", "-C", str(source_dir), "rev-parse", "HEAD"],
@@ -140,7 +140,7 @@ def provenance(config_hash: str, seed: int, trial: str, **extra: str) -> dict[st
         "config_hash": config_hash,
         "seed": str(seed),
         "trial": trial,
-        "osteotrial_version": osteotrial.__version__,
+        "osteotrial_version": __version__,
         "git_commit": git_commit(),
     }
     meta.update({key: str(value) for key, value in extra.items()})
@@ -387,31 +387,3 @@ def write_endpoint_table(
     if name not in ENDPOINT_SCHEMAS:
         raise ValueError(f"endpoint table {name!r} is unknown; allowed: {ENDPOINT_TABLES}")
     write_parquet(to_table(columns, ENDPOINT_SCHEMAS[name], name), path, metadata)
-
-
-def simulate_shard(
-    trial: Any,
-    cohort: Cohort,
-    arm: str,
-    params: Any,
-    population: str,
-    path: str | Path,
-    shard: str,
-) -> None:
-    """Simulate one cohort shard under one arm and stream the result to a simulation file.
-
-    ``population`` "randomized" simulates the patients randomized to ``arm``; "counterfactual"
-    and "power" every patient of the shard (the counterfactual twins). Patients are taken in
-    patient_id order; ``params`` is the ``ModelParams`` to use (the trial's or a drawn set's).
-    """
-    from osteotrial.engine.progress import chunk_logger
-    from osteotrial.engine.simulate import iter_simulate_arm
-
-    patients = cohort.select(cohort.arm == arm) if population == "randomized" else cohort
-    patients = patients.select(np.argsort(patients.patient_id, kind="stable"))
-    label = f"{arm}/{shard}" if population == "randomized" else f"{population}/{arm}/{shard}"
-    progress = chunk_logger(f"{trial.name}/{label}")
-    chunks = iter_simulate_arm(
-        patients, trial.arms[arm], params, trial.schedule, record_pk=False, progress=progress
-    )
-    write_simulation_stream(chunks, path, trial.provenance(shard=shard))
