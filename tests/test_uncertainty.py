@@ -75,15 +75,15 @@ def objective(b: np.ndarray, prior_sd_log: float) -> float:
 
 def hessian(function, x: np.ndarray, step: float) -> np.ndarray:
     """Central second differences of a scalar function (exact for a quadratic up to rounding)."""
-    shifts = step * np.eye(x.size)
+    steps = step * np.eye(x.size)
     return np.array(
         [
             [
                 function(x + si + sj) - function(x + si - sj) - function(x - si + sj)
                 + function(x - si - sj)
-                for sj in shifts
+                for sj in steps
             ]
-            for si in shifts
+            for si in steps
         ]
     ) / (4.0 * step**2)  # fmt: skip
 
@@ -170,12 +170,12 @@ def test_draws_respect_the_bounds():
 
 def test_scale_shifts_multiply_the_site_gammas_like_apply_values():
     names = [("bmd.th", "gamma_ob"), ("bmd.th", "gamma_oc"), ("bmd.ls", "scale")]
-    shifts = np.array([0.1, -0.2, 0.3])
-    got = shifts.apply_shifts(MODEL, names, shifts)
+    log_shifts = np.array([0.1, -0.2, 0.3])
+    got = shifts.apply_shifts(MODEL, names, log_shifts)
     ls = MODEL["bmd"]["ls"]
     assert got["bmd"]["ls"]["gamma_ob"] == pytest.approx(ls["gamma_ob"] * np.exp(0.4))
     assert got["bmd"]["ls"]["gamma_oc"] == pytest.approx(ls["gamma_oc"] * np.exp(0.1))
-    values = np.exp(np.log(calibrate.initial_values(MODEL, names)) + shifts)
+    values = np.exp(np.log(calibrate.initial_values(MODEL, names)) + log_shifts)
     reference = calibrate.apply_values(MODEL, names, values)
     assert got["bmd"]["ls"]["gamma_oc"] == pytest.approx(reference["bmd"]["ls"]["gamma_oc"], 1e-3)
 
