@@ -23,11 +23,13 @@ include: "workflow/rules/uncertainty.smk"
 
 
 # Before the first job (real runs only): remove shards of other layouts and stale temporary
-# files, and stop, naming the file, if a Parquet file in results/{trial}/ cannot be read; failing
-# here keeps good outputs, which Snakemake would delete when their job starts (osteotrial.storage).
+# files, stop, naming the file, if a Parquet file in results/{trial}/ cannot be read, and check
+# every shard the jobs will read (configuration, checksum, patient count); failing here keeps
+# good outputs, which Snakemake would delete when their job starts (osteotrial.storage).
 # A trial outside what the model was calibrated on is said here, once (osteotrial.trial.scope_check).
 onstart:
     tidy_results(f"results/{TRIAL.name}", shard_outputs())
+    check_shards(shard_specs(), TRIAL.config_hash, files_read_not_written())
     log_outside(check_scope(TRIAL))
 
 

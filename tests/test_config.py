@@ -8,7 +8,7 @@ from dataclasses import fields
 import pytest
 
 from osteotrial.cohort.population import PopulationParams
-from osteotrial.cohort.sampling import Eligibility
+from osteotrial.cohort.spec import Eligibility
 from osteotrial.trial.config import config_hash, job_config, load_config, load_schema
 
 CONFIG_DIR = "config"

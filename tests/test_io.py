@@ -48,11 +48,10 @@ def test_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "bmd.parquet"
     columns = {name: [] for name in io.ENDPOINT_SCHEMAS["bmd"].names}
 
-    def fail(table, where, **kwargs):
-        open(where, "wb").write(b"half a file")
-        raise OSError("disk full")
+    def fail(self, table, **kwargs):
+        raise OSError("disk full")  # after the header is written: half a file on disk
 
-    monkeypatch.setattr(io.pq, "write_table", fail)
+    monkeypatch.setattr(io.pq.ParquetWriter, "write_table", fail)
     with pytest.raises(OSError, match="disk full"):
         io.write_endpoint_table("bmd", columns, path, META)
     assert list(tmp_path.iterdir()) == []

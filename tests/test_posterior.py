@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from osteotrial.calibration import parameter_sets, posterior, proposal, uncertainty
+from osteotrial.calibration import parameter_sets, posterior, proposal, shifts, uncertainty
 
 MODEL = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
 DATA = uncertainty.load_uncertainty(ROOT / uncertainty.DEFAULT_FILE)
@@ -66,7 +66,7 @@ def test_the_posterior_file_reports_its_diagnostics_and_matches_the_fit(stored):
     draws = np.asarray(stored["log_shifts"])
     assert draws.shape == (len(stored["log_shifts"]), len(names))
     assert draws.shape[0] >= 500  # uncertainty.n_parameter_sets allows up to 500
-    low, high = parameter_sets.log_box(MODEL, uncertainty.block_names(DATA, posterior.BLOCK))
+    low, high = shifts.log_box(MODEL, uncertainty.block_names(DATA, posterior.BLOCK))
     assert np.all((draws >= low) & (draws <= high))
     posterior.posterior_shifts(stored, MODEL, 0)  # fitted values unchanged since the run
 

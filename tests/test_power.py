@@ -16,6 +16,7 @@ from scipy import stats
 from osteotrial import io
 from osteotrial.analyses import power, replicates
 from osteotrial.analyses.endpoints import fracture_counts
+from osteotrial.analyses.outcomes import outcome_matrices
 from osteotrial.report.figures_power import power_figure, size_ticks
 from osteotrial.stats import intervals, logrank, tests
 from osteotrial.stats import power as stats_power
@@ -109,7 +110,7 @@ def test_outcome_matrices_follow_the_fracture_table_definitions():
         for endpoint in ("new_vertebral", "hip")
     }
     columns = [(e, m) for e in ("new_vertebral", "hip") for m in months]
-    defined, event = power.outcome_matrices(exit_day, event_day, columns)
+    defined, event = outcome_matrices(exit_day, event_day, columns)
     for k, (endpoint, month) in enumerate(columns):
         expected = fracture_counts(event_day[endpoint], exit_day, endpoint, month)
         assert (defined[:, k].sum(), event[:, k].sum()) == expected

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import dead_pid, synthetic_result
+from conftest import dead_pid, synthetic_cohort, synthetic_result
 
 from osteotrial import io, storage
 
@@ -74,3 +74,40 @@ def test_regenerate_command_parses_as_snakemake_targets(tmp_path):
     broken.write_bytes(b"not parquet")
     with pytest.raises(ValueError, match=f"all {broken} --config trial=smoke"):
         storage.read_provenance(broken)
+
+
+def test_shard_problems_are_found_from_the_integrity_record(tmp_path):
+    cohort, sim = tmp_path / "cohort.parquet", tmp_path / "sim.parquet"
+    meta = io.provenance("h" * 64, 1, "t")
+    io.write_cohort_shards(synthetic_cohort(["a", "b", "a"]), [cohort], meta)
+    io.write_simulation(synthetic_result("a", [0, 2]), sim, meta)
+    spec = storage.ShardSpec(cohort=str(cohort), arm="a")
+    assert storage.shard_problem(sim, spec, "h" * 64) is None
+    assert storage.shard_problem(cohort, storage.ShardSpec(patients=3), "h" * 64) is None
+    problem = storage.shard_problem(sim, storage.ShardSpec(cohort=str(cohort)), "h" * 64)
+    assert problem == f"holds 2 patients where 3 are expected (from {cohort})"
+    assert "another configuration" in storage.shard_problem(sim, spec, "x" * 64)
+    pq.write_table(pq.read_table(sim), sim)  # same rows, no integrity record
+    assert "records no integrity_rows or integrity_blake2b" in storage.shard_problem(
+        sim, spec, "h" * 64
+    )
+    io.write_simulation(synthetic_result("a", [0, 2]), sim, meta)
+    data = bytearray(sim.read_bytes())
+    data[100] ^= 0xFF  # one bit pattern changed in the first data page; the footer intact
+    sim.write_bytes(bytes(data))
+    assert "data bytes changed" in storage.shard_problem(sim, spec, "h" * 64)
+
+
+def test_check_shards_checks_only_files_that_jobs_will_read(tmp_path):
+    good, bad = tmp_path / "good.parquet", tmp_path / "bad.parquet"
+    io.write_simulation(synthetic_result("a", [0]), good, io.provenance("h" * 64, 1, "t"))
+    bad.write_bytes(good.read_bytes()[:-10])
+    specs = {str(p): storage.ShardSpec(patients=1) for p in (good, bad, tmp_path / "gone")}
+    assert storage.check_shards(specs, "h" * 64, [good, tmp_path / "gone"]) == [good]
+    with pytest.raises(ValueError) as error:
+        storage.check_shards(specs, "h" * 64, [str(good), str(bad)])
+    lines = str(error.value).splitlines()
+    assert (
+        lines[1].startswith(f"{bad} cannot be read")
+        and lines[-1] == f"  snakemake --cores all all {bad} [--config ...]"
+    )

@@ -15,7 +15,7 @@ from scipy import stats
 
 from osteotrial import io
 from osteotrial.analyses import expected, prediction
-from osteotrial.calibration import calibrate, parameter_sets, remodeling, uncertainty
+from osteotrial.calibration import calibrate, parameter_sets, remodeling, shifts, uncertainty
 from osteotrial.calibration.fracture import FRACTURE_FIT
 
 MODEL = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
@@ -75,15 +75,15 @@ def objective(b: np.ndarray, prior_sd_log: float) -> float:
 
 def hessian(function, x: np.ndarray, step: float) -> np.ndarray:
     """Central second differences of a scalar function (exact for a quadratic up to rounding)."""
-    shifts = step * np.eye(x.size)
+    steps = step * np.eye(x.size)
     return np.array(
         [
             [
                 function(x + si + sj) - function(x + si - sj) - function(x - si + sj)
                 + function(x - si - sj)
-                for sj in shifts
+                for sj in steps
             ]
-            for si in shifts
+            for si in steps
         ]
     ) / (4.0 * step**2)  # fmt: skip
 
@@ -133,10 +133,10 @@ def test_fracture_optimum_follows_the_drawn_remodeling_values():
     from osteotrial.calibration.fracture import fracture_residuals
 
     names = [("remodeling", "wnt_max_fold")]  # a weaker romosozumab
-    drawn = parameter_sets.apply_shifts(MODEL, names, np.array([-0.7]))
+    drawn = shifts.apply_shifts(MODEL, names, np.array([-0.7]))
     before = fracture_residuals(drawn)
     centre = parameter_sets.conditional_centre(DATA, "fracture", drawn, {names[0]: -0.7})
-    after = fracture_residuals(parameter_sets.apply_shifts(drawn, list(FRACTURE_FIT), centre))
+    after = fracture_residuals(shifts.apply_shifts(drawn, list(FRACTURE_FIT), centre))
     refit = calibrate.fit(dict(drawn), FRACTURE_FIT, fracture_residuals, max_nfev=60, verbose=0)
     best = fracture_residuals(refit)
     assert after @ after < 0.5 * (before @ before)
@@ -164,18 +164,18 @@ def test_draws_respect_the_bounds():
         values = calibrate.initial_values(draw(k, spread=3.0).model, names)
         nominal = calibrate.initial_values(MODEL, names)
         for (_, key), value, start in zip(names, values, nominal, strict=True):
-            low, high = parameter_sets.draw_bounds(key)
+            low, high = shifts.draw_bounds(key)
             assert min(low, start) * (1 - 1e-12) <= value <= max(high, start) * (1 + 1e-12), key
 
 
 def test_scale_shifts_multiply_the_site_gammas_like_apply_values():
     names = [("bmd.th", "gamma_ob"), ("bmd.th", "gamma_oc"), ("bmd.ls", "scale")]
-    shifts = np.array([0.1, -0.2, 0.3])
-    got = parameter_sets.apply_shifts(MODEL, names, shifts)
+    log_shifts = np.array([0.1, -0.2, 0.3])
+    got = shifts.apply_shifts(MODEL, names, log_shifts)
     ls = MODEL["bmd"]["ls"]
     assert got["bmd"]["ls"]["gamma_ob"] == pytest.approx(ls["gamma_ob"] * np.exp(0.4))
     assert got["bmd"]["ls"]["gamma_oc"] == pytest.approx(ls["gamma_oc"] * np.exp(0.1))
-    values = np.exp(np.log(calibrate.initial_values(MODEL, names)) + shifts)
+    values = np.exp(np.log(calibrate.initial_values(MODEL, names)) + log_shifts)
     reference = calibrate.apply_values(MODEL, names, values)
     assert got["bmd"]["ls"]["gamma_oc"] == pytest.approx(reference["bmd"]["ls"]["gamma_oc"], 1e-3)
 
@@ -196,10 +196,10 @@ def test_written_parameter_set_reads_back_exactly(tmp_path):
 def test_stability_screen_rejects_a_model_the_fixed_step_cannot_integrate():
     """Osteoclast apoptosis 40/day is integrated (the engine splits its stiff steps into up to
     64 sub-steps); 400/day is beyond that and the screen rejects it."""
-    assert parameter_sets.stable(MODEL, dt_days=1.0)
+    assert shifts.stable(MODEL, dt_days=1.0)
     for rate, ok in ((40.0, True), (400.0, False)):
         fast = {**MODEL, "remodeling": {**MODEL["remodeling"], "oca_apoptosis_per_day": rate}}
-        assert parameter_sets.stable(fast, dt_days=1.0) is ok, rate
+        assert shifts.stable(fast, dt_days=1.0) is ok, rate
 
 
 def test_mixture_reduces_to_the_sampling_distribution_when_all_sets_agree():

@@ -10,10 +10,13 @@ from __future__ import annotations
 import glob
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from conftest import NO_ANALYSES, dead_pid, run_workflow
 
-from osteotrial import io
+from osteotrial import io, storage
 
 CONFIG = ("--config", "trial=smoke", "n_per_arm=20", *NO_ANALYSES)
 NOTHING = "Nothing to be done"
@@ -49,6 +52,71 @@ def test_corrupt_simulation_is_named_and_good_tables_are_kept(workdir):
     assert done.returncode != 0
     assert f"{victim.relative_to(workdir)} cannot be read as a Parquet file" in done.stderr
     assert {p: p.read_bytes() for p in tables} == tables
+
+
+def rerun_with_shard(workdir, victim, damage) -> str:
+    """Damage the shard ``victim`` (made newer: the endpoint tables would rerun), rerun, restore
+    it; return stderr. Asserts the run failed and left every endpoint table as it was."""
+    tables = {p: p.read_bytes() for p in (workdir / "results/smoke/endpoints").glob("*.parquet")}
+    good = victim.read_bytes()
+    damage(victim)
+    try:
+        done = rerun(workdir, "n_shards=4")
+    finally:
+        victim.write_bytes(good)
+    assert done.returncode != 0
+    assert {p: p.read_bytes() if p.exists() else None for p in tables} == tables
+    assert storage.STOPPED in done.stderr and f"rm {victim.relative_to(workdir)}" in done.stderr
+    return done.stderr
+
+
+def flip_bytes_in_a_data_page(path):
+    """Invert up to 200 bytes in the middle of the largest column chunk (footer intact)."""
+    meta = pq.read_metadata(path)
+    chunks = [
+        c
+        for g in range(meta.num_row_groups)
+        for c in (meta.row_group(g).column(i) for i in range(meta.num_columns))
+    ]
+    chunk = max(chunks, key=lambda c: c.total_compressed_size)
+    count = min(200, chunk.total_compressed_size // 2)
+    start = chunk.data_page_offset + (chunk.total_compressed_size - count) // 2
+    data = bytearray(path.read_bytes())
+    data[start : start + count] = bytes(255 - b for b in data[start : start + count])
+    path.write_bytes(bytes(data))
+
+
+def test_bytes_flipped_in_a_data_page_are_named_before_anything_is_removed(workdir):
+    victim = workdir / "results/smoke/simulations/placebo/s001-of-004.parquet"
+    stderr = rerun_with_shard(workdir, victim, flip_bytes_in_a_data_page)
+    assert f"{victim.relative_to(workdir)} its data bytes changed after it was written" in stderr
+
+
+def test_a_shard_with_patients_removed_is_named(workdir):
+    victim = workdir / "results/smoke/simulations/placebo/s002-of-004.parquet"
+    n_patients = pl.read_parquet(victim)["patient_id"].n_unique()
+
+    def remove_half_the_patients(path):  # a valid file with a consistent integrity record
+        table = pq.read_table(path)
+        ids = sorted(set(table["patient_id"].to_pylist()))
+        keep = pc.is_in(table["patient_id"], pa.array(ids[: len(ids) // 2]))
+        io.write_parquet(table.filter(keep), path, io.read_metadata(path))
+
+    stderr = rerun_with_shard(workdir, victim, remove_half_the_patients)
+    expected = f"holds {n_patients // 2} patients where {n_patients} are expected"
+    assert f"{victim.relative_to(workdir)} {expected}" in stderr
+
+
+def test_a_shard_of_another_configuration_is_named_before_anything_is_removed(workdir):
+    victim = workdir / "results/smoke/simulations/placebo/s003-of-004.parquet"
+
+    def other_configuration(path):
+        io.write_parquet(
+            pq.read_table(path), path, {**io.read_metadata(path), "config_hash": "f" * 64}
+        )
+
+    stderr = rerun_with_shard(workdir, victim, other_configuration)
+    assert f"{victim.relative_to(workdir)} was written by another configuration" in stderr
 
 
 def test_a_new_configuration_never_mixes_with_old_shards(workdir):

@@ -7,7 +7,8 @@ Python API (``osteotrial.api``; docs/tutorial.md); they are imported on first us
 
 from typing import Any
 
-__version__ = "0.1.0"
+from osteotrial.version import __version__
+
 __all__ = ["__version__", "simulate", "summarize"]
 
 

@@ -13,17 +13,21 @@ Tables (the output contract; README.md shows how to read them):
 
 Every file carries schema metadata ``config_hash``, ``seed``, ``trial``, ``osteotrial_version``
 and ``git_commit`` (plus ``arm``/``shard`` where they apply). Files are written to
-``<name>.tmp-<pid>`` and renamed, so a reader never sees half a file. Missing values are
-written as nulls, never NaN (``nan_to_null``), in every table: SQL ``IS NULL``, polars and pandas
-then agree, and ``Table.equals`` holds for equal tables; numpy readers get NaN back.
+``<name>.tmp-<pid>`` and renamed, so a reader never sees half a file; each records in its
+key-value metadata what it holds (``osteotrial.integrity``: rows, patients, a data checksum).
+Missing values are written as nulls, never NaN (``nan_to_null``), in every table: SQL
+``IS NULL``, polars and pandas then agree, and ``Table.equals`` holds for equal tables; numpy
+readers get NaN back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import itertools
 import os
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +37,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-import osteotrial
 from osteotrial.cohort.sampling import MAX_EVENTS, Cohort
 from osteotrial.engine.results import ArmResult
+from osteotrial.integrity import HashingSink, integrity_metadata
 from osteotrial.units import DAYS_PER_MONTH
+from osteotrial.version import __version__
 
 F64, I64, BOOL, STR = pa.float64(), pa.int64(), pa.bool_(), pa.string()
 
@@ -114,7 +119,7 @@ PREDICTION_INTERVALS_SCHEMA = pa.schema(
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str:
     """Return the git commit of the osteotrial source tree, or "unknown"."""
-    source_dir = Path(osteotrial.__file__).resolve().parent
+    source_dir = Path(__file__).resolve().parent
     try:
         done = subprocess.run(
             ["git", "-C", str(source_dir), "rev-parse", "HEAD"],
@@ -135,7 +140,7 @@ def provenance(config_hash: str, seed: int, trial: str, **extra: str) -> dict[st
         "config_hash": config_hash,
         "seed": str(seed),
         "trial": trial,
-        "osteotrial_version": osteotrial.__version__,
+        "osteotrial_version": __version__,
         "git_commit": git_commit(),
     }
     meta.update({key: str(value) for key, value in extra.items()})
@@ -176,19 +181,61 @@ def nan_to_null(table: pa.Table) -> pa.Table:
 
 
 def write_parquet(table: pa.Table, path: str | Path, metadata: Mapping[str, str]) -> None:
-    """Write ``table`` with ``metadata`` atomically: ``<path>.tmp-<pid>``, then os.replace.
+    """Write ``table`` with ``metadata`` atomically (``write_row_groups`` with one table).
 
     NaN values are written as nulls (``nan_to_null``).
+    """
+    write_row_groups([table], path, metadata)
+
+
+def _patients(table: pa.Table) -> int | None:
+    """Return the number of distinct patient_id of ``table``, None if it has no such column."""
+    if "patient_id" not in table.column_names:
+        return None
+    return int(pc.count_distinct(table.column("patient_id")).as_py())
+
+
+def write_row_groups(
+    tables: Iterable[pa.Table], path: str | Path, metadata: Mapping[str, str]
+) -> None:
+    """Write ``tables`` (one schema; disjoint patients) as the row groups of one file.
+
+    Atomic: ``<path>.tmp-<pid>``, then os.replace, so a reader never sees half a file. The
+    schema carries ``metadata``; the file's key-value metadata also records what was written
+    (``osteotrial.integrity``: rows, patients, the digest of the data bytes), so that a later
+    change on disk is found before the file is used (``storage.check_shards``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    table = nan_to_null(table).replace_schema_metadata({k: str(v) for k, v in metadata.items()})
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        with open(tmp, "wb") as raw:
+            _write_recorded(tables, HashingSink(raw), {k: str(v) for k, v in metadata.items()})
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_recorded(tables: Iterable[pa.Table], sink: HashingSink, meta: dict[str, str]) -> None:
+    """Write ``tables`` to ``sink``, then the integrity record and the footer."""
+    writer, rows, patients = None, 0, 0
+    try:
+        for table in tables:
+            table = nan_to_null(table).replace_schema_metadata(meta)
+            if writer is None:
+                writer = pq.ParquetWriter(sink, table.schema, compression="zstd")
+            writer.write_table(table)
+            rows, counted = rows + table.num_rows, _patients(table)
+            patients = None if counted is None else (patients or 0) + counted
+        if writer is None:
+            raise ValueError("no table to write")
+        writer.add_key_value_metadata(integrity_metadata(rows, patients, sink.hexdigest()))
+    except BaseException:
+        if writer is not None:
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                writer.close()
+        raise
+    writer.close()
 
 
 def read_frame(path: str | Path) -> pl.DataFrame:
@@ -214,6 +261,12 @@ def shard_blocks(patient_id: np.ndarray, n_shards: int) -> list[np.ndarray]:
     """
     order = np.argsort(patient_id, kind="stable")
     return np.array_split(order, n_shards)
+
+
+def shard_sizes(n_patients: int, n_shards: int) -> list[int]:
+    """Return the number of patients of each shard of a cohort of ``n_patients``
+    (``shard_blocks``' split; the pre-run check knows each cohort shard's size from it)."""
+    return [len(rows) for rows in shard_blocks(np.arange(n_patients), n_shards)]
 
 
 def write_cohort_shards(
@@ -298,41 +351,33 @@ def write_simulation_stream(
 
     Chunks must come in increasing patient_id (as ``simulate.iter_simulate_arm`` yields them
     for a cohort sorted by patient_id); the file is then the same table as
-    ``write_simulation`` writes, and only one chunk is in memory at a time. Atomic as
-    ``write_parquet``.
+    ``write_simulation`` writes, and only one chunk is in memory at a time. Atomic and
+    recorded as ``write_row_groups``.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    writer = None
-    try:
-        last_id, empty = -1, None
-        for result in results:
-            table = nan_to_null(simulation_table(result))
-            if len(table) == 0:
-                empty = (result, table)
-                continue
-            ids = table.column("patient_id")
-            if pc.min(ids).as_py() <= last_id:
-                raise ValueError("chunks must come in increasing patient_id")
-            last_id = pc.max(ids).as_py()
-            if writer is None:
-                meta = {k: str(v) for k, v in {**metadata, "arm": result.arm}.items()}
-                schema = table.schema.with_metadata(meta)
-                writer = pq.ParquetWriter(tmp, schema, compression="zstd")
-            writer.write_table(table.replace_schema_metadata(writer.schema.metadata))
-        if writer is None:
-            if empty is None:
-                raise ValueError(f"no chunk results to write to {path}")
-            write_parquet(empty[1], path, {**metadata, "arm": empty[0].arm})
-            return
-        writer.close()
-        writer = None
-        os.replace(tmp, path)
-    finally:
-        if writer is not None:
-            writer.close()
-        tmp.unlink(missing_ok=True)
+    results = iter(results)
+    first = next(results, None)
+    if first is None:
+        raise ValueError(f"no chunk results to write to {path}")
+    tables = _increasing_tables(itertools.chain([first], results))
+    write_row_groups(tables, path, {**metadata, "arm": first.arm})
+
+
+def _increasing_tables(results: Iterable[ArmResult]) -> Iterator[pa.Table]:
+    """Yield the non-empty simulation tables of ``results`` (one empty table if all are);
+    raise ValueError if patient_id does not increase from one chunk to the next."""
+    last_id, empty = -1, None
+    for result in results:
+        table = simulation_table(result)
+        if len(table) == 0:
+            empty = table
+            continue
+        ids = table.column("patient_id")
+        if pc.min(ids).as_py() <= last_id:
+            raise ValueError("chunks must come in increasing patient_id")
+        last_id = pc.max(ids).as_py()
+        yield table
+    if last_id < 0 and empty is not None:
+        yield empty
 
 
 def write_endpoint_table(
@@ -342,31 +387,3 @@ def write_endpoint_table(
     if name not in ENDPOINT_SCHEMAS:
         raise ValueError(f"endpoint table {name!r} is unknown; allowed: {ENDPOINT_TABLES}")
     write_parquet(to_table(columns, ENDPOINT_SCHEMAS[name], name), path, metadata)
-
-
-def simulate_shard(
-    trial: Any,
-    cohort: Cohort,
-    arm: str,
-    params: Any,
-    population: str,
-    path: str | Path,
-    shard: str,
-) -> None:
-    """Simulate one cohort shard under one arm and stream the result to a simulation file.
-
-    ``population`` "randomized" simulates the patients randomized to ``arm``; "counterfactual"
-    and "power" every patient of the shard (the counterfactual twins). Patients are taken in
-    patient_id order; ``params`` is the ``ModelParams`` to use (the trial's or a drawn set's).
-    """
-    from osteotrial.engine.progress import chunk_logger
-    from osteotrial.engine.simulate import iter_simulate_arm
-
-    patients = cohort.select(cohort.arm == arm) if population == "randomized" else cohort
-    patients = patients.select(np.argsort(patients.patient_id, kind="stable"))
-    label = f"{arm}/{shard}" if population == "randomized" else f"{population}/{arm}/{shard}"
-    progress = chunk_logger(f"{trial.name}/{label}")
-    chunks = iter_simulate_arm(
-        patients, trial.arms[arm], params, trial.schedule, record_pk=False, progress=progress
-    )
-    write_simulation_stream(chunks, path, trial.provenance(shard=shard))

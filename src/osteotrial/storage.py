@@ -1,6 +1,6 @@
 """Results on disk you can trust: checked inputs, no stale shards, no stale temporary files.
 
-Three guarantees, each cheap (only Parquet footers are read):
+Four guarantees:
 
 - ``check_inputs``: every job reads only files written by its own configuration. A file whose
   ``config_hash`` differs from the run's, or that is not a readable Parquet file, stops the job
@@ -14,6 +14,13 @@ Three guarantees, each cheap (only Parquet footers are read):
 - Temporary files are ``<name>.tmp-<pid>`` (``io.write_parquet``); one whose process is not
   alive on this machine is stale. Snakemake's directory lock means no other run of the workflow
   writes there; after a killed run on a cluster, cancel its jobs first (README.md).
+- ``check_shards`` (the workflow's ``onstart`` too): every cohort or simulation shard that a job
+  of this run will read, and that no job of it rewrites, is checked before the first job: its
+  ``config_hash``, its data against the checksum and row count recorded when it was written
+  (``osteotrial.integrity``), and its patient count against the configuration (cohort shards)
+  or its cohort shard (simulation shards). A corrupt, truncated or foreign shard is named with
+  what is wrong and how to recover, and no output has been removed. The cost is one read of
+  the bytes of each shard checked, without decompression (README.md gives figures).
 """
 
 from __future__ import annotations
@@ -21,10 +28,14 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from osteotrial import integrity
 
 SHARD_FILE = re.compile(r"^s\d{3}(-of-\d{3})?\.parquet$")
 TEMPORARY_FILE = re.compile(r"\.tmp-(\d+)$")
@@ -143,3 +154,92 @@ def tidy_results(root: str | Path, expected_shards: Iterable[str | Path]) -> lis
     if problems:
         raise ValueError("\n".join(problems))
     return removed
+
+
+STOPPED = "Stopped before any job ran: no output was removed."
+
+
+def recovery(paths: Iterable[str | Path]) -> str:
+    """Return how to recover from untrusted shards: delete them, then ask for them again as
+    targets (a missing shard whose tables are up to date is otherwise left missing); the
+    targets go before any --config, whose values would swallow them."""
+    names = " ".join(str(p) for p in paths)
+    return (
+        f"{STOPPED} To recover, delete these files and ask for them again (targets before "
+        f"--config):\n  rm {names}\n  snakemake --cores all all {names} [--config ...]"
+    )
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """What one shard file must hold.
+
+    ``patients`` is the patient count when the configuration fixes it (a cohort shard: the
+    cohort size split into shards). Otherwise the shard simulates the patients of the cohort
+    shard ``cohort`` randomized to ``arm``, or every one of them when ``arm`` is None (the
+    counterfactual and power twins).
+    """
+
+    patients: int | None = None
+    cohort: str | None = None
+    arm: str | None = None
+
+
+def expected_patients(spec: ShardSpec) -> int:
+    """Return the number of patients a shard must hold (reads the cohort shard's arm column)."""
+    if spec.patients is not None:
+        return spec.patients
+    if spec.cohort is None:
+        raise ValueError("a ShardSpec needs patients or cohort")
+    arms = pq.read_table(spec.cohort, columns=["arm"]).column("arm")
+    if spec.arm is None:
+        return len(arms)
+    return int(pc.sum(pc.equal(arms, spec.arm)).as_py() or 0)
+
+
+def shard_problem(path: str | Path, spec: ShardSpec, config_hash: str) -> str | None:
+    """Return what is wrong with a shard file (None if nothing): unreadable, another
+    configuration, data changed since written, or not the patients it must hold."""
+    try:
+        num_rows, meta = integrity.recorded(path)
+        found = meta.get("config_hash", "<none>")
+        if found != config_hash:
+            return (
+                f"was written by another configuration (config_hash {found[:12]}..., "
+                f"this run's is {config_hash[:12]}...)"
+            )
+        problem = integrity.verify_file(path, meta, num_rows)
+    except (OSError, ValueError) as error:  # ArrowInvalid is a ValueError
+        return f"cannot be read as a Parquet file ({error})"
+    if problem is not None:
+        return problem
+    try:
+        expected = expected_patients(spec)
+    except (OSError, ValueError) as error:
+        return f"its patients cannot be counted: its cohort shard {spec.cohort} ({error})"
+    held = meta.get(integrity.PATIENTS_KEY, "no record of its")
+    if held != str(expected):
+        source = f"{spec.cohort}, arm {spec.arm}" if spec.arm else spec.cohort or "the config"
+        return f"holds {held} patients where {expected} are expected (from {source})"
+    return None
+
+
+def check_shards(
+    specs: Mapping[str, ShardSpec], config_hash: str, read: Iterable[str | Path]
+) -> list[Path]:
+    """Check every shard of ``specs`` that is among ``read`` (the files that the jobs to run
+    read and do not write) and exists; return them. Raise ValueError naming each shard that
+    fails ``shard_problem``, with how to recover (``recovery``)."""
+    wanted = {Path(p).resolve() for p in read}
+    checked, problems = [], {}
+    for path, spec in specs.items():
+        if Path(path).resolve() not in wanted or not Path(path).is_file():
+            continue
+        checked.append(Path(path))
+        problem = shard_problem(path, spec, config_hash)
+        if problem is not None:
+            problems[path] = f"{path} {problem}"
+    if problems:
+        lines = ["shards that cannot be trusted:", *problems.values(), recovery(problems)]
+        raise ValueError("\n".join(lines))
+    return checked

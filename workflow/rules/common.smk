@@ -4,9 +4,9 @@ from snakemake.utils import validate
 
 from osteotrial.trial.config import load_config
 from osteotrial.trial.locate import repo_path
-from osteotrial.io import ENDPOINT_TABLES
+from osteotrial.io import ENDPOINT_TABLES, shard_sizes
 from osteotrial.report.build import REPORT_FILES
-from osteotrial.storage import tidy_results
+from osteotrial.storage import ShardSpec, check_shards, tidy_results
 from osteotrial.trial.scope_check import check_scope, log_outside
 
 # Merge config/model.yaml, config/trials/{trial}.yaml and the --config overrides, validate them
@@ -68,6 +68,35 @@ def shard_outputs():
     )
     twins = every_arm_simulations("counterfactual") + every_arm_simulations("power")
     return cohorts + simulations + twins
+
+
+def shard_specs():
+    """Return what each cohort and simulation shard must hold: path -> ShardSpec (the cohort
+    size split into shards; a simulation, the patients of its cohort shard it simulates)."""
+    specs, name = {}, TRIAL.name
+    for population in ("randomized", "power"):
+        n_patients = sum(TRIAL.cohort_allocation(population).values())
+        for shard, size in zip(SHARDS, shard_sizes(n_patients, len(SHARDS))):
+            cohort = cohort_shard(population, shard)
+            specs[cohort] = ShardSpec(patients=size)
+            twins = "counterfactual" if population == "randomized" else "power"
+            for arm in ARMS:
+                path = f"results/{name}/{twins}/simulations/{arm}/{shard}.parquet"
+                specs[path] = ShardSpec(cohort=cohort)
+                if population == "randomized":
+                    path = f"results/{name}/simulations/{arm}/{shard}.parquet"
+                    specs[path] = ShardSpec(cohort=cohort, arm=arm)
+    prediction = sum(TRIAL.cohort_allocation("prediction").values())
+    specs[f"results/{name}/uncertainty/cohort.parquet"] = ShardSpec(patients=prediction)
+    return specs
+
+
+def files_read_not_written():
+    """Return the input files of the jobs this run executes that none of them writes: the
+    files to check before the first job (onstart; the DAG is built by then)."""
+    jobs = list(workflow.dag.needrun_jobs())
+    written = {str(path) for job in jobs for path in job.output}
+    return {str(path) for job in jobs for path in job.input} - written
 
 
 def final_outputs():

@@ -7,11 +7,11 @@ sys.stderr = open(snakemake.log[0], "w")
 import polars as pl
 
 from osteotrial import io
-from osteotrial.analyses.expected import expected_endpoints
 from osteotrial.calibration import parameter_sets
 from osteotrial.model.params import ModelParams
 from osteotrial.storage import check_inputs
 from osteotrial.trial.config import job_config
+from osteotrial.trial.jobs import expected_endpoints
 
 trial = job_config(snakemake.params.config, snakemake.config)
 check_inputs(snakemake.input.cohort, trial.config_hash)

@@ -26,13 +26,18 @@ ratio the ratio of cumulative hazards -log(1 - p) (the complementary log-log con
 under proportional hazards). BMD: the mean true % change among women still on study (dropout
 after d), weighted by exp(-D(d)), and its SD; markers: the median true % change. Measurement
 error has mean zero and is left to the sampling distribution (``analyses.prediction``).
+
+This module only computes statistics from results in memory; it runs no engine. The simulation
+step that produces them is a job's (``trial.jobs.expected_endpoints``): the event-free cohort
+under every arm, for one parameter set after another in one job, handed over in memory rather
+than as simulation files, since a file per set and arm would be written and read once, and a
+batch of sets per job keeps the compiled engine's start-up shared (workflow/rules/uncertainty.smk).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -41,7 +46,6 @@ import pyarrow as pa
 from osteotrial.analyses.endpoints import FRACTURE_ENDPOINTS, endpoint_months
 from osteotrial.cohort.sampling import Cohort
 from osteotrial.engine.results import ArmResult
-from osteotrial.engine.simulate import simulate_arm
 from osteotrial.model.params import ModelParams
 from osteotrial.model.records import SITES
 from osteotrial.stats.incidence import incidence_hazard_ratio
@@ -217,19 +221,3 @@ def event_free(cohort: Cohort) -> Cohort:
         if field.name.startswith("threshold_")
     }
     return dataclasses.replace(cohort, **infinite)
-
-
-def expected_endpoints(cohort: Cohort, trial: Any, params: ModelParams) -> pl.DataFrame:
-    """Return the expected endpoints of ``trial`` (a TrialConfig) under ``params``.
-
-    Every patient of ``cohort`` (the prediction cohort) is simulated event-free under every arm.
-    """
-    patients = event_free(cohort)
-    results = {
-        name: simulate_arm(patients, arm, params, trial.schedule, record_pk=False)
-        for name, arm in trial.arms.items()
-    }
-    schedule = trial.schedule
-    return expected_table(
-        results, params, trial.control_arm, schedule.visit_months, schedule.imaging_months
-    )

@@ -62,7 +62,6 @@ to the z-test when events are rare and censoring light).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -72,11 +71,11 @@ import pyarrow.parquet as pq
 
 from osteotrial import io
 from osteotrial.analyses.endpoints import FRACTURE_ENDPOINTS, endpoint_months, patient_events
+from osteotrial.analyses.outcomes import Column, PotentialOutcomes
 from osteotrial.analyses.replicates import column_tests, replicate_tests
-from osteotrial.arrays import BoolArray, FloatArray, IntArray
+from osteotrial.arrays import FloatArray
 from osteotrial.stats.intervals import risk_ratio
 from osteotrial.stats.power import analytic_power
-from osteotrial.units import DAYS_PER_MONTH
 
 F64, I64, STR = pa.float64(), pa.int64(), pa.string()
 # The power table (results/T/power/power.parquet): one row per endpoint, month, treated arm and n.
@@ -88,65 +87,6 @@ POWER_SCHEMA = pa.schema(
     + [("true_incidence_frac", F64), ("true_reference_incidence_frac", F64)]
     + [("true_risk_ratio", F64), ("analytic_power", F64)]
 )
-Column = tuple[str, float]
-
-
-@dataclass(frozen=True)
-class PotentialOutcomes:
-    """Potential outcomes of every super-cohort patient under every arm, as event days.
-
-    ``columns`` lists the (endpoint, month) pairs. Arrays have shape (n_patients,), rows in
-    ``patient_id`` order, days from randomization, +inf for never (``endpoints.patient_events``):
-    ``exit_day[arm]`` the day the patient leaves the study under that arm (death or dropout),
-    ``event_day[arm][endpoint]`` the first event day of every endpoint of ``columns``, for
-    the clinical endpoints only events before the exit (observed).
-    """
-
-    patient_id: IntArray
-    columns: tuple[Column, ...]
-    exit_day: dict[str, FloatArray]
-    event_day: dict[str, dict[str, FloatArray]]
-
-    def __post_init__(self) -> None:
-        if sorted(self.exit_day) != sorted(self.event_day):
-            raise ValueError(
-                f"exit_day has arms {sorted(self.exit_day)}, event_day {sorted(self.event_day)}"
-            )
-        for arm in self.exit_day:
-            self._check_arm(arm)
-
-    def _check_arm(self, arm: str) -> None:
-        """Raise ValueError unless the arrays of ``arm`` are complete and observable.
-
-        Every array is there, of shape (n_patients,), without nan; no clinical event comes on
-        or after the exit (it would not have been observed).
-        """
-        days, exit_day = self.event_day[arm], self.exit_day[arm]
-        arrays = {"exit_day": exit_day} | {f"event_day[{e!r}]": days.get(e) for e in self.endpoints}
-        for name, values in arrays.items():
-            if values is None or values.shape != self.patient_id.shape or np.isnan(values).any():
-                raise ValueError(
-                    f"{name} of arm {arm!r} is missing, has nan or not the shape of the "
-                    f"{self.patient_id.size} patients"
-                )
-        for endpoint in (e for e in self.endpoints if e != "new_vertebral"):
-            happened = np.isfinite(days[endpoint])
-            if np.any(days[endpoint][happened] >= exit_day[happened]):
-                raise ValueError(f"event_day[{endpoint!r}] of arm {arm!r} has events after exit")
-
-    @property
-    def arms(self) -> list[str]:
-        """Return the arm names, sorted."""
-        return sorted(self.exit_day)
-
-    @property
-    def endpoints(self) -> tuple[str, ...]:
-        """Return the endpoints of ``columns``, in their order."""
-        return tuple(dict.fromkeys(endpoint for endpoint, _ in self.columns))
-
-    def outcome_matrices(self, arm: str) -> tuple[BoolArray, BoolArray]:
-        """Return (defined, event) of ``arm`` (``outcome_matrices``)."""
-        return outcome_matrices(self.exit_day[arm], self.event_day[arm], self.columns)
 
 
 def endpoint_columns(visit_months: Sequence[float], imaging_months: Sequence[float]):
@@ -156,23 +96,6 @@ def endpoint_columns(visit_months: Sequence[float], imaging_months: Sequence[flo
         for endpoint in FRACTURE_ENDPOINTS
         for month in endpoint_months(endpoint, visit_months, imaging_months)
     )
-
-
-def outcome_matrices(exit_day: FloatArray, event_day: Mapping[str, FloatArray], columns):
-    """Return (defined, event), bool of shape (n_patients, n_columns), of one arm.
-
-    ``exit_day`` and ``event_day`` as in ``PotentialOutcomes``; the definitions are those of
-    ``endpoints.fracture_counts``: ``new_vertebral`` assessed in the patients on study at the
-    month, the clinical endpoints in every patient; event by the month.
-    """
-    defined = np.ones((exit_day.size, len(columns)), dtype=bool)
-    event = np.zeros_like(defined)
-    for k, (endpoint, month) in enumerate(columns):
-        day = month * DAYS_PER_MONTH
-        if endpoint == "new_vertebral":
-            defined[:, k] = exit_day > day
-        event[:, k] = defined[:, k] & (event_day[endpoint] <= day)
-    return defined, event
 
 
 def read_potential_outcomes(

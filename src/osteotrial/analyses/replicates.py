@@ -12,18 +12,16 @@ count tests (Fisher's exact test, the pooled z-test) run once on all replicates'
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
+from osteotrial.analyses.outcomes import PotentialOutcomes
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
 from osteotrial.rng import make_generator
 from osteotrial.stats.logrank import logrank_p, nested_logrank
 from osteotrial.stats.tests import fisher_exact_ps, pooled_z_test
 from osteotrial.units import DAYS_PER_MONTH
-
-if TYPE_CHECKING:
-    from osteotrial.analyses.power import PotentialOutcomes
 
 CHUNK_REPLICATES = 32  # replicates drawn and tested together (memory: ~30 MB per chunk)
 COUNT_TESTS = {"fisher": fisher_exact_ps, "pooled_z": pooled_z_test}

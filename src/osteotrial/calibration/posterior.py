@@ -7,7 +7,7 @@ shifts x of its fitted values from the fit,
 
 r the weighted target residuals and s_p = ``calibrate.PRIOR_SD_LOG`` (the fit's objective with
 its prior centred on the fitted values, as in ``parameter_sets``), restricted to the box of
-``parameter_sets.log_box`` and to values the fixed step integrates (``parameter_sets.stable``,
+``shifts.log_box`` and to values the fixed step integrates (``shifts.stable``,
 applied to the kept draws: ``stable_draws``).
 
 Coordinates: the sampler moves x itself, and a proposal outside the box has density 0 (no
@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from osteotrial.calibration import calibrate, parameter_sets, uncertainty
+from osteotrial.calibration import calibrate, shifts, uncertainty
 from osteotrial.calibration.proposal import (
     CopulaMixture,
     chosen_walkers,
@@ -72,7 +72,7 @@ _STATE: dict[str, Any] = {}
 def _setup(model: Mapping[str, Any], dt_days: float) -> None:
     """Keep what ``log_posterior`` needs in this process (also in pool workers)."""
     names, residuals = uncertainty.stages()[BLOCK]
-    low, high = parameter_sets.log_box(model, names)
+    low, high = shifts.log_box(model, names)
     targets = read_targets()  # once: reading the file is a tenth of an evaluation
     _STATE.update(
         model=dict(model), names=names, residuals=functools.partial(residuals, targets=targets),
@@ -83,7 +83,7 @@ def _setup(model: Mapping[str, Any], dt_days: float) -> None:
 def log_objective(x: np.ndarray) -> float:
     """Return -S(x) / 2, or -inf where the residuals fail (the stability screen is applied to
     the kept draws afterwards, ``stable_draws``: a quarter of the cost of every evaluation)."""
-    model = parameter_sets.apply_shifts(_STATE["model"], _STATE["names"], x)
+    model = shifts.apply_shifts(_STATE["model"], _STATE["names"], x)
     try:
         with np.errstate(all="ignore"):
             res = _STATE["residuals"](model)
@@ -95,15 +95,15 @@ def log_objective(x: np.ndarray) -> float:
 
 def stable_draws(draws: np.ndarray, n_draws: int) -> tuple[np.ndarray, float]:
     """Return the first ``n_draws`` rows of ``draws`` whose model passes the stability screen
-    (``parameter_sets.stable``), and the share of rows that failed it.
+    (``shifts.stable``), and the share of rows that failed it.
 
     Dropping the draws outside the stable region samples the posterior restricted to it
     (rejection), as a screen inside the chain would, at a fraction of the cost.
     """
     kept, failed = [], 0
     for row in draws:
-        model = parameter_sets.apply_shifts(_STATE["model"], _STATE["names"], row)
-        if parameter_sets.stable(model, _STATE["dt"]):
+        model = shifts.apply_shifts(_STATE["model"], _STATE["names"], row)
+        if shifts.stable(model, _STATE["dt"]):
             kept.append(row)
         else:
             failed += 1

@@ -2,7 +2,7 @@
 
 ``calibration.posterior`` samples the remodeling calibration's posterior over log shifts x (26
 values). A random walk alone mixes slowly there: the posterior is pressed against the box of
-``parameter_sets.log_box`` in several values, skewed in others, and its correlations bend, so
+``shifts.log_box`` in several values, skewed in others, and its correlations bend, so
 a chain of 8 random walkers had autocorrelation times of 300-1,000 steps (issue 13).
 
 The independence proposal (``CopulaMixture``) is a map of the posterior learnt from an

@@ -25,7 +25,7 @@ from osteotrial.cohort.population import (
     covariates_from_draws,
     raw_candidate_draws,
 )
-from osteotrial.cohort.sampling import Eligibility, is_eligible
+from osteotrial.cohort.spec import Eligibility, is_eligible
 
 FIT_SEED = 20240601
 FIT_CANDIDATES = 400_000

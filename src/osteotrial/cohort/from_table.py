@@ -21,7 +21,7 @@ import numpy as np
 from osteotrial import rng
 from osteotrial.arrays import IntArray
 from osteotrial.cohort.conditional import complete_covariates
-from osteotrial.cohort.sampling import Cohort, CohortSpec, enrol, is_eligible
+from osteotrial.cohort.spec import CohortSpec, is_eligible
 from osteotrial.cohort.table import BaselineTable, read_baseline_table
 
 
@@ -47,10 +47,12 @@ RESAMPLE_BLOCK = 2**16
 MAX_RESAMPLED_PER_PATIENT = 1000  # candidates screened per wanted patient before giving up
 
 
-def sample_table_cohort(
+def table_candidates(
     spec: CohortSpec, allocation: Mapping[str, int], seed: int, resample: bool = False
-) -> Cohort:
-    """Return the cohort of ``spec.table``'s patients (module docstring), sum(allocation) of them.
+) -> list[tuple[IntArray, dict[str, np.ndarray]]]:
+    """Return the first sum(allocation) eligible candidates of ``spec.table`` (module
+    docstring) as blocks (keys, completed covariates), for ``sampling.enrol`` to enrol and
+    randomize.
 
     Raises
     ------
@@ -59,17 +61,15 @@ def sample_table_cohort(
         rows are eligible than the allocation needs (``TooFewEligibleError``).
     """
     if spec.table is None:
-        raise ValueError("sample_table_cohort needs a CohortSpec with a table")
+        raise ValueError("table_candidates needs a CohortSpec with a table")
     table = read_baseline_table(spec.table, spec.population)
     n_patients = int(sum(allocation.values()))
     if resample:
-        parts = _resampled_candidates(spec, table, n_patients, seed)
-    else:
-        keys, covariates = eligible_rows(spec, table, seed)
-        if keys.size < n_patients:
-            raise _too_few(spec, table, keys.size, allocation)
-        parts = [(keys[:n_patients], {k: v[:n_patients] for k, v in covariates.items()})]
-    return enrol(spec, allocation, seed, parts)
+        return _resampled_candidates(spec, table, n_patients, seed)
+    keys, covariates = eligible_rows(spec, table, seed)
+    if keys.size < n_patients:
+        raise _too_few(spec, table, keys.size, allocation)
+    return [(keys[:n_patients], {k: v[:n_patients] for k, v in covariates.items()})]
 
 
 def eligible_rows(

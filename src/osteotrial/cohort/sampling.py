@@ -18,21 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
 
 import numpy as np
 
 from osteotrial import rng
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
+from osteotrial.cohort.from_table import table_candidates
 from osteotrial.cohort.population import (
     PopulationParams,
     covariates_from_draws,
     iiv_multipliers,
     raw_candidate_draws,
 )
-from osteotrial.model.records import SITES
+from osteotrial.cohort.spec import CohortSpec, is_eligible
 from osteotrial.units import DAYS_PER_YEAR
-from osteotrial.validation import check_range, reject_unknown_keys
 
 MAX_EVENTS: dict[str, int] = {"vertebral": 3, "hip": 2, "nonvertebral": 3}
 
@@ -136,113 +135,6 @@ class Cohort:
         return cls(**{name: np.asarray(columns[name]) for name in valid})
 
 
-_AGE_LIMITS_YEARS = (40.0, 110.0)
-_TSCORE_LIMITS = (-7.0, 4.0)
-_MAX_DROPOUT_PER_YEAR = 5.0
-
-
-@dataclass(frozen=True)
-class Eligibility:
-    """Inclusion and exclusion criteria of a trial; windows are inclusive.
-
-    A candidate is eligible if age is in [age_years_min, age_years_max], the T-score of at least
-    one site in ``tscore_sites_any`` is in [tscore_min, tscore_max], and no exclusion applies.
-    """
-
-    age_years_min: float
-    age_years_max: float
-    tscore_min: float
-    tscore_max: float
-    tscore_sites_any: tuple[str, ...]
-    exclude_prior_hip_fracture: bool = False
-    exclude_severe_vertebral_fracture: bool = True
-    max_moderate_vertebral_fractures: int = 2
-
-    def __post_init__(self) -> None:
-        for name in ("age_years_min", "age_years_max"):
-            check_range(name, getattr(self, name), *_AGE_LIMITS_YEARS)
-        for name in ("tscore_min", "tscore_max"):
-            check_range(name, getattr(self, name), *_TSCORE_LIMITS)
-        if self.age_years_min > self.age_years_max:
-            raise ValueError(
-                f"age window admits no one: age_years_min = {self.age_years_min} > "
-                f"age_years_max = {self.age_years_max}"
-            )
-        if self.tscore_min > self.tscore_max:
-            raise ValueError(
-                f"T-score window admits no one: tscore_min = {self.tscore_min} > "
-                f"tscore_max = {self.tscore_max}"
-            )
-        bad = [s for s in self.tscore_sites_any if s not in SITES]
-        if not self.tscore_sites_any or bad or isinstance(self.tscore_sites_any, str):
-            raise ValueError(
-                f"tscore_sites_any = {self.tscore_sites_any!r} must be a non-empty list of {SITES}"
-            )
-        check_range("max_moderate_vertebral_fractures", self.max_moderate_vertebral_fractures, 0, 4)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> Eligibility:
-        """Build from a config mapping; unknown keys raise KeyError listing the valid keys."""
-        reject_unknown_keys(cls, values, "eligibility")
-        args = dict(values)
-        if "tscore_sites_any" in args:
-            sites = args["tscore_sites_any"]
-            args["tscore_sites_any"] = (sites,) if isinstance(sites, str) else tuple(sites)
-        return cls(**args)
-
-
-@dataclass(frozen=True)
-class CohortSpec:
-    """The ``cohort:`` block of a trial file: eligibility, dropout, population overrides and an
-    optional baseline table of given patients (``table``: a CSV or Parquet path, see
-    ``osteotrial.cohort.from_table``)."""
-
-    eligibility: Eligibility
-    dropout_per_year: float = 0.0
-    population: PopulationParams = PopulationParams()
-    table: str | None = None
-
-    def __post_init__(self) -> None:
-        check_range("dropout_per_year", self.dropout_per_year, 0.0, _MAX_DROPOUT_PER_YEAR)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> CohortSpec:
-        """Build from a config mapping; unknown keys (at any level) raise KeyError."""
-        reject_unknown_keys(cls, values, "cohort")
-        if "eligibility" not in values:
-            raise KeyError("cohort block needs 'eligibility'")
-        return cls(
-            eligibility=Eligibility.from_dict(values["eligibility"]),
-            dropout_per_year=float(values.get("dropout_per_year", 0.0)),
-            population=PopulationParams.from_dict(values.get("population") or {}),
-            table=None if values.get("table") is None else str(values["table"]),
-        )
-
-
-def is_eligible(candidates: Mapping[str, np.ndarray], eligibility: Eligibility) -> BoolArray:
-    """Return the eligibility of each candidate, shape (n,).
-
-    ``candidates`` holds the arrays of ``covariates_from_draws`` (age_years, tscore_*,
-    prior_hip_fracture, prevalent_vertebral_fracture_max_grade and _moderate_count).
-    """
-    e = eligibility
-    age = candidates["age_years"]
-    ok = (age >= e.age_years_min) & (age <= e.age_years_max)
-    in_window = np.zeros(age.shape, dtype=bool)
-    for site in e.tscore_sites_any:
-        tscore = candidates[f"tscore_{site.lower()}"]
-        in_window |= (tscore >= e.tscore_min) & (tscore <= e.tscore_max)
-    ok &= in_window
-    if e.exclude_prior_hip_fracture:
-        ok &= ~candidates["prior_hip_fracture"]
-    if e.exclude_severe_vertebral_fracture:
-        ok &= candidates["prevalent_vertebral_fracture_max_grade"] < 3
-    ok &= candidates["prevalent_vertebral_fracture_moderate_count"] <= (
-        e.max_moderate_vertebral_fractures
-    )
-    return ok
-
-
 def latent_draws(
     seed: int, candidate_ids: IntArray, dropout_per_year: float
 ) -> dict[str, FloatArray]:
@@ -334,13 +226,12 @@ def sample_cohort(
         ``arm`` is a permutation (generator "allocation") of the arm labels repeated to their
         sizes, so the arm sizes are exact; a larger cohort changes the allocation but not the
         covariates or latent draws of any candidate. With ``spec.table`` the candidates are
-        the table's patients (``osteotrial.cohort.from_table.sample_table_cohort``).
+        the table's patients (``osteotrial.cohort.from_table.table_candidates``).
     """
     _check_allocation(allocation)
     if spec.table is not None:
-        from osteotrial.cohort.from_table import sample_table_cohort  # it imports this module
-
-        return sample_table_cohort(spec, allocation, seed, resample=resample_table)
+        parts = table_candidates(spec, allocation, seed, resample_table)
+        return enrol(spec, allocation, seed, parts)
     n_patients = int(sum(allocation.values()))
     ids = screen_candidates(spec, n_patients, seed, block_size)
     parts = [

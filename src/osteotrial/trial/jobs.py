@@ -1,0 +1,60 @@
+"""What a workflow job does between its files and the engine: the glue that both reads or
+writes (``osteotrial.io``) and runs the model (``osteotrial.engine``), kept out of both so that
+IO only reads and writes and the engine never touches a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from osteotrial.analyses.expected import event_free, expected_table
+from osteotrial.cohort.sampling import Cohort
+from osteotrial.engine.progress import chunk_logger
+from osteotrial.engine.simulate import iter_simulate_arm, simulate_arm
+from osteotrial.io import write_simulation_stream
+from osteotrial.model.params import ModelParams
+
+
+def simulate_shard(
+    trial: Any,
+    cohort: Cohort,
+    arm: str,
+    params: Any,
+    population: str,
+    path: str | Path,
+    shard: str,
+) -> None:
+    """Simulate one cohort shard under one arm and stream the result to a simulation file.
+
+    ``population`` "randomized" simulates the patients randomized to ``arm``; "counterfactual"
+    and "power" every patient of the shard (the counterfactual twins). Patients are taken in
+    patient_id order; ``params`` is the ``ModelParams`` to use (the trial's or a drawn set's).
+    """
+    patients = cohort.select(cohort.arm == arm) if population == "randomized" else cohort
+    patients = patients.select(np.argsort(patients.patient_id, kind="stable"))
+    label = f"{arm}/{shard}" if population == "randomized" else f"{population}/{arm}/{shard}"
+    progress = chunk_logger(f"{trial.name}/{label}")
+    chunks = iter_simulate_arm(
+        patients, trial.arms[arm], params, trial.schedule, record_pk=False, progress=progress
+    )
+    write_simulation_stream(chunks, path, trial.provenance(shard=shard))
+
+
+def expected_endpoints(cohort: Cohort, trial: Any, params: ModelParams) -> pl.DataFrame:
+    """Return the expected endpoints of ``trial`` (a TrialConfig) under ``params``.
+
+    Every patient of ``cohort`` (the prediction cohort) is simulated event-free under every arm
+    and the results go, in memory, to ``analyses.expected.expected_table`` (its docstring).
+    """
+    patients = event_free(cohort)
+    results = {
+        name: simulate_arm(patients, arm, params, trial.schedule, record_pk=False)
+        for name, arm in trial.arms.items()
+    }
+    schedule = trial.schedule
+    return expected_table(
+        results, params, trial.control_arm, schedule.visit_months, schedule.imaging_months
+    )
