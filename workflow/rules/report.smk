@@ -5,7 +5,7 @@ rule report:
             "results/{{trial}}/simulations/{arm}/{shard}.parquet", arm=ARMS, shard=SHARDS
         ),
         targets=TRIAL.targets_file,
-        validation="config/validation.yaml",
+        validation=str(repo_path("config/validation.yaml")),
     output:
         bmd=report(
             "results/{trial}/report/bmd_pct_change.png",
