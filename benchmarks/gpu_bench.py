@@ -29,7 +29,6 @@ from bench import ARM, base_cohort, tiled, trial  # noqa: E402
 
 from osteotrial.engine import gpu, inputs  # noqa: E402
 from osteotrial.engine.simulate import simulate_arm  # noqa: E402
-from osteotrial.model.records import pack_model  # noqa: E402
 
 
 def measure(n: int, days: float) -> dict:
@@ -45,10 +44,8 @@ def measure(n: int, days: float) -> dict:
     result = simulate_arm(cohort, arm, t.params, schedule, record_pk=False)
     e2e = time.perf_counter() - start
     plan = inputs.plan_of(arm, schedule, record_pk=False)
-    device = gpu.to_device(
-        inputs.patients_of(cohort, t.params), plan, pack_model(t.params),
-        inputs.empty_outputs(plan, n),
-    )  # fmt: skip
+    pat, table = inputs.patients_and_table(cohort, t.params, None)
+    device = gpu.to_device(pat, plan, table, inputs.empty_outputs(plan, n))
     gpu.launch(*device)  # warm-up
     start = time.perf_counter()
     gpu.launch(*device)

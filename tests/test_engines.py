@@ -9,6 +9,8 @@
 - A step too stiff for RK4 (a fast osteoclast pool shut off by a denosumab dose) is redone in
   sub-steps: it stays finite and as accurate as the others.
 - Parameters reach the kernels by name: every dataclass field is in its record.
+- Parameters per patient: patients of different parameter sets in one engine call (one CPU
+  block, one GPU launch, one reference call) give exactly what separate calls give.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from model_fixtures import arm
+from model_fixtures import arm, other_parameters, patient_columns
 
+from osteotrial.engine import inputs
 from osteotrial.engine.reference import reference_bmd_rel, reference_events
 from osteotrial.engine.results import FRACTURE_TYPES
 from osteotrial.engine.simulate import simulate_arm
@@ -153,3 +156,104 @@ def test_packed_records_carry_the_parameter_values(params):
     hip = packed.fracture_types[records.FRACTURE_TYPES.index("hip")]
     assert records.SITES[int(hip.bmd_site_index)] == params.fracture.hip.bmd_site
     assert hip.log_rr_per_sd == pytest.approx(np.log(params.fracture.hip.rr_per_sd))
+
+
+def test_patients_with_different_parameters_in_one_call_equal_separate_calls(
+    small_frame_cohort, params
+):
+    """Parameters per patient: five patients of two parameter sets, mixed within one block of
+    the CPU engine (LANES 8), give bit for bit what each gives alone with its own set."""
+    sets = (params, other_parameters(params))
+    index = np.array([1, 0, 1, 1, 0])
+    sample = small_frame_cohort.select(np.array([2, 77, 190, 613, 5]))
+    spec = ARMS["romosozumab_then_denosumab"]
+    mixed = simulate_arm(sample, spec, sets, TWO_YEARS, param_index=index)
+    for i, k in enumerate(index):
+        alone = simulate_arm(sample.select(np.array([i])), spec, sets[k], TWO_YEARS)
+        want = patient_columns(alone, 0)
+        for name, got in patient_columns(mixed, i).items():
+            np.testing.assert_array_equal(got, want[name], err_msg=f"patient {i}: {name}")
+    one_set = simulate_arm(sample, spec, params, TWO_YEARS)
+    for name in ("bmd_ls_g_cm2", "romosozumab_ng_ml", "ctx_rel", "cumulative_hazard.vertebral"):
+        base, other = patient_columns(one_set, 0)[name], patient_columns(mixed, 0)[name]
+        assert not np.allclose(base, other, rtol=1e-6), name  # the second set does differ
+    per_patient = simulate_arm(sample, spec, [sets[k] for k in index], TWO_YEARS)
+    for name, got in patient_columns(per_patient, slice(None)).items():
+        np.testing.assert_array_equal(got, patient_columns(mixed, slice(None))[name], name)
+
+
+def test_one_parameter_set_is_todays_run(small_frame_cohort, params):
+    """One ModelParams, the same set as a one-element sequence with index zeros, and the same
+    set once per patient give the same arrays."""
+    sample = small_frame_cohort.select(np.arange(10))
+    spec = ARMS["placebo_then_denosumab"]
+    short = dataclasses.replace(TWO_YEARS, duration_days=200.0)
+    base = patient_columns(simulate_arm(sample, spec, params, short), slice(None))
+    zeros = np.zeros(10, dtype=np.int64)
+    for kwargs in ({"params": [params], "param_index": zeros}, {"params": [params] * 10}):
+        again = simulate_arm(sample, spec, schedule=short, **kwargs)
+        for name, got in patient_columns(again, slice(None)).items():
+            np.testing.assert_array_equal(got, base[name], name)
+
+
+@pytest.mark.parametrize(
+    "sets,index,match",
+    [
+        ("one", [0, 0], "needs a sequence"),
+        ("two", None, "2 parameter sets for 3 patients"),
+        ("two", [0, 2, 1], r"lie in \[0, 2\)"),
+        ("two", [0, 1], "3 integers"),
+        ("two", [0.0, 1.0, 1.0], "3 integers"),
+    ],
+)
+def test_parameter_sets_refuses_a_wrong_index(params, sets, index, match):
+    given = params if sets == "one" else [params, params]
+    n = 2 if sets == "one" else 3
+    with pytest.raises(ValueError, match=match):
+        inputs.parameter_sets(given, None if index is None else np.array(index), n)
+
+
+def test_reference_integrates_each_patient_with_its_own_parameters(small_frame_cohort, params):
+    """The LSODA reference takes parameters per patient too: mixed equals alone, exactly."""
+    sets = (params, other_parameters(params))
+    index = np.array([1, 0])
+    sample = small_frame_cohort.select(np.array([2, 77]))
+    spec = ARMS["romosozumab_then_denosumab"]
+    short = Schedule(1.0, 90.0, (1.0, 3.0), (14.0,), ())
+    mixed = reference_events(sample, spec, sets, short, param_index=index)
+    mixed_bmd = reference_bmd_rel(sample, spec, sets, short, param_index=index)
+    for i, k in enumerate(index):
+        one = sample.select(np.array([i]))
+        alone = reference_events(one, spec, sets[k], short)
+        for kind, cum in alone.cum.items():
+            np.testing.assert_array_equal(mixed.cum[kind][:, i], cum[:, 0], kind)
+        bmd = reference_bmd_rel(one, spec, sets[k], short)
+        np.testing.assert_array_equal(mixed_bmd[:, :, i], bmd[:, :, 0])
+    assert (
+        mixed.cum["vertebral"][-1, 0]
+        != reference_events(sample.select(np.array([0])), spec, params, short).cum["vertebral"][
+            -1, 0
+        ]
+    )
+
+
+def test_gpu_engine_runs_each_patient_with_its_own_parameters(cudasim_results):
+    """Two patients of two parameter sets in one launch (CUDA simulator) give exactly what
+    each gives alone with its set, and the CPU engine's mixed call (1e-9)."""
+    prefix = "per_patient/mixed/cuda/"
+    fields = [k.removeprefix(prefix) for k in cudasim_results.files if k.startswith(prefix)]
+    assert "bmd_ls_g_cm2" in fields and "cumulative_hazard.vertebral" in fields
+    for field in fields:
+        mixed = cudasim_results[prefix + field]
+        for i in range(2):
+            alone = cudasim_results[f"per_patient/alone{i}/cuda/{field}"]
+            np.testing.assert_array_equal(mixed[..., i], alone, err_msg=f"{field}, patient {i}")
+        cpu = cudasim_results[f"per_patient/mixed/numba/{field}"]
+        if mixed.dtype.kind == "f":
+            np.testing.assert_allclose(mixed, cpu, rtol=1e-9, atol=1e-300, err_msg=field)
+        else:
+            np.testing.assert_array_equal(mixed, cpu, err_msg=field)
+    one_set = cudasim_results["per_patient/one_set/numba/romosozumab_ng_ml"]
+    mixed = cudasim_results[prefix + "romosozumab_ng_ml"]
+    assert not np.allclose(mixed[:, 0], one_set[:, 0], rtol=1e-3)  # patient 0's set differs
+    np.testing.assert_allclose(mixed[:, 1], one_set[:, 1], rtol=1e-9)  # patient 1's does not

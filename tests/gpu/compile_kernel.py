@@ -29,7 +29,6 @@ from numba.cuda.typing.typeof import typeof as cuda_typeof
 from osteotrial.cohort.sampling import CohortSpec, sample_cohort
 from osteotrial.engine import gpu, inputs
 from osteotrial.engine.simulate import simulate_arm
-from osteotrial.model.records import pack_model
 from osteotrial.trial.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,12 +49,8 @@ def main() -> int:
     cohort = sample_cohort(spec, dict.fromkeys(trial.arms, 4), trial.seed)
     patients = cohort.select(np.flatnonzero(cohort.arm == arm_name))
     plan = inputs.plan_of(trial.arms[arm_name], trial.schedule, record_pk=False)
-    args = (
-        inputs.patients_of(patients, trial.params),
-        plan,
-        pack_model(trial.params),
-        inputs.empty_outputs(plan, patients.n_patients),
-    )
+    pat, table = inputs.patients_and_table(patients, trial.params, None)
+    args = (pat, plan, table, inputs.empty_outputs(plan, patients.n_patients))
     start = time.perf_counter()
     ptx, _ = cuda.compile_ptx(gpu.simulate_patients, tuple(cuda_typeof(a) for a in args), cc=CC)
     if ".target sm_90" not in ptx:

@@ -47,9 +47,13 @@ def new_work(lanes: int) -> Work:
 
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
-def run_chunk(pat, plan, par, out) -> None:
-    """Simulate every patient of the chunk (the inputs of engine.inputs); fills ``out``."""
+def run_chunk(pat, plan, table, out) -> None:
+    """Simulate every patient of the chunk (the inputs of engine.inputs); fills ``out``.
+
+    ``table``: the parameter sets (model.records.ParameterTable), patient i running set
+    ``pat.param_index[i]``; the lanes of a block may run different sets.
+    """
     n = pat.age_years.shape[0]
     w = new_work(LANES)
     for lo in range(0, n, LANES):
-        simulate_block(lo, min(LANES, n - lo), pat, plan, par, out, w)
+        simulate_block(lo, min(LANES, n - lo), pat, plan, table, out, w)

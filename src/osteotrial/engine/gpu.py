@@ -4,9 +4,10 @@ One thread per patient, float64 throughout: each thread allocates its work array
 memory (``engine.loop.Work`` with one lane) and runs ``engine.loop.simulate_block`` for its
 patient, the very function the CPU engine compiles, over the same inputs (``engine.inputs``,
 ``model.records``). Outputs are written at record steps only, with the patient on the last axis
-(coalesced across threads). ``run_chunk`` copies the inputs to the device, launches the kernel
-and copies the outputs back; ``launch`` runs on inputs already on the device (kernel-only
-timing in benchmarks).
+(coalesced across threads). Thread i reads its parameters from row ``pat.param_index[i]`` of
+the parameter table (``model.records.ParameterTable``). ``run_chunk`` copies the inputs to the
+device, launches the kernel and copies the outputs back; ``launch`` runs on inputs already on
+the device (kernel-only timing in benchmarks).
 
 Needs numba-cuda and an NVIDIA GPU (``pip install 'osteotrial[gpu]'``); without one it fails
 with a message saying so. ``NUMBA_ENABLE_CUDASIM=1`` runs the kernel in numba's CUDA simulator
@@ -29,7 +30,7 @@ except ImportError:  # pragma: no cover
 from osteotrial.engine.inputs import Outputs, Patients, Plan
 from osteotrial.engine.loop import Work, simulate_block
 from osteotrial.model.bone import N_BONE_STATES, N_SITE_CONSTANTS, N_SITES
-from osteotrial.model.records import ModelRecords
+from osteotrial.model.records import ParameterTable
 
 THREADS_PER_BLOCK = 128
 
@@ -55,8 +56,9 @@ def simulated() -> bool:
     return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
 
 
-def simulate_patients(pat, plan, par, out):  # pragma: no cover - compiled for the device
-    """Kernel body: thread i simulates patient i (engine.loop.simulate_block, one lane)."""
+def simulate_patients(pat, plan, table, out):  # pragma: no cover - compiled for the device
+    """Kernel body: thread i simulates patient i (engine.loop.simulate_block, one lane), with
+    parameter set ``pat.param_index[i]`` of ``table``."""
     i = cuda.grid(1)
     if i < pat.age_years.shape[0]:
         w = Work(
@@ -79,7 +81,7 @@ def simulate_patients(pat, plan, par, out):  # pragma: no cover - compiled for t
             cuda.local.array(3, float64),
             cuda.local.array((1, N_BONE_STATES), float64),
         )
-        simulate_block(i, 1, pat, plan, par, out, w)
+        simulate_block(i, 1, pat, plan, table, out, w)
 
 
 @functools.cache
@@ -88,7 +90,7 @@ def kernel() -> Any:
     return cuda_module().jit(simulate_patients)
 
 
-def to_device(pat: Patients, plan: Plan, par: ModelRecords, out: Outputs) -> tuple:
+def to_device(pat: Patients, plan: Plan, table: ParameterTable, out: Outputs) -> tuple:
     """Return the four inputs with every array copied to the device."""
     cuda = cuda_module()
 
@@ -98,12 +100,12 @@ def to_device(pat: Patients, plan: Plan, par: ModelRecords, out: Outputs) -> tup
     return (
         Patients(*dev(pat)),
         Plan(plan.dt_days, plan.n_steps, plan.pk_substeps, *dev(plan[3:])),
-        ModelRecords(*dev(par)),
+        ParameterTable(*dev(table)),
         Outputs(*dev(out)),
     )
 
 
-def launch(d_pat: Patients, d_plan: Plan, d_par: ModelRecords, d_out: Outputs) -> None:
+def launch(d_pat: Patients, d_plan: Plan, d_table: ParameterTable, d_out: Outputs) -> None:
     """Run the kernel on device-resident inputs, one thread per patient, and wait for it.
 
     The first launch compiles the kernel. With numba-cuda 0.30 that typing fails (``mul(omitted,
@@ -118,7 +120,7 @@ def launch(d_pat: Patients, d_plan: Plan, d_par: ModelRecords, d_out: Outputs) -
     n = d_pat.age_years.shape[0]
     blocks = max(1, (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
     try:
-        kernel()[blocks, THREADS_PER_BLOCK](d_pat, d_plan, d_par, d_out)
+        kernel()[blocks, THREADS_PER_BLOCK](d_pat, d_plan, d_table, d_out)
     except TypingError as error:  # pragma: no cover - needs numba-cuda and a GPU
         raise RuntimeError(
             "schedule.engine: cuda could not compile the GPU kernel. With numba-cuda 0.30 this "
@@ -128,9 +130,9 @@ def launch(d_pat: Patients, d_plan: Plan, d_par: ModelRecords, d_out: Outputs) -
     cuda.synchronize()
 
 
-def run_chunk(pat: Patients, plan: Plan, par: ModelRecords, out: Outputs) -> None:
+def run_chunk(pat: Patients, plan: Plan, table: ParameterTable, out: Outputs) -> None:
     """Simulate the chunk on the GPU; fills ``out`` (host arrays) like engine.cpu.run_chunk."""
-    d_pat, d_plan, d_par, d_out = to_device(pat, plan, par, out)
-    launch(d_pat, d_plan, d_par, d_out)
+    d_pat, d_plan, d_table, d_out = to_device(pat, plan, table, out)
+    launch(d_pat, d_plan, d_table, d_out)
     for host, device in zip(out, d_out, strict=True):
         device.copy_to_host(host)

@@ -2,21 +2,25 @@
 
 ``Patients`` holds one array per quantity with the patient on the last axis (structure of
 arrays, the GPU's coalesced layout); ``Plan`` the time grid and the doses; ``Outputs`` the
-arrays the loop fills. ``chunk_inputs`` builds them from a cohort, an arm and a schedule; the
-parameters come as ``model.records.ModelRecords``. These are NamedTuples, so the compiled
-loop reads ``pat.age_years[i]``, never a position in an argument list.
+arrays the loop fills. ``patients_of`` and ``plan_of`` build them from a cohort, an arm and a
+schedule; the parameters come as a ``model.records.ParameterTable`` (K parameter sets) and
+each patient's row in it is ``Patients.param_index`` (``parameter_sets`` turns what
+``simulate_arm`` accepts into both). These are NamedTuples, so the compiled loop reads
+``pat.age_years[i]``, never a position in an argument list.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from osteotrial.cohort.sampling import MAX_EVENTS, Cohort
 from osteotrial.model.fracture import static_log_risk
 from osteotrial.model.params import ModelParams
-from osteotrial.model.records import DRUGS, FRACTURE_TYPES, SITES
+from osteotrial.model.records import DRUGS, FRACTURE_TYPES, SITES, ParameterTable, pack_table
 from osteotrial.trial.schedules import ArmSpec, Schedule
 
 MAX_THRESHOLDS = max(MAX_EVENTS.values())
@@ -39,6 +43,7 @@ class Patients(NamedTuple):
     static_log_risk: np.ndarray  # (3, n) time-invariant log hazard factors per fracture type
     thresholds: np.ndarray  # (3, MAX_THRESHOLDS, n) Exp(1) cumulative thresholds, inf if unused
     threshold_death: np.ndarray  # (n,)
+    param_index: np.ndarray  # (n,) int64: the patient's parameter set, a row of ParameterTable
 
 
 class Plan(NamedTuple):
@@ -67,9 +72,46 @@ def _f64(values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.float64)
 
 
-def patients_of(cohort: Cohort, params: ModelParams) -> Patients:
-    """Return the per-patient inputs of a cohort (static risks and thresholds included)."""
+def parameter_sets(
+    params: ModelParams | Sequence[ModelParams], param_index: ArrayLike | None, n: int
+) -> tuple[tuple[ModelParams, ...], np.ndarray]:
+    """Return the distinct parameter sets and each of the n patients' index into them.
+
+    ``params`` one ``ModelParams``: every patient uses it (index all zeros; ``param_index``
+    must be None). A sequence of K sets with ``param_index`` (n ints in [0, K)): patient i
+    uses ``params[param_index[i]]``. A sequence without ``param_index``: one set per patient
+    (K = n, index the identity).
+    """
+    if isinstance(params, ModelParams):
+        if param_index is not None:
+            raise ValueError("param_index needs a sequence of parameter sets, not one ModelParams")
+        return (params,), np.zeros(n, dtype=np.int64)
+    sets = tuple(params)
+    if param_index is None:
+        if len(sets) != n:
+            raise ValueError(
+                f"{len(sets)} parameter sets for {n} patients: give one set per patient, or "
+                "param_index (each patient's set)"
+            )
+        return sets, np.arange(n, dtype=np.int64)
+    index = np.asarray(param_index)
+    if index.shape != (n,) or index.dtype.kind not in "iu":
+        raise ValueError(f"param_index must be {n} integers (one per patient), got {index!r}")
+    if n and not (0 <= index.min() and index.max() < len(sets)):
+        raise ValueError(f"param_index must lie in [0, {len(sets)}) (the parameter sets)")
+    return sets, index.astype(np.int64)
+
+
+def patients_of(
+    cohort: Cohort, table: ParameterTable, param_index: np.ndarray | None = None
+) -> Patients:
+    """Return the per-patient inputs of a cohort (static risks and thresholds included).
+
+    ``param_index``: each patient's row of ``table`` (default: row 0 for every patient); the
+    static fracture risks use that row's coefficients.
+    """
     n = cohort.n_patients
+    index = np.zeros(n, dtype=np.int64) if param_index is None else param_index
     prevalent = cohort.prevalent_vertebral_fracture_count > 0
     prior_nvf = cohort.prior_nonvertebral_fracture | cohort.prior_hip_fracture
     thresholds = np.full((len(FRACTURE_TYPES), MAX_THRESHOLDS, n), np.inf)
@@ -89,19 +131,29 @@ def patients_of(cohort: Cohort, params: ModelParams) -> Patients:
         static_log_risk=_f64(
             [
                 static_log_risk(
-                    params.fracture,
-                    kind,
+                    table.fracture_types[index, a],
                     cohort.mult_fracture_frailty,
                     cohort.bmi_kg_m2,
                     prevalent,
                     prior_nvf,
                 )
-                for kind in FRACTURE_TYPES
+                for a in range(len(FRACTURE_TYPES))
             ]
         ),
         thresholds=thresholds,
         threshold_death=_f64(cohort.threshold_death),
+        param_index=np.ascontiguousarray(index, dtype=np.int64),
     )
+
+
+def patients_and_table(
+    cohort: Cohort, params: ModelParams | Sequence[ModelParams], param_index: ArrayLike | None
+) -> tuple[Patients, ParameterTable]:
+    """Return a cohort's per-patient inputs and the table of its parameter sets, from what
+    ``simulate_arm`` accepts (``parameter_sets``): for callers that run one engine call."""
+    sets, index = parameter_sets(params, param_index, cohort.n_patients)
+    table = pack_table(sets)
+    return patients_of(cohort, table, index), table
 
 
 def daily_pk_days(schedule: Schedule, record_pk: bool) -> np.ndarray:

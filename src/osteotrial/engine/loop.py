@@ -26,8 +26,10 @@ GPU), so the loop itself allocates nothing. Each step of length dt, in this orde
 6. states are recorded at record steps, concentrations on a daily grid.
 
 The loop draws no randomness: every latent draw is in the cohort, so a patient's result
-depends only on its own inputs, never on its block or its neighbours. Every equation lives in
-``osteotrial.model``; this module only orders the calls.
+depends only on its own inputs, never on its block or its neighbours. Its parameters too are
+its own: ``table`` holds K parameter sets (``model.records.ParameterTable``) and patient i
+reads set ``pat.param_index[i]`` (``records_of``), so the lanes of one block may run different
+sets. Every equation lives in ``osteotrial.model``; this module only orders the calls.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from osteotrial.model.bone import N_BONE_STATES, N_SITES
 from osteotrial.model.compiled import equation
 from osteotrial.model.fracture import N_HAZARDS
 from osteotrial.model.pk import CENTRAL, N_PK_STATES, VC
+from osteotrial.model.records import records_of
 from osteotrial.model.remodeling import N_CELL_STATES, OBA, OCA, REMODELING_SPACE, TOLERANCE
 from osteotrial.model.tscore import tscore_now
 from osteotrial.units import DAYS_PER_YEAR
@@ -82,8 +85,9 @@ class Work(NamedTuple):
 
 
 @equation
-def start_patient(i, q, pat, plan, par, w) -> None:
+def start_patient(i, q, pat, plan, table, w) -> None:
     """Set lane q to patient i at day 0: steady state, no drug, PK and site constants."""
+    par = records_of(table, pat.param_index[i])
     bone.site_constants(
         par.sites,
         pat.turnover_mult[i],
@@ -114,12 +118,12 @@ def _conc_nm(amounts, pk_const, p) -> float:
 
 
 @equation
-def advance_pk(s, m, plan, par, w) -> None:
+def advance_pk(s, lo, m, pat, plan, table, w) -> None:
     """Dose at step s, then advance both drugs by one step; store start/middle/end nM."""
     for d in range(N_DRUGS):
-        p = par.drugs[d]
         dose = plan.doses_mg[d, s]
         for q in range(m):
+            p = table.drugs[pat.param_index[lo + q], d]
             w.amounts[d, q, 0] += pk.absorbed_dose_mg(dose, p)
             w.conc_nm[d, 0, q] = _conc_nm(w.amounts[d, q], w.pk_const[d, q], p)
         for half in range(2):
@@ -127,20 +131,21 @@ def advance_pk(s, m, plan, par, w) -> None:
                 w.amounts[d], w.prop_half[d], w.prop_full[d], w.pk_const[d], plan.pk_substeps, m
             )
             for q in range(m):
+                p = table.drugs[pat.param_index[lo + q], d]
                 w.conc_nm[d, 1 + half, q] = _conc_nm(w.amounts[d, q], w.pk_const[d, q], p)
 
 
 @equation
-def advance_bone(lo, m, pat, plan, par, w) -> None:
+def advance_bone(lo, m, pat, plan, table, w) -> None:
     """Advance bone cells and BMD of the block by one classical RK4 step.
 
     The bone sees each drug's concentration times the patient's sensitivity to it (IIV). A
     lane whose step is stiff (``stiff_step``) is re-stepped in sub-steps (``restep_lane``).
     """
-    r = par.remodeling[0]
     h = plan.dt_days
     for c in range(3):
         for q in range(m):
+            r = table.remodeling[pat.param_index[lo + q], 0]
             w.conc_nm[0, c, q] *= pat.sensitivity[0, lo + q]
             romosozumab = w.conc_nm[1, c, q] * pat.sensitivity[1, lo + q]
             w.wnt[c, q] = remodeling.wnt_raw(romosozumab, r)
@@ -148,10 +153,12 @@ def advance_bone(lo, m, pat, plan, par, w) -> None:
     for stage in range(4):
         c = RK4_CONC[stage]
         for q in range(m):
-            rk4_stage(stage, q, h, w.conc_nm[0, c, q], w.wnt[c, q], w.log_wnt[c, q], r, par, w)
+            par = records_of(table, pat.param_index[lo + q])
+            denosumab_nm, wnt, log_wnt = w.conc_nm[0, c, q], w.wnt[c, q], w.log_wnt[c, q]
+            rk4_stage(stage, q, h, denosumab_nm, wnt, log_wnt, par.remodeling[0], par, w)
     for q in range(m):
         if stiff_step(w.y[q], w.ks, q, h):
-            restep_lane(lo + q, q, pat, plan, par, w)
+            restep_lane(lo + q, q, pat, plan, table, w)
         else:
             rk4_update(w.y[q], w.ks, q, h)
 
@@ -202,12 +209,13 @@ def quadratic(values, tau: float) -> float:
 
 
 @equation
-def restep_lane(i, q, pat, plan, par, w) -> None:
+def restep_lane(i, q, pat, plan, table, w) -> None:
     """Redo lane q's bone step (patient i, state in w.y[q]) as n = 2, 4, ... sub-steps.
 
     The first n whose every sub-step is not stiff is kept; if none up to MAX_SUBSTEPS is,
     the state becomes NaN and the caller stops with its non-finite-state error.
     """
+    par = records_of(table, pat.param_index[i])
     r = par.remodeling[0]
     for j in range(N_BONE_STATES):
         w.y_start[q, j] = w.y[q, j]
@@ -237,14 +245,15 @@ def restep_lane(i, q, pat, plan, par, w) -> None:
 
 
 @equation
-def advance_events(lo, m, t, t_end, pat, plan, par, out, w) -> None:
+def advance_events(lo, m, t, t_end, pat, plan, table, out, w) -> None:
     """Hazards of the block's patients at the end of the step, then the event rule over it."""
     for q in range(m):
-        _advance_events_of(lo + q, q, t, t_end, pat, plan, par, out, w)
+        _advance_events_of(lo + q, q, t, t_end, pat, plan, table, out, w)
 
 
 @equation(inline=True)
-def _advance_events_of(i, q, t, t_end, pat, plan, par, out, w) -> None:
+def _advance_events_of(i, q, t, t_end, pat, plan, table, out, w) -> None:
+    par = records_of(table, pat.param_index[i])
     age = pat.age_years[i] + t_end / DAYS_PER_YEAR
     for j in range(N_SITES):
         sd = par.sites[j].young_adult_sd_g_cm2
@@ -278,11 +287,12 @@ def _advance_events_of(i, q, t, t_end, pat, plan, par, out, w) -> None:
 
 
 @equation
-def record_states(step, r_next, lo, m, pat, plan, par, out, w) -> int:
+def record_states(step, r_next, lo, m, pat, plan, table, out, w) -> int:
     """Store BMD, markers and cumulative hazards if step is a record step; return next index."""
     while r_next < plan.record_steps.shape[0] and plan.record_steps[r_next] == step:
         for q in range(m):
             i = lo + q
+            par = records_of(table, pat.param_index[i])
             for j in range(N_SITES):
                 bmd_rel = bone.bmd_rel(w.y[q], j, par.sites, w.site_const[q])
                 out.rec[REC_BMD + j, r_next, i] = bmd_rel * pat.bmd0_g_cm2[j, i]
@@ -308,19 +318,23 @@ def record_concentrations(step, p_next, lo, m, plan, out, w) -> int:
 
 
 @equation
-def simulate_block(lo, m, pat, plan, par, out, w) -> None:
-    """Simulate patients lo ... lo + m - 1 over the whole plan; fills their outputs."""
+def simulate_block(lo, m, pat, plan, table, out, w) -> None:
+    """Simulate patients lo ... lo + m - 1 over the whole plan; fills their outputs.
+
+    ``table``: the parameter sets (model.records.ParameterTable); patient i runs set
+    ``pat.param_index[i]``.
+    """
     for q in range(m):
-        start_patient(lo + q, q, pat, plan, par, w)
-    r_next = record_states(0, 0, lo, m, pat, plan, par, out, w)
+        start_patient(lo + q, q, pat, plan, table, w)
+    r_next = record_states(0, 0, lo, m, pat, plan, table, out, w)
     p_next = record_concentrations(0, 0, lo, m, plan, out, w)
     for s in range(plan.n_steps):
         t = s * plan.dt_days
-        advance_pk(s, m, plan, par, w)
-        advance_bone(lo, m, pat, plan, par, w)
+        advance_pk(s, lo, m, pat, plan, table, w)
+        advance_bone(lo, m, pat, plan, table, w)
         t_end = (s + 1) * plan.dt_days
-        advance_events(lo, m, t, t_end, pat, plan, par, out, w)
-        r_next = record_states(s + 1, r_next, lo, m, pat, plan, par, out, w)
+        advance_events(lo, m, t, t_end, pat, plan, table, out, w)
+        r_next = record_states(s + 1, r_next, lo, m, pat, plan, table, out, w)
         p_next = record_concentrations(s + 1, p_next, lo, m, plan, out, w)
     for q in range(m):
         ok = True

@@ -8,15 +8,19 @@ elimination inside the right-hand side, bone cells, BMD per site) with
 between the two is the integrator's (Strang splitting, RK4, step size), never a second copy of
 the model. ``reference_events`` applies the loop's own event code (``engine.loop``: hazards,
 trapezoid cumulative hazards, threshold crossings) to the LSODA states on the step grid.
+Parameters per patient as in ``engine.simulate.simulate_arm``: ``params`` one ``ModelParams``
+or a sequence of sets with ``param_index``; patient i is integrated with its own set.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 
 from osteotrial.arrays import FloatArray
@@ -32,7 +36,7 @@ from osteotrial.model import bone, pk, remodeling
 from osteotrial.model.bone import N_BONE_STATES, N_SITE_CONSTANTS, N_SITES
 from osteotrial.model.params import ModelParams
 from osteotrial.model.pk import CENTRAL, N_PK_STATES
-from osteotrial.model.records import FRACTURE_TYPES, ModelRecords, pack_model
+from osteotrial.model.records import FRACTURE_TYPES, ModelRecords, records_of
 from osteotrial.trial.schedules import ArmSpec, Schedule
 
 N_STATES = 2 * N_PK_STATES + N_BONE_STATES  # PK denosumab, PK romosozumab, bone
@@ -71,7 +75,7 @@ def bmd_rel_of_states(states, sites, site_const, out) -> None:
 
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
-def events_from_states(states, pat, plan, par, out) -> None:
+def events_from_states(states, pat, plan, table, out) -> None:
     """Run the loop's event and record code on given bone states (n, n_steps + 1, 24).
 
     Fills out.days, out.death_day and out.rec (BMD, markers and cumulative hazards at the
@@ -79,14 +83,14 @@ def events_from_states(states, pat, plan, par, out) -> None:
     """
     w = new_work(1)
     for i in range(states.shape[0]):
-        start_lane(i, 0, pat, plan, par, w)
-        r_next = record_states(0, 0, i, 1, pat, plan, par, out, w)
+        start_lane(i, 0, pat, plan, table, w)
+        r_next = record_states(0, 0, i, 1, pat, plan, table, out, w)
         for s in range(plan.n_steps):
             for j in range(N_BONE_STATES):
                 w.y[0, j] = states[i, s + 1, j]
             t = s * plan.dt_days
-            advance_events(i, 1, t, t + plan.dt_days, pat, plan, par, out, w)
-            r_next = record_states(s + 1, r_next, i, 1, pat, plan, par, out, w)
+            advance_events(i, 1, t, t + plan.dt_days, pat, plan, table, out, w)
+            r_next = record_states(s + 1, r_next, i, 1, pat, plan, table, out, w)
 
 
 @dataclass(frozen=True)
@@ -101,21 +105,23 @@ class ReferenceEvents:
 def reference_bmd_rel(
     cohort: Cohort,
     arm: ArmSpec,
-    params: ModelParams,
+    params: ModelParams | Sequence[ModelParams],
     schedule: Schedule,
     rtol: float = 1e-8,
     atol: float = 1e-10,
+    param_index: ArrayLike | None = None,
 ) -> FloatArray:
     """Return relative BMD (LS, TH, FN) at the record days, shape (3, n_times, n_patients).
 
     Doses are applied on the same grid as the fixed-step engines (ArmSpec.doses_on_grid).
+    ``params``, ``param_index``: as in ``simulate_arm``.
     """
     days = schedule.record_steps() * schedule.dt_days
-    bone_states = reference_bone(cohort, arm, params, schedule, days, rtol, atol)
-    par = pack_model(params)
-    pat = inputs.patients_of(cohort, params)
+    bone_states = reference_bone(cohort, arm, params, schedule, days, rtol, atol, param_index)
+    pat, table = inputs.patients_and_table(cohort, params, param_index)
     out = np.empty((N_SITES, days.size, cohort.n_patients))
     for i in range(cohort.n_patients):
+        par = records_of(table, pat.param_index[i])
         states = np.ascontiguousarray(bone_states[:, :, i])
         bmd_rel_of_states(states, par.sites, _site_constants(pat, i, par), out[:, :, i])
     return out
@@ -124,18 +130,22 @@ def reference_bmd_rel(
 def reference_bone(
     cohort: Cohort,
     arm: ArmSpec,
-    params: ModelParams,
+    params: ModelParams | Sequence[ModelParams],
     schedule: Schedule,
     days: FloatArray,
     rtol: float = 1e-8,
     atol: float = 1e-10,
+    param_index: ArrayLike | None = None,
 ) -> FloatArray:
-    """Return the bone state (24 rows, model.bone) at ``days``, shape (24, n_days, n)."""
-    par = pack_model(params)
-    pat = inputs.patients_of(cohort, params)
+    """Return the bone state (24 rows, model.bone) at ``days``, shape (24, n_days, n).
+
+    ``params``, ``param_index``: as in ``simulate_arm``.
+    """
+    pat, table = inputs.patients_and_table(cohort, params, param_index)
     plan = inputs.plan_of(arm, schedule, record_pk=False)
     out = np.empty((N_BONE_STATES, days.size, cohort.n_patients))
     for i in range(cohort.n_patients):
+        par = records_of(table, pat.param_index[i])
         out[:, :, i] = _one_patient(i, pat, plan, par, days, rtol, atol)
     return out
 
@@ -143,23 +153,24 @@ def reference_bone(
 def reference_events(
     cohort: Cohort,
     arm: ArmSpec,
-    params: ModelParams,
+    params: ModelParams | Sequence[ModelParams],
     schedule: Schedule,
     rtol: float = 1e-6,
     atol: float = 1e-10,
+    param_index: ArrayLike | None = None,
 ) -> ReferenceEvents:
     """Return event days and cumulative hazards of the loop's event rule on LSODA states.
 
     Cumulative hazards are recorded at the schedule's record days, as in ArmResult.
+    ``params``, ``param_index``: as in ``simulate_arm``.
     """
     dt, n_steps = schedule.dt_days, schedule.n_steps
-    states = reference_bone(cohort, arm, params, schedule, np.arange(n_steps + 1) * dt, rtol, atol)
+    grid = np.arange(n_steps + 1) * dt
+    states = reference_bone(cohort, arm, params, schedule, grid, rtol, atol, param_index)
     plan = inputs.plan_of(arm, schedule, record_pk=False)
     out = inputs.empty_outputs(plan, cohort.n_patients)
-    pat = inputs.patients_of(cohort, params)
-    events_from_states(
-        np.ascontiguousarray(states.transpose(2, 1, 0)), pat, plan, pack_model(params), out
-    )
+    pat, table = inputs.patients_and_table(cohort, params, param_index)
+    events_from_states(np.ascontiguousarray(states.transpose(2, 1, 0)), pat, plan, table, out)
     return ReferenceEvents(
         days={t: out.days[a, : plan.n_thresholds[a]] for a, t in enumerate(FRACTURE_TYPES)},
         death_day=out.death_day,

@@ -5,20 +5,27 @@ compiled for the CPU (``engine.cpu``, ``schedule.engine: numba``) or for an NVID
 (``engine.gpu``, ``schedule.engine: cuda``). This module packs the inputs by name
 (``engine.inputs``, ``model.records``), hands them to the engine and turns its outputs into an
 ``ArmResult``. Patients are processed in chunks of ``schedule.chunk_size`` so that memory stays
-bounded; a patient's result depends only on its own row of the cohort.
+bounded; a patient's result depends only on its own row of the cohort and its own parameter set.
+
+Parameters per patient: ``params`` is one ``ModelParams`` (every patient) or a sequence of
+sets, each patient's set given by ``param_index`` (or one set per patient). All sets run as
+patients of the same engine call (``model.records.ParameterTable``), so many parameter sets or
+sampler walkers cost one call, and a cohort may mix populations. A patient gives the same
+result alone with its set as in any mix (tests/test_engines.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from osteotrial.cohort.sampling import Cohort
 from osteotrial.engine import bounds, inputs
 from osteotrial.engine.results import FRACTURE_TYPES, ArmResult
 from osteotrial.model.params import ModelParams
-from osteotrial.model.records import ModelRecords, pack_model
+from osteotrial.model.records import ParameterTable, pack_table
 from osteotrial.trial.schedules import ArmSpec, Schedule
 
 
@@ -26,38 +33,40 @@ def run_engine(
     engine: str,
     pat: inputs.Patients,
     plan: inputs.Plan,
-    par: ModelRecords,
+    table: ParameterTable,
     out: inputs.Outputs,
 ) -> None:
     """Run the chunk on an engine: ``numba`` (CPU) or ``cuda`` (GPU); fills ``out``."""
     if engine == "cuda":
         from osteotrial.engine import gpu
 
-        gpu.run_chunk(pat, plan, par, out)
+        gpu.run_chunk(pat, plan, table, out)
     else:
         from osteotrial.engine import cpu
 
-        cpu.run_chunk(pat, plan, par, out)
+        cpu.run_chunk(pat, plan, table, out)
 
 
 def _simulate_chunk(
     cohort: Cohort,
     arm: ArmSpec,
-    params: ModelParams,
-    par: ModelRecords,
+    table: ParameterTable,
+    param_index: np.ndarray,
     schedule: Schedule,
     record_pk: bool,
 ) -> ArmResult:
     plan = inputs.plan_of(arm, schedule, record_pk)
     out = inputs.empty_outputs(plan, cohort.n_patients)
-    run_engine(schedule.engine, inputs.patients_of(cohort, params), plan, par, out)
+    pat = inputs.patients_of(cohort, table, param_index)
+    run_engine(schedule.engine, pat, plan, table, out)
     if not out.finite.all():
         first = int(cohort.patient_id[np.flatnonzero(~out.finite)[0]])
         raise FloatingPointError(
             f"arm {arm.name!r}, patient {first}: integration became unstable (non-finite "
             f"state) with dt_days={schedule.dt_days}. Likely causes: {bounds.LIKELY_CAUSES}"
         )
-    result = _result(arm, cohort, schedule, params, plan, out, record_pk)
+    clinical_frac = table.fracture[param_index, 0].vertebral_clinical_frac
+    result = _result(arm, cohort, schedule, clinical_frac, plan, out, record_pk)
     bounds.check_chunk(result)
     return result
 
@@ -66,14 +75,16 @@ def _result(
     arm: ArmSpec,
     cohort: Cohort,
     schedule: Schedule,
-    params: ModelParams,
+    clinical_frac: np.ndarray,
     plan: inputs.Plan,
     out: inputs.Outputs,
     record_pk: bool,
 ) -> ArmResult:
+    """Return the ArmResult of a chunk; ``clinical_frac`` (n,) each patient's share of
+    vertebral fractures that are clinical (its parameter set's)."""
     rec = dict(zip(inputs.RECORDED, out.rec, strict=True))
     days = {t: out.days[a, : plan.n_thresholds[a]] for a, t in enumerate(FRACTURE_TYPES)}
-    clinical = cohort.clinical_uniforms() < params.fracture.vertebral_clinical_frac
+    clinical = cohort.clinical_uniforms() < clinical_frac
     clinical &= ~np.isnan(days["vertebral"])
     return ArmResult(
         arm=arm.name,
@@ -100,39 +111,47 @@ def _result(
 def simulate_arm(
     cohort: Cohort,
     arm: ArmSpec,
-    params: ModelParams,
+    params: ModelParams | Sequence[ModelParams],
     schedule: Schedule,
     record_pk: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    param_index: ArrayLike | None = None,
 ) -> ArmResult:
     """Simulate every patient of ``cohort`` under ``arm`` and return an ArmResult.
 
     The caller chooses the patients (e.g. ``cohort.select(cohort.arm == arm.name)``); the same
     patient gives the same result in any cohort and any chunking, because every patient's
-    trajectory depends only on its own row of the cohort. ``progress(n_done, n_total)``, if
-    given, is called after each chunk of ``schedule.chunk_size`` patients.
+    trajectory depends only on its own row of the cohort and its own parameters.
+    ``params``: one ``ModelParams`` for every patient, or a sequence of K parameter sets with
+    ``param_index`` (n ints in [0, K): patient i uses ``params[param_index[i]]``), or a
+    sequence of n sets without it (one per patient); all run in the same engine calls.
+    ``progress(n_done, n_total)``, if given, is called after each chunk of
+    ``schedule.chunk_size`` patients.
     """
-    chunks = iter_simulate_arm(cohort, arm, params, schedule, record_pk, progress)
+    chunks = iter_simulate_arm(cohort, arm, params, schedule, record_pk, progress, param_index)
     return ArmResult.concatenate(list(chunks))
 
 
 def iter_simulate_arm(
     cohort: Cohort,
     arm: ArmSpec,
-    params: ModelParams,
+    params: ModelParams | Sequence[ModelParams],
     schedule: Schedule,
     record_pk: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    param_index: ArrayLike | None = None,
 ) -> Iterator[ArmResult]:
     """Yield the results of consecutive chunks of schedule.chunk_size patients (streaming).
 
-    ``progress(n_done, n_total)``, if given, is called after each chunk.
+    ``params`` and ``param_index`` as in ``simulate_arm``. ``progress(n_done, n_total)``, if
+    given, is called after each chunk.
     """
-    par = pack_model(params)
+    sets, index = inputs.parameter_sets(params, param_index, cohort.n_patients)
+    table = pack_table(sets)
     n, size = cohort.n_patients, schedule.chunk_size
     for lo in range(0, max(n, 1), size):
         hi = min(lo + size, n)
         chunk = cohort.select(np.arange(lo, hi))
-        yield _simulate_chunk(chunk, arm, params, par, schedule, record_pk)
+        yield _simulate_chunk(chunk, arm, table, index[lo:hi], schedule, record_pk)
         if progress is not None:
             progress(hi, n)

@@ -25,8 +25,8 @@ sees an arm or a drug: treatment acts only through BMD and the remodeling space.
 The hazards and the event rule are compiled scalar functions of one patient
 (``model.compiled.equation``), called alike by the CPU loop, the CUDA kernel and the
 reference; ``ft`` is a fracture-type record, ``fp`` the global fracture record
-(model.records). The
-time-invariant factors (``static_log_risk``) are computed once per cohort, vectorized.
+(model.records). The time-invariant factors (``static_log_risk``) are computed once per
+cohort, vectorized, from each patient's own records.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ import numpy as np
 
 from osteotrial.arrays import BoolArray, FloatArray
 from osteotrial.model.compiled import equation
-from osteotrial.model.params import FractureParams
 from osteotrial.model.records import FRACTURE_TYPES
 from osteotrial.units import DAYS_PER_YEAR
 
@@ -50,20 +49,22 @@ ALIVE, FIRST_EVENT_DAY, FIRST_HIP_DAY = 0, 1, 2  # slots of a patient's event st
 
 
 def static_log_risk(
-    params: FractureParams,
-    fracture_type: str,
+    ft: np.recarray,
     frailty: FloatArray,
     bmi_kg_m2: FloatArray,
     prevalent_vertebral: BoolArray,
     prior_nonvertebral: BoolArray,
 ) -> FloatArray:
-    """Return the log of the time-invariant hazard factors of one type, shape (n_patients,)."""
-    p = params.of(fracture_type)
+    """Return the log of the time-invariant hazard factors of one type, shape (n_patients,).
+
+    ``ft``: each patient's record of the fracture type (FRACTURE_TYPE_RECORD, shape (n,)), so
+    that patients of different parameter sets get their own coefficients.
+    """
     return (
         np.log(frailty)
-        + p.bmi_log_per_kg_m2 * (bmi_kg_m2 - BMI_REFERENCE_KG_M2)
-        + np.log(p.rr_prevalent_vertebral) * prevalent_vertebral
-        + np.log(p.rr_prior_nonvertebral) * prior_nonvertebral
+        + ft.bmi_log_per_kg_m2 * (bmi_kg_m2 - BMI_REFERENCE_KG_M2)
+        + ft.log_rr_prevalent_vertebral * prevalent_vertebral
+        + ft.log_rr_prior_nonvertebral * prior_nonvertebral
     )
 
 

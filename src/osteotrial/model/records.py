@@ -11,6 +11,12 @@ neither a number nor listed in ``CONVERTED``.
 Packing (``pack_model``) turns a ``ModelParams`` into ``ModelRecords``: one record per drug,
 per site and per fracture type (arrays of records, indexed by drug, site or fracture type) and
 one record each for the remodeling and the global fracture blocks.
+
+Parameters per patient: the engines receive a ``ParameterTable`` (``pack_table``), the
+``ModelRecords`` of K parameter sets stacked on a leading axis, and each patient's row in it
+(``engine.inputs.Patients.param_index``). ``records_of(table, k)`` returns set k as a
+``ModelRecords`` of views, so every model function reads ``p.vc_l`` exactly as before. Derived
+fields are computed per set at packing, so they are per row of the table too.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from osteotrial.model.compiled import equation
 from osteotrial.model.params import (
     FractureParams,
     FractureTypeParams,
@@ -47,6 +54,9 @@ DERIVED: dict[type, dict[str, Callable[[Any], float]]] = {
         "log_base_per_year": lambda p: math.log(p.base_per_year),
         "log_rr_per_sd": lambda p: math.log(p.rr_per_sd),
         "bmd_site_index": lambda p: SITES.index(p.bmd_site),
+        # numpy's log, as model.fracture.static_log_risk took it before it read records
+        "log_rr_prevalent_vertebral": lambda p: np.log(p.rr_prevalent_vertebral),
+        "log_rr_prior_nonvertebral": lambda p: np.log(p.rr_prior_nonvertebral),
     },
     FractureParams: {
         "log_rr_incident_fracture": lambda p: math.log(p.rr_incident_fracture),
@@ -160,4 +170,49 @@ def pack_model(params: ModelParams) -> ModelRecords:
             [params.fracture.of(t) for t in FRACTURE_TYPES], FRACTURE_TYPE_RECORD
         ),
         fracture=pack(params.fracture, FRACTURE_RECORD),
+    )
+
+
+class ParameterTable(NamedTuple):
+    """K parameter sets as records, the form in which the engines receive them.
+
+    The fields of ``ModelRecords`` with a leading axis of length K, the parameter set: drugs
+    (K, 2), remodeling (K, 1), sites (K, 3), fracture_types (K, 3), fracture (K, 1). Patient i
+    reads row ``Patients.param_index[i]`` (``records_of``).
+    """
+
+    drugs: np.recarray
+    remodeling: np.recarray
+    sites: np.recarray
+    fracture_types: np.recarray
+    fracture: np.recarray
+
+
+@functools.lru_cache(maxsize=32)
+def pack_table(sets: tuple[ModelParams, ...]) -> ParameterTable:
+    """Return the table of the parameter sets ``sets`` (row k: ``pack_model(sets[k])``).
+
+    Cached per tuple of sets, as ``pack_model`` is per set: the calibration simulates one set
+    under many arms.
+    """
+    if not sets:
+        raise ValueError("pack_table needs at least one parameter set")
+    packed = [pack_model(p) for p in sets]
+    return ParameterTable(
+        *(
+            np.stack([getattr(rec, f) for rec in packed]).view(np.recarray)
+            for f in ModelRecords._fields
+        )
+    )
+
+
+@equation(inline=True)
+def records_of(table, k):
+    """Return parameter set k of ``table`` (a ParameterTable) as ModelRecords of row views."""
+    return ModelRecords(
+        table.drugs[k],
+        table.remodeling[k],
+        table.sites[k],
+        table.fracture_types[k],
+        table.fracture[k],
     )
