@@ -109,5 +109,5 @@ def test_check_shards_checks_only_files_that_jobs_will_read(tmp_path):
     lines = str(error.value).splitlines()
     assert (
         lines[1].startswith(f"{bad} cannot be read")
-        and lines[-1] == f"  snakemake --cores all all {bad} [--config ...]"
+        and lines[-1] == f"  {storage.regenerate_command(bad)}"
     )

@@ -60,18 +60,19 @@ def read_provenance(path: str | Path) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items() if not k.startswith(b"ARROW:")}
 
 
-def regenerate_command(path: str | Path) -> str:
-    """Return the snakemake command that regenerates ``path`` (and what depends on it).
+def regenerate_command(*paths: str | Path) -> str:
+    """Return the snakemake command that regenerates ``paths`` (and what depends on them).
 
-    The file is named as a target, with ``all``, *before* ``--config``: snakemake reads every
+    The files are named as targets, with ``all``, *before* ``--config``: snakemake reads every
     word after ``--config`` as a config value, so a target typed after it fails. The trial is
-    the folder below ``results/`` (``<trial>`` when the path has none).
+    the folder below ``results/`` of the first path (``<trial>`` when it has none).
     """
-    parts = Path(path).parts
+    parts = Path(paths[0]).parts
     trial = parts[parts.index("results") + 1] if "results" in parts[:-2] else "<trial>"
+    names = " ".join(str(p) for p in paths)
     return (
-        "snakemake --profile workflow/profiles/default --cores all "
-        f"all {path} --config trial={trial}"
+        f"snakemake --profile workflow/profiles/default --cores all all {names} "
+        f"--config trial={trial}"
     )
 
 
@@ -163,10 +164,12 @@ def recovery(paths: Iterable[str | Path]) -> str:
     """Return how to recover from untrusted shards: delete them, then ask for them again as
     targets (a missing shard whose tables are up to date is otherwise left missing); the
     targets go before any --config, whose values would swallow them."""
+    paths = list(paths)
     names = " ".join(str(p) for p in paths)
     return (
         f"{STOPPED} To recover, delete these files and ask for them again (targets before "
-        f"--config):\n  rm {names}\n  snakemake --cores all all {names} [--config ...]"
+        f"--config; add the run's other --config values):\n  rm {names}\n  "
+        f"{regenerate_command(*paths)}"
     )
 
 
