@@ -71,3 +71,19 @@ def test_prose_does_not_repeat_old_fitted_values(doc):
     text = (ROOT / "docs" / doc).read_text(encoding="utf-8")
     for stale in ("fit 0.21", "about 330 days", "+8 % at month 30"):
         assert stale not in text, stale
+
+
+SCENARIO_SPEC = importlib.util.spec_from_file_location(
+    "scenario_numbers", ROOT / "tools" / "scenario_numbers.py"
+)
+scenario_numbers = importlib.util.module_from_spec(SCENARIO_SPEC)
+SCENARIO_SPEC.loader.exec_module(scenario_numbers)
+
+
+@pytest.mark.slow
+def test_the_scenario_tables_of_scenarios_md_are_current():
+    """Every table of docs/scenarios.md is what the trial file and the current model give
+    (about 20 million patient-days; re-run ``python tools/scenario_numbers.py --write``)."""
+    text = (ROOT / "docs" / "scenarios.md").read_text(encoding="utf-8")
+    for name in scenario_numbers.SCENARIOS:
+        assert scenario_numbers.current_block(text, name) == scenario_numbers.render(name), name
