@@ -133,3 +133,20 @@ def test_excess_death_after_a_hip_fracture_wanes(records):
     )
     assert just_after / base == pytest.approx(fp.rr_death_after_hip_fracture)
     assert base < two_years < 0.5 * (base + just_after)
+
+
+def test_an_anabolic_lowers_every_hazard_within_its_year(params):
+    """Romosozumab 210 mg monthly (formation up, resorption down): by month 12 each type's
+    hazard is below the untreated woman's, and the vertebral one most (FRAME's ordering of
+    relative risk reductions, targets.yaml: new vertebral far above nonvertebral)."""
+    cohort = patients({})
+    romosozumab = arm(("romosozumab", 210.0, 30.4375, 0.0, YEAR))
+    on = simulate_arm(cohort, romosozumab, params, SCHEDULE, record_pk=False)
+    off = simulate_arm(cohort, UNTREATED, params, SCHEDULE, record_pk=False)
+    ratio = {  # hazard ratio over the last month of the year
+        kind: float(np.diff(on.cumulative_hazard[kind][-2:, 0])[0])
+        / float(np.diff(off.cumulative_hazard[kind][-2:, 0])[0])
+        for kind in FRACTURE_TYPES
+    }
+    assert all(r < 1.0 for r in ratio.values()), ratio
+    assert ratio["vertebral"] == min(ratio.values()), ratio
