@@ -9,7 +9,14 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from osteotrial.calibration import parameter_sets, posterior, proposal, shifts, uncertainty
+from osteotrial.calibration import (
+    calibrate,
+    parameter_sets,
+    posterior,
+    proposal,
+    shifts,
+    uncertainty,
+)
 
 MODEL = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
 DATA = uncertainty.load_uncertainty(ROOT / uncertainty.DEFAULT_FILE)
@@ -21,14 +28,28 @@ def stored():
     return posterior.load_posterior(ROOT / posterior.DEFAULT_FILE)
 
 
-def test_the_target_is_the_fit_objective_inside_the_box_and_zero_outside():
+def test_the_fit_is_a_mode_that_the_targets_make_and_the_box_ends_the_posterior():
+    """Moving any one fitted value by 0.3 on the log scale, either way, lowers the log
+    posterior (the fit sits at a mode), and in at least one direction by more than twice what
+    the prior alone would (every value is informed by the targets, not by its prior only);
+    outside the box the density is zero."""
     posterior._setup(MODEL, 1.0)
-    names, residuals = uncertainty.stages()[posterior.BLOCK]
-    res = residuals(MODEL)
-    assert posterior.log_posterior(np.zeros(len(names))) == pytest.approx(-0.5 * (res @ res))
-    outside = np.zeros(len(names))
-    outside[0] = posterior._STATE["high"][0] + 0.1
-    assert posterior.log_posterior(outside) == -np.inf
+    names = posterior._STATE["names"]
+    at_fit = posterior.log_posterior(np.zeros(len(names)))
+    assert np.isfinite(at_fit)
+    prior_drop = 0.5 * (0.3 / calibrate.PRIOR_SD_LOG) ** 2
+    for k, name in enumerate(names):
+        drops = []
+        for step in (-0.3, 0.3):
+            x = np.zeros(len(names))
+            x[k] = step
+            drops.append(at_fit - posterior.log_posterior(x))
+        assert min(drops) > 0.0, (name, drops)
+        assert max(drops) > 2.0 * prior_drop, (name, drops)
+    for bound, beyond in (("low", -0.1), ("high", 0.1)):
+        outside = np.zeros(len(names))
+        outside[0] = posterior._STATE[bound][0] + beyond
+        assert posterior.log_posterior(outside) == -np.inf
 
 
 def test_diagnostics_tell_mixed_chains_from_stuck_ones():

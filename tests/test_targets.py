@@ -200,61 +200,116 @@ def test_residuals_are_the_emulated_values_against_the_file(stage):
     np.testing.assert_array_equal(emulate(MODEL, moved), emulated)
 
 
-CODE = [
-    ROOT / "src" / "osteotrial" / "calibration" / name
-    for name in ("calibrate.py", "remodeling.py", "fracture.py", "objective.py")
-]
+# Every module that reads targets.yaml or builds an objective, a comparison or an analysis from
+# it. The model (model/, cohort/) is written from ../shared/science/model-anchors.md with its own
+# sources and is fitted, never given a target; its short literature constants (CVs, bounds,
+# eligibility windows of the design blocks) would collide by chance with one- or two-digit
+# tolerances. report/ holds plot styling (alphas, widths) and reads numbers from the tables.
+CODE = sorted(
+    path
+    for package in ("calibration", "analyses")
+    for path in (ROOT / "src" / "osteotrial" / package).glob("*.py")
+)
+# Coordinates and descriptions of a target, not published results: design blocks (arm sizes,
+# imaging months), the baseline (typical_patient reads it through the loader), days and months.
+NOT_RESULTS = {"design", "baseline", "month", "day", "n", "allocation", "dose_mg_per_day"}
+ROUND_VALUES = {round(x / 2, 9) for x in range(-4, 61)} | {0.05, 0.15, 0.25, 0.35, 0.75, 1.5, 100.0}
+# (module, literal): why a literal equal to a number of the file is not a copy of it.
+EXEMPT = {
+    ("estimates.py", 0.975): "two-sided 95 % quantile of t and chi-square",
+    ("estimates.py", 0.025): "two-sided 95 % quantile of chi-square",
+    ("parameter_sets.py", 1.2): "STEP_FRAC, the random-walk proposal's tuning",
+    ("proposal.py", 1.2): "STEP_FRAC, the random-walk proposal's tuning",
+    ("meta_regression.py", 0.35): "LOG_RR_TOLERANCE, an assumption (docs/model.md)",
+    ("power.py", 0.95): "upper quantile of the simulated risk ratios",
+    ("endpoints.py", 0.75): "upper quartile of the measured change",
+}
 
 
-def test_no_module_but_the_loader_names_the_targets_file():
-    for path in (ROOT / "src" / "osteotrial").rglob("*.py"):
-        if path.name == "targets.py" and path.parent.name == "calibration":
-            continue
-        strings = [
-            node.value
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)
-        ]
-        assert not [s for s in strings if s.endswith("targets.yaml")], path
+def published_numbers(raw: dict) -> dict[float, str]:
+    """Every distinctive number of every block of ``raw`` (new blocks and additions included),
+    with the values the objective derives from them (1 + pct / 100; tol / 2 and sd / 2), each
+    mapped to where it is in the file."""
+    numbers: dict[float, str] = {}
 
-
-def test_calibration_code_carries_no_published_number():
-    """Distinctive numbers of the fitted blocks (not half-integers or round tolerances) and the
-    values the objective derives from them (1 + pct / 100, tol / 2, sd / 2) appear nowhere as
-    literals in the calibration code (``BOUNDS``, the box of the fitted values, aside)."""
-    numbers: set[float] = set()
-
-    def collect(node):
+    def collect(node, where: str, key: str = "") -> None:
         if isinstance(node, dict):
-            for value in node.values():
-                collect(value)
+            for k, value in node.items():
+                if k not in NOT_RESULTS:
+                    collect(value, f"{where}.{k}", str(k))
         elif isinstance(node, list):
             for value in node:
-                collect(value)
+                collect(value, where, key)
         elif isinstance(node, (int, float)) and not isinstance(node, bool):
-            numbers.update({float(node), float(node) / 2, 1 + float(node) / 100})
+            x = float(node)
+            if round(x, 9) in ROUND_VALUES:
+                return
+            derived = {x, 1 + x / 100} | ({x / 2} if key in ("tol", "sd") else set())
+            for value in derived:
+                numbers.setdefault(round(value, 9), where)
 
-    for block in (RAW["pk"], RAW["trials"]["frame"], RAW["trials"]["freedom_bmd_only"]):
-        collect({k: v for k, v in block.items() if k != "baseline"})  # typical_patient reads it
-    round_values = {x / 2 for x in range(-4, 61)} | {0.05, 0.15, 0.25, 0.35, 0.75, 1.5}
-    distinctive = {x for x in numbers if round(x, 9) not in {round(r, 9) for r in round_values}}
+    for key, block in raw["trials"].items():
+        collect(block, f"trials.{key}")
+    collect(raw["pk"], "pk")
+    collect(raw.get("additions", {}), "additions")
+    return numbers
+
+
+def numeric_literals(source: str) -> list[tuple[int, float]]:
+    """(line, value) of every number written in ``source``, a leading minus folded in, the
+    ``BOUNDS`` box of the fitted parameters (not target values) left out."""
+    tree = ast.parse(source)
+    skip = {
+        id(node)
+        for bounds in ast.walk(tree)
+        if isinstance(bounds, ast.AnnAssign) and getattr(bounds.target, "id", "") == "BOUNDS"
+        for node in ast.walk(bounds)
+    }
+    negated = {
+        id(node.operand)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+    }
+    return [
+        (node.lineno, -float(node.value) if id(node) in negated else float(node.value))
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, (int, float))
+        and not isinstance(node.value, bool)
+        and id(node) not in skip
+    ]
+
+
+def copied_numbers(path: Path, numbers: dict[float, str]) -> list[tuple[int, float, str]]:
+    return [
+        (line, value, numbers[round(value, 9)])
+        for line, value in numeric_literals(path.read_text(encoding="utf-8"))
+        if round(value, 9) in numbers and (path.name, value) not in EXEMPT
+    ]
+
+
+def test_no_code_carries_a_published_number():
+    """No number of targets.yaml (every block: the new populations, safety and bone strength
+    too) nor a value the objective derives from one is written as a literal in the calibration
+    or analysis code, denosumab.py, targets.py and meta_regression.py included."""
+    numbers = published_numbers(RAW)
+    blocks = {where.split(".")[1] for where in numbers.values()}
+    assert set(RAW["trials"]) <= blocks  # every block of the file is read, the new ones too
+    names = {path.name for path in CODE}
+    assert {"denosumab.py", "targets.py", "meta_regression.py", "remodeling.py"} <= names
     for path in CODE:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        bounds = [  # the box of the fitted parameters: not target values
-            node
-            for node in ast.walk(tree)
-            if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "BOUNDS"
-        ]
-        skip = {id(n) for b in bounds for n in ast.walk(b)}
-        literals = {
-            float(node.value)
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Constant)
-            and isinstance(node.value, (int, float))
-            and id(node) not in skip
-        }
-        found = {round(x, 9) for x in literals} & {round(x, 9) for x in distinctive}
-        assert not found, (path.name, sorted(found))
+        assert not copied_numbers(path, numbers), path.name
+
+
+def test_the_literal_scan_finds_a_copied_number(tmp_path):
+    """The scan is not blind: a copied target (here FRAME's LS gain, DEFEND's CTX difference as
+    the objective's ratio, a bone-strength value of the new block, FREEDOM's SD bound of the
+    additions) is found, written plainly or negated."""
+    numbers = published_numbers(RAW)
+    copy_of = tmp_path / "denosumab.py"
+    copy_of.write_text("A = 13.1\nB = 0.37\nC = -5.6\nD = 4.78 / 2\nE = (1e-3, 1.2)\n")
+    found = {value for _, value, _ in copied_numbers(copy_of, numbers)}
+    assert found == {13.1, 0.37, -5.6, 4.78, 1.2}
 
 
 def test_every_target_block_has_a_trial_file_or_is_listed_as_not_emulated():

@@ -56,7 +56,7 @@ MEANING = {
     "secondary_per_day": "rate constant of secondary mineralization",
     "gamma_ob": "power of active osteoblasts on bone formation",
     "gamma_oc": "power of active osteoclasts on bone resorption",
-    "untreated_loss_pct_per_year": "untreated BMD loss (median patient)",
+    "untreated_loss_pct_per_year": "untreated BMD loss (typical patient; IIV: normal multiplier)",
     "reference_age_years": "age at which base hazards apply",
     "reference_tscore": "T-score at which base hazards apply",
     "rr_incident_fracture": "hazard ratio after a new fracture in the trial (any type)",
