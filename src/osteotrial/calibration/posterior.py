@@ -59,6 +59,7 @@ from osteotrial.calibration.remodeling import remodeling_residuals_of_sets
 from osteotrial.calibration.targets import read_targets
 from osteotrial.io import git_commit
 from osteotrial.model.params import ModelParams
+from osteotrial.yaml_strict import safe_load_fast
 
 BLOCK = "remodeling"
 DEFAULT_FILE = uncertainty.POSTERIOR_FILES[BLOCK]
@@ -93,7 +94,8 @@ def log_objectives(xs: np.ndarray) -> np.ndarray:
     engine calls (``remodeling.remodeling_residuals_of_sets``); equal to the rows one at a
     time, exactly. If the batch fails (a row's integration turns non-finite), each row is
     evaluated alone, so that only the failing rows get -inf."""
-    models = [shifts.apply_shifts(_STATE["model"], _STATE["names"], x) for x in xs]
+    box = (_STATE["low"], _STATE["high"])
+    models = [shifts.apply_shifts(_STATE["model"], _STATE["names"], x, box) for x in xs]
     try:
         with np.errstate(all="ignore"):
             res = _STATE["residuals"]([ModelParams.from_dict(m) for m in models])
@@ -339,7 +341,7 @@ def load_posterior(path: str | Path = DEFAULT_FILE) -> dict[str, Any]:
     from osteotrial.trial.locate import repo_path
 
     with open(repo_path(path), encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return safe_load_fast(handle)
 
 
 def posterior_shifts(posterior: Mapping[str, Any], model: Mapping[str, Any], k: int) -> np.ndarray:
