@@ -37,6 +37,7 @@ docs/analyses.md for the run's figures).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import functools
 import multiprocessing
@@ -148,12 +149,14 @@ def log_posteriors(xs: np.ndarray) -> np.ndarray:
 
 
 class PooledPosterior:
-    """``log_posteriors`` of a batch of walkers, split into one part per pool process.
+    """``log_posteriors`` of a batch of walkers, split into ``processes`` parts: the first
+    evaluated in this process, the others in the pool's ``processes - 1`` workers.
 
     The sampler's vectorized log probability (``emcee.EnsembleSampler(vectorize=True)``): the
     walkers that step together (all of them in the independent-chain modes, half in
-    differential evolution) are evaluated as patients of the same engine calls, in as many
-    parts as processes, instead of one walker per call.
+    differential evolution) are evaluated as patients of the same engine calls, one part per
+    core, instead of one walker per pool task; the sampler's own process takes a part rather
+    than waiting, so ``processes`` processes share ``processes`` cores.
     """
 
     def __init__(self, pool: Any, processes: int) -> None:
@@ -163,7 +166,9 @@ class PooledPosterior:
         parts = [part for part in np.array_split(xs, self.processes) if len(part)]
         if self.pool is None or len(parts) == 1:
             return log_posteriors(xs)
-        return np.concatenate(self.pool.map(log_posteriors, parts))
+        others = [self.pool.apply_async(log_posteriors, (part,)) for part in parts[1:]]
+        first = log_posteriors(parts[0])
+        return np.concatenate([first, *(task.get() for task in others)])
 
 
 def run(
@@ -222,7 +227,8 @@ def run(
         proposal_chain = store.get_chain()[-adapt_steps:]
     proposal = proposal_covariance(data, proposal_chain, n_dim, proposal_scale)
     context = multiprocessing.get_context("fork")
-    with context.Pool(processes) as pool:
+    workers = context.Pool(processes - 1) if processes > 1 else contextlib.nullcontext()
+    with workers as pool:
         sampler = emcee.EnsembleSampler(
             n_walkers,
             n_dim,
