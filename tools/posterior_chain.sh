@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HDF5_USE_FILE_LOCKING=FALSE
+# one BLAS thread per process: the sampler runs one process per core, and OpenBLAS threads of
+# the sampler process (the learnt proposal's density) spinning beside them cost 1.6x (2026-12-06)
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 py=".venv/bin/python -m osteotrial.calibration.posterior --walkers 8 --processes 2"
 mkdir -p build/rw
 # 1. eight independent random-walk chains, Laplace covariance: a first look at the posterior
