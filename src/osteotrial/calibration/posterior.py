@@ -30,8 +30,12 @@ the kept steps and walkers, are written to ``config/model_posterior.yaml`` with 
 values they were sampled at, the settings and the diagnostics; ``parameter_sets`` reads draw k
 as set k.
 
-The stages of a run from scratch: ``tools/posterior_chain.sh`` (about 4 hours on 2 cores; see
-docs/analyses.md for the run's figures).
+Evaluation: the walkers that step together run as patients of the same engine calls
+(``log_posteriors``, emcee's ``vectorize=True``, ``PooledPosterior``), bit-identical to one
+walker at a time.
+
+The stages of a run from scratch: ``tools/posterior_chain.sh`` (about 50 minutes on 2 cores,
+estimated in issue 24; 4 hours before; see docs/analyses.md for the run's figures).
 """
 
 from __future__ import annotations
