@@ -159,3 +159,51 @@ def test_the_command_line_runs_learnt_chains_and_writes_a_posterior_file(tmp_pat
     assert written["settings"]["independence_share"] == 0.5
     assert written["settings"]["steps"] == 6 and written["settings"]["walkers"] == 4
     posterior.posterior_shifts(written, MODEL, 7)
+
+
+def walkers(stored, n: int) -> np.ndarray:
+    """n stored posterior draws and one walker outside the box (last)."""
+    posterior._setup(MODEL, 1.0)
+    xs = np.asarray(stored["log_shifts"][:n], dtype=np.float64)
+    outside = xs[0].copy()
+    outside[0] = posterior._STATE["high"][0] + 0.1
+    return np.vstack([xs, outside])
+
+
+def test_walkers_evaluated_together_equal_each_alone(stored):
+    """``log_posteriors`` runs the walkers as patients of the same engine calls; each value
+    equals the walker's ``log_posterior`` alone exactly (the sampler's vectorized path), also
+    through a pool split into parts (``PooledPosterior``)."""
+    from multiprocessing.pool import ThreadPool
+
+    xs = walkers(stored, 3)
+    alone = np.array([posterior.log_posterior(x) for x in xs])
+    np.testing.assert_array_equal(posterior.log_posteriors(xs), alone)
+    assert np.all(np.isfinite(alone[:3])) and alone[3] == -np.inf
+    assert len(set(alone[:3])) == 3  # the walkers differ
+    with ThreadPool(2) as pool:
+        np.testing.assert_array_equal(posterior.PooledPosterior(pool, 2)(xs), alone)
+
+
+def test_a_walker_that_fails_in_a_batch_gets_minus_infinity_and_the_others_their_values(
+    stored, monkeypatch
+):
+    """A batch whose integration fails for one walker is evaluated walker by walker: only that
+    walker gets -inf (as alone), the others their own values."""
+    from osteotrial.model.params import ModelParams
+
+    xs = walkers(stored, 3)[:3]
+    alone = np.array([posterior.log_posterior(x) for x in xs])
+    names, box = posterior._STATE["names"], (posterior._STATE["low"], posterior._STATE["high"])
+    bad = ModelParams.from_dict(shifts.apply_shifts(MODEL, names, xs[1], box))
+    real = posterior._STATE["residuals"]
+
+    def failing(sets):
+        if bad in sets:
+            raise FloatingPointError("integration became unstable")
+        return real(sets)
+
+    monkeypatch.setitem(posterior._STATE, "residuals", failing)
+    got = posterior.log_posteriors(xs)
+    assert got[1] == -np.inf
+    np.testing.assert_array_equal(got[[0, 2]], alone[[0, 2]])

@@ -365,3 +365,32 @@ def test_uncertainty_is_off_by_default(tmp_path):
     done = run_workflow(tmp_path, "--dry-run", "--config", "trial=smoke")
     assert done.returncode == 0, done.stderr[-4000:]
     assert "draw_parameter_set" not in done.stdout and "prediction_intervals" not in done.stdout
+
+
+def test_a_job_s_sets_run_together_give_each_set_s_expected_endpoints():
+    """``jobs.expected_endpoints_of_sets`` runs a job's sets as patients of one engine call per
+    arm (the cohort repeated per set); each set's table equals the set simulated on its own
+    with ``simulate_arm`` and passed to ``expected_table``, exactly."""
+    from osteotrial.cohort.sampling import CohortSpec, sample_cohort
+    from osteotrial.engine.simulate import simulate_arm
+    from osteotrial.model.params import ModelParams
+    from osteotrial.trial import jobs
+    from osteotrial.trial.config import load_config
+
+    trial = load_config("frame", config_dir=ROOT / "config")
+    spec = CohortSpec.from_dict(trial.cohort_spec)
+    cohort = sample_cohort(spec, dict.fromkeys(trial.arms, 12), trial.cohort_seed("prediction"))
+    names = remodeling.REMODELING_FIT[:16]
+    shifted = shifts.apply_shifts(MODEL, names, np.full(len(names), 0.15))
+    sets = [ModelParams.from_dict(MODEL), ModelParams.from_dict(shifted)]
+    together = jobs.expected_endpoints_of_sets(cohort, trial, sets)
+    patients = expected.event_free(cohort)
+    schedule = trial.schedule
+    for params, table in zip(sets, together, strict=True):
+        alone = {
+            name: simulate_arm(patients, arm, params, schedule, record_pk=False)
+            for name, arm in trial.arms.items()
+        }
+        months = (schedule.visit_months, schedule.imaging_months)
+        assert table.equals(expected.expected_table(alone, params, trial.control_arm, *months))
+    assert not together[0].equals(together[1])  # the sets do differ

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Re-run the posterior sample of the remodeling calibration (config/model_posterior.yaml) from
-# scratch, as it was produced in issue 13: about 4 hours of 2 quiet cores. Needed after a re-fit of
+# scratch, as it was produced in issue 13: about 50 minutes of 2 quiet cores since issue 24
+# (estimated from the CPU time per step, 2026-12-06: 23,000 random-walk steps x 41 ms and
+# 68,785 learnt steps x 55 ms of CPU; 4 hours before, 7 steps/s). Needed after a re-fit of
 # the remodeling stage (the draws are refused when the fitted values they were sampled at
 # change). Each stage keeps its chain in build/rw/*.h5 and resumes if re-run; see
 # docs/analyses.md ("Remodeling block") for what each stage is for and its figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HDF5_USE_FILE_LOCKING=FALSE
+# one BLAS thread per process: the sampler runs one process per core, and OpenBLAS threads of
+# the sampler process (the learnt proposal's density) spinning beside them cost 1.5x (2026-12-06)
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 py=".venv/bin/python -m osteotrial.calibration.posterior --walkers 8 --processes 2"
 mkdir -p build/rw
 # 1. eight independent random-walk chains, Laplace covariance: a first look at the posterior

@@ -52,3 +52,13 @@ def load_file(path: str | Path) -> Any:
     """Return the YAML file at ``path`` read with ``StrictLoader``."""
     with open(path, encoding="utf-8") as handle:
         return yaml.load(handle, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def safe_load_fast(stream: Any) -> Any:
+    """Return ``yaml.safe_load(stream)`` parsed by libyaml's C parser where PyYAML has it.
+
+    The same values (the constructor is PyYAML's own), parsed about 7 times faster: for the
+    large generated files read once per parameter set (the posterior draws, the uncertainty
+    file), whose pure-Python parsing cost more than a set's simulation.
+    """
+    return yaml.load(stream, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

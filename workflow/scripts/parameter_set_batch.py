@@ -11,18 +11,18 @@ from osteotrial.calibration import parameter_sets
 from osteotrial.model.params import ModelParams
 from osteotrial.storage import check_inputs
 from osteotrial.trial.config import job_config
-from osteotrial.trial.jobs import expected_endpoints
+from osteotrial.trial.jobs import expected_endpoints_of_sets
 
 trial = job_config(snakemake.params.config, snakemake.config)
 check_inputs(snakemake.input.cohort, trial.config_hash)
 cohort = io.read_cohort(snakemake.input.cohort)
-drawn, tables = [], []
-for pset in snakemake.params.sets:
-    result = parameter_sets.trial_parameter_set(trial, int(pset[1:]), snakemake.input.covariance)
-    drawn.append(result)
-    table = expected_endpoints(cohort, trial, ModelParams.from_dict(result.model))
-    tables.append(table.with_columns(parameter_set=pl.lit(pset)))
-    print(f"parameter set {pset}: drawn, expected endpoints computed", file=sys.stderr)
+names, covariance = snakemake.params.sets, snakemake.input.covariance
+drawn = [parameter_sets.trial_parameter_set(trial, int(p[1:]), covariance) for p in names]
+print(f"parameter sets {', '.join(names)}: drawn", file=sys.stderr)
+sets = [ModelParams.from_dict(result.model) for result in drawn]
+expected = expected_endpoints_of_sets(cohort, trial, sets)  # all sets in one run per arm
+tables = [t.with_columns(parameter_set=pl.lit(p)) for t, p in zip(expected, names, strict=True)]
+print("expected endpoints computed", file=sys.stderr)
 metadata = trial.provenance()
 parameter_sets.write_parameter_sets(
     drawn, trial.raw["model"], snakemake.output.parameters, metadata

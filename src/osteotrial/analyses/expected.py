@@ -28,10 +28,11 @@ after d), weighted by exp(-D(d)), and its SD; markers: the median true % change.
 error has mean zero and is left to the sampling distribution (``analyses.prediction``).
 
 This module only computes statistics from results in memory; it runs no engine. The simulation
-step that produces them is a job's (``trial.jobs.expected_endpoints``): the event-free cohort
-under every arm, for one parameter set after another in one job, handed over in memory rather
-than as simulation files, since a file per set and arm would be written and read once, and a
-batch of sets per job keeps the compiled engine's start-up shared (workflow/rules/uncertainty.smk).
+step that produces them is a job's (``trial.jobs.expected_endpoints_of_sets``): the event-free
+cohort under every arm, the job's parameter sets as patients of one run per arm (the cohort
+repeated per set), handed over in memory rather than as simulation files, since a file per set
+and arm would be written and read once, and a batch of sets per job keeps the compiled engine's
+start-up shared (workflow/rules/uncertainty.smk).
 """
 
 from __future__ import annotations

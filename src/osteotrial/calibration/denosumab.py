@@ -21,12 +21,19 @@ Scales: a tolerance on a mean is read as two standard errors (scale = tol / 2), 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from osteotrial.calibration.objective import Target, pct, trial_design, typical_patient
+from osteotrial.calibration.objective import (
+    Target,
+    pct,
+    positive_part,
+    simulate_sets,
+    trial_design,
+    typical_patient,
+)
 from osteotrial.calibration.targets import (
     after_stopping_rule,
     after_stopping_value,
@@ -35,7 +42,6 @@ from osteotrial.calibration.targets import (
 )
 from osteotrial.cohort.sampling import Cohort
 from osteotrial.engine.results import ArmResult
-from osteotrial.engine.simulate import simulate_arm
 from osteotrial.model.params import ModelParams
 from osteotrial.trial.schedules import Schedule
 from osteotrial.units import DAYS_PER_MONTH
@@ -84,15 +90,15 @@ def denosumab_targets(data: Mapping[str, Any]) -> list[Target]:
 
 
 def _simulate(
-    trial: str, patient: Cohort, params: ModelParams, days: tuple, skip: tuple = ()
+    trial: str, patient: Cohort, sets: Sequence[ModelParams], days: tuple, skip: tuple = ()
 ) -> dict:
     """Return {arm: ArmResult} of a trial file's arms (but ``skip``) for one patient, recorded
-    at ``days``."""
+    at ``days``: column w is parameter set w's (``objective.simulate_sets``)."""
     design = trial_design(trial)
     span = max(days)
     schedule = Schedule(design.schedule.dt_days, span, (), tuple(days), ())
     return {
-        name: simulate_arm(patient, arm, params, schedule, False)
+        name: simulate_sets(patient, arm, sets, schedule, False)
         for name, arm in design.arms.items()
         if name not in skip
     }
@@ -102,18 +108,21 @@ def _at(result: ArmResult, day: float) -> int:
     return int(np.argmin(np.abs(result.record_days - day)))
 
 
-def _bmd_pct(result: ArmResult, site: str, month: float) -> float:
+def _bmd_pct(result: ArmResult, site: str, month: float) -> np.ndarray:
+    """Return the % change of BMD at a month, (n_sets,)."""
     series = pct(getattr(result, f"bmd_{site.lower()}_g_cm2"))
-    return float(series[_at(result, month * DAYS_PER_MONTH)])
+    return series[_at(result, month * DAYS_PER_MONTH)]
 
 
-def _marker_pct(result: ArmResult, marker: str, month: float) -> float:
-    series = getattr(result, {"CTX": "ctx_rel", "P1NP": "p1np_rel"}[marker])[:, 0]
-    return float(series[_at(result, month * DAYS_PER_MONTH)] - 1.0) * 100.0
+def _marker_pct(result: ArmResult, marker: str, month: float) -> np.ndarray:
+    """Return the % change of a marker at a month, (n_sets,)."""
+    series = getattr(result, {"CTX": "ctx_rel", "P1NP": "p1np_rel"}[marker])
+    return (series[_at(result, month * DAYS_PER_MONTH)] - 1.0) * 100.0
 
 
-def _vs_placebo(runs: dict, measure: str, month: float) -> float:
-    """Return a month-M difference from placebo: BMD points or percent marker difference."""
+def _vs_placebo(runs: dict, measure: str, month: float) -> np.ndarray:
+    """Return a month-M difference from placebo: BMD points or percent marker difference,
+    (n_sets,)."""
     den, pbo = runs["denosumab"], runs["placebo"]
     if measure.endswith("_bmd_pct_points"):
         site = measure.split("_")[0]
@@ -126,19 +135,20 @@ def _vs_placebo(runs: dict, measure: str, month: float) -> float:
 
 
 def denosumab_emulated(
-    params: ModelParams, data: Mapping[str, Any] | None = None
-) -> tuple[np.ndarray, list[float]]:
-    """Return (the emulated value of each ``denosumab_targets`` entry, the hinge residuals)."""
+    sets: Sequence[ModelParams], data: Mapping[str, Any] | None = None
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Return (the emulated value of each ``denosumab_targets`` entry, (n_targets, n_sets);
+    the hinge residuals, each (n_sets,)) of each parameter set."""
     data = read_targets() if data is None else data
     goals = denosumab_targets(data)
     month = DAYS_PER_MONTH
     years = tuple(m * 12 * month for m in range(6))
-    ext = _simulate(EXTENSION, typical_patient(EXTENSION), params, years, ("placebo",))
+    ext = _simulate(EXTENSION, typical_patient(EXTENSION), sets, years, ("placebo",))
     stop_days = tuple(m * month for m in (24.0, 30.0, 36.0, 48.0))
-    stop = _simulate(DISCONTINUATION, typical_patient(DISCONTINUATION), params, stop_days)
+    stop = _simulate(DISCONTINUATION, typical_patient(DISCONTINUATION), sets, stop_days)
     probes_days = sorted({g.probe[2] for g in goals if g.probe[0] == "ctx_pct"})
     record = (*probes_days, 12 * month)
-    doses = _simulate(DOSE_RANGING, typical_patient(DOSE_RANGING), params, record, ("placebo",))
+    doses = _simulate(DOSE_RANGING, typical_patient(DOSE_RANGING), sets, record, ("placebo",))
     emulated = []
     for g in goals:
         kind = g.probe[0]
@@ -148,23 +158,23 @@ def denosumab_emulated(
             emulated.append(_vs_placebo(stop, g.probe[1], g.probe[2]))
         else:
             result = doses[g.probe[1]]
-            emulated.append(100.0 * float(result.ctx_rel[_at(result, g.probe[2]), 0]))
+            emulated.append(100.0 * result.ctx_rel[_at(result, g.probe[2])])
     hinges = extension_shape(ext["denosumab"])
     hinges += after_stopping_hinges(data, stop)
     hinges += range_hinges(data, doses)
     return np.asarray(emulated, dtype=float), hinges
 
 
-def extension_shape(den: ArmResult) -> list[float]:
+def extension_shape(den: ArmResult) -> list[np.ndarray]:
     """Return hinges: LS and TH BMD do not fall from one yearly visit to the next."""
     out = []
     for site in ("LS", "TH"):
-        yearly = [_bmd_pct(den, site, 12.0 * y) for y in range(6)]
-        out.append(max(0.0, -float(np.diff(yearly).min())) / HINGE_SCALE["points"])
+        yearly = np.array([_bmd_pct(den, site, 12.0 * y) for y in range(6)])  # (6, n_sets)
+        out.append(positive_part(-np.diff(yearly, axis=0).min(axis=0)) / HINGE_SCALE["points"])
     return out
 
 
-def after_stopping_hinges(data: Mapping[str, Any], runs: dict) -> list[float]:
+def after_stopping_hinges(data: Mapping[str, Any], runs: dict) -> list[np.ndarray]:
     """Return a hinge per ``after_stopping`` shape of the discontinuation block."""
     out = []
     for t in data["trials"][DISCONTINUATION]["after_stopping"]:
@@ -181,11 +191,11 @@ def after_stopping_hinges(data: Mapping[str, Any], runs: dict) -> list[float]:
             miss = bound + ABOVE_MARGIN["pct" if unit_is_pct else "points"] - value
         else:
             miss = abs(value) - WITHIN_MARGIN * bound
-        out.append(max(0.0, miss) / unit)
+        out.append(positive_part(miss) / unit)
     return out
 
 
-def range_hinges(data: Mapping[str, Any], runs: dict) -> list[float]:
+def range_hinges(data: Mapping[str, Any], runs: dict) -> list[np.ndarray]:
     """Return hinges: every dose-ranging arm's month-12 BMD inside the published range."""
     out = []
     for key, block in data["trials"][DOSE_RANGING].items():
@@ -199,6 +209,8 @@ def range_hinges(data: Mapping[str, Any], runs: dict) -> list[float]:
                 if arm == "placebo":
                     continue
                 x = _bmd_pct(result, site, month)
-                miss = max(entry["low"] - x, x - entry["high"], 0.0)
+                below, above = entry["low"] - x, x - entry["high"]
+                larger = np.where(above > below, above, below)  # max(below, above, 0.0)'s rule
+                miss = np.where(0.0 > larger, 0.0, larger)
                 out.append(miss / HINGE_SCALE["points"])
     return out

@@ -10,7 +10,7 @@ age and T-scores of the trial's emulated cohort. Used by the two stages of the c
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -18,10 +18,13 @@ import numpy as np
 
 from osteotrial.calibration.targets import CONFIG_DIR
 from osteotrial.cohort.sampling import Cohort, CohortSpec, sample_cohort
+from osteotrial.engine.results import ArmResult
+from osteotrial.engine.simulate import simulate_arm
+from osteotrial.model.params import ModelParams
 from osteotrial.model.records import SITES
 from osteotrial.model.tscore import tscore_to_bmd_g_cm2
 from osteotrial.trial.config import TrialConfig, load_config
-from osteotrial.trial.schedules import ArmSpec
+from osteotrial.trial.schedules import ArmSpec, Schedule
 
 TYPICAL_COHORT_SIZE = 4000  # patients whose mean baseline makes a trial's typical patient
 
@@ -43,10 +46,45 @@ class Target:
     probe: tuple[Any, ...]
     hinge: bool = False
 
-    def residual(self, emulated: float) -> float:
-        """Return the weighted residual of an emulated value."""
+    def residual(self, emulated: Any) -> Any:
+        """Return the weighted residual of an emulated value (a number, or an array of one
+        value per parameter set: the residual of each)."""
         diff = emulated - self.value
-        return (max(0.0, diff + self.scale) if self.hinge else diff) / self.scale
+        return (positive_part(diff + self.scale) if self.hinge else diff) / self.scale
+
+
+def positive_part(x: Any) -> Any:
+    """Return x where x > 0, else 0.0: builtin ``max(0.0, x)``'s rule (NaN gives 0.0), for a
+    number (a float back) or elementwise for an array of one value per parameter set, so that
+    a batch of sets gives each set's value exactly."""
+    out = np.where(np.asarray(x) > 0.0, x, 0.0)
+    return out if out.ndim else float(out)
+
+
+def simulate_sets(
+    patient: Cohort,
+    arm: ArmSpec,
+    sets: Sequence[ModelParams],
+    schedule: Schedule,
+    record_pk: bool = True,
+) -> ArmResult:
+    """Simulate the one-patient cohort ``patient`` under ``arm`` once per parameter set, all
+    sets as patients of the same engine calls; column w of every trajectory is set w's.
+
+    A batch of sets (sampler walkers, finite-difference shifts) costs the packing and the
+    Python around the engine once instead of once per set; each column equals the set
+    simulated alone exactly (``simulate_arm``: a patient's result depends only on its row and
+    its set).
+    """
+    tiled = patient.select(np.zeros(len(sets), dtype=np.int64))
+    return simulate_arm(tiled, arm, tuple(sets), schedule, record_pk)
+
+
+def per_set(trajectory: np.ndarray) -> np.ndarray:
+    """Return a (n_times, n_sets) trajectory of ``simulate_sets`` as (n_sets, n_times),
+    contiguous, so that a reduction over time runs per set as on one set's 1-D series (the
+    same summation order: bit-identical to the set alone)."""
+    return np.ascontiguousarray(trajectory.T)
 
 
 def phase(drug: str, dose_mg: float, interval_days: float, start: float, stop: float) -> dict:
@@ -134,5 +172,6 @@ def arm_until(trial: str, arm: str, day: float) -> ArmSpec:
 
 
 def pct(traj: np.ndarray) -> np.ndarray:
-    """Return percent change from the first row, for patient 0."""
-    return (traj[:, 0] / traj[0, 0] - 1.0) * 100.0
+    """Return percent change from the first row, (n_times, n): each column (a patient, or a
+    parameter set of ``simulate_sets``) from its own baseline."""
+    return (traj / traj[0] - 1.0) * 100.0

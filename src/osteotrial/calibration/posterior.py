@@ -30,13 +30,18 @@ the kept steps and walkers, are written to ``config/model_posterior.yaml`` with 
 values they were sampled at, the settings and the diagnostics; ``parameter_sets`` reads draw k
 as set k.
 
-The stages of a run from scratch: ``tools/posterior_chain.sh`` (about 4 hours on 2 cores; see
-docs/analyses.md for the run's figures).
+Evaluation: the walkers that step together run as patients of the same engine calls
+(``log_posteriors``, emcee's ``vectorize=True``, ``PooledPosterior``), bit-identical to one
+walker at a time.
+
+The stages of a run from scratch: ``tools/posterior_chain.sh`` (about 50 minutes on 2 cores,
+estimated in issue 24; 4 hours before; see docs/analyses.md for the run's figures).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import functools
 import multiprocessing
@@ -55,8 +60,11 @@ from osteotrial.calibration.proposal import (
     proposal_covariance,
     sampler_moves,
 )
+from osteotrial.calibration.remodeling import remodeling_residuals_of_sets
 from osteotrial.calibration.targets import read_targets
 from osteotrial.io import git_commit
+from osteotrial.model.params import ModelParams
+from osteotrial.yaml_strict import safe_load_fast
 
 BLOCK = "remodeling"
 DEFAULT_FILE = uncertainty.POSTERIOR_FILES[BLOCK]
@@ -71,26 +79,38 @@ _STATE: dict[str, Any] = {}
 
 def _setup(model: Mapping[str, Any], dt_days: float) -> None:
     """Keep what ``log_posterior`` needs in this process (also in pool workers)."""
-    names, residuals = uncertainty.stages()[BLOCK]
+    names = uncertainty.stages()[BLOCK][0]
     low, high = shifts.log_box(model, names)
     targets = read_targets()  # once: reading the file is a tenth of an evaluation
+    residuals = functools.partial(remodeling_residuals_of_sets, targets=targets)
     _STATE.update(
-        model=dict(model), names=names, residuals=functools.partial(residuals, targets=targets),
-        low=low, high=high, dt=dt_days,
+        model=dict(model), names=names, residuals=residuals, low=low, high=high, dt=dt_days,
     )  # fmt: skip
 
 
 def log_objective(x: np.ndarray) -> float:
     """Return -S(x) / 2, or -inf where the residuals fail (the stability screen is applied to
     the kept draws afterwards, ``stable_draws``: a quarter of the cost of every evaluation)."""
-    model = shifts.apply_shifts(_STATE["model"], _STATE["names"], x)
+    return float(log_objectives(np.asarray(x)[None, :])[0])
+
+
+def log_objectives(xs: np.ndarray) -> np.ndarray:
+    """Return ``log_objective`` of each row of ``xs`` (n, d), every row a patient of the same
+    engine calls (``remodeling.remodeling_residuals_of_sets``); equal to the rows one at a
+    time, exactly. If the batch fails (a row's integration turns non-finite), each row is
+    evaluated alone, so that only the failing rows get -inf."""
+    box = (_STATE["low"], _STATE["high"])
+    models = [shifts.apply_shifts(_STATE["model"], _STATE["names"], x, box) for x in xs]
     try:
         with np.errstate(all="ignore"):
-            res = _STATE["residuals"](model)
+            res = _STATE["residuals"]([ModelParams.from_dict(m) for m in models])
     except (FloatingPointError, ValueError):
-        return -np.inf
-    value = float(res @ res + np.sum((x / calibrate.PRIOR_SD_LOG) ** 2))
-    return -0.5 * value if np.isfinite(value) else -np.inf
+        if len(xs) == 1:
+            return np.array([-np.inf])
+        return np.array([log_objective(x) for x in xs])
+    prior = np.sum((xs / calibrate.PRIOR_SD_LOG) ** 2, axis=1)
+    value = np.array([row @ row for row in res]) + prior  # ddot per row: as one row alone
+    return np.where(np.isfinite(value), -0.5 * value, -np.inf)
 
 
 def stable_draws(draws: np.ndarray, n_draws: int) -> tuple[np.ndarray, float]:
@@ -119,6 +139,40 @@ def log_posterior(x: np.ndarray) -> float:
     if not np.all((x > _STATE["low"]) & (x < _STATE["high"])):
         return -np.inf
     return log_objective(x)
+
+
+def log_posteriors(xs: np.ndarray) -> np.ndarray:
+    """Return ``log_posterior`` of each row of ``xs`` (n, d): the rows inside the box in one
+    pass (``log_objectives``), -inf for the others."""
+    xs = np.asarray(xs, dtype=np.float64)
+    out = np.full(xs.shape[0], -np.inf)
+    inside = np.all((xs > _STATE["low"]) & (xs < _STATE["high"]), axis=1)
+    if inside.any():
+        out[inside] = log_objectives(xs[inside])
+    return out
+
+
+class PooledPosterior:
+    """``log_posteriors`` of a batch of walkers, split into ``processes`` parts: the first
+    evaluated in this process, the others in the pool's ``processes - 1`` workers.
+
+    The sampler's vectorized log probability (``emcee.EnsembleSampler(vectorize=True)``): the
+    walkers that step together (all of them in the independent-chain modes, half in
+    differential evolution) are evaluated as patients of the same engine calls, one part per
+    core, instead of one walker per pool task; the sampler's own process takes a part rather
+    than waiting, so ``processes`` processes share ``processes`` cores.
+    """
+
+    def __init__(self, pool: Any, processes: int) -> None:
+        self.pool, self.processes = pool, max(1, processes)
+
+    def __call__(self, xs: np.ndarray) -> np.ndarray:
+        parts = [part for part in np.array_split(xs, self.processes) if len(part)]
+        if self.pool is None or len(parts) == 1:
+            return log_posteriors(xs)
+        others = [self.pool.apply_async(log_posteriors, (part,)) for part in parts[1:]]
+        first = log_posteriors(parts[0])
+        return np.concatenate([first, *(task.get() for task in others)])
 
 
 def run(
@@ -177,14 +231,15 @@ def run(
         proposal_chain = store.get_chain()[-adapt_steps:]
     proposal = proposal_covariance(data, proposal_chain, n_dim, proposal_scale)
     context = multiprocessing.get_context("fork")
-    with context.Pool(processes) as pool:
+    workers = context.Pool(processes - 1) if processes > 1 else contextlib.nullcontext()
+    with workers as pool:
         sampler = emcee.EnsembleSampler(
             n_walkers,
             n_dim,
-            log_posterior,
+            PooledPosterior(pool, processes),
             moves=sampler_moves(proposal, gaussian_share, independence, independence_share),
-            pool=pool,
             backend=store,
+            vectorize=True,
         )
         if not resume:
             sampler.random_state = np.random.RandomState(seed).get_state()
@@ -296,7 +351,7 @@ def load_posterior(path: str | Path = DEFAULT_FILE) -> dict[str, Any]:
     from osteotrial.trial.locate import repo_path
 
     with open(repo_path(path), encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return safe_load_fast(handle)
 
 
 def posterior_shifts(posterior: Mapping[str, Any], model: Mapping[str, Any], k: int) -> np.ndarray:

@@ -18,7 +18,7 @@ freedom.yaml. The control arms' BMD targets are not fitted here (untreated loss 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,14 +34,17 @@ from osteotrial.calibration.objective import (
     Target,
     arm_until,
     pct,
+    per_set,
     phase,
+    positive_part,
+    simulate_sets,
     treated_arm,
     trial_design,
     typical_patient,
 )
 from osteotrial.calibration.targets import TARGET_KEYS, marker_points, number_in_key, read_targets
 from osteotrial.cohort.sampling import Cohort
-from osteotrial.engine.simulate import simulate_arm
+from osteotrial.engine.results import ArmResult
 from osteotrial.model import pk
 from osteotrial.model.params import ModelParams
 from osteotrial.trial.schedules import ArmSpec, Schedule
@@ -224,8 +227,11 @@ def remodeling_targets(targets: Mapping[str, Any] | None = None) -> list[Target]
     return out
 
 
-def single_dose_pk(params: ModelParams, patient: Cohort, pk_block: Mapping[str, Any]) -> dict:
-    """Return {(drug, statistic): value} of one dose of each drug (dose from targets.yaml).
+def single_dose_pk(
+    sets: Sequence[ModelParams], patient: Cohort, pk_block: Mapping[str, Any]
+) -> dict:
+    """Return {(drug, statistic): (n_sets,) values} of one dose of each drug (dose from
+    targets.yaml), for each parameter set (``objective.simulate_sets``).
 
     Denosumab: tmax (day of the daily maximum) and the terminal half-life (log-linear fit over
     days 30-120); romosozumab: Cmax (ug/mL), AUC (ug.day/mL), tmax and the effective half-life
@@ -236,31 +242,35 @@ def single_dose_pk(params: ModelParams, patient: Cohort, pk_block: Mapping[str, 
     for drug in ("denosumab", "romosozumab"):
         _, dose, _ = single_dose_block(pk_block, drug)
         arm = ArmSpec.from_dict(drug, [phase(drug, dose, 1e3, 0.0, 1.0)])
-        result = simulate_arm(patient, arm, params, schedule)
-        conc[drug] = getattr(result, f"{drug}_ng_ml")[:, 0]
+        result = simulate_sets(patient, arm, sets, schedule)
+        conc[drug] = per_set(getattr(result, f"{drug}_ng_ml"))
     den, rom = conc["denosumab"], conc["romosozumab"] / 1e3
     with np.errstate(divide="ignore"):
         half_life = pk.terminal_half_life_days(den)
     return {
-        ("romosozumab", "effective_half_life"): effective_half_life(params, patient, pk_block),
-        ("denosumab", "tmax"): float(np.argmax(den)),
-        ("denosumab", "half_life"): float(half_life),
-        ("romosozumab", "cmax"): float(rom.max()),
-        ("romosozumab", "auc"): float(np.trapezoid(rom, dx=1.0)),
-        ("romosozumab", "tmax"): float(np.argmax(rom)),
+        ("romosozumab", "effective_half_life"): effective_half_life(sets, patient, pk_block),
+        ("denosumab", "tmax"): np.argmax(den, axis=1).astype(float),
+        ("denosumab", "half_life"): half_life,
+        ("romosozumab", "cmax"): rom.max(axis=1),
+        ("romosozumab", "auc"): np.trapezoid(rom, dx=1.0, axis=1),
+        ("romosozumab", "tmax"): np.argmax(rom, axis=1).astype(float),
     }
 
 
-def effective_half_life(params: ModelParams, patient: Cohort, pk_block: Mapping[str, Any]):
-    """Return romosozumab's effective half-life (days) from its accumulation under repeated
-    doses (``ACCUMULATION_INTERVAL_DAYS``, ``ACCUMULATION_DOSES``; the dose of the pk block)."""
+def effective_half_life(
+    sets: Sequence[ModelParams], patient: Cohort, pk_block: Mapping[str, Any]
+) -> np.ndarray:
+    """Return romosozumab's effective half-life (days) of each parameter set, from its
+    accumulation under repeated doses (``ACCUMULATION_INTERVAL_DAYS``, ``ACCUMULATION_DOSES``;
+    the dose of the pk block)."""
     _, dose, _ = single_dose_block(pk_block, "romosozumab")
     tau, n = ACCUMULATION_INTERVAL_DAYS, ACCUMULATION_DOSES
     arm = ArmSpec.from_dict("romosozumab", [phase("romosozumab", dose, tau, 0.0, n * tau)])
-    conc = simulate_arm(patient, arm, params, Schedule(1.0, n * tau, (), (), ()))
-    rom = conc.romosozumab_ng_ml[:, 0]
-    ratio = np.trapezoid(rom[(n - 1) * tau : n * tau + 1]) / np.trapezoid(rom[0 : tau + 1])
-    return float(np.log(2.0) * tau / np.log(ratio / (ratio - 1.0)))
+    conc = simulate_sets(patient, arm, sets, Schedule(1.0, n * tau, (), (), ()))
+    rom = per_set(conc.romosozumab_ng_ml)
+    last = np.trapezoid(rom[:, (n - 1) * tau : n * tau + 1], axis=1)
+    ratio = last / np.trapezoid(rom[:, 0 : tau + 1], axis=1)
+    return np.log(2.0) * tau / np.log(ratio / (ratio - 1.0))
 
 
 def _nearest(days: np.ndarray, day: float) -> int:
@@ -273,13 +283,23 @@ def remodeling_residuals(
     """Return weighted residuals of the remodeling-stage targets for a model mapping.
 
     ``remodeling_targets`` in order, then the two hinges of ``continued_treatment_shape``.
-    ``targets``: the content of a targets file (default: config/targets.yaml).
+    ``targets``: the content of a targets file (default: config/targets.yaml). One row of
+    ``remodeling_residuals_of_sets``.
     """
+    return remodeling_residuals_of_sets([ModelParams.from_dict(model)], targets)[0]
+
+
+def remodeling_residuals_of_sets(
+    sets: Sequence[ModelParams], targets: Mapping[str, Any] | None = None
+) -> np.ndarray:
+    """Return the weighted residuals (``remodeling_residuals``) of each parameter set,
+    (n_sets, n_residuals), every set a patient of the same engine calls (the posterior's
+    walkers in one pass); row w equals set w alone exactly."""
     data = read_targets() if targets is None else targets
     goals = remodeling_targets(data)
-    emulated, shape = remodeling_emulated(model, data)
+    emulated, shape = emulated_of_sets(sets, data)
     residuals = [g.residual(value) for g, value in zip(goals, emulated, strict=True)]
-    return np.array([*residuals, *shape])
+    return np.ascontiguousarray(np.array([*residuals, *shape]).T)
 
 
 def remodeling_emulated(
@@ -288,11 +308,20 @@ def remodeling_emulated(
     """Return (the emulated value of each ``remodeling_targets`` entry, the shape residuals).
 
     The typical patients, the single doses and the record days come from ``targets``; the
-    target values and scales do not enter.
+    target values and scales do not enter. One column of ``emulated_of_sets``.
     """
+    emulated, shape = emulated_of_sets([ModelParams.from_dict(model)], targets)
+    return emulated[:, 0], [float(v) for v in shape[:, 0]]
+
+
+def emulated_of_sets(
+    sets: Sequence[ModelParams], targets: Mapping[str, Any] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (emulated values (n_targets, n_sets), shape residuals (n_shapes, n_sets)) of
+    ``remodeling_emulated`` for each parameter set, all sets as patients of one engine call per
+    arm and design (``objective.simulate_sets``)."""
     data = read_targets() if targets is None else targets
     goals = remodeling_targets(data)
-    params = ModelParams.from_dict(model)
     frame = typical_patient(FRAME)
     freedom = typical_patient(FREEDOM)
     probes = [g.probe for g in goals if g.source.split(".")[1] not in DENOSUMAB_BLOCKS]
@@ -305,7 +334,7 @@ def remodeling_emulated(
         name: arm_until(FRAME, name, horizon)
         for name in (trial_design(FRAME).control_arm, treated_arm(FRAME))
     }
-    runs = {name: simulate_arm(frame, arm, params, year, False) for name, arm in frame_arms.items()}
+    runs = {name: simulate_sets(frame, arm, sets, year, False) for name, arm in frame_arms.items()}
     pbo, rom = runs[trial_design(FRAME).control_arm], runs[treated_arm(FRAME)]
     # FREEDOM: the denosumab arm over the trial file's span, every month and the CTX day.
     design = trial_design(FREEDOM)
@@ -313,36 +342,39 @@ def remodeling_emulated(
     months = tuple(float(m) for m in range(1, n_months + 1))
     ctx_days = tuple(p[3] for p in probes if p[0] == "ctx")
     span = Schedule(design.schedule.dt_days, months[-1] * MONTH, months, ctx_days, ())
-    den = simulate_arm(freedom, design.arms[treated_arm(FREEDOM)], params, span, False)
-    single = single_dose_pk(params, frame, data["pk"])
-    emulated = []
-    for probe in probes:
-        if probe[0] == "pk":
-            emulated.append(single[probe[1:]])
-        elif probe[0] == "marker_ratio":
-            i = _nearest(rom.record_days, probe[2])
-            marker = {"P1NP": "p1np_rel", "CTX": "ctx_rel"}[probe[1]]
-            emulated.append(getattr(rom, marker)[i, 0] / getattr(pbo, marker)[i, 0])
-        elif probe[0] == "bmd":
-            result = rom if probe[1] == FRAME else den
-            series = pct(getattr(result, f"bmd_{probe[3].lower()}_g_cm2"))
-            emulated.append(series[_nearest(result.record_days, probe[4] * MONTH)])
-        else:  # ("ctx", FREEDOM, arm, day)
-            emulated.append(den.ctx_rel[_nearest(den.record_days, probe[3]), 0])
-    shape = continued_treatment_shape(den.ctx_rel[:, 0], pct(den.bmd_th_g_cm2))
-    more, hinges = denosumab_emulated(params, data)
-    return np.concatenate([np.asarray(emulated, dtype=float), more]), shape + hinges
+    den = simulate_sets(freedom, design.arms[treated_arm(FREEDOM)], sets, span, False)
+    single = single_dose_pk(sets, frame, data["pk"])
+    emulated = [_probe_value(probe, single, pbo, rom, den) for probe in probes]
+    shape = continued_treatment_shape(per_set(den.ctx_rel), per_set(pct(den.bmd_th_g_cm2)))
+    more, hinges = denosumab_emulated(sets, data)
+    return np.vstack([np.asarray(emulated, dtype=float), more]), np.array(shape + hinges)
 
 
-def continued_treatment_shape(ctx_rel: np.ndarray, th_pct: np.ndarray) -> list[float]:
+def _probe_value(probe: tuple, single: dict, pbo: ArmResult, rom: ArmResult, den: ArmResult):
+    """Return the (n_sets,) emulated values of one non-denosumab-block probe."""
+    if probe[0] == "pk":
+        return single[probe[1:]]
+    if probe[0] == "marker_ratio":
+        i = _nearest(rom.record_days, probe[2])
+        marker = {"P1NP": "p1np_rel", "CTX": "ctx_rel"}[probe[1]]
+        return getattr(rom, marker)[i] / getattr(pbo, marker)[i]
+    if probe[0] == "bmd":
+        result = rom if probe[1] == FRAME else den
+        series = pct(getattr(result, f"bmd_{probe[3].lower()}_g_cm2"))
+        return series[_nearest(result.record_days, probe[4] * MONTH)]
+    return den.ctx_rel[_nearest(den.record_days, probe[3])]  # ("ctx", FREEDOM, arm, day)
+
+
+def continued_treatment_shape(ctx_rel: np.ndarray, th_pct: np.ndarray) -> list[np.ndarray]:
     """Return hinge residuals of two qualitative facts of continued denosumab (no trial number).
 
     Resorption stays below its untreated level through every dosing interval, and total-hip
     BMD does not fall from one monthly visit to the next while treatment continues.
+    ``ctx_rel``, ``th_pct``: (n_sets, n_times), a row per parameter set; each hinge (n_sets,).
     """
     return [
-        max(0.0, float(ctx_rel.max()) - 1.0) / 0.02,
-        max(0.0, float(-np.diff(th_pct).min())) / 0.05,
+        positive_part(ctx_rel.max(axis=1) - 1.0) / 0.02,
+        positive_part(-np.diff(th_pct, axis=1).min(axis=1)) / 0.05,
     ]
 
 

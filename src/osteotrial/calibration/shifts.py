@@ -46,10 +46,17 @@ def log_box(model: Mapping[str, Any], names: Sequence[Name]) -> tuple[np.ndarray
     return np.minimum(low, 0.0), np.maximum(high, 0.0)
 
 
-def apply_shifts(model: Mapping[str, Any], names: Sequence[Name], shifts: np.ndarray) -> dict:
+def apply_shifts(
+    model: Mapping[str, Any],
+    names: Sequence[Name],
+    shifts: np.ndarray,
+    box: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict:
     """Return a copy of ``model`` with each named value times exp(shift), shifts clipped to
-    ``log_box``. ``calibration.parameter_sets``' docstring explains the ``scale`` names."""
-    low, high = log_box(model, names)
+    ``log_box``. ``calibration.parameter_sets``' docstring explains the ``scale`` names.
+    ``box``: ``log_box(model, names)`` when the caller has it (the sampler: computing it costs
+    as much as the rest)."""
+    low, high = log_box(model, names) if box is None else box
     factors = dict(zip(names, np.exp(np.clip(shifts, low, high)), strict=True))
     out = copy.deepcopy(dict(model))
     for (block, key), factor in factors.items():

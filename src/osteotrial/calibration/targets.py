@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from osteotrial.units import DAYS_PER_MONTH
@@ -170,15 +171,17 @@ def after_stopping_value(
     month: float,
     marker_pct: Callable[[str, str, float], float],
     bmd_pct: Callable[[str, str, float], float],
-) -> float:
+) -> Any:
     """Return the emulated value of an after-stopping measure (see ``AFTER_STOPPING``).
 
     ``marker_pct(arm, marker, month)``: median percent change; ``bmd_pct(arm, site, month)``:
     mean percent change. Given by the endpoint tables (``compare``) or by the calibration's
-    typical patient.
+    typical patient (numbers, or arrays of one value per parameter set: the value of each).
     """
-    if measure == "CTX+P1NP":
-        return max(abs(marker_pct("denosumab", m, month)) for m in ("CTX", "P1NP"))
+    if measure == "CTX+P1NP":  # the larger change; elementwise for one value per set
+        ctx, p1np = (abs(marker_pct("denosumab", m, month)) for m in ("CTX", "P1NP"))
+        larger = np.where(p1np > ctx, p1np, ctx)  # builtin max's rule, NaN included
+        return larger if larger.ndim else float(larger)
     if measure == "LS-placebo":
         return bmd_pct("denosumab", "LS", month) - bmd_pct("placebo", "LS", month)
     if measure in ("CTX", "P1NP"):

@@ -43,6 +43,7 @@ import yaml
 
 from osteotrial.calibration import calibrate
 from osteotrial.io import git_commit
+from osteotrial.yaml_strict import safe_load_fast
 
 STEP_LOG = 1e-3
 DEFAULT_FILE = "config/model_uncertainty.yaml"
@@ -227,7 +228,7 @@ def load_uncertainty(path: str | Path = DEFAULT_FILE) -> dict[str, Any]:
     from osteotrial.trial.locate import repo_path
 
     with open(repo_path(path), encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+        data = safe_load_fast(handle)
     if not isinstance(data, dict) or "blocks" not in data:
         raise ValueError(f"{path}: not an uncertainty file (no 'blocks'); see {DEFAULT_FILE}")
     return data

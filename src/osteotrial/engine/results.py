@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -46,6 +47,20 @@ class ArmResult:
     # optional: cumulative hazard of each event type ('vertebral', 'hip', 'nonvertebral',
     # 'death') at record_days, each (n_times, n_patients); used for expected incidences
     cumulative_hazard: dict[str, FloatArray] | None = None
+    # the (n_times or n_events, n_patients) fields, patient on the last axis
+    PER_PATIENT_2D: ClassVar[tuple[str, ...]] = (
+        "bmd_ls_g_cm2",
+        "bmd_th_g_cm2",
+        "bmd_fn_g_cm2",
+        "p1np_rel",
+        "ctx_rel",
+        "denosumab_ng_ml",
+        "romosozumab_ng_ml",
+        "vertebral_fracture_days",
+        "vertebral_fracture_clinical",
+        "hip_fracture_days",
+        "nonvertebral_fracture_days",
+    )
 
     @property
     def n_patients(self) -> int:
@@ -73,23 +88,25 @@ class ArmResult:
         values = {"arm": first.arm, "record_days": first.record_days, "pk_days": first.pk_days}
         for name in ("patient_id", "death_day", "dropout_day"):
             values[name] = np.concatenate([getattr(p, name) for p in parts])
-        for name in (
-            "bmd_ls_g_cm2",
-            "bmd_th_g_cm2",
-            "bmd_fn_g_cm2",
-            "p1np_rel",
-            "ctx_rel",
-            "denosumab_ng_ml",
-            "romosozumab_ng_ml",
-            "vertebral_fracture_days",
-            "vertebral_fracture_clinical",
-            "hip_fracture_days",
-            "nonvertebral_fracture_days",
-        ):
+        for name in ArmResult.PER_PATIENT_2D:
             values[name] = np.concatenate([getattr(p, name) for p in parts], axis=1)
         if first.cumulative_hazard is not None:
             values["cumulative_hazard"] = {
                 k: np.concatenate([p.cumulative_hazard[k] for p in parts], axis=1)  # type: ignore[index]
                 for k in first.cumulative_hazard
+            }
+        return ArmResult(**values)
+
+    def patients(self, lo: int, hi: int) -> ArmResult:
+        """Return the result of patients lo to hi - 1 (views): e.g. one parameter set's slice
+        of a run whose patients are a cohort repeated once per set."""
+        values = {"arm": self.arm, "record_days": self.record_days, "pk_days": self.pk_days}
+        for name in ("patient_id", "death_day", "dropout_day"):
+            values[name] = getattr(self, name)[lo:hi]
+        for name in self.PER_PATIENT_2D:
+            values[name] = getattr(self, name)[:, lo:hi]
+        if self.cumulative_hazard is not None:
+            values["cumulative_hazard"] = {
+                k: v[:, lo:hi] for k, v in self.cumulative_hazard.items()
             }
         return ArmResult(**values)

@@ -128,8 +128,10 @@ def simulate_arm(
     ``progress(n_done, n_total)``, if given, is called after each chunk of
     ``schedule.chunk_size`` patients.
     """
-    chunks = iter_simulate_arm(cohort, arm, params, schedule, record_pk, progress, param_index)
-    return ArmResult.concatenate(list(chunks))
+    chunks = list(
+        iter_simulate_arm(cohort, arm, params, schedule, record_pk, progress, param_index)
+    )
+    return chunks[0] if len(chunks) == 1 else ArmResult.concatenate(chunks)
 
 
 def iter_simulate_arm(
@@ -151,7 +153,7 @@ def iter_simulate_arm(
     n, size = cohort.n_patients, schedule.chunk_size
     for lo in range(0, max(n, 1), size):
         hi = min(lo + size, n)
-        chunk = cohort.select(np.arange(lo, hi))
+        chunk = cohort if hi - lo == n else cohort.select(np.arange(lo, hi))
         yield _simulate_chunk(chunk, arm, table, index[lo:hi], schedule, record_pk)
         if progress is not None:
             progress(hi, n)

@@ -246,13 +246,18 @@ def is_empty(amounts) -> bool:
 
 def terminal_half_life_days(
     conc_daily: FloatArray, first_day: int = 30, last_day: int = 120
-) -> float:
+) -> float | FloatArray:
     """Return the half-life of a log-linear fit to a daily concentration curve (single dose).
 
     The window (days 30-120 after the dose by default) is the calibration's definition of the
-    denosumab terminal half-life of targets.yaml.
+    denosumab terminal half-life of targets.yaml. ``conc_daily``: one curve (a float back), or
+    (n_sets, n_days), one curve per row (an array back, one fit per row: ``np.polyfit`` of
+    all rows at once differs from the one-curve fit in the last bits).
     """
     days = np.arange(first_day, last_day + 1)
-    log_conc = np.log(np.maximum(conc_daily[first_day : last_day + 1], 1e-12))
+    log_conc = np.log(np.maximum(conc_daily[..., first_day : last_day + 1], 1e-12))
+    if log_conc.ndim == 2:
+        slopes = np.array([np.polyfit(days, row, 1)[0] for row in log_conc])
+        return np.log(2.0) / np.where(1e-9 > -slopes, 1e-9, -slopes)  # max(-slope, 1e-9)
     slope = np.polyfit(days, log_conc, 1)[0]
     return float(np.log(2.0) / max(-slope, 1e-9))

@@ -109,10 +109,10 @@ FRACTURE_TYPE_RECORD = record_dtype(FractureTypeParams)
 FRACTURE_RECORD = record_dtype(FractureParams)
 
 
-def pack(obj: object, dtype: np.dtype, **extra: float) -> np.recarray:
-    """Return a one-element record array of ``obj``'s fields (by name) and derived fields."""
-    out = np.zeros(1, dtype=dtype).view(np.recarray)
+def _row(obj: object, dtype: np.dtype, extra: dict[str, float]) -> tuple[float, ...]:
+    """Return ``obj``'s fields (by name) and derived fields as floats, in ``dtype``'s order."""
     derived = DERIVED[type(obj)]
+    values = []
     for name in dtype.names:
         if name in extra:
             value = extra[name]
@@ -120,13 +120,19 @@ def pack(obj: object, dtype: np.dtype, **extra: float) -> np.recarray:
             value = derived[name](obj)
         else:
             value = getattr(obj, name)
-        out[name][0] = float(value)
-    return out
+        values.append(float(value))
+    return tuple(values)
+
+
+def pack(obj: object, dtype: np.dtype, **extra: float) -> np.recarray:
+    """Return a one-element record array of ``obj``'s fields (by name) and derived fields."""
+    return np.array([_row(obj, dtype, extra)], dtype=dtype).view(np.recarray)
 
 
 def pack_many(objs: list[object], dtype: np.dtype, **extra: list[float]) -> np.recarray:
-    """Return a record array with one element per object (per drug, site or fracture type)."""
-    rows = [pack(o, dtype, **{k: v[i] for k, v in extra.items()})[0] for i, o in enumerate(objs)]
+    """Return a record array with one element per object (per drug, site or fracture type);
+    built from tuples at once (a parameter set is packed per sampler walker and step)."""
+    rows = [_row(o, dtype, {k: v[i] for k, v in extra.items()}) for i, o in enumerate(objs)]
     return np.array(rows, dtype=dtype).view(np.recarray)
 
 

@@ -4,6 +4,7 @@ IO only reads and writes and the engine never touches a file."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +50,35 @@ def expected_endpoints(cohort: Cohort, trial: Any, params: ModelParams) -> pl.Da
     Every patient of ``cohort`` (the prediction cohort) is simulated event-free under every arm
     and the results go, in memory, to ``analyses.expected.expected_table`` (its docstring).
     """
+    return expected_endpoints_of_sets(cohort, trial, [params])[0]
+
+
+def expected_endpoints_of_sets(
+    cohort: Cohort, trial: Any, sets: Sequence[ModelParams]
+) -> list[pl.DataFrame]:
+    """Return ``expected_endpoints`` of each parameter set of ``sets``, all sets in one engine
+    call per arm: the event-free cohort repeated once per set, each copy with its set
+    (``simulate_arm``'s ``param_index``), the result cut into one slice per set.
+
+    A job's sets share the packing and the Python around the engine; each set's table equals
+    the set run alone exactly (a patient's result depends only on its row and its set).
+    """
     patients = event_free(cohort)
+    n = patients.n_patients
+    tiled = patients.select(np.tile(np.arange(n), len(sets)))
+    index = np.repeat(np.arange(len(sets)), n)
     results = {
-        name: simulate_arm(patients, arm, params, trial.schedule, record_pk=False)
+        name: simulate_arm(tiled, arm, sets, trial.schedule, record_pk=False, param_index=index)
         for name, arm in trial.arms.items()
     }
     schedule = trial.schedule
-    return expected_table(
-        results, params, trial.control_arm, schedule.visit_months, schedule.imaging_months
-    )
+    return [
+        expected_table(
+            {name: result.patients(k * n, (k + 1) * n) for name, result in results.items()},
+            params,
+            trial.control_arm,
+            schedule.visit_months,
+            schedule.imaging_months,
+        )
+        for k, params in enumerate(sets)
+    ]
