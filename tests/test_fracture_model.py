@@ -12,6 +12,8 @@ import math
 import numpy as np
 import pytest
 
+from osteotrial.calibration.hip_base import hip_base_per_year
+from osteotrial.cohort.population import PopulationParams
 from osteotrial.model import fracture, remodeling
 from osteotrial.model.records import pack_model
 from osteotrial.units import DAYS_PER_YEAR
@@ -85,3 +87,15 @@ def test_excess_death_after_a_hip_fracture_wanes(records):
     )
     assert just_after / base == pytest.approx(fp.rr_death_after_hip_fracture)
     assert base < two_years < 0.5 * (base + just_after)
+
+
+def test_hip_base_follows_the_source_population(params):
+    """A frailer or lower-BMD source population means a lower base for the same rate: frailty
+    enters through its log-normal mean sqrt(1 + CV^2) exactly, a lower hip T-score through the
+    RR per SD (and the prior fractures it brings)."""
+    base = hip_base_per_year(params.fracture, n=50_000)
+    frail = PopulationParams(iiv_cv_fracture_frailty_frac=0.8)
+    ratio = hip_base_per_year(params.fracture, frail, n=50_000) / base
+    assert ratio == pytest.approx(np.sqrt((1 + 0.4**2) / (1 + 0.8**2)), rel=1e-9)
+    low_bmd = PopulationParams(tscore_th_mean=-1.5)
+    assert hip_base_per_year(params.fracture, low_bmd, n=50_000) < 0.5 * base
