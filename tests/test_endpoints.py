@@ -47,6 +47,44 @@ def test_clinical_endpoints_need_an_observed_event():
     assert events["clinical_day"].to_list() == [50.0, INF, INF, 40.0]
 
 
+def test_multiple_new_vertebral_is_the_second_fracture_seen_at_imaging():
+    """Two or more new vertebral fractures by the visit, among the women imaged there: the
+    day of a woman's second vertebral fracture, whether clinical or not; one fracture is not
+    enough, and a woman off study at the visit is not counted."""
+    vertebral = np.full((3, 5), np.nan)
+    vertebral[:, 0] = [30.0, 200.0, 500.0]  # second by month 12
+    vertebral[:2, 1] = [100.0, 400.0]  # second after month 12
+    vertebral[0, 2] = 50.0  # one only
+    vertebral[:2, 3] = [60.0, 90.0]  # two, but lost to follow-up at day 300
+    result = synthetic_result(
+        "a",
+        [0, 1, 2, 3, 4],
+        vertebral_fracture_days=vertebral,
+        vertebral_fracture_clinical=np.ones((3, 5), dtype=bool),
+        dropout_day=np.array([INF, INF, INF, 300.0, INF]),
+    )
+    events = endpoints.patient_events(pl.from_arrow(io.simulation_table(result)).lazy())
+    assert events["multiple_new_vertebral_day"].to_list() == [200.0, 400.0, INF, 90.0, INF]
+    assert events["new_vertebral_day"].to_list() == [30.0, 100.0, 50.0, 60.0, INF]
+    day, exit_day = events["multiple_new_vertebral_day"].to_numpy(), events["exit_day"].to_numpy()
+    assert endpoints.fracture_counts(day, exit_day, "multiple_new_vertebral", 12.0) == (4, 1)
+    assert endpoints.fracture_counts(day, exit_day, "multiple_new_vertebral", 24.0) == (4, 2)
+    fractures, comparisons = endpoints.fracture_tables(
+        events.vstack(events.with_columns(arm=pl.lit("b"), patient_id=pl.col("patient_id") + 5)),
+        "b",
+        [12.0],
+        [12.0, 24.0],
+    )
+    multiple = fractures.filter(pl.col("endpoint") == "multiple_new_vertebral").sort("arm", "month")
+    assert multiple["month"].to_list() == [12.0, 24.0, 12.0, 24.0]  # imaging months only
+    assert multiple["n_events"].to_list() == [1, 2, 1, 2]
+    assert multiple["cumulative_incidence_frac"].is_nan().all()
+    compared = comparisons.filter(pl.col("endpoint") == "multiple_new_vertebral")
+    assert compared["risk_ratio"].to_list() == pytest.approx([1.0, 1.0])
+    assert compared["hazard_ratio"].is_nan().all()  # no time to event: Fisher's test
+    assert compared["p_value"].to_list() == pytest.approx([1.0, 1.0])
+
+
 def test_wilson_interval_matches_its_closed_form():
     z, n, p = 1.959963985, 100, 0.05
     center, half = p + z**2 / (2 * n), z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))

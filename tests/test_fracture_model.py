@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 from model_fixtures import arm
 
+from osteotrial.calibration.hip_base import hip_base_per_year
 from osteotrial.calibration.objective import cohort_means, typical_cohort
+from osteotrial.cohort.population import PopulationParams
 from osteotrial.cohort.sampling import Cohort
 from osteotrial.engine.simulate import simulate_arm
 from osteotrial.model import fracture
@@ -150,3 +152,15 @@ def test_an_anabolic_lowers_every_hazard_within_its_year(params):
     }
     assert all(r < 1.0 for r in ratio.values()), ratio
     assert ratio["vertebral"] == min(ratio.values()), ratio
+
+
+def test_hip_base_follows_the_source_population(params):
+    """A frailer or lower-BMD source population means a lower base for the same rate: frailty
+    enters through its log-normal mean sqrt(1 + CV^2) exactly, a lower hip T-score through the
+    RR per SD (and the prior fractures it brings)."""
+    base = hip_base_per_year(params.fracture, n=50_000)
+    frail = PopulationParams(iiv_cv_fracture_frailty_frac=0.8)
+    ratio = hip_base_per_year(params.fracture, frail, n=50_000) / base
+    assert ratio == pytest.approx(np.sqrt((1 + 0.4**2) / (1 + 0.8**2)), rel=1e-9)
+    low_bmd = PopulationParams(tscore_th_mean=-1.5)
+    assert hip_base_per_year(params.fracture, low_bmd, n=50_000) < 0.5 * base

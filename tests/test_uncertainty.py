@@ -48,6 +48,26 @@ def test_covariance_file_is_symmetric_positive_definite_with_real_model_keys():
 
 
 # A synthetic calibration: weighted residuals r(b) = (y - X b) / sigma, linear in the log values
+def test_replacing_one_block_keeps_the_others_and_says_what_was_regenerated(tmp_path):
+    """``--replace-blocks``: a re-fit stage's block is replaced, every other block is kept
+    byte for byte, and the provenance names the replaced block's commit and date."""
+    path = tmp_path / "uncertainty.yaml"
+    uncertainty.write_uncertainty(DATA, path)
+    new_block = {**DATA["blocks"]["fracture"], "n_residuals": 99}
+    new = {
+        "provenance": {"git_commit": "abc", "date": "2026-12-06", "step_log": 1e-3},
+        "blocks": {"fracture": new_block},
+    }
+    new["provenance"]["command"] = "python -m osteotrial.calibration.uncertainty --write"
+    merged = uncertainty.replace_blocks(new, path)
+    assert merged["blocks"]["remodeling"] == DATA["blocks"]["remodeling"]
+    assert merged["blocks"]["fracture"]["n_residuals"] == 99
+    assert merged["provenance"]["git_commit"] == DATA["provenance"]["git_commit"]
+    assert merged["provenance"]["regenerated"]["fracture"]["git_commit"] == "abc"
+    uncertainty.write_uncertainty(merged, path)
+    assert uncertainty.load_uncertainty(path)["blocks"]["fracture"]["n_residuals"] == 99
+
+
 # b of three parameters, y drawn around known log values (the fitted model sits elsewhere: the
 # covariance of a linear problem does not depend on where it is evaluated).
 LINEAR_X = np.array([[1.0, 0.0, 0.5], [1.0, 1.0, 0.0], [1.0, 2.0, -0.5], [0.0, 1.0, 1.0],

@@ -39,6 +39,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "measurement.dxa",
     "measurement.markers",
     "prediction.cohort",
+    "hip_source",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -11,25 +11,29 @@ Definitions (1 month = 30.4375 days; day m = month x 30.4375):
   > 0, among patients on study; median and quartiles. Rows carry ``day`` and ``month`` (day /
   30.4375), as every table carries ``month``.
 - ``fractures``: incidence by month m. ``new_vertebral`` (morphometric) counts, among patients
-  imaged at imaging month m (on study at day m), those with any vertebral fracture before day m.
+  imaged at imaging month m (on study at day m), those with any vertebral fracture before day m;
+  ``multiple_new_vertebral`` those with two or more (the second before day m; the engine keeps
+  up to ``cohort.sampling.MAX_EVENTS`` vertebral fractures a patient). Both are the imaging
+  endpoints of the vocabulary (``vocabulary.at_imaging``).
   The clinical endpoints (``clinical_vertebral``, ``hip``, ``nonvertebral`` = hip or other
   nonvertebral, ``clinical`` = nonvertebral or clinical vertebral; names and engine events in
   ``analyses.vocabulary``, the one vocabulary of tables, API and CLI) count a first event on or
   before day m that happened before the patient's death or dropout; the denominator is every
   randomized patient of the arm. Wilson 95 % intervals (``stats.intervals.proportion_ci``).
   ``cumulative_incidence_frac``: the Aalen-Johansen incidence of the clinical endpoints by month
-  m, death a competing risk and dropout censoring (``stats.incidence``); null for
-  ``new_vertebral``.
+  m, death a competing risk and dropout censoring (``stats.incidence``); null for the imaging
+  endpoints.
 - ``comparisons``: each arm against the control arm. Risk ratio with its log-normal 95 % interval
   (``stats.intervals.risk_ratio_ci``) and the relative risk reduction 1 - RR, all four null when
   the RR is not estimable (no event in an arm: RR 0 or inf, undefined interval); hazard ratio
   of a Cox model (``stats.cox``: one binary covariate, Efron ties; equal to lifelines'
   CoxPHFitter to 1e-9) of the time to the first event censored at death, dropout or day m,
-  null for ``new_vertebral``; ``p_value`` is the log-rank test (the score test of the same Cox
-  model at HR 1, ``stats.logrank``) for time-to-event endpoints and Fisher's exact test for
-  ``new_vertebral``. The log-rank test, not the Cox Wald test: with few events the Wald
-  statistic fails (no event in an arm: no finite HR) or falls below the score statistic, so a
-  rare endpoint lost most of its power (docs/analyses.md).
+  null for the imaging endpoints; ``p_value`` is the log-rank test (the score test of the same
+  Cox model at HR 1, ``stats.logrank``) for time-to-event endpoints and Fisher's exact test for
+  the imaging endpoints (``new_vertebral``, ``multiple_new_vertebral``). The log-rank test, not
+  the Cox Wald test: with few events the Wald statistic fails (no event in an arm: no finite
+  HR) or falls below the score statistic, so a rare endpoint lost most of its power
+  (docs/analyses.md).
 - ``baseline``: Table 1 (n, mean/sd of continuous variables, fractions of binary ones;
   ``analyses.baseline``).
 
@@ -62,13 +66,21 @@ from osteotrial.stats.tests import fisher_exact_p
 from osteotrial.units import DAYS_PER_MONTH
 
 MARKERS: dict[str, str] = {"P1NP": "p1np_pct_change", "CTX": "ctx_pct_change"}
-# Endpoints of the fractures and comparisons tables (``analyses.vocabulary`` names).
+# Endpoints of every analysis: tables, counterfactuals, power, expected incidences
+# (``analyses.vocabulary`` names).
 FRACTURE_ENDPOINTS: tuple[str, ...] = (
     "new_vertebral",
     "clinical_vertebral",
     "hip",
     "nonvertebral",
     "clinical",
+)
+# Endpoints of the fractures and comparisons tables: those above and the trials' "multiple new
+# vertebral fractures" (issue 24; not yet in the counterfactual, power and expected analyses).
+TABLE_ENDPOINTS: tuple[str, ...] = (
+    FRACTURE_ENDPOINTS[0],
+    "multiple_new_vertebral",
+    *FRACTURE_ENDPOINTS[1:],
 )
 Paths = Sequence[str | Path]
 
@@ -83,38 +95,48 @@ def _never(expr: pl.Expr) -> pl.Expr:
     return expr.fill_nan(np.inf).fill_null(np.inf)
 
 
-def _event_days(names: Sequence[str]) -> dict[str, pl.Expr]:
-    """Return the first-event day of every ``vocabulary.ENGINE_EVENTS`` event (+inf if none)
-    from the simulation columns ``<engine type>_fracture_day_k``."""
+def _event_days(names: Sequence[str]) -> dict[str, list[pl.Expr]]:
+    """Return the days of every ``vocabulary.ENGINE_EVENTS`` event, one expression per engine
+    event slot (+inf where none), from the simulation columns ``<engine type>_fracture_day_k``."""
     events = {}
     for event, (fracture_type, clinical_only) in ENGINE_EVENTS.items():
         columns = sorted(c for c in names if c.startswith(f"{fracture_type}_fracture_day_"))
         if clinical_only:
-            events[event] = pl.min_horizontal(
+            events[event] = [
                 pl.when(pl.col(f"vertebral_fracture_clinical_{c.rsplit('_', 1)[1]}"))
                 .then(_never(pl.col(c)))
                 .otherwise(np.inf)
                 for c in columns
-            )
+            ]
         else:
-            events[event] = pl.min_horizontal(_never(pl.col(c)) for c in columns)
+            events[event] = [_never(pl.col(c)) for c in columns]
     return events
+
+
+def _nth_day(days: list[pl.Expr], n: int) -> pl.Expr:
+    """Return the n-th smallest of ``days`` (n = 1: the first event), +inf if fewer."""
+    if n == 1:
+        return pl.min_horizontal(days)
+    return pl.concat_list(days).list.sort().list.get(n - 1, null_on_oob=True)
 
 
 def patient_events(simulations: pl.LazyFrame) -> pl.DataFrame:
     """Return one row per patient, sorted by patient_id, with first-event days per endpoint.
 
     Columns: patient_id, arm, exit_day (min of death and dropout day), death_day, and
-    ``<endpoint>_day`` for every endpoint of ``FRACTURE_ENDPOINTS``: the first of the engine
-    events the vocabulary names (``analyses.vocabulary``). Days are +inf when no (observed)
-    event happened; a clinical endpoint's event counts only before the patient's exit.
+    ``<endpoint>_day`` for every endpoint of ``TABLE_ENDPOINTS``: the day of the first (or the
+    ``min_events``-th) of the engine events the vocabulary names (``analyses.vocabulary``). Days
+    are +inf when no (observed) event happened; a clinical endpoint's event counts only before
+    the patient's exit.
     """
     events = _event_days(simulations.collect_schema().names())
     exit_day = pl.min_horizontal(_never(pl.col("death_day")), _never(pl.col("dropout_day")))
 
     def first_day(name: str) -> pl.Expr:
-        day = pl.min_horizontal(events[e] for e in vocabulary.endpoint(name).events)
-        if name == "new_vertebral":  # seen at imaging: fracture_counts applies the visit rule
+        meaning = vocabulary.endpoint(name)
+        days = [day for e in meaning.events for day in events[e]]
+        day = _never(_nth_day(days, meaning.min_events))
+        if meaning.imaging:  # seen at imaging: fracture_counts applies the visit rule
             return day
         return pl.when(day < pl.col("exit_day")).then(day).otherwise(np.inf)
 
@@ -126,7 +148,7 @@ def patient_events(simulations: pl.LazyFrame) -> pl.DataFrame:
             "arm",
             "exit_day",
             death_day=_never(pl.col("death_day")),
-            **{f"{name}_day": first_day(name) for name in FRACTURE_ENDPOINTS},
+            **{f"{name}_day": first_day(name) for name in TABLE_ENDPOINTS},
         )
         .sort("patient_id")
         .collect()
@@ -138,7 +160,7 @@ def fracture_counts(
 ) -> tuple[int, int]:
     """Return (n_patients, n_events) of an endpoint by ``month``; arrays have shape (n,)."""
     day = month * DAYS_PER_MONTH
-    if endpoint == "new_vertebral":
+    if vocabulary.at_imaging(endpoint):
         imaged = exit_day > day
         return int(imaged.sum()), int((imaged & (event_day <= day)).sum())
     return int(event_day.size), int((event_day <= day).sum())
@@ -147,8 +169,8 @@ def fracture_counts(
 def endpoint_months(
     endpoint: str, visit_months: Sequence[float], imaging_months: Sequence[float]
 ) -> list[float]:
-    """Return the months of a fracture endpoint: imaging months for ``new_vertebral``."""
-    months = imaging_months if endpoint == "new_vertebral" else visit_months
+    """Return the months of a fracture endpoint: imaging months for the imaging endpoints."""
+    months = imaging_months if vocabulary.at_imaging(endpoint) else visit_months
     return [float(m) for m in months]
 
 
@@ -165,7 +187,7 @@ def _compare(
     rr_value, rr_low, rr_high = risk_ratio_ci(a, n1, c, n0)
     if a == 0 or c == 0:  # RR 0 or inf, log-normal interval undefined: not estimable
         rr_value = rr_low = rr_high = float("nan")
-    if endpoint == "new_vertebral":
+    if vocabulary.at_imaging(endpoint):
         hr = (float("nan"),) * 3 + (fisher_exact_p(a, n1, c, n0),)
     else:
         day = month * DAYS_PER_MONTH
@@ -198,7 +220,7 @@ def fracture_tables(
     """Return the ``fractures`` and ``comparisons`` tables from ``patient_events`` output."""
     arms = sorted(patients["arm"].unique().to_list())
     fractures, comparisons = [], []
-    for endpoint in FRACTURE_ENDPOINTS:
+    for endpoint in TABLE_ENDPOINTS:
         months = endpoint_months(endpoint, visit_months, imaging_months)
         competing = {a: competing_incidence(patients, a, endpoint, months) for a in arms}
         for m, month in enumerate(months):
@@ -231,8 +253,8 @@ def fracture_tables(
 
 def competing_incidence(patients: pl.DataFrame, arm: str, endpoint: str, months) -> list:
     """Return the Aalen-Johansen incidence (death competing) of a clinical endpoint at each
-    month (``stats.incidence``); NaN for ``new_vertebral``, assessed at imaging only."""
-    if endpoint == "new_vertebral":
+    month (``stats.incidence``); NaN for the imaging endpoints, assessed at imaging only."""
+    if vocabulary.at_imaging(endpoint):
         return [float("nan")] * len(months)
     group = patients.filter(pl.col("arm") == arm)
     days = (group[c].to_numpy() for c in (f"{endpoint}_day", "death_day", "exit_day"))

@@ -30,12 +30,18 @@ ENGINE_EVENTS: dict[str, tuple[str, bool]] = {
 class Endpoint:
     """A fracture endpoint: ``name`` in tables and columns, ``label`` in printed columns and
     legends (no double spaces), ``definition`` in words, ``events`` (keys of
-    ``ENGINE_EVENTS``) whose first occurrence is the endpoint's event."""
+    ``ENGINE_EVENTS``) whose ``min_events``-th occurrence is the endpoint's event (the first,
+    unless the endpoint counts several fractures), and ``imaging``: True for an endpoint found at
+    imaging visits, counted among the women imaged there (risk ratio and Fisher's exact test, no
+    time to event), False for a clinical one (counted when it happens, before death or
+    dropout)."""
 
     name: str
     label: str
     definition: str
     events: tuple[str, ...]
+    imaging: bool = False
+    min_events: int = 1
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -47,6 +53,16 @@ ENDPOINTS: dict[str, Endpoint] = {
             "any new vertebral fracture, clinical or seen only at imaging (morphometric); the "
             "endpoint tables count it among the women imaged at the visit",
             ("vertebral",),
+            imaging=True,
+        ),
+        Endpoint(
+            "multiple_new_vertebral",
+            "multi new vert",
+            "two or more new vertebral fractures found by imaging by the visit (the trials' "
+            "multiple new vertebral fractures), counted among the women imaged at the visit",
+            ("vertebral",),
+            imaging=True,
+            min_events=2,
         ),
         Endpoint(
             "clinical_vertebral",
@@ -82,6 +98,11 @@ def endpoint(name: str) -> Endpoint:
     if name not in ENDPOINTS:
         raise KeyError(f"endpoint {name!r} is not in the vocabulary; known: {sorted(ENDPOINTS)}")
     return ENDPOINTS[name]
+
+
+def at_imaging(name: str) -> bool:
+    """Return True if endpoint ``name`` is found at imaging visits (module docstring)."""
+    return endpoint(name).imaging
 
 
 def label(name: str) -> str:

@@ -223,6 +223,26 @@ def build_uncertainty(
     }
 
 
+def replace_blocks(data: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
+    """Return the uncertainty file at ``path`` with the blocks of ``data`` in place of its own.
+
+    For a re-fit of one stage (the fracture stage after a change of its fixed inputs): the
+    other blocks, and their provenance, stay as they were; ``provenance.regenerated`` records
+    the commit, date and command of each replaced block.
+    """
+    old = load_uncertainty(path)
+    new_provenance = {
+        key: data["provenance"][key] for key in ("git_commit", "date", "step_log", "command")
+    }
+    regenerated = {**old["provenance"].get("regenerated", {})}
+    regenerated.update({stage: new_provenance for stage in data["blocks"]})
+    return {
+        **old,
+        "provenance": {**old["provenance"], "regenerated": regenerated},
+        "blocks": {**old["blocks"], **data["blocks"]},
+    }
+
+
 def load_uncertainty(path: str | Path = DEFAULT_FILE) -> dict[str, Any]:
     """Read an uncertainty file written by ``write_uncertainty`` (path: ``locate.repo_path``)."""
     from osteotrial.trial.locate import repo_path
@@ -271,10 +291,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--step", type=float, default=STEP_LOG)
     parser.add_argument("--check-step", type=float, default=None, help="compare with this step")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument(
+        "--replace-blocks",
+        action="store_true",
+        help="keep the other blocks of --output and replace only those of --stages",
+    )
     args = parser.parse_args(argv)
     with open(args.model, encoding="utf-8") as handle:
         model = yaml.safe_load(handle)
     data = build_uncertainty(model, args.stages, args.step)
+    if args.replace_blocks:
+        data["provenance"]["command"] += " --stages " + " ".join(args.stages) + " --replace-blocks"
     for stage, block in data["blocks"].items():
         print(f"[{stage}] {block['n_residuals']} residuals")
         for p in block["parameters"]:
@@ -296,6 +323,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             "max_abs_log_ratio_of_log_sd_unbounded": float(f"{np.abs(ratio).max():.3g}"),
         }
     if args.write:
+        if args.replace_blocks:
+            data = replace_blocks(data, args.output)
         write_uncertainty(data, args.output)
         print(f"wrote {args.output}")
 

@@ -224,7 +224,7 @@ def covariates_from_draws(
     return out
 
 
-def _age_bounds_frac(pop: PopulationParams) -> tuple[float, float]:
+def age_bounds_frac(pop: PopulationParams) -> tuple[float, float]:
     """Return the normal CDF at the age truncation bounds (lower, upper)."""
     lo = special.ndtr((pop.age_years_lower - pop.age_years_mean) / pop.age_years_sd)
     hi = special.ndtr((pop.age_years_upper - pop.age_years_mean) / pop.age_years_sd)
@@ -240,7 +240,7 @@ def _bmi_log_params(pop: PopulationParams) -> tuple[float, float]:
 def latent_to_covariates(x: FloatArray, pop: PopulationParams) -> dict[str, FloatArray]:
     """Return age_years, bmi_kg_m2, tscore_* and bmd_*_g_cm2, shape (n,), from the copula
     normals x, shape (5, n) in the order COPULA_VARIABLES (the marginals of the module doc)."""
-    lo, hi = _age_bounds_frac(pop)
+    lo, hi = age_bounds_frac(pop)
     age = pop.age_years_mean + pop.age_years_sd * special.ndtri(lo + special.ndtr(x[0]) * (hi - lo))
     mu_log, sigma_log = _bmi_log_params(pop)
     out = {
@@ -263,7 +263,7 @@ def covariates_to_latent(values: Mapping[str, FloatArray], pop: PopulationParams
     The inverse of ``latent_to_covariates``; NaN (a missing value) stays NaN. Ages at the
     truncation bounds map to about +-7 (the CDF is kept inside [1e-12, 1 - 1e-12]).
     """
-    lo, hi = _age_bounds_frac(pop)
+    lo, hi = age_bounds_frac(pop)
     age_z = (np.asarray(values["age_years"], dtype=float) - pop.age_years_mean) / pop.age_years_sd
     u_age = np.clip((special.ndtr(age_z) - lo) / (hi - lo), 1e-12, 1.0 - 1e-12)
     mu_log, sigma_log = _bmi_log_params(pop)

@@ -7,7 +7,8 @@ arm, its comparison with the control arm and the p value. Cells, all from the en
   (``targets.relative_risk_reduction_measure`` of the trial's block; otherwise a risk ratio for
   new vertebral fractures, assessed on radiographs, and a Cox hazard ratio for the clinical,
   time-to-event endpoints), with its 95 % CI and the table's p value (Fisher's exact test for
-  new vertebral fractures, the log-rank test otherwise). ``nonvertebral`` includes hip.
+  the endpoints found at imaging, new and multiple new vertebral fractures, the log-rank test
+  otherwise). ``nonvertebral`` includes hip.
 - BMD: mean percent change (95 % CI) of ``bmd.parquet``; the comparison is the difference in
   points with a normal interval and a two-sided z test (``calibration.estimates``).
 - markers: median percent change (Q1, Q3) of ``markers.parquet`` at the visits; the comparison
@@ -27,12 +28,14 @@ from typing import Any
 import polars as pl
 from scipy import stats
 
+from osteotrial.analyses import vocabulary
 from osteotrial.calibration import estimates as est
 from osteotrial.report.figures_trial import arm_label
 from osteotrial.units import DAYS_PER_MONTH
 
 ENDPOINT_LABELS: dict[str, str] = {
     "new_vertebral": "New vertebral fracture (radiographic)",
+    "multiple_new_vertebral": "Multiple (2 or more) new vertebral fractures (radiographic)",
     "clinical": "Clinical fracture",
     "nonvertebral": "Nonvertebral fracture (includes hip)",
     "hip": "Hip fracture",
@@ -91,7 +94,7 @@ def ratio_measure_of(block: Mapping[str, Any] | None, endpoint: str) -> str:
     for entry in (block or {}).get("relative_risk_reduction_measure", []):
         if entry["endpoint"] == endpoint:
             return str(entry["measure"])
-    return "risk_ratio" if endpoint == "new_vertebral" else "hazard_ratio"
+    return "risk_ratio" if vocabulary.at_imaging(endpoint) else "hazard_ratio"
 
 
 def table_months(trial) -> list[float]:
@@ -110,7 +113,7 @@ def fracture_rows(trial, tables, block) -> list[dict[str, str]]:
     arms, rows = arm_order(trial), []
     for endpoint, label in ENDPOINT_LABELS.items():
         measure = ratio_measure_of(block, endpoint)
-        months = trial.schedule.imaging_months if endpoint == "new_vertebral" else None
+        months = trial.schedule.imaging_months if vocabulary.at_imaging(endpoint) else None
         for month in months or table_months(trial):
             row = {"section": "Fractures, n/N (%)", "endpoint": label, "month": f"{month:g}"}
             for arm in arms:

@@ -22,6 +22,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
+from osteotrial.analyses import vocabulary  # noqa: E402
 from osteotrial.units import DAYS_PER_MONTH  # noqa: E402
 
 DPI = 100
@@ -38,6 +39,7 @@ DRUG_SHADES = {"romosozumab": "#F0E442", "denosumab": "#B8B8E8"}
 SITE_NAMES = {"LS": "Lumbar spine", "TH": "Total hip", "FN": "Femoral neck"}
 ENDPOINT_NAMES = {
     "new_vertebral": "New vertebral",
+    "multiple_new_vertebral": "Multiple new vertebral",
     "clinical_vertebral": "Clinical vertebral",
     "hip": "Hip",
     "nonvertebral": "Nonvertebral (incl. hip)",
@@ -242,7 +244,8 @@ def _forest_panel(ax, table: pl.DataFrame, y_of: Mapping[str, int], colors, colu
     rows_text = blended_transform_factory(ax.transAxes, ax.transData)
     for label in set(y_of) - drawn:
         note = "not estimable (no events in an arm)"
-        if col == "hazard_ratio" and label.startswith(ENDPOINT_NAMES["new_vertebral"]):
+        imaging = [ENDPOINT_NAMES[e] for e in ENDPOINT_NAMES if vocabulary.at_imaging(e)]
+        if col == "hazard_ratio" and label.startswith(tuple(imaging)):
             note = "no hazard ratio: assessed at imaging visits only"
         ax.text(0.5, y_of[label], note, transform=rows_text, ha="center", va="center", color="0.4")
 
