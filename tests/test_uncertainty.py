@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 
 import numpy as np
 import polars as pl
@@ -17,6 +18,8 @@ from osteotrial import io
 from osteotrial.analyses import expected, prediction
 from osteotrial.calibration import calibrate, parameter_sets, remodeling, shifts, uncertainty
 from osteotrial.calibration.fracture import FRACTURE_FIT
+from osteotrial.model.params import ModelParams
+from osteotrial.units import DAYS_PER_MONTH
 
 MODEL = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
 DATA = uncertainty.load_uncertainty(ROOT / uncertainty.DEFAULT_FILE)
@@ -297,6 +300,36 @@ def synthetic_expected(shift: float, p_a: float, p_b: float) -> pl.DataFrame:
             [dict(zip(names, r, strict=True)) for r in rows], schema=expected.EXPECTED_SCHEMA
         )
     )
+
+
+def constant_hazard_arm(rate_per_day: float) -> SimpleNamespace:
+    """Return a stand-in ``ArmResult`` of 3 women with vertebral hazard ``rate_per_day``, no
+    other fracture, no death; the third woman drops out at day 100 (she is never imaged)."""
+    days = np.arange(0.0, 800.0, 50.0)[:, None] * np.ones((1, 3))
+    vertebral = rate_per_day * days
+    vertebral[:, 2] *= 50.0  # the dropout's high hazard must not count at imaging
+    zero = np.zeros_like(days)
+    hazards = {"vertebral": vertebral, "hip": zero, "nonvertebral": zero, "death": zero}
+    return SimpleNamespace(record_days=days[:, 0], n_patients=3, cumulative_hazard=hazards,
+                           dropout_day=np.array([np.inf, np.inf, 100.0]))  # fmt: skip
+
+
+def test_expected_imaging_endpoints_follow_min_events_of_the_vocabulary():
+    """Two or more events of a Poisson process: 1 - exp(-H)(1 + H); risk ratio, no HR."""
+    arms = {"control": constant_hazard_arm(4e-4), "drug": constant_hazard_arm(1e-4)}
+    params, day = ModelParams.from_dict(MODEL), 12.0 * DAYS_PER_MONTH
+    for arm, result in arms.items():
+        h = (4e-4 if arm == "control" else 1e-4) * day
+        one = expected.expected_incidence(result, params, "new_vertebral", day)
+        two = expected.expected_incidence(result, params, "multiple_new_vertebral", day)
+        assert one == pytest.approx(-np.expm1(-h), rel=1e-12)
+        assert two == pytest.approx(1.0 - np.exp(-h) * (1.0 + h), rel=1e-12)
+    rows = expected.fracture_rows(arms, params, "control", [12.0], [12.0])
+    multiple = [r for r in rows if r["endpoint"] == "multiple_new_vertebral"]
+    assert {r["statistic"] for r in multiple} == {"incidence_frac", "risk_ratio"}
+    incidence = {r["arm"]: r["value"] for r in multiple if r["statistic"] == "incidence_frac"}
+    ratio = next(r["value"] for r in multiple if r["statistic"] == "risk_ratio")
+    assert ratio == pytest.approx(incidence["drug"] / incidence["control"]) and ratio < 0.25
 
 
 def test_prediction_intervals_of_synthetic_tables():
