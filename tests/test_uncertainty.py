@@ -399,7 +399,10 @@ def test_workflow_writes_prediction_intervals_around_the_expected_values(smoke_i
     assert finite.height > 50
     # the sets' expected values lie inside the interval that adds sampling error to them
     assert (finite["pi_low"] <= finite["param_low"] + 1e-12).all()
-    assert (finite["pi_high"] >= finite["param_high"] - 1e-12).all()
+    # except where a trial of this size expects far below one event (multiple new vertebral
+    # fractures on romosozumab): the count's 97.5 % quantile is then 0, the expected value not
+    some = finite.filter(pl.col("pi_high") > 0.0)
+    assert (some["pi_high"] >= some["param_high"] - 1e-12).all() and some.height > 50
     # the nominal run is one trial of the design: most of its estimates fall inside
     inside = (finite["pi_low"] <= finite["estimate"]) & (finite["estimate"] <= finite["pi_high"])
     assert inside.mean() > 0.85
