@@ -86,7 +86,8 @@ def known_effect_trial(n: int = 4000, seed: int = 5):
 
     Under "treated", half of the hip fractures of patients aged >= 75 are prevented (none
     below 75), a clinical vertebral fracture is caused in about 10 % of the patients with a
-    prevalent vertebral fracture, morphometric vertebral fractures are unchanged, and spine BMD
+    prevalent vertebral fracture, morphometric vertebral fractures are unchanged but the second
+    one of a patient with a prevalent fracture is prevented from 75 on, and spine BMD
     gains 5 percentage points more below 75 and 8 from 75. A tenth of the patients leave the
     study at day 100 under both arms: their events are not observed, their BMD is missing and
     they are not imaged. ``truth`` holds the per-patient effects by construction.
@@ -123,10 +124,14 @@ def known_effect_trial(n: int = 4000, seed: int = 5):
             "new_vertebral_day": np.where(vertebral, 150.0, never),
             **{f"bmd_{site}_{MONTH:g}": np.where(leaves, np.nan, bmd) for site in SITES},
         }  # fmt: skip
+    multiple = vertebral & prevalent  # a second vertebral fracture at day 250 under control
+    for arm, second in (("control", multiple), ("treated", multiple & ~old)):
+        outcomes[arm]["multiple_new_vertebral_day"] = np.where(second, 250.0, never)
     clinical = (hip & ~prevented | caused).astype(int) - hip
     truth = {"hip": -prevented.astype(int), "clinical_vertebral": caused.astype(int),
              "clinical": clinical, "bmd": np.where(leaves, np.nan, 100 * gain),
-             "old": old, "prevalent": prevalent, "leaves": leaves}  # fmt: skip
+             "old": old, "prevalent": prevalent, "leaves": leaves,
+             "multiple_new_vertebral": -(multiple & old).astype(int)}  # fmt: skip
     return cohort, outcomes, truth
 
 
@@ -184,6 +189,24 @@ def test_subgroup_effects_are_the_effects_set_by_construction():
         assert (bmd["estimate"], bmd["ci_low"], bmd["ci_high"]) == pytest.approx((gain,) * 3)
     vertebral = row("all", "new_vertebral", "risk_difference")
     assert vertebral["n_patients"] == (~truth["leaves"]).sum() and vertebral["estimate"] == 0.0
+
+
+def test_multiple_new_vertebral_effects_are_counted_among_the_imaged_like_new_vertebral():
+    """The imaging endpoint with two events: prevented from 75 on by construction, null for the
+    women who left before the imaging visit (the vocabulary's ``imaging``, not the name)."""
+    cohort, outcomes, truth = known_effect_trial()
+    imaged = ~truth["leaves"]
+    effects = cf.individual_effects(cohort, outcomes, "control", [MONTH])
+    multiple = effects["multiple_new_vertebral_effect"]
+    np.testing.assert_array_equal(multiple.is_null().to_numpy(), ~imaged)
+    np.testing.assert_array_equal(multiple.drop_nulls(), truth["multiple_new_vertebral"][imaged])
+    assert (multiple == -1).sum() > 100
+    table = cf.subgroup_table(cohort, outcomes, "control", [MONTH], SETTINGS)
+    row = table.row(
+        by_predicate=(pl.col("level") == "all") & (pl.col("endpoint") == "multiple_new_vertebral")
+        & (pl.col("measure") == "risk_difference"), named=True)  # fmt: skip
+    assert row["n_patients"] == imaged.sum()
+    assert row["estimate"] == pytest.approx(truth["multiple_new_vertebral"][imaged].mean())
 
 
 def test_romosozumab_prevents_and_never_causes_a_vertebral_fracture_in_year_one(runs):

@@ -101,20 +101,25 @@ def test_counts_for_every_n_come_from_one_cumulative_sum():
     np.testing.assert_array_equal(counts, expected)
 
 
+ENDS = ("new_vertebral", "multiple_new_vertebral", "hip")
+
+
 def test_outcome_matrices_follow_the_fracture_table_definitions():
     rng = np.random.default_rng(5)
     n, months = 500, (12.0, 24.0)
     exit_day = rng.choice([np.inf, 200.0, 500.0, 800.0], n)
     event_day = {
-        endpoint: np.where(rng.random(n) < 0.3, rng.uniform(0, 800, n), np.inf)
-        for endpoint in ("new_vertebral", "hip")
+        endpoint: np.where(rng.random(n) < 0.3, rng.uniform(0, 800, n), np.inf) for endpoint in ENDS
     }
-    columns = [(e, m) for e in ("new_vertebral", "hip") for m in months]
+    columns = [(e, m) for e in ENDS for m in months]
     defined, event = outcome_matrices(exit_day, event_day, columns)
     for k, (endpoint, month) in enumerate(columns):
         expected = fracture_counts(event_day[endpoint], exit_day, endpoint, month)
         assert (defined[:, k].sum(), event[:, k].sum()) == expected
-    assert not defined[:, 0].all() and defined[:, 2].all() and 12.0 * DAYS_PER_MONTH < 500.0
+    # both imaging endpoints are assessed only in the women imaged, hip in every woman
+    assert not defined[:, 0].all() and not defined[:, 2].all() and defined[:, 4].all()
+    np.testing.assert_array_equal(defined[:, 0], defined[:, 2])
+    assert 12.0 * DAYS_PER_MONTH < 500.0
 
 
 def test_z_test_is_the_uncorrected_chi_square_test():
@@ -183,10 +188,12 @@ def test_logrank_power_at_large_n_is_close_to_the_analytic_power():
 
 def test_replicate_tests_are_the_trial_tests_by_endpoint():
     columns = power.endpoint_columns([6, 12], [12])
-    assert replicates.column_tests(columns) == ("fisher",) + ("logrank",) * 8
-    assert replicates.column_tests(columns, {"hip": "pooled_z"})[3:5] == ("pooled_z",) * 2
-    with pytest.raises(ValueError, match="no log-rank test"):
-        replicates.column_tests(columns, {"new_vertebral": "logrank"})
+    assert list(columns[:2]) == [("new_vertebral", 12.0), ("multiple_new_vertebral", 12.0)]
+    assert replicates.column_tests(columns) == ("fisher",) * 2 + ("logrank",) * 8
+    assert replicates.column_tests(columns, {"hip": "pooled_z"})[4:6] == ("pooled_z",) * 2
+    for imaging in ("new_vertebral", "multiple_new_vertebral"):
+        with pytest.raises(ValueError, match=f"{imaging} is counted at imaging visits"):
+            replicates.column_tests(columns, {imaging: "logrank"})
     with pytest.raises(ValueError, match="test 'wald' for 'hip' is unknown"):
         replicates.column_tests(columns, {"hip": "wald"})
 
@@ -326,13 +333,13 @@ def test_power_workflow_writes_table_and_figure(tmp_path):
     assert pq.read_schema(path).names == power.POWER_SCHEMA.names
     assert {"config_hash", "seed", "trial", "git_commit"} <= set(io.read_metadata(path))
     result = pl.read_parquet(path)
-    assert result.height == 3 * (1 + 4 * 4)  # n grid x (new_vertebral at 12 + 4 clinical x 4)
+    assert result.height == 3 * (2 + 4 * 4)  # n grid x (2 imaging at 12 + 4 clinical x 4)
     assert result["n_per_arm"].unique().sort().to_list() == [50, 100, 200]
     assert result["power"].is_between(0, 1).all() and (result["replicates"] == 200).all()
     tests_used = dict(result.select("endpoint", "test").unique().iter_rows())
-    assert tests_used == {"new_vertebral": "fisher"} | dict.fromkeys(
-        ["clinical_vertebral", "hip", "nonvertebral", "clinical"], "logrank"
-    )
+    assert tests_used == dict.fromkeys(["new_vertebral", "multiple_new_vertebral"], "fisher") | {
+        k: "logrank" for k in ["clinical_vertebral", "hip", "nonvertebral", "clinical"]
+    }
     assert (tmp_path / targets[1]).stat().st_size > 10_000
 
 

@@ -135,7 +135,8 @@ def test_api_nonvertebral_is_hip_plus_other_as_in_the_tables():
     assert table["nonvertebral_fractures_cum"].to_list() == [1, 1, 2, 0]
     assert table["clinical_fractures_cum"].to_list() == [1, 1, 3, 0]
     events = endpoints.patient_events(pl.from_arrow(io.simulation_table(result)).lazy())
-    for name in endpoints.FRACTURE_ENDPOINTS:  # the same women have an event in both
+    shared = [name for name in endpoints.FRACTURE_ENDPOINTS if name in api.FRACTURE_ENDPOINTS]
+    for name in shared:  # the same women have an event in both
         in_table = events[f"{name}_day"].to_numpy() <= 12 * DAYS_PER_MONTH
         np.testing.assert_array_equal(table[f"{name}_fractures_cum"].to_numpy() > 0, in_table)
     summary = api.summarize(api.regimen_table(result, cohort, "r")).filter(pl.col("month") == 12)

@@ -14,8 +14,8 @@ Tables
 arm: BMD difference per site in percentage points of change from baseline (null unless on study
 under both arms), and per fracture endpoint ``-1`` (prevented: event by the month under the
 control arm only), ``0`` or ``+1`` (caused: under the treated arm only); the same observation
-rules as ``endpoints`` (clinical events before death or dropout; ``new_vertebral`` only when
-imaged under both arms, else null).
+rules as ``endpoints`` (clinical events before death or dropout; the imaging endpoints,
+``new_vertebral`` and ``multiple_new_vertebral``, only when imaged under both arms, else null).
 
 ``subgroups``: population-average effects by subgroup (all, age band, baseline T-score band,
 prevalent vertebral fracture): paired risk ratio and risk difference per fracture endpoint and
@@ -34,6 +34,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from osteotrial.analyses import vocabulary
 from osteotrial.analyses.endpoints import FRACTURE_ENDPOINTS, SITES, patient_events
 from osteotrial.stats.intervals import paired_mean_difference, paired_risk_ratio
 from osteotrial.units import DAYS_PER_MONTH
@@ -110,12 +111,13 @@ def read_potential_outcomes(
 def event_by(outcome: Mapping[str, np.ndarray], endpoint: str, month: float) -> np.ndarray:
     """Return the potential outcome by ``month`` as floats: 1 event, 0 none, nan undefined.
 
-    ``new_vertebral`` is defined only for patients imaged at the month (on study); clinical
-    endpoints count observed events for every patient (as ``endpoints.fracture_counts``).
+    An imaging endpoint (``vocabulary.at_imaging``: ``new_vertebral``, ``multiple_new_vertebral``)
+    is defined only for patients imaged at the month (on study); clinical endpoints count
+    observed events for every patient (as ``endpoints.fracture_counts``).
     """
     day = float(month) * DAYS_PER_MONTH
     event = (outcome[f"{endpoint}_day"] <= day).astype(float)
-    if endpoint == "new_vertebral":
+    if vocabulary.at_imaging(endpoint):
         event[outcome["exit_day"] <= day] = np.nan
     return event
 

@@ -67,20 +67,15 @@ from osteotrial.units import DAYS_PER_MONTH
 
 MARKERS: dict[str, str] = {"P1NP": "p1np_pct_change", "CTX": "ctx_pct_change"}
 # Endpoints of every analysis: tables, counterfactuals, power, expected incidences
-# (``analyses.vocabulary`` names).
+# (``analyses.vocabulary`` names). Each analysis treats an endpoint by its vocabulary fields
+# (``imaging``, ``min_events``), never by its name, so a new endpoint needs only a name here.
 FRACTURE_ENDPOINTS: tuple[str, ...] = (
     "new_vertebral",
+    "multiple_new_vertebral",
     "clinical_vertebral",
     "hip",
     "nonvertebral",
     "clinical",
-)
-# Endpoints of the fractures and comparisons tables: those above and the trials' "multiple new
-# vertebral fractures" (issue 24; not yet in the counterfactual, power and expected analyses).
-TABLE_ENDPOINTS: tuple[str, ...] = (
-    FRACTURE_ENDPOINTS[0],
-    "multiple_new_vertebral",
-    *FRACTURE_ENDPOINTS[1:],
 )
 Paths = Sequence[str | Path]
 
@@ -124,7 +119,7 @@ def patient_events(simulations: pl.LazyFrame) -> pl.DataFrame:
     """Return one row per patient, sorted by patient_id, with first-event days per endpoint.
 
     Columns: patient_id, arm, exit_day (min of death and dropout day), death_day, and
-    ``<endpoint>_day`` for every endpoint of ``TABLE_ENDPOINTS``: the day of the first (or the
+    ``<endpoint>_day`` for every endpoint of ``FRACTURE_ENDPOINTS``: the day of the first (or the
     ``min_events``-th) of the engine events the vocabulary names (``analyses.vocabulary``). Days
     are +inf when no (observed) event happened; a clinical endpoint's event counts only before
     the patient's exit.
@@ -148,7 +143,7 @@ def patient_events(simulations: pl.LazyFrame) -> pl.DataFrame:
             "arm",
             "exit_day",
             death_day=_never(pl.col("death_day")),
-            **{f"{name}_day": first_day(name) for name in TABLE_ENDPOINTS},
+            **{f"{name}_day": first_day(name) for name in FRACTURE_ENDPOINTS},
         )
         .sort("patient_id")
         .collect()
@@ -220,7 +215,7 @@ def fracture_tables(
     """Return the ``fractures`` and ``comparisons`` tables from ``patient_events`` output."""
     arms = sorted(patients["arm"].unique().to_list())
     fractures, comparisons = [], []
-    for endpoint in TABLE_ENDPOINTS:
+    for endpoint in FRACTURE_ENDPOINTS:
         months = endpoint_months(endpoint, visit_months, imaging_months)
         competing = {a: competing_incidence(patients, a, endpoint, months) for a in arms}
         for m, month in enumerate(months):
@@ -403,7 +398,7 @@ def compute_endpoint_tables(
     control_arm
         Reference arm of the comparisons.
     visit_months, imaging_months
-        Months of the BMD and fracture tables; imaging months for ``new_vertebral``.
+        Months of the BMD and fracture tables; imaging months for the imaging endpoints.
     measurement
         Precision of the trial's DXA and marker readings (``analyses.measurement``; default
         ``EXACT``: the model's true values).

@@ -15,8 +15,13 @@ Expected incidence by day d of an endpoint with cumulative hazard E (per patient
   sum_j S_j (1 - exp(-(dE_j + dD_j))) dE_j / (dE_j + dD_j), S_j = exp(-(E + D)) at the start of
   interval j of the record grid cut at min(dropout, d) (hazards constant within an interval);
   the mean over all patients, like the trial's crude proportion;
-- ``new_vertebral``: 1 - exp(-H_v(d)) averaged over the women imaged at d, each weighted by her
-  chance to be alive then, exp(-D(d)) (only those still on study are imaged).
+- the imaging endpoints (``vocabulary.at_imaging``): P(k, H_v(d)), the chance of k =
+  ``min_events`` or more events of a Poisson process of cumulative hazard H_v (the regularized
+  lower incomplete gamma function; 1 - exp(-H_v(d)) for ``new_vertebral``, k = 1), averaged over
+  the women imaged at d, each weighted by her chance to be alive then, exp(-D(d)) (only those
+  still on study are imaged). For ``multiple_new_vertebral`` (k = 2) this leaves out the
+  imminent-risk rise after the first fracture (``model.fracture``), so it is below what the
+  engine's sampled events give.
 
 The cohort is simulated *event-free* (``event_free``: every threshold infinite), so each
 patient's cumulative hazards are those of the path before any event: the hazard of a first
@@ -43,8 +48,11 @@ from collections.abc import Mapping
 import numpy as np
 import polars as pl
 import pyarrow as pa
+from scipy.special import gammainc
 
+from osteotrial.analyses import vocabulary
 from osteotrial.analyses.endpoints import FRACTURE_ENDPOINTS, endpoint_months
+from osteotrial.analyses.vocabulary import ENGINE_EVENTS
 from osteotrial.cohort.sampling import Cohort
 from osteotrial.engine.results import ArmResult
 from osteotrial.model.params import ModelParams
@@ -75,17 +83,21 @@ def cumulative_at(result: ArmResult, cumulative: np.ndarray, days: np.ndarray) -
 
 
 def endpoint_hazard(result: ArmResult, params: ModelParams, endpoint: str) -> np.ndarray:
-    """Return the cumulative hazard of a clinical endpoint, (n_records, n_patients)."""
+    """Return the cumulative hazard of an endpoint, (n_records, n_patients).
+
+    The sum over the endpoint's events (``vocabulary.ENGINE_EVENTS``) of their engine type's
+    cumulative hazard, times the clinically recognized share f for a clinical-only event, so
+    that a new endpoint of the vocabulary needs no code here.
+    """
     cum = result.cumulative_hazard
     if cum is None:
         raise ValueError("expected endpoints need the cumulative hazards of the simulation")
-    clinical_vertebral = params.fracture.vertebral_clinical_frac * cum["vertebral"]
-    return {
-        "clinical_vertebral": clinical_vertebral,
-        "hip": cum["hip"],
-        "nonvertebral": cum["hip"] + cum["nonvertebral"],
-        "clinical": cum["hip"] + cum["nonvertebral"] + clinical_vertebral,
-    }[endpoint]
+    share = params.fracture.vertebral_clinical_frac
+    total = np.zeros_like(cum["death"])
+    for event in vocabulary.endpoint(endpoint).events:
+        fracture_type, clinical_only = ENGINE_EVENTS[event]
+        total = total + (share if clinical_only else 1.0) * cum[fracture_type]
+    return total
 
 
 def competing_incidence(result: ArmResult, hazard: np.ndarray, day: float) -> float:
@@ -101,20 +113,27 @@ def competing_incidence(result: ArmResult, hazard: np.ndarray, day: float) -> fl
     return float(np.mean(np.sum(survival * -np.expm1(-total) * share, axis=0)))
 
 
-def imaged_incidence(result: ArmResult, day: float) -> float:
-    """Return the expected ``new_vertebral`` incidence among women imaged at ``day``."""
+def imaged_incidence(result: ArmResult, hazard: np.ndarray, day: float, min_events: int) -> float:
+    """Return the expected incidence of an imaging endpoint among women imaged at ``day``.
+
+    ``hazard`` (n_records, n_patients) is the endpoint's cumulative hazard H; with events a
+    Poisson process of it, P(at least ``min_events`` by d) = P(min_events, H(d)), the
+    regularized lower incomplete gamma function (1 - exp(-H) for one event).
+    """
     at = np.full(result.n_patients, day)
-    cum = result.cumulative_hazard
-    weight = (result.dropout_day > day) * np.exp(-cumulative_at(result, cum["death"], at))  # type: ignore[index]
-    h_v = cumulative_at(result, cum["vertebral"], at)  # type: ignore[index]
-    return float(np.sum(weight * -np.expm1(-h_v)) / np.sum(weight))
+    death = result.cumulative_hazard["death"]  # type: ignore[index]
+    weight = (result.dropout_day > day) * np.exp(-cumulative_at(result, death, at))
+    probability = gammainc(min_events, cumulative_at(result, hazard, at))
+    return float(np.sum(weight * probability) / np.sum(weight))
 
 
 def expected_incidence(result: ArmResult, params: ModelParams, endpoint: str, day: float) -> float:
     """Return the expected incidence of one endpoint of ``FRACTURE_ENDPOINTS`` by ``day``."""
-    if endpoint == "new_vertebral":
-        return imaged_incidence(result, day)
-    return competing_incidence(result, endpoint_hazard(result, params, endpoint), day)
+    hazard = endpoint_hazard(result, params, endpoint)
+    meaning = vocabulary.endpoint(endpoint)
+    if meaning.imaging:
+        return imaged_incidence(result, hazard, day, meaning.min_events)
+    return competing_incidence(result, hazard, day)
 
 
 def _row(table, arm, reference, endpoint, time, statistic, value, sd=None, p=None, p0=None):
@@ -152,7 +171,7 @@ def fracture_rows(
                 if arm == control_arm:
                     continue
                 ratios = {"risk_ratio": p1 / p0 if p0 > 0 else float("nan")}
-                if endpoint != "new_vertebral":  # the trial reports no hazard ratio for it
+                if not vocabulary.at_imaging(endpoint):  # the trial reports no HR for it
                     ratios["hazard_ratio"] = incidence_hazard_ratio(p1, p0)
                 for statistic, value in ratios.items():
                     key = ("comparisons", arm, control_arm, endpoint, month, statistic)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from osteotrial.analyses import vocabulary
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
 from osteotrial.units import DAYS_PER_MONTH
 
@@ -57,7 +58,7 @@ class PotentialOutcomes:
                     f"{name} of arm {arm!r} is missing, has nan or not the shape of the "
                     f"{self.patient_id.size} patients"
                 )
-        for endpoint in (e for e in self.endpoints if e != "new_vertebral"):
+        for endpoint in (e for e in self.endpoints if not vocabulary.at_imaging(e)):
             happened = np.isfinite(days[endpoint])
             if np.any(days[endpoint][happened] >= exit_day[happened]):
                 raise ValueError(f"event_day[{endpoint!r}] of arm {arm!r} has events after exit")
@@ -81,14 +82,14 @@ def outcome_matrices(exit_day: FloatArray, event_day: Mapping[str, FloatArray], 
     """Return (defined, event), bool of shape (n_patients, n_columns), of one arm.
 
     ``exit_day`` and ``event_day`` as in ``PotentialOutcomes``; the definitions are those of
-    ``endpoints.fracture_counts``: ``new_vertebral`` assessed in the patients on study at the
-    month, the clinical endpoints in every patient; event by the month.
+    ``endpoints.fracture_counts``: an imaging endpoint (``vocabulary.at_imaging``) assessed in
+    the patients on study at the month, the clinical endpoints in every patient; event by the month.
     """
     defined = np.ones((exit_day.size, len(columns)), dtype=bool)
     event = np.zeros_like(defined)
     for k, (endpoint, month) in enumerate(columns):
         day = month * DAYS_PER_MONTH
-        if endpoint == "new_vertebral":
+        if vocabulary.at_imaging(endpoint):
             defined[:, k] = exit_day > day
         event[:, k] = defined[:, k] & (event_day[endpoint] <= day)
     return defined, event

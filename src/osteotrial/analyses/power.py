@@ -16,17 +16,18 @@ r, for r = 0 .. R-1:
 
 No simulation is repeated: a replicate only re-draws who is allocated where.
 
-Endpoints are those of ``endpoints.fracture_counts``, at the same months: ``new_vertebral`` at
-the imaging months, assessed only in patients imaged (on study, ``exit_day > day``); the
+Endpoints are those of ``endpoints.fracture_counts``, at the same months: the imaging endpoints
+(``vocabulary.at_imaging``: ``new_vertebral``, ``multiple_new_vertebral``) at the imaging
+months, assessed only in patients imaged (on study, ``exit_day > day``); the
 clinical endpoints at the visit months, every patient assessed, event = first observed event
 on or before day m (m x 30.4375 days). ``PotentialOutcomes`` carries each patient's event and
 exit days under every arm (``endpoints.patient_events``), so a replicate has the times to event
 too.
 
-Test: the trial's own (``endpoints._compare``, ``replicates.TRIAL_TESTS``), each non-control arm
+Test: the trial's own (``endpoints._compare``, ``replicates.column_tests``), each non-control arm
 (1) against ``control_arm`` (0).
 
-- ``new_vertebral``: Fisher's exact test, two-sided, of x1 / n1 against x0 / n0 imaged
+- The imaging endpoints: Fisher's exact test, two-sided, of x1 / n1 against x0 / n0 imaged
   (``stats.tests.fisher_exact_ps``, equal to the trial's ``fisher_exact_p``).
 - The clinical endpoints (time to event): the log-rank test, the trial table's test (its
   p-value; the table's HR and interval come from the Cox fit), i.e. the score test of the Cox

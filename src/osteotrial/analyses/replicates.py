@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from osteotrial.analyses import vocabulary
 from osteotrial.analyses.outcomes import PotentialOutcomes
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
 from osteotrial.rng import make_generator
@@ -27,24 +28,29 @@ CHUNK_REPLICATES = 32  # replicates drawn and tested together (memory: ~30 MB pe
 COUNT_TESTS = {"fisher": fisher_exact_ps, "pooled_z": pooled_z_test}
 TESTS = (*COUNT_TESTS, "logrank")
 # The tests of the trial's comparisons table (analyses.endpoints._compare): Fisher's exact test
-# of new vertebral fractures, the log-rank test of the time-to-event endpoints.
-TRIAL_TESTS = {"new_vertebral": "fisher"}
+# of the imaging endpoints (vocabulary.at_imaging), the log-rank test of the time-to-event ones.
+IMAGING_TEST = "fisher"
 TIME_TO_EVENT_TEST = "logrank"
 
 
 def column_tests(columns: Sequence[tuple[str, float]], tests: Mapping[str, str] | None = None):
     """Return the test of every (endpoint, month) column: ``tests`` by endpoint, else the trial's.
 
-    Raises ValueError for an unknown test, or the log-rank test of ``new_vertebral`` (counted
-    at imaging visits, not a time to event).
+    The trial's test of an endpoint follows the vocabulary (``vocabulary.at_imaging``), not its
+    name. Raises ValueError for an unknown test, or the log-rank test of an imaging endpoint
+    (counted at imaging visits, not a time to event).
     """
-    chosen = {**TRIAL_TESTS, **(tests or {})}
-    names = tuple(chosen.get(endpoint, TIME_TO_EVENT_TEST) for endpoint, _ in columns)
+
+    def trial_test(endpoint: str) -> str:
+        return IMAGING_TEST if vocabulary.at_imaging(endpoint) else TIME_TO_EVENT_TEST
+
+    chosen = tests or {}
+    names = tuple(chosen.get(endpoint, trial_test(endpoint)) for endpoint, _ in columns)
     for (endpoint, _), name in zip(columns, names, strict=True):
         if name not in TESTS:
             raise ValueError(f"test {name!r} for {endpoint!r} is unknown; allowed: {TESTS}")
-        if name == "logrank" and endpoint == "new_vertebral":
-            raise ValueError("new_vertebral is counted at imaging visits: no log-rank test")
+        if name == "logrank" and vocabulary.at_imaging(endpoint):
+            raise ValueError(f"{endpoint} is counted at imaging visits: no log-rank test")
     return names
 
 
