@@ -10,7 +10,7 @@ from conftest import run_workflow
 
 from osteotrial import io
 from osteotrial.analyses import counterfactual as cf
-from osteotrial.analyses.endpoints import SITES
+from osteotrial.model.records import SITES
 from osteotrial.stats.intervals import paired_risk_ratio
 from osteotrial.units import DAYS_PER_MONTH
 

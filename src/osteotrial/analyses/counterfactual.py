@@ -35,7 +35,8 @@ import polars as pl
 import pyarrow as pa
 
 from osteotrial.analyses import vocabulary
-from osteotrial.analyses.endpoints import FRACTURE_ENDPOINTS, SITES, patient_events
+from osteotrial.analyses.endpoints import FRACTURE_ENDPOINTS, patient_events
+from osteotrial.model.records import SITES
 from osteotrial.stats.intervals import paired_mean_difference, paired_risk_ratio
 from osteotrial.units import DAYS_PER_MONTH
 

@@ -49,23 +49,25 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
-from osteotrial.analyses import measurement as measure
 from osteotrial.analyses import vocabulary
 from osteotrial.analyses.baseline import baseline_table
 from osteotrial.analyses.measurement import EXACT, Measurement
+from osteotrial.analyses.visit_tables import (
+    bmd_table,
+    endpoint_frame,
+    markers_table,
+    never,
+    read_visits,
+)
 from osteotrial.analyses.vocabulary import ENGINE_EVENTS
-from osteotrial.io import ENDPOINT_SCHEMAS
-from osteotrial.model.records import SITES
 from osteotrial.stats.cox import cox_hazard_ratio
 from osteotrial.stats.incidence import aalen_johansen, competing_status
-from osteotrial.stats.intervals import mean_ci, proportion_ci, risk_ratio_ci
+from osteotrial.stats.intervals import proportion_ci, risk_ratio_ci
 from osteotrial.stats.logrank import logrank_test
 from osteotrial.stats.tests import fisher_exact_p
 from osteotrial.units import DAYS_PER_MONTH
 
-MARKERS: dict[str, str] = {"P1NP": "p1np_pct_change", "CTX": "ctx_pct_change"}
 # Endpoints of every analysis: tables, counterfactuals, power, expected incidences
 # (``analyses.vocabulary`` names). Each analysis treats an endpoint by its vocabulary fields
 # (``imaging``, ``min_events``), never by its name, so a new endpoint needs only a name here.
@@ -80,16 +82,6 @@ FRACTURE_ENDPOINTS: tuple[str, ...] = (
 Paths = Sequence[str | Path]
 
 
-def _table(name: str, rows: list[dict]) -> pl.DataFrame:
-    """Return rows as a polars frame with the explicit schema of endpoint table ``name``."""
-    return pl.from_arrow(pa.Table.from_pylist(rows, schema=ENDPOINT_SCHEMAS[name]))
-
-
-def _never(expr: pl.Expr) -> pl.Expr:
-    """Return ``expr`` with nan and null (event did not happen) replaced by +inf."""
-    return expr.fill_nan(np.inf).fill_null(np.inf)
-
-
 def _event_days(names: Sequence[str]) -> dict[str, list[pl.Expr]]:
     """Return the days of every ``vocabulary.ENGINE_EVENTS`` event, one expression per engine
     event slot (+inf where none), from the simulation columns ``<engine type>_fracture_day_k``."""
@@ -99,12 +91,12 @@ def _event_days(names: Sequence[str]) -> dict[str, list[pl.Expr]]:
         if clinical_only:
             events[event] = [
                 pl.when(pl.col(f"vertebral_fracture_clinical_{c.rsplit('_', 1)[1]}"))
-                .then(_never(pl.col(c)))
+                .then(never(pl.col(c)))
                 .otherwise(np.inf)
                 for c in columns
             ]
         else:
-            events[event] = [_never(pl.col(c)) for c in columns]
+            events[event] = [never(pl.col(c)) for c in columns]
     return events
 
 
@@ -125,12 +117,12 @@ def patient_events(simulations: pl.LazyFrame) -> pl.DataFrame:
     the patient's exit.
     """
     events = _event_days(simulations.collect_schema().names())
-    exit_day = pl.min_horizontal(_never(pl.col("death_day")), _never(pl.col("dropout_day")))
+    exit_day = pl.min_horizontal(never(pl.col("death_day")), never(pl.col("dropout_day")))
 
     def first_day(name: str) -> pl.Expr:
         meaning = vocabulary.endpoint(name)
         days = [day for e in meaning.events for day in events[e]]
-        day = _never(_nth_day(days, meaning.min_events))
+        day = never(_nth_day(days, meaning.min_events))
         if meaning.imaging:  # seen at imaging: fracture_counts applies the visit rule
             return day
         return pl.when(day < pl.col("exit_day")).then(day).otherwise(np.inf)
@@ -142,7 +134,7 @@ def patient_events(simulations: pl.LazyFrame) -> pl.DataFrame:
             "patient_id",
             "arm",
             "exit_day",
-            death_day=_never(pl.col("death_day")),
+            death_day=never(pl.col("death_day")),
             **{f"{name}_day": first_day(name) for name in FRACTURE_ENDPOINTS},
         )
         .sort("patient_id")
@@ -243,7 +235,7 @@ def fracture_tables(
                 )
                 if arm != control_arm:
                     comparisons.append(_compare(patients, arm, control_arm, endpoint, month))
-    return _table("fractures", fractures), _table("comparisons", comparisons)
+    return endpoint_frame("fractures", fractures), endpoint_frame("comparisons", comparisons)
 
 
 def competing_incidence(patients: pl.DataFrame, arm: str, endpoint: str, months) -> list:
@@ -255,130 +247,6 @@ def competing_incidence(patients: pl.DataFrame, arm: str, endpoint: str, months)
     days = (group[c].to_numpy() for c in (f"{endpoint}_day", "death_day", "exit_day"))
     time, status = competing_status(*days, end_day=max(months) * DAYS_PER_MONTH)
     return [float(v) for v in aalen_johansen(time, status, months)[1]]
-
-
-def _on_study(visits: pl.DataFrame) -> pl.DataFrame:
-    """Return the rows of patients alive and not lost to follow-up at the row's day."""
-    exit_day = pl.min_horizontal(_never(pl.col("death_day")), _never(pl.col("dropout_day")))
-    return visits.filter(exit_day > pl.col("day"))
-
-
-def bmd_table(
-    visits: VisitRows,
-    cohort: pl.DataFrame,
-    visit_months: Sequence[float],
-    measurement: Measurement = EXACT,
-) -> pl.DataFrame:
-    """Return the ``bmd`` table: percent change from baseline per arm, site and visit month.
-
-    Changes are measured (``analyses.measurement``: DXA precision at baseline and at the
-    visit); mean with its 95 % CI, SD, the least significant change and the share of patients
-    whose gain exceeds it (responders). ``visits`` is the long simulation frame or the per-day
-    frames of ``read_visits``.
-    """
-    baseline = cohort.select(
-        "patient_id", *(pl.col(f"bmd_{s.lower()}_g_cm2").alias(s) for s in SITES)
-    )
-    rows = []
-    for month in sorted(float(m) for m in visit_months):
-        day = month * DAYS_PER_MONTH
-        at_visit = _on_study(_rows_at(visits, day))
-        at_visit = at_visit.join(baseline, on="patient_id").sort("arm", "patient_id")
-        for (arm,), group in at_visit.group_by("arm", maintain_order=True):
-            ids = group["patient_id"].to_numpy()
-            for site in SITES:
-                bmd = group[f"bmd_{site.lower()}_g_cm2"].to_numpy()
-                bmd0 = group[site].to_numpy()
-                pct = measure.bmd_pct_change(measurement, site, ids, day, bmd, bmd0)
-                rows.append(_bmd_row(arm, site, month, pct, measurement.lsc_pct(site)))
-    frame = _table("bmd", rows)
-    return frame.sort("arm", "site", "month")
-
-
-def _bmd_row(arm: str, site: str, month: float, pct: np.ndarray, lsc: float) -> dict:
-    mean, low, high = mean_ci(pct)
-    return {
-        "arm": arm,
-        "site": site,
-        "month": month,
-        "n_patients": pct.size,
-        "mean_pct_change": mean,
-        "ci_low_pct": low,
-        "ci_high_pct": high,
-        "sd_pct_change": float(np.std(pct, ddof=1)) if pct.size > 1 else float("nan"),
-        "lsc_pct": lsc,
-        "responder_frac": float(np.mean(pct > lsc)) if pct.size else float("nan"),
-    }
-
-
-def markers_table(visits: VisitRows, measurement: Measurement = EXACT) -> pl.DataFrame:
-    """Return the ``markers`` table: median and quartiles of percent change per arm and day.
-
-    Changes are measured (``analyses.measurement``: within-subject CV of each marker at
-    baseline and at the visit). ``visits`` is the long simulation frame or the per-day frames
-    of ``read_visits``.
-    """
-    rows = []
-    days = sorted(visits) if isinstance(visits, dict) else visits["day"].unique().sort()
-    for day in (d for d in days if d > 0):
-        on_study = _on_study(_rows_at(visits, day)).sort("arm", "patient_id")
-        for (arm,), group in on_study.group_by("arm", maintain_order=True):
-            ids = group["patient_id"].to_numpy()
-            for marker, column in MARKERS.items():
-                true_pct = group[column].to_numpy()
-                pct = measure.marker_pct_change(measurement, marker, ids, float(day), true_pct)
-                q25, median, q75 = np.quantile(pct, [0.25, 0.5, 0.75])
-                rows.append(
-                    {
-                        "arm": arm,
-                        "marker": marker,
-                        "day": day,
-                        "month": day / DAYS_PER_MONTH,
-                        "median_pct_change": float(median),
-                        "q25_pct_change": float(q25),
-                        "q75_pct_change": float(q75),
-                    }
-                )
-    return _table("markers", rows).sort("arm", "marker", "day")
-
-
-VisitRows = pl.DataFrame | dict[float, pl.DataFrame]
-VISIT_COLUMNS: tuple[str, ...] = (
-    "patient_id",
-    "arm",
-    "day",
-    "bmd_ls_g_cm2",
-    "bmd_th_g_cm2",
-    "bmd_fn_g_cm2",
-    "p1np_pct_change",
-    "ctx_pct_change",
-    "death_day",
-    "dropout_day",
-)
-
-
-def _rows_at(visits: VisitRows, day: float) -> pl.DataFrame:
-    """Return the rows of record day ``day`` (within 1e-6)."""
-    if isinstance(visits, dict):
-        near = [d for d in visits if abs(d - day) < 1e-6]
-        return pl.concat([visits[d] for d in near]) if near else visits[next(iter(visits))][:0]
-    return visits.filter((pl.col("day") - day).abs() < 1e-6)
-
-
-def read_visits(simulation_paths: Paths) -> dict[float, pl.DataFrame]:
-    """Return the on-study rows of every record day, one frame per day, file by file.
-
-    Only the columns the bmd and markers tables use are read (``VISIT_COLUMNS``), one
-    simulation file at a time, and rows of patients off study are dropped, so memory holds
-    about 60 bytes per on-study (patient, record day) instead of the whole long table.
-    """
-    parts: dict[float, list[pl.DataFrame]] = {}
-    for path in simulation_paths:
-        frame = _on_study(pl.read_parquet(path, columns=list(VISIT_COLUMNS)))
-        for (day,), group in frame.group_by("day"):
-            parts.setdefault(float(day), []).append(group)
-        del frame
-    return {day: pl.concat(parts[day]) for day in sorted(parts)}
 
 
 def compute_endpoint_tables(

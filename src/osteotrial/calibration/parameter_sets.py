@@ -50,7 +50,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from osteotrial import rng
-from osteotrial.calibration import calibrate, posterior, uncertainty
+from osteotrial.calibration import calibrate, posterior_file, uncertainty
 from osteotrial.calibration.shifts import Name, apply_shifts, log_box, model_node, stable
 from osteotrial.io import PARAMETER_SETS_SCHEMA, to_table, write_parquet
 
@@ -177,8 +177,8 @@ def parameter_set(
         elif content["sampler"] == "metropolis":
             shift = metropolis_shifts(model, block, cov, spread_scale, gen, dt_days, n_steps)
         elif content["sampler"] == "posterior":
-            drawn_at = posterior.load_posterior(content["posterior_file"])
-            shift = spread_scale * posterior.posterior_shifts(drawn_at, model, k)
+            drawn_at = posterior_file.load_posterior(content["posterior_file"])
+            shift = spread_scale * posterior_file.posterior_shifts(drawn_at, model, k)
         elif content["sampler"] == "laplace":
             shift = laplace_shifts(cov, spread_scale, gen)
         elif content["sampler"] == "conditional_laplace":

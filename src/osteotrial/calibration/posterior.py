@@ -53,6 +53,15 @@ import numpy as np
 import yaml
 
 from osteotrial.calibration import calibrate, shifts, uncertainty
+from osteotrial.calibration.posterior_file import (
+    BLOCK,
+    DEFAULT_FILE,
+    RHAT_MAX,
+    diagnostics,
+    load_posterior,
+    posterior_shifts,
+    thinned_draws,
+)
 from osteotrial.calibration.proposal import (
     CopulaMixture,
     chosen_walkers,
@@ -64,16 +73,12 @@ from osteotrial.calibration.remodeling import remodeling_residuals_of_sets
 from osteotrial.calibration.targets import read_targets
 from osteotrial.io import git_commit
 from osteotrial.model.params import ModelParams
-from osteotrial.yaml_strict import safe_load_fast
 
-BLOCK = "remodeling"
-DEFAULT_FILE = uncertainty.POSTERIOR_FILES[BLOCK]
 N_WALKERS = 56  # at least twice the dimension (26), for the DE moves
 N_STEPS = 2000
 BURN = 700
 GAUSSIAN_SHARE = 0.5  # share of random-walk moves; the rest differential evolution
 N_DRAWS = 500  # at least uncertainty.n_parameter_sets' maximum
-RHAT_MAX = 1.01
 _STATE: dict[str, Any] = {}
 
 
@@ -283,41 +288,6 @@ def learnt_proposal(
     return CopulaMixture.fit(np.vstack(samples), low, high, components, seed)
 
 
-def diagnostics(chain: np.ndarray, names: Sequence[tuple[str, str]], burn: int) -> dict:
-    """Return R-hat, bulk and tail ESS per parameter (arviz) and emcee's autocorrelation time.
-
-    ``chain``: (n_steps, n_walkers, d); each walker is a chain, the first ``burn`` steps dropped.
-    """
-    import arviz
-    import emcee
-
-    kept = chain[burn:]
-    per_chain = np.swapaxes(kept, 0, 1)  # (chains, draws, d)
-    dataset = arviz.convert_to_dataset({"x": per_chain})
-    rhat = arviz.rhat(dataset, method="rank")["x"].values
-    ess_bulk = arviz.ess(dataset, method="bulk")["x"].values
-    ess_tail = arviz.ess(dataset, method="tail")["x"].values
-    tau = emcee.autocorr.integrated_time(kept, quiet=True)
-    return {
-        f"{block}.{key}": {
-            "rhat": float(rhat[i]),
-            "ess_bulk": float(ess_bulk[i]),
-            "ess_tail": float(ess_tail[i]),
-            "autocorr_steps": float(tau[i]),
-        }
-        for i, (block, key) in enumerate(names)
-    }
-
-
-def thinned_draws(chain: np.ndarray, burn: int, n_draws: int) -> np.ndarray:
-    """Return (n_draws, d): draws equally spaced over the kept steps, walkers interleaved."""
-    flat = chain[burn:].reshape(-1, chain.shape[-1])  # step-major: all walkers of a step
-    if flat.shape[0] < n_draws:
-        raise ValueError(f"{flat.shape[0]} kept draws, fewer than the {n_draws} asked for")
-    index = np.linspace(0, flat.shape[0] - 1, n_draws).round().astype(np.int64)
-    return flat[index]
-
-
 def posterior_content(model, data, result, burn: int, n_draws: int, settings: Mapping) -> dict:
     """Return the content of the posterior file (module docstring)."""
     names = uncertainty.block_names(data, BLOCK)
@@ -344,35 +314,6 @@ def posterior_content(model, data, result, burn: int, n_draws: int, settings: Ma
             "command": "python -m osteotrial.calibration.posterior --write",
         },
     }
-
-
-def load_posterior(path: str | Path = DEFAULT_FILE) -> dict[str, Any]:
-    """Return the content of a posterior file (``path`` as ``locate.repo_path``)."""
-    from osteotrial.trial.locate import repo_path
-
-    with open(repo_path(path), encoding="utf-8") as handle:
-        return safe_load_fast(handle)
-
-
-def posterior_shifts(posterior: Mapping[str, Any], model: Mapping[str, Any], k: int) -> np.ndarray:
-    """Return draw k's log shifts, after checking the model holds the values it was drawn at."""
-    names = [tuple(n.rsplit(".", 1)) for n in posterior["names"]]
-    values = calibrate.initial_values(dict(model), names)
-    stored = np.asarray(posterior["fitted_values"])
-    if not np.allclose(values, stored, rtol=1e-9, atol=0.0):
-        changed = [n for n, a, b in zip(posterior["names"], values, stored, strict=True) if a != b]
-        raise ValueError(
-            f"the posterior draws were sampled at other fitted values ({', '.join(changed)}): "
-            "rerun `python -m osteotrial.calibration.posterior --write`, or use the "
-            "'metropolis' sampler for a model whose remodeling values differ from the fit"
-        )
-    draws = posterior["log_shifts"]
-    if not 0 <= k < len(draws):
-        raise ValueError(
-            f"parameter set {k}: the posterior holds {len(draws)} draws; allowed: "
-            f"uncertainty.n_parameter_sets <= {len(draws)}"
-        )
-    return np.asarray(draws[k], dtype=np.float64)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -114,7 +114,7 @@ def cumulative_incidence(
 
 def with_marker_counts(markers: pl.DataFrame, patients: pl.DataFrame) -> pl.DataFrame:
     """Return the markers table with ``n_patients``: the arm's patients on study that day
-    (exit day after it, as ``endpoints.markers_table`` selects them), for the median's CI."""
+    (exit day after it, as ``visit_tables.markers_table`` selects them), for the median's CI."""
     exits = {arm: np.sort(g["exit_day"].to_numpy()) for (arm,), g in patients.group_by("arm")}
     counts = [
         int(exits[arm].size - np.searchsorted(exits[arm], day, side="right"))

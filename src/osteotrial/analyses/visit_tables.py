@@ -1,0 +1,161 @@
+"""The endpoint tables read at the visits: ``bmd`` and ``markers`` (definitions in
+``analyses.endpoints``), from the per-day rows of the simulation files.
+
+``read_visits`` reads, file by file, only the columns these tables use and only the rows of
+patients on study, one frame per record day; ``bmd_table`` and ``markers_table`` take those
+frames (or the long simulation frame). ``endpoint_frame`` and ``never`` are shared with the
+fracture tables of ``analyses.endpoints``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from osteotrial.analyses import measurement as measure
+from osteotrial.analyses.measurement import EXACT, Measurement
+from osteotrial.io import ENDPOINT_SCHEMAS
+from osteotrial.model.records import SITES
+from osteotrial.stats.intervals import mean_ci
+from osteotrial.units import DAYS_PER_MONTH
+
+MARKERS: dict[str, str] = {"P1NP": "p1np_pct_change", "CTX": "ctx_pct_change"}
+Paths = Sequence[str | Path]
+VisitRows = pl.DataFrame | dict[float, pl.DataFrame]
+
+
+def endpoint_frame(name: str, rows: list[dict]) -> pl.DataFrame:
+    """Return rows as a polars frame with the explicit schema of endpoint table ``name``."""
+    return pl.from_arrow(pa.Table.from_pylist(rows, schema=ENDPOINT_SCHEMAS[name]))
+
+
+def never(expr: pl.Expr) -> pl.Expr:
+    """Return ``expr`` with nan and null (event did not happen) replaced by +inf."""
+    return expr.fill_nan(np.inf).fill_null(np.inf)
+
+
+def _on_study(visits: pl.DataFrame) -> pl.DataFrame:
+    """Return the rows of patients alive and not lost to follow-up at the row's day."""
+    exit_day = pl.min_horizontal(never(pl.col("death_day")), never(pl.col("dropout_day")))
+    return visits.filter(exit_day > pl.col("day"))
+
+
+def bmd_table(
+    visits: VisitRows,
+    cohort: pl.DataFrame,
+    visit_months: Sequence[float],
+    measurement: Measurement = EXACT,
+) -> pl.DataFrame:
+    """Return the ``bmd`` table: percent change from baseline per arm, site and visit month.
+
+    Changes are measured (``analyses.measurement``: DXA precision at baseline and at the
+    visit); mean with its 95 % CI, SD, the least significant change and the share of patients
+    whose gain exceeds it (responders). ``visits`` is the long simulation frame or the per-day
+    frames of ``read_visits``.
+    """
+    baseline = cohort.select(
+        "patient_id", *(pl.col(f"bmd_{s.lower()}_g_cm2").alias(s) for s in SITES)
+    )
+    rows = []
+    for month in sorted(float(m) for m in visit_months):
+        day = month * DAYS_PER_MONTH
+        at_visit = _on_study(_rows_at(visits, day))
+        at_visit = at_visit.join(baseline, on="patient_id").sort("arm", "patient_id")
+        for (arm,), group in at_visit.group_by("arm", maintain_order=True):
+            ids = group["patient_id"].to_numpy()
+            for site in SITES:
+                bmd = group[f"bmd_{site.lower()}_g_cm2"].to_numpy()
+                bmd0 = group[site].to_numpy()
+                pct = measure.bmd_pct_change(measurement, site, ids, day, bmd, bmd0)
+                rows.append(_bmd_row(arm, site, month, pct, measurement.lsc_pct(site)))
+    frame = endpoint_frame("bmd", rows)
+    return frame.sort("arm", "site", "month")
+
+
+def _bmd_row(arm: str, site: str, month: float, pct: np.ndarray, lsc: float) -> dict:
+    mean, low, high = mean_ci(pct)
+    return {
+        "arm": arm,
+        "site": site,
+        "month": month,
+        "n_patients": pct.size,
+        "mean_pct_change": mean,
+        "ci_low_pct": low,
+        "ci_high_pct": high,
+        "sd_pct_change": float(np.std(pct, ddof=1)) if pct.size > 1 else float("nan"),
+        "lsc_pct": lsc,
+        "responder_frac": float(np.mean(pct > lsc)) if pct.size else float("nan"),
+    }
+
+
+def markers_table(visits: VisitRows, measurement: Measurement = EXACT) -> pl.DataFrame:
+    """Return the ``markers`` table: median and quartiles of percent change per arm and day.
+
+    Changes are measured (``analyses.measurement``: within-subject CV of each marker at
+    baseline and at the visit). ``visits`` is the long simulation frame or the per-day frames
+    of ``read_visits``.
+    """
+    rows = []
+    days = sorted(visits) if isinstance(visits, dict) else visits["day"].unique().sort()
+    for day in (d for d in days if d > 0):
+        on_study = _on_study(_rows_at(visits, day)).sort("arm", "patient_id")
+        for (arm,), group in on_study.group_by("arm", maintain_order=True):
+            ids = group["patient_id"].to_numpy()
+            for marker, column in MARKERS.items():
+                true_pct = group[column].to_numpy()
+                pct = measure.marker_pct_change(measurement, marker, ids, float(day), true_pct)
+                q25, median, q75 = np.quantile(pct, [0.25, 0.5, 0.75])
+                rows.append(
+                    {
+                        "arm": arm,
+                        "marker": marker,
+                        "day": day,
+                        "month": day / DAYS_PER_MONTH,
+                        "median_pct_change": float(median),
+                        "q25_pct_change": float(q25),
+                        "q75_pct_change": float(q75),
+                    }
+                )
+    return endpoint_frame("markers", rows).sort("arm", "marker", "day")
+
+
+VISIT_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "arm",
+    "day",
+    "bmd_ls_g_cm2",
+    "bmd_th_g_cm2",
+    "bmd_fn_g_cm2",
+    "p1np_pct_change",
+    "ctx_pct_change",
+    "death_day",
+    "dropout_day",
+)
+
+
+def _rows_at(visits: VisitRows, day: float) -> pl.DataFrame:
+    """Return the rows of record day ``day`` (within 1e-6)."""
+    if isinstance(visits, dict):
+        near = [d for d in visits if abs(d - day) < 1e-6]
+        return pl.concat([visits[d] for d in near]) if near else visits[next(iter(visits))][:0]
+    return visits.filter((pl.col("day") - day).abs() < 1e-6)
+
+
+def read_visits(simulation_paths: Paths) -> dict[float, pl.DataFrame]:
+    """Return the on-study rows of every record day, one frame per day, file by file.
+
+    Only the columns the bmd and markers tables use are read (``VISIT_COLUMNS``), one
+    simulation file at a time, and rows of patients off study are dropped, so memory holds
+    about 60 bytes per on-study (patient, record day) instead of the whole long table.
+    """
+    parts: dict[float, list[pl.DataFrame]] = {}
+    for path in simulation_paths:
+        frame = _on_study(pl.read_parquet(path, columns=list(VISIT_COLUMNS)))
+        for (day,), group in frame.group_by("day"):
+            parts.setdefault(float(day), []).append(group)
+        del frame
+    return {day: pl.concat(parts[day]) for day in sorted(parts)}
