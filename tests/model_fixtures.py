@@ -31,7 +31,7 @@ def other_parameters(params):
         ),
         bmd=r(
             bmd,
-            ls=r(bmd.ls, remodeling_pct_per_year=1.5 * bmd.ls.remodeling_pct_per_year),
+            ls=r(bmd.ls, turnover_um_per_year=1.5 * bmd.ls.turnover_um_per_year),
             mineralization=r(
                 bmd.mineralization, secondary_per_day=1.5 * bmd.mineralization.secondary_per_day
             ),

@@ -25,9 +25,9 @@ def _repo_root(monkeypatch, request):
 
 @pytest.mark.parametrize("value", [".nan", "-.inf", float("nan"), float("inf")])
 def test_non_finite_overrides_name_their_field(value):
-    overrides = {"model": {"bmd": {"ls": {"remodeling_pct_per_year": value}}}}
+    overrides = {"model": {"bmd": {"ls": {"turnover_um_per_year": value}}}}
     with pytest.raises(
-        ValueError, match=r"model\.bmd\.ls\.remodeling_pct_per_year=(nan|inf|-inf)"
+        ValueError, match=r"model\.bmd\.ls\.turnover_um_per_year=(nan|inf|-inf)"
     ) as error:
         load(parse_command_line_values(overrides))
     assert "finite" in str(error.value)
@@ -39,9 +39,9 @@ def test_exponent_notation_is_a_number_in_files_and_overrides():
         "seed": 7,
         "x": {"y": 0.001},
     }
-    overrides = {"model": {"bmd": {"ls": {"remodeling_pct_per_year": "3e1"}}}}  # as snakemake
+    overrides = {"model": {"bmd": {"ls": {"turnover_um_per_year": "3e1"}}}}  # as snakemake
     trial = load(parse_command_line_values(overrides))
-    assert trial.raw["model"]["bmd"]["ls"]["remodeling_pct_per_year"] == 30.0
+    assert trial.raw["model"]["bmd"]["ls"]["turnover_um_per_year"] == 30.0
     assert yaml_strict.loads("a: 1e3x") == {"a": "1e3x"}  # not a number: stays text
 
 
@@ -74,7 +74,7 @@ def test_no_imaging_visit_is_rejected_with_its_reason():
 
 
 def test_finite_configurations_still_load():
-    assert math.isfinite(load().raw["model"]["bmd"]["ls"]["remodeling_pct_per_year"])
+    assert math.isfinite(load().raw["model"]["bmd"]["ls"]["turnover_um_per_year"])
 
 
 def test_a_step_too_large_for_a_drug_phase_is_refused_before_any_job():

@@ -4,7 +4,7 @@ Martinez-Reina & Pivonka 2019 follow every packet of formed bone by its age (mod
 no mineral for the lag, a linear primary ramp, then exponential secondary mineralization;
 resorption takes non-osteoid bone at its mean mineral content. model.bmd replaces the queue by
 a fixed-size chain. Here an independent numpy queue (quarter-day age bins) and the chain
-(model.bmd.site_rhs, integrated by LSODA) are driven by the same cell courses, and their
+(model.bmd.compartment_rhs, integrated by LSODA) are driven by the same cell courses, and their
 mineral mass (BMD relative to baseline) must agree.
 """
 
@@ -61,13 +61,15 @@ def queue_mineral(formation, resorption, days: np.ndarray, law, h: float = 0.25)
 
 def chain_mineral(formation, resorption, days: np.ndarray, site) -> np.ndarray:
     """Return the chain's mineral mass at ``days`` (relative to day 0)."""
-    y0 = np.zeros(bmd.N_SITE_STATES)
-    m0 = bmd.initial_site(y0, 0, site, A_PER_DAY, site.secondary_per_day)
+    y0 = np.zeros(bmd.N_COMPARTMENT_STATES)
+    m0 = bmd.initial_compartment(y0, 0, site, A_PER_DAY, site.secondary_per_day)
 
     def rhs(t, y):
         dy = np.empty_like(y)
         # log cell activity of 1 with gamma 1: the fluxes are passed through the rates
-        bmd.site_rhs(y, 0, 0.0, 0.0, site, resorption(t), formation(t), site.secondary_per_day, dy)
+        bmd.compartment_rhs(
+            y, 0, 0.0, 0.0, site, resorption(t), formation(t), site.secondary_per_day, dy
+        )
         return dy
 
     sol = solve_ivp(rhs, (0.0, days[-1]), y0, method="LSODA", t_eval=days, rtol=1e-9, atol=1e-12)

@@ -28,16 +28,30 @@ def test_no_drug_is_a_steady_state_with_linear_untreated_loss(small_frame_cohort
     np.testing.assert_allclose(result.p1np_rel, 1.0, atol=1e-12)
     np.testing.assert_allclose(result.ctx_rel, 1.0, atol=1e-12)
     th = pack_model(params).sites[SITES.index("TH")]
-    surface = np.array([bmd.surface_factor(th, b) for b in small_frame_cohort.bmd_th_g_cm2])
+    # aBMD loss: per compartment the deficit per unit surface x its surface per volume, weighted
+    # by the compartment's share of aBMD (model.bmd); the reference woman loses exactly the rate
+    surface = np.array(
+        [
+            sum(
+                bmd.bmd_share(th, k) * bmd.surface_per_volume(bmd.volume_frac(th, k, b))
+                for k in range(2)
+            )
+            / bmd.reference_surface(th)
+            for b in small_frame_cohort.bmd_th_g_cm2
+        ]
+    )
     loss = params.bmd.th.untreated_loss_pct_per_year * small_frame_cohort.mult_bmd_loss_rate
-    loss = loss * surface  # the loss per remodeling unit times activation (model.bmd)
+    loss = loss * surface
     simulated_days = np.rint(result.record_days / YEAR.dt_days) * YEAR.dt_days
     expected = -loss * simulated_days[:, None] / 365.25
     change = pct_change(result.bmd_th_g_cm2)
-    np.testing.assert_allclose(change, expected, rtol=0.06, atol=1e-9)
+    # within 10 %: the mineral per volume drifts a little as the pools age, most in the
+    # trabecular compartment (about 25 % turnover a year)
+    np.testing.assert_allclose(change, expected, rtol=0.1, atol=1e-9)
     slope = change[-1] / simulated_days[-1]
     line = slope[None, :] * simulated_days[:, None]
-    np.testing.assert_allclose(change, line, rtol=0.03, atol=5e-4)  # on a line, within 3 %
+    # on a line within 6 % (the fastest losers, trabecular bone at high surface, curve a little)
+    np.testing.assert_allclose(change, line, rtol=0.06, atol=5e-4)
 
 
 def test_same_arm_twice_is_bit_identical(small_frame_cohort, params):

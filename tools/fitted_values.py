@@ -46,8 +46,8 @@ def fitted_rows(model: dict) -> list[tuple[str, str, str]]:
             reading = f"e-fold {1.0 / value:.0f} d"
         if key == "modeling_formation_frac":
             reading = f"{100 * value:.1f} % of osteoblast commitment"
-        if key == "remodeling_pct_per_year":
-            reading = "% of bone volume a year at T-score -2.5"
+        if key == "turnover_um_per_year":
+            reading = "bone volume turned over per unit bone surface a year"
         if key == "denosumab_rankl_access_frac":
             reading = "share of bone RANKL denosumab reaches"
         if key == "wnt_max_fold":

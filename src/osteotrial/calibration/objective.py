@@ -132,7 +132,8 @@ def typical_patient(trial: str) -> Cohort:
 
     The cohort is the trial file's own screened population, whose baseline is fitted to
     targets.yaml (cohort.fit, checked by tests/test_cohort.py); a site's T-score sets the
-    patient's remodeling surface (model.bmd.surface_factor), so every site needs one.
+    patient's volume fractions and remodeling surfaces (model.bmd.volume_frac): every site
+    needs one.
     """
     age, tscores = cohort_means(trial)
     return typical_cohort(age, dict(tscores))

@@ -42,6 +42,7 @@ from osteotrial.calibration.objective import (
     trial_design,
     typical_patient,
 )
+from osteotrial.calibration.strength import STRENGTH, strength_emulated, strength_targets
 from osteotrial.calibration.targets import TARGET_KEYS, marker_points, number_in_key, read_targets
 from osteotrial.cohort.sampling import Cohort
 from osteotrial.engine.results import ArmResult
@@ -52,6 +53,7 @@ from osteotrial.units import DAYS_PER_MONTH
 
 MONTH = DAYS_PER_MONTH
 DENOSUMAB_BLOCKS = (EXTENSION, DISCONTINUATION, DOSE_RANGING)  # emulated by calibration.denosumab
+OWN_MODULE_BLOCKS = (*DENOSUMAB_BLOCKS, STRENGTH)  # ... and calibration.strength
 # The trial files (config/trials) of the remodeling stage: FRAME (romosozumab vs placebo) and
 # FREEDOM (denosumab); their targets.yaml blocks are targets.TARGET_KEYS of these names.
 FRAME, FREEDOM = "frame", "freedom"
@@ -100,12 +102,11 @@ REMODELING_FIT: tuple[tuple[str, str], ...] = (
     ("remodeling", "wnt_opg_exponent"),
     ("remodeling", "tolerance_gain"),
     ("remodeling", "tolerance_per_day"),
-    ("bmd.ls", "remodeling_pct_per_year"),
-    ("bmd.th", "remodeling_pct_per_year"),
-    ("bmd.fn", "remodeling_pct_per_year"),
-    ("bmd.ls", "reference_volume_frac"),
-    ("bmd.th", "reference_volume_frac"),
-    ("bmd.fn", "reference_volume_frac"),
+    ("bmd.ls", "turnover_um_per_year"),
+    ("bmd.th", "turnover_um_per_year"),
+    ("bmd.fn", "turnover_um_per_year"),
+    ("bmd.ls", "strength_trabecular_share_frac"),
+    ("bmd.th", "strength_trabecular_share_frac"),
     ("bmd.th", "gamma_ob"),
     ("bmd.th", "gamma_oc"),
     ("bmd.ls", "scale"),
@@ -209,7 +210,8 @@ def remodeling_targets(targets: Mapping[str, Any] | None = None) -> list[Target]
 
     PK (6), FRAME romosozumab/placebo marker ratios (targets.marker_points), FRAME BMD of the
     romosozumab arm, the CTX suppression by day 5, FREEDOM BMD of the denosumab arm, then the
-    denosumab blocks of ``calibration.denosumab`` (extension, discontinuation, dose-ranging).
+    denosumab blocks of ``calibration.denosumab`` (extension, discontinuation, dose-ranging),
+    then FREEDOM's bone strength (``calibration.strength``).
     """
     data = read_targets() if targets is None else targets
     frame = data["trials"][TARGET_KEYS[FRAME]]
@@ -224,6 +226,7 @@ def remodeling_targets(targets: Mapping[str, Any] | None = None) -> list[Target]
     out.append(ctx_suppression_target(data["pk"]))
     out += treated_bmd_targets(FREEDOM, freedom)
     out += denosumab_targets(data)
+    out += strength_targets(data)
     return out
 
 
@@ -324,7 +327,7 @@ def emulated_of_sets(
     goals = remodeling_targets(data)
     frame = typical_patient(FRAME)
     freedom = typical_patient(FREEDOM)
-    probes = [g.probe for g in goals if g.source.split(".")[1] not in DENOSUMAB_BLOCKS]
+    probes = [g.probe for g in goals if g.source.split(".")[1] not in OWN_MODULE_BLOCKS]
     # FRAME: year 1, placebo vs romosozumab, recorded at every marker day and BMD month.
     marker_days = tuple(sorted({p[2] for p in probes if p[0] == "marker_ratio"}))
     frame_months = tuple(sorted({p[4] for p in probes if p[0] == "bmd" and p[1] == FRAME}))
@@ -347,7 +350,8 @@ def emulated_of_sets(
     emulated = [_probe_value(probe, single, pbo, rom, den) for probe in probes]
     shape = continued_treatment_shape(per_set(den.ctx_rel), per_set(pct(den.bmd_th_g_cm2)))
     more, hinges = denosumab_emulated(sets, data)
-    return np.vstack([np.asarray(emulated, dtype=float), more]), np.array(shape + hinges)
+    strength = strength_emulated(sets, data)
+    return np.vstack([np.asarray(emulated, dtype=float), more, strength]), np.array(shape + hinges)
 
 
 def _probe_value(probe: tuple, single: dict, pbo: ArmResult, rom: ArmResult, den: ArmResult):

@@ -40,7 +40,6 @@ NOT_EMULATED: dict[str, str] = {
     "alendronate": "alendronate: issue 25",
     "bone_metastases_breast": "bone metastases, zoledronic acid, denosumab 120 mg: issue 26",
     "safety": "hypocalcemia, osteonecrosis of the jaw, cardiovascular events: issue 27",
-    "bone_strength": "bone strength by compartment: issue 24",
 }
 # The qualitative ``after_stopping`` shapes of targets.yaml as checks on a discontinuation trial
 # (arms ``denosumab``, stopped after the dose of month 18, and ``placebo``): the start of the

@@ -14,7 +14,7 @@ from numba import njit
 
 from osteotrial.engine import model_cache
 from osteotrial.engine.loop import Work, simulate_block
-from osteotrial.model.bone import N_BONE_STATES, N_SITE_CONSTANTS, N_SITES
+from osteotrial.model.bone import N_BONE_STATES, N_COMPARTMENTS, N_SITE_CONSTANTS, N_SITES
 from osteotrial.model.fracture import N_HAZARDS
 from osteotrial.model.pk import N_PK_STATES
 
@@ -36,7 +36,7 @@ def new_work(lanes: int) -> Work:
         np.empty((2, lanes, 3, 3)),
         np.empty((3, 3, 3)),
         np.empty((2, lanes, 3)),
-        np.empty((lanes, N_SITE_CONSTANTS, N_SITES)),
+        np.empty((lanes, N_SITE_CONSTANTS, N_COMPARTMENTS)),
         np.empty((lanes, N_HAZARDS)),
         np.empty((lanes, N_HAZARDS)),
         np.empty((lanes, N_HAZARDS)),

@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover
 
 from osteotrial.engine.inputs import Outputs, Patients, Plan
 from osteotrial.engine.loop import Work, simulate_block
-from osteotrial.model.bone import N_BONE_STATES, N_SITE_CONSTANTS, N_SITES
+from osteotrial.model.bone import N_BONE_STATES, N_COMPARTMENTS, N_SITE_CONSTANTS
 from osteotrial.model.records import ParameterTable
 
 THREADS_PER_BLOCK = 128
@@ -73,7 +73,7 @@ def simulate_patients(pat, plan, table, out):  # pragma: no cover - compiled for
             cuda.local.array((2, 1, 3, 3), float64),
             cuda.local.array((3, 3, 3), float64),
             cuda.local.array((2, 1, 3), float64),
-            cuda.local.array((1, N_SITE_CONSTANTS, N_SITES), float64),
+            cuda.local.array((1, N_SITE_CONSTANTS, N_COMPARTMENTS), float64),
             cuda.local.array((1, 4), float64),
             cuda.local.array((1, 4), float64),
             cuda.local.array((1, 4), float64),

@@ -24,8 +24,18 @@ from osteotrial.model.records import DRUGS, FRACTURE_TYPES, SITES, ParameterTabl
 from osteotrial.trial.schedules import ArmSpec, Schedule
 
 MAX_THRESHOLDS = max(MAX_EVENTS.values())
-RECORDED: tuple[str, ...] = ("LS", "TH", "FN", "p1np", "ctx", *FRACTURE_TYPES, "death")
-REC_BMD, REC_P1NP, REC_CTX, REC_CUM = 0, 3, 4, 5  # first row of each kind in Outputs.rec
+# Bone structure per site recorded beside BMD (model.bone): trabecular BV/TV, cortical porosity
+# and the strength index relative to baseline; names as in ArmResult.structure.
+STRUCTURE: tuple[str, ...] = tuple(
+    f"{kind}_{site.lower()}"
+    for kind in ("trabecular_bvtv", "cortical_porosity", "strength_rel")
+    for site in SITES
+)
+RECORDED: tuple[str, ...] = (
+    "LS", "TH", "FN", "p1np", "ctx", *STRUCTURE, *FRACTURE_TYPES, "death"
+)  # fmt: skip
+# first row of each kind in Outputs.rec
+REC_BMD, REC_P1NP, REC_CTX, REC_BVTV, REC_POROSITY, REC_STRENGTH, REC_CUM = 0, 3, 4, 5, 8, 11, 14
 
 
 class Patients(NamedTuple):
@@ -61,7 +71,7 @@ class Plan(NamedTuple):
 class Outputs(NamedTuple):
     """What the loop writes, last axis the patient."""
 
-    rec: np.ndarray  # (9, n_rec, n): RECORDED rows (BMD g/cm2, P1NP, CTX, cumulative hazards)
+    rec: np.ndarray  # (18, n_rec, n): RECORDED rows (BMD g/cm2, P1NP, CTX, structure, cum. hazards)
     conc: np.ndarray  # (2, n_pk, n) ng/mL per drug
     days: np.ndarray  # (3, MAX_THRESHOLDS, n) event days per fracture type (nan: none)
     death_day: np.ndarray  # (n,) (nan: alive at the end)

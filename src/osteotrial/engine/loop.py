@@ -39,7 +39,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from osteotrial.engine.inputs import REC_BMD, REC_CTX, REC_CUM, REC_P1NP
+from osteotrial.engine.inputs import (
+    REC_BMD,
+    REC_BVTV,
+    REC_CTX,
+    REC_CUM,
+    REC_P1NP,
+    REC_POROSITY,
+    REC_STRENGTH,
+)
 from osteotrial.model import bmd, bone, fracture, pk, remodeling
 from osteotrial.model.bone import N_BONE_STATES, N_SITES
 from osteotrial.model.compiled import equation
@@ -63,9 +71,9 @@ MAX_SUBSTEPS = 64  # the finest split of one step (powers of two); beyond it the
 class Work(NamedTuple):
     """Work arrays of one block of L patients (L = LANES on the CPU, 1 on the GPU)."""
 
-    y: np.ndarray  # (L, 24) bone state (model.bone layout)
-    ks: np.ndarray  # (4, L, 24) RK4 stage derivatives
-    tmp: np.ndarray  # (L, 24) RK4 stage state
+    y: np.ndarray  # (L, 42) bone state (model.bone layout)
+    ks: np.ndarray  # (4, L, 42) RK4 stage derivatives
+    tmp: np.ndarray  # (L, 42) RK4 stage state
     amounts: np.ndarray  # (2, L, 4) PK amounts per drug (mg)
     conc_nm: np.ndarray  # (2, 3, L) concentration at start, middle, end of the step (nM; the
     # denosumab row times the patient's sensitivity once advance_bone has run)
@@ -75,13 +83,13 @@ class Work(NamedTuple):
     prop_full: np.ndarray  # (2, L, 3, 3) exp(A h)
     scratch: np.ndarray  # (3, 3, 3) matrix-exponential scratch
     pk_const: np.ndarray  # (2, L, 3) per drug: Vc (L), Km Vc (mg), Vmax h (mg)
-    site_const: np.ndarray  # (L, 3, 3): model.bone site constants (a, a - lambda, 1 / M0)
+    site_const: np.ndarray  # (L, 5, 6): model.bone compartment constants (a, a - lambda, ...)
     cum: np.ndarray  # (L, 4) cumulative hazards
     prev_h: np.ndarray  # (L, 4) hazards at the start of the step
     haz: np.ndarray  # (L, 4) hazards at the end of the step
     status: np.ndarray  # (L, 3) event status (model.fracture ALIVE, FIRST_EVENT_DAY, ...)
     tscores: np.ndarray  # (3,) current T-score per site
-    y_start: np.ndarray  # (L, 24) bone state at the start of a step being re-stepped
+    y_start: np.ndarray  # (L, 42) bone state at the start of a step being re-stepped
 
 
 @equation
@@ -288,7 +296,8 @@ def _advance_events_of(i, q, t, t_end, pat, plan, table, out, w) -> None:
 
 @equation
 def record_states(step, r_next, lo, m, pat, plan, table, out, w) -> int:
-    """Store BMD, markers and cumulative hazards if step is a record step; return next index."""
+    """Store BMD, markers, bone structure and cumulative hazards if step is a record step;
+    return the next index."""
     while r_next < plan.record_steps.shape[0] and plan.record_steps[r_next] == step:
         for q in range(m):
             i = lo + q
@@ -296,6 +305,11 @@ def record_states(step, r_next, lo, m, pat, plan, table, out, w) -> int:
             for j in range(N_SITES):
                 bmd_rel = bone.bmd_rel(w.y[q], j, par.sites, w.site_const[q])
                 out.rec[REC_BMD + j, r_next, i] = bmd_rel * pat.bmd0_g_cm2[j, i]
+                out.rec[REC_BVTV + j, r_next, i] = bone.trabecular_bvtv(w.y[q], j, w.site_const[q])
+                porosity = bone.cortical_porosity(w.y[q], j, w.site_const[q])
+                out.rec[REC_POROSITY + j, r_next, i] = porosity
+                strength = bone.strength_rel(w.y[q], j, par.sites, w.site_const[q])
+                out.rec[REC_STRENGTH + j, r_next, i] = strength
             out.rec[REC_P1NP, r_next, i] = bmd.p1np_rel(w.y[q, OBA])
             out.rec[REC_CTX, r_next, i] = bmd.ctx_rel(w.y[q, OCA])
             for a in range(N_HAZARDS):

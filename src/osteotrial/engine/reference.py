@@ -33,7 +33,7 @@ from osteotrial.engine.loop import (
 )
 from osteotrial.engine.loop import start_patient as start_lane
 from osteotrial.model import bone, pk, remodeling
-from osteotrial.model.bone import N_BONE_STATES, N_SITE_CONSTANTS, N_SITES
+from osteotrial.model.bone import N_BONE_STATES, N_COMPARTMENTS, N_SITE_CONSTANTS, N_SITES
 from osteotrial.model.params import ModelParams
 from osteotrial.model.pk import CENTRAL, N_PK_STATES
 from osteotrial.model.records import FRACTURE_TYPES, ModelRecords, records_of
@@ -52,7 +52,7 @@ def _conc_nm(y, d, p, volume_mult) -> float:
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
 def full_rhs(t, y, drugs, r, sites, clearance_mult, volume_mult, sensitivity, site_const, dy):
-    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 24).
+    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 42).
 
     The bone sees each drug's concentration times the patient's sensitivity (as engine.loop).
     """
@@ -68,7 +68,7 @@ def full_rhs(t, y, drugs, r, sites, clearance_mult, volume_mult, sensitivity, si
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
 def bmd_rel_of_states(states, sites, site_const, out) -> None:
-    """Write BMD relative to baseline (3, n_days) of one patient's bone states (24, n_days)."""
+    """Write BMD relative to baseline (3, n_days) of one patient's bone states (42, n_days)."""
     for t in range(states.shape[1]):
         for j in range(N_SITES):
             out[j, t] = bone.bmd_rel(states[:, t], j, sites, site_const)
@@ -76,7 +76,7 @@ def bmd_rel_of_states(states, sites, site_const, out) -> None:
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
 def events_from_states(states, pat, plan, table, out) -> None:
-    """Run the loop's event and record code on given bone states (n, n_steps + 1, 24).
+    """Run the loop's event and record code on given bone states (n, n_steps + 1, 42).
 
     Fills out.days, out.death_day and out.rec (BMD, markers and cumulative hazards at the
     record steps) exactly as engine.loop does for its own states.
@@ -137,7 +137,7 @@ def reference_bone(
     atol: float = 1e-10,
     param_index: ArrayLike | None = None,
 ) -> FloatArray:
-    """Return the bone state (24 rows, model.bone) at ``days``, shape (24, n_days, n).
+    """Return the bone state (42 rows, model.bone) at ``days``, shape (42, n_days, n).
 
     ``params``, ``param_index``: as in ``simulate_arm``.
     """
@@ -180,7 +180,7 @@ def reference_events(
 
 def _site_constants(pat: inputs.Patients, i: int, par: ModelRecords) -> FloatArray:
     """Return patient i's site constants (model.bone), 1 / M(0) included."""
-    const = np.empty((N_SITE_CONSTANTS, N_SITES))
+    const = np.empty((N_SITE_CONSTANTS, N_COMPARTMENTS))
     bmd0 = np.ascontiguousarray(pat.bmd0_g_cm2[:, i])
     bone.site_constants(
         par.sites, pat.turnover_mult[i], pat.loss_mult[i], pat.mineral_mult[i], bmd0, const

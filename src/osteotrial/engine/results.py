@@ -47,6 +47,10 @@ class ArmResult:
     # optional: cumulative hazard of each event type ('vertebral', 'hip', 'nonvertebral',
     # 'death') at record_days, each (n_times, n_patients); used for expected incidences
     cumulative_hazard: dict[str, FloatArray] | None = None
+    # optional: bone structure per site at record_days (engine.inputs.STRUCTURE names:
+    # trabecular_bvtv_<site>, cortical_porosity_<site> as fractions, strength_rel_<site>
+    # relative to the patient's baseline), each (n_times, n_patients)
+    structure: dict[str, FloatArray] | None = None
     # the (n_times or n_events, n_patients) fields, patient on the last axis
     PER_PATIENT_2D: ClassVar[tuple[str, ...]] = (
         "bmd_ls_g_cm2",
@@ -90,11 +94,12 @@ class ArmResult:
             values[name] = np.concatenate([getattr(p, name) for p in parts])
         for name in ArmResult.PER_PATIENT_2D:
             values[name] = np.concatenate([getattr(p, name) for p in parts], axis=1)
-        if first.cumulative_hazard is not None:
-            values["cumulative_hazard"] = {
-                k: np.concatenate([p.cumulative_hazard[k] for p in parts], axis=1)  # type: ignore[index]
-                for k in first.cumulative_hazard
-            }
+        for field in ("cumulative_hazard", "structure"):
+            if getattr(first, field) is not None:
+                values[field] = {
+                    k: np.concatenate([getattr(p, field)[k] for p in parts], axis=1)
+                    for k in getattr(first, field)
+                }
         return ArmResult(**values)
 
     def patients(self, lo: int, hi: int) -> ArmResult:
@@ -105,8 +110,7 @@ class ArmResult:
             values[name] = getattr(self, name)[lo:hi]
         for name in self.PER_PATIENT_2D:
             values[name] = getattr(self, name)[:, lo:hi]
-        if self.cumulative_hazard is not None:
-            values["cumulative_hazard"] = {
-                k: v[:, lo:hi] for k, v in self.cumulative_hazard.items()
-            }
+        for field in ("cumulative_hazard", "structure"):
+            if getattr(self, field) is not None:
+                values[field] = {k: v[:, lo:hi] for k, v in getattr(self, field).items()}
         return ArmResult(**values)

@@ -105,6 +105,7 @@ def _result(
         death_day=out.death_day,
         dropout_day=cohort.dropout_day.astype(np.float64),
         cumulative_hazard={k: rec[k] for k in (*FRACTURE_TYPES, "death")},
+        structure={k: rec[k] for k in inputs.STRUCTURE},
     )
 
 

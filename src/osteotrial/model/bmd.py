@@ -1,23 +1,31 @@
-"""BMD per site from a bone mass balance with mineralization; bone turnover markers.
+"""BMD per site from a bone mass balance with mineralization in two compartments; markers.
 
-Bone volume (relative to the site's baseline volume) changes by formation minus resorption,
-driven by active osteoblasts b and osteoclasts c (Pivonka 2008 / Martinez-Reina & Pivonka
-2019, S52/S47; the cell exponents as in Peterson & Riggs 2012, S34):
+Every site (LS, TH, FN) holds a trabecular and a cortical compartment, each with its own
+physiological volume fraction f: trabecular bone volume per total volume (BV/TV) and cortical
+bone, whose volume fraction is 1 - porosity. A patient's trabecular BV/TV scales with her
+baseline BMD from the site's value at T-score -2.5, and her cortical porosity with its inverse
+square (``volume_frac``; values and sources in config/model.yaml and docs/model.md).
+
+Bone volume of a compartment (relative to its baseline volume) changes by formation minus
+resorption, driven by active osteoblasts b and osteoclasts c (Pivonka 2008 / Martinez-Reina &
+Pivonka 2019, S52/S47; the cell exponents as in Peterson & Riggs 2012, S34):
 
     formation  = (a - lambda) b^g_ob      resorption = a c^g_oc     (per day)
 
-a is the site's remodeling rate (fraction of bone volume remodelled per day at baseline: the
-activation frequency times the remodeling surface per bone volume, which is larger in porous,
-low-BMD bone: ``surface_factor``), lambda the untreated loss: each
-remodeling unit refills a fraction lambda / a less than it resorbed, so the loss is a negative
-balance per unit times the activation rate, and an antiresorptive that lowers activation slows
-it.
+a is the compartment's remodeling rate: the bone volume turned over per unit of bone surface
+(``turnover_um_per_year``, one per site) times its surface per bone volume S_V(f) / f
+(Lerebours 2016 polynomial, ``surface_per_volume``). With physiological f the trabecular
+surface per volume is about 13 times the cortical one, which gives trabecular bone its
+turnover of about 25 %/yr and cortical bone its 2-5 %/yr from one parameter. lambda is the
+untreated loss: each remodeling unit refills a fraction lambda / a less than it resorbed,
+the same deficit per unit of surface in both compartments, so the loss is faster where the
+surface is larger and an antiresorptive that lowers activation slows it.
 
 Formed tissue mineralizes by the Martinez-Reina & Pivonka law (model-anchors 6.7: no mineral
 for a lag of 12 d, linear primary mineralization over 10 d to v_prim, then exponential
 secondary mineralization towards v_max at kappa per day). Its packet-age queue is replaced by a
-fixed-size chain, so that every engine keeps a small state per patient (tests check the chain
-against the exact queue):
+fixed-size chain per compartment, so that every engine keeps a small state per patient (tests
+check the chain against the exact queue):
 
     osteoid (2 stages, lag / 2 each, no mineral, not resorbed)
     -> primary (2 stages, primary_days / 2 each, mineral v_prim / 4 and 3 v_prim / 4: the mean
@@ -26,12 +34,13 @@ against the exact queue):
        which is linear, so the pool's mineral obeys the same law exactly)
 
 Resorption takes secondary bone at its mean mineral content M_s / V_s (osteoclasts do not pick
-by age). Areal BMD is proportional to the mineral mass of the site (bone volume x mean mineral
-content), so BMD relative to baseline is M(t) / M(0), M = sum of volume x mineral over stages.
-Bone formed on an anabolic stays and keeps mineralizing under an antiresorptive; low turnover
-ages the tissue, which then holds more mineral (the continued BMD gain on long denosumab);
-high turnover after stopping an antiresorptive replaces old, well-mineralized bone by young
-bone and gives the gain back.
+by age). A compartment's mineral mass is its bone volume x mean mineral content; areal BMD
+relative to baseline is the sum over the two compartments of the site's baseline share of
+aBMD (``trabecular_share_frac`` and its complement) times the compartment's mineral mass
+relative to its baseline. Bone formed on an anabolic stays and keeps mineralizing under an
+antiresorptive; low turnover ages the tissue, which then holds more mineral (the continued BMD
+gain on long denosumab); high turnover after stopping an antiresorptive replaces old,
+well-mineralized bone by young bone and gives the gain back.
 
 Markers are readouts of the cell pools, relative to baseline: P1NP (formation) = b,
 CTX (resorption) = c (OpenBoneMin: CTX % = 100 OC/OC0, S45).
@@ -43,7 +52,7 @@ from osteotrial.model.compiled import equation
 from osteotrial.model.remodeling import pow_log
 from osteotrial.units import DAYS_PER_YEAR
 
-SITE_STATES: tuple[str, ...] = (
+COMPARTMENT_STATES: tuple[str, ...] = (
     "osteoid_1",
     "osteoid_2",
     "primary_1",
@@ -51,8 +60,13 @@ SITE_STATES: tuple[str, ...] = (
     "secondary_volume",
     "secondary_mineral",
 )
-N_SITE_STATES = len(SITE_STATES)
-OSTEOID_1, OSTEOID_2, PRIMARY_1, PRIMARY_2, SECONDARY, SECONDARY_MINERAL = range(N_SITE_STATES)
+N_COMPARTMENT_STATES = len(COMPARTMENT_STATES)
+OSTEOID_1, OSTEOID_2, PRIMARY_1, PRIMARY_2, SECONDARY, SECONDARY_MINERAL = range(
+    N_COMPARTMENT_STATES
+)
+TISSUES: tuple[str, ...] = ("trabecular", "cortical")  # compartment order within a site
+TRABECULAR, CORTICAL = 0, 1
+MM_PER_UM = 1e-3
 
 
 @equation(inline=True)
@@ -68,28 +82,57 @@ def surface_per_volume(volume_frac: float) -> float:
 
 
 @equation(inline=True)
-def surface_factor(site, bmd0_g_cm2: float) -> float:
-    """Return the patient's remodeling surface per volume relative to the site's reference.
+def volume_frac(site, tissue: int, bmd0_g_cm2: float) -> float:
+    """Return the patient's baseline bone volume fraction of a compartment of the site.
 
-    The reference is a woman at T-score -2.5 with bone volume fraction
-    ``reference_volume_frac``; a patient's volume fraction scales with her baseline BMD.
+    Trabecular: BV/TV = ``trabecular_bvtv_frac`` x BMD0 / BMD(T -2.5); cortical: 1 - porosity,
+    porosity = ``cortical_porosity_frac`` x (BMD(T -2.5) / BMD0)^2 (A: porosity rises faster
+    than BMD falls, as pores coalesce). Kept within [0.02, 0.98].
     """
-    reference_bmd = site.young_adult_mean_g_cm2 - 2.5 * site.young_adult_sd_g_cm2
-    volume_frac = site.reference_volume_frac * bmd0_g_cm2 / reference_bmd
-    return surface_per_volume(volume_frac) / surface_per_volume(site.reference_volume_frac)
+    ratio = bmd0_g_cm2 / (site.young_adult_mean_g_cm2 - 2.5 * site.young_adult_sd_g_cm2)
+    if tissue == TRABECULAR:
+        f = site.trabecular_bvtv_frac * ratio
+    else:
+        f = 1.0 - site.cortical_porosity_frac / (ratio * ratio)
+    return min(max(f, 0.02), 0.98)
 
 
 @equation(inline=True)
-def remodeling_per_day(site, turnover_mult: float, surface: float) -> float:
-    """Return the patient's remodeling rate a at a site (fraction of bone volume per day)."""
-    return site.remodeling_pct_per_year / 100.0 / DAYS_PER_YEAR * turnover_mult * surface
+def bmd_share(site, tissue: int) -> float:
+    """Return the compartment's share of the site's baseline areal BMD."""
+    if tissue == TRABECULAR:
+        return site.trabecular_share_frac
+    return 1.0 - site.trabecular_share_frac
 
 
 @equation(inline=True)
-def loss_per_day(site, loss_mult: float, surface: float) -> float:
-    """Return the patient's untreated loss rate lambda at a site (fraction per day): the deficit
-    of each remodeling unit times the activation rate, which scales with the surface too."""
-    return site.untreated_loss_pct_per_year / 100.0 / DAYS_PER_YEAR * loss_mult * surface
+def remodeling_per_day(site, turnover_mult: float, frac: float) -> float:
+    """Return the compartment's remodeling rate a (fraction of its bone volume per day): volume
+    turned over per unit surface times its surface per volume at volume fraction ``frac``."""
+    depth_mm = site.turnover_um_per_year * MM_PER_UM * turnover_mult
+    return depth_mm * surface_per_volume(frac) / DAYS_PER_YEAR
+
+
+@equation(inline=True)
+def reference_surface(site) -> float:
+    """Return the aBMD-weighted surface per volume (per mm) of a woman at T-score -2.5."""
+    ref = site.young_adult_mean_g_cm2 - 2.5 * site.young_adult_sd_g_cm2
+    total = 0.0
+    for tissue in range(2):
+        total += bmd_share(site, tissue) * surface_per_volume(volume_frac(site, tissue, ref))
+    return total
+
+
+@equation(inline=True)
+def loss_per_day(site, loss_mult: float, frac: float) -> float:
+    """Return the compartment's untreated loss rate lambda (fraction per day).
+
+    One deficit per unit of surface, set so that a woman at T-score -2.5 loses
+    ``untreated_loss_pct_per_year`` of the site's aBMD a year: lambda = that rate x her
+    compartment's surface per volume / the aBMD-weighted surface of the reference woman.
+    """
+    rate = site.untreated_loss_pct_per_year / 100.0 / DAYS_PER_YEAR * loss_mult
+    return rate * surface_per_volume(frac) / reference_surface(site)
 
 
 @equation(inline=True)
@@ -100,7 +143,7 @@ def primary_mineral(site, stage: int) -> float:
 
 @equation(inline=True)
 def mineral(y, row: int, site) -> float:
-    """Return the site's mineral mass (mineral volume per baseline bone volume)."""
+    """Return the compartment's mineral mass (mineral volume per baseline bone volume)."""
     return (
         primary_mineral(site, 0) * y[row + PRIMARY_1]
         + primary_mineral(site, 1) * y[row + PRIMARY_2]
@@ -110,7 +153,7 @@ def mineral(y, row: int, site) -> float:
 
 @equation(inline=True)
 def bone_volume(y, row: int) -> float:
-    """Return the site's bone volume relative to baseline (every stage)."""
+    """Return the compartment's bone volume relative to baseline (every stage)."""
     total = 0.0
     for k in range(SECONDARY + 1):
         total += y[row + k]
@@ -118,8 +161,9 @@ def bone_volume(y, row: int) -> float:
 
 
 @equation
-def initial_site(y, row: int, site, formation: float, kappa: float) -> float:
-    """Write the site's untreated state at baseline volume 1 into y[row:row + 6]; return M(0).
+def initial_compartment(y, row: int, site, formation: float, kappa: float) -> float:
+    """Write the compartment's untreated state at baseline volume 1 into y[row:row + 6];
+    return its mineral mass M(0).
 
     Stages hold formation F = a - lambda x residence time; resorption (a) exceeds the
     secondary pool's inflow F by the untreated loss, and its mineral content M_s / V_s is at
@@ -141,11 +185,13 @@ def initial_site(y, row: int, site, formation: float, kappa: float) -> float:
 
 
 @equation(inline=True)
-def site_rhs(y, row: int, log_oba: float, log_oca: float, site, remodeling, formation, kappa, dy):
-    """Write d/dt of the site's six states into dy[row:row + 6] (per day).
+def compartment_rhs(
+    y, row: int, log_oba: float, log_oca: float, site, remodeling, formation, kappa, dy
+):
+    """Write d/dt of the compartment's six states into dy[row:row + 6] (per day).
 
     ``remodeling`` = a, ``formation`` = a - lambda and ``kappa`` the secondary mineralization
-    rate of the patient at this site.
+    rate of the patient in this compartment.
     """
     to_osteoid_2 = y[row + OSTEOID_1] / (0.5 * site.osteoid_lag_days)
     to_primary = y[row + OSTEOID_2] / (0.5 * site.osteoid_lag_days)

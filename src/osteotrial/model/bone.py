@@ -1,15 +1,18 @@
 """The bone state of one patient and its right-hand side: cells (model.remodeling), then BMD.
 
-State layout (``N_BONE_STATES`` = 24): the six cell states of ``remodeling.CELL_STATES``, then
-for LS, TH and FN (model.records.SITES order) the six states of ``bmd.SITE_STATES`` (bone
-volume in the osteoid, primary and secondary stages and the secondary mineral), starting at
-``SITE_ROWS[j]``. Drugs enter as concentrations: denosumab (nM) binds RANKL, romosozumab (nM,
-via the Wnt activity it gives) binds sclerostin.
+State layout (``N_BONE_STATES`` = 42): the six cell states of ``remodeling.CELL_STATES``, then
+for LS, TH and FN (model.records.SITES order) and within each site the trabecular and the
+cortical compartment (``bmd.TISSUES``), the six states of ``bmd.COMPARTMENT_STATES`` (bone
+volume in the osteoid, primary and secondary stages and the secondary mineral): compartment
+c = 2 j + tissue starts at ``compartment_row(c)``. Drugs enter as concentrations: denosumab
+(nM) binds RANKL, romosozumab (nM, via the Wnt activity it gives) binds sclerostin.
 
-Per-patient site constants (``site_constants``, four per site): the remodeling rate a, the
-formation rate a - lambda, 1 / M(0), the inverse of the baseline mineral mass, so that BMD
-relative to baseline is ``bmd_rel`` = M(t) / M(0), and the patient's secondary mineralization
-rate.
+Per-patient compartment constants (``site_constants``, five per compartment): the remodeling
+rate a, the formation rate a - lambda, 1 / M(0) (the inverse of the compartment's baseline
+mineral mass), the patient's secondary mineralization rate and her baseline volume fraction
+(trabecular BV/TV, cortical 1 - porosity). BMD relative to baseline (``bmd_rel``) is the
+aBMD-share-weighted sum of the compartments' M(t) / M(0); ``trabecular_bvtv``,
+``cortical_porosity`` and ``strength_rel`` read the structure the same state gives.
 """
 
 from __future__ import annotations
@@ -17,72 +20,126 @@ from __future__ import annotations
 import math
 
 from osteotrial.model import bmd, remodeling
-from osteotrial.model.bmd import N_SITE_STATES
+from osteotrial.model.bmd import N_COMPARTMENT_STATES
 from osteotrial.model.compiled import equation
 from osteotrial.model.remodeling import N_CELL_STATES, OBA, OCA
 
 N_SITES = 3
-SITE_ROWS = tuple(N_CELL_STATES + N_SITE_STATES * j for j in range(N_SITES))
-N_BONE_STATES = N_CELL_STATES + N_SITE_STATES * N_SITES
-N_SITE_CONSTANTS = 4
-REMODELING, FORMATION, INV_MINERAL, SECONDARY_RATE = 0, 1, 2, 3  # rows of the site constants
+N_TISSUES = 2
+N_COMPARTMENTS = N_SITES * N_TISSUES
+N_BONE_STATES = N_CELL_STATES + N_COMPARTMENT_STATES * N_COMPARTMENTS
+N_SITE_CONSTANTS = 5
+# rows of the compartment constants
+REMODELING, FORMATION, INV_MINERAL, SECONDARY_RATE, VOLUME_FRAC = 0, 1, 2, 3, 4
 
 
 @equation(inline=True)
-def site_row(j: int) -> int:
-    """Return the first state row of site j."""
-    return N_CELL_STATES + N_SITE_STATES * j
+def compartment_row(c: int) -> int:
+    """Return the first state row of compartment c (= 2 x site + tissue)."""
+    return N_CELL_STATES + N_COMPARTMENT_STATES * c
 
 
 @equation
 def site_constants(sites, turnover_mult, loss_mult, mineral_mult, bmd0_g_cm2, const) -> None:
-    """Write the patient's a, a - lambda and secondary mineralization rate per site into
-    const[REMODELING], const[FORMATION] and const[SECONDARY_RATE].
+    """Write the patient's a, a - lambda, secondary mineralization rate and baseline volume
+    fraction per compartment into const[REMODELING], const[FORMATION], const[SECONDARY_RATE]
+    and const[VOLUME_FRAC].
 
-    ``bmd0_g_cm2`` (3): the patient's baseline BMD per site (sets the remodeling surface).
+    ``bmd0_g_cm2`` (3): the patient's baseline BMD per site (sets the volume fractions).
     """
     for j in range(N_SITES):
-        const[SECONDARY_RATE, j] = sites[j].secondary_per_day * mineral_mult
-        surface = bmd.surface_factor(sites[j], bmd0_g_cm2[j])
-        a = bmd.remodeling_per_day(sites[j], turnover_mult, surface)
-        const[REMODELING, j] = a
-        const[FORMATION, j] = a - bmd.loss_per_day(sites[j], loss_mult, surface)
+        for tissue in range(N_TISSUES):
+            c = N_TISSUES * j + tissue
+            frac = bmd.volume_frac(sites[j], tissue, bmd0_g_cm2[j])
+            a = bmd.remodeling_per_day(sites[j], turnover_mult, frac)
+            const[VOLUME_FRAC, c] = frac
+            const[SECONDARY_RATE, c] = sites[j].secondary_per_day * mineral_mult
+            const[REMODELING, c] = a
+            const[FORMATION, c] = a - bmd.loss_per_day(sites[j], loss_mult, frac)
 
 
 @equation
 def initial_bone(y, sites, const) -> None:
-    """Write the untreated state at baseline into y (24) and 1 / M(0) into const[INV_MINERAL].
+    """Write the untreated state at baseline into y (42) and 1 / M(0) into const[INV_MINERAL].
 
-    Needs const[REMODELING] and const[FORMATION] (``site_constants``).
+    Needs const[REMODELING], const[FORMATION] and const[SECONDARY_RATE] (``site_constants``).
     """
     remodeling.baseline_cells(y)
-    for j in range(N_SITES):
-        row = site_row(j)
-        m0 = bmd.initial_site(y, row, sites[j], const[FORMATION, j], const[SECONDARY_RATE, j])
-        const[INV_MINERAL, j] = 1.0 / m0
+    for c in range(N_COMPARTMENTS):
+        site = sites[c // N_TISSUES]
+        m0 = bmd.initial_compartment(
+            y, compartment_row(c), site, const[FORMATION, c], const[SECONDARY_RATE, c]
+        )
+        const[INV_MINERAL, c] = 1.0 / m0
+
+
+@equation(inline=True)
+def mineral_rel(y, c: int, sites, const) -> float:
+    """Return compartment c's mineral mass relative to the patient's baseline."""
+    site = sites[c // N_TISSUES]
+    return bmd.mineral(y, compartment_row(c), site) * const[INV_MINERAL, c]
 
 
 @equation(inline=True)
 def bmd_rel(y, j: int, sites, const) -> float:
-    """Return BMD of site j relative to the patient's baseline: M(t) / M(0)."""
-    return bmd.mineral(y, site_row(j), sites[j]) * const[INV_MINERAL, j]
+    """Return areal BMD of site j relative to the patient's baseline: the compartments'
+    mineral masses relative to baseline, weighted by their baseline shares of aBMD."""
+    total = 0.0
+    for tissue in range(N_TISSUES):
+        c = N_TISSUES * j + tissue
+        total += bmd.bmd_share(sites[j], tissue) * mineral_rel(y, c, sites, const)
+    return total
+
+
+@equation(inline=True)
+def trabecular_bvtv(y, j: int, const) -> float:
+    """Return the trabecular bone volume fraction BV/TV of site j now (envelope fixed)."""
+    c = N_TISSUES * j + bmd.TRABECULAR
+    return const[VOLUME_FRAC, c] * bmd.bone_volume(y, compartment_row(c))
+
+
+@equation(inline=True)
+def cortical_porosity(y, j: int, const) -> float:
+    """Return the cortical porosity of site j now: 1 - baseline (1 - p) x volume relative."""
+    c = N_TISSUES * j + bmd.CORTICAL
+    return 1.0 - const[VOLUME_FRAC, c] * bmd.bone_volume(y, compartment_row(c))
+
+
+@equation(inline=True)
+def strength_rel(y, j: int, sites, const) -> float:
+    """Return the strength index of site j relative to the patient's baseline.
+
+    Sum over the compartments of the site's baseline strength share times the compartment's
+    stiffness relative to baseline: trabecular (apparent density rel)^n_trab (Carter & Hayes
+    1977, Keller 1994: modulus ~ apparent density^~2); cortical ((1 - p) / (1 - p0))^n_por
+    (Schaffler & Burr 1988: modulus ~ (1 - porosity)^~10) x (tissue mineral density rel)^n_trab.
+    """
+    site = sites[j]
+    trab = mineral_rel(y, N_TISSUES * j + bmd.TRABECULAR, sites, const)
+    c = N_TISSUES * j + bmd.CORTICAL
+    volume = bmd.bone_volume(y, compartment_row(c))
+    tissue_density = mineral_rel(y, c, sites, const) / volume
+    share = site.strength_trabecular_share_frac
+    return share * trab**site.trabecular_strength_exponent + (1.0 - share) * (
+        volume**site.cortical_porosity_exponent * tissue_density**site.trabecular_strength_exponent
+    )
 
 
 @equation(inline=True)
 def bone_rhs(y, denosumab_nm, wnt_raw, log_wnt_raw, r, sites, const, dy) -> None:
-    """Write d(bone)/dt per day into dy (24); wnt_raw = remodeling.wnt_raw(romosozumab nM)."""
+    """Write d(bone)/dt per day into dy (42); wnt_raw = remodeling.wnt_raw(romosozumab nM)."""
     remodeling.cell_rhs(y, wnt_raw, log_wnt_raw, denosumab_nm, r, dy)
     log_oba = math.log(y[OBA])
     log_oca = math.log(y[OCA])
-    for j in range(N_SITES):
-        bmd.site_rhs(
+    for c in range(N_COMPARTMENTS):
+        bmd.compartment_rhs(
             y,
-            site_row(j),
+            compartment_row(c),
             log_oba,
             log_oca,
-            sites[j],
-            const[REMODELING, j],
-            const[FORMATION, j],
-            const[SECONDARY_RATE, j],
+            sites[c // N_TISSUES],
+            const[REMODELING, c],
+            const[FORMATION, c],
+            const[SECONDARY_RATE, c],
             dy,
         )

@@ -116,35 +116,43 @@ class RemodelingParams:
 
 @dataclass(frozen=True)
 class SiteBMDParams:
-    """Bone balance of one site (model.bmd): remodeling rate, cell exponents, untreated loss.
+    """Bone balance of one site (model.bmd): two compartments, cell exponents, untreated loss.
 
-    Formation adds (a - lambda) b^gamma_ob and resorption removes a c^gamma_oc of bone volume
-    per day (relative to baseline volume), with a the site's remodeling rate (activation
-    frequency times remodeling surface) and lambda the untreated loss: the negative balance of
-    each remodeling unit times the activation rate. Both are for a woman at T-score -2.5, whose
-    bone volume fraction at the site is ``reference_volume_frac``; a patient's rates scale with
-    her remodeling surface per volume (model.bmd.surface_factor).
+    Each site holds a trabecular and a cortical compartment. Formation adds (a - lambda)
+    b^gamma_ob and resorption removes a c^gamma_oc of a compartment's bone volume per day, a the
+    compartment's remodeling rate: ``turnover_um_per_year`` (bone volume turned over per unit
+    bone surface) times its surface per volume at its volume fraction (trabecular BV/TV,
+    cortical 1 - porosity, both for a woman at T-score -2.5 and scaled with a patient's baseline
+    BMD: model.bmd.volume_frac). lambda is the untreated loss (``untreated_loss_pct_per_year``
+    of the site's aBMD a year for a woman at T-score -2.5, one deficit per unit of surface).
+    ``trabecular_share_frac``: the trabecular share of the site's areal BMD. The strength index
+    (model.bone.strength_rel) weighs the compartments by ``strength_trabecular_share_frac``,
+    trabecular apparent density to ``trabecular_strength_exponent`` and cortical bone volume
+    fraction to ``cortical_porosity_exponent``.
     """
 
-    remodeling_pct_per_year: float
-    reference_volume_frac: float
+    turnover_um_per_year: float
+    trabecular_bvtv_frac: float
+    cortical_porosity_frac: float
+    trabecular_share_frac: float
     gamma_ob: float
     gamma_oc: float
     untreated_loss_pct_per_year: float
+    strength_trabecular_share_frac: float
+    trabecular_strength_exponent: float
+    cortical_porosity_exponent: float
 
     def __post_init__(self) -> None:
         _check_positive(self, "bmd site", allow_zero=("untreated_loss_pct_per_year",))
-        if not 0.05 <= self.reference_volume_frac <= 0.95:
-            raise ValueError(
-                f"bmd site reference_volume_frac={self.reference_volume_frac} must be in "
-                "[0.05, 0.95] (bone volume fraction)"
-            )
-        if self.untreated_loss_pct_per_year >= self.remodeling_pct_per_year:
-            raise ValueError(
-                f"bmd site untreated_loss_pct_per_year={self.untreated_loss_pct_per_year} must "
-                f"be below remodeling_pct_per_year={self.remodeling_pct_per_year} (the loss is "
-                "a deficit of each remodeling unit's formation)"
-            )
+        for name in (
+            "trabecular_bvtv_frac",
+            "cortical_porosity_frac",
+            "trabecular_share_frac",
+            "strength_trabecular_share_frac",
+        ):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise ValueError(f"bmd site {name}={value} must be in (0, 1) (a fraction)")
 
 
 @dataclass(frozen=True)
