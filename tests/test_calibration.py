@@ -1,12 +1,12 @@
 """Every trial with a targets.yaml block lands on every calibration target.
 
 Runs the workflow itself: FRAME and FREEDOM at the published arm sizes (7,180 and 7,808 women),
-the FREEDOM extension, the DEFEND-like discontinuation and the dose-ranging trial at the sizes
-of their trial files, then compares the endpoint tables with the targets
-(osteotrial.calibration.comparison): BMD within tolerance,
-published fracture
-incidences and relative risk reductions inside the emulated 95% CIs, marker shape within
-10 points. The cohort baselines are checked against targets.yaml in test_cohort.py.
+the FREEDOM extension, the DEFEND-like discontinuation, the dose-ranging trial and the FREEDOM
+QCT substudy (bone strength) at the sizes of their trial files, then compares the endpoint
+tables with the targets (osteotrial.calibration.comparison): BMD and strength within tolerance,
+published fracture incidences and relative risk reductions inside the emulated 95% CIs,
+marker shape within 10 points. The cohort baselines are checked against targets.yaml in
+test_cohort.py.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ ARMS = {
     "freedom_extension": (None, "placebo"),
     "denosumab_discontinuation": (None, "placebo"),
     "denosumab_dose_ranging": (None, "placebo"),
+    "freedom_qct": (None, "placebo"),
 }
 N_ROWS = {
     "frame": 20,
@@ -32,6 +33,7 @@ N_ROWS = {
     "freedom_extension": 2,
     "denosumab_discontinuation": 9,
     "denosumab_dose_ranging": 17,
+    "freedom_qct": 5,
 }
 
 
@@ -43,7 +45,7 @@ def calibration(request, tmp_path_factory):
     assert done.returncode == 0, done.stderr[-4000:]
     tables = {
         name: pl.read_parquet(workdir / "results" / trial / "endpoints" / f"{name}.parquet")
-        for name in ("bmd", "fractures", "comparisons", "markers")
+        for name in ("bmd", "fractures", "comparisons", "markers", "structure")
     }
     targets = load_targets(ROOT / "config" / "targets.yaml", trial)
     return trial, compare(targets, tables, *ARMS[trial])

@@ -66,9 +66,9 @@ def chain_mineral(formation, resorption, days: np.ndarray, site) -> np.ndarray:
 
     def rhs(t, y):
         dy = np.empty_like(y)
-        # log cell activity of 1 with gamma 1: the fluxes are passed through the rates
+        # cell powers of 1: the fluxes are passed through the rates
         bmd.compartment_rhs(
-            y, 0, 0.0, 0.0, site, resorption(t), formation(t), site.secondary_per_day, dy
+            y, 0, 1.0, 1.0, site, resorption(t), formation(t), site.secondary_per_day, 1.0, dy
         )
         return dy
 

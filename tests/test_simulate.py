@@ -28,15 +28,17 @@ def test_no_drug_is_a_steady_state_with_linear_untreated_loss(small_frame_cohort
     np.testing.assert_allclose(result.p1np_rel, 1.0, atol=1e-12)
     np.testing.assert_allclose(result.ctx_rel, 1.0, atol=1e-12)
     th = pack_model(params).sites[SITES.index("TH")]
-    # aBMD loss: per compartment the deficit per unit surface x its surface per volume, weighted
-    # by the compartment's share of aBMD (model.bmd); the reference woman loses exactly the rate
+    # aBMD loss: per compartment its share of the loss over its share of aBMD, times the
+    # patient's surface per volume over the reference woman's (model.bmd.loss_per_day)
+    ref = th.young_adult_mean_g_cm2 - 2.5 * th.young_adult_sd_g_cm2
     surface = np.array(
         [
             sum(
-                bmd.bmd_share(th, k) * bmd.surface_per_volume(bmd.volume_frac(th, k, b))
+                bmd.loss_share(th, k)
+                * bmd.surface_per_volume(bmd.volume_frac(th, k, b))
+                / bmd.surface_per_volume(bmd.volume_frac(th, k, ref))
                 for k in range(2)
             )
-            / bmd.reference_surface(th)
             for b in small_frame_cohort.bmd_th_g_cm2
         ]
     )

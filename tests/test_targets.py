@@ -106,6 +106,8 @@ def expected_remodeling_targets() -> list[tuple[float, float, bool]]:
     out += [(t["value"], t["tol"] * half, False) for t in defend]
     dose_ranging = RAW["trials"]["denosumab_dose_ranging"]["ctx_pct_of_baseline"]
     out += [(t["value"], t["tol"] * half, False) for t in dose_ranging]
+    strength = RAW["trials"]["bone_strength"]["strength_pct_change"]
+    out += [(t["value"], t["tol"] * half, False) for t in strength]
     return out
 
 

@@ -64,10 +64,14 @@ COHORT_SCHEMA = pa.schema(
     + [(f"u_vertebral_clinical_{k}", F64) for k in range(1, MAX_EVENTS["vertebral"] + 1)]
 )
 
+# Bone structure per site (model.bone): BV/TV, porosity (fractions), strength (rel. baseline)
+STRUCTURE_MEASURES = ("trabecular_bvtv", "cortical_porosity", "strength_rel")
+STRUCTURE_COLUMNS = tuple(f"{m}_{s}" for m in STRUCTURE_MEASURES for s in ("ls", "th", "fn"))
 SIMULATION_SCHEMA = pa.schema(
     [("patient_id", I64), ("arm", STR), ("day", F64), ("month", F64)]
     + [("bmd_ls_g_cm2", F64), ("bmd_th_g_cm2", F64), ("bmd_fn_g_cm2", F64)]
     + [("p1np_pct_change", F64), ("ctx_pct_change", F64)]
+    + [(name, F64) for name in STRUCTURE_COLUMNS]
     + [(f"{kind}_fracture_day_{k}", F64) for kind, n in MAX_EVENTS.items() for k in range(1, n + 1)]
     + [(f"vertebral_fracture_clinical_{k}", BOOL) for k in range(1, MAX_EVENTS["vertebral"] + 1)]
     + [("death_day", F64), ("dropout_day", F64)]
@@ -83,6 +87,10 @@ ENDPOINT_SCHEMAS: dict[str, pa.Schema] = {
         [("arm", STR), ("marker", STR), ("day", F64), ("month", F64)]
         + [("median_pct_change", F64)]
         + [("q25_pct_change", F64), ("q75_pct_change", F64)]
+    ),
+    "structure": pa.schema(  # analyses.visit_tables.structure_table
+        [("arm", STR), ("site", STR), ("measure", STR), ("month", F64), ("n_patients", I64)]
+        + [("mean", F64), ("ci_low", F64), ("ci_high", F64), ("sd", F64)]
     ),
     "fractures": pa.schema(
         [("arm", STR), ("endpoint", STR), ("month", F64), ("n_patients", I64), ("n_events", I64)]
@@ -335,6 +343,8 @@ def simulation_table(result: ArmResult) -> pa.Table:
         "p1np_pct_change": (long(result.p1np_rel) - 1.0) * 100.0,
         "ctx_pct_change": (long(result.ctx_rel) - 1.0) * 100.0,
     }
+    for name in STRUCTURE_COLUMNS:
+        columns[name] = long(result.structure_of(name))
     columns.update(_event_columns(result, order, n_times))
     return to_table(columns, SIMULATION_SCHEMA, "simulation")
 

@@ -59,6 +59,7 @@ from osteotrial.analyses.visit_tables import (
     markers_table,
     never,
     read_visits,
+    structure_table,
 )
 from osteotrial.analyses.vocabulary import ENGINE_EVENTS
 from osteotrial.stats.cox import cox_hazard_ratio
@@ -257,7 +258,7 @@ def compute_endpoint_tables(
     imaging_months: Sequence[float],
     measurement: Measurement = EXACT,
 ) -> dict[str, pl.DataFrame]:
-    """Return the five endpoint tables (``io.ENDPOINT_TABLES``) of one trial.
+    """Return the six endpoint tables (``io.ENDPOINT_TABLES``) of one trial.
 
     Parameters
     ----------
@@ -281,6 +282,7 @@ def compute_endpoint_tables(
     return {
         "bmd": bmd_table(visits, cohort, visit_months, measurement),
         "markers": markers_table(visits, measurement),
+        "structure": structure_table(visits, visit_months),
         "fractures": fractures,
         "comparisons": comparisons,
         "baseline": baseline_table(cohort),

@@ -1,4 +1,4 @@
-"""The endpoint tables read at the visits: ``bmd`` and ``markers`` (definitions in
+"""The endpoint tables read at the visits: ``bmd``, ``markers`` and ``structure`` (definitions in
 ``analyses.endpoints``), from the per-day rows of the simulation files.
 
 ``read_visits`` reads, file by file, only the columns these tables use and only the rows of
@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from osteotrial.analyses import measurement as measure
 from osteotrial.analyses.measurement import EXACT, Measurement
-from osteotrial.io import ENDPOINT_SCHEMAS
+from osteotrial.io import ENDPOINT_SCHEMAS, STRUCTURE_COLUMNS, STRUCTURE_MEASURES
 from osteotrial.model.records import SITES
 from osteotrial.stats.intervals import mean_ci
 from osteotrial.units import DAYS_PER_MONTH
@@ -92,6 +92,33 @@ def _bmd_row(arm: str, site: str, month: float, pct: np.ndarray, lsc: float) -> 
     }
 
 
+def structure_table(visits: VisitRows, visit_months: Sequence[float]) -> pl.DataFrame:
+    """Return the ``structure`` table: bone structure per arm, site, measure and visit month.
+
+    Measures (model.bone): ``trabecular_bvtv`` and ``cortical_porosity`` (fractions, the
+    model's true values: no imaging precision is modelled) and ``strength_pct_change``, the
+    strength index's percent change from the patient's baseline; mean with its 95 % CI and
+    SD, as for BMD. Month 0 is included (baseline structure).
+    """
+    rows = []
+    for month in sorted({0.0, *(float(m) for m in visit_months)}):
+        at_visit = _on_study(_rows_at(visits, month * DAYS_PER_MONTH)).sort("arm", "patient_id")
+        for (arm,), group in at_visit.group_by("arm", maintain_order=True):
+            for site in SITES:
+                for kind in STRUCTURE_MEASURES:
+                    values = group[f"{kind}_{site.lower()}"].to_numpy()
+                    if kind == "strength_rel":
+                        kind, values = "strength_pct_change", (values - 1.0) * 100.0
+                    mean, low, high = mean_ci(values)
+                    sd = float(np.std(values, ddof=1)) if values.size > 1 else float("nan")
+                    rows.append(
+                        {"arm": arm, "site": site, "measure": kind, "month": month}
+                        | {"n_patients": values.size, "mean": mean, "ci_low": low}
+                        | {"ci_high": high, "sd": sd}
+                    )
+    return endpoint_frame("structure", rows).sort("arm", "site", "measure", "month")
+
+
 def markers_table(visits: VisitRows, measurement: Measurement = EXACT) -> pl.DataFrame:
     """Return the ``markers`` table: median and quartiles of percent change per arm and day.
 
@@ -132,6 +159,7 @@ VISIT_COLUMNS: tuple[str, ...] = (
     "bmd_fn_g_cm2",
     "p1np_pct_change",
     "ctx_pct_change",
+    *STRUCTURE_COLUMNS,
     "death_day",
     "dropout_day",
 )

@@ -12,7 +12,9 @@ placebo (``on_treatment_month_M_vs_placebo``: arms ``denosumab`` and ``placebo``
 of targets.yaml) and CTX in percent of baseline by arm and day: within ``tol``. The qualitative
 ``after_stopping`` shapes: the rules of ``targets.AFTER_STOPPING``. BMD ranges across regimens
 (``bmd_pct_change_month_M_range``): every treated arm inside the range; the SD of a % change
-(``bmd_pct_change_sd``) inside its published band. A target that the trial's tables cannot
+(``bmd_pct_change_sd``) inside its published band. Bone strength (``strength_pct_change`` of
+the ``bone_strength`` block, trial file ``freedom_qct``): the mean change of the strength index
+(``structure`` table) within ``tol``. A target that the trial's tables cannot
 give (an arm, a month or a day the trial does not have) and a target of a kind this module does
 not emulate still get a row, emulated value NaN and ``within`` false: compared and missed.
 
@@ -297,6 +299,32 @@ def sd_rows(entries: list[Mapping[str, Any]], bmd: pl.DataFrame) -> list[dict]:
     return rows
 
 
+STRENGTH_SITES = {"hip": "TH", "spine": "LS"}  # where the strength index is read (strength.py)
+
+
+def strength_rows(entries: list[Mapping[str, Any]], structure: pl.DataFrame | None) -> list[dict]:
+    """Return rows of a ``strength_pct_change`` section (bone_strength, Keaveny 2014): the mean
+    percent change of the strength index (``structure`` table, hip at TH, spine at LS) within
+    ``tol`` of the published value."""
+    rows = []
+    for e in entries:
+        site, month = STRENGTH_SITES[e["site"]], float(e["month"])
+        got = None
+        if structure is not None:
+            got = _pick(
+                structure, arm=e["arm"], site=site, measure="strength_pct_change", month=month
+            )
+        if got is None:
+            rows.append(_missed("strength_pct_change", e["arm"], site, month, e["value"], e["tol"]))
+            continue
+        within = abs(got["mean"] - e["value"]) <= e["tol"]
+        x = (got["mean"], got["ci_low"], got["ci_high"])
+        rows.append(
+            _row("strength_pct_change", e["arm"], site, month, e["value"], e["tol"], *x, within)
+        )
+    return rows
+
+
 def not_emulated_rows(section: str, content: Any) -> list[dict[str, Any]]:
     """Return missed rows (emulated NaN) of a section compare() does not emulate.
 
@@ -346,6 +374,8 @@ def compare(
             rows += ctx_of_baseline_rows(content, tables["markers"])
         elif section == "after_stopping":
             rows += after_stopping_rows(content, tables)
+        elif section == "strength_pct_change":
+            rows += strength_rows(content, tables.get("structure"))
         elif section == "bmd_pct_change_sd":
             rows += sd_rows(content, tables["bmd"])
         elif re.fullmatch(r"bmd_pct_change_month_\d+_range", section):

@@ -12,7 +12,8 @@ percent than FREEDOM's osteoporotic ones):
   ``after_stopping`` shapes read by ``targets.AFTER_STOPPING`` (hinges);
 - ``denosumab_dose_ranging`` (config/trials/denosumab_dose_ranging.yaml): CTX in percent of
   baseline by arm and day, and each arm's month-12 LS and TH BMD inside the published range
-  (hinges).
+  (hinges), and a monotone dose response: month-12 BMD not lower on 210 mg than on 60 mg
+  every 6 months (``dose_order_hinges``).
 
 Scales: a tolerance on a mean is read as two standard errors (scale = tol / 2), as for BMD in
 ``calibration.remodeling``; a hinge costs one scale unit per ``HINGE_SCALE`` beyond its bound
@@ -22,6 +23,7 @@ Scales: a tolerance on a mean is read as two standard errors (scale = tol / 2), 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -43,7 +45,7 @@ from osteotrial.calibration.targets import (
 from osteotrial.cohort.sampling import Cohort
 from osteotrial.engine.results import ArmResult
 from osteotrial.model.params import ModelParams
-from osteotrial.trial.schedules import Schedule
+from osteotrial.trial.schedules import ArmSpec, Schedule
 from osteotrial.units import DAYS_PER_MONTH
 
 EXTENSION, DISCONTINUATION, DOSE_RANGING = (
@@ -162,6 +164,7 @@ def denosumab_emulated(
     hinges = extension_shape(ext["denosumab"])
     hinges += after_stopping_hinges(data, stop)
     hinges += range_hinges(data, doses)
+    hinges += dose_order_hinges(doses["denosumab_60mg_q6m"], sets, record)
     return np.asarray(emulated, dtype=float), hinges
 
 
@@ -192,6 +195,27 @@ def after_stopping_hinges(data: Mapping[str, Any], runs: dict) -> list[np.ndarra
         else:
             miss = abs(value) - WITHIN_MARGIN * bound
         out.append(positive_part(miss) / unit)
+    return out
+
+
+# A higher dose than the trial's 60 mg every 6 months (McClung 2006's highest arm, 210 mg; its
+# result is validation, only the order is asked): more drug never gives less BMD.
+HIGHER_DOSE_MG = 210.0
+ORDER_SCALE_POINTS = 0.05  # an order, not a published number: a tenth of HINGE_SCALE's points
+
+
+def dose_order_hinges(den60: ArmResult, sets: Sequence[ModelParams], days: tuple) -> list:
+    """Return hinges: month-12 LS and TH BMD of the dose-ranging typical patient are not lower
+    on ``HIGHER_DOSE_MG`` every 6 months than on 60 mg (a monotone dose response, the shape
+    McClung 2006 reports: gains rise with dose, then plateau)."""
+    arm = trial_design(DOSE_RANGING).arms["denosumab_60mg_q6m"]
+    higher_arm = ArmSpec("denosumab_higher", (replace(arm.phases[0], dose_mg=HIGHER_DOSE_MG),))
+    schedule = Schedule(trial_design(DOSE_RANGING).schedule.dt_days, max(days), (), days, ())
+    higher = simulate_sets(typical_patient(DOSE_RANGING), higher_arm, sets, schedule, False)
+    out = []
+    for site in ("LS", "TH"):
+        lower_dose_gain = _bmd_pct(den60, site, 12.0) - _bmd_pct(higher, site, 12.0)
+        out.append(positive_part(lower_dose_gain) / ORDER_SCALE_POINTS)
     return out
 
 

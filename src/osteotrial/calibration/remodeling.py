@@ -105,6 +105,13 @@ REMODELING_FIT: tuple[tuple[str, str], ...] = (
     ("bmd.ls", "turnover_um_per_year"),
     ("bmd.th", "turnover_um_per_year"),
     ("bmd.fn", "turnover_um_per_year"),
+    ("bmd.ls", "bvtv_bmd_exponent"),
+    ("bmd.th", "bvtv_bmd_exponent"),
+    ("bmd.ls", "porosity_bmd_exponent"),
+    ("bmd.th", "porosity_bmd_exponent"),
+    ("bmd.ls", "cortical_loss_share_frac"),
+    ("bmd.th", "cortical_loss_share_frac"),
+    ("bmd.sites", "modeling_capacity_frac"),  # one for every site (calibrate.SHARED_BMD)
     ("bmd.ls", "strength_trabecular_share_frac"),
     ("bmd.th", "strength_trabecular_share_frac"),
     ("bmd.th", "gamma_ob"),

@@ -28,7 +28,7 @@ CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 TARGETS_FILE = CONFIG_DIR / "targets.yaml"
 MARKER_TOL_PCT = 10.0
 # trial name in config/trials -> key in targets.yaml (a trial of the same name as a key needs none)
-TARGET_KEYS = {"frame": "frame", "freedom": "freedom_bmd_only"}
+TARGET_KEYS = {"frame": "frame", "freedom": "freedom_bmd_only", "freedom_qct": "bone_strength"}
 # Blocks of targets.yaml that no trial file emulates yet, each with the issue that brings it in.
 # The model is not calibrated on them: ``trial.scope`` leaves them out of what it covers.
 NOT_EMULATED: dict[str, str] = {

@@ -81,6 +81,12 @@ class ArmResult:
         """Return the day of the first fracture of a type, shape (n_patients,), nan if none."""
         return self.fracture_days(fracture_type)[0]
 
+    def structure_of(self, name: str) -> FloatArray:
+        """Return a bone-structure trajectory (``structure`` key), nan where none was recorded."""
+        if self.structure is None:
+            return np.full((self.record_days.size, self.n_patients), np.nan)
+        return self.structure[name]
+
     def bmd_g_cm2(self, site: str) -> FloatArray:
         """Return the BMD trajectory of a site (LS, TH, FN), shape (n_times, n_patients)."""
         return getattr(self, f"bmd_{site.lower()}_g_cm2")

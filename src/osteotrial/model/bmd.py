@@ -85,15 +85,16 @@ def surface_per_volume(volume_frac: float) -> float:
 def volume_frac(site, tissue: int, bmd0_g_cm2: float) -> float:
     """Return the patient's baseline bone volume fraction of a compartment of the site.
 
-    Trabecular: BV/TV = ``trabecular_bvtv_frac`` x BMD0 / BMD(T -2.5); cortical: 1 - porosity,
-    porosity = ``cortical_porosity_frac`` x (BMD(T -2.5) / BMD0)^2 (A: porosity rises faster
-    than BMD falls, as pores coalesce). Kept within [0.02, 0.98].
+    With r = BMD0 / BMD(T -2.5): trabecular BV/TV = ``trabecular_bvtv_frac`` x
+    r^``bvtv_bmd_exponent``; cortical 1 - porosity, porosity = ``cortical_porosity_frac`` x
+    r^-``porosity_bmd_exponent`` (porosity rises faster than areal BMD falls, as pores
+    coalesce). Kept within [0.02, 0.98].
     """
     ratio = bmd0_g_cm2 / (site.young_adult_mean_g_cm2 - 2.5 * site.young_adult_sd_g_cm2)
     if tissue == TRABECULAR:
-        f = site.trabecular_bvtv_frac * ratio
+        f = site.trabecular_bvtv_frac * ratio**site.bvtv_bmd_exponent
     else:
-        f = 1.0 - site.cortical_porosity_frac / (ratio * ratio)
+        f = 1.0 - site.cortical_porosity_frac * ratio ** (-site.porosity_bmd_exponent)
     return min(max(f, 0.02), 0.98)
 
 
@@ -114,25 +115,41 @@ def remodeling_per_day(site, turnover_mult: float, frac: float) -> float:
 
 
 @equation(inline=True)
-def reference_surface(site) -> float:
-    """Return the aBMD-weighted surface per volume (per mm) of a woman at T-score -2.5."""
-    ref = site.young_adult_mean_g_cm2 - 2.5 * site.young_adult_sd_g_cm2
-    total = 0.0
-    for tissue in range(2):
-        total += bmd_share(site, tissue) * surface_per_volume(volume_frac(site, tissue, ref))
-    return total
+def loss_share(site, tissue: int) -> float:
+    """Return the compartment's share of the site's untreated aBMD loss."""
+    if tissue == CORTICAL:
+        return site.cortical_loss_share_frac
+    return 1.0 - site.cortical_loss_share_frac
 
 
 @equation(inline=True)
-def loss_per_day(site, loss_mult: float, frac: float) -> float:
-    """Return the compartment's untreated loss rate lambda (fraction per day).
+def loss_per_day(site, loss_mult: float, tissue: int, frac: float) -> float:
+    """Return the compartment's untreated loss rate lambda (fraction of its volume per day).
 
-    One deficit per unit of surface, set so that a woman at T-score -2.5 loses
-    ``untreated_loss_pct_per_year`` of the site's aBMD a year: lambda = that rate x her
-    compartment's surface per volume / the aBMD-weighted surface of the reference woman.
+    A woman at T-score -2.5 loses ``untreated_loss_pct_per_year`` of the site's aBMD a year,
+    ``cortical_loss_share_frac`` of it cortical (Zebaze 2010: most bone lost after 65 is
+    cortical, by intracortical remodeling that does not refill); each compartment's relative
+    loss is its share of the loss over its share of aBMD. A patient's loss scales with her
+    compartment's surface per volume over the reference woman's (the deficit of each
+    remodeling unit times the activation, which follows the surface).
     """
     rate = site.untreated_loss_pct_per_year / 100.0 / DAYS_PER_YEAR * loss_mult
-    return rate * surface_per_volume(frac) / reference_surface(site)
+    ref = site.young_adult_mean_g_cm2 - 2.5 * site.young_adult_sd_g_cm2
+    surface = surface_per_volume(frac) / surface_per_volume(volume_frac(site, tissue, ref))
+    return rate * loss_share(site, tissue) / bmd_share(site, tissue) * surface
+
+
+@equation(inline=True)
+def modeling_capacity(site, tissue: int, frac: float) -> float:
+    """Return the compartment's modeling capacity: the largest gain of bone volume (relative to
+    baseline) that formation beyond the refilling of resorbed bone can build.
+
+    ``modeling_capacity_frac`` of the site; cortically at most the pores, p / (1 - p): pores
+    refill, cortical bone cannot grow beyond a porosity of zero.
+    """
+    if tissue == CORTICAL:
+        return min(site.modeling_capacity_frac, (1.0 - frac) / frac)
+    return site.modeling_capacity_frac
 
 
 @equation(inline=True)
@@ -185,21 +202,57 @@ def initial_compartment(y, row: int, site, formation: float, kappa: float) -> fl
 
 
 @equation(inline=True)
+def oba_power(log_oba: float, site) -> float:
+    """Return b^g_ob of the site, b the active osteoblasts relative to baseline (from its log)."""
+    return pow_log(log_oba, site.gamma_ob)
+
+
+@equation(inline=True)
+def oca_power(log_oca: float, site) -> float:
+    """Return c^g_oc of the site, c the active osteoclasts relative to baseline (from its log)."""
+    return pow_log(log_oca, site.gamma_oc)
+
+
+@equation(inline=True)
+def formed(y, row: int, oba_g: float, oca_g: float, formation, capacity) -> float:
+    """Return the compartment's formation flux (bone volume per baseline volume per day).
+
+    Formation (a - lambda) b^g_ob is the refilling of resorbed bone, (a - lambda) c^g_oc (each
+    unit refills a fraction (a - lambda) / a of what it resorbed), plus an excess (modeling-
+    based formation, formation that outruns resorption). The excess acts on a finite modeling
+    capacity: it falls linearly to zero as the compartment's volume gain reaches
+    ``capacity``. So under a constant drug the volume gain saturates and the balance returns
+    to the untreated deficit. A deficit of formation (b^g_ob below c^g_oc) is not limited.
+    ``oba_g``, ``oca_g``: the site's b^g_ob and c^g_oc (``oba_power``, ``oca_power``).
+    """
+    drive = formation * oba_g
+    coupled = formation * oca_g
+    if drive <= coupled:
+        return drive
+    gain = bone_volume(y, row) - 1.0
+    room = min(max(1.0 - gain / capacity, 0.0), 1.0)
+    return coupled + (drive - coupled) * room
+
+
+@equation(inline=True)
 def compartment_rhs(
-    y, row: int, log_oba: float, log_oca: float, site, remodeling, formation, kappa, dy
+    y, row: int, oba_g: float, oca_g: float, site, remodeling, formation, kappa, capacity, dy
 ):
     """Write d/dt of the compartment's six states into dy[row:row + 6] (per day).
 
-    ``remodeling`` = a, ``formation`` = a - lambda and ``kappa`` the secondary mineralization
-    rate of the patient in this compartment.
+    ``remodeling`` = a, ``formation`` = a - lambda, ``kappa`` the secondary mineralization
+    rate and ``capacity`` the modeling capacity (``modeling_capacity``) of the patient in this
+    compartment; ``oba_g``, ``oca_g``: b^g_ob and c^g_oc of the site (``oba_power``, ``oca_power``,
+    computed once per site for both compartments).
     """
     to_osteoid_2 = y[row + OSTEOID_1] / (0.5 * site.osteoid_lag_days)
     to_primary = y[row + OSTEOID_2] / (0.5 * site.osteoid_lag_days)
     to_primary_2 = y[row + PRIMARY_1] / (0.5 * site.primary_days)
     to_secondary = y[row + PRIMARY_2] / (0.5 * site.primary_days)
-    resorbed = remodeling * pow_log(log_oca, site.gamma_oc)
+    resorbed = remodeling * oca_g
     volume, mineral_s = y[row + SECONDARY], y[row + SECONDARY_MINERAL]
-    dy[row + OSTEOID_1] = formation * pow_log(log_oba, site.gamma_ob) - to_osteoid_2
+    new_bone = formed(y, row, oba_g, oca_g, formation, capacity)
+    dy[row + OSTEOID_1] = new_bone - to_osteoid_2
     dy[row + OSTEOID_2] = to_osteoid_2 - to_primary
     dy[row + PRIMARY_1] = to_primary - to_primary_2
     dy[row + PRIMARY_2] = to_primary_2 - to_secondary

@@ -7,12 +7,13 @@ volume in the osteoid, primary and secondary stages and the secondary mineral): 
 c = 2 j + tissue starts at ``compartment_row(c)``. Drugs enter as concentrations: denosumab
 (nM) binds RANKL, romosozumab (nM, via the Wnt activity it gives) binds sclerostin.
 
-Per-patient compartment constants (``site_constants``, five per compartment): the remodeling
+Per-patient compartment constants (``site_constants``, six per compartment): the remodeling
 rate a, the formation rate a - lambda, 1 / M(0) (the inverse of the compartment's baseline
-mineral mass), the patient's secondary mineralization rate and her baseline volume fraction
-(trabecular BV/TV, cortical 1 - porosity). BMD relative to baseline (``bmd_rel``) is the
-aBMD-share-weighted sum of the compartments' M(t) / M(0); ``trabecular_bvtv``,
-``cortical_porosity`` and ``strength_rel`` read the structure the same state gives.
+mineral mass), the patient's secondary mineralization rate, her baseline volume fraction
+(trabecular BV/TV, cortical 1 - porosity) and the modeling capacity (bmd.modeling_capacity).
+BMD relative to baseline (``bmd_rel``) is the aBMD-share-weighted sum of the compartments'
+M(t) / M(0); ``trabecular_bvtv``, ``cortical_porosity`` and ``strength_rel`` read the
+structure the same state gives.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ N_SITES = 3
 N_TISSUES = 2
 N_COMPARTMENTS = N_SITES * N_TISSUES
 N_BONE_STATES = N_CELL_STATES + N_COMPARTMENT_STATES * N_COMPARTMENTS
-N_SITE_CONSTANTS = 5
+N_SITE_CONSTANTS = 6
 # rows of the compartment constants
-REMODELING, FORMATION, INV_MINERAL, SECONDARY_RATE, VOLUME_FRAC = 0, 1, 2, 3, 4
+REMODELING, FORMATION, INV_MINERAL, SECONDARY_RATE, VOLUME_FRAC, CAPACITY = 0, 1, 2, 3, 4, 5
 
 
 @equation(inline=True)
@@ -41,9 +42,9 @@ def compartment_row(c: int) -> int:
 
 @equation
 def site_constants(sites, turnover_mult, loss_mult, mineral_mult, bmd0_g_cm2, const) -> None:
-    """Write the patient's a, a - lambda, secondary mineralization rate and baseline volume
-    fraction per compartment into const[REMODELING], const[FORMATION], const[SECONDARY_RATE]
-    and const[VOLUME_FRAC].
+    """Write the patient's a, a - lambda, secondary mineralization rate, baseline volume
+    fraction and modeling capacity per compartment into const[REMODELING], const[FORMATION],
+    const[SECONDARY_RATE], const[VOLUME_FRAC] and const[CAPACITY].
 
     ``bmd0_g_cm2`` (3): the patient's baseline BMD per site (sets the volume fractions).
     """
@@ -55,7 +56,8 @@ def site_constants(sites, turnover_mult, loss_mult, mineral_mult, bmd0_g_cm2, co
             const[VOLUME_FRAC, c] = frac
             const[SECONDARY_RATE, c] = sites[j].secondary_per_day * mineral_mult
             const[REMODELING, c] = a
-            const[FORMATION, c] = a - bmd.loss_per_day(sites[j], loss_mult, frac)
+            const[FORMATION, c] = a - bmd.loss_per_day(sites[j], loss_mult, tissue, frac)
+            const[CAPACITY, c] = bmd.modeling_capacity(sites[j], tissue, frac)
 
 
 @equation
@@ -131,15 +133,20 @@ def bone_rhs(y, denosumab_nm, wnt_raw, log_wnt_raw, r, sites, const, dy) -> None
     remodeling.cell_rhs(y, wnt_raw, log_wnt_raw, denosumab_nm, r, dy)
     log_oba = math.log(y[OBA])
     log_oca = math.log(y[OCA])
-    for c in range(N_COMPARTMENTS):
-        bmd.compartment_rhs(
-            y,
-            compartment_row(c),
-            log_oba,
-            log_oca,
-            sites[c // N_TISSUES],
-            const[REMODELING, c],
-            const[FORMATION, c],
-            const[SECONDARY_RATE, c],
-            dy,
-        )
+    for j in range(N_SITES):
+        oba_g = bmd.oba_power(log_oba, sites[j])
+        oca_g = bmd.oca_power(log_oca, sites[j])
+        for tissue in range(N_TISSUES):
+            c = N_TISSUES * j + tissue
+            bmd.compartment_rhs(
+                y,
+                compartment_row(c),
+                oba_g,
+                oca_g,
+                sites[j],
+                const[REMODELING, c],
+                const[FORMATION, c],
+                const[SECONDARY_RATE, c],
+                const[CAPACITY, c],
+                dy,
+            )

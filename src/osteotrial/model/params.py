@@ -123,8 +123,11 @@ class SiteBMDParams:
     compartment's remodeling rate: ``turnover_um_per_year`` (bone volume turned over per unit
     bone surface) times its surface per volume at its volume fraction (trabecular BV/TV,
     cortical 1 - porosity, both for a woman at T-score -2.5 and scaled with a patient's baseline
-    BMD: model.bmd.volume_frac). lambda is the untreated loss (``untreated_loss_pct_per_year``
-    of the site's aBMD a year for a woman at T-score -2.5, one deficit per unit of surface).
+    BMD to the powers ``bvtv_bmd_exponent`` and -``porosity_bmd_exponent``: model.bmd.volume_frac).
+    lambda is the untreated loss (``untreated_loss_pct_per_year`` of the site's aBMD a year for
+    a woman at T-score -2.5, ``cortical_loss_share_frac`` of it cortical). Formation beyond
+    the refilling of resorbed bone builds at most ``modeling_capacity_frac`` of a compartment's
+    baseline volume (model.bmd.formed).
     ``trabecular_share_frac``: the trabecular share of the site's areal BMD. The strength index
     (model.bone.strength_rel) weighs the compartments by ``strength_trabecular_share_frac``,
     trabecular apparent density to ``trabecular_strength_exponent`` and cortical bone volume
@@ -134,7 +137,11 @@ class SiteBMDParams:
     turnover_um_per_year: float
     trabecular_bvtv_frac: float
     cortical_porosity_frac: float
+    bvtv_bmd_exponent: float
+    porosity_bmd_exponent: float
     trabecular_share_frac: float
+    cortical_loss_share_frac: float
+    modeling_capacity_frac: float
     gamma_ob: float
     gamma_oc: float
     untreated_loss_pct_per_year: float
@@ -148,6 +155,7 @@ class SiteBMDParams:
             "trabecular_bvtv_frac",
             "cortical_porosity_frac",
             "trabecular_share_frac",
+            "cortical_loss_share_frac",
             "strength_trabecular_share_frac",
         ):
             value = getattr(self, name)
