@@ -104,7 +104,7 @@ def _constants(params, patient):
     par = pack_model(params)
     const = np.empty((bone.N_SITE_CONSTANTS, bone.N_COMPARTMENTS))
     bmd0 = np.array([getattr(patient, f"bmd_{s.lower()}_g_cm2")[0] for s in SITES])
-    bone.site_constants(par.sites, 1.0, 1.0, 1.0, bmd0, const)
+    bone.site_constants(par.sites, par.remodeling[0], 1.0, 1.0, 1.0, bmd0, const)
     bone.initial_bone(np.empty(bone.N_BONE_STATES), par.sites, const)
     return par.sites, const
 
@@ -125,9 +125,8 @@ def _courses(params, site):
 @pytest.fixture(scope="module")
 def unbounded_params(params):
     """The default parameters with a modeling capacity so large it never binds."""
-    sites = {s: dataclasses.replace(params.bmd.site(s), modeling_capacity_frac=1e6) for s in SITES}
-    bmd_params = dataclasses.replace(params.bmd, **{s.lower(): v for s, v in sites.items()})
-    return dataclasses.replace(params, bmd=bmd_params)
+    remodeling = dataclasses.replace(params.remodeling, modeling_capacity_frac=1e6)
+    return dataclasses.replace(params, remodeling=remodeling)
 
 
 @pytest.mark.parametrize("site", ["LS", "TH"])

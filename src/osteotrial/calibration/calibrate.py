@@ -30,24 +30,17 @@ from osteotrial.units import DAYS_PER_MONTH
 
 MONTH = DAYS_PER_MONTH
 PRIOR_SD_LOG = 1.5
-# A fitted name (SHARED_BMD, key) sets ``key`` of every BMD site to one value (read from TH).
-SHARED_BMD, BMD_SITES = "bmd.sites", ("ls", "th", "fn")
 
 
 def apply_values(
     model: dict[str, Any], names: Sequence[tuple[str, str]], values: Sequence[float]
 ) -> dict[str, Any]:
-    """Return a copy of the model mapping with fitted values set (LS/FN scales applied; a
-    ``SHARED_BMD`` name sets every site)."""
+    """Return a copy of the model mapping with fitted values set (LS/FN scales applied)."""
     out = copy.deepcopy(model)
     scales = {}
     for (block, key), value in zip(names, values, strict=True):
         if key == "scale":
             scales[block] = value
-            continue
-        if block == SHARED_BMD:  # one value for every site
-            for site in BMD_SITES:
-                out["bmd"][site][key] = float(value)
             continue
         node = out
         for part in block.split("."):
@@ -69,9 +62,6 @@ def initial_values(model: Mapping[str, Any], names: Sequence[tuple[str, str]]) -
     """
     values = []
     for block, key in names:
-        if block == SHARED_BMD:
-            values.append(model["bmd"]["th"][key])
-            continue
         if key == "scale":
             site = block.split(".")[1]
             values.append(model["bmd"][site]["gamma_ob"] / model["bmd"]["th"]["gamma_ob"])
@@ -151,8 +141,7 @@ def write_values(path: str, model: dict[str, Any], names: Sequence[tuple[str, st
     """Write the fitted values into the YAML file in place, keeping every comment."""
     with open(path, encoding="utf-8") as handle:
         lines = handle.read().split("\n")
-    targets = {(b, k) for b, k in names if k != "scale" and b != SHARED_BMD}
-    targets |= {(f"bmd.{s}", k) for b, k in names if b == SHARED_BMD for s in BMD_SITES}
+    targets = {(b, k) for b, k in names if k != "scale"}
     targets |= {(f"bmd.{s}", g) for s in ("ls", "fn") for g in ("gamma_ob", "gamma_oc")}
     stack: list[tuple[int, str]] = []
     for n, line in enumerate(lines):

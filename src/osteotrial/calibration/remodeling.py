@@ -94,6 +94,7 @@ REMODELING_FIT: tuple[tuple[str, str], ...] = (
     ("remodeling", "precursor_use_per_day"),
     ("remodeling", "precursor_renewal_per_day"),
     ("remodeling", "modeling_formation_frac"),
+    ("remodeling", "modeling_capacity_frac"),
     ("remodeling", "oca_apoptosis_per_day"),
     ("remodeling", "obp_differentiation_per_day"),
     ("remodeling", "wnt_max_fold"),
@@ -111,7 +112,6 @@ REMODELING_FIT: tuple[tuple[str, str], ...] = (
     ("bmd.th", "porosity_bmd_exponent"),
     ("bmd.ls", "cortical_loss_share_frac"),
     ("bmd.th", "cortical_loss_share_frac"),
-    ("bmd.sites", "modeling_capacity_frac"),  # one for every site (calibrate.SHARED_BMD)
     ("bmd.ls", "strength_trabecular_share_frac"),
     ("bmd.th", "strength_trabecular_share_frac"),
     ("bmd.th", "gamma_ob"),

@@ -98,6 +98,7 @@ def start_patient(i, q, pat, plan, table, w) -> None:
     par = records_of(table, pat.param_index[i])
     bone.site_constants(
         par.sites,
+        par.remodeling[0],
         pat.turnover_mult[i],
         pat.loss_mult[i],
         pat.mineral_mult[i],

@@ -183,7 +183,13 @@ def _site_constants(pat: inputs.Patients, i: int, par: ModelRecords) -> FloatArr
     const = np.empty((N_SITE_CONSTANTS, N_COMPARTMENTS))
     bmd0 = np.ascontiguousarray(pat.bmd0_g_cm2[:, i])
     bone.site_constants(
-        par.sites, pat.turnover_mult[i], pat.loss_mult[i], pat.mineral_mult[i], bmd0, const
+        par.sites,
+        par.remodeling[0],
+        pat.turnover_mult[i],
+        pat.loss_mult[i],
+        pat.mineral_mult[i],
+        bmd0,
+        const,
     )
     bone.initial_bone(np.empty(N_BONE_STATES), par.sites, const)
     return const

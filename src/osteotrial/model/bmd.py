@@ -140,16 +140,16 @@ def loss_per_day(site, loss_mult: float, tissue: int, frac: float) -> float:
 
 
 @equation(inline=True)
-def modeling_capacity(site, tissue: int, frac: float) -> float:
+def modeling_capacity(capacity_frac: float, tissue: int, frac: float) -> float:
     """Return the compartment's modeling capacity: the largest gain of bone volume (relative to
     baseline) that formation beyond the refilling of resorbed bone can build.
 
-    ``modeling_capacity_frac`` of the site; cortically at most the pores, p / (1 - p): pores
-    refill, cortical bone cannot grow beyond a porosity of zero.
+    ``capacity_frac`` (remodeling.modeling_capacity_frac); cortically at most the pores,
+    p / (1 - p): pores refill, cortical bone cannot grow beyond a porosity of zero.
     """
     if tissue == CORTICAL:
-        return min(site.modeling_capacity_frac, (1.0 - frac) / frac)
-    return site.modeling_capacity_frac
+        return min(capacity_frac, (1.0 - frac) / frac)
+    return capacity_frac
 
 
 @equation(inline=True)

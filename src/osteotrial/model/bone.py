@@ -41,12 +41,13 @@ def compartment_row(c: int) -> int:
 
 
 @equation
-def site_constants(sites, turnover_mult, loss_mult, mineral_mult, bmd0_g_cm2, const) -> None:
+def site_constants(sites, r, turnover_mult, loss_mult, mineral_mult, bmd0_g_cm2, const) -> None:
     """Write the patient's a, a - lambda, secondary mineralization rate, baseline volume
     fraction and modeling capacity per compartment into const[REMODELING], const[FORMATION],
     const[SECONDARY_RATE], const[VOLUME_FRAC] and const[CAPACITY].
 
-    ``bmd0_g_cm2`` (3): the patient's baseline BMD per site (sets the volume fractions).
+    ``r``: the remodeling record (its modeling capacity); ``bmd0_g_cm2`` (3): the patient's
+    baseline BMD per site (sets the volume fractions).
     """
     for j in range(N_SITES):
         for tissue in range(N_TISSUES):
@@ -57,7 +58,7 @@ def site_constants(sites, turnover_mult, loss_mult, mineral_mult, bmd0_g_cm2, co
             const[SECONDARY_RATE, c] = sites[j].secondary_per_day * mineral_mult
             const[REMODELING, c] = a
             const[FORMATION, c] = a - bmd.loss_per_day(sites[j], loss_mult, tissue, frac)
-            const[CAPACITY, c] = bmd.modeling_capacity(sites[j], tissue, frac)
+            const[CAPACITY, c] = bmd.modeling_capacity(r.modeling_capacity_frac, tissue, frac)
 
 
 @equation

@@ -70,6 +70,7 @@ class RemodelingParams:
     oca_apoptosis_per_day: float
     tgfb_kd_obu_rel: float
     modeling_formation_frac: float
+    modeling_capacity_frac: float
     tgfb_kd_obp_rel: float
     tgfb_kd_oca_rel: float
     rankl_opg_binding_rel: float
@@ -126,8 +127,8 @@ class SiteBMDParams:
     BMD to the powers ``bvtv_bmd_exponent`` and -``porosity_bmd_exponent``: model.bmd.volume_frac).
     lambda is the untreated loss (``untreated_loss_pct_per_year`` of the site's aBMD a year for
     a woman at T-score -2.5, ``cortical_loss_share_frac`` of it cortical). Formation beyond
-    the refilling of resorbed bone builds at most ``modeling_capacity_frac`` of a compartment's
-    baseline volume (model.bmd.formed).
+    the refilling of resorbed bone builds at most ``remodeling.modeling_capacity_frac`` of a
+    compartment's baseline volume (model.bmd.formed).
     ``trabecular_share_frac``: the trabecular share of the site's areal BMD. The strength index
     (model.bone.strength_rel) weighs the compartments by ``strength_trabecular_share_frac``,
     trabecular apparent density to ``trabecular_strength_exponent`` and cortical bone volume
@@ -141,7 +142,6 @@ class SiteBMDParams:
     porosity_bmd_exponent: float
     trabecular_share_frac: float
     cortical_loss_share_frac: float
-    modeling_capacity_frac: float
     gamma_ob: float
     gamma_oc: float
     untreated_loss_pct_per_year: float
