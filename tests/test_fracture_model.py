@@ -1,28 +1,31 @@
 """The fracture hazard's pieces: remodeling space, waning imminent risk, hip-fracture mortality.
 
-The remodeling space (model.remodeling) replaces an instantaneous CTX multiplier: it lags
-turnover, closes when formation outpaces resorption (so an anabolic that raises CTX less than
-formation is not harmful) and reopens when an antiresorptive stops.
+The remodeling space (model.remodeling) replaces an instantaneous CTX multiplier: it follows
+activation with the lag of the formation period, closes when resorption is suppressed (with or
+without formation) and reopens when an antiresorptive stops.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 import pytest
-from model_fixtures import arm
+from conftest import ROOT
 
-from osteotrial.calibration.hip_base import hip_base_per_year
-from osteotrial.calibration.objective import cohort_means, typical_cohort
-from osteotrial.cohort.population import PopulationParams
-from osteotrial.cohort.sampling import Cohort
-from osteotrial.engine.simulate import simulate_arm
-from osteotrial.model import fracture
-from osteotrial.model.records import FRACTURE_TYPES, pack_model
-from osteotrial.trial.schedules import Schedule
-from osteotrial.units import DAYS_PER_YEAR
+from osteotrial.calibration.hip_base import HipSource, hip_base_per_year
+from osteotrial.calibration.objective import typical_patient
+from osteotrial.cohort.population import (
+    PopulationParams,
+    covariates_from_draws,
+    iiv_multipliers,
+    raw_candidate_draws,
+)
+from osteotrial.engine.reference import reference_bone
+from osteotrial.model import fracture, remodeling
+from osteotrial.model.records import pack_model
+from osteotrial.trial.config import load_config
+from osteotrial.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 
 @pytest.fixture(scope="module")
@@ -30,85 +33,86 @@ def records(params):
     return pack_model(params)
 
 
-YEAR = 365.25
-UNTREATED = arm(("placebo", 0, 30.4375, 0, YEAR))
-SCHEDULE = Schedule(1.0, YEAR, (1.0, 3.0, 6.0, 9.0, 12.0), (7.0, 14.0), ())
+def space_rate(records, oba: float, oca: float, space: float) -> float:
+    """Return d(remodeling space)/dt of model.remodeling.cell_rhs for given cell pools."""
+    y = np.ones(remodeling.N_CELL_STATES)
+    y[remodeling.TOLERANCE] = 0.0
+    y[remodeling.OBA], y[remodeling.OCA], y[remodeling.REMODELING_SPACE] = oba, oca, space
+    dy = np.empty_like(y)
+    remodeling.cell_rhs(y, 1.0, 0.0, 0.0, records.remodeling[0], dy)
+    return dy[remodeling.REMODELING_SPACE]
 
 
-def patients(*variants: dict) -> Cohort:
-    """Typical FRAME patients (objective.typical_patient), one per variant: each variant
-    changes the age, T-scores (all sites, BMD with them) or prior fractures of the first."""
-    age, tscores = cohort_means("frame")
-    rows = []
-    for variant in variants:
-        shift = variant.get("tscore_shift", 0.0)
-        row = typical_cohort(variant.get("age", age), {s: t + shift for s, t in tscores})
-        rows.append(
-            dataclasses.replace(
-                row,
-                prevalent_vertebral_fracture_count=np.array([variant.get("prevalent", 0)]),
-                prior_nonvertebral_fracture=np.array([variant.get("prior_nonvertebral", False)]),
-            )
+@pytest.mark.parametrize(
+    "oba,oca,closes",
+    [
+        (1.0, 1.0, None),  # untreated: steady at 1
+        (0.5, 0.5, True),  # both cell types suppressed equally: the space closes (not c / b)
+        (0.5, 0.2, True),  # antiresorptive: resorption falls more than formation
+        (2.5, 0.5, True),  # romosozumab: formation up, resorption down
+        (3.0, 2.0, False),  # more activation opens more cavities, whatever formation does
+        (1.0, 1.8, False),  # rebound after stopping an antiresorptive: the space reopens
+    ],
+)
+def test_remodeling_space_follows_activation(records, oba, oca, closes):
+    rate = space_rate(records, oba, oca, 1.0)
+    if closes is None:
+        assert rate == 0.0
+    else:
+        assert (rate < 0.0) == closes
+        # its quasi-steady state is the activation (resorption) level, not resorption over
+        # formation (Heaney 1994's remodeling transient)
+        assert space_rate(records, oba, oca, oca) == pytest.approx(0.0, abs=1e-15)
+        if oba != 1.0:
+            assert space_rate(records, oba, oca, oca / oba) != pytest.approx(0.0, abs=1e-6)
+
+
+def test_vertebral_hazard_after_stopping_denosumab_rises_above_never_treated(params):
+    """The issue's shape: two typical DEFEND women of the same BMD, one on denosumab for two
+    years then off, one never treated. The non-BMD part of the vertebral hazard (the same
+    T-score put into both) is lower on treatment, then, as resorption overshoots after the
+    last dose wears off, higher than the never-treated woman's for months, by a share that
+    follows the resorption overshoot (log hazard ratio at least half of beta_v times the log of
+    the peak osteoclast level). With the old space (tending to c / b) the rise was a tenth of
+    that: osteoblasts follow osteoclasts up. Integrated by LSODA (engine.reference)."""
+    trial = load_config("denosumab_discontinuation", config_dir=ROOT / "config")
+    patient = typical_patient("denosumab_discontinuation")
+    months = np.arange(0.0, 49.0)
+    days = np.rint(months * DAYS_PER_MONTH)
+    cells = {
+        arm: reference_bone(patient, trial.arms[arm], params, trial.schedule, days)[:, :, 0]
+        for arm in ("denosumab", "placebo")
+    }
+    records = pack_model(params)
+    vertebral, fp = records.fracture_types[0], records.fracture[0]
+
+    def hazard(arm: str) -> np.ndarray:
+        space = cells[arm][remodeling.REMODELING_SPACE]
+        return np.array(
+            [
+                fracture.fracture_hazard_per_year(vertebral, fp, 0.0, 70.0, -2.5, math.log(s), 0.0)
+                for s in space
+            ]
         )
-    columns = {
-        f.name: np.concatenate([getattr(row, f.name) for row in rows])
-        for f in dataclasses.fields(Cohort)
-    }
-    columns["patient_id"] = np.arange(len(rows))
-    return Cohort(**columns)
+
+    ratio = hazard("denosumab") / hazard("placebo")
+    on, off = (months > 3) & (months <= 24), months > 24
+    assert np.all(ratio[on] < 0.9)
+    peak_oca = cells["denosumab"][remodeling.OCA][off].max()
+    assert peak_oca > 1.1  # the resorption overshoot exists: the comparison can fail
+    above = ratio[off] > 1.0
+    assert above.sum() >= 3  # for a while: months, not a day
+    log_peak = math.log(ratio[off].max())
+    assert log_peak >= 0.5 * vertebral.remodeling_space_log_hr * math.log(peak_oca)
 
 
-def year_hazards(params, cohort: Cohort, regimen=UNTREATED) -> dict[str, np.ndarray]:
-    """Cumulative hazard of each fracture type over one year, one value per patient."""
-    result = simulate_arm(cohort, regimen, params, SCHEDULE, record_pk=False)
-    return {kind: result.cumulative_hazard[kind][-1] for kind in FRACTURE_TYPES}
-
-
-def test_fracture_hazards_rise_with_lower_bmd_and_older_age(params):
-    """Every type's hazard falls with every standard deviation of BMD gained (Marshall 1996)
-    and rises with age, whatever the fitted base hazards."""
-    by_bmd = year_hazards(params, patients(*({"tscore_shift": d} for d in (-1.0, -0.5, 0, 0.5))))
-    by_age = year_hazards(params, patients(*({"age": a} for a in (60.0, 70.0, 80.0))))
-    for kind in FRACTURE_TYPES:
-        assert (by_bmd[kind] > 0.0).all() and (np.diff(by_bmd[kind]) < 0.0).all(), kind
-        assert (np.diff(by_age[kind]) > 0.0).all(), kind
-
-
-def test_prior_fractures_raise_the_hazard_and_most_of_their_own_kind(params):
-    """A prevalent vertebral fracture raises every type's hazard and the vertebral one most; a
-    prior nonvertebral fracture raises every type's hazard (Black 1999, Kanis 2004)."""
-    h = year_hazards(params, patients({}, {"prevalent": 1}, {"prior_nonvertebral": True}))
-    rr_vertebral = {kind: h[kind][1] / h[kind][0] for kind in FRACTURE_TYPES}
-    for kind in FRACTURE_TYPES:
-        assert rr_vertebral[kind] > 1.0 and h[kind][2] > h[kind][0], kind
-    assert rr_vertebral["vertebral"] == max(rr_vertebral.values())
-
-
-def test_treatment_lowers_the_hazard_with_a_lag_and_stopping_brings_it_back(params):
-    """Denosumab (60 mg at day 0 only, stopped at month 6) lowers each type's hazard through
-    BMD and the remodeling space, not through CTX: in the first week, when CTX is already
-    down by more than half, the vertebral hazard has barely moved; it is lowest months later
-    and rises again once resorption returns after the missed dose."""
-    cohort = patients({})
-    stopped = arm(("denosumab", 60.0, 182.625, 0.0, 180.0))
-    schedule = Schedule(1.0, 2 * YEAR, (1.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0, 24.0), (7.0,), ())
-    on = simulate_arm(cohort, stopped, params, schedule, record_pk=False)
-    off = simulate_arm(cohort, arm(("placebo", 0, 30.4375, 0, 2 * YEAR)), params, schedule)
-    days = on.record_days
-    for kind in FRACTURE_TYPES:
-        assert on.cumulative_hazard[kind][-1, 0] < off.cumulative_hazard[kind][-1, 0], kind
-    # hazard rate ratio (on / untreated) over each interval between record days
-    rate = {
-        name: np.diff(r.cumulative_hazard["vertebral"][:, 0]) / np.diff(days)
-        for name, r in (("on", on), ("off", off))
-    }
-    ratio = rate["on"] / rate["off"]
-    week = int(np.argmin(np.abs(days - 7.0)))
-    assert on.ctx_rel[week, 0] < 0.5
-    first_week, lowest = ratio[week - 1], ratio.min()
-    assert lowest < 0.9 and first_week > 1.0 - 0.25 * (1.0 - lowest)
-    assert days[1:][np.argmin(ratio)] >= 3 * 30.4375  # lowest months into treatment
-    assert ratio[-1] > lowest + 0.5 * (1.0 - lowest)  # back towards untreated after stopping
+def test_smaller_remodeling_space_lowers_every_fracture_hazard(records):
+    fp = records.fracture[0]
+    for ft in records.fracture_types:
+        base = fracture.fracture_hazard_per_year(ft, fp, 0.0, 70.0, -2.5, 0.0, 0.0)
+        closed = fracture.fracture_hazard_per_year(ft, fp, 0.0, 70.0, -2.5, math.log(0.5), 0.0)
+        assert 0.0 < closed < base
+        assert closed / base == pytest.approx(0.5**ft.remodeling_space_log_hr)
 
 
 def test_imminent_risk_wanes(records):
@@ -137,21 +141,51 @@ def test_excess_death_after_a_hip_fracture_wanes(records):
     assert base < two_years < 0.5 * (base + just_after)
 
 
-def test_an_anabolic_lowers_every_hazard_within_its_year(params):
-    """Romosozumab 210 mg monthly (formation up, resorption down): by month 12 each type's
-    hazard is below the untreated woman's, and the vertebral one most (FRAME's ordering of
-    relative risk reductions, targets.yaml: new vertebral far above nonvertebral)."""
-    cohort = patients({})
-    romosozumab = arm(("romosozumab", 210.0, 30.4375, 0.0, YEAR))
-    on = simulate_arm(cohort, romosozumab, params, SCHEDULE, record_pk=False)
-    off = simulate_arm(cohort, UNTREATED, params, SCHEDULE, record_pk=False)
-    ratio = {  # hazard ratio over the last month of the year
-        kind: float(np.diff(on.cumulative_hazard[kind][-2:, 0])[0])
-        / float(np.diff(off.cumulative_hazard[kind][-2:, 0])[0])
-        for kind in FRACTURE_TYPES
-    }
-    assert all(r < 1.0 for r in ratio.values()), ratio
-    assert ratio["vertebral"] == min(ratio.values()), ratio
+def source_hip_hazards(params, seed: int, n: int = 400_000):
+    """Return the baseline hip hazard per year of the source population's women aged 70-74,
+    drawn as the screening draws them (covariates, fracture history, frailty) and scored by the
+    engine's own static factors (model.fracture.static_log_risk) and hazard."""
+    pop = PopulationParams()
+    ids = np.arange(n)
+    women = covariates_from_draws(raw_candidate_draws(seed, ids), pop)
+    frailty = iiv_multipliers(seed, ids, pop)["mult_fracture_frailty"]
+    band = (women["age_years"] >= 70.0) & (women["age_years"] < 75.0)
+    records = pack_model(params)
+    ft, fp = records.fracture_types[fracture.HIP], records.fracture[0]
+    static = fracture.static_log_risk(
+        ft,
+        frailty,
+        women["bmi_kg_m2"],
+        women["prevalent_vertebral_fracture_count"] > 0,
+        women["prior_nonvertebral_fracture"] | women["prior_hip_fracture"],
+    )
+    tscore = women[f"tscore_{params.fracture.hip.bmd_site.lower()}"]
+    hazard = [
+        fracture.fracture_hazard_per_year(
+            ft, fp, static[i], women["age_years"][i], tscore[i], 0.0, 0.0
+        )
+        for i in np.flatnonzero(band)
+    ]
+    return np.asarray(hazard)
+
+
+def test_source_population_average_hip_hazard_is_the_published_rate(params):
+    """The hip base is normalized so that the mean over the source population's women of 70-74
+    of every static multiplier is 1: their mean hazard is the Million Women Study rate, not
+    the rate times the multipliers' mean (the double count of issue 24: the old base, 0.0036,
+    gives x1.29). Fresh draws, as screening makes them, scored by the engine's functions."""
+    hazards = source_hip_hazards(params, seed=7)
+    rate = HipSource().rate_per_year()
+    se = hazards.std() / np.sqrt(hazards.size) / rate
+    assert se < 0.01
+    assert hazards.mean() / rate == pytest.approx(1.0, abs=max(4 * se, 0.02))
+
+
+def test_stored_hip_base_is_the_derivation(params):
+    """config/model.yaml holds the derived hip base (calibration.hip_base), not a typed one."""
+    assert hip_base_per_year(params.fracture) == pytest.approx(
+        params.fracture.hip.base_per_year, rel=1e-5
+    )
 
 
 def test_hip_base_follows_the_source_population(params):

@@ -45,17 +45,19 @@ FRACTURE_FIT: tuple[tuple[str, str], ...] = (
     ("fracture.hip", "remodeling_space_log_hr"),
 )
 FRAME = "frame"  # the trial file (config/trials) of this stage
-N_PER_ARM_FIT = 1500
 RRR_SCALE = 0.08  # weight of a relative risk reduction residual (not a published value)
 _CACHE: dict[str, Any] = {}
 
 
 def _frame_setup() -> tuple[dict[str, Any], Any]:
-    """Return the arms of config/trials/frame.yaml and a screened cohort of N_PER_ARM_FIT each."""
+    """Return the arms of config/trials/frame.yaml and its screened cohort: the trial file's
+    allocation (the published arm sizes) and seed, so the women whose expected incidences are
+    fitted are those whose events the workflow draws (tests/test_calibration.py), and the fit
+    and that check differ only by the events drawn, not by the cohort."""
     if "frame" not in _CACHE:
         design = trial_design(FRAME)
-        allocation = dict.fromkeys(design.arms, N_PER_ARM_FIT)
-        cohort = sample_cohort(CohortSpec.from_dict(design.cohort_spec), allocation, design.seed)
+        allocation, seed = design.cohort_allocation("randomized"), design.cohort_seed("randomized")
+        cohort = sample_cohort(CohortSpec.from_dict(design.cohort_spec), allocation, seed)
         _CACHE["frame"] = (design.arms, cohort)
     return _CACHE["frame"]
 

@@ -10,10 +10,10 @@ Hazard of fracture type k, per year:
 
 w(u) = exp(-u / tau_imm) for u >= 0 (0 before any new fracture): the imminent risk after a
 fracture wanes over 1-2 years (Johansson 2017, R). s is the remodeling space relative to
-baseline, a state of the bone model (cavities opened by osteoclasts, refilled by osteoblasts
-over the formation period): it carries the part of the risk that BMD does not, lags turnover by
-months, does not vanish the day CTX recovers, and falls on an anabolic that raises formation
-more than resorption. beta_k >= 0 (log hazard ratio per log remodeling space) is fitted to
+baseline, a state of the bone model (cavities opened by osteoclasts, refilled over the
+formation period; proportional to activation, model.remodeling): it carries the part of the
+risk that BMD does not, lags turnover by months, does not vanish the day CTX recovers, falls
+when resorption is suppressed (with or without formation) and rises with a resorption rebound. beta_k >= 0 (log hazard ratio per log remodeling space) is fitted to
 FRAME.
 Death: Gompertz, h = d70 exp(g (age - 70)), times 1 + (rr_hip - 1) exp(-(t - t_hip) / tau_hip)
 after a hip fracture in the trial: the excess mortality after a hip fracture is largest in the

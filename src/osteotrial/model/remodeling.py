@@ -51,14 +51,21 @@ BMD gain of long-term denosumab.
     dc/dt = k_c (q phi(L) - rho_oca(c) c)
     dq/dt = k_q (1 - q) + k_u (1 - q phi(L))   (precursors accumulate while RANKL is blocked)
 
-Remodeling space (relative to baseline): cavities opened by osteoclasts and refilled by
-osteoblasts over the formation period (Parfitt; Heaney 1994 remodeling transient, R),
+Remodeling space (relative to baseline): cavities opened by osteoclasts and refilled over the
+formation period T_rs (Parfitt 1983; Heaney 1994 remodeling transient: the space is the
+activation frequency times the duration of a remodeling cycle, R; Eriksen 1994 for T_rs, R),
 
-    ds/dt = (c - b s) / T_rs
+    ds/dt = (c - s) / T_rs
 
-so s = c / b at quasi-steady state: an antiresorptive closes it (c falls first), an anabolic
-that raises formation more than resorption closes it too, and stopping an antiresorptive
-reopens it. It carries the part of fracture risk that BMD does not (model.fracture).
+so s follows activation (resorption, c) with a lag of the formation period: it is proportional
+to activation at steady state, not to c / b. Each open cavity is refilled by its own team of
+osteoblasts at the appositional rate, so the time a cavity stays open is the formation period
+whatever the number of osteoblasts elsewhere (the osteoblast pool b counts those teams and is
+itself proportional to the forming sites). Equal suppression of both cell types therefore
+closes the space and protects (an antiresorptive), romosozumab closes it through its fall in
+resorption, and the resorption overshoot after stopping denosumab reopens it beyond baseline
+for as long as it lasts. It carries the part of fracture risk that BMD does not
+(model.fracture).
 
 Drugs enter only through their concentrations (denosumab binds RANKL, romosozumab binds
 sclerostin); nothing here knows an arm. ``r`` is a remodeling record
@@ -204,4 +211,4 @@ def cell_rhs(y, wnt_raw_now: float, log_wnt_raw: float, denosumab_nm: float, r, 
         1.0 - recruitment
     )
     dy[TOLERANCE] = tolerance_rhs(wnt_raw_now, tolerance, r)
-    dy[REMODELING_SPACE] = (oca - oba * y[REMODELING_SPACE]) / r.remodeling_space_days
+    dy[REMODELING_SPACE] = (oca - y[REMODELING_SPACE]) / r.remodeling_space_days
