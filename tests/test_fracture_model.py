@@ -198,3 +198,72 @@ def test_hip_base_follows_the_source_population(params):
     assert ratio == pytest.approx(np.sqrt((1 + 0.4**2) / (1 + 0.8**2)), rel=1e-9)
     low_bmd = PopulationParams(tscore_th_mean=-1.5)
     assert hip_base_per_year(params.fracture, low_bmd, n=50_000) < 0.5 * base
+
+
+def vertebral_hazard(records, prevalent: float, count: float, days_since_new: float) -> float:
+    """Return the vertebral hazard per year (model.fracture.hazards_per_year) of a woman with
+    ``prevalent`` vertebral fractures at baseline and ``count`` now, her last new fracture
+    ``days_since_new`` ago (inf: none), all else equal (static risk as the cohort computes it)."""
+    static = np.zeros((fracture.N_FRACTURE_TYPES, 1))
+    static[:, 0] = [
+        fracture.static_log_risk(ft, np.ones(1), np.full(1, 25.0), np.array([prevalent >= 1]),
+                                 np.zeros(1, bool))[0]
+        for ft in records.fracture_types
+    ]  # fmt: skip
+    status = np.zeros(fracture.N_STATUS)
+    fracture.reset_status(status, prevalent)
+    status[fracture.VERTEBRAL_COUNT] = count
+    status[fracture.FIRST_EVENT_DAY] = 1000.0 - days_since_new
+    haz = np.zeros(fracture.N_HAZARDS)
+    tscores = np.full(3, -2.5)
+    fracture.hazards_per_year(
+        records.fracture_types, records.fracture[0], static, 0, 70.0, tscores, 1.0, status,
+        1000.0, haz,
+    )  # fmt: skip
+    return haz[fracture.VERTEBRAL]
+
+
+def test_vertebral_hazard_cascades_with_the_number_of_fractures(records, params):
+    """Ross 1991's gradient: one vertebral fracture multiplies the vertebral hazard by
+    rr_prevalent_vertebral, two or more by rr_two_or_more_vertebral again; a new fracture in
+    the trial counts like a prevalent one once the imminent risk has waned, and on top of it
+    while it has not."""
+    f = params.fracture
+    none = vertebral_hazard(records, 0, 0, np.inf)
+    one = vertebral_hazard(records, 1, 1, np.inf)
+    two = vertebral_hazard(records, 2, 2, np.inf)
+    three = vertebral_hazard(records, 3, 3, np.inf)
+    assert one / none == pytest.approx(f.vertebral.rr_prevalent_vertebral)
+    assert two / one == pytest.approx(f.rr_two_or_more_vertebral) and two / one > 1.5
+    assert three == pytest.approx(two)  # Ross's top category: two or more
+    long_ago = 1e6  # the imminent risk has waned entirely
+    assert vertebral_hazard(records, 0, 1, long_ago) == pytest.approx(one)
+    assert vertebral_hazard(records, 1, 2, long_ago) == pytest.approx(two)
+    fresh = vertebral_hazard(records, 0, 1, 0.0)
+    assert fresh / none == pytest.approx(
+        f.vertebral.rr_prevalent_vertebral * f.rr_incident_fracture
+    )
+
+
+def test_a_new_vertebral_fracture_raises_the_count(records):
+    """The event rule counts each new vertebral fracture in the status (not a hip one)."""
+    status = np.zeros(fracture.N_STATUS)
+    fracture.reset_status(status, 1.0)
+    n_thr = np.array([3, 2, 2])
+    thresholds = np.full((3, 3, 1), np.inf)
+    thresholds[fracture.VERTEBRAL, :2, 0] = [0.5, 0.9]
+    thresholds[fracture.HIP, 0, 0] = 0.2
+    days = np.full((3, 3, 1), np.nan)
+
+    class Out:
+        pass
+
+    out = Out()
+    out.days, out.death_day = days, np.full(1, np.nan)
+    haz = np.array([365.25, 365.25, 0.0, 0.0])  # one unit of cumulative hazard per day
+    cum, prev = np.zeros(4), haz.copy()
+    fracture.advance_events(0, 0.0, 1.0, haz, cum, prev, thresholds, n_thr, np.full(1, 9.0),
+                            out, status)  # fmt: skip
+    assert status[fracture.VERTEBRAL_COUNT] == 3.0  # 1 prevalent + 2 new
+    assert status[fracture.PREVALENT_VERTEBRAL] == 1.0
+    assert np.isfinite(out.days[fracture.HIP, 0, 0])

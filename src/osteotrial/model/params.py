@@ -239,6 +239,7 @@ class FractureParams:
     reference_age_years: float
     reference_tscore: float
     rr_incident_fracture: float
+    rr_two_or_more_vertebral: float
     incident_risk_waning_years: float
     vertebral_clinical_frac: float
     death_per_year_at_70: float
