@@ -7,6 +7,7 @@ without formation) and reopens when an antiresorptive stops.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -33,48 +34,52 @@ def records(params):
     return pack_model(params)
 
 
-def space_rate(records, oba: float, oca: float, space: float) -> float:
-    """Return d(remodeling space)/dt of model.remodeling.cell_rhs for given cell pools."""
+def space_rate(records, oba: float, oca: float, space: float, theta: float | None = None) -> float:
+    """Return d(remodeling space)/dt of model.remodeling.cell_rhs for given cell pools, with
+    the refill exponent theta of the records (or ``theta``)."""
     y = np.ones(remodeling.N_CELL_STATES)
     y[remodeling.TOLERANCE] = 0.0
     y[remodeling.OBA], y[remodeling.OCA], y[remodeling.REMODELING_SPACE] = oba, oca, space
     dy = np.empty_like(y)
-    remodeling.cell_rhs(y, 1.0, 0.0, 0.0, records.remodeling[0], dy)
+    r = records.remodeling[0].copy()
+    if theta is not None:
+        r.remodeling_space_refill_exponent = theta
+    remodeling.cell_rhs(y, 1.0, 0.0, 0.0, r, dy)
     return dy[remodeling.REMODELING_SPACE]
 
 
+@pytest.mark.parametrize("theta", [0.0, 0.5, 1.0, None])
 @pytest.mark.parametrize(
-    "oba,oca,closes",
-    [
-        (1.0, 1.0, None),  # untreated: steady at 1
-        (0.5, 0.5, True),  # both cell types suppressed equally: the space closes (not c / b)
-        (0.5, 0.2, True),  # antiresorptive: resorption falls more than formation
-        (2.5, 0.5, True),  # romosozumab: formation up, resorption down
-        (3.0, 2.0, False),  # more activation opens more cavities, whatever formation does
-        (1.0, 1.8, False),  # rebound after stopping an antiresorptive: the space reopens
-    ],
+    "oba,oca",
+    [(1.0, 1.0), (0.5, 0.5), (0.5, 0.2), (2.5, 0.5), (3.0, 2.0), (1.0, 1.8)],
 )
-def test_remodeling_space_follows_activation(records, oba, oca, closes):
-    rate = space_rate(records, oba, oca, 1.0)
-    if closes is None:
-        assert rate == 0.0
-    else:
-        assert (rate < 0.0) == closes
-        # its quasi-steady state is the activation (resorption) level, not resorption over
-        # formation (Heaney 1994's remodeling transient)
-        assert space_rate(records, oba, oca, oca) == pytest.approx(0.0, abs=1e-15)
-        if oba != 1.0:
-            assert space_rate(records, oba, oca, oca / oba) != pytest.approx(0.0, abs=1e-6)
+def test_remodeling_space_tends_to_activation_over_refilling(records, oba, oca, theta):
+    """The space tends to c / b^theta: c at theta 0 (Heaney 1994: proportional to activation),
+    c / b at theta 1 (the model before issue 24); None: the configured theta."""
+    t = records.remodeling[0].remodeling_space_refill_exponent if theta is None else theta
+    steady = oca / oba**t
+    assert space_rate(records, oba, oca, steady, theta) == pytest.approx(0.0, abs=1e-12)
+    assert space_rate(records, oba, oca, 1.0, theta) * (steady - 1.0) >= 0.0  # moves toward it
 
 
-def test_vertebral_hazard_after_stopping_denosumab_rises_above_never_treated(params):
-    """The issue's shape: two typical DEFEND women of the same BMD, one on denosumab for two
-    years then off, one never treated. The non-BMD part of the vertebral hazard (the same
-    T-score put into both) is lower on treatment, then, as resorption overshoots after the
-    last dose wears off, higher than the never-treated woman's for months, by a share that
-    follows the resorption overshoot (log hazard ratio at least half of beta_v times the log of
-    the peak osteoclast level). With the old space (tending to c / b) the rise was a tenth of
-    that: osteoblasts follow osteoclasts up. Integrated by LSODA (engine.reference)."""
+def test_equal_suppression_of_both_cells_closes_the_space_unless_theta_is_one(records):
+    """Resorption and formation suppressed alike (c = b = 0.5): the space closes for every
+    theta below 1 (the configured one included), and not at all under the old c / b."""
+    for theta in (0.0, 0.5, None):
+        assert space_rate(records, 0.5, 0.5, 1.0, theta) < 0.0
+    assert space_rate(records, 0.5, 0.5, 1.0, 1.0) == 0.0
+    assert records.remodeling[0].remodeling_space_refill_exponent < 1.0
+
+
+def stopped_vs_never(params, theta: float | None):
+    """Return months, the ratio of the vertebral hazards at equal BMD of a typical DEFEND woman
+    on denosumab for two years then off over a never-treated one (the non-BMD part: the same
+    T-score put into both), and the stopped woman's osteoclasts (LSODA, engine.reference)."""
+    if theta is not None:
+        remodeling_params = dataclasses.replace(
+            params.remodeling, remodeling_space_refill_exponent=theta
+        )
+        params = dataclasses.replace(params, remodeling=remodeling_params)
     trial = load_config("denosumab_discontinuation", config_dir=ROOT / "config")
     patient = typical_patient("denosumab_discontinuation")
     months = np.arange(0.0, 49.0)
@@ -84,7 +89,7 @@ def test_vertebral_hazard_after_stopping_denosumab_rises_above_never_treated(par
         for arm in ("denosumab", "placebo")
     }
     records = pack_model(params)
-    vertebral, fp = records.fracture_types[0], records.fracture[0]
+    vertebral, fp = records.fracture_types[fracture.VERTEBRAL], records.fracture[0]
 
     def hazard(arm: str) -> np.ndarray:
         space = cells[arm][remodeling.REMODELING_SPACE]
@@ -95,15 +100,28 @@ def test_vertebral_hazard_after_stopping_denosumab_rises_above_never_treated(par
             ]
         )
 
-    ratio = hazard("denosumab") / hazard("placebo")
-    on, off = (months > 3) & (months <= 24), months > 24
-    assert np.all(ratio[on] < 0.9)
-    peak_oca = cells["denosumab"][remodeling.OCA][off].max()
-    assert peak_oca > 1.1  # the resorption overshoot exists: the comparison can fail
-    above = ratio[off] > 1.0
-    assert above.sum() >= 3  # for a while: months, not a day
-    log_peak = math.log(ratio[off].max())
-    assert log_peak >= 0.5 * vertebral.remodeling_space_log_hr * math.log(peak_oca)
+    return months, hazard("denosumab") / hazard("placebo"), cells["denosumab"][remodeling.OCA]
+
+
+def test_vertebral_hazard_after_stopping_denosumab_rises_above_never_treated(params):
+    """The issue's shape: the non-BMD part of the vertebral hazard of a woman who stops
+    denosumab after two years is lower than a never-treated woman's on treatment, then higher
+    for months as resorption overshoots. With the space proportional to activation (theta 0)
+    the rise follows the overshoot (log hazard ratio at least half of beta_v times the log of
+    the peak osteoclast level); under the old c / b (theta 1) it was under a third of that,
+    as osteoblasts follow osteoclasts up; the configured theta lies between."""
+    beta = params.fracture.vertebral.remodeling_space_log_hr
+    peaks = {}
+    for theta in (0.0, None, 1.0):
+        months, ratio, oca = stopped_vs_never(params, theta)
+        on, off = (months > 3) & (months <= 24), months > 24
+        assert np.all(ratio[on] < 0.9), theta
+        assert (ratio[off] > 1.0).sum() >= 3, theta  # for a while: months, not a day
+        peak_oca = oca[off].max()
+        assert peak_oca > 1.1  # the resorption overshoot exists: the comparison can fail
+        peaks[theta] = math.log(ratio[off].max()) / (beta * math.log(peak_oca))
+    assert peaks[0.0] >= 0.5 > 0.3 >= peaks[1.0]
+    assert peaks[0.0] > peaks[None] > peaks[1.0]
 
 
 def test_smaller_remodeling_space_lowers_every_fracture_hazard(records):

@@ -91,6 +91,7 @@ class RemodelingParams:
     tolerance_off_per_day: float
     tolerance_gain: float
     remodeling_space_days: float
+    remodeling_space_refill_exponent: float
 
     def __post_init__(self) -> None:
         _check_positive(
@@ -104,6 +105,7 @@ class RemodelingParams:
                 "precursor_use_per_day",
                 "rankl_osteocyte_frac",
                 "modeling_formation_frac",
+                "remodeling_space_refill_exponent",
             ),
         )
         if self.wnt_max_fold <= 1.0:
@@ -112,6 +114,8 @@ class RemodelingParams:
             raise ValueError("remodeling.rankl_osteocyte_frac must be < 1")
         if self.modeling_formation_frac >= 1.0:
             raise ValueError("remodeling.modeling_formation_frac must be < 1")
+        if self.remodeling_space_refill_exponent > 1.0:
+            raise ValueError("remodeling.remodeling_space_refill_exponent must be in [0, 1]")
 
 
 @dataclass(frozen=True)
