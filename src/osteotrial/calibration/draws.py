@@ -30,13 +30,16 @@ from scipy import stats
 
 from osteotrial.calibration.estimates import NAN, Z95, Estimate, pick
 
+# the quantiles of the central range: the level of every normal interval here (Z95)
+TAILS = (float(stats.norm.cdf(-Z95)), float(stats.norm.cdf(Z95)))
+
 
 def binomial_interval(p: float, n: float) -> Estimate:
     """Return p with the central 95 % range of a proportion of n draws at probability p."""
     if not (n >= 1 and 0.0 <= p <= 1.0):
         return Estimate(p, NAN, NAN)
     n = int(round(n))
-    low, high = stats.binom.ppf([0.025, 0.975], n, p) / n
+    low, high = stats.binom.ppf(TAILS, n, p) / n
     return Estimate(p, float(low), float(high))
 
 
