@@ -122,3 +122,33 @@ def test_reduction_row_uses_the_expected_ratio_and_the_published_arm_sizes():
     reductions = no_effect.filter(pl.col("kind") == "relative_risk_reduction")
     strong = reductions.filter(pl.col("target") > 0.5)  # new vertebral: 0.73
     assert strong.height >= 1 and not strong["within"].any()
+
+
+def test_what_the_fracture_stage_fits_is_what_the_check_centres_on(params):
+    """The fracture stage's emulated values are the expected values of the calibration table for
+    FRAME's own cohort (the trial file's arm sizes and seed), read from the same table: every
+    incidence row's ``expected`` equals the fit's value, and the expected table stops at the
+    last fracture target; a trial without fracture targets gets an empty one."""
+    import yaml
+
+    from osteotrial.calibration import fracture
+    from osteotrial.calibration.objective import trial_design
+    from osteotrial.cohort.sampling import CohortSpec, sample_cohort
+    from osteotrial.trial.jobs import trial_expected_fractures
+
+    model = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
+    fitted = fracture.fracture_emulated(model)
+    design = trial_design("frame")
+    randomized = design.cohort_allocation("randomized"), design.cohort_seed("randomized")
+    cohort = sample_cohort(CohortSpec.from_dict(design.cohort_spec), *randomized)
+    month = last_fracture_month(FRAME)
+    expected = trial_expected_fractures(cohort, design, params, month)
+    assert expected["time"].max() == month
+    tables = synthetic_tables([CONTROL, TREATED], [month], [14.0])
+    rows = comparison.compare(FRAME, {**tables, "expected": expected}, TREATED, CONTROL)
+    incidence = rows.filter(pl.col("kind") == "fracture_incidence")["expected"].to_numpy()
+    reduction = rows.filter(pl.col("kind") == "relative_risk_reduction")["expected"].to_numpy()
+    n = len(FRAME["fracture_incidence"])
+    np.testing.assert_allclose(fitted, np.concatenate([incidence, reduction]), rtol=1e-12)
+    assert fitted[:n].min() > 0.0
+    assert trial_expected_fractures(cohort, design, params, 0.0).height == 0
