@@ -38,15 +38,12 @@ import numpy as np
 import yaml
 
 from osteotrial.calibration.objective import Target, positive_part
+from osteotrial.calibration.posterior_file import LIKELIHOOD
 from osteotrial.calibration.remodeling import emulated_of_sets, remodeling_targets
 from osteotrial.calibration.targets import read_targets
 from osteotrial.model.params import ModelParams
 
 Z95 = 1.959963984540054  # the 97.5 % normal quantile: a 95 % CI is mean +- Z95 SE
-# The name of this likelihood in a posterior file's ``likelihood`` field; files sampled under
-# the fit's objective (exp(-S/2)) say ``objective-weights``.
-LIKELIHOOD = "published-se-plus-discrepancy"
-OLD_LIKELIHOOD = "objective-weights"
 # kind -> (absolute, relative, why): discrepancy = hypot(absolute, relative * |published|),
 # the absolute part in the target's unit. Assumptions (A), each argued from what this project
 # measured or what the targets file itself shows.
@@ -228,8 +225,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{row.source:75s} {row.kind:12s} SE {row.se:<8.3g} disc {row.discrepancy:<7.3g} "
               f"SD {row.sd:<7.3g} z {r:+6.2f}  ({row.se_from})")  # fmt: skip
     points, shapes = res[: len(rows)], res[len(rows) :]
-    print(f"{len(rows)} point rows: sum z^2 {points @ points:.2f}; {len(shapes)} shape hinges: "
-          f"sum {shapes @ shapes:.2f}")  # fmt: skip
+    print(f"likelihood {LIKELIHOOD!r}: {len(rows)} point rows, sum z^2 {points @ points:.2f}; "
+          f"{len(shapes)} shape hinges, sum {shapes @ shapes:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":
