@@ -37,7 +37,7 @@ Evaluation: the walkers that step together run as patients of the same engine ca
 walker at a time.
 
 The stages of a run from scratch: ``tools/posterior_chain.sh`` (about 50 minutes on 2 cores,
-estimated in issue 24; 4 hours before; see docs/analyses.md for the run's figures).
+estimated in issue 24 under the new likelihood, not yet run; docs/analyses.md).
 """
 
 from __future__ import annotations

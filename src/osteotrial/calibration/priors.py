@@ -14,6 +14,7 @@ gains the Jacobian log(value).
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from jsonschema import Draft202012Validator
 
 from osteotrial.yaml_strict import safe_load_fast
@@ -107,3 +109,23 @@ def table(priors: Mapping[str, Any], fitted: Mapping[str, float]) -> list[str]:
             f"fit {value:<9.4g} z {z:+5.2f} {p['basis']:18s} {p['grade']}"
         )
     return lines
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: print every prior beside the model's value of the sampled parameters."""
+    from osteotrial.calibration import calibrate, uncertainty
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--priors", default=DEFAULT_FILE)
+    parser.add_argument("--model", default="config/model.yaml")
+    args = parser.parse_args(argv)
+    with open(args.model, encoding="utf-8") as handle:
+        model = yaml.safe_load(handle)
+    names = uncertainty.stages()["remodeling"][0]
+    values = calibrate.initial_values(model, names)
+    fitted = {f"{b}.{k}": float(v) for (b, k), v in zip(names, values, strict=True)}
+    print("\n".join(table(load_priors(args.priors), fitted)))
+
+
+if __name__ == "__main__":
+    main()
