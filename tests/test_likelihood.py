@@ -53,6 +53,14 @@ def test_every_row_has_a_stated_discrepancy_and_a_positive_sd():
     assert frame_ls.sd == pytest.approx(np.hypot(0.3, 1.31)) and frame_ls.sd != 0.75
 
 
+def test_a_target_of_a_new_kind_needs_a_stated_discrepancy():
+    from osteotrial.calibration.objective import Target
+
+    strength = Target("trials.bone_strength.strength_pct_change[0]", 5.3, 1.0, ("strength",))
+    with pytest.raises(ValueError, match="DISCREPANCY"):
+        likelihood.target_kind(strength)
+
+
 def test_one_sided_rows_cost_nothing_inside_their_bound_and_shapes_pass_through():
     rows = [
         likelihood.Row("a", "bmd_pct", 5.0, 0.0, "", 0.5, 0.5, False),

@@ -114,15 +114,25 @@ def se_from_ci(low: float, high: float, log: bool = False) -> float:
 
 
 def target_kind(target: Target) -> str:
-    """Return the ``DISCREPANCY`` kind of a remodeling target, from its probe."""
+    """Return the ``DISCREPANCY`` kind of a remodeling target, from its probe; a probe of a new
+    kind is an error until its discrepancy is stated."""
     kind = target.probe[0]
     if kind == "pk":
         return "pk_tmax" if target.probe[2] == "tmax" else "pk"
     if kind == "vs_placebo":
         return "bmd_pct" if target.probe[1].endswith("_bmd_pct_points") else "marker_pct"
-    return {"bmd": "bmd_pct", "marker_ratio": "marker_ratio", "ctx": "ctx_bound"}.get(
-        kind, "marker_pct"
-    )
+    kinds = {
+        "bmd": "bmd_pct",
+        "marker_ratio": "marker_ratio",
+        "ctx": "ctx_bound",
+        "ctx_pct": "marker_pct",
+    }
+    if kind not in kinds:
+        raise ValueError(
+            f"{target.source}: no model discrepancy is stated for targets of kind {kind!r}; "
+            "add one to calibration.likelihood.DISCREPANCY (with its reason) and target_kind"
+        )
+    return kinds[kind]
 
 
 def entry_at(data: Mapping[str, Any], source: str) -> tuple[Any, Any]:
