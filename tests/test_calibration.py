@@ -6,7 +6,8 @@ of their trial files, then compares the endpoint tables with the targets
 (osteotrial.calibration.comparison): BMD within tolerance, published fracture incidences and
 relative risk reductions inside the 95 % range of a trial of the published size around the
 model's expected value for the trial's own cohort (the workflow's ``expected`` table,
-calibration.draws), marker shape within 10 points. The cohort baselines are checked against targets.yaml in test_cohort.py.
+calibration.draws), marker shape within 10 points. The cohort baselines are checked against
+targets.yaml in test_cohort.py.
 """
 
 from __future__ import annotations
