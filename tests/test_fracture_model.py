@@ -1,8 +1,8 @@
 """The fracture hazard's pieces: remodeling space, waning imminent risk, hip-fracture mortality.
 
-The remodeling space (model.remodeling) replaces an instantaneous CTX multiplier: it lags
-turnover, closes when formation outpaces resorption (so an anabolic that raises CTX less than
-formation is not harmful) and reopens when an antiresorptive stops.
+The remodeling space (model.remodeling) replaces an instantaneous CTX multiplier: it follows
+activation with the lag of the formation period, closes when resorption is suppressed (with or
+without formation) and reopens when an antiresorptive stops.
 """
 
 from __future__ import annotations
@@ -12,17 +12,21 @@ import math
 
 import numpy as np
 import pytest
-from model_fixtures import arm
+from conftest import ROOT
 
-from osteotrial.calibration.hip_base import hip_base_per_year
-from osteotrial.calibration.objective import cohort_means, typical_cohort
-from osteotrial.cohort.population import PopulationParams
-from osteotrial.cohort.sampling import Cohort
-from osteotrial.engine.simulate import simulate_arm
-from osteotrial.model import fracture
-from osteotrial.model.records import FRACTURE_TYPES, pack_model
-from osteotrial.trial.schedules import Schedule
-from osteotrial.units import DAYS_PER_YEAR
+from osteotrial.calibration.hip_base import HipSource, hip_base_per_year
+from osteotrial.calibration.objective import typical_patient
+from osteotrial.cohort.population import (
+    PopulationParams,
+    covariates_from_draws,
+    iiv_multipliers,
+    raw_candidate_draws,
+)
+from osteotrial.engine.reference import reference_bone
+from osteotrial.model import fracture, remodeling
+from osteotrial.model.records import pack_model
+from osteotrial.trial.config import load_config
+from osteotrial.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 
 @pytest.fixture(scope="module")
@@ -30,85 +34,103 @@ def records(params):
     return pack_model(params)
 
 
-YEAR = 365.25
-UNTREATED = arm(("placebo", 0, 30.4375, 0, YEAR))
-SCHEDULE = Schedule(1.0, YEAR, (1.0, 3.0, 6.0, 9.0, 12.0), (7.0, 14.0), ())
+def space_rate(records, oba: float, oca: float, space: float, theta: float | None = None) -> float:
+    """Return d(remodeling space)/dt of model.remodeling.cell_rhs for given cell pools, with
+    the refill exponent theta of the records (or ``theta``)."""
+    y = np.ones(remodeling.N_CELL_STATES)
+    y[remodeling.TOLERANCE] = 0.0
+    y[remodeling.OBA], y[remodeling.OCA], y[remodeling.REMODELING_SPACE] = oba, oca, space
+    dy = np.empty_like(y)
+    r = records.remodeling[0].copy()
+    if theta is not None:
+        r.remodeling_space_refill_exponent = theta
+    remodeling.cell_rhs(y, 1.0, 0.0, 0.0, r, dy)
+    return dy[remodeling.REMODELING_SPACE]
 
 
-def patients(*variants: dict) -> Cohort:
-    """Typical FRAME patients (objective.typical_patient), one per variant: each variant
-    changes the age, T-scores (all sites, BMD with them) or prior fractures of the first."""
-    age, tscores = cohort_means("frame")
-    rows = []
-    for variant in variants:
-        shift = variant.get("tscore_shift", 0.0)
-        row = typical_cohort(variant.get("age", age), {s: t + shift for s, t in tscores})
-        rows.append(
-            dataclasses.replace(
-                row,
-                prevalent_vertebral_fracture_count=np.array([variant.get("prevalent", 0)]),
-                prior_nonvertebral_fracture=np.array([variant.get("prior_nonvertebral", False)]),
-            )
+@pytest.mark.parametrize("theta", [0.0, 0.5, 1.0, None])
+@pytest.mark.parametrize(
+    "oba,oca",
+    [(1.0, 1.0), (0.5, 0.5), (0.5, 0.2), (2.5, 0.5), (3.0, 2.0), (1.0, 1.8)],
+)
+def test_remodeling_space_tends_to_activation_over_refilling(records, oba, oca, theta):
+    """The space tends to c / b^theta: c at theta 0 (Heaney 1994: proportional to activation),
+    c / b at theta 1 (the model before issue 24); None: the configured theta."""
+    t = records.remodeling[0].remodeling_space_refill_exponent if theta is None else theta
+    steady = oca / oba**t
+    assert space_rate(records, oba, oca, steady, theta) == pytest.approx(0.0, abs=1e-12)
+    assert space_rate(records, oba, oca, 1.0, theta) * (steady - 1.0) >= 0.0  # moves toward it
+
+
+def test_equal_suppression_of_both_cells_closes_the_space_unless_theta_is_one(records):
+    """Resorption and formation suppressed alike (c = b = 0.5): the space closes for every
+    theta below 1 (the configured one included), and not at all under the old c / b."""
+    for theta in (0.0, 0.5, None):
+        assert space_rate(records, 0.5, 0.5, 1.0, theta) < 0.0
+    assert space_rate(records, 0.5, 0.5, 1.0, 1.0) == 0.0
+    assert records.remodeling[0].remodeling_space_refill_exponent < 1.0
+
+
+def stopped_vs_never(params, theta: float | None):
+    """Return months, the ratio of the vertebral hazards at equal BMD of a typical DEFEND woman
+    on denosumab for two years then off over a never-treated one (the non-BMD part: the same
+    T-score put into both), and the stopped woman's osteoclasts (LSODA, engine.reference)."""
+    if theta is not None:
+        remodeling_params = dataclasses.replace(
+            params.remodeling, remodeling_space_refill_exponent=theta
         )
-    columns = {
-        f.name: np.concatenate([getattr(row, f.name) for row in rows])
-        for f in dataclasses.fields(Cohort)
+        params = dataclasses.replace(params, remodeling=remodeling_params)
+    trial = load_config("denosumab_discontinuation", config_dir=ROOT / "config")
+    patient = typical_patient("denosumab_discontinuation")
+    months = np.arange(0.0, 49.0)
+    days = np.rint(months * DAYS_PER_MONTH)
+    cells = {
+        arm: reference_bone(patient, trial.arms[arm], params, trial.schedule, days)[:, :, 0]
+        for arm in ("denosumab", "placebo")
     }
-    columns["patient_id"] = np.arange(len(rows))
-    return Cohort(**columns)
+    records = pack_model(params)
+    vertebral, fp = records.fracture_types[fracture.VERTEBRAL], records.fracture[0]
+
+    def hazard(arm: str) -> np.ndarray:
+        space = cells[arm][remodeling.REMODELING_SPACE]
+        return np.array(
+            [
+                fracture.fracture_hazard_per_year(vertebral, fp, 0.0, 70.0, -2.5, math.log(s), 0.0)
+                for s in space
+            ]
+        )
+
+    return months, hazard("denosumab") / hazard("placebo"), cells["denosumab"][remodeling.OCA]
 
 
-def year_hazards(params, cohort: Cohort, regimen=UNTREATED) -> dict[str, np.ndarray]:
-    """Cumulative hazard of each fracture type over one year, one value per patient."""
-    result = simulate_arm(cohort, regimen, params, SCHEDULE, record_pk=False)
-    return {kind: result.cumulative_hazard[kind][-1] for kind in FRACTURE_TYPES}
+def test_vertebral_hazard_after_stopping_denosumab_rises_above_never_treated(params):
+    """The issue's shape: the non-BMD part of the vertebral hazard of a woman who stops
+    denosumab after two years is lower than a never-treated woman's on treatment, then higher
+    for months as resorption overshoots. With the space proportional to activation (theta 0)
+    the rise follows the overshoot (log hazard ratio at least half of beta_v times the log of
+    the peak osteoclast level); under the old c / b (theta 1) it was under a third of that,
+    as osteoblasts follow osteoclasts up; the configured theta lies between."""
+    beta = params.fracture.vertebral.remodeling_space_log_hr
+    peaks = {}
+    for theta in (0.0, None, 1.0):
+        months, ratio, oca = stopped_vs_never(params, theta)
+        on, off = (months > 3) & (months <= 24), months > 24
+        assert np.all(ratio[on] < 0.9), theta
+        assert (ratio[off] > 1.0).sum() >= 3, theta  # for a while: months, not a day
+        peak_oca = oca[off].max()
+        assert peak_oca > 1.1  # the resorption overshoot exists: the comparison can fail
+        peaks[theta] = math.log(ratio[off].max()) / (beta * math.log(peak_oca))
+    assert peaks[0.0] >= 0.5 > 0.3 >= peaks[1.0]
+    assert peaks[0.0] > peaks[None] > peaks[1.0]
 
 
-def test_fracture_hazards_rise_with_lower_bmd_and_older_age(params):
-    """Every type's hazard falls with every standard deviation of BMD gained (Marshall 1996)
-    and rises with age, whatever the fitted base hazards."""
-    by_bmd = year_hazards(params, patients(*({"tscore_shift": d} for d in (-1.0, -0.5, 0, 0.5))))
-    by_age = year_hazards(params, patients(*({"age": a} for a in (60.0, 70.0, 80.0))))
-    for kind in FRACTURE_TYPES:
-        assert (by_bmd[kind] > 0.0).all() and (np.diff(by_bmd[kind]) < 0.0).all(), kind
-        assert (np.diff(by_age[kind]) > 0.0).all(), kind
-
-
-def test_prior_fractures_raise_the_hazard_and_most_of_their_own_kind(params):
-    """A prevalent vertebral fracture raises every type's hazard and the vertebral one most; a
-    prior nonvertebral fracture raises every type's hazard (Black 1999, Kanis 2004)."""
-    h = year_hazards(params, patients({}, {"prevalent": 1}, {"prior_nonvertebral": True}))
-    rr_vertebral = {kind: h[kind][1] / h[kind][0] for kind in FRACTURE_TYPES}
-    for kind in FRACTURE_TYPES:
-        assert rr_vertebral[kind] > 1.0 and h[kind][2] > h[kind][0], kind
-    assert rr_vertebral["vertebral"] == max(rr_vertebral.values())
-
-
-def test_treatment_lowers_the_hazard_with_a_lag_and_stopping_brings_it_back(params):
-    """Denosumab (60 mg at day 0 only, stopped at month 6) lowers each type's hazard through
-    BMD and the remodeling space, not through CTX: in the first week, when CTX is already
-    down by more than half, the vertebral hazard has barely moved; it is lowest months later
-    and rises again once resorption returns after the missed dose."""
-    cohort = patients({})
-    stopped = arm(("denosumab", 60.0, 182.625, 0.0, 180.0))
-    schedule = Schedule(1.0, 2 * YEAR, (1.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0, 24.0), (7.0,), ())
-    on = simulate_arm(cohort, stopped, params, schedule, record_pk=False)
-    off = simulate_arm(cohort, arm(("placebo", 0, 30.4375, 0, 2 * YEAR)), params, schedule)
-    days = on.record_days
-    for kind in FRACTURE_TYPES:
-        assert on.cumulative_hazard[kind][-1, 0] < off.cumulative_hazard[kind][-1, 0], kind
-    # hazard rate ratio (on / untreated) over each interval between record days
-    rate = {
-        name: np.diff(r.cumulative_hazard["vertebral"][:, 0]) / np.diff(days)
-        for name, r in (("on", on), ("off", off))
-    }
-    ratio = rate["on"] / rate["off"]
-    week = int(np.argmin(np.abs(days - 7.0)))
-    assert on.ctx_rel[week, 0] < 0.5
-    first_week, lowest = ratio[week - 1], ratio.min()
-    assert lowest < 0.9 and first_week > 1.0 - 0.25 * (1.0 - lowest)
-    assert days[1:][np.argmin(ratio)] >= 3 * 30.4375  # lowest months into treatment
-    assert ratio[-1] > lowest + 0.5 * (1.0 - lowest)  # back towards untreated after stopping
+def test_smaller_remodeling_space_lowers_every_fracture_hazard(records):
+    fp = records.fracture[0]
+    for ft in records.fracture_types:
+        base = fracture.fracture_hazard_per_year(ft, fp, 0.0, 70.0, -2.5, 0.0, 0.0)
+        closed = fracture.fracture_hazard_per_year(ft, fp, 0.0, 70.0, -2.5, math.log(0.5), 0.0)
+        assert 0.0 < closed < base
+        assert closed / base == pytest.approx(0.5**ft.remodeling_space_log_hr)
 
 
 def test_imminent_risk_wanes(records):
@@ -137,21 +159,51 @@ def test_excess_death_after_a_hip_fracture_wanes(records):
     assert base < two_years < 0.5 * (base + just_after)
 
 
-def test_an_anabolic_lowers_every_hazard_within_its_year(params):
-    """Romosozumab 210 mg monthly (formation up, resorption down): by month 12 each type's
-    hazard is below the untreated woman's, and the vertebral one most (FRAME's ordering of
-    relative risk reductions, targets.yaml: new vertebral far above nonvertebral)."""
-    cohort = patients({})
-    romosozumab = arm(("romosozumab", 210.0, 30.4375, 0.0, YEAR))
-    on = simulate_arm(cohort, romosozumab, params, SCHEDULE, record_pk=False)
-    off = simulate_arm(cohort, UNTREATED, params, SCHEDULE, record_pk=False)
-    ratio = {  # hazard ratio over the last month of the year
-        kind: float(np.diff(on.cumulative_hazard[kind][-2:, 0])[0])
-        / float(np.diff(off.cumulative_hazard[kind][-2:, 0])[0])
-        for kind in FRACTURE_TYPES
-    }
-    assert all(r < 1.0 for r in ratio.values()), ratio
-    assert ratio["vertebral"] == min(ratio.values()), ratio
+def source_hip_hazards(params, seed: int, n: int = 400_000):
+    """Return the baseline hip hazard per year of the source population's women aged 70-74,
+    drawn as the screening draws them (covariates, fracture history, frailty) and scored by the
+    engine's own static factors (model.fracture.static_log_risk) and hazard."""
+    pop = PopulationParams()
+    ids = np.arange(n)
+    women = covariates_from_draws(raw_candidate_draws(seed, ids), pop)
+    frailty = iiv_multipliers(seed, ids, pop)["mult_fracture_frailty"]
+    band = (women["age_years"] >= 70.0) & (women["age_years"] < 75.0)
+    records = pack_model(params)
+    ft, fp = records.fracture_types[fracture.HIP], records.fracture[0]
+    static = fracture.static_log_risk(
+        ft,
+        frailty,
+        women["bmi_kg_m2"],
+        women["prevalent_vertebral_fracture_count"] > 0,
+        women["prior_nonvertebral_fracture"] | women["prior_hip_fracture"],
+    )
+    tscore = women[f"tscore_{params.fracture.hip.bmd_site.lower()}"]
+    hazard = [
+        fracture.fracture_hazard_per_year(
+            ft, fp, static[i], women["age_years"][i], tscore[i], 0.0, 0.0
+        )
+        for i in np.flatnonzero(band)
+    ]
+    return np.asarray(hazard)
+
+
+def test_source_population_average_hip_hazard_is_the_published_rate(params):
+    """The hip base is normalized so that the mean over the source population's women of 70-74
+    of every static multiplier is 1: their mean hazard is the Million Women Study rate, not
+    the rate times the multipliers' mean (the double count of issue 24: the old base, 0.0036,
+    gives x1.29). Fresh draws, as screening makes them, scored by the engine's functions."""
+    hazards = source_hip_hazards(params, seed=7)
+    rate = HipSource().rate_per_year()
+    se = hazards.std() / np.sqrt(hazards.size) / rate
+    assert se < 0.01
+    assert hazards.mean() / rate == pytest.approx(1.0, abs=max(4 * se, 0.02))
+
+
+def test_stored_hip_base_is_the_derivation(params):
+    """config/model.yaml holds the derived hip base (calibration.hip_base), not a typed one."""
+    assert hip_base_per_year(params.fracture) == pytest.approx(
+        params.fracture.hip.base_per_year, rel=1e-5
+    )
 
 
 def test_hip_base_follows_the_source_population(params):
@@ -164,3 +216,72 @@ def test_hip_base_follows_the_source_population(params):
     assert ratio == pytest.approx(np.sqrt((1 + 0.4**2) / (1 + 0.8**2)), rel=1e-9)
     low_bmd = PopulationParams(tscore_th_mean=-1.5)
     assert hip_base_per_year(params.fracture, low_bmd, n=50_000) < 0.5 * base
+
+
+def vertebral_hazard(records, prevalent: float, count: float, days_since_new: float) -> float:
+    """Return the vertebral hazard per year (model.fracture.hazards_per_year) of a woman with
+    ``prevalent`` vertebral fractures at baseline and ``count`` now, her last new fracture
+    ``days_since_new`` ago (inf: none), all else equal (static risk as the cohort computes it)."""
+    static = np.zeros((fracture.N_FRACTURE_TYPES, 1))
+    static[:, 0] = [
+        fracture.static_log_risk(ft, np.ones(1), np.full(1, 25.0), np.array([prevalent >= 1]),
+                                 np.zeros(1, bool))[0]
+        for ft in records.fracture_types
+    ]  # fmt: skip
+    status = np.zeros(fracture.N_STATUS)
+    fracture.reset_status(status, prevalent)
+    status[fracture.VERTEBRAL_COUNT] = count
+    status[fracture.FIRST_EVENT_DAY] = 1000.0 - days_since_new
+    haz = np.zeros(fracture.N_HAZARDS)
+    tscores = np.full(3, -2.5)
+    fracture.hazards_per_year(
+        records.fracture_types, records.fracture[0], static, 0, 70.0, tscores, 1.0, status,
+        1000.0, haz,
+    )  # fmt: skip
+    return haz[fracture.VERTEBRAL]
+
+
+def test_vertebral_hazard_cascades_with_the_number_of_fractures(records, params):
+    """Ross 1991's gradient: one vertebral fracture multiplies the vertebral hazard by
+    rr_prevalent_vertebral, two or more by rr_two_or_more_vertebral again; a new fracture in
+    the trial counts like a prevalent one once the imminent risk has waned, and on top of it
+    while it has not."""
+    f = params.fracture
+    none = vertebral_hazard(records, 0, 0, np.inf)
+    one = vertebral_hazard(records, 1, 1, np.inf)
+    two = vertebral_hazard(records, 2, 2, np.inf)
+    three = vertebral_hazard(records, 3, 3, np.inf)
+    assert one / none == pytest.approx(f.vertebral.rr_prevalent_vertebral)
+    assert two / one == pytest.approx(f.rr_two_or_more_vertebral) and two / one > 1.5
+    assert three == pytest.approx(two)  # Ross's top category: two or more
+    long_ago = 1e6  # the imminent risk has waned entirely
+    assert vertebral_hazard(records, 0, 1, long_ago) == pytest.approx(one)
+    assert vertebral_hazard(records, 1, 2, long_ago) == pytest.approx(two)
+    fresh = vertebral_hazard(records, 0, 1, 0.0)
+    assert fresh / none == pytest.approx(
+        f.vertebral.rr_prevalent_vertebral * f.rr_incident_fracture
+    )
+
+
+def test_a_new_vertebral_fracture_raises_the_count(records):
+    """The event rule counts each new vertebral fracture in the status (not a hip one)."""
+    status = np.zeros(fracture.N_STATUS)
+    fracture.reset_status(status, 1.0)
+    n_thr = np.array([3, 2, 2])
+    thresholds = np.full((3, 3, 1), np.inf)
+    thresholds[fracture.VERTEBRAL, :2, 0] = [0.5, 0.9]
+    thresholds[fracture.HIP, 0, 0] = 0.2
+    days = np.full((3, 3, 1), np.nan)
+
+    class Out:
+        pass
+
+    out = Out()
+    out.days, out.death_day = days, np.full(1, np.nan)
+    haz = np.array([365.25, 365.25, 0.0, 0.0])  # one unit of cumulative hazard per day
+    cum, prev = np.zeros(4), haz.copy()
+    fracture.advance_events(0, 0.0, 1.0, haz, cum, prev, thresholds, n_thr, np.full(1, 9.0),
+                            out, status)  # fmt: skip
+    assert status[fracture.VERTEBRAL_COUNT] == 3.0  # 1 prevalent + 2 new
+    assert status[fracture.PREVALENT_VERTEBRAL] == 1.0
+    assert np.isfinite(out.days[fracture.HIP, 0, 0])

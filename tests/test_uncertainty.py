@@ -16,7 +16,14 @@ from scipy import stats
 
 from osteotrial import io
 from osteotrial.analyses import expected, prediction
-from osteotrial.calibration import calibrate, parameter_sets, remodeling, shifts, uncertainty
+from osteotrial.calibration import (
+    calibrate,
+    parameter_sets,
+    posterior_file,
+    remodeling,
+    shifts,
+    uncertainty,
+)
 from osteotrial.calibration.fracture import FRACTURE_FIT
 from osteotrial.model.params import ModelParams
 from osteotrial.units import DAYS_PER_MONTH
@@ -381,7 +388,13 @@ def run_uncertainty(workdir, spread: float):
         "n_shards=1",
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    return pl.read_parquet(workdir / "results/smoke/endpoints/prediction_intervals.parquet")
+    path = workdir / "results/smoke/endpoints/prediction_intervals.parquet"
+    # the intervals say what the remodeling draws were sampled under (the shipped file: the
+    # fit's objective, before issue 24's priors and likelihood)
+    assert io.read_metadata(path)["posterior_likelihood"] == "model_posterior.yaml: " + (
+        posterior_file.OLD_LIKELIHOOD
+    )
+    return pl.read_parquet(path)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,9 @@
 A trial's workflow (workflow/rules/*.smk) creates, per part:
 
 - ``trial``: ``sample_cohort`` 1, ``simulate_arm`` n_shards x arms (each randomized patient
-  under her own arm), ``compute_endpoints`` 1, ``report`` 1;
+  under her own arm), ``expected_fractures`` 1 (the randomized patients again, event-free, up to
+  the trial's last fracture target: the centre of the calibration check), ``compute_endpoints``
+  1, ``report`` 1;
 - ``counterfactual`` (``counterfactual.enabled``): ``simulate_every_arm`` n_shards x arms
   (every randomized patient under every arm), ``counterfactual_effects`` 1,
   ``counterfactual_report`` 1;
@@ -37,7 +39,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from osteotrial.calibration.targets import last_fracture_month, load_targets
 from osteotrial.trial.config import TrialConfig, load_config
+from osteotrial.units import DAYS_PER_MONTH
 
 PARAMETER_SETS_PER_JOB = 10  # workflow/rules/uncertainty.smk batches sets by this many
 DOMINATE_FACTOR = 3.0
@@ -64,22 +68,30 @@ class Part:
         return sum(n for rule, n in self.jobs.items() if rule.startswith(("simulate", "parameter")))
 
 
+def expected_fracture_months(trial: TrialConfig) -> float:
+    """Return how far ``expected_fractures`` simulates: the trial's last fracture target (0 if
+    targets.yaml has none for it)."""
+    return last_fracture_month(load_targets(trial.targets_file, trial.name) or {})
+
+
 def run_parts(trial: TrialConfig) -> list[Part]:
     """Return the parts of the trial's workflow run: the trial, then each enabled analysis."""
     arms, shards = len(trial.arms), trial.n_shards
     days = trial.schedule.n_steps * trial.schedule.dt_days
     n_trial = sum(trial.allocation.values())
+    expected_days = min(days, expected_fracture_months(trial) * DAYS_PER_MONTH)
     parts = [
         Part(
             "trial",
             {
                 "sample_cohort": 1,
                 "simulate_arm": shards * arms,
+                "expected_fractures": 1,
                 "compute_endpoints": 1,
                 "report": 1,
             },
             n_trial,
-            n_trial * days,
+            n_trial * (days + expected_days),
         )
     ]
     if trial.counterfactual["enabled"]:

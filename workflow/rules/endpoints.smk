@@ -16,3 +16,24 @@ rule compute_endpoints:
         config=SCIENCE,
     script:
         "../scripts/compute_endpoints.py"
+
+
+# The model's expected fracture incidences for the trial's own randomized women (event-free,
+# same parameters), up to the last fracture target: the centre of the calibration check of an
+# event-count row (calibration.comparison); empty for a trial without fracture targets.
+rule expected_fractures:
+    input:
+        cohort=expand("results/{{trial}}/cohort/{shard}.parquet", shard=SHARDS),
+        targets=TRIAL.targets_file,
+    output:
+        expected="results/{trial}/endpoints/expected.parquet",
+    log:
+        "logs/{trial}/expected_fractures/expected.log",
+    benchmark:
+        "benchmarks/{trial}/expected_fractures/expected.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        config=SCIENCE,
+    script:
+        "../scripts/expected_fractures.py"

@@ -4,6 +4,7 @@ rule report:
         simulations=expand(
             "results/{{trial}}/simulations/{arm}/{shard}.parquet", arm=ARMS, shard=SHARDS
         ),
+        expected="results/{trial}/endpoints/expected.parquet",
         targets=TRIAL.targets_file,
         validation=str(repo_path("config/validation.yaml")),
     output:

@@ -12,7 +12,7 @@ from osteotrial.storage import check_inputs
 from osteotrial.trial.config import job_config
 
 trial = job_config(snakemake.params.config, snakemake.config)
-tables = {name: snakemake.input[name] for name in ENDPOINT_TABLES}
+tables = {name: snakemake.input[name] for name in (*ENDPOINT_TABLES, "expected")}
 check_inputs([*tables.values(), snakemake.input.simulations], trial.config_hash)
 out_dir = Path(snakemake.output.calibration).parent
 written = write_report(

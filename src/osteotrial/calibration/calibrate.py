@@ -78,7 +78,9 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "denosumab_rankl_access_frac": (1e-3, 1.0),
     "precursor_use_per_day": (1e-4, 0.1),
     "precursor_renewal_per_day": (1e-3, 0.05),
-    "oca_apoptosis_per_day": (0.2, 1.4),
+    # the schema's range (config.schema.json), not a stability guard: the engines' stiff
+    # re-stepping (engine/loop.py restep_lane) follows fast osteoclast removal (issue 24)
+    "oca_apoptosis_per_day": (0.08, 8.0),
     "obp_differentiation_per_day": (0.02, 1.0),
     "wnt_max_fold": (1.2, 20.0),
     "wnt_commitment_exponent": (0.05, 2.0),

@@ -1,11 +1,18 @@
 """The calibration table of a trial: its endpoint tables against its targets.yaml block.
 
 ``compare`` returns one row per target of a trial's block: what was targeted, the published
-value and tolerance, the emulated value with its 95% CI, and whether it is within tolerance.
-BMD: |emulated - target| <= tol (mean percent change). Fracture incidence: the published
-proportion lies inside the emulated 95% CI (the convention of targets.yaml). Relative risk
-reduction: the published value lies inside the emulated CI of 1 - RR, or of 1 - HR (Cox) where
-the trial reported a hazard ratio (``targets.ratio_measure``). Markers (romosozumab vs
+value and tolerance, the emulated (sampled) value with its 95% CI, the model's expected value
+with the 95 % range of a draw around it, and whether it is within tolerance.
+BMD: |emulated - target| <= tol (mean percent change). Fracture incidence and relative risk
+reduction (the event-count rows): the published value lies inside the 95 % range of a trial *of
+the published size* around the model's *expected* value for the trial's own cohort
+(``calibration.draws``: binomial for an incidence, the normal range of the log ratio for a
+risk or hazard ratio), because the published figure is itself one draw; the expected values
+are the ``expected`` table of ``trial.jobs.trial_expected_fractures`` (the same women and
+parameters as the emulated trial, simulated event-free). The emulated value and its CI stay
+beside it, as the trial's one draw. A reduction is 1 - RR, or 1 - HR where the trial reported
+a hazard ratio (``targets.ratio_measure``). Without an ``expected`` table a fracture row has
+NaN expected columns and is not within (it cannot be checked). Markers (romosozumab vs
 placebo): the ratio of the arms' median changes, compared with a 10-point tolerance
 (targets.yaml: "shape matters more than the exact points"). On-treatment differences from
 placebo (``on_treatment_month_M_vs_placebo``: arms ``denosumab`` and ``placebo``, the arm names
@@ -31,6 +38,7 @@ from typing import Any
 
 import polars as pl
 
+from osteotrial.calibration import draws
 from osteotrial.calibration import estimates as est
 from osteotrial.calibration.targets import (
     MARKER_TOL_PCT,
@@ -45,9 +53,10 @@ from osteotrial.calibration.targets import (
 from osteotrial.units import DAYS_PER_MONTH
 
 COLUMNS = ("kind", "arm", "measure", "month", "target", "tol", "emulated",
-           "ci_low", "ci_high", "within")  # fmt: skip
+           "ci_low", "ci_high", "expected", "expected_low", "expected_high",
+           "within")  # fmt: skip
 
-SCHEMA = dict(zip(COLUMNS, [pl.String] * 3 + [pl.Float64] * 6 + [pl.Boolean], strict=True))
+SCHEMA = dict(zip(COLUMNS, [pl.String] * 3 + [pl.Float64] * 9 + [pl.Boolean], strict=True))
 
 NAN = float("nan")
 
@@ -65,6 +74,7 @@ def _row(
     low: float,
     high: float,
     within: bool,
+    expected: est.Estimate = est.MISSING,
 ) -> dict[str, Any]:
     values = (
         kind,
@@ -76,6 +86,7 @@ def _row(
         float(emulated),
         float(low),
         float(high),
+        *(float(x) for x in expected),
         bool(within),
     )
     return dict(zip(COLUMNS, values, strict=True))
@@ -124,32 +135,49 @@ def bmd_rows(targets: Mapping[str, Any], bmd: pl.DataFrame) -> list[dict[str, An
     return rows
 
 
-def fracture_rows(
-    targets: Mapping[str, Any], fractures: pl.DataFrame, comparisons: pl.DataFrame
+def _expected(expected: pl.DataFrame | None, table: str, **where: Any) -> dict[str, Any] | None:
+    """Return the row of ``table`` rows of the ``expected`` table matching ``where`` (None
+    without one)."""
+    if expected is None:
+        return None
+    return _pick(expected.filter(pl.col("table") == table), **where)
+
+
+def incidence_rows(
+    targets: Mapping[str, Any], fractures: pl.DataFrame, expected: pl.DataFrame | None
 ) -> list[dict[str, Any]]:
-    """Return comparison rows of the fracture incidence and risk reduction targets."""
+    """Return the ``fracture_incidence`` rows: within when the published value lies in the
+    binomial 95 % range of the published arm size around the expected incidence."""
     rows = []
     for t in targets.get("fracture_incidence", []):
-        got = _pick(fractures, arm=t["arm"], endpoint=t["endpoint"], month=float(t["month"]))
+        where = {"arm": t["arm"], "endpoint": t["endpoint"]}
+        got = _pick(fractures, **where, month=float(t["month"]))
         if got is None:
             kind = "fracture_incidence"
             rows.append(_missed(kind, t["arm"], t["endpoint"], t["month"], t["value"], None))
             continue
-        inside = got["ci_low_frac"] <= t["value"] <= got["ci_high_frac"]
-        rows.append(
-            _row(
-                "fracture_incidence",
-                t["arm"],
-                t["endpoint"],
-                t["month"],
-                t["value"],
-                None,
-                got["incidence_frac"],
-                got["ci_low_frac"],
-                got["ci_high_frac"],
-                inside,
-            )
+        mean = _expected(
+            expected, "fractures", **where, time=float(t["month"]), statistic="incidence_frac"
         )
+        n = t.get("n", got["n_patients"])
+        draw = est.MISSING if mean is None else draws.binomial_interval(mean["value"], n)
+        emulated = est.of_row(got, "incidence_frac", "ci_low_frac", "ci_high_frac")
+        inside = draw.low <= t["value"] <= draw.high
+        key = (t["arm"], t["endpoint"], t["month"], t["value"], None)
+        rows.append(_row("fracture_incidence", *key, *emulated, inside, draw))
+    return rows
+
+
+def reduction_rows(
+    targets: Mapping[str, Any],
+    fractures: pl.DataFrame,
+    comparisons: pl.DataFrame,
+    expected: pl.DataFrame | None,
+) -> list[dict[str, Any]]:
+    """Return the ``relative_risk_reduction`` rows: within when the published reduction lies in
+    the 95 % range of 1 - ratio of a trial of the published arm sizes around the expected ratio
+    (``draws.ratio_interval``)."""
+    rows = []
     for t in targets.get("relative_risk_reduction", []):
         got = _pick(comparisons, endpoint=t["endpoint"], month=float(t["month"]))
         if got is None:
@@ -157,11 +185,23 @@ def fracture_rows(
             rows.append(_missed(kind, "", t["endpoint"], t["month"], t["value"], None))
             continue
         # like for like: a published hazard ratio against the emulated Cox hazard ratio
-        ratio, ci_low, ci_high = RATIO_COLUMNS[ratio_measure(targets, t["endpoint"])]
-        low, high, value = 1 - got[ci_high], 1 - got[ci_low], 1 - got[ratio]
-        inside = low <= t["value"] <= high
-        args = (got["arm"], t["endpoint"], t["month"], t["value"], None, value, low, high, inside)
-        rows.append(_row("relative_risk_reduction", *args))
+        measure = ratio_measure(targets, t["endpoint"])
+        ratio, ci_low, ci_high = RATIO_COLUMNS[measure]
+        emulated = est.Estimate(1 - got[ratio], 1 - got[ci_high], 1 - got[ci_low])
+        arm, reference = got["arm"], got["reference_arm"]
+        mean = _expected(
+            expected, "comparisons", arm=arm, endpoint=t["endpoint"],
+            time=float(t["month"]), statistic=measure,
+        )  # fmt: skip
+        draw = est.MISSING
+        if mean is not None:
+            sizes = [draws.arm_size(targets, fractures, a, t) for a in (arm, reference)]
+            p1, p0 = mean["incidence"], mean["reference_incidence"]
+            r = draws.ratio_interval(measure, mean["value"], p1, sizes[0], p0, sizes[1])
+            draw = est.Estimate(1 - r.value, 1 - r.high, 1 - r.low)
+        inside = draw.low <= t["value"] <= draw.high
+        key = (arm, t["endpoint"], t["month"], t["value"], None)
+        rows.append(_row("relative_risk_reduction", *key, *emulated, inside, draw))
     return rows
 
 
@@ -356,7 +396,9 @@ def compare(
 ) -> pl.DataFrame:
     """Return the calibration table of a trial from its endpoint tables: a row per target."""
     rows = bmd_rows(targets, tables["bmd"])
-    rows += fracture_rows(targets, tables["fractures"], tables["comparisons"])
+    expected = tables.get("expected")
+    rows += incidence_rows(targets, tables["fractures"], expected)
+    rows += reduction_rows(targets, tables["fractures"], tables["comparisons"], expected)
     rows += marker_rows(targets, tables["markers"], treated, control)
     known = (
         "bmd_pct_change",

@@ -4,19 +4,18 @@ Targets (``fracture_targets``, read from config/targets.yaml trials.frame throug
 loader): every ``fracture_incidence`` entry (scale: the binomial standard error of the
 published proportion at the published arm size n) and every ``relative_risk_reduction`` entry
 (scale ``RRR_SCALE``, a weight: targets.yaml gives no spread for them). The cohort, arms and
-schedule are those of config/trials/frame.yaml, simulated to the last target month.
-Incidences are *expected* values computed from each patient's cumulative hazard
-(1 - exp(-H)), not sampled events, so the fit is smooth and free of Monte Carlo noise; the
-workflow's sampled events are then checked against the targets. A reduction the trial reported
-as a hazard ratio (``targets.ratio_measure``: FRAME's clinical and nonvertebral) is compared
-with 1 - HR, the HR of expected incidences log(1 - p1) / log(1 - p0) (exact under proportional
-hazards); a relative risk with 1 - p1 / p0.
+schedule are those of config/trials/frame.yaml (its own randomized women: the published arm
+sizes and the trial's seed), simulated event-free to the last target month. Incidences are
+*expected* values (``analyses.expected``: each woman's cumulative hazard, death competing,
+new vertebral fractures among the women imaged), not sampled events, so the fit is smooth and
+free of Monte Carlo noise; they are computed by the very function that centres the
+workflow's calibration check (``trial.jobs.trial_expected_fractures``), so what is fitted is
+what is checked. A reduction the trial reported as a hazard ratio (``targets.ratio_measure``:
+FRAME's clinical and nonvertebral) is compared with 1 - HR, the HR of expected incidences
+log(1 - p1) / log(1 - p0) (exact under proportional hazards); a relative risk with 1 - p1 / p0.
 
-Expected incidence of a patient by day d: new vertebral 1 - exp(-H_v(d)) among patients imaged
-at d; clinical vertebral 1 - exp(-f H_v) with f the clinically recognized share (independent
-thinning); nonvertebral 1 - exp(-(H_hip + H_nv)); hip 1 - exp(-H_hip); clinical adds f H_v.
-Clinical endpoints use H at min(dropout day, d), as only events before loss to follow-up are
-observed.
+``expected_incidences`` (1 - exp(-H) of a result's cumulative hazards by endpoint) is kept for
+``calibration.meta_regression``.
 """
 
 from __future__ import annotations
@@ -25,17 +24,21 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from osteotrial.analyses.expected import cumulative_at
-from osteotrial.calibration.objective import Target, treated_arm, trial_design
-from osteotrial.calibration.targets import TARGET_KEYS, ratio_measure, read_targets
+from osteotrial.calibration.estimates import pick
+from osteotrial.calibration.objective import Target, trial_design
+from osteotrial.calibration.targets import (
+    TARGET_KEYS,
+    last_fracture_month,
+    ratio_measure,
+    read_targets,
+)
 from osteotrial.cohort.sampling import CohortSpec, sample_cohort
 from osteotrial.engine.results import ArmResult
-from osteotrial.engine.simulate import simulate_arm
 from osteotrial.model.params import ModelParams
-from osteotrial.stats.incidence import incidence_hazard_ratio
-from osteotrial.trial.schedules import Schedule
-from osteotrial.units import DAYS_PER_MONTH
+from osteotrial.trial.jobs import trial_expected_fractures
 
 FRACTURE_FIT: tuple[tuple[str, str], ...] = (
     ("fracture.vertebral", "base_per_year"),
@@ -45,17 +48,19 @@ FRACTURE_FIT: tuple[tuple[str, str], ...] = (
     ("fracture.hip", "remodeling_space_log_hr"),
 )
 FRAME = "frame"  # the trial file (config/trials) of this stage
-N_PER_ARM_FIT = 1500
 RRR_SCALE = 0.08  # weight of a relative risk reduction residual (not a published value)
 _CACHE: dict[str, Any] = {}
 
 
 def _frame_setup() -> tuple[dict[str, Any], Any]:
-    """Return the arms of config/trials/frame.yaml and a screened cohort of N_PER_ARM_FIT each."""
+    """Return the arms of config/trials/frame.yaml and its screened cohort: the trial file's
+    allocation (the published arm sizes) and seed, so the women whose expected incidences are
+    fitted are those whose events the workflow draws (tests/test_calibration.py), and the fit
+    and that check differ only by the events drawn, not by the cohort."""
     if "frame" not in _CACHE:
         design = trial_design(FRAME)
-        allocation = dict.fromkeys(design.arms, N_PER_ARM_FIT)
-        cohort = sample_cohort(CohortSpec.from_dict(design.cohort_spec), allocation, design.seed)
+        allocation, seed = design.cohort_allocation("randomized"), design.cohort_seed("randomized")
+        cohort = sample_cohort(CohortSpec.from_dict(design.cohort_spec), allocation, seed)
         _CACHE["frame"] = (design.arms, cohort)
     return _CACHE["frame"]
 
@@ -120,37 +125,27 @@ def fracture_residuals(
 def fracture_emulated(
     model: dict[str, Any], targets: Mapping[str, Any] | None = None
 ) -> np.ndarray:
-    """Return the emulated value of each ``fracture_targets`` entry (expected incidences of the
-    FRAME cohort of ``_frame_setup`` up to the last target month; 1 - RR of the arms)."""
+    """Return the emulated value of each ``fracture_targets`` entry: the expected incidences of
+    FRAME's own cohort (``_frame_setup``) and 1 - the ratio of the arms' expected incidences,
+    exactly the centre of the workflow's calibration check (``trial.jobs
+    .trial_expected_fractures``, ``calibration.comparison``): the fit and the check read the
+    same numbers, and differ from the emulated trial only by its one draw of events."""
     goals = fracture_targets(targets)
     block = (read_targets() if targets is None else targets)["trials"][TARGET_KEYS[FRAME]]
     params = ModelParams.from_dict(model)
-    arms, cohort = _frame_setup()
+    _, cohort = _frame_setup()
     design = trial_design(FRAME)
-    months = sorted({g.probe[-1] for g in goals})
-    last = months[-1]
-    schedule = Schedule(
-        design.schedule.dt_days,
-        last * DAYS_PER_MONTH,
-        tuple(m for m in design.schedule.visit_months if m <= last),
-        (),
-        tuple(m for m in design.schedule.imaging_months if m <= last),
-    )
-    inc = {}
-    for name, arm in arms.items():
-        result = simulate_arm(cohort.select(cohort.arm == name), arm, params, schedule, False)
-        for month in months:
-            inc[name, month] = expected_incidences(result, params, month * DAYS_PER_MONTH)
-    treated, control = treated_arm(FRAME), design.control_arm
+    table = trial_expected_fractures(cohort, design, params, last_fracture_month(block))
     emulated = []
     for g in goals:
         if g.probe[0] == "incidence":
             _, arm, endpoint, month = g.probe
-            emulated.append(inc[arm, month][endpoint])
+            part, where = "fractures", {"arm": arm, "statistic": "incidence_frac"}
         else:  # ("rrr", endpoint, month)
             _, endpoint, month = g.probe
-            p1, p0 = inc[treated, month][endpoint], inc[control, month][endpoint]
-            measure = ratio_measure(block, endpoint)
-            ratio = p1 / p0 if measure == "risk_ratio" else incidence_hazard_ratio(p1, p0)
-            emulated.append(1 - ratio)
+            part, where = "comparisons", {"statistic": ratio_measure(block, endpoint)}
+        rows = table.filter(pl.col("table") == part)
+        row = pick(rows, **where, endpoint=endpoint, time=month)
+        value = row["value"] if g.probe[0] == "incidence" else 1.0 - row["value"]
+        emulated.append(value)
     return np.asarray(emulated, dtype=float)

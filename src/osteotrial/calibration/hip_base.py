@@ -18,9 +18,8 @@ the prevalent vertebral and prior fracture indicators as their exact expectation
 covariates, and frailty by the log-normal mean sqrt(1 + CV^2) (independent of the rest).
 
 ``python -m osteotrial.calibration.hip_base --write`` writes the derived base into
-config/model.yaml (``fracture.hip.base_per_year``), after which the fracture stage must be
-re-fitted (the nonvertebral base shares the clinical and nonvertebral targets with the hip).
-config/model.yaml does not hold it yet: docs/progress.md says why.
+config/model.yaml (``fracture.hip.base_per_year``); ``tests/test_fracture_model.py`` checks that
+the stored value is this derivation and that the source-average multiplier is 1.
 """
 
 from __future__ import annotations

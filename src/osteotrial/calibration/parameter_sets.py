@@ -282,3 +282,12 @@ def posterior_files(covariance_file: str | Path) -> list[str]:
         for content in data["blocks"].values()
         if content["sampler"] == "posterior"
     ]
+
+
+def posterior_likelihoods(covariance_file: str | Path) -> str:
+    """Return what the posterior draws an uncertainty file reads were sampled under, as
+    "file: likelihood" (``posterior_file.likelihood_of``; "none" without a posterior block):
+    the prediction intervals' metadata says which meaning their parameter sets carry."""
+    files = posterior_files(covariance_file)
+    of = [posterior_file.likelihood_of(posterior_file.load_posterior(path)) for path in files]
+    return "; ".join(f"{Path(p).name}: {m}" for p, m in zip(files, of, strict=True)) or "none"

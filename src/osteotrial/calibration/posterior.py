@@ -1,14 +1,16 @@
 """Posterior sampling of the remodeling calibration with an ensemble sampler (emcee), offline.
 
 Target: the calibration posterior of the remodeling block (``uncertainty.stages``), over the log
-shifts x of its fitted values from the fit,
+shifts x of its fitted values from the fit (value = fitted * exp(x)),
 
-    log p(x) = -S(x) / 2,   S(x) = |r(x)|^2 + |x / s_p|^2,
+    log p(x) = log prior(value) - |r(x)|^2 / 2,
 
-r the weighted target residuals and s_p = ``calibrate.PRIOR_SD_LOG`` (the fit's objective with
-its prior centred on the fitted values, as in ``parameter_sets``), restricted to the box of
-``shifts.log_box`` and to values the fixed step integrates (``shifts.stable``,
-applied to the kept draws: ``stable_draws``).
+the prior from the literature values of config/priors.yaml (``calibration.priors``) and r the
+likelihood residuals (emulated - published) / SD, SD from the published SE plus a stated model
+discrepancy (``calibration.likelihood``; not the fit's weights), restricted to the box of
+``shifts.log_box`` and to values the fixed step integrates (``shifts.stable``, applied to the
+kept draws: ``posterior_file.stable_draws``). Files sampled before issue 24 used exp(-S/2) of
+the fit's objective with a prior centred on the fit: their ``likelihood`` field says which.
 
 Coordinates: the sampler moves x itself, and a proposal outside the box has density 0 (no
 fitted value sits on a bound since the issue-12 re-fit; a logit map of the box was tried and
@@ -35,7 +37,7 @@ Evaluation: the walkers that step together run as patients of the same engine ca
 walker at a time.
 
 The stages of a run from scratch: ``tools/posterior_chain.sh`` (about 50 minutes on 2 cores,
-estimated in issue 24; 4 hours before; see docs/analyses.md for the run's figures).
+estimated in issue 24 under the new likelihood, not yet run; docs/analyses.md).
 """
 
 from __future__ import annotations
@@ -52,14 +54,16 @@ from typing import Any
 import numpy as np
 import yaml
 
-from osteotrial.calibration import calibrate, shifts, uncertainty
+from osteotrial.calibration import calibrate, likelihood, priors, shifts, uncertainty
 from osteotrial.calibration.posterior_file import (
     BLOCK,
     DEFAULT_FILE,
+    LIKELIHOOD,
     RHAT_MAX,
     diagnostics,
     load_posterior,
     posterior_shifts,
+    stable_draws,
     thinned_draws,
 )
 from osteotrial.calibration.proposal import (
@@ -69,7 +73,6 @@ from osteotrial.calibration.proposal import (
     proposal_covariance,
     sampler_moves,
 )
-from osteotrial.calibration.remodeling import remodeling_residuals_of_sets
 from osteotrial.calibration.targets import read_targets
 from osteotrial.io import git_commit
 from osteotrial.model.params import ModelParams
@@ -82,26 +85,33 @@ N_DRAWS = 500  # at least uncertainty.n_parameter_sets' maximum
 _STATE: dict[str, Any] = {}
 
 
-def _setup(model: Mapping[str, Any], dt_days: float) -> None:
+def _setup(model: Mapping[str, Any], dt_days: float, priors_file: str = priors.DEFAULT_FILE):
     """Keep what ``log_posterior`` needs in this process (also in pool workers)."""
     names = uncertainty.stages()[BLOCK][0]
     low, high = shifts.log_box(model, names)
     targets = read_targets()  # once: reading the file is a tenth of an evaluation
-    residuals = functools.partial(remodeling_residuals_of_sets, targets=targets)
+    rows = likelihood.likelihood_rows(targets)
+    residuals = functools.partial(
+        likelihood.likelihood_residuals_of_sets, targets=targets, rows=rows
+    )
+    prior = priors.Priors.of(names, priors.load_priors(priors_file))
+    fitted = calibrate.initial_values(dict(model), names)
     _STATE.update(
         model=dict(model), names=names, residuals=residuals, low=low, high=high, dt=dt_days,
+        prior=prior, fitted=fitted, priors_file=str(priors_file),
     )  # fmt: skip
 
 
 def log_objective(x: np.ndarray) -> float:
-    """Return -S(x) / 2, or -inf where the residuals fail (the stability screen is applied to
-    the kept draws afterwards, ``stable_draws``: a quarter of the cost of every evaluation)."""
+    """Return log prior + log likelihood at x, or -inf where the residuals fail (the stability
+    screen is applied to the kept draws afterwards, ``posterior_file.stable_draws``: a quarter
+    of the cost of every evaluation)."""
     return float(log_objectives(np.asarray(x)[None, :])[0])
 
 
 def log_objectives(xs: np.ndarray) -> np.ndarray:
     """Return ``log_objective`` of each row of ``xs`` (n, d), every row a patient of the same
-    engine calls (``remodeling.remodeling_residuals_of_sets``); equal to the rows one at a
+    engine calls (``likelihood.likelihood_residuals_of_sets``); equal to the rows one at a
     time, exactly. If the batch fails (a row's integration turns non-finite), each row is
     evaluated alone, so that only the failing rows get -inf."""
     box = (_STATE["low"], _STATE["high"])
@@ -113,30 +123,10 @@ def log_objectives(xs: np.ndarray) -> np.ndarray:
         if len(xs) == 1:
             return np.array([-np.inf])
         return np.array([log_objective(x) for x in xs])
-    prior = np.sum((xs / calibrate.PRIOR_SD_LOG) ** 2, axis=1)
-    value = np.array([row @ row for row in res]) + prior  # ddot per row: as one row alone
-    return np.where(np.isfinite(value), -0.5 * value, -np.inf)
-
-
-def stable_draws(draws: np.ndarray, n_draws: int) -> tuple[np.ndarray, float]:
-    """Return the first ``n_draws`` rows of ``draws`` whose model passes the stability screen
-    (``shifts.stable``), and the share of rows that failed it.
-
-    Dropping the draws outside the stable region samples the posterior restricted to it
-    (rejection), as a screen inside the chain would, at a fraction of the cost.
-    """
-    kept, failed = [], 0
-    for row in draws:
-        model = shifts.apply_shifts(_STATE["model"], _STATE["names"], row)
-        if shifts.stable(model, _STATE["dt"]):
-            kept.append(row)
-        else:
-            failed += 1
-        if len(kept) == n_draws:
-            break
-    if len(kept) < n_draws:
-        raise ValueError(f"only {len(kept)} stable draws; {n_draws} asked for")
-    return np.asarray(kept), failed / (len(kept) + failed)
+    values = _STATE["fitted"] * np.exp(np.clip(xs, *box))  # the values apply_shifts sets
+    log_prior = _STATE["prior"].log_density(values)
+    value = -0.5 * np.array([row @ row for row in res]) + log_prior  # ddot per row: as alone
+    return np.where(np.isfinite(value), value, -np.inf)
 
 
 def log_posterior(x: np.ndarray) -> float:
@@ -197,6 +187,7 @@ def run(
     proposal_scale: float = 1.0,
     independence: CopulaMixture | None = None,
     independence_share: float = 0.0,
+    priors_file: str = priors.DEFAULT_FILE,
 ) -> dict[str, np.ndarray]:
     """Run (or continue) the ensemble sampler; return the chain of x (n_steps, n_walkers, d),
     its log posterior (n_steps, n_walkers) and the acceptance fraction per walker.
@@ -211,11 +202,11 @@ def run(
     random-walk proposal of a new chain (``--proposal-from``), times ``proposal_scale``^2.
     ``independence``: a proposal fitted to an earlier chain (``--independence-from``), used for
     ``independence_share`` of the steps; a new chain without ``start_from`` starts from its
-    draws (``calibration.proposal``).
+    draws (``calibration.proposal``). ``priors_file``: the priors (``calibration.priors``).
     """
     import emcee
 
-    _setup(model, dt_days)
+    _setup(model, dt_days, priors_file)
     n_dim = len(_STATE["names"])
     store = emcee.backends.HDFBackend(str(backend)) if backend else None
     resume = store is not None and Path(backend).exists() and store.iteration > 0
@@ -264,11 +255,13 @@ def chain_of(source: Any) -> dict[str, np.ndarray]:
     }
 
 
-def read_backend(model: Mapping[str, Any], backend: str | Path) -> dict[str, np.ndarray]:
+def read_backend(
+    model: Mapping[str, Any], backend: str | Path, priors_file: str = priors.DEFAULT_FILE
+) -> dict[str, np.ndarray]:
     """Return ``chain_of`` a finished or running HDF5 backend (read only)."""
     import emcee
 
-    _setup(model, 1.0)
+    _setup(model, 1.0, priors_file)
     return chain_of(emcee.backends.HDFBackend(str(backend), read_only=True))
 
 
@@ -293,9 +286,12 @@ def posterior_content(model, data, result, burn: int, n_draws: int, settings: Ma
     names = uncertainty.block_names(data, BLOCK)
     fitted = calibrate.initial_values(dict(model), names)
     diag = diagnostics(result["chain"], names, burn)
-    draws, unstable = stable_draws(thinned_draws(result["chain"], burn, 2 * n_draws), n_draws)
+    thinned = thinned_draws(result["chain"], burn, 2 * n_draws)
+    draws, unstable = stable_draws(thinned, n_draws, model, _STATE["names"], _STATE["dt"])
     return {
         "block": BLOCK,
+        "likelihood": LIKELIHOOD,  # calibration.likelihood; the priors: priors_file
+        "priors_file": _STATE["priors_file"],
         "names": [f"{b}.{k}" for b, k in names],
         "fitted_values": [float(v) for v in fitted],
         "log_shifts": [[round(float(v), 8) for v in row] for row in draws],
@@ -337,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--independence-burn", type=int, nargs="+", default=[0], help="each's")
     parser.add_argument("--independence-share", type=float, default=0.5)
     parser.add_argument("--components", type=int, default=8, help="of the learnt proposal")
+    parser.add_argument("--priors", default=priors.DEFAULT_FILE, help="literature priors")
     parser.add_argument("--output", default=DEFAULT_FILE)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
@@ -364,10 +361,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             backend=args.backend, progress=True, adapt_steps=args.adapt, start_from=start,
             proposal_chain=proposal_chain, gaussian_share=args.gaussian_share,
             proposal_scale=args.proposal_scale, independence=independence,
-            independence_share=args.independence_share,
+            independence_share=args.independence_share, priors_file=args.priors,
         )  # fmt: skip
     else:
-        result = read_backend(model, args.backend)
+        result = read_backend(model, args.backend, args.priors)
     n_steps = result["chain"].shape[0]
     settings = {
         "walkers": int(result["chain"].shape[1]), "steps": n_steps, "seed": args.seed,

@@ -14,12 +14,18 @@ from typing import Any
 
 import numpy as np
 
-from osteotrial.calibration import calibrate, uncertainty
+from osteotrial.calibration import calibrate, shifts, uncertainty
 from osteotrial.yaml_strict import safe_load_fast
 
 BLOCK = "remodeling"  # the block of fitted values that the chain samples
 DEFAULT_FILE = uncertainty.POSTERIOR_FILES[BLOCK]
 RHAT_MAX = 1.01
+# What a posterior file's draws were sampled under (its ``likelihood`` field): the likelihood
+# of ``calibration.likelihood`` (published SEs plus a stated discrepancy) with the literature
+# priors of ``calibration.priors``, or, for files written before issue 24 (no field, or this
+# value), exp(-S/2) of the fit's objective with a prior centred on the fitted values.
+LIKELIHOOD = "published-se-plus-discrepancy"
+OLD_LIKELIHOOD = "objective-weights"
 
 
 def diagnostics(chain: np.ndarray, names: Sequence[tuple[str, str]], burn: int) -> dict:
@@ -65,6 +71,12 @@ def load_posterior(path: str | Path = DEFAULT_FILE) -> dict[str, Any]:
         return safe_load_fast(handle)
 
 
+def likelihood_of(posterior: Mapping[str, Any]) -> str:
+    """Return what a posterior file's draws were sampled under (``LIKELIHOOD`` or
+    ``OLD_LIKELIHOOD``; a file without the field predates issue 24: the old one)."""
+    return str(posterior.get("likelihood", OLD_LIKELIHOOD))
+
+
 def posterior_shifts(posterior: Mapping[str, Any], model: Mapping[str, Any], k: int) -> np.ndarray:
     """Return draw k's log shifts, after checking the model holds the values it was drawn at."""
     names = [tuple(n.rsplit(".", 1)) for n in posterior["names"]]
@@ -84,3 +96,25 @@ def posterior_shifts(posterior: Mapping[str, Any], model: Mapping[str, Any], k: 
             f"uncertainty.n_parameter_sets <= {len(draws)}"
         )
     return np.asarray(draws[k], dtype=np.float64)
+
+
+def stable_draws(
+    draws: np.ndarray, n_draws: int, model: Mapping[str, Any], names: Sequence, dt_days: float
+) -> tuple[np.ndarray, float]:
+    """Return the first ``n_draws`` rows of ``draws`` whose model passes the stability screen
+    (``shifts.stable``), and the share of rows that failed it.
+
+    Dropping the draws outside the stable region samples the posterior restricted to it
+    (rejection), as a screen inside the chain would, at a fraction of the cost.
+    """
+    kept, failed = [], 0
+    for row in draws:
+        if shifts.stable(shifts.apply_shifts(model, names, row), dt_days):
+            kept.append(row)
+        else:
+            failed += 1
+        if len(kept) == n_draws:
+            break
+    if len(kept) < n_draws:
+        raise ValueError(f"only {len(kept)} stable draws; {n_draws} asked for")
+    return np.asarray(kept), failed / (len(kept) + failed)

@@ -118,6 +118,13 @@ def ratio_measure(block: Mapping[str, Any] | None, endpoint: str) -> str:
     return "risk_ratio"
 
 
+def last_fracture_month(block: Mapping[str, Any]) -> float:
+    """Return the last month of a block's fracture incidence and reduction targets (0 if none):
+    how far the trial's expected fracture incidences must be simulated."""
+    sections = ("fracture_incidence", "relative_risk_reduction")
+    return max((float(t["month"]) for s in sections for t in block.get(s, [])), default=0.0)
+
+
 def pk_targets(path: str | Path | None = None) -> dict[str, Any]:
     """Return the ``pk`` block of the targets file (single-dose PK and PD of each drug)."""
     return read_targets(path)["pk"]

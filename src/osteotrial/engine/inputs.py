@@ -51,6 +51,7 @@ class Patients(NamedTuple):
     bmd0_g_cm2: np.ndarray  # (3, n) baseline BMD per site
     tscore0: np.ndarray  # (3, n) baseline T-score per site
     static_log_risk: np.ndarray  # (3, n) time-invariant log hazard factors per fracture type
+    prevalent_vertebral: np.ndarray  # (n,) number of prevalent vertebral fractures
     thresholds: np.ndarray  # (3, MAX_THRESHOLDS, n) Exp(1) cumulative thresholds, inf if unused
     threshold_death: np.ndarray  # (n,)
     param_index: np.ndarray  # (n,) int64: the patient's parameter set, a row of ParameterTable
@@ -150,6 +151,7 @@ def patients_of(
                 for a in range(len(FRACTURE_TYPES))
             ]
         ),
+        prevalent_vertebral=_f64(cohort.prevalent_vertebral_fracture_count),
         thresholds=thresholds,
         threshold_death=_f64(cohort.threshold_death),
         param_index=np.ascontiguousarray(index, dtype=np.int64),

@@ -87,7 +87,7 @@ class Work(NamedTuple):
     cum: np.ndarray  # (L, 4) cumulative hazards
     prev_h: np.ndarray  # (L, 4) hazards at the start of the step
     haz: np.ndarray  # (L, 4) hazards at the end of the step
-    status: np.ndarray  # (L, 3) event status (model.fracture ALIVE, FIRST_EVENT_DAY, ...)
+    status: np.ndarray  # (L, 5) event status (model.fracture N_STATUS: ALIVE, ...)
     tscores: np.ndarray  # (3,) current T-score per site
     y_start: np.ndarray  # (L, 42) bone state at the start of a step being re-stepped
 
@@ -118,7 +118,7 @@ def start_patient(i, q, pat, plan, table, w) -> None:
     for a in range(N_HAZARDS):
         w.cum[q, a] = 0.0
         w.prev_h[q, a] = 0.0
-    fracture.reset_status(w.status[q])
+    fracture.reset_status(w.status[q], pat.prevalent_vertebral[i])
 
 
 @equation

@@ -4,17 +4,28 @@ Hazard of fracture type k, per year:
 
     h_k = base_k * frailty * exp(age_k (age - 70) + bmi_k (BMI - 25))
           * rr_sd_k ^ -(T_site(t) - T_ref)                 current BMD, RR per SD (S30, S31)
-          * rr_prevalent_vertebral_k ^ [prevalent VF] * rr_prior_nonvertebral_k ^ [prior NVF]
+          * rr_prevalent_vertebral_k ^ [n_VF(t) >= 1] * rr_prior_nonvertebral_k ^ [prior NVF]
+          * rr_two_or_more_vertebral ^ [n_VF(t) >= 2]       vertebral hazard only: the cascade
           * rr_incident ^ w(t - t_first)                    imminent risk after a new fracture
           * s(t) ^ beta_k                                   remodeling space (model.remodeling)
 
+n_VF(t) is the number of vertebral fractures the woman has: her prevalent ones (the cohort's
+``prevalent_vertebral_fracture_count``) plus the new ones of the trial so far. One vertebral
+fracture raises the risk of the next several-fold and two or more raise it further (Ross 1991:
+5-fold with one, 12-fold with two or more; Black 1999; Lindsay 2001: a fifth of women with a
+new vertebral fracture have another within a year; R), so vertebral fractures cascade: after a
+new one the vertebral hazard rises for good (rr_prevalent_vertebral, rr_two_or_more) and for a
+while more (the imminent risk), and several new fractures can fall between two radiographs.
+The ``multiple_new_vertebral`` endpoint counts them (analyses.vocabulary). A single event that
+breaks several vertebrae at once is not drawn (it would need a per-event draw in the cohort).
+
 w(u) = exp(-u / tau_imm) for u >= 0 (0 before any new fracture): the imminent risk after a
 fracture wanes over 1-2 years (Johansson 2017, R). s is the remodeling space relative to
-baseline, a state of the bone model (cavities opened by osteoclasts, refilled by osteoblasts
-over the formation period): it carries the part of the risk that BMD does not, lags turnover by
-months, does not vanish the day CTX recovers, and falls on an anabolic that raises formation
-more than resorption. beta_k >= 0 (log hazard ratio per log remodeling space) is fitted to
-FRAME.
+baseline, a state of the bone model (cavities opened by osteoclasts, refilled over the
+formation period; proportional to activation, model.remodeling): it carries the part of the
+risk that BMD does not, lags turnover by months, does not vanish the day CTX recovers, falls
+when resorption is suppressed (with or without formation) and rises with a resorption
+rebound. beta_k >= 0 (log hazard ratio per log remodeling space) is fitted to FRAME.
 Death: Gompertz, h = d70 exp(g (age - 70)), times 1 + (rr_hip - 1) exp(-(t - t_hip) / tau_hip)
 after a hip fracture in the trial: the excess mortality after a hip fracture is largest in the
 first months and wanes over about a year (Haentjens 2010, R); a hip fracture before the trial
@@ -45,7 +56,11 @@ N_FRACTURE_TYPES = len(FRACTURE_TYPES)
 HIP = FRACTURE_TYPES.index("hip")
 DEATH = N_FRACTURE_TYPES  # index of death among the hazards (after the fracture types)
 N_HAZARDS = N_FRACTURE_TYPES + 1
-ALIVE, FIRST_EVENT_DAY, FIRST_HIP_DAY = 0, 1, 2  # slots of a patient's event status (3)
+VERTEBRAL = FRACTURE_TYPES.index("vertebral")
+# slots of a patient's event status: alive, first fracture day, first hip fracture day, her
+# prevalent vertebral fractures and her vertebral fractures now (prevalent + new in the trial)
+ALIVE, FIRST_EVENT_DAY, FIRST_HIP_DAY, PREVALENT_VERTEBRAL, VERTEBRAL_COUNT = range(5)
+N_STATUS = 5
 
 
 def static_log_risk(
@@ -74,6 +89,19 @@ def waning(elapsed_days: float, waning_years: float) -> float:
     if not elapsed_days >= 0.0:  # no event yet: elapsed is -inf or nan
         return 0.0
     return math.exp(-elapsed_days / (waning_years * DAYS_PER_YEAR))
+
+
+@equation(inline=True)
+def vertebral_count_log_risk(ft, fp, is_vertebral: bool, count: float) -> float:
+    """Return the log hazard factor of having ``count`` vertebral fractures (module docstring):
+    rr_prevalent_vertebral from the first, rr_two_or_more_vertebral (vertebral hazard) from the
+    second."""
+    log_rr = 0.0
+    if count >= 1.0:
+        log_rr += ft.log_rr_prevalent_vertebral
+    if is_vertebral and count >= 2.0:
+        log_rr += fp.log_rr_two_or_more_vertebral
+    return log_rr
 
 
 @equation(inline=True)
@@ -108,9 +136,10 @@ def death_hazard_per_year(fp, age_years: float, hip_excess: float) -> float:
 def hazards_per_year(ftypes, fp, static, i, age, tscores, space, status, t_days, haz):
     """Write the hazards per year of every fracture type and death into haz (4); 0 after death.
 
-    static: (3, n) static log risks; tscores: current T-score per site (3); space: remodeling
-    space relative to baseline; status: the patient's event status (ALIVE, FIRST_EVENT_DAY,
-    FIRST_HIP_DAY).
+    static: (3, n) static log risks (with the prevalent vertebral fracture term at baseline);
+    tscores: current T-score per site (3); space: remodeling space relative to baseline;
+    status: the patient's event status (``N_STATUS`` slots): the vertebral fracture count
+    adds what the fractures since baseline changed (``vertebral_count_log_risk``).
     """
     if status[ALIVE] == 0.0:
         for a in range(N_HAZARDS):
@@ -121,7 +150,11 @@ def hazards_per_year(ftypes, fp, static, i, age, tscores, space, status, t_days,
     for a in range(N_FRACTURE_TYPES):
         ft = ftypes[a]
         tsc = tscores[int(ft.bmd_site_index)]
-        haz[a] = fracture_hazard_per_year(ft, fp, static[a, i], age, tsc, log_space, imminent)
+        count = vertebral_count_log_risk(ft, fp, a == VERTEBRAL, status[VERTEBRAL_COUNT])
+        if status[PREVALENT_VERTEBRAL] >= 1.0:
+            count -= ft.log_rr_prevalent_vertebral  # already in the static risk
+        static_log = static[a, i] + count
+        haz[a] = fracture_hazard_per_year(ft, fp, static_log, age, tsc, log_space, imminent)
     hip_excess = waning(t_days - status[FIRST_HIP_DAY], fp.hip_death_excess_waning_years)
     haz[DEATH] = death_hazard_per_year(fp, age, hip_excess)
 
@@ -138,11 +171,14 @@ def crossing_day(h_before, h_after, threshold, t_before_days, dt_days) -> float:
 
 
 @equation
-def reset_status(status) -> None:
-    """Write the event status of a patient at day 0: alive, no fracture in the trial yet."""
+def reset_status(status, prevalent_vertebral: float) -> None:
+    """Write the event status of a patient at day 0: alive, no fracture in the trial yet,
+    ``prevalent_vertebral`` vertebral fractures."""
     status[ALIVE] = 1.0
     status[FIRST_EVENT_DAY] = np.inf
     status[FIRST_HIP_DAY] = np.inf
+    status[PREVALENT_VERTEBRAL] = prevalent_vertebral
+    status[VERTEBRAL_COUNT] = prevalent_vertebral
 
 
 @equation
@@ -170,5 +206,7 @@ def advance_events(i, t_days, dt_days, haz, cum, prev_h, thresholds, n_thr, thr_
                     status[FIRST_EVENT_DAY] = min(status[FIRST_EVENT_DAY], day)
                     if a == HIP:
                         status[FIRST_HIP_DAY] = min(status[FIRST_HIP_DAY], day)
+                    if a == VERTEBRAL:
+                        status[VERTEBRAL_COUNT] += 1.0
         cum[a] = after
         prev_h[a] = haz[a]

@@ -92,6 +92,7 @@ class RemodelingParams:
     tolerance_off_per_day: float
     tolerance_gain: float
     remodeling_space_days: float
+    remodeling_space_refill_exponent: float
 
     def __post_init__(self) -> None:
         _check_positive(
@@ -105,6 +106,7 @@ class RemodelingParams:
                 "precursor_use_per_day",
                 "rankl_osteocyte_frac",
                 "modeling_formation_frac",
+                "remodeling_space_refill_exponent",
             ),
         )
         if self.wnt_max_fold <= 1.0:
@@ -113,6 +115,8 @@ class RemodelingParams:
             raise ValueError("remodeling.rankl_osteocyte_frac must be < 1")
         if self.modeling_formation_frac >= 1.0:
             raise ValueError("remodeling.modeling_formation_frac must be < 1")
+        if self.remodeling_space_refill_exponent > 1.0:
+            raise ValueError("remodeling.remodeling_space_refill_exponent must be in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -255,6 +259,7 @@ class FractureParams:
     reference_age_years: float
     reference_tscore: float
     rr_incident_fracture: float
+    rr_two_or_more_vertebral: float
     incident_risk_waning_years: float
     vertebral_clinical_frac: float
     death_per_year_at_70: float

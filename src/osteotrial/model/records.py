@@ -60,6 +60,7 @@ DERIVED: dict[type, dict[str, Callable[[Any], float]]] = {
     },
     FractureParams: {
         "log_rr_incident_fracture": lambda p: math.log(p.rr_incident_fracture),
+        "log_rr_two_or_more_vertebral": lambda p: math.log(p.rr_two_or_more_vertebral),
         "log_death_per_year_at_70": lambda p: math.log(p.death_per_year_at_70),
     },
     SiteBMDParams: {},

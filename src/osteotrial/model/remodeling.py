@@ -51,14 +51,25 @@ BMD gain of long-term denosumab.
     dc/dt = k_c (q phi(L) - rho_oca(c) c)
     dq/dt = k_q (1 - q) + k_u (1 - q phi(L))   (precursors accumulate while RANKL is blocked)
 
-Remodeling space (relative to baseline): cavities opened by osteoclasts and refilled by
-osteoblasts over the formation period (Parfitt; Heaney 1994 remodeling transient, R),
+Remodeling space (relative to baseline): cavities opened by osteoclasts and refilled over the
+formation period T_rs (Parfitt 1983; Heaney 1994 remodeling transient: the space is the
+activation frequency times the duration of a remodeling cycle, R; Eriksen 1994 for T_rs, R),
 
-    ds/dt = (c - b s) / T_rs
+    ds/dt = (c - b^theta s) / T_rs
 
-so s = c / b at quasi-steady state: an antiresorptive closes it (c falls first), an anabolic
-that raises formation more than resorption closes it too, and stopping an antiresorptive
-reopens it. It carries the part of fracture risk that BMD does not (model.fracture).
+At theta = 0 the space follows activation (resorption, c) with the lag of the formation
+period and is proportional to it at steady state (Heaney): each open cavity is refilled by its
+own team of osteoblasts in the formation period, whatever the number of osteoblasts elsewhere.
+At theta = 1 it tends to c / b (the model before issue 24), under which resorption and
+formation suppressed equally give no benefit. For 0 <= theta < 1, equal suppression closes the
+space (s = lambda^(1 - theta)) and protects, a formation excess (romosozumab) speeds the
+refilling, and the resorption overshoot after stopping denosumab reopens the space beyond
+baseline while it lasts. theta (``remodeling_space_refill_exponent``) is an interim
+assumption, 0.9: at theta = 0 the FRAME fit must put romosozumab's whole benefit beyond BMD into
+a vertebral exponent of 3 on a space that romosozumab closes only a third, which makes
+denosumab, which closes it by 80 %, six times too protective (docs/model.md); the structural
+gain of formation belongs to bone strength (issue 24, item 2), after which theta goes to 0. It
+carries the part of fracture risk that BMD does not (model.fracture).
 
 Drugs enter only through their concentrations (denosumab binds RANKL, romosozumab binds
 sclerostin); nothing here knows an arm. ``r`` is a remodeling record
@@ -204,4 +215,5 @@ def cell_rhs(y, wnt_raw_now: float, log_wnt_raw: float, denosumab_nm: float, r, 
         1.0 - recruitment
     )
     dy[TOLERANCE] = tolerance_rhs(wnt_raw_now, tolerance, r)
-    dy[REMODELING_SPACE] = (oca - oba * y[REMODELING_SPACE]) / r.remodeling_space_days
+    refill = pow_log(math.log(oba), r.remodeling_space_refill_exponent)
+    dy[REMODELING_SPACE] = (oca - refill * y[REMODELING_SPACE]) / r.remodeling_space_days

@@ -191,7 +191,8 @@ def calibration_table(trial, tables: Mapping[str, pl.DataFrame], targets_file: s
 
 
 FRACTION_KINDS = ("fracture_incidence", "relative_risk_reduction")
-DISPLAY_COLUMNS = ("kind", "arm", "measure", "month", "target", "tol", "emulated (95 % CI)")
+DISPLAY_COLUMNS = ("kind", "arm", "measure", "month", "target", "tol", "emulated (95 % CI)",
+                   "expected (95 % range of a draw)")  # fmt: skip
 
 
 def calibration_display(table: pl.DataFrame) -> pl.DataFrame:
@@ -203,7 +204,9 @@ def calibration_display(table: pl.DataFrame) -> pl.DataFrame:
         got = Estimate(r["emulated"], r["ci_low"], r["ci_high"])
         month = efficacy.DASH if np.isnan(r["month"]) else f"{round(r['month'], 2):g}"
         targets = (efficacy.fmt(r[c], digits) for c in ("target", "tol"))
-        values = (r["kind"], r["arm"], r["measure"], month, *targets, efficacy.fmt_ci(got, digits))
+        mean = Estimate(r["expected"], r["expected_low"], r["expected_high"])
+        shown = (efficacy.fmt_ci(got, digits), efficacy.fmt_ci(mean, digits))
+        values = (r["kind"], r["arm"], r["measure"], month, *targets, *shown)
         rows.append((*values, r["within"]))
     schema = {**dict.fromkeys(DISPLAY_COLUMNS, pl.String), "within": pl.Boolean}
     return pl.DataFrame(rows, schema=schema, orient="row")
@@ -235,6 +238,8 @@ def write_report(
 ) -> list[Path]:
     """Write ``REPORT_FILES`` of a trial (``config.TrialConfig``) into ``out_dir``; return them."""
     tables = read_endpoint_tables(table_paths)
+    if "expected" in table_paths:  # the centre of the calibration check (comparison)
+        tables["expected"] = io.read_frame(table_paths["expected"])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     colors = figures.arm_colors(trial.arm_names, trial.control_arm)

@@ -10,8 +10,14 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
-from osteotrial.analyses.expected import event_free, expected_table
+from osteotrial.analyses.expected import (
+    EXPECTED_SCHEMA,
+    event_free,
+    expected_table,
+    fracture_rows,
+)
 from osteotrial.cohort.sampling import Cohort
 from osteotrial.engine.progress import chunk_logger
 from osteotrial.engine.simulate import iter_simulate_arm, simulate_arm
@@ -82,3 +88,28 @@ def expected_endpoints_of_sets(
         )
         for k, params in enumerate(sets)
     ]
+
+
+def trial_expected_fractures(
+    cohort: Cohort, trial: Any, params: ModelParams, last_month: float
+) -> pl.DataFrame:
+    """Return the expected ``fractures`` and ``comparisons`` rows of the trial's own cohort.
+
+    Each arm's randomized patients (the women of the emulated trial, not a prediction cohort)
+    are simulated event-free under their arm up to ``last_month`` (the last fracture target),
+    and ``analyses.expected.fracture_rows`` turns their cumulative hazards into the expected
+    incidence of every fracture endpoint and the ratios of the arms' expected incidences: the
+    centre of the calibration check of ``calibration.comparison`` (its docstring). Empty when
+    ``last_month`` is 0 (a trial without fracture targets).
+    """
+    if last_month <= 0:
+        return pl.from_arrow(EXPECTED_SCHEMA.empty_table())
+    schedule = trial.schedule.until(last_month)
+    results = {}
+    for name, arm in trial.arms.items():
+        patients = event_free(cohort.select(cohort.arm == name))
+        results[name] = simulate_arm(patients, arm, params, schedule, record_pk=False)
+    rows = fracture_rows(
+        results, params, trial.control_arm, schedule.visit_months, schedule.imaging_months
+    )
+    return pl.from_arrow(pa.Table.from_pylist(rows, schema=EXPECTED_SCHEMA))

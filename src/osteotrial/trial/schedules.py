@@ -11,6 +11,7 @@ engine (fixed step, reference solver) applies exactly the same doses.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -141,6 +142,17 @@ class Schedule:
     def n_steps(self) -> int:
         """Number of integration steps covering duration_days."""
         return int(np.ceil(self.duration_days / self.dt_days - 1e-9))
+
+    def until(self, month: float) -> Schedule:
+        """Return this schedule cut at ``month``: visits, marker days and imaging up to it."""
+        day = month * DAYS_PER_MONTH
+        return dataclasses.replace(
+            self,
+            duration_days=day,
+            visit_months=tuple(m for m in self.visit_months if m <= month),
+            marker_days=tuple(d for d in self.marker_days if d <= day),
+            imaging_months=tuple(m for m in self.imaging_months if m <= month),
+        )
 
     def record_days(self) -> FloatArray:
         """Return the sorted, unique days at which states are recorded (visits and markers)."""

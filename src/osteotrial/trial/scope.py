@@ -59,14 +59,15 @@ class KnownBias:
 
 
 # FREEDOM's placebo arm, 36 months, expected incidences of 2,000 women per arm vs the
-# published arm (docs/model.md): the hip and nonvertebral base hazards fitted to FRAME do not
-# carry over to FREEDOM. Kept until a regional baseline-risk covariate mends them.
+# published arm (docs/model.md, 2026-12-06, with the derived hip base, the vertebral cascade
+# and the re-fitted fracture stage): the hip and nonvertebral base hazards fitted to FRAME do
+# not carry over to FREEDOM. Kept until a regional baseline-risk covariate mends them.
 KNOWN_BIASES: tuple[KnownBias, ...] = (
-    KnownBias("hip fractures", "FREEDOM placebo, 36 months", 2.4, 1.2),
-    KnownBias("nonvertebral fractures (hip included)", "FREEDOM placebo, 36 months", 4.7, 8.0),
-    # the workflow's events at FREEDOM's size (3,235 imaged): vertebral fractures do not cluster
-    # yet (no cascade after an incident vertebral fracture, issue 24)
-    KnownBias("multiple new vertebral fractures", "FREEDOM placebo, 36 months", 0.53, 1.6),
+    KnownBias("hip fractures", "FREEDOM placebo, 36 months", 1.79, 1.2),
+    KnownBias("nonvertebral fractures (hip included)", "FREEDOM placebo, 36 months", 4.46, 8.0),
+    # the workflow's events at FREEDOM's size (3,235 imaged): with the cascade (issue 24), but
+    # no single event that breaks several vertebrae at once
+    KnownBias("multiple new vertebral fractures", "FREEDOM placebo, 36 months", 1.14, 1.6),
 )
 
 
