@@ -22,7 +22,7 @@ Scales: a tolerance on a mean is read as two standard errors (scale = tol / 2), 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -137,20 +137,23 @@ def _vs_placebo(runs: dict, measure: str, month: float) -> np.ndarray:
 
 
 def denosumab_emulated(
-    sets: Sequence[ModelParams], data: Mapping[str, Any] | None = None
+    sets: Sequence[ModelParams],
+    data: Mapping[str, Any] | None = None,
+    patient_of: Callable[[str], Cohort] = typical_patient,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Return (the emulated value of each ``denosumab_targets`` entry, (n_targets, n_sets);
-    the hinge residuals, each (n_sets,)) of each parameter set."""
+    the hinge residuals, each (n_sets,)) of each parameter set. ``patient_of(trial)``: whom
+    to simulate (default the typical patient; a cohort under one set: calibration.cohort_offset)."""
     data = read_targets() if data is None else data
     goals = denosumab_targets(data)
     month = DAYS_PER_MONTH
     years = tuple(m * 12 * month for m in range(6))
-    ext = _simulate(EXTENSION, typical_patient(EXTENSION), sets, years, ("placebo",))
+    ext = _simulate(EXTENSION, patient_of(EXTENSION), sets, years, ("placebo",))
     stop_days = tuple(m * month for m in (24.0, 30.0, 36.0, 48.0))
-    stop = _simulate(DISCONTINUATION, typical_patient(DISCONTINUATION), sets, stop_days)
+    stop = _simulate(DISCONTINUATION, patient_of(DISCONTINUATION), sets, stop_days)
     probes_days = sorted({g.probe[2] for g in goals if g.probe[0] == "ctx_pct"})
     record = (*probes_days, 12 * month)
-    doses = _simulate(DOSE_RANGING, typical_patient(DOSE_RANGING), sets, record, ("placebo",))
+    doses = _simulate(DOSE_RANGING, patient_of(DOSE_RANGING), sets, record, ("placebo",))
     emulated = []
     for g in goals:
         kind = g.probe[0]
@@ -164,7 +167,7 @@ def denosumab_emulated(
     hinges = extension_shape(ext["denosumab"])
     hinges += after_stopping_hinges(data, stop)
     hinges += range_hinges(data, doses)
-    hinges += dose_order_hinges(doses["denosumab_60mg_q6m"], sets, record)
+    hinges += dose_order_hinges(doses["denosumab_60mg_q6m"], sets, record, patient_of)
     return np.asarray(emulated, dtype=float), hinges
 
 
@@ -204,14 +207,19 @@ HIGHER_DOSE_MG = 210.0
 ORDER_SCALE_POINTS = 0.05  # an order, not a published number: a tenth of HINGE_SCALE's points
 
 
-def dose_order_hinges(den60: ArmResult, sets: Sequence[ModelParams], days: tuple) -> list:
+def dose_order_hinges(
+    den60: ArmResult,
+    sets: Sequence[ModelParams],
+    days: tuple,
+    patient_of: Callable[[str], Cohort] = typical_patient,
+) -> list:
     """Return hinges: month-12 LS and TH BMD of the dose-ranging typical patient are not lower
     on ``HIGHER_DOSE_MG`` every 6 months than on 60 mg (a monotone dose response, the shape
     McClung 2006 reports: gains rise with dose, then plateau)."""
     arm = trial_design(DOSE_RANGING).arms["denosumab_60mg_q6m"]
     higher_arm = ArmSpec("denosumab_higher", (replace(arm.phases[0], dose_mg=HIGHER_DOSE_MG),))
     schedule = Schedule(trial_design(DOSE_RANGING).schedule.dt_days, max(days), (), days, ())
-    higher = simulate_sets(typical_patient(DOSE_RANGING), higher_arm, sets, schedule, False)
+    higher = simulate_sets(patient_of(DOSE_RANGING), higher_arm, sets, schedule, False)
     out = []
     for site in ("LS", "TH"):
         lower_dose_gain = _bmd_pct(den60, site, 12.0) - _bmd_pct(higher, site, 12.0)

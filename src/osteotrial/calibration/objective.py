@@ -69,13 +69,17 @@ def simulate_sets(
     record_pk: bool = True,
 ) -> ArmResult:
     """Simulate the one-patient cohort ``patient`` under ``arm`` once per parameter set, all
-    sets as patients of the same engine calls; column w of every trajectory is set w's.
+    sets as patients of the same engine calls; column w of every trajectory is set w's. A
+    cohort of several patients runs under one set, column i patient i's.
 
     A batch of sets (sampler walkers, finite-difference shifts) costs the packing and the
     Python around the engine once instead of once per set; each column equals the set
     simulated alone exactly (``simulate_arm``: a patient's result depends only on its row and
     its set).
     """
+    if patient.n_patients > 1:  # a trial's cohort under one set (calibration.cohort_offset)
+        (one,) = sets
+        return simulate_arm(patient, arm, one, schedule, record_pk)
     tiled = patient.select(np.zeros(len(sets), dtype=np.int64))
     return simulate_arm(tiled, arm, tuple(sets), schedule, record_pk)
 
@@ -140,13 +144,21 @@ def typical_patient(trial: str) -> Cohort:
 
 
 @functools.lru_cache(maxsize=16)
-def cohort_means(trial: str, n_patients: int = TYPICAL_COHORT_SIZE) -> tuple:
-    """Return (mean age, ((site, mean T-score), ...)) of ``n_patients`` of a trial's cohort,
-    sampled with the trial's seed and split evenly across its arms."""
+def trial_cohort(trial: str, n_patients: int = TYPICAL_COHORT_SIZE) -> Cohort:
+    """Return ``n_patients`` of a trial's emulated cohort (its screened population, sampled
+    with the trial's seed and split evenly across its arms): the women whose mean baseline
+    makes the typical patient."""
     design = trial_design(trial)
     per_arm = max(1, n_patients // len(design.arms))
     allocation = dict.fromkeys(design.arms, per_arm)
-    cohort = sample_cohort(CohortSpec.from_dict(design.cohort_spec), allocation, design.seed)
+    return sample_cohort(CohortSpec.from_dict(design.cohort_spec), allocation, design.seed)
+
+
+@functools.lru_cache(maxsize=16)
+def cohort_means(trial: str, n_patients: int = TYPICAL_COHORT_SIZE) -> tuple:
+    """Return (mean age, ((site, mean T-score), ...)) of ``n_patients`` of a trial's cohort,
+    sampled with the trial's seed and split evenly across its arms."""
+    cohort = trial_cohort(trial, n_patients)
     tscores = tuple(
         (site, float(np.mean(getattr(cohort, f"tscore_{site.lower()}")))) for site in SITES
     )

@@ -18,11 +18,12 @@ freedom.yaml. The control arms' BMD targets are not fitted here (untreated loss 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from osteotrial.calibration.cohort_offset import anchored_offsets
 from osteotrial.calibration.denosumab import (
     DISCONTINUATION,
     DOSE_RANGING,
@@ -94,7 +95,6 @@ REMODELING_FIT: tuple[tuple[str, str], ...] = (
     ("remodeling", "precursor_use_per_day"),
     ("remodeling", "precursor_renewal_per_day"),
     ("remodeling", "modeling_formation_frac"),
-    ("remodeling", "modeling_capacity_frac"),
     ("remodeling", "oca_apoptosis_per_day"),
     ("remodeling", "obp_differentiation_per_day"),
     ("remodeling", "wnt_max_fold"),
@@ -106,10 +106,6 @@ REMODELING_FIT: tuple[tuple[str, str], ...] = (
     ("bmd.ls", "turnover_um_per_year"),
     ("bmd.th", "turnover_um_per_year"),
     ("bmd.fn", "turnover_um_per_year"),
-    ("bmd.ls", "bvtv_bmd_exponent"),
-    ("bmd.th", "bvtv_bmd_exponent"),
-    ("bmd.ls", "porosity_bmd_exponent"),
-    ("bmd.th", "porosity_bmd_exponent"),
     ("bmd.ls", "cortical_loss_share_frac"),
     ("bmd.th", "cortical_loss_share_frac"),
     ("bmd.ls", "strength_trabecular_share_frac"),
@@ -328,12 +324,27 @@ def emulated_of_sets(
     sets: Sequence[ModelParams], targets: Mapping[str, Any] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (emulated values (n_targets, n_sets), shape residuals (n_shapes, n_sets)) of
-    ``remodeling_emulated`` for each parameter set, all sets as patients of one engine call per
-    arm and design (``objective.simulate_sets``)."""
+    ``remodeling_emulated`` for each parameter set: the typical patients' values
+    (``typical_emulated``) plus each mean row's typical-to-cohort offset at the anchor
+    parameters (``cohort_offset``)."""
     data = read_targets() if targets is None else targets
+    values, shape = typical_emulated(sets, data)
+    offsets = anchored_offsets(data, remodeling_targets(data), typical_emulated)
+    return values + offsets[:, None], shape
+
+
+def typical_emulated(
+    sets: Sequence[ModelParams],
+    data: Mapping[str, Any],
+    patient_of: Callable[[str], Cohort] = typical_patient,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (emulated values (n_targets, n_sets), shape residuals (n_shapes, n_sets)) for each
+    parameter set, all sets as patients of one engine call per arm and design
+    (``objective.simulate_sets``). ``patient_of(trial)``: whom to simulate, the typical patient
+    (default) or, under one set, a trial's cohort (``cohort_offset``)."""
     goals = remodeling_targets(data)
-    frame = typical_patient(FRAME)
-    freedom = typical_patient(FREEDOM)
+    frame = patient_of(FRAME)
+    freedom = patient_of(FREEDOM)
     probes = [g.probe for g in goals if g.source.split(".")[1] not in OWN_MODULE_BLOCKS]
     # FRAME: year 1, placebo vs romosozumab, recorded at every marker day and BMD month.
     marker_days = tuple(sorted({p[2] for p in probes if p[0] == "marker_ratio"}))
@@ -356,8 +367,8 @@ def emulated_of_sets(
     single = single_dose_pk(sets, frame, data["pk"])
     emulated = [_probe_value(probe, single, pbo, rom, den) for probe in probes]
     shape = continued_treatment_shape(per_set(den.ctx_rel), per_set(pct(den.bmd_th_g_cm2)))
-    more, hinges = denosumab_emulated(sets, data)
-    strength = strength_emulated(sets, data)
+    more, hinges = denosumab_emulated(sets, data, patient_of)
+    strength = strength_emulated(sets, data, patient_of)
     return np.vstack([np.asarray(emulated, dtype=float), more, strength]), np.array(shape + hinges)
 
 

@@ -10,12 +10,13 @@ Scale: a tolerance on a mean read as two standard errors (tol / 2), as for BMD.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from osteotrial.calibration.objective import Target, simulate_sets, trial_design, typical_patient
+from osteotrial.cohort.sampling import Cohort
 from osteotrial.model.params import ModelParams
 from osteotrial.trial.schedules import Schedule
 from osteotrial.units import DAYS_PER_MONTH
@@ -40,14 +41,19 @@ def strength_targets(data: Mapping[str, Any]) -> list[Target]:
     ]
 
 
-def strength_emulated(sets: Sequence[ModelParams], data: Mapping[str, Any]) -> np.ndarray:
+def strength_emulated(
+    sets: Sequence[ModelParams],
+    data: Mapping[str, Any],
+    patient_of: Callable[[str], Cohort] = typical_patient,
+) -> np.ndarray:
     """Return the emulated percent change of each ``strength_targets`` entry, (n_targets,
-    n_sets): every parameter set a patient of one engine call per arm."""
+    n_sets): every parameter set a patient of one engine call per arm (``patient_of``: as in
+    ``calibration.denosumab.denosumab_emulated``)."""
     goals = strength_targets(data)
     design = trial_design(TRIAL)
     months = tuple(sorted({g.probe[3] for g in goals}))
     schedule = Schedule(design.schedule.dt_days, months[-1] * DAYS_PER_MONTH, months, (), ())
-    patient = typical_patient(TRIAL)
+    patient = patient_of(TRIAL)
     arms = sorted({g.probe[1] for g in goals})
     runs = {a: simulate_sets(patient, design.arms[a], sets, schedule, False) for a in arms}
     out = []
