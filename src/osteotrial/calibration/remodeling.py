@@ -1,6 +1,7 @@
 """Remodeling stage of the calibration: PK, bone-cell, Wnt and BMD parameters.
 
-Fitted on typical FRAME and FREEDOM patients (``objective.typical_patient``) to, in this order
+Fitted on typical FRAME and FREEDOM patients (``objective.typical_patient``; a mean row is read
+as typical value + typical-to-cohort offset, ``cohort_offset``) to, in this order
 (``remodeling_targets``; every value, SD, tolerance or range from config/targets.yaml):
 
 - single-dose PK (``pk`` block; the dose is the one in the block's name): denosumab tmax and
@@ -338,10 +339,8 @@ def typical_emulated(
     data: Mapping[str, Any],
     patient_of: Callable[[str], Cohort] = typical_patient,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return (emulated values (n_targets, n_sets), shape residuals (n_shapes, n_sets)) for each
-    parameter set, all sets as patients of one engine call per arm and design
-    (``objective.simulate_sets``). ``patient_of(trial)``: whom to simulate, the typical patient
-    (default) or, under one set, a trial's cohort (``cohort_offset``)."""
+    """Return ``emulated_of_sets`` without offsets, every set a patient of one engine call per
+    arm and design; ``patient_of(trial)``: the typical patient or (one set) a trial's cohort."""
     goals = remodeling_targets(data)
     frame = patient_of(FRAME)
     freedom = patient_of(FREEDOM)
@@ -398,6 +397,3 @@ def continued_treatment_shape(ctx_rel: np.ndarray, th_pct: np.ndarray) -> list[n
         positive_part(ctx_rel.max(axis=1) - 1.0) / 0.02,
         positive_part(-np.diff(th_pct, axis=1).min(axis=1)) / 0.05,
     ]
-
-
-# Bounds of the fitted values: they keep the fixed-step integrator stable at dt <= 1 day.
