@@ -60,6 +60,21 @@ def test_summary_intervals_hold_their_estimates(table):
         assert (summary[mid] < summary[high]).all()
 
 
+def test_structure_is_in_the_table_and_the_summary(table):
+    """Every woman's trabecular BV/TV and cortical porosity are physiological fractions, the
+    strength index starts at 0 % change and rises on denosumab (resorption stops, mineral
+    accrues), and the summary carries their means."""
+    baseline = table.filter(pl.col("month") == 0)
+    assert (baseline["strength_pct_change_ls"].abs() < 1e-9).all()
+    for site in ("ls", "th", "fn"):
+        assert table[f"trabecular_bvtv_{site}"].is_between(0.03, 0.40).all(), site
+        assert table[f"cortical_porosity_{site}"].is_between(0.02, 0.50).all(), site
+    summary = osteotrial.summarize(table)
+    deno = summary.filter((pl.col("regimen") == "deno") & (pl.col("month") == 2))
+    assert deno["strength_pct_change_th_mean"].item() > 0.0
+    assert deno["cortical_porosity_th_mean"].item() < baseline["cortical_porosity_th"].mean()
+
+
 def test_regimens_share_patients_and_drugs_act(table):
     romo, deno = (table.filter(pl.col("regimen") == r) for r in REGIMENS)
     assert romo["age_years"].to_list() == deno["age_years"].to_list()

@@ -82,6 +82,10 @@ MEANING = {
     "bmi_log_per_kg_m2": "log hazard per kg/m2 of BMI above 25",
     "remodeling_space_log_hr": "log hazard ratio per log remodeling space (relative to baseline)",
     "remodeling_space_days": "formation period that refills the remodeling space",
+    "remodeling_space_refill_exponent": "exponent theta of the osteoblast level in the refilling "
+    "of the remodeling space, ds/dt = (c - b^theta s) / T",
+    "rr_two_or_more_vertebral": "vertebral hazard ratio with two or more vertebral fractures "
+    "(prevalent and new in the trial) over one",
     "incident_risk_waning_years": "time constant of the waning imminent risk after a new fracture",
     "hip_death_excess_waning_years": "time constant of the waning excess death after hip fracture",
 }

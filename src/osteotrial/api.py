@@ -55,6 +55,13 @@ FRACTURE_ENDPOINTS: tuple[str, ...] = (
     "clinical",
 )
 BASELINE_COLUMNS = ("age_years", "bmi_kg_m2", "tscore_ls", "tscore_th", "tscore_fn")
+# Bone structure per site (model.bone): trabecular BV/TV and cortical porosity now (fractions),
+# the strength index's % change from baseline.
+STRUCTURE_COLUMNS: tuple[str, ...] = tuple(
+    f"{name}_{site}"
+    for site in SITES
+    for name in ("trabecular_bvtv", "cortical_porosity", "strength_pct_change")
+)
 # One row per (regimen, patient_id, month); see ``simulate``'s docstring for the meaning.
 COLUMNS: tuple[str, ...] = (
     "regimen",
@@ -67,6 +74,7 @@ COLUMNS: tuple[str, ...] = (
     *(f"bmd_{site}_pct_change" for site in SITES),
     "p1np_pct_change",
     "ctx_pct_change",
+    *STRUCTURE_COLUMNS,
     *(f"{name}_fractures_cum" for name in FRACTURE_ENDPOINTS),
 )
 
@@ -77,6 +85,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     *(f"bmd_{s}_pct_change_{stat}" for s in SITES for stat in ("mean", "ci_low", "ci_high")),
     "p1np_pct_change_median",
     "ctx_pct_change_median",
+    *(f"{name}_mean" for name in STRUCTURE_COLUMNS),
     *(
         f"{k}_incidence_{stat}frac"
         for k in FRACTURE_ENDPOINTS
@@ -233,12 +242,14 @@ def simulate(
         ``prevalent_vertebral_fracture_count``), ``alive`` (not dead by that day),
         ``bmd_{ls,th,fn}_pct_change`` (lumbar spine, total hip, femoral neck, % change from
         baseline), ``p1np_pct_change`` and ``ctx_pct_change`` (bone markers, % change from the
-        patient's baseline), and ``<endpoint>_fractures_cum``, the count of fractures of each
+        patient's baseline), ``trabecular_bvtv_{site}`` and ``cortical_porosity_{site}``
+        (bone structure now, fractions) and ``strength_pct_change_{site}`` (strength index,
+        % change from baseline), and ``<endpoint>_fractures_cum``, the count of fractures of each
         endpoint of ``FRACTURE_ENDPOINTS`` up to that day, in the trials' words
         (``analyses.vocabulary``): ``new_vertebral`` (every new vertebral fracture, clinical or
         not), ``clinical_vertebral``, ``hip``, ``nonvertebral`` (hip included, as in the
         trials), ``nonvertebral_other_than_hip`` and ``clinical`` (nonvertebral or clinical
-        vertebral). BMD and markers are null after death.
+        vertebral). BMD, markers and structure are null after death.
 
     Warns
     -----
@@ -303,6 +314,11 @@ def regimen_table(result: ArmResult, cohort: Cohort, label: str) -> pl.DataFrame
     measured = {f"bmd_{s}_pct_change": _pct(result.bmd_g_cm2(s)) for s in SITES}
     measured |= {"p1np_pct_change": 100.0 * (result.p1np_rel - 1.0)}
     measured |= {"ctx_pct_change": 100.0 * (result.ctx_rel - 1.0)}
+    for site in SITES:
+        measured[f"trabecular_bvtv_{site}"] = result.structure_of(f"trabecular_bvtv_{site}")
+        measured[f"cortical_porosity_{site}"] = result.structure_of(f"cortical_porosity_{site}")
+        strength = result.structure_of(f"strength_rel_{site}")
+        measured[f"strength_pct_change_{site}"] = 100.0 * (strength - 1.0)
     counts = {f"{k}_fractures_cum": _endpoint_counts(result, k) for k in FRACTURE_ENDPOINTS}
     baseline = {
         name: np.asarray(getattr(cohort, name))
@@ -332,7 +348,8 @@ def summarize(table: pl.DataFrame) -> pl.DataFrame:
 
     Columns: ``n_alive``; ``bmd_{ls,th,fn}_pct_change_mean`` (mean over living patients) with
     its t-based 95 % confidence interval ``bmd_{site}_pct_change_ci_low``/``_ci_high``;
-    ``p1np_pct_change_median``, ``ctx_pct_change_median``; for every endpoint of
+    ``p1np_pct_change_median``, ``ctx_pct_change_median``; ``<structure column>_mean`` (mean
+    over living patients of each ``STRUCTURE_COLUMNS``); for every endpoint of
     ``FRACTURE_ENDPOINTS`` (``analyses.vocabulary``; ``nonvertebral`` includes hip),
     ``<endpoint>_incidence_frac``: share of all patients with at least one fracture of the
     endpoint by that month (a death does not remove a patient from the denominator: deaths are
@@ -346,6 +363,7 @@ def summarize(table: pl.DataFrame) -> pl.DataFrame:
         *(pl.col(f"bmd_{s}_pct_change").std().alias(f"_sd_{s}") for s in SITES),
         pl.col("p1np_pct_change").median().alias("p1np_pct_change_median"),
         pl.col("ctx_pct_change").median().alias("ctx_pct_change_median"),
+        *(pl.col(name).mean().alias(f"{name}_mean") for name in STRUCTURE_COLUMNS),
         *(
             (pl.col(f"{k}_fractures_cum") > 0).sum().alias(f"_events_{k}")
             for k in FRACTURE_ENDPOINTS

@@ -2,9 +2,10 @@
 
 Every site (LS, TH, FN) holds a trabecular and a cortical compartment, each with its own
 physiological volume fraction f: trabecular bone volume per total volume (BV/TV) and cortical
-bone, whose volume fraction is 1 - porosity. A patient's trabecular BV/TV scales with her
-baseline BMD from the site's value at T-score -2.5, and her cortical porosity with its inverse
-square (``volume_frac``; values and sources in config/model.yaml and docs/model.md).
+bone, whose volume fraction is 1 - porosity. A patient's trabecular BV/TV scales with a power of
+her baseline BMD from the site's value at T-score -2.5 (2 at the spine, 1 at the hip), and her
+cortical porosity with its inverse square (``volume_frac``; literature powers, not fitted:
+values and sources in config/model.yaml and docs/model.md).
 
 Bone volume of a compartment (relative to its baseline volume) changes by formation minus
 resorption, driven by active osteoblasts b and osteoclasts c (Pivonka 2008 / Martinez-Reina &
