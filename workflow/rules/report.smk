@@ -33,6 +33,11 @@ rule report:
             caption="../report/forest.rst",
             category="4. Treatment effects",
         ),
+        structure=report(
+            "results/{trial}/report/structure.png",
+            caption="../report/structure.rst",
+            category="1. Bone mineral density",
+        ),
         table1=report(
             "results/{trial}/report/table1.html",
             caption="../report/table1.rst",

@@ -256,6 +256,7 @@ def write_report(
     figures.incidence_figure(curves, at_risk, colors, out / "cumulative_incidence.png")
     figures.vertebral_figure(tables["fractures"], colors, out / "new_vertebral_incidence.png")
     figures.forest_figure(tables["comparisons"], forest_months, colors, out / "forest.png")
+    figures.structure_figure(tables["structure"], colors, periods, out / "structure.png")
     tables["markers"] = with_marker_counts(tables["markers"], patients)
     inputs = ReportInputs(trial, tables, Path(targets_file), Path(validation_file), out)
     for page in PAGES:

@@ -32,6 +32,7 @@ FIGURE_SIZES_IN: dict[str, tuple[float, float]] = {
     "cumulative_incidence": (15.0, 6.0),
     "new_vertebral_incidence": (8.0, 5.0),
     "forest": (13.0, 7.0),
+    "structure": (14.0, 8.0),
 }
 # Colour-blind-safe palette (Okabe-Ito); control arm first, grey-blue.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
@@ -113,6 +114,39 @@ def bmd_figure(bmd: pl.DataFrame, colors: Mapping[str, str], periods, path: str 
     arm_handles = axes[0].get_legend_handles_labels()[0]
     fig.legend(handles=arm_handles + handles, loc="outside lower center", ncols=4)
     fig.suptitle("Bone mineral density: mean % change with 95% CI; shading: treatment periods")
+    save(fig, path)
+
+
+STRUCTURE_ROWS = (
+    ("strength_pct_change", "Strength index change (%)"),
+    ("cortical_porosity", "Cortical porosity (fraction)"),
+)
+
+
+def structure_figure(structure: pl.DataFrame, colors: Mapping[str, str], periods, path) -> None:
+    """Plot the ``structure`` table: mean strength-index % change and cortical porosity with 95%
+    CI by arm over months, one column per site (the model's true values, no imaging error)."""
+    fig, flat = new_figure("structure", nrows=2, ncols=3, sharex=True)
+    axes = flat.reshape(2, 3)
+    for row, (measure, ylabel) in enumerate(STRUCTURE_ROWS):
+        for ax, site in zip(axes[row], ("LS", "TH", "FN"), strict=True):
+            handles = shade_periods(ax, periods, DAYS_PER_MONTH)
+            for arm, color in colors.items():
+                same = (pl.col("site") == site) & (pl.col("measure") == measure)
+                part = structure.filter(same & (pl.col("arm") == arm)).sort("month")
+                month = part["month"].to_numpy()
+                ax.fill_between(month, part["ci_low"], part["ci_high"], color=color, alpha=0.25)
+                ax.plot(month, part["mean"], "o-", color=color, markersize=3, label=arm_label(arm))
+            ax.grid(alpha=0.3)
+            if row == 0:
+                ax.axhline(0, color="black", linewidth=0.8)
+                ax.set_title(SITE_NAMES[site])
+            else:
+                ax.set_xlabel("Months since randomization")
+        axes[row][0].set_ylabel(ylabel)
+    arm_handles = axes[0][0].get_legend_handles_labels()[0]
+    fig.legend(handles=arm_handles + handles, loc="outside lower center", ncols=4)
+    fig.suptitle("Bone structure: mean with 95% CI (strength index, cortical porosity)")
     save(fig, path)
 
 
