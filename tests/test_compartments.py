@@ -2,7 +2,7 @@
 balance under long denosumab, and the strength index.
 
 Sources of the ranges (docs/model.md, "Bone by compartment"): vertebral trabecular BV/TV of
-older women about 0.05-0.20 (Hildebrand 1999), a little lower in the most osteoporotic
+older women about 0.05-0.20 (Hildebrand 1999), down to about 0.03 in the most osteoporotic
 vertebrae (Mosekilde 1988), and proximal femur 0.10-0.30 (R); cortical porosity of older women
 5-30 % at the proximal femur (Bousson 2001), higher with the transitional zone in the oldest,
 most osteoporotic women (Zebaze 2010, R). Every FRAME woman, not only the typical one, must lie
@@ -28,7 +28,7 @@ from osteotrial.trial.schedules import ArmSpec, Schedule
 from osteotrial.units import DAYS_PER_YEAR
 
 # every patient (extremes included) and the typical woman (middle of the published ranges)
-BVTV_RANGE = {"LS": (0.04, 0.20), "TH": (0.07, 0.35), "FN": (0.07, 0.35)}
+BVTV_RANGE = {"LS": (0.03, 0.20), "TH": (0.07, 0.35), "FN": (0.07, 0.35)}
 POROSITY_RANGE = (0.03, 0.45)
 TYPICAL_BVTV = {"LS": (0.05, 0.15), "TH": (0.10, 0.30), "FN": (0.10, 0.30)}
 TYPICAL_POROSITY = (0.05, 0.30)

@@ -3,7 +3,7 @@
 Every site (LS, TH, FN) holds a trabecular and a cortical compartment, each with its own
 physiological volume fraction f: trabecular bone volume per total volume (BV/TV) and cortical
 bone, whose volume fraction is 1 - porosity. A patient's trabecular BV/TV scales with a power of
-her baseline BMD from the site's value at T-score -2.5 (2 at the spine, 1 at the hip), and her
+her baseline BMD from the site's value at T-score -2.5 (2.5 at the spine, 1.5 at the hip), and her
 cortical porosity with its inverse square (``volume_frac``; literature powers, not fitted:
 values and sources in config/model.yaml and docs/model.md).
 
