@@ -225,8 +225,9 @@ def likelihood_residuals_of_sets(
     rows: Sequence[Row] | None = None,
 ) -> np.ndarray:
     """Return the likelihood residuals of each parameter set (n_sets, n_residuals), every set a
-    patient of the same engine calls (``remodeling.emulated_of_sets``); the log likelihood of
-    set w is -|row w|^2 / 2."""
+    patient of the same engine calls (``remodeling.emulated_of_sets``: a mean row is the typical
+    value plus its typical-to-cohort offset, ``cohort_offset``); the log likelihood of set w is
+    -|row w|^2 / 2."""
     data = read_targets() if targets is None else targets
     rows = likelihood_rows(data) if rows is None else rows
     emulated, shapes = emulated_of_sets(sets, data)
