@@ -51,13 +51,14 @@ def men_fracture(fp: FractureParams, men: MenParams) -> FractureParams:
 
 
 def params_for_sex(params: ModelParams, sex: str) -> ModelParams:
-    """Return the parameter set of ``sex`` ("female" or "male") made from a women's set."""
+    """Return the parameter set of ``sex`` ("female" or "male") made from a women's set (a
+    set already of that sex is returned as it is; a men's set cannot be turned back)."""
+    if sex not in ("female", "male"):
+        raise ValueError(f"sex={sex!r}; allowed: female, male")
+    if params.sex == sex:
+        return params
     if params.sex != "female":
         raise ValueError(f"params_for_sex starts from a women's set, got sex={params.sex!r}")
-    if sex == "female":
-        return params
-    if sex != "male":
-        raise ValueError(f"sex={sex!r}; allowed: female, male")
     return dataclasses.replace(
         params, fracture=men_fracture(params.fracture, params.men), sex="male"
     )
