@@ -229,3 +229,30 @@ def test_readme_states_coverage_and_each_known_bias():
     assert f"romosozumab {romo.dose_mg[1]:g} mg monthly for {romo.treatment_months:g}" in readme
     for bias in KNOWN_BIASES:
         assert bias.text in readme, bias.text
+
+
+def test_a_mixed_cohort_table_runs_through_the_workflow_jobs(tmp_path):
+    """The workflow's glue at smoke size: sample the table's cohort, write and read its
+    shards, simulate one arm's shard, and the run's metadata names the men."""
+    from osteotrial.cohort.sampling import CohortSpec, sample_cohort
+    from osteotrial.trial.jobs import simulate_shard
+    from osteotrial.trial.scope_check import run_scope_metadata
+
+    table = tmp_path / "mixed.csv"
+    frame = pl.read_csv(ROOT / "config" / "cohorts" / "example_registry.csv")
+    sex = ["M" if i % 2 else "F" for i in range(frame.height)]
+    frame.with_columns(sex=pl.Series(sex)).write_csv(table)
+    trial = load_config("example_registry", {"cohort": {"table": str(table)}})
+    spec = CohortSpec.from_dict(trial.cohort_spec)
+    cohort = sample_cohort(spec, {"placebo": 4, "romosozumab": 4}, trial.seed)
+    assert set(cohort.sex) == {"female", "male"}
+    paths = [tmp_path / "c0.parquet", tmp_path / "c1.parquet"]
+    io.write_cohort_shards(cohort, paths, trial.provenance())
+    shard = io.read_cohort(paths[:1])
+    out = tmp_path / "sim.parquet"
+    simulate_shard(trial, shard, "romosozumab", trial.params, "power", out, "0")
+    simulated = io.read_frame(out)
+    assert simulated["patient_id"].n_unique() == shard.n_patients
+    assert simulated["bmd_th_g_cm2"].is_finite().all()
+    warned = read_scope_metadata(run_scope_metadata(trial, paths))
+    assert any(w["field"] == "cohort.sex" for w in warned)
