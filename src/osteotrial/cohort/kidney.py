@@ -21,11 +21,15 @@ median eGFR at 70, its slope per decade and log-SD, and a height per sex.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from osteotrial import rng
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
+
+if TYPE_CHECKING:  # population imports nothing of this module; the hint only
+    from osteotrial.cohort.population import PopulationParams
 
 KIDNEY_STREAM = "screening.kidney"
 EGFR_LIMITS = (5.0, 200.0)  # mL/min/1.73 m2: the table's allowed range and the draw's clip
@@ -72,7 +76,7 @@ def kidney_normals(seed: int, candidate_ids: IntArray) -> FloatArray:
 def kidney_covariates(
     z: FloatArray,
     covariates: Mapping[str, np.ndarray],
-    pop: object,
+    pop: PopulationParams,
     given: Mapping[str, FloatArray] | None = None,
 ) -> dict[str, FloatArray]:
     """Return ``egfr_ml_min_1_73m2`` and ``creatinine_clearance_ml_min``, shape (n,).
