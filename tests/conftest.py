@@ -32,6 +32,7 @@ def synthetic_cohort(arms: list[str]) -> Cohort:
         kind = {"int64": np.int64, "bool": bool, "double": np.float64}.get(str(field.type))
         columns[field.name] = np.ones(n, dtype=kind) if kind else np.array(arms, dtype=object)
     columns["patient_id"] = columns["candidate_id"] = np.arange(n, dtype=np.int64)
+    columns["sex"] = np.full(n, "female", dtype=object)
     return Cohort.from_columns(columns)
 
 

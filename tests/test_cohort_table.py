@@ -58,7 +58,7 @@ def test_out_of_range_and_unreadable_values_name_column_rows_and_range(tmp_path)
 
 def test_wrong_units_and_contradictions_are_rejected(tmp_path):
     path = _write(tmp_path, {"age_years": [70.0], "bmd_th_g_cm2": [812.0]})
-    with pytest.raises(ValueError, match=r"allowed 0\.088 - 1\.43 g/cm2; BMD must be in g/cm2"):
+    with pytest.raises(ValueError, match=r"allowed 0\.033 - 1\.617 g/cm2; BMD must be in g/cm2"):
         read_baseline_table(path)
     both = _write(tmp_path, {"age_years": [70.0], "tscore_th": [-2.0], "bmd_th_g_cm2": [0.7]})
     with pytest.raises(ValueError, match="either 'tscore_th' or 'bmd_th_g_cm2'"):

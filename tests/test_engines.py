@@ -257,3 +257,36 @@ def test_gpu_engine_runs_each_patient_with_its_own_parameters(cudasim_results):
     mixed = cudasim_results[prefix + "romosozumab_ng_ml"]
     assert not np.allclose(mixed[:, 0], one_set[:, 0], rtol=1e-3)  # patient 0's set differs
     np.testing.assert_allclose(mixed[:, 1], one_set[:, 1], rtol=1e-9)  # patient 1's does not
+
+
+def test_men_run_on_their_per_patient_sets_in_a_mixed_cohort(small_frame_cohort, params):
+    """Parameters per patient by sex: in a mixed cohort each man runs on the men's version of
+    the set (bit for bit a woman-labelled copy of him on that set), his death hazard is the
+    women's times ``men.death_rr`` and, at the same absolute BMD, his hip hazard a woman's."""
+    from osteotrial.model.sex import params_for_sex
+    from osteotrial.model.tscore import bmd_to_tscore
+
+    sample = small_frame_cohort.select(np.array([3, 3, 40, 40]))
+    sex = np.array(["female", "male", "female", "male"])
+    male = sex == "male"
+    tscores = {  # the men's T-scores of the same BMD
+        f"tscore_{s.lower()}": np.where(
+            male,
+            bmd_to_tscore(sample.bmd_g_cm2(s), s, "male"),
+            getattr(sample, f"tscore_{s.lower()}"),
+        )
+        for s in records.SITES
+    }
+    mixed_cohort = dataclasses.replace(sample, sex=sex, **tscores)
+    spec, short = ARMS["placebo_then_denosumab"], dataclasses.replace(TWO_YEARS, duration_days=60)
+    mixed = simulate_arm(mixed_cohort, spec, params, short)
+    men = params_for_sex(params, "male")
+    for i in (1, 3):
+        as_woman = dataclasses.replace(mixed_cohort.select(np.array([i])), sex=np.array(["female"]))
+        want = patient_columns(simulate_arm(as_woman, spec, men, short), 0)
+        for name, got in patient_columns(mixed, i).items():
+            np.testing.assert_array_equal(got, want[name], err_msg=f"patient {i}: {name}")
+    death, hip = (mixed.cumulative_hazard[k][-1] for k in ("death", "hip"))  # day 60
+    assert death[[1, 3]] / death[[0, 2]] == pytest.approx(params.men.death_rr, rel=1e-9)
+    assert hip[[1, 3]] / hip[[0, 2]] == pytest.approx(params.men.fracture_rr_same_age_bmd, rel=1e-2)
+    assert np.all(mixed_cohort.tscore_th[[1, 3]] < mixed_cohort.tscore_th[[0, 2]])

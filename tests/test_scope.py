@@ -141,18 +141,35 @@ def test_patients_outside_every_calibrated_population_are_counted():
     assert [(w.field, w.value) for w in found] == [("cohort", "1 of 2 patients")]
 
 
-def test_sex_column_is_read_and_men_are_refused(tmp_path):
+def test_sex_column_is_read_and_unknown_values_refused(tmp_path):
     women = tmp_path / "women.csv"
     pl.DataFrame({"age_years": [70.0, 71.0], "sex": ["F", " female "]}).write_csv(women)
-    assert table_has_sex(women) and "sex" not in read_baseline_table(women).values
-    men = tmp_path / "men.csv"
-    pl.DataFrame({"age_years": [70.0, 71.0, 72.0], "sex": ["F", "M", "x"]}).write_csv(men)
-    with pytest.raises(ValueError) as error:
-        read_baseline_table(men)
-    text = str(error.value)
-    assert "column 'sex': 1 bad row(s) [2] (values ['M']); rows of men are refused" in text
-    assert "postmenopausal women" in text and "issue 25" in text
-    assert "[3] (values ['x']); allowed: F/M" in text
+    assert table_has_sex(women) and read_baseline_table(women).sex.tolist() == ["female"] * 2
+    mixed = tmp_path / "mixed.csv"
+    frame = {"age_years": [70.0, 71.0, 72.0], "sex": ["F", "M", "man"], "bmd_fn_g_cm2": [0.6] * 3}
+    pl.DataFrame(frame).write_csv(mixed)
+    table = read_baseline_table(mixed)
+    assert table.sex.tolist() == ["female", "male", "male"]
+    # FN 0.6 g/cm2: T -2.15 on the women's reference (0.858/0.120), -2.44 on the men's
+    assert table.values["tscore_fn"] == pytest.approx([-2.15, -2.4380, -2.4380], abs=1e-4)
+    bad = tmp_path / "bad.csv"
+    pl.DataFrame({"age_years": [70.0, 71.0, 72.0], "sex": ["F", "M", "x"]}).write_csv(bad)
+    with pytest.raises(ValueError, match=r"\[3\] \(values \['x'\]\); allowed: F/M"):
+        read_baseline_table(bad)
+
+
+def test_a_mens_cohort_table_runs_and_warns_that_men_are_not_calibrated(tmp_path):
+    table = tmp_path / "men.csv"
+    frame = pl.read_csv(ROOT / "config" / "cohorts" / "example_registry.csv")
+    frame.with_columns(sex=pl.lit("M")).write_csv(table)
+    config = load_config("example_registry", {"cohort": {"table": str(table)}})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = osteotrial.simulate("denosumab 60 mg once for 1 month", 4, seed=1, trial=config)
+    assert out["patient_id"].n_unique() == 4 and out["bmd_th_pct_change"].is_finite().all()
+    text = " ".join(str(w.message) for w in caught if w.category is OutsideCalibrationWarning)
+    assert "4 of 4 patients are male: no calibrated population has them" in text
+    assert "men_denosumab" in NOT_EMULATED
 
 
 def test_table_without_sex_column_is_taken_as_women_and_says_so(tmp_path):
@@ -213,3 +230,30 @@ def test_readme_states_coverage_and_each_known_bias():
     assert f"romosozumab {romo.dose_mg[1]:g} mg monthly for {romo.treatment_months:g}" in readme
     for bias in KNOWN_BIASES:
         assert bias.text in readme, bias.text
+
+
+def test_a_mixed_cohort_table_runs_through_the_workflow_jobs(tmp_path):
+    """The workflow's glue at smoke size: sample the table's cohort, write and read its
+    shards, simulate one arm's shard, and the run's metadata names the men."""
+    from osteotrial.cohort.sampling import CohortSpec, sample_cohort
+    from osteotrial.trial.jobs import simulate_shard
+    from osteotrial.trial.scope_check import run_scope_metadata
+
+    table = tmp_path / "mixed.csv"
+    frame = pl.read_csv(ROOT / "config" / "cohorts" / "example_registry.csv")
+    sex = ["M" if i % 2 else "F" for i in range(frame.height)]
+    frame.with_columns(sex=pl.Series(sex)).write_csv(table)
+    trial = load_config("example_registry", {"cohort": {"table": str(table)}})
+    spec = CohortSpec.from_dict(trial.cohort_spec)
+    cohort = sample_cohort(spec, {"placebo": 4, "romosozumab": 4}, trial.seed)
+    assert set(cohort.sex) == {"female", "male"}
+    paths = [tmp_path / "c0.parquet", tmp_path / "c1.parquet"]
+    io.write_cohort_shards(cohort, paths, trial.provenance())
+    shard = io.read_cohort(paths[:1])
+    out = tmp_path / "sim.parquet"
+    simulate_shard(trial, shard, "romosozumab", trial.params, "power", out, "0")
+    simulated = io.read_frame(out)
+    assert simulated["patient_id"].n_unique() == shard.n_patients
+    assert simulated["bmd_th_g_cm2"].is_finite().all()
+    warned = read_scope_metadata(run_scope_metadata(trial, paths))
+    assert any(w["field"] == "cohort.sex" for w in warned)

@@ -84,6 +84,9 @@ MEANING = {
     "remodeling_space_days": "formation period that refills the remodeling space",
     "remodeling_space_refill_exponent": "exponent theta of the osteoblast level in the refilling "
     "of the remodeling space, ds/dt = (c - b^theta s) / T",
+    "fracture_rr_same_age_bmd": "men's over women's fracture hazard at the same age and the "
+    "same absolute BMD at the hazard's site",
+    "death_rr": "men's over women's all-cause death hazard at the same age",
     "rr_two_or_more_vertebral": "vertebral hazard ratio with two or more vertebral fractures "
     "(prevalent and new in the trial) over one",
     "incident_risk_waning_years": "time constant of the waning imminent risk after a new fracture",

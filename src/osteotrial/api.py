@@ -54,7 +54,7 @@ FRACTURE_ENDPOINTS: tuple[str, ...] = (
     "nonvertebral_other_than_hip",
     "clinical",
 )
-BASELINE_COLUMNS = ("age_years", "bmi_kg_m2", "tscore_ls", "tscore_th", "tscore_fn")
+BASELINE_COLUMNS = ("sex", "age_years", "bmi_kg_m2", "tscore_ls", "tscore_th", "tscore_fn")
 # Bone structure per site (model.bone): trabecular BV/TV and cortical porosity now (fractions),
 # the strength index's % change from baseline.
 STRUCTURE_COLUMNS: tuple[str, ...] = tuple(
@@ -238,7 +238,7 @@ def simulate(
         One row per (regimen, patient_id, month), months 0, 1, ..., sorted so. Columns
         ``COLUMNS``: ``regimen`` (label; a single text is labelled by its canonical form),
         ``patient_id``, ``month`` and ``day`` (days since day 0), baseline covariates
-        (``age_years``, ``bmi_kg_m2``, ``tscore_{ls,th,fn}``,
+        (``sex``, ``age_years``, ``bmi_kg_m2``, ``tscore_{ls,th,fn}`` on the sex's reference,
         ``prevalent_vertebral_fracture_count``), ``alive`` (not dead by that day),
         ``bmd_{ls,th,fn}_pct_change`` (lumbar spine, total hip, femoral neck, % change from
         baseline), ``p1np_pct_change`` and ``ctx_pct_change`` (bone markers, % change from the

@@ -50,7 +50,8 @@ COHORT_SCHEMA = pa.schema(
     + [("bmi_kg_m2", F64), ("bmd_ls_g_cm2", F64), ("bmd_th_g_cm2", F64), ("bmd_fn_g_cm2", F64)]
     + [("tscore_ls", F64), ("tscore_th", F64), ("tscore_fn", F64)]
     + [("prevalent_vertebral_fracture_count", I64), ("prevalent_vertebral_fracture_max_grade", I64)]
-    + [("prior_nonvertebral_fracture", BOOL), ("prior_hip_fracture", BOOL)]
+    + [("prior_nonvertebral_fracture", BOOL), ("prior_hip_fracture", BOOL), ("sex", STR)]
+    + [("egfr_ml_min_1_73m2", F64), ("creatinine_clearance_ml_min", F64)]
     + [
         (f"mult_{drug}_{kind}", F64)
         for drug in ("denosumab", "romosozumab")

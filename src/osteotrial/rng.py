@@ -40,6 +40,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "measurement.markers",
     "prediction.cohort",
     "hip_source",
+    "screening.kidney",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -114,6 +114,7 @@ def typical_cohort(age_years: float, tscores: Mapping[str, float]) -> Cohort:
         patient_id=np.zeros(1, np.int64),
         candidate_id=np.zeros(1, np.int64),
         arm=np.array(["typical"]),
+        sex=np.array(["female"]),
         age_years=np.array([age_years]),
         bmi_kg_m2=np.array([25.0]),
         prevalent_vertebral_fracture_count=np.zeros(1, np.int64),

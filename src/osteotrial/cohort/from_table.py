@@ -21,8 +21,11 @@ import numpy as np
 from osteotrial import rng
 from osteotrial.arrays import IntArray
 from osteotrial.cohort.conditional import complete_covariates
+from osteotrial.cohort.kidney import kidney_covariates, kidney_normals
+from osteotrial.cohort.population import PopulationParams
 from osteotrial.cohort.spec import CohortSpec, is_eligible
-from osteotrial.cohort.table import BaselineTable, read_baseline_table
+from osteotrial.cohort.table import KIDNEY_COLUMNS, BaselineTable, read_baseline_table
+from osteotrial.model.tscore import tscore_to_bmd_g_cm2
 
 
 class TooFewEligibleError(ValueError):
@@ -76,9 +79,32 @@ def eligible_rows(
     spec: CohortSpec, table: BaselineTable, seed: int
 ) -> tuple[IntArray, dict[str, np.ndarray]]:
     """Return the source ids, shape (n_eligible,), and completed covariates of eligible rows."""
-    covariates = complete_covariates(table.values, table.source_id, seed, spec.population)
+    covariates = completed(table.values, table.sex, table.source_id, seed, spec.population)
     ok = is_eligible(covariates, spec.eligibility)
     return table.source_id[ok], {name: column[ok] for name, column in covariates.items()}
+
+
+def completed(
+    values: Mapping[str, np.ndarray],
+    sex: np.ndarray,
+    keys: IntArray,
+    seed: int,
+    pop: PopulationParams,
+) -> dict[str, np.ndarray]:
+    """Return the completed covariates of given rows, sex and kidney function included.
+
+    Missing covariates are drawn from the source population given the row's own
+    (``complete_covariates``); a man's BMD is his T-score on the men's reference; kidney
+    function is derived from the given measure or drawn (``cohort.kidney``).
+    """
+    out = complete_covariates(values, keys, seed, pop)
+    out["sex"] = sex
+    for site in ("LS", "TH", "FN"):
+        tscore = out[f"tscore_{site.lower()}"]
+        out[f"bmd_{site.lower()}_g_cm2"] = tscore_to_bmd_g_cm2(tscore, site, sex)
+    given = {name: values[name] for name in KIDNEY_COLUMNS}
+    out |= kidney_covariates(kidney_normals(seed, keys), out, pop, given)
+    return out
 
 
 def check_table_cohort(spec: CohortSpec, allocation: Mapping[str, int], seed: int) -> None:
@@ -116,7 +142,7 @@ def _resampled_candidates(
         u = rng.uniforms(seed, "screening.table_row", ids, 1)[0]
         rows = np.minimum((u * table.n_rows).astype(np.int64), table.n_rows - 1)
         values = {name: column[rows] for name, column in table.values.items()}
-        covariates = complete_covariates(values, ids, seed, spec.population)
+        covariates = completed(values, table.sex[rows], ids, seed, spec.population)
         ok = np.flatnonzero(is_eligible(covariates, spec.eligibility))[: n_patients - n_found]
         parts.append((ids[ok], {name: column[ok] for name, column in covariates.items()}))
         n_found += ok.size

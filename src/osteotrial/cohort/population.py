@@ -135,6 +135,17 @@ class PopulationParams:
     iiv_cv_denosumab_sensitivity_frac: float = 0.35
     iiv_cv_romosozumab_sensitivity_frac: float = 0.35
     iiv_cv_mineralization_rate_frac: float = 0.20
+    # kidney function (cohort.kidney; issue 25): eGFR (CKD-EPI) log-normal around a median that
+    # falls with age. NHANES 1999-2004 by CKD-EPI: median eGFR about 85 at 60-69 and 75 at 70-79
+    # (Levey AS et al. Ann Intern Med 2009;150:604-12, R); eGFR < 60 in about a third of people
+    # of 70 or more (Coresh J et al. JAMA 2007;298:2038-47: 38 % by MDRD, R; here 28 % at 75)
+    egfr_median_at_70_ml_min_1_73m2: float = 75.0  # R
+    egfr_log_per_decade: float = -0.15  # R: -14 % per decade, 85 at 62 -> 66 at 79
+    egfr_log_sd: float = 0.25  # R: 10th-90th percentile 54-103 at 70 (A: same in men)
+    # heights for Cockcroft-Gault's weight from BMI: NHANES 2015-2018 adults 60 and older,
+    # about 160 cm women and 174 cm men (Fryar CD et al. Natl Health Stat Report 2021;160, R)
+    height_female_m: float = 1.60
+    height_male_m: float = 1.74
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -155,6 +166,12 @@ class PopulationParams:
                 check_range(f.name, value, 1e-6, 1.0 - 1e-6)
             elif f.name.startswith("iiv_cv_"):
                 check_range(f.name, value, 0.0, 3.0)
+        check_range(
+            "egfr_median_at_70_ml_min_1_73m2", self.egfr_median_at_70_ml_min_1_73m2, 10, 150
+        )
+        check_range("egfr_log_per_decade", self.egfr_log_per_decade, -1.0, 1.0)
+        for name in ("height_female_m", "height_male_m"):
+            check_range(name, getattr(self, name), 1.2, 2.2)
         if self.vf_grade_mild_frac + self.vf_grade_moderate_frac >= 1.0:
             raise ValueError("vf_grade_mild_frac + vf_grade_moderate_frac must be < 1")
         cuts = (0.0, self.vf_count_cut_2, self.vf_count_cut_3, self.vf_count_cut_4)

@@ -24,7 +24,9 @@ import numpy as np
 from osteotrial import rng
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
 from osteotrial.cohort.from_table import table_candidates
+from osteotrial.cohort.kidney import kidney_covariates, kidney_normals
 from osteotrial.cohort.population import (
+    POPULATION_SEX,
     PopulationParams,
     covariates_from_draws,
     iiv_multipliers,
@@ -61,6 +63,9 @@ class Cohort:
     prevalent_vertebral_fracture_max_grade: IntArray  # 0 none, 1 mild, 2 moderate, 3 severe
     prior_nonvertebral_fracture: BoolArray
     prior_hip_fracture: BoolArray
+    sex: np.ndarray  # str, "female" or "male" (a sampled cohort: the source population's sex)
+    egfr_ml_min_1_73m2: FloatArray  # CKD-EPI 2021 (cohort.kidney)
+    creatinine_clearance_ml_min: FloatArray  # Cockcroft-Gault (cohort.kidney)
     # log-normal inter-individual variability: multipliers with median 1
     mult_denosumab_clearance: FloatArray
     mult_denosumab_volume: FloatArray
@@ -162,9 +167,13 @@ def latent_draws(
 def draw_candidates(
     seed: int, candidate_ids: IntArray, population: PopulationParams
 ) -> dict[str, np.ndarray]:
-    """Return the covariates of candidates, each shape (n,) (see ``covariates_from_draws``)."""
+    """Return the covariates of candidates, each shape (n,): ``covariates_from_draws``, the
+    source population's sex and kidney function (``cohort.kidney``, its own stream)."""
     ids = np.asarray(candidate_ids, dtype=np.int64)
-    return covariates_from_draws(raw_candidate_draws(seed, ids), population)
+    out = covariates_from_draws(raw_candidate_draws(seed, ids), population)
+    out["sex"] = np.full(ids.shape, POPULATION_SEX)
+    out |= kidney_covariates(kidney_normals(seed, ids), out, population)
+    return out
 
 
 def screen_candidates(

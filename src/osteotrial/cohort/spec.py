@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from osteotrial.arrays import BoolArray
+from osteotrial.cohort.kidney import EGFR_LIMITS
 from osteotrial.cohort.population import PopulationParams
 from osteotrial.model.records import SITES
 from osteotrial.validation import check_range, reject_unknown_keys
@@ -28,7 +29,8 @@ class Eligibility:
     """Inclusion and exclusion criteria of a trial; windows are inclusive.
 
     A candidate is eligible if age is in [age_years_min, age_years_max], the T-score of at least
-    one site in ``tscore_sites_any`` is in [tscore_min, tscore_max], and no exclusion applies.
+    one site in ``tscore_sites_any`` is in [tscore_min, tscore_max], the eGFR is at least
+    ``egfr_min_ml_min_1_73m2`` (if given; ``cohort.kidney``) and no exclusion applies.
     """
 
     age_years_min: float
@@ -39,6 +41,7 @@ class Eligibility:
     exclude_prior_hip_fracture: bool = False
     exclude_severe_vertebral_fracture: bool = True
     max_moderate_vertebral_fractures: int = 2
+    egfr_min_ml_min_1_73m2: float | None = None  # inclusion: eGFR at least this (CKD-EPI)
 
     def __post_init__(self) -> None:
         for name in ("age_years_min", "age_years_max"):
@@ -61,6 +64,8 @@ class Eligibility:
                 f"tscore_sites_any = {self.tscore_sites_any!r} must be a non-empty list of {SITES}"
             )
         check_range("max_moderate_vertebral_fractures", self.max_moderate_vertebral_fractures, 0, 4)
+        if self.egfr_min_ml_min_1_73m2 is not None:
+            check_range("egfr_min_ml_min_1_73m2", self.egfr_min_ml_min_1_73m2, *EGFR_LIMITS)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Eligibility:
@@ -122,4 +127,6 @@ def is_eligible(candidates: Mapping[str, np.ndarray], eligibility: Eligibility) 
     ok &= candidates["prevalent_vertebral_fracture_moderate_count"] <= (
         e.max_moderate_vertebral_fractures
     )
+    if e.egfr_min_ml_min_1_73m2 is not None:
+        ok &= candidates["egfr_ml_min_1_73m2"] >= e.egfr_min_ml_min_1_73m2
     return ok

@@ -6,10 +6,13 @@ columns (units in the names, as everywhere in osteotrial) are ``TABLE_COLUMNS``;
 ``NA``, ``NaN``, ``null``): missing covariates are drawn later from the source population
 conditional on the given ones (``osteotrial.cohort.conditional``). BMD in g/cm2 is turned into
 T-scores with the model's young-adult reference (``osteotrial.model.tscore``); a site is given
-either as a T-score or as a BMD, never both. A ``sex`` column (F/M, female/male, woman/man) is
-checked and dropped: the model covers postmenopausal women today, so rows of men are refused
-(men come with issue 25); without the column every row is taken as a woman, and every run says
-so (``osteotrial.trial.scope_check``).
+either as a T-score or as a BMD, never both. A ``sex`` column (F/M, female/male, woman/man) gives
+each row's sex: a man's BMD is turned into a T-score with the men's reference, and he runs on
+the men's parameter set (``osteotrial.model.sex``); men are outside the calibrated scope until
+the ``men_denosumab`` block is emulated, and every run says so (``trial.scope_check``). Without
+the column every row is taken as a woman, and every run says that too. Kidney function
+(``egfr_ml_min_1_73m2``, ``creatinine_clearance_ml_min``) is optional: a missing value is
+drawn or derived (``osteotrial.cohort.kidney``).
 
 Every problem of the table is collected and reported at once, as one ``ValueError`` that names
 the file, the column, the rows (1 = first data row) and the allowed values, before any
@@ -28,9 +31,9 @@ import numpy as np
 import polars as pl
 
 from osteotrial.arrays import FloatArray, IntArray
-from osteotrial.calibration.targets import NOT_EMULATED
+from osteotrial.cohort.kidney import CRCL_LIMITS, EGFR_LIMITS
 from osteotrial.cohort.population import MAX_PREVALENT_VERTEBRAL, POPULATION_SEX, PopulationParams
-from osteotrial.model.tscore import YOUNG_ADULT_MEAN_G_CM2, YOUNG_ADULT_SD_G_CM2, bmd_to_tscore
+from osteotrial.model.tscore import SEXES, bmd_to_tscore, reference_g_cm2
 
 TSCORE_LIMITS = (-7.0, 4.0)  # as the eligibility windows (cohort.sampling)
 BMI_LIMITS_KG_M2 = (12.0, 70.0)
@@ -40,8 +43,9 @@ GRADE_COLUMNS: tuple[str, ...] = tuple(
 FLAG_TEXT: dict[str, str] = {"true": "1", "false": "0", "yes": "1", "no": "0"}
 NULL_TEXT: tuple[str, ...] = ("", "NA", "NaN", "nan", "null", "NULL")
 MAX_LISTED_ROWS = 10
-# The ``sex`` column: its spellings (case and spaces ignored). Only POPULATION_SEX is simulated;
-# a table without the column is taken as all women (``trial.scope_check`` says so at every run).
+KIDNEY_COLUMNS: tuple[str, ...] = ("egfr_ml_min_1_73m2", "creatinine_clearance_ml_min")
+# The ``sex`` column: its spellings (case and spaces ignored). A table without the column is
+# taken as all POPULATION_SEX (``trial.scope_check`` says so at every run).
 SEX_TEXT: dict[str, str] = {
     "f": "female",
     "female": "female",
@@ -75,15 +79,20 @@ def table_columns(pop: PopulationParams) -> dict[str, ColumnSpec]:
         ColumnSpec("bmi_kg_m2", "number", "kg/m2", *BMI_LIMITS_KG_M2, "weight / height^2"),
     ]
     for site in ("ls", "th", "fn"):
-        mean, sd = YOUNG_ADULT_MEAN_G_CM2[site.upper()], YOUNG_ADULT_SD_G_CM2[site.upper()]
+        refs = [reference_g_cm2(site.upper(), sex) for sex in SEXES]
         specs.append(ColumnSpec(f"tscore_{site}", "number", "SD", *TSCORE_LIMITS))
-        low, high = (round(mean + t * sd, 3) for t in TSCORE_LIMITS)
+        low = round(min(mean + TSCORE_LIMITS[0] * sd for mean, sd in refs), 3)
+        high = round(max(mean + TSCORE_LIMITS[1] * sd for mean, sd in refs), 3)
         hint = "BMD must be in g/cm2 (0.8, not 800 mg/cm2): the BMD of T-scores -7 to 4"
         specs.append(ColumnSpec(f"bmd_{site}_g_cm2", "number", "g/cm2", low, high, hint))
     for name in ("prevalent_vertebral_fracture_count", *GRADE_COLUMNS):
         specs.append(ColumnSpec(name, "count", "fractures", 0, MAX_PREVALENT_VERTEBRAL))
     for name in ("prior_nonvertebral_fracture", "prior_hip_fracture"):
         specs.append(ColumnSpec(name, "flag", "true/false, yes/no or 1/0", 0, 1))
+    hint = "CKD-EPI 2021"
+    specs.append(ColumnSpec("egfr_ml_min_1_73m2", "number", "mL/min/1.73 m2", *EGFR_LIMITS, hint))
+    hint = "Cockcroft-Gault, mL/min (not normalized to body surface)"
+    specs.append(ColumnSpec("creatinine_clearance_ml_min", "number", "mL/min", *CRCL_LIMITS, hint))
     return {spec.name: spec for spec in specs}
 
 
@@ -94,12 +103,14 @@ class BaselineTable:
     ``source_id`` keys every random stream of the row's patient (the table's ``source_id``
     column, else the row index 0..n-1). Keys of ``values``: age_years, bmi_kg_m2,
     tscore_ls/th/fn (BMD already converted), prevalent_vertebral_fracture_count and the three
-    grade counts, prior_nonvertebral_fracture and prior_hip_fracture (1.0 / 0.0).
+    grade counts, prior_nonvertebral_fracture and prior_hip_fracture (1.0 / 0.0),
+    egfr_ml_min_1_73m2 and creatinine_clearance_ml_min. ``sex``: "female" or "male" per row.
     """
 
     path: str
     source_id: IntArray
     values: dict[str, FloatArray]
+    sex: np.ndarray
 
     @property
     def n_rows(self) -> int:
@@ -123,9 +134,11 @@ def read_baseline_table(path: str | Path, pop: PopulationParams | None = None) -
     if problems:
         raise ValueError(_message(path, problems))
     values: dict[str, FloatArray] = {}
+    sex = np.full(frame.height, POPULATION_SEX)
     for name in frame.columns:
         if name == "sex":
-            problems += sex_problems(frame[name])
+            sex, sex_problem = read_sex(frame[name])
+            problems += sex_problem
             continue
         column, column_problems = _numbers(frame[name], specs[name])
         values[name] = column
@@ -133,7 +146,7 @@ def read_baseline_table(path: str | Path, pop: PopulationParams | None = None) -
     problems += _check_rows(values)
     if problems:
         raise ValueError(_message(path, problems))
-    return _build(str(path), values, frame.height)
+    return _build(str(path), values, sex)
 
 
 def _read_frame(path: Path) -> pl.DataFrame:
@@ -155,9 +168,9 @@ def _read_frame(path: Path) -> pl.DataFrame:
     return frame
 
 
-def sex_problems(series: pl.Series) -> list[str]:
-    """Return the problems of the ``sex`` column: missing or unknown values, and rows of men
-    (the model covers postmenopausal women today; ``calibration.targets.NOT_EMULATED``)."""
+def read_sex(series: pl.Series) -> tuple[np.ndarray, list[str]]:
+    """Return the ``sex`` column as "female"/"male" per row and its problems (missing or
+    unknown values)."""
     text = series.cast(pl.String).str.strip_chars().str.to_lowercase().to_numpy()
     sex = np.array([SEX_TEXT.get(v, "") if isinstance(v, str) else "" for v in text])
     spec = table_columns(PopulationParams())["sex"]
@@ -166,15 +179,7 @@ def sex_problems(series: pl.Series) -> list[str]:
     if unknown.any():
         shown = series.to_numpy()[unknown]
         problems.append(_rows_problem(spec, unknown, shown, f"allowed: {spec.unit}"))
-    men = (sex != POPULATION_SEX) & ~unknown
-    if men.any():
-        coming = NOT_EMULATED["men_denosumab"].removeprefix("men: ")
-        why = (
-            "rows of men are refused: the model covers postmenopausal women today; men come "
-            f"with {coming}"
-        )
-        problems.append(_rows_problem(spec, men, series.to_numpy()[men], why))
-    return problems
+    return np.where(unknown, POPULATION_SEX, sex).astype(str), problems
 
 
 def table_has_sex(path: str | Path) -> bool:
@@ -336,21 +341,23 @@ def _message(path: str | Path, problems: list[str]) -> str:
     return f"cohort.table {str(path)!r} (rows count from 1 = first data row):\n  - {lines}"
 
 
-def _build(path: str, values: dict[str, FloatArray], n_rows: int) -> BaselineTable:
-    """Return the BaselineTable: BMD turned into T-scores, absent columns all NaN."""
+def _build(path: str, values: dict[str, FloatArray], sex: np.ndarray) -> BaselineTable:
+    """Return the BaselineTable: BMD turned into T-scores (each row's sex's reference),
+    absent columns all NaN."""
+    n_rows = sex.shape[0]
     out = {name: np.full(n_rows, np.nan) for name in ("bmi_kg_m2", "tscore_ls", "tscore_th")}
     for name in ("tscore_fn", "prevalent_vertebral_fracture_count", *GRADE_COLUMNS):
         out[name] = np.full(n_rows, np.nan)
-    for name in ("prior_nonvertebral_fracture", "prior_hip_fracture"):
+    for name in ("prior_nonvertebral_fracture", "prior_hip_fracture", *KIDNEY_COLUMNS):
         out[name] = np.full(n_rows, np.nan)
     for name, column in values.items():
         if name.startswith("bmd_"):
             site = name.split("_")[1]
-            out[f"tscore_{site}"] = bmd_to_tscore(column, site.upper())
+            out[f"tscore_{site}"] = bmd_to_tscore(column, site.upper(), sex)
         elif name != "source_id":
             out[name] = column
     if "source_id" in values:
         source_id = values["source_id"].astype(np.int64)
     else:
         source_id = np.arange(n_rows, dtype=np.int64)
-    return BaselineTable(path=path, source_id=source_id, values=out)
+    return BaselineTable(path=path, source_id=source_id, values=out, sex=sex)

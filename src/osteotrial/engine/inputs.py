@@ -21,6 +21,7 @@ from osteotrial.cohort.sampling import MAX_EVENTS, Cohort
 from osteotrial.model.fracture import static_log_risk
 from osteotrial.model.params import ModelParams
 from osteotrial.model.records import DRUGS, FRACTURE_TYPES, SITES, ParameterTable, pack_table
+from osteotrial.model.sex import params_for_sex
 from osteotrial.trial.schedules import ArmSpec, Schedule
 
 MAX_THRESHOLDS = max(MAX_EVENTS.values())
@@ -113,6 +114,22 @@ def parameter_sets(
     return sets, index.astype(np.int64)
 
 
+def sets_by_sex(
+    sets: tuple[ModelParams, ...], index: np.ndarray, sex: np.ndarray
+) -> tuple[tuple[ModelParams, ...], np.ndarray]:
+    """Return the parameter sets and index with each man on the men's version of his set.
+
+    Without men, ``sets`` and ``index`` unchanged (a women's run packs what it packed before);
+    with men, the K sets are followed by their K men's sets (``model.sex.params_for_sex``) and
+    a man's index moves by K, so a mixed cohort gives each patient his or her set.
+    """
+    male = np.asarray(sex) == "male"
+    if not male.any():
+        return sets, index
+    men = tuple(params_for_sex(p, "male") for p in sets)
+    return sets + men, index + len(sets) * male.astype(np.int64)
+
+
 def patients_of(
     cohort: Cohort, table: ParameterTable, param_index: np.ndarray | None = None
 ) -> Patients:
@@ -164,6 +181,7 @@ def patients_and_table(
     """Return a cohort's per-patient inputs and the table of its parameter sets, from what
     ``simulate_arm`` accepts (``parameter_sets``): for callers that run one engine call."""
     sets, index = parameter_sets(params, param_index, cohort.n_patients)
+    sets, index = sets_by_sex(sets, index, cohort.sex)
     table = pack_table(sets)
     return patients_of(cohort, table, index), table
 

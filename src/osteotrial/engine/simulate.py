@@ -10,7 +10,8 @@ bounded; a patient's result depends only on its own row of the cohort and its ow
 Parameters per patient: ``params`` is one ``ModelParams`` (every patient) or a sequence of
 sets, each patient's set given by ``param_index`` (or one set per patient). All sets run as
 patients of the same engine call (``model.records.ParameterTable``), so many parameter sets or
-sampler walkers cost one call, and a cohort may mix populations. A patient gives the same
+sampler walkers cost one call, and a cohort may mix populations: each man runs on the men's
+version of his set (``inputs.sets_by_sex``). A patient gives the same
 result alone with its set as in any mix (tests/test_engines.py).
 """
 
@@ -150,6 +151,7 @@ def iter_simulate_arm(
     given, is called after each chunk.
     """
     sets, index = inputs.parameter_sets(params, param_index, cohort.n_patients)
+    sets, index = inputs.sets_by_sex(sets, index, cohort.sex)
     table = pack_table(sets)
     n, size = cohort.n_patients, schedule.chunk_size
     for lo in range(0, max(n, 1), size):

@@ -289,19 +289,46 @@ class FractureParams:
 
 
 @dataclass(frozen=True)
+class MenParams:
+    """What differs in men (``model.sex.params_for_sex``); the remodeling biology is shared.
+
+    fracture_rr_same_age_bmd: a man's fracture hazard over a woman's of the same age and the
+    same absolute BMD at the hazard's site; death_rr: men's all-cause death hazard over
+    women's at the same age; rr_death_after_hip_fracture: men's excess after a hip fracture.
+    """
+
+    fracture_rr_same_age_bmd: float
+    death_rr: float
+    rr_death_after_hip_fracture: float
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "model.men")
+
+
+@dataclass(frozen=True)
 class ModelParams:
-    """All model parameters: PK of both drugs, remodeling, BMD and fracture blocks."""
+    """All model parameters: PK of both drugs, remodeling, BMD, fracture and men's blocks.
+
+    ``sex`` is not read from the config: a set is a women's set unless ``model.sex.
+    params_for_sex`` made it a men's one (the T-score references its records carry follow it).
+    """
 
     denosumab: PKParams
     romosozumab: PKParams
     remodeling: RemodelingParams
     bmd: BMDParams
     fracture: FractureParams
+    men: MenParams
+    sex: str = "female"
+
+    def __post_init__(self) -> None:
+        if self.sex not in ("female", "male"):
+            raise ValueError(f"ModelParams.sex={self.sex!r}; allowed: female, male")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> ModelParams:
         """Build from the `model` block of the config (nested mappings)."""
-        valid = [f.name for f in fields(cls)]
+        valid = [f.name for f in fields(cls) if f.name != "sex"]
         unknown = sorted(set(values) - set(valid))
         missing = sorted(set(valid) - set(values))
         if unknown or missing:
@@ -312,6 +339,7 @@ class ModelParams:
             remodeling=_build(RemodelingParams, values["remodeling"], "model.remodeling"),
             bmd=BMDParams.from_dict(values["bmd"]),
             fracture=FractureParams.from_dict(values["fracture"]),
+            men=_build(MenParams, values["men"], "model.men"),
         )
 
 

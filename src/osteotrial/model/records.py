@@ -39,7 +39,7 @@ from osteotrial.model.params import (
     RemodelingParams,
     SiteBMDParams,
 )
-from osteotrial.model.tscore import YOUNG_ADULT_MEAN_G_CM2, YOUNG_ADULT_SD_G_CM2
+from osteotrial.model.tscore import reference_g_cm2
 
 SITES: tuple[str, ...] = ("LS", "TH", "FN")  # site index of every per-site array
 DRUGS: tuple[str, ...] = ("denosumab", "romosozumab")  # drug index of every per-drug array
@@ -69,8 +69,9 @@ DERIVED: dict[type, dict[str, Callable[[Any], float]]] = {
     RemodelingParams: {},
 }
 # Per-site record fields that are not SiteBMDParams fields: the young-adult mean and SD of
-# model.tscore (constants, not parameters) and the mineralization law (bmd.mineralization, one
-# block shared by every site, copied into each site's record: a kernel reads sites[j].<field>).
+# model.tscore for the set's sex (ModelParams.sex; constants, not parameters) and the
+# mineralization law (bmd.mineralization, one block shared by every site, copied into each
+# site's record: a kernel reads sites[j].<field>).
 MINERALIZATION_FIELDS = tuple(f.name for f in fields(MineralizationParams))
 SITE_EXTRA = ("young_adult_mean_g_cm2", "young_adult_sd_g_cm2", *MINERALIZATION_FIELDS)
 
@@ -166,8 +167,8 @@ def pack_model(params: ModelParams) -> ModelRecords:
         sites=pack_many(
             [params.bmd.site(s) for s in SITES],
             SITE_RECORD,
-            young_adult_mean_g_cm2=[YOUNG_ADULT_MEAN_G_CM2[s] for s in SITES],
-            young_adult_sd_g_cm2=[YOUNG_ADULT_SD_G_CM2[s] for s in SITES],
+            young_adult_mean_g_cm2=[reference_g_cm2(s, params.sex)[0] for s in SITES],
+            young_adult_sd_g_cm2=[reference_g_cm2(s, params.sex)[1] for s in SITES],
             **{
                 name: [getattr(params.bmd.mineralization, name)] * len(SITES)
                 for name in MINERALIZATION_FIELDS

@@ -7,9 +7,9 @@
 - a drug given longer, in one arm, than in any calibrated arm;
 - a follow-up longer than that of any calibrated trial that gave the arm's drugs;
 - an eligibility window reaching ages or T-scores beyond every calibrated population;
-- a cohort table without a ``sex`` column (its rows are taken as women; men are refused when
-  the column names them, ``cohort.table``);
-- with the cohort: patients who fit no calibrated population's age and T-score window.
+- a cohort table without a ``sex`` column (its rows are taken as women, ``cohort.table``);
+- with the cohort: patients who fit no calibrated population's age and T-score window, and
+  patients of a sex no calibrated population has (men, until ``men_denosumab`` is emulated).
 
 Every run reports them once: ``warn_outside`` raises one ``OutsideCalibrationWarning`` (the
 API), the CLI prints it to stderr, the workflow logs it before the first job and in the cohort
@@ -202,7 +202,7 @@ def check_table_sex(config: TrialConfig) -> list[ScopeWarning]:
             POPULATION_SEX,
             f"cohort table {table} has no 'sex' column: every row is taken as a "
             f"postmenopausal woman ({POPULATION_SEX}); add a 'sex' column (F/M) so that "
-            "rows of men are refused rather than simulated as women",
+            "men are simulated as men (men's T-score references and parameters)",
         )
     ]
 
@@ -232,6 +232,27 @@ def check_cohort(cohort: Any, scope: Scope) -> list[ScopeWarning]:
     ]
 
 
+def check_cohort_sex(cohort: Any, scope: Scope) -> list[ScopeWarning]:
+    """Return a warning when patients are of a sex that no calibrated population has."""
+    calibrated = sorted({p.sex for p in scope.populations})
+    outside = ~np.isin(np.asarray(cohort.sex), calibrated)
+    n_out = int(outside.sum())
+    if n_out == 0:
+        return []
+    sexes = sorted(set(np.asarray(cohort.sex)[outside].tolist()))
+    return [
+        ScopeWarning(
+            "cohort.sex",
+            f"{n_out} of {cohort.n_patients} patients {'/'.join(sexes)}",
+            "/".join(calibrated),
+            f"{n_out} of {cohort.n_patients} patients are {'/'.join(sexes)}: no calibrated "
+            f"population has them (calibrated: {', '.join(calibrated)}); they run on the "
+            "men's T-score references and parameters (model.sex), whose bone biology is the "
+            "women's, uncalibrated (`osteotrial scope`)",
+        )
+    ]
+
+
 def check_scope(config: TrialConfig, cohort: Any = None) -> list[ScopeWarning]:
     """Return every departure of a run from the calibrated scope (module docstring).
 
@@ -242,7 +263,7 @@ def check_scope(config: TrialConfig, cohort: Any = None) -> list[ScopeWarning]:
     out = check_regimens(config, scope) + check_follow_up(config, scope)
     out += check_eligibility(config, scope) + check_table_sex(config)
     if cohort is not None:
-        out += check_cohort(cohort, scope)
+        out += check_cohort(cohort, scope) + check_cohort_sex(cohort, scope)
     return out
 
 
