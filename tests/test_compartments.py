@@ -105,7 +105,9 @@ def _constants(params, patient):
     par = pack_model(params)
     const = np.empty((bone.N_SITE_CONSTANTS, bone.N_COMPARTMENTS))
     bmd0 = np.array([getattr(patient, f"bmd_{s.lower()}_g_cm2")[0] for s in SITES])
-    bone.site_constants(par.sites, par.remodeling[0], 1.0, 1.0, 1.0, bmd0, const)
+    bone.site_constants(
+        par.sites, par.remodeling[0], 1.0, 1.0, 1.0, bmd0, patient.age_years[0], const
+    )
     bone.initial_bone(np.empty(bone.N_BONE_STATES), par.sites, const)
     return par.sites, const
 
@@ -172,3 +174,26 @@ def test_strength_rows_read_the_structure_table():
     assert [r["within"] for r in rows] == [True, False, False]
     assert [r["measure"] for r in rows] == ["TH", "LS", "TH"]
     assert rows[0]["emulated"] == 8.0 and np.isnan(rows[2]["emulated"])
+
+
+def test_activation_rises_for_years_after_menopause_then_levels_off(params):
+    """Recker 2004's shape: activation one year after menopause well below its late level,
+    rising over about a decade, level after that (the remodeling rate a follows it; the
+    untreated loss does not)."""
+    r = pack_model(params).remodeling[0]
+    menopause = params.remodeling.menopause_age_years
+    ages = menopause + np.array([0.0, 1.0, 4.0, 8.0, 12.0, 13.0, 20.0, 40.0])
+    factor = np.array([bmd.activation_age_factor(r, a) for a in ages])
+    assert 0.4 < factor[1] < 0.8 and factor[0] == factor[1]
+    assert np.all(np.diff(factor[1:6]) > 0.0)
+    assert factor[5] == factor[6] == factor[7] == 1.0
+    patient = typical_patient("freedom")
+    const = {}
+    for age in (menopause + 8.0, menopause + 21.0):
+        younger = dataclasses.replace(patient, age_years=np.array([age]))
+        const[age] = _constants(params, younger)[1]
+    young, old = const[menopause + 8.0], const[menopause + 21.0]
+    ratio = young[bone.REMODELING] / old[bone.REMODELING]
+    assert np.allclose(ratio, ratio[0]) and 0.5 < ratio[0] < 1.0
+    loss_young = young[bone.REMODELING] - young[bone.FORMATION]
+    assert np.allclose(loss_young, old[bone.REMODELING] - old[bone.FORMATION])

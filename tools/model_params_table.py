@@ -84,6 +84,10 @@ MEANING = {
     "remodeling_space_days": "formation period that refills the remodeling space",
     "remodeling_space_refill_exponent": "exponent theta of the osteoblast level in the refilling "
     "of the remodeling space, ds/dt = (c - b^theta s) / T",
+    "menopause_age_years": "age at menopause; years since menopause = baseline age minus it",
+    "activation_early_postmenopause_frac": "activation frequency one year after menopause over "
+    "its late-postmenopausal level (the remodeling rate's age factor)",
+    "activation_rise_years": "years over which activation rises to its late-postmenopausal level",
     "fracture_rr_same_age_bmd": "men's over women's fracture hazard at the same age and the "
     "same absolute BMD at the hazard's site",
     "death_rr": "men's over women's all-cause death hazard at the same age",

@@ -103,6 +103,7 @@ def start_patient(i, q, pat, plan, table, w) -> None:
         pat.loss_mult[i],
         pat.mineral_mult[i],
         pat.bmd0_g_cm2[:, i],
+        pat.age_years[i],
         w.site_const[q],
     )
     bone.initial_bone(w.y[q], par.sites, w.site_const[q])

@@ -189,6 +189,7 @@ def _site_constants(pat: inputs.Patients, i: int, par: ModelRecords) -> FloatArr
         pat.loss_mult[i],
         pat.mineral_mult[i],
         bmd0,
+        pat.age_years[i],
         const,
     )
     bone.initial_bone(np.empty(N_BONE_STATES), par.sites, const)

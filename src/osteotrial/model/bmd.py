@@ -108,6 +108,23 @@ def bmd_share(site, tissue: int) -> float:
 
 
 @equation(inline=True)
+def activation_age_factor(r, age_years: float) -> float:
+    """Return the patient's activation frequency relative to its late-postmenopausal level.
+
+    Activation rises after menopause and keeps rising for about 13 years before it levels off
+    (transilial biopsies: Ac.f doubles one year after menopause, triples by 13 years and is no
+    higher in untreated osteoporosis; Recker 2004): ``activation_early_postmenopause_frac`` one
+    year after menopause, linear to 1 over ``activation_rise_years``, 1 thereafter. Read at
+    the baseline age (r: the remodeling record). Women of the FRAME and FREEDOM age (70-72)
+    are on the plateau; DEFEND's (59, about 8 years after menopause) turn over less.
+    """
+    rise = (age_years - r.menopause_age_years - 1.0) / r.activation_rise_years
+    rise = min(max(rise, 0.0), 1.0)
+    early = r.activation_early_postmenopause_frac
+    return early + (1.0 - early) * rise
+
+
+@equation(inline=True)
 def remodeling_per_day(site, turnover_mult: float, frac: float) -> float:
     """Return the compartment's remodeling rate a (fraction of its bone volume per day): volume
     turned over per unit surface times its surface per volume at volume fraction ``frac``."""

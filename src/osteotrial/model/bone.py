@@ -41,14 +41,18 @@ def compartment_row(c: int) -> int:
 
 
 @equation
-def site_constants(sites, r, turnover_mult, loss_mult, mineral_mult, bmd0_g_cm2, const) -> None:
+def site_constants(
+    sites, r, turnover_mult, loss_mult, mineral_mult, bmd0_g_cm2, age_years, const
+) -> None:
     """Write the patient's a, a - lambda, secondary mineralization rate, baseline volume
     fraction and modeling capacity per compartment into const[REMODELING], const[FORMATION],
     const[SECONDARY_RATE], const[VOLUME_FRAC] and const[CAPACITY].
 
-    ``r``: the remodeling record (its modeling capacity); ``bmd0_g_cm2`` (3): the patient's
-    baseline BMD per site (sets the volume fractions).
+    ``r``: the remodeling record (modeling capacity, activation by years since menopause);
+    ``bmd0_g_cm2`` (3): the patient's baseline BMD per site (sets the volume fractions);
+    ``age_years``: her baseline age (sets the activation, ``bmd.activation_age_factor``).
     """
+    turnover_mult = turnover_mult * bmd.activation_age_factor(r, age_years)
     for j in range(N_SITES):
         for tissue in range(N_TISSUES):
             c = N_TISSUES * j + tissue

@@ -93,6 +93,9 @@ class RemodelingParams:
     tolerance_gain: float
     remodeling_space_days: float
     remodeling_space_refill_exponent: float
+    menopause_age_years: float
+    activation_early_postmenopause_frac: float
+    activation_rise_years: float
 
     def __post_init__(self) -> None:
         _check_positive(
@@ -117,6 +120,8 @@ class RemodelingParams:
             raise ValueError("remodeling.modeling_formation_frac must be < 1")
         if self.remodeling_space_refill_exponent > 1.0:
             raise ValueError("remodeling.remodeling_space_refill_exponent must be in [0, 1]")
+        if self.activation_early_postmenopause_frac > 1.0:
+            raise ValueError("remodeling.activation_early_postmenopause_frac must be <= 1")
 
 
 @dataclass(frozen=True)
