@@ -77,7 +77,9 @@ def initial_values(model: Mapping[str, Any], names: Sequence[tuple[str, str]]) -
 BOUNDS: dict[str, tuple[float, float]] = {
     "denosumab_rankl_access_frac": (1e-3, 1.0),
     "precursor_use_per_day": (1e-4, 0.1),
-    "precursor_renewal_per_day": (1e-3, 0.05),
+    # slow rates need no stability guard: the schema's lower end (a fit on 1e-3 put the
+    # posterior's box edge at the fit, and log p = -inf there)
+    "precursor_renewal_per_day": (1e-4, 0.05),
     # the schema's range (config.schema.json), not a stability guard: the engines' stiff
     # re-stepping (engine/loop.py restep_lane) follows fast osteoclast removal (issue 24)
     "oca_apoptosis_per_day": (0.08, 8.0),
@@ -87,7 +89,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "wnt_differentiation_exponent": (0.05, 2.0),
     "wnt_opg_exponent": (0.05, 3.0),
     "tolerance_gain": (0.05, 20.0),
-    "tolerance_per_day": (0.001, 0.2),
+    "tolerance_per_day": (1e-4, 0.2),
     "turnover_um_per_year": (2.0, 40.0),
     "cortical_loss_share_frac": (0.05, 0.95),
     "strength_trabecular_share_frac": (0.05, 0.95),
