@@ -21,9 +21,8 @@ import dataclasses
 import math
 
 from osteotrial.model.params import FractureParams, FractureTypeParams, MenParams, ModelParams
+from osteotrial.model.records import FRACTURE_TYPES
 from osteotrial.model.tscore import reference_g_cm2
-
-FRACTURE_TYPES: tuple[str, ...] = ("vertebral", "hip", "nonvertebral")
 
 
 def men_fracture_type(
