@@ -254,13 +254,15 @@ def test_a_walker_that_fails_in_a_batch_gets_minus_infinity_and_the_others_their
     np.testing.assert_array_equal(got[[0, 2]], alone[[0, 2]])
 
 
-def test_the_shipped_draws_say_they_were_sampled_under_the_old_likelihood(stored):
-    """Nothing claims the issue-24 meaning before the chain is re-run: the shipped file and the
-    prediction intervals' metadata (``parameter_sets.posterior_likelihoods``) name the old
-    likelihood."""
-    assert posterior_file.likelihood_of(stored) == posterior_file.OLD_LIKELIHOOD
+def test_the_shipped_draws_say_they_were_sampled_under_the_new_likelihood(stored):
+    """The shipped file was sampled under issue 24's priors and likelihood (the chain re-run of
+    2026-12-07), and the prediction intervals' metadata (``parameter_sets.posterior_likelihoods``)
+    says so; a file without the field reads as the old likelihood."""
+    assert posterior_file.likelihood_of(stored) == posterior_file.LIKELIHOOD
     said = parameter_sets.posterior_likelihoods(ROOT / uncertainty.DEFAULT_FILE)
-    assert said == f"model_posterior.yaml: {posterior_file.OLD_LIKELIHOOD}"
+    assert said == f"model_posterior.yaml: {posterior_file.LIKELIHOOD}"
+    old = {k: v for k, v in stored.items() if k != "likelihood"}
+    assert posterior_file.likelihood_of(old) == posterior_file.OLD_LIKELIHOOD
 
 
 def test_the_median_tool_writes_the_medians_and_keeps_every_draw(stored, tmp_path):
@@ -277,9 +279,12 @@ def test_the_median_tool_writes_the_medians_and_keeps_every_draw(stored, tmp_pat
         stored["fitted_values"][k] * np.exp(np.median(shifts_k)), rel=1e-12
     )
     argv = ["--model", str(model_file), "--posterior", str(post_file), "--write"]
+    old_file = tmp_path / "old.yaml"  # the same draws marked as the old likelihood: refused
+    old_file.write_text(yaml.safe_dump({**stored, "likelihood": posterior_file.OLD_LIKELIHOOD}))
+    old_argv = ["--model", str(model_file), "--posterior", str(old_file), "--write"]
     with pytest.raises(SystemExit, match="objective-weights"):
-        posterior_median.main(argv)
-    posterior_median.main([*argv, "--allow-old-likelihood"])
+        posterior_median.main(old_argv)
+    posterior_median.main(argv)
     model = yaml.safe_load(model_file.read_text())
     names = posterior_median.names_of(stored)
     np.testing.assert_allclose(

@@ -389,19 +389,21 @@ def run_uncertainty(workdir, spread: float):
     )
     assert done.returncode == 0, done.stderr[-4000:]
     path = workdir / "results/smoke/endpoints/prediction_intervals.parquet"
-    # the intervals say what the remodeling draws were sampled under (the shipped file: the
-    # fit's objective, before issue 24's priors and likelihood)
+    # the intervals say what the remodeling draws were sampled under (the shipped file: issue
+    # 24's priors and likelihood)
     assert io.read_metadata(path)["posterior_likelihood"] == "model_posterior.yaml: " + (
-        posterior_file.OLD_LIKELIHOOD
+        posterior_file.LIKELIHOOD
     )
     return pl.read_parquet(path)
 
 
 @pytest.fixture(scope="module")
 def smoke_intervals(tmp_path_factory):
-    """Prediction intervals of the smoke trial (K = 3) at spread_scale 0.5 and 2."""
+    """Prediction intervals of the smoke trial (K = 3) at spread_scale 0.5 and 1.5 (at 2 the
+    posterior of 2026-12-07 reaches sets whose femoral neck collapses within weeks, which the
+    engine's physiological bounds refuse with a clear error)."""
     root = tmp_path_factory.mktemp("uncertainty")
-    return {spread: run_uncertainty(root / f"spread_{spread}", spread) for spread in (0.5, 2.0)}
+    return {spread: run_uncertainty(root / f"spread_{spread}", spread) for spread in (0.5, 1.5)}
 
 
 def test_workflow_writes_prediction_intervals_around_the_expected_values(smoke_intervals):
@@ -427,7 +429,7 @@ def test_wider_parameter_spread_gives_wider_prediction_intervals(smoke_intervals
         bmd = table.filter(pl.col("table") == "bmd")
         return float((bmd["pi_high"] - bmd["pi_low"]).mean())
 
-    assert mean_width(smoke_intervals[2.0]) >= mean_width(smoke_intervals[0.5])
+    assert mean_width(smoke_intervals[1.5]) >= mean_width(smoke_intervals[0.5])
 
 
 def test_uncertainty_is_off_by_default(tmp_path):
