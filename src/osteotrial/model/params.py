@@ -301,18 +301,25 @@ class MenParams:
     same absolute BMD at the hazard's site; death_rr: men's all-cause death hazard over
     women's at the same age; rr_death_after_hip_fracture: men's excess after a hip fracture;
     activation_early_postmenopause_frac: the men's value of the remodeling key (1: no
-    menopause, so no early-postmenopausal rise of activation).
+    menopause, so no early-postmenopausal rise of activation); untreated_loss_spine_frac: a
+    man's untreated lumbar-spine aBMD loss over a woman's at the same T-score (hip: the same);
+    activation_rel: a man's remodeling activation over a late-postmenopausal woman's (fitted,
+    ``calibration.men``).
     """
 
     fracture_rr_same_age_bmd: float
     death_rr: float
     rr_death_after_hip_fracture: float
     activation_early_postmenopause_frac: float = 1.0
+    untreated_loss_spine_frac: float = 0.0
+    activation_rel: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_positive(self, "model.men")
-        if self.activation_early_postmenopause_frac > 1.0:
-            raise ValueError("men.activation_early_postmenopause_frac must be <= 1")
+        _check_positive(self, "model.men", allow_zero=("untreated_loss_spine_frac",))
+        if self.activation_early_postmenopause_frac * self.activation_rel > 1.0:
+            raise ValueError(
+                "men.activation_early_postmenopause_frac x men.activation_rel must be <= 1"
+            )
 
 
 @dataclass(frozen=True)
