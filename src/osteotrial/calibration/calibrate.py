@@ -102,7 +102,6 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "km_mg_l": (1e-3, 10.0),
     "vc_l": (1.0, 10.0),
     "cl_l_per_day": (0.01, 2.0),
-    "activation_rel": (0.3, 1.0),  # men (calibration.men): at most the women's plateau
 }
 
 

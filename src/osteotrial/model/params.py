@@ -302,7 +302,8 @@ class MenParams:
     women's at the same age; rr_death_after_hip_fracture: men's excess after a hip fracture;
     activation_early_postmenopause_frac: the men's value of the remodeling key (1: no
     menopause, so no early-postmenopausal rise of activation); untreated_loss_spine_frac: a
-    man's untreated lumbar-spine aBMD loss over a woman's at the same T-score (hip: the same);
+    man's untreated lumbar-spine aBMD loss over a woman's at the same T-score, negative a gain
+    (hip: the same; fitted with activation_rel);
     activation_rel: a man's remodeling activation over a late-postmenopausal woman's (fitted,
     ``calibration.men``).
     """
@@ -315,7 +316,12 @@ class MenParams:
     activation_rel: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_positive(self, "model.men", allow_zero=("untreated_loss_spine_frac",))
+        spine = self.untreated_loss_spine_frac  # negative: a gain (model.sex)
+        for f in fields(self):
+            if f.name != "untreated_loss_spine_frac" and getattr(self, f.name) <= 0:
+                raise ValueError(f"model.men.{f.name}={getattr(self, f.name)} must be > 0")
+        if not -3.0 <= spine <= 2.0:
+            raise ValueError(f"men.untreated_loss_spine_frac={spine} must be in [-3, 2]")
         if self.activation_early_postmenopause_frac * self.activation_rel > 1.0:
             raise ValueError(
                 "men.activation_early_postmenopause_frac x men.activation_rel must be <= 1"
