@@ -40,7 +40,7 @@ from osteotrial.trial.config import load_config
 
 MEN_FIT: list[tuple[str, str]] = [("men", "activation_rel"), ("men", "untreated_loss_spine_frac")]
 START: tuple[float, float] = (0.8, 0.0)  # the literature starts (module docstring)
-PRIOR_SD: tuple[float, float] = (0.3, 1.0)  # weak: a third of the start, one women's loss
+PRIOR_SD: tuple[float, float] = (0.3, 2.0)  # weak: a third of the start; +-0.8 %/yr at LS
 BOUNDS: tuple[tuple[float, float], tuple[float, float]] = ((0.3, 1.0), (-3.0, 2.0))
 MEN_TRIALS: tuple[str, ...] = ("men_denosumab", "men_romosozumab")
 N_PER_ARM = 300  # SE of an arm's mean 12-month LS change about 0.15-0.2 point

@@ -21,10 +21,12 @@ def _build(cls: type[T], values: Mapping[str, Any], where: str) -> T:
     return cls(**values)
 
 
-def _check_positive(obj: object, where: str, allow_zero: tuple[str, ...] = ()) -> None:
+def _check_positive(
+    obj: object, where: str, allow_zero: tuple[str, ...] = (), skip: tuple[str, ...] = ()
+) -> None:
     for f in fields(obj):  # type: ignore[arg-type]
         value = getattr(obj, f.name)
-        if not isinstance(value, int | float) or isinstance(value, bool):
+        if not isinstance(value, int | float) or isinstance(value, bool) or f.name in skip:
             continue
         if f.name in allow_zero:
             if value < 0:
@@ -159,7 +161,9 @@ class SiteBMDParams:
     cortical_porosity_exponent: float
 
     def __post_init__(self) -> None:
-        _check_positive(self, "bmd site", allow_zero=("untreated_loss_pct_per_year",))
+        # untreated_loss_pct_per_year: >= 0 in config/model.yaml (schema); a men's set may hold
+        # a gain (negative, model.sex: men.untreated_loss_spine_frac), as a patient's IIV may
+        _check_positive(self, "bmd site", skip=("untreated_loss_pct_per_year",))
         for name in (
             "trabecular_bvtv_frac",
             "cortical_porosity_frac",
@@ -317,9 +321,7 @@ class MenParams:
 
     def __post_init__(self) -> None:
         spine = self.untreated_loss_spine_frac  # negative: a gain (model.sex)
-        for f in fields(self):
-            if f.name != "untreated_loss_spine_frac" and getattr(self, f.name) <= 0:
-                raise ValueError(f"model.men.{f.name}={getattr(self, f.name)} must be > 0")
+        _check_positive(self, "model.men", skip=("untreated_loss_spine_frac",))
         if not -3.0 <= spine <= 2.0:
             raise ValueError(f"men.untreated_loss_spine_frac={spine} must be in [-3, 2]")
         if self.activation_early_postmenopause_frac * self.activation_rel > 1.0:
