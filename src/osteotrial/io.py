@@ -106,8 +106,8 @@ ENDPOINT_SCHEMAS: dict[str, pa.Schema] = {
     ),
     "by_sex": pa.schema(  # analyses.by_sex: BMD and incidence of each arm by sex
         [("arm", STR), ("sex", STR), ("kind", STR), ("measure", STR), ("month", F64)]
-        + [("n_patients", I64), ("n_events", I64), ("value", F64)]
-        + [("ci_low", F64), ("ci_high", F64)]
+        + [("n_patients", I64), ("n_events", I64)]
+        + [("value", F64), ("ci_low", F64), ("ci_high", F64)]
     ),
     "baseline": pa.schema(
         [("arm", STR), ("month", F64), ("variable", STR), ("statistic", STR), ("value", F64)]
@@ -162,8 +162,6 @@ def provenance(config_hash: str, seed: int, trial: str, **extra: str) -> dict[st
 
 
 def _values(column: Any) -> Any:
-    if isinstance(column, pl.Series) and column.null_count():  # nulls stay nulls (no NaN int)
-        return column.to_list()
     return column if isinstance(column, list) else np.asarray(column)
 
 

@@ -52,6 +52,7 @@ import polars as pl
 
 from osteotrial.analyses import vocabulary
 from osteotrial.analyses.baseline import baseline_table
+from osteotrial.analyses.by_sex import by_sex_table
 from osteotrial.analyses.measurement import EXACT, Measurement
 from osteotrial.analyses.visit_tables import (
     bmd_table,
@@ -278,9 +279,10 @@ def compute_endpoint_tables(
     patients = patient_events(first_rows)
     fractures, comparisons = fracture_tables(patients, control_arm, visit_months, imaging_months)
     visits = read_visits(paths)
-    from osteotrial.analyses.by_sex import by_sex_table  # it imports this module
-
-    strata = by_sex_table(visits, cohort, patients, visit_months, imaging_months, measurement)
+    months_of = {e: endpoint_months(e, visit_months, imaging_months) for e in FRACTURE_ENDPOINTS}
+    strata = by_sex_table(
+        visits, cohort, patients, visit_months, months_of, fracture_counts, measurement
+    )
     return {
         "bmd": bmd_table(visits, cohort, visit_months, measurement),
         "markers": markers_table(visits, measurement),

@@ -45,6 +45,7 @@ from scipy import special
 
 from osteotrial import rng
 from osteotrial.arrays import FloatArray, IntArray
+from osteotrial.cohort.sex import male_frac_of_sex, sex_from_uniform
 from osteotrial.model.tscore import (
     YOUNG_ADULT_MEAN_G_CM2,
     YOUNG_ADULT_SD_G_CM2,
@@ -71,8 +72,8 @@ IIV_NAMES: tuple[str, ...] = (
 )
 NORMAL_IIV: frozenset[str] = frozenset({"bmd_loss_rate"})  # normal, mean 1 (may be negative)
 MAX_PREVALENT_VERTEBRAL = 4
-# Whom the source population, its fitted covariates and the T-score references
-# (model.tscore: young women) describe; a cohort table's ``sex`` column must name this sex.
+# Whom the default source population (preset postmenopausal_women) and its fitted covariates
+# describe; a cohort table without a ``sex`` column is taken as this sex.
 POPULATION_SEX = "female"
 POPULATION_DESCRIPTION = "postmenopausal women"
 
@@ -202,7 +203,7 @@ class PopulationParams:
         """
         values = dict(values)
         if "sex" in values:
-            values["male_frac"] = _male_frac_of_sex(values.pop("sex"), values.get("male_frac"))
+            values["male_frac"] = male_frac_of_sex(values.pop("sex"), values.get("male_frac"))
         valid = [f.name for f in fields(cls)]
         unknown = sorted(set(values) - set(valid))
         if unknown:
@@ -228,16 +229,6 @@ class PopulationParams:
         )
 
 
-def _male_frac_of_sex(sex: Any, male_frac: Any) -> float:
-    """Return the ``male_frac`` of ``sex: female|male``; ValueError if it contradicts one given."""
-    if sex not in ("female", "male"):
-        raise ValueError(f"population.sex = {sex!r}; allowed: female, male (or use male_frac)")
-    frac = 1.0 if sex == "male" else 0.0
-    if male_frac is not None and float(male_frac) != frac:
-        raise ValueError(f"population.sex = {sex!r} contradicts male_frac = {male_frac}")
-    return frac
-
-
 def raw_candidate_draws(seed: int, candidate_ids: IntArray) -> dict[str, FloatArray]:
     """Return the parameter-free random draws of candidates.
 
@@ -256,11 +247,6 @@ def raw_candidate_draws(seed: int, candidate_ids: IntArray) -> dict[str, FloatAr
     }
 
 
-def sex_from_uniform(u_sex: FloatArray, pop: PopulationParams) -> np.ndarray:
-    """Return "male" where u < ``male_frac``, else "female", shape (n,)."""
-    return np.where(np.asarray(u_sex) < pop.male_frac, "male", "female")
-
-
 def covariates_from_draws(
     raw: Mapping[str, FloatArray], pop: PopulationParams
 ) -> dict[str, np.ndarray]:
@@ -271,7 +257,7 @@ def covariates_from_draws(
     plus ``prevalent_vertebral_fracture_moderate_count`` (used by screening only).
     """
     x = np.linalg.cholesky(pop.correlation_matrix()) @ raw["z"]
-    sex = sex_from_uniform(raw["u_sex"], pop)
+    sex = sex_from_uniform(raw["u_sex"], pop.male_frac)
     out: dict[str, np.ndarray] = {"sex": sex, **latent_to_covariates(x, pop, sex)}
     count = vertebral_fracture_count(raw["u_vf"][0], out["age_years"], out["tscore_ls"], pop)
     out["prevalent_vertebral_fracture_count"] = count

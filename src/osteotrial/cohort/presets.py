@@ -16,13 +16,15 @@ trial loader expands before validation (the config hash covers the preset's valu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from osteotrial.trial.locate import resolve_config_dir
+from osteotrial.trial.checks import validate_merged
+from osteotrial.trial.locate import SCHEMA_FILE, resolve_config_dir
 
 PRESET_FOLDER = "populations"
 PRESET_KEY = "preset"
@@ -40,9 +42,6 @@ def read_preset(name: str, config_dir: str | Path | None = None) -> dict[str, An
     Raises ValueError naming the preset and the available ones if there is no such file, or
     the schema's complaint if the file is malformed.
     """
-    from osteotrial.trial.checks import validate_merged
-    from osteotrial.trial.config import load_schema
-
     path = resolve_config_dir(config_dir) / PRESET_FOLDER / f"{name}.yaml"
     if not isinstance(name, str) or not path.is_file():
         raise ValueError(
@@ -51,7 +50,8 @@ def read_preset(name: str, config_dir: str | Path | None = None) -> dict[str, An
         )
     with open(path, encoding="utf-8") as handle:
         preset = yaml.safe_load(handle)
-    schema = load_schema(config_dir)
+    with open(resolve_config_dir(config_dir) / SCHEMA_FILE, encoding="utf-8") as handle:
+        schema = json.load(handle)
     preset_schema = {"$defs": schema["$defs"], "$ref": "#/$defs/population_preset"}
     validate_merged(preset, preset_schema)
     return preset

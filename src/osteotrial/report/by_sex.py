@@ -16,7 +16,8 @@ from osteotrial.report.figures_trial import arm_label
 
 CAPTION = (
     "Results by sex (by_sex.parquet): BMD mean % change (95 % CI) and crude incidence, % "
-    "(95 % CI), per arm and sex at the last visit; the strata add up to each arm"
+    "(95 % CI), per arm and sex at the last visit [responders or patients with the event / n]; "
+    "the strata add up to each arm"
 )
 
 
@@ -26,8 +27,7 @@ def _cell(row: dict) -> str:
         row[k] * scale if row[k] is not None else float("nan")
         for k in ("value", "ci_low", "ci_high")
     )
-    events = "" if row["n_events"] is None else f"{row['n_events']}/"
-    return f"{value:.1f} ({low:.1f}, {high:.1f}) [{events}{row['n_patients']}]"
+    return f"{value:.1f} ({low:.1f}, {high:.1f}) [{row['n_events']}/{row['n_patients']}]"
 
 
 def by_sex_display(strata: pl.DataFrame) -> pl.DataFrame:
