@@ -58,6 +58,8 @@ def test_mens_trial_files_sample_men_of_their_inclusion(trial, ages) -> None:
     assert config.cohort_spec["population"]["sex"] == "male"
     cohort = sample_cohort(CohortSpec.from_dict(config.cohort_spec), {"placebo": 200}, 7)
     assert set(cohort.sex.tolist()) == {"male"}
+    # NHANES III young men, femoral neck 0.934 +- 0.137 g/cm2 (Looker 1997/1998)
+    np.testing.assert_allclose(cohort.bmd_fn_g_cm2, 0.934 + 0.137 * cohort.tscore_fn)
     assert ages[0] <= cohort.age_years.min() and cohort.age_years.max() <= ages[1]
     # ADAMO's men average about 65 and BRIDGE's about 72 (baseline tables, R)
     assert abs(float(np.mean(cohort.age_years)) - {30.0: 65.0, 55.0: 73.0}[ages[0]]) < 3.0
