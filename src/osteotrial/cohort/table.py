@@ -8,11 +8,10 @@ conditional on the given ones (``osteotrial.cohort.conditional``). BMD in g/cm2 
 T-scores with the model's young-adult reference (``osteotrial.model.tscore``); a site is given
 either as a T-score or as a BMD, never both. A ``sex`` column (F/M, female/male, woman/man) gives
 each row's sex: a man's BMD is turned into a T-score with the men's reference, and he runs on
-the men's parameter set (``osteotrial.model.sex``); men are outside the calibrated scope until
-the ``men_denosumab`` block is emulated, and every run says so (``trial.scope_check``). Without
-the column every row is taken as a woman, and every run says that too. Kidney function
-(``egfr_ml_min_1_73m2``, ``creatinine_clearance_ml_min``) is optional: a missing value is
-drawn or derived (``osteotrial.cohort.kidney``).
+the men's parameter set (``osteotrial.model.sex``; calibrated on ADAMO and BRIDGE). Without
+the column every row is taken as a woman, and every run says so (``trial.scope_check``).
+Kidney function (``egfr_ml_min_1_73m2``, ``creatinine_clearance_ml_min``) is optional: a
+missing value is drawn or derived (``osteotrial.cohort.kidney``).
 
 Every problem of the table is collected and reported at once, as one ``ValueError`` that names
 the file, the column, the rows (1 = first data row) and the allowed values, before any

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from osteotrial import rng, yaml_strict
+from osteotrial.cohort.presets import expand_trial_population
 from osteotrial.trial.checks import check_finite, check_semantics, validate_merged
 from osteotrial.trial.locate import is_trial_path, repo_path, resolve_config_dir
 from osteotrial.trial.phase_units import normalize_arms
@@ -341,6 +342,7 @@ def config_from_dict(
     raw = copy.deepcopy(dict(merged))
     check_finite(raw)
     raw["arms"] = normalize_arms(raw.get("arms"))  # every: 6 months -> interval_days: 182.625
+    expand_trial_population(raw, config_dir)  # cohort.population.preset (cohort.presets)
     validate_merged(raw, load_schema(config_dir))
     check_semantics(raw)
     allocation = {arm: int(n) for arm, n in sorted(raw["allocation"].items())}
