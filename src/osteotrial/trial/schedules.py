@@ -86,8 +86,9 @@ class ArmSpec:
 
         Dose day d is applied at step round(d / dt_days); doses beyond the grid are dropped.
         """
-        if drug not in ACTIVE_DRUGS + BISPHOSPHONATES:
-            raise ValueError(f"drug={drug!r}; doses exist only for {ACTIVE_DRUGS + BISPHOSPHONATES}")
+        dosed = ACTIVE_DRUGS + BISPHOSPHONATES
+        if drug not in dosed:
+            raise ValueError(f"drug={drug!r}; doses exist only for {dosed}")
         doses = np.zeros(n_steps, dtype=np.float64)
         for phase in self.phases:
             if phase.drug != drug:
