@@ -74,9 +74,9 @@ carries the part of fracture risk that BMD does not (model.fracture).
 Drugs enter only through their concentrations (denosumab binds RANKL, romosozumab binds
 sclerostin) and, for bisphosphonates, through the drug bound to the bone surface, read from the
 bone state (model.bisphosphonate: it raises osteoclast apoptosis); nothing here knows an arm.
-``r`` is a remodeling record (model.records.REMODELING_RECORD); every function is a compiled scalar function of one
-patient (``model.compiled.equation``), called alike by the CPU loop, the CUDA kernel and
-the reference.
+``r`` is a remodeling record (model.records.REMODELING_RECORD); every function is a compiled
+scalar function of one patient (``model.compiled.equation``), called alike by the CPU loop, the
+CUDA kernel and the reference.
 Powers are written exp(y log x) with one log per base (``pow_log``): x ** y costs three times an
 exp, and x = 1 gives exactly 1 (the untreated steady state).
 """
