@@ -102,6 +102,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "km_mg_l": (1e-3, 10.0),
     "vc_l": (1.0, 10.0),
     "cl_l_per_day": (0.01, 2.0),
+    "apoptosis_max_rel": (0.05, 50.0),  # bisphosphonate stage (calibration.bisphosphonate)
 }
 
 

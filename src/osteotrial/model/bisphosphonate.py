@@ -49,6 +49,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from osteotrial.arrays import BoolArray, FloatArray
 from osteotrial.model.compiled import equation
 
 DRUGS: tuple[str, ...] = ("alendronate", "risedronate", "zoledronic_acid")
@@ -102,6 +105,20 @@ def zoledronic_dose_mg(nominal_mg: float, crcl_ml_min: float) -> float:
     if crcl_ml_min < ZOLEDRONIC_OSTEOPOROSIS_MIN_CRCL:
         return 0.0
     return nominal_mg
+
+
+def withheld(nominal_mg: FloatArray, crcl_ml_min: FloatArray) -> BoolArray:
+    """Return which patients (by creatinine clearance) get no zoledronic acid under an arm whose
+    zoledronic acid doses are ``nominal_mg`` (every patient False if there are none): their
+    clearance is below the label's cut-off of some dose (``zoledronic_dose_mg``)."""
+    crcl = np.asarray(crcl_ml_min, dtype=np.float64)
+    out = np.zeros(crcl.shape, dtype=bool)
+    for nominal in np.unique(np.asarray(nominal_mg, dtype=np.float64)):
+        if nominal > 0.0:
+            oncology = nominal == ZOLEDRONIC_ONCOLOGY_MG
+            cut = ZOLEDRONIC_ONCOLOGY_MIN_CRCL if oncology else ZOLEDRONIC_OSTEOPOROSIS_MIN_CRCL
+            out |= crcl < cut
+    return out
 
 
 @equation
