@@ -55,6 +55,7 @@ def test_calibrated_trials_are_the_emulated_target_blocks():
         "denosumab_discontinuation",
         "denosumab_dose_ranging",
         "freedom_qct",
+        "alendronate",
     }
     assert all(b in blocks and b not in NOT_EMULATED for b in trials.values())
     assert set(calibrated_scope().not_covered) == set(NOT_EMULATED)
