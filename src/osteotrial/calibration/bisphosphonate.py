@@ -2,11 +2,12 @@
 
 The bisphosphonate PK-PD (``model.bisphosphonate``) takes its rates, bioavailabilities and
 urinary shares from the literature (config/model.yaml, each with its source). What the
-literature leaves open is the size of the effect on osteoclasts: ``apoptosis_max_rel``, the
-largest relative rise of osteoclast apoptosis, fitted here to the ``alendronate`` block of
-config/targets.yaml (McClung 2006, open-label alendronate 70 mg weekly: mean % change of LS
-and TH BMD at 12 months), simulated on the screened cohort of the trial file
-config/trials/alendronate.yaml (``BISPHOSPHONATE_COHORT`` women of its alendronate arm). The
+literature leaves open is the size of the effect on osteoclasts: ``apoptosis_max_rel``, E_max
+(at most a share E_max / (1 + E_max) of newly recruited osteoclasts dies), fitted here to the
+``alendronate`` block of config/targets.yaml (McClung 2006, open-label alendronate 70 mg
+weekly: mean % change of LS and TH BMD at 12 months), simulated on the screened cohort of the
+trial file config/trials/alendronate.yaml (``BISPHOSPHONATE_COHORT`` women, half of them in its
+alendronate arm). The
 half-maximal surface amount ``surface_ec50_mg`` stays an assumption: two BMD values of one
 regimen cannot tell a larger effect from a more potent one.
 

@@ -29,15 +29,19 @@ skeleton's turnover of about 10 % a year is the long tail after stopping (termin
 half-life above 10 years; Khan SA et al. JBMR 1997;12:1700-7). d(S + B + U)/dt = 0: every
 absorbed milligram is on the surface, buried or in urine (mass balance, tests).
 
-Effect. Osteoclasts take up the drug from the surface they resorb; its potency-weighted
-amount X = sum_d potency_d S_d (mg of alendronate-equivalent) raises osteoclast apoptosis:
+Effect. Osteoclasts take up the drug from the surface they start to resorb and die by
+apoptosis within hours (nitrogen-containing bisphosphonates inhibit farnesyl pyrophosphate
+synthase; Russell RGG, Osteoporos Int 2008;19:733-59). With X = sum_d potency_d S_d (mg of
+alendronate-equivalent on the surface), a share E / (1 + E) of the newly recruited osteoclasts
+dies at once, E = E_max X / (X + EC50):
 
-    apoptosis x (1 + E_max X / (X + EC50))
+    dc/dt = k_c (recruitment / (1 + E) - apoptosis(c) c)
 
-(nitrogen-containing bisphosphonates inhibit farnesyl pyrophosphate synthase and cause
-osteoclast apoptosis; Russell RGG, Osteoporos Int 2008;19:733-59). ``remodeling.cell_rhs``
-reads X from the state vector (``osteoclast_apoptosis_mult``); nothing else of the model
-knows the drug.
+At quasi-steady state this equals raising osteoclast apoptosis by (1 + E); written as death
+at recruitment it does not speed up the osteoclast pool, which at E ~ 3 would put the fixed
+daily RK4 step beyond its stability limit (h lambda ~ 3 > 2.79) and cost the engines their
+agreement with the reference. ``remodeling.cell_rhs`` reads the survival from the state
+vector (``osteoclast_survival_frac``); nothing else of the model knows the drug.
 
 State: ``N_STATES`` = 9 slots appended at the END of the bone state (``model.bone``), at
 ``FIRST_ROW`` = 42: for each drug in ``DRUGS`` order its surface, buried and urine amounts.
@@ -186,12 +190,13 @@ def surface_equivalent_mg(y, r) -> float:
 
 
 @equation(inline=True)
-def osteoclast_apoptosis_mult(y, r) -> float:
-    """Return the factor on osteoclast apoptosis of the drug on the surface (1 without)."""
+def osteoclast_survival_frac(y, r) -> float:
+    """Return the share of newly recruited osteoclasts that survive the drug on the surface
+    they start to resorb, 1 / (1 + E), E = E_max X / (X + EC50) (1 without drug)."""
     x = surface_equivalent_mg(y, r)
     if x <= 0.0:
         return 1.0
-    return 1.0 + r.bp_apoptosis_max_rel * x / (x + r.bp_surface_ec50_mg)
+    return 1.0 / (1.0 + r.bp_apoptosis_max_rel * x / (x + r.bp_surface_ec50_mg))
 
 
 @equation(inline=True)

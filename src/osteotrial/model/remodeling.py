@@ -213,8 +213,8 @@ def cell_rhs(y, wnt_raw_now: float, log_wnt_raw: float, denosumab_nm: float, r, 
     recruitment = precursor * hill_rel(rankl, r.rank_activation_kd_rel)
     dy[OBP] = r.obp_differentiation_per_day * (commitment - differentiation)
     dy[OBA] = r.oba_apoptosis_per_day * (differentiation - oba)
-    apoptosis = hill_rel(oca, r.tgfb_kd_oca_rel) * bisphosphonate.osteoclast_apoptosis_mult(y, r)
-    dy[OCA] = r.oca_apoptosis_per_day * (recruitment - apoptosis * oca)
+    surviving = recruitment * bisphosphonate.osteoclast_survival_frac(y, r)
+    dy[OCA] = r.oca_apoptosis_per_day * (surviving - hill_rel(oca, r.tgfb_kd_oca_rel) * oca)
     dy[PRECURSOR] = r.precursor_renewal_per_day * (1.0 - precursor) + r.precursor_use_per_day * (
         1.0 - recruitment
     )
