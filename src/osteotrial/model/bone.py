@@ -12,7 +12,9 @@ binds sclerostin; bisphosphonates as the amount bound to the bone surface.
 Per-patient compartment constants (``site_constants``, six per compartment): the remodeling
 rate a, the formation rate a - lambda, 1 / M(0) (the inverse of the compartment's baseline
 mineral mass), the patient's secondary mineralization rate, her baseline volume fraction
-(trabecular BV/TV, cortical 1 - porosity) and the modeling capacity (bmd.modeling_capacity).
+(trabecular BV/TV, cortical 1 - porosity) and the modeling capacity (bmd.modeling_capacity);
+a seventh row, ``RENAL``, holds the patient's renal share of each bisphosphonate (columns 0-2,
+``bisphosphonate.patient_constants``, set by the engines from her creatinine clearance).
 BMD relative to baseline (``bmd_rel``) is the aBMD-share-weighted sum of the compartments'
 M(t) / M(0); ``trabecular_bvtv``, ``cortical_porosity`` and ``strength_rel`` read the
 structure the same state gives.
