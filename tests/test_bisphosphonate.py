@@ -170,3 +170,30 @@ def test_regimen_text_reads_and_writes_the_bisphosphonates(text):
     assert format_regimen(phases) == text
     assert parse_regimen(text.replace("zoledronic acid", "zoledronic_acid")) == phases
     assert phases[0].drug in bp.DRUGS
+
+
+def test_the_api_simulates_a_bisphosphonate_regimen_text():
+    """The API learns the drug names: alendronate, in scope since the alendronate trial, runs
+    without a scope warning about it; zoledronic acid is outside the calibrated scope."""
+    import warnings
+
+    import osteotrial
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = osteotrial.simulate(
+            {
+                "aln": "alendronate 70 mg weekly for 12 months",
+                "zol": "zoledronic acid 5 mg once for 12 months",
+            },
+            n_patients=4,
+            seed=3,
+        )
+    year = table.filter(table["month"] == 12)
+    for label in ("aln", "zol"):
+        rows = year.filter(year["regimen"] == label)
+        assert (rows["ctx_pct_change"] < -10.0).all() and (rows["bmd_ls_pct_change"] > 1.0).all()
+    text = " ".join(str(w.message) for w in caught)
+    assert "zoledronic_acid is not a calibrated drug" in text
+    assert "calibrated: ['alendronate', 'denosumab', 'romosozumab']" in text
+    assert "alendronate is not" not in text and "alendronate." not in text
