@@ -197,3 +197,21 @@ def test_the_api_simulates_a_bisphosphonate_regimen_text():
     assert "zoledronic_acid is not a calibrated drug" in text
     assert "calibrated: ['alendronate', 'denosumab', 'romosozumab']" in text
     assert "alendronate is not" not in text and "alendronate." not in text
+
+
+def test_the_bisphosphonate_stage_fits_only_its_block_and_holds_at_the_config():
+    """The stage's terms are the alendronate block's rows; it fits only bisphosphonate values;
+    at config/model.yaml's values each residual is within its tolerance (|r| <= 1: re-run
+    ``python -m osteotrial.calibration.bisphosphonate --write`` when the shared values move)."""
+    import yaml
+
+    from osteotrial.calibration import bisphosphonate as stage
+    from osteotrial.calibration.targets import CONFIG_DIR
+
+    goals = stage.bisphosphonate_targets()
+    block = read_targets()["trials"]["alendronate"]["bmd_pct_change"]
+    assert [(g.value, g.scale) for g in goals] == [(t["value"], t["tol"]) for t in block]
+    assert all(b == "bisphosphonate" for b, _ in stage.BISPHOSPHONATE_FIT)
+    model = yaml.safe_load((CONFIG_DIR / "model.yaml").read_text(encoding="utf-8"))
+    residuals = stage.bisphosphonate_residuals(model)
+    assert residuals.shape == (2,) and np.all(np.abs(residuals) <= 1.0), residuals
