@@ -2,8 +2,8 @@
 
 Runs the workflow itself: FRAME and FREEDOM at the published arm sizes (7,180 and 7,808 women),
 the FREEDOM extension, the DEFEND-like discontinuation, the dose-ranging trial, the FREEDOM
-QCT substudy (bone strength) and the men's trials ADAMO and BRIDGE at the sizes of their trial
-files, then compares the endpoint
+QCT substudy (bone strength), the men's trials ADAMO and BRIDGE and the alendronate arm of the
+dose-ranging trial (alendronate.yaml) at the sizes of their trial files, then compares the endpoint
 tables with the targets (osteotrial.calibration.comparison): BMD and strength within tolerance,
 published fracture incidences and relative risk reductions inside the 95 % range of a trial of
 the published size around the model's expected value for the trial's own cohort (the
@@ -30,6 +30,7 @@ ARMS = {
     "freedom_qct": (None, "placebo"),
     "men_denosumab": (None, "placebo"),
     "men_romosozumab": (None, "placebo"),
+    "alendronate": (None, "placebo"),
 }
 N_ROWS = {
     "frame": 20,
@@ -40,6 +41,7 @@ N_ROWS = {
     "freedom_qct": 5,
     "men_denosumab": 3,
     "men_romosozumab": 2,
+    "alendronate": 2,
 }
 
 

@@ -74,7 +74,8 @@ def test_unknown_drug_lists_the_drugs():
     with pytest.raises(
         ValueError,
         match=r"arms.placebo_then_denosumab\[0\].drug='aspirin'.*"
-        r"\['placebo', 'denosumab', 'romosozumab'\]",
+        r"\['placebo', 'denosumab', 'romosozumab', 'alendronate', 'risedronate', "
+        r"'zoledronic_acid'\]",
     ):
         load({"arms": arms})
 

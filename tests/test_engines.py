@@ -42,6 +42,9 @@ ARMS = {
     "romosozumab_then_denosumab": arm(
         ("romosozumab", 210, 30.4375, 0, 365.25), ("denosumab", 60, 182.625, 365.25, 730.5)
     ),
+    "alendronate_then_zoledronic_acid": arm(
+        ("alendronate", 70, 7, 0, 365.25), ("zoledronic_acid", 5, 365.25, 365.25, 730.5)
+    ),
 }
 
 

@@ -70,7 +70,8 @@ def test_canonical_form_is_a_fixed_point(text, canonical):
         (
             "aspirin 100 mg daily for 1 year",
             "part 1 ('aspirin 100 mg daily for 1 year'): unknown drug 'aspirin'; "
-            "allowed: denosumab, romosozumab, placebo, off",
+            "allowed: denosumab, romosozumab, alendronate, risedronate, zoledronic acid, placebo, "
+            "off",
         ),
         (
             "denosumab 60 mg monthly for 1 year, then romosozumab 210 mg for 1 year",

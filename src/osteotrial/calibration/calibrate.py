@@ -10,7 +10,8 @@ config/trials/*.yaml (``remodeling.remodeling_targets`` and ``fracture.fracture_
 their terms, each with where it comes from).
 
 Run ``python -m osteotrial.calibration.calibrate --stage remodeling --write``
-(or ``fracture``); with
+(or ``fracture``, or ``bisphosphonate``: ``calibration.bisphosphonate``, the drug class's one
+open value with every other block fixed); with
 --write the fitted values are written into config/model.yaml in place (comments kept).
 """
 
@@ -102,6 +103,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "km_mg_l": (1e-3, 10.0),
     "vc_l": (1.0, 10.0),
     "cl_l_per_day": (0.01, 2.0),
+    "apoptosis_max_rel": (0.05, 50.0),  # bisphosphonate stage (calibration.bisphosphonate)
 }
 
 
@@ -168,7 +170,9 @@ def write_values(path: str, model: dict[str, Any], names: Sequence[tuple[str, st
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: run one calibration stage and optionally write the values."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--stage", choices=("remodeling", "fracture"), required=True)
+    parser.add_argument(
+        "--stage", choices=("remodeling", "fracture", "bisphosphonate"), required=True
+    )
     parser.add_argument("--model", default="config/model.yaml")
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--max-nfev", type=int, default=400)
@@ -179,6 +183,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         from osteotrial.calibration.remodeling import REMODELING_FIT, remodeling_residuals
 
         names, residuals = REMODELING_FIT, remodeling_residuals
+    elif args.stage == "bisphosphonate":
+        from osteotrial.calibration.bisphosphonate import (
+            BISPHOSPHONATE_FIT,
+            bisphosphonate_residuals,
+        )
+
+        names, residuals = BISPHOSPHONATE_FIT, bisphosphonate_residuals
     else:
         from osteotrial.calibration.fracture import FRACTURE_FIT, fracture_residuals
 

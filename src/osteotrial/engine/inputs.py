@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from osteotrial.cohort.sampling import MAX_EVENTS, Cohort
+from osteotrial.model import bisphosphonate
 from osteotrial.model.fracture import static_log_risk
 from osteotrial.model.params import ModelParams
 from osteotrial.model.records import DRUGS, FRACTURE_TYPES, SITES, ParameterTable, pack_table
@@ -56,6 +57,7 @@ class Patients(NamedTuple):
     thresholds: np.ndarray  # (3, MAX_THRESHOLDS, n) Exp(1) cumulative thresholds, inf if unused
     threshold_death: np.ndarray  # (n,)
     param_index: np.ndarray  # (n,) int64: the patient's parameter set, a row of ParameterTable
+    creatinine_clearance_ml_min: np.ndarray  # (n,) Cockcroft-Gault (bisphosphonate PK, dosing)
 
 
 class Plan(NamedTuple):
@@ -68,6 +70,7 @@ class Plan(NamedTuple):
     record_steps: np.ndarray  # (n_rec,) int64, sorted
     pk_steps: np.ndarray  # (n_pk,) int64, sorted: the daily concentration grid
     n_thresholds: np.ndarray  # (3,) int64: thresholds per fracture type
+    bisphosphonate_doses_mg: np.ndarray  # (3, n_steps) nominal dose per bisphosphonate and step
 
 
 class Outputs(NamedTuple):
@@ -172,6 +175,7 @@ def patients_of(
         thresholds=thresholds,
         threshold_death=_f64(cohort.threshold_death),
         param_index=np.ascontiguousarray(index, dtype=np.int64),
+        creatinine_clearance_ml_min=_f64(cohort.creatinine_clearance_ml_min),
     )
 
 
@@ -205,6 +209,9 @@ def plan_of(arm: ArmSpec, schedule: Schedule, record_pk: bool) -> Plan:
         record_steps=np.ascontiguousarray(schedule.record_steps(), dtype=np.int64),
         pk_steps=np.rint(pk_days / dt).astype(np.int64),
         n_thresholds=np.array([MAX_EVENTS[k] for k in FRACTURE_TYPES], dtype=np.int64),
+        bisphosphonate_doses_mg=_f64(
+            [arm.doses_on_grid(d, dt, n_steps) for d in bisphosphonate.DRUGS]
+        ),
     )
 
 

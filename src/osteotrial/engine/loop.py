@@ -6,7 +6,9 @@ from day 0 to the end of the plan. The CPU engine calls it with blocks of ``LANE
 hand it their own work arrays (``Work``: heap arrays on the CPU, thread-local arrays on the
 GPU), so the loop itself allocates nothing. Each step of length dt, in this order:
 
-1. dose events: doses scheduled at this step are added (F x dose) to the SC depots;
+1. dose events: doses scheduled at this step are added (F x dose) to the SC depots; a
+   bisphosphonate dose (``plan.bisphosphonate_doses_mg``, zoledronic acid by the patient's
+   creatinine clearance) goes straight to urine and bone surface (model.bisphosphonate);
 2. PK of both drugs advances by one step (model.pk: Strang splitting, linear part and stiff
    saturable elimination each solved exactly, ``pk_substeps`` per half step), giving
    concentrations at the start, middle and end of the step; PK does not depend on bone;
@@ -48,8 +50,8 @@ from osteotrial.engine.inputs import (
     REC_POROSITY,
     REC_STRENGTH,
 )
-from osteotrial.model import bmd, bone, fracture, pk, remodeling
-from osteotrial.model.bone import N_BONE_STATES, N_SITES
+from osteotrial.model import bisphosphonate, bmd, bone, fracture, pk, remodeling
+from osteotrial.model.bone import N_BONE_STATES, N_SITES, RENAL
 from osteotrial.model.compiled import equation
 from osteotrial.model.fracture import N_HAZARDS
 from osteotrial.model.pk import CENTRAL, N_PK_STATES, VC
@@ -71,9 +73,9 @@ MAX_SUBSTEPS = 64  # the finest split of one step (powers of two); beyond it the
 class Work(NamedTuple):
     """Work arrays of one block of L patients (L = LANES on the CPU, 1 on the GPU)."""
 
-    y: np.ndarray  # (L, 42) bone state (model.bone layout)
-    ks: np.ndarray  # (4, L, 42) RK4 stage derivatives
-    tmp: np.ndarray  # (L, 42) RK4 stage state
+    y: np.ndarray  # (L, 51) bone state (model.bone layout)
+    ks: np.ndarray  # (4, L, 51) RK4 stage derivatives
+    tmp: np.ndarray  # (L, 51) RK4 stage state
     amounts: np.ndarray  # (2, L, 4) PK amounts per drug (mg)
     conc_nm: np.ndarray  # (2, 3, L) concentration at start, middle, end of the step (nM; the
     # denosumab row times the patient's sensitivity once advance_bone has run)
@@ -83,13 +85,13 @@ class Work(NamedTuple):
     prop_full: np.ndarray  # (2, L, 3, 3) exp(A h)
     scratch: np.ndarray  # (3, 3, 3) matrix-exponential scratch
     pk_const: np.ndarray  # (2, L, 3) per drug: Vc (L), Km Vc (mg), Vmax h (mg)
-    site_const: np.ndarray  # (L, 5, 6): model.bone compartment constants (a, a - lambda, ...)
+    site_const: np.ndarray  # (L, 7, 6): model.bone compartment constants (a, a - lambda, ...)
     cum: np.ndarray  # (L, 4) cumulative hazards
     prev_h: np.ndarray  # (L, 4) hazards at the start of the step
     haz: np.ndarray  # (L, 4) hazards at the end of the step
     status: np.ndarray  # (L, 5) event status (model.fracture N_STATUS: ALIVE, ...)
     tscores: np.ndarray  # (3,) current T-score per site
-    y_start: np.ndarray  # (L, 42) bone state at the start of a step being re-stepped
+    y_start: np.ndarray  # (L, 51) bone state at the start of a step being re-stepped
 
 
 @equation
@@ -107,6 +109,8 @@ def start_patient(i, q, pat, plan, table, w) -> None:
         w.site_const[q],
     )
     bone.initial_bone(w.y[q], par.sites, w.site_const[q])
+    crcl = pat.creatinine_clearance_ml_min[i]
+    bisphosphonate.patient_constants(crcl, par.remodeling[0], w.site_const[q, RENAL])
     h_sub = plan.dt_days / (2 * plan.pk_substeps)
     for d in range(N_DRUGS):
         p = par.drugs[d]
@@ -143,6 +147,20 @@ def advance_pk(s, lo, m, pat, plan, table, w) -> None:
             for q in range(m):
                 p = table.drugs[pat.param_index[lo + q], d]
                 w.conc_nm[d, 1 + half, q] = _conc_nm(w.amounts[d, q], w.pk_const[d, q], p)
+
+
+@equation
+def dose_bisphosphonates(s, lo, m, pat, plan, table, w) -> None:
+    """Give the bisphosphonate doses of step s (model.bisphosphonate.dose): each patient's
+    dose follows her creatinine clearance where the label says so (``given_dose_mg``)."""
+    for d in range(bisphosphonate.N_DRUGS):
+        nominal = plan.bisphosphonate_doses_mg[d, s]
+        if nominal > 0.0:
+            for q in range(m):
+                i = lo + q
+                r = table.remodeling[pat.param_index[i], 0]
+                given = bisphosphonate.given_dose_mg(d, nominal, pat.creatinine_clearance_ml_min[i])
+                bisphosphonate.dose(w.y[q], d, given, w.site_const[q, RENAL, d], r)
 
 
 @equation
@@ -347,6 +365,7 @@ def simulate_block(lo, m, pat, plan, table, out, w) -> None:
     for s in range(plan.n_steps):
         t = s * plan.dt_days
         advance_pk(s, lo, m, pat, plan, table, w)
+        dose_bisphosphonates(s, lo, m, pat, plan, table, w)
         advance_bone(lo, m, pat, plan, table, w)
         t_end = (s + 1) * plan.dt_days
         advance_events(lo, m, t, t_end, pat, plan, table, out, w)

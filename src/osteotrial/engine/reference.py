@@ -32,8 +32,8 @@ from osteotrial.engine.loop import (
     record_states,
 )
 from osteotrial.engine.loop import start_patient as start_lane
-from osteotrial.model import bone, pk, remodeling
-from osteotrial.model.bone import N_BONE_STATES, N_COMPARTMENTS, N_SITE_CONSTANTS, N_SITES
+from osteotrial.model import bisphosphonate, bone, pk, remodeling
+from osteotrial.model.bone import N_BONE_STATES, N_COMPARTMENTS, N_SITE_CONSTANTS, N_SITES, RENAL
 from osteotrial.model.params import ModelParams
 from osteotrial.model.pk import CENTRAL, N_PK_STATES
 from osteotrial.model.records import FRACTURE_TYPES, ModelRecords, records_of
@@ -52,7 +52,7 @@ def _conc_nm(y, d, p, volume_mult) -> float:
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
 def full_rhs(t, y, drugs, r, sites, clearance_mult, volume_mult, sensitivity, site_const, dy):
-    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 42).
+    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 51).
 
     The bone sees each drug's concentration times the patient's sensitivity (as engine.loop).
     """
@@ -68,7 +68,7 @@ def full_rhs(t, y, drugs, r, sites, clearance_mult, volume_mult, sensitivity, si
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
 def bmd_rel_of_states(states, sites, site_const, out) -> None:
-    """Write BMD relative to baseline (3, n_days) of one patient's bone states (42, n_days)."""
+    """Write BMD relative to baseline (3, n_days) of one patient's bone states (51, n_days)."""
     for t in range(states.shape[1]):
         for j in range(N_SITES):
             out[j, t] = bone.bmd_rel(states[:, t], j, sites, site_const)
@@ -76,7 +76,7 @@ def bmd_rel_of_states(states, sites, site_const, out) -> None:
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
 def events_from_states(states, pat, plan, table, out) -> None:
-    """Run the loop's event and record code on given bone states (n, n_steps + 1, 42).
+    """Run the loop's event and record code on given bone states (n, n_steps + 1, 51).
 
     Fills out.days, out.death_day and out.rec (BMD, markers and cumulative hazards at the
     record steps) exactly as engine.loop does for its own states.
@@ -137,7 +137,7 @@ def reference_bone(
     atol: float = 1e-10,
     param_index: ArrayLike | None = None,
 ) -> FloatArray:
-    """Return the bone state (42 rows, model.bone) at ``days``, shape (42, n_days, n).
+    """Return the bone state (51 rows, model.bone) at ``days``, shape (51, n_days, n).
 
     ``params``, ``param_index``: as in ``simulate_arm``.
     """
@@ -193,6 +193,8 @@ def _site_constants(pat: inputs.Patients, i: int, par: ModelRecords) -> FloatArr
         const,
     )
     bone.initial_bone(np.empty(N_BONE_STATES), par.sites, const)
+    crcl = pat.creatinine_clearance_ml_min[i]
+    bisphosphonate.patient_constants(crcl, par.remodeling[0], const[RENAL])
     return const
 
 
@@ -206,8 +208,9 @@ def _one_patient(
     atol: float,
 ) -> FloatArray:
     dt = plan.dt_days
-    doses = plan.doses_mg
-    starts = sorted({0, *np.flatnonzero(doses.sum(axis=0)).tolist()})
+    doses, bp_doses = plan.doses_mg, plan.bisphosphonate_doses_mg
+    dosed = doses.sum(axis=0) + bp_doses.sum(axis=0)
+    starts = sorted({0, *np.flatnonzero(dosed).tolist()})
     bounds = [s * dt for s in starts] + [plan.n_steps * dt]
     y = np.zeros(N_STATES)
     site_const = _site_constants(pat, i, par)
@@ -226,6 +229,7 @@ def _one_patient(
     for k, start in enumerate(starts):
         for d in range(2):
             y[d * N_PK_STATES] += pk.absorbed_dose_mg(doses[d, start], par.drugs[d])
+        _dose_bisphosphonates(y[BONE], bp_doses[:, start], pat.creatinine_clearance_ml_min[i], par)
         t0, t1 = bounds[k], bounds[k + 1]
         inside = (days > t0) & (days <= t1)
         t_eval = np.append(days[inside & (days < t1)], t1)
@@ -237,6 +241,16 @@ def _one_patient(
         out[:, inside] = sol.y[BONE][:, : int(inside.sum())]
         y = sol.y[:, -1].copy()
     return out
+
+
+def _dose_bisphosphonates(y: FloatArray, nominal: FloatArray, crcl: float, par) -> None:
+    """Give the bisphosphonate doses of one step to the bone state y, as engine.loop does."""
+    r = par.remodeling[0]
+    for d in range(bisphosphonate.N_DRUGS):
+        if nominal[d] > 0.0:
+            given = bisphosphonate.given_dose_mg(d, nominal[d], crcl)
+            renal = bisphosphonate.renal_frac(d, crcl, r)
+            bisphosphonate.dose(y, d, given, renal, r)
 
 
 def _rhs(t: float, y: FloatArray, *args: object) -> FloatArray:

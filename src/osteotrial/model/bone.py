@@ -1,16 +1,20 @@
 """The bone state of one patient and its right-hand side: cells (model.remodeling), then BMD.
 
-State layout (``N_BONE_STATES`` = 42): the six cell states of ``remodeling.CELL_STATES``, then
+State layout (``N_BONE_STATES`` = 51): the six cell states of ``remodeling.CELL_STATES``, then
 for LS, TH and FN (model.records.SITES order) and within each site the trabecular and the
 cortical compartment (``bmd.TISSUES``), the six states of ``bmd.COMPARTMENT_STATES`` (bone
 volume in the osteoid, primary and secondary stages and the secondary mineral): compartment
-c = 2 j + tissue starts at ``compartment_row(c)``. Drugs enter as concentrations: denosumab
-(nM) binds RANKL, romosozumab (nM, via the Wnt activity it gives) binds sclerostin.
+c = 2 j + tissue starts at ``compartment_row(c)``; last, from row 42, the nine bisphosphonate
+amounts (``model.bisphosphonate``: surface, buried, urine per drug). Drugs enter as
+concentrations: denosumab (nM) binds RANKL, romosozumab (nM, via the Wnt activity it gives)
+binds sclerostin; bisphosphonates as the amount bound to the bone surface.
 
 Per-patient compartment constants (``site_constants``, six per compartment): the remodeling
 rate a, the formation rate a - lambda, 1 / M(0) (the inverse of the compartment's baseline
 mineral mass), the patient's secondary mineralization rate, her baseline volume fraction
-(trabecular BV/TV, cortical 1 - porosity) and the modeling capacity (bmd.modeling_capacity).
+(trabecular BV/TV, cortical 1 - porosity) and the modeling capacity (bmd.modeling_capacity);
+a seventh row, ``RENAL``, holds the patient's renal share of each bisphosphonate (columns 0-2,
+``bisphosphonate.patient_constants``, set by the engines from her creatinine clearance).
 BMD relative to baseline (``bmd_rel``) is the aBMD-share-weighted sum of the compartments'
 M(t) / M(0); ``trabecular_bvtv``, ``cortical_porosity`` and ``strength_rel`` read the
 structure the same state gives.
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from osteotrial.model import bmd, remodeling
+from osteotrial.model import bisphosphonate, bmd, remodeling
 from osteotrial.model.bmd import N_COMPARTMENT_STATES
 from osteotrial.model.compiled import equation
 from osteotrial.model.remodeling import N_CELL_STATES, OBA, OCA
@@ -28,10 +32,14 @@ from osteotrial.model.remodeling import N_CELL_STATES, OBA, OCA
 N_SITES = 3
 N_TISSUES = 2
 N_COMPARTMENTS = N_SITES * N_TISSUES
-N_BONE_STATES = N_CELL_STATES + N_COMPARTMENT_STATES * N_COMPARTMENTS
-N_SITE_CONSTANTS = 6
-# rows of the compartment constants
-REMODELING, FORMATION, INV_MINERAL, SECONDARY_RATE, VOLUME_FRAC, CAPACITY = 0, 1, 2, 3, 4, 5
+N_BEFORE_BISPHOSPHONATE = N_CELL_STATES + N_COMPARTMENT_STATES * N_COMPARTMENTS
+if bisphosphonate.FIRST_ROW != N_BEFORE_BISPHOSPHONATE:  # pragma: no cover - a layout change
+    raise ImportError("model.bisphosphonate.FIRST_ROW must follow the compartments of model.bone")
+N_BONE_STATES = N_BEFORE_BISPHOSPHONATE + bisphosphonate.N_STATES
+N_SITE_CONSTANTS = 7
+# rows of the compartment constants; RENAL: the patient's renal share of each bisphosphonate
+# (columns in bisphosphonate.DRUGS order; model.bisphosphonate.patient_constants)
+REMODELING, FORMATION, INV_MINERAL, SECONDARY_RATE, VOLUME_FRAC, CAPACITY, RENAL = range(7)
 
 
 @equation(inline=True)
@@ -67,11 +75,12 @@ def site_constants(
 
 @equation
 def initial_bone(y, sites, const) -> None:
-    """Write the untreated state at baseline into y (42) and 1 / M(0) into const[INV_MINERAL].
+    """Write the untreated state at baseline into y (51) and 1 / M(0) into const[INV_MINERAL].
 
     Needs const[REMODELING], const[FORMATION] and const[SECONDARY_RATE] (``site_constants``).
     """
     remodeling.baseline_cells(y)
+    bisphosphonate.baseline(y)
     for c in range(N_COMPARTMENTS):
         site = sites[c // N_TISSUES]
         m0 = bmd.initial_compartment(
@@ -134,8 +143,9 @@ def strength_rel(y, j: int, sites, const) -> float:
 
 @equation(inline=True)
 def bone_rhs(y, denosumab_nm, wnt_raw, log_wnt_raw, r, sites, const, dy) -> None:
-    """Write d(bone)/dt per day into dy (42); wnt_raw = remodeling.wnt_raw(romosozumab nM)."""
+    """Write d(bone)/dt per day into dy (51); wnt_raw = remodeling.wnt_raw(romosozumab nM)."""
     remodeling.cell_rhs(y, wnt_raw, log_wnt_raw, denosumab_nm, r, dy)
+    bisphosphonate.rhs(y, y[OCA], y[OBA], const[RENAL], r, dy)
     log_oba = math.log(y[OBA])
     log_oca = math.log(y[OCA])
     for j in range(N_SITES):

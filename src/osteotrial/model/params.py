@@ -331,8 +331,39 @@ class MenParams:
 
 
 @dataclass(frozen=True)
+class BisphosphonateParams:
+    """Bisphosphonate PK-PD (model.bisphosphonate): class rates, then per drug its oral
+    bioavailability, urinary share at ``reference_crcl_ml_min`` and potency per mg on the bone
+    surface relative to alendronate. Copied into the remodeling record, names prefixed bp_."""
+
+    reference_crcl_ml_min: float
+    surface_resorption_per_day: float
+    surface_burial_per_day: float
+    buried_release_per_year: float
+    apoptosis_max_rel: float
+    surface_ec50_mg: float
+    alendronate_bioavailability_frac: float
+    alendronate_urine_frac: float
+    alendronate_potency_rel: float
+    risedronate_bioavailability_frac: float
+    risedronate_urine_frac: float
+    risedronate_potency_rel: float
+    zoledronic_acid_bioavailability_frac: float
+    zoledronic_acid_urine_frac: float
+    zoledronic_acid_potency_rel: float
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "bisphosphonate")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if (f.name.endswith("_frac")) and not value <= 1.0:
+                raise ValueError(f"bisphosphonate.{f.name}={value} must be in (0, 1]")
+
+
+@dataclass(frozen=True)
 class ModelParams:
-    """All model parameters: PK of both drugs, remodeling, BMD, fracture and men's blocks.
+    """All model parameters: PK of both antibodies, remodeling, BMD, fracture, men's and
+    bisphosphonate blocks.
 
     ``sex`` is not read from the config: a set is a women's set unless ``model.sex.
     params_for_sex`` made it a men's one (the T-score references its records carry follow it).
@@ -344,6 +375,7 @@ class ModelParams:
     bmd: BMDParams
     fracture: FractureParams
     men: MenParams
+    bisphosphonate: BisphosphonateParams
     sex: str = "female"
 
     def __post_init__(self) -> None:
@@ -365,6 +397,9 @@ class ModelParams:
             bmd=BMDParams.from_dict(values["bmd"]),
             fracture=FractureParams.from_dict(values["fracture"]),
             men=_build(MenParams, values["men"], "model.men"),
+            bisphosphonate=_build(
+                BisphosphonateParams, values["bisphosphonate"], "model.bisphosphonate"
+            ),
         )
 
 

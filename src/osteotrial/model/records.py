@@ -31,6 +31,7 @@ import numpy as np
 
 from osteotrial.model.compiled import equation
 from osteotrial.model.params import (
+    BisphosphonateParams,
     FractureParams,
     FractureTypeParams,
     MineralizationParams,
@@ -74,6 +75,11 @@ DERIVED: dict[type, dict[str, Callable[[Any], float]]] = {
 # site's record: a kernel reads sites[j].<field>).
 MINERALIZATION_FIELDS = tuple(f.name for f in fields(MineralizationParams))
 SITE_EXTRA = ("young_adult_mean_g_cm2", "young_adult_sd_g_cm2", *MINERALIZATION_FIELDS)
+# Remodeling record fields that are not RemodelingParams fields: the bisphosphonate block
+# (model.bisphosphonate), prefixed bp_, so that remodeling.cell_rhs reads the drug's effect on
+# osteoclasts from the record it already has (its signature unchanged).
+BISPHOSPHONATE_FIELDS = tuple(f.name for f in fields(BisphosphonateParams))
+REMODELING_EXTRA = tuple(f"bp_{name}" for name in BISPHOSPHONATE_FIELDS)
 
 
 def _numeric_fields(cls: type) -> list[str]:
@@ -105,7 +111,7 @@ def check_records() -> None:
 check_records()
 
 PK_RECORD = record_dtype(PKParams)
-REMODELING_RECORD = record_dtype(RemodelingParams)
+REMODELING_RECORD = record_dtype(RemodelingParams, REMODELING_EXTRA)
 SITE_RECORD = record_dtype(SiteBMDParams, SITE_EXTRA)
 FRACTURE_TYPE_RECORD = record_dtype(FractureTypeParams)
 FRACTURE_RECORD = record_dtype(FractureParams)
@@ -163,7 +169,11 @@ def pack_model(params: ModelParams) -> ModelRecords:
     """
     return ModelRecords(
         drugs=pack_many([getattr(params, d) for d in DRUGS], PK_RECORD),
-        remodeling=pack(params.remodeling, REMODELING_RECORD),
+        remodeling=pack(
+            params.remodeling,
+            REMODELING_RECORD,
+            **{f"bp_{n}": getattr(params.bisphosphonate, n) for n in BISPHOSPHONATE_FIELDS},
+        ),
         sites=pack_many(
             [params.bmd.site(s) for s in SITES],
             SITE_RECORD,

@@ -72,10 +72,11 @@ gain of formation belongs to bone strength (issue 24, item 2), after which theta
 carries the part of fracture risk that BMD does not (model.fracture).
 
 Drugs enter only through their concentrations (denosumab binds RANKL, romosozumab binds
-sclerostin); nothing here knows an arm. ``r`` is a remodeling record
-(model.records.REMODELING_RECORD); every function is a compiled scalar function of one
-patient (``model.compiled.equation``), called alike by the CPU loop, the CUDA kernel and
-the reference.
+sclerostin) and, for bisphosphonates, through the drug bound to the bone surface, read from the
+bone state (model.bisphosphonate: it raises osteoclast apoptosis); nothing here knows an arm.
+``r`` is a remodeling record (model.records.REMODELING_RECORD); every function is a compiled
+scalar function of one patient (``model.compiled.equation``), called alike by the CPU loop, the
+CUDA kernel and the reference.
 Powers are written exp(y log x) with one log per base (``pow_log``): x ** y costs three times an
 exp, and x = 1 gives exactly 1 (the untreated steady state).
 """
@@ -84,6 +85,7 @@ from __future__ import annotations
 
 import math
 
+from osteotrial.model import bisphosphonate
 from osteotrial.model.compiled import equation
 
 CELL_STATES: tuple[str, ...] = (
@@ -189,7 +191,8 @@ def tolerance_rhs(wnt_raw_now: float, tolerance: float, r) -> float:
 
 @equation(inline=True)
 def cell_rhs(y, wnt_raw_now: float, log_wnt_raw: float, denosumab_nm: float, r, dy) -> None:
-    """Write d(cells)/dt per day into dy[0:6]; y[0:6] holds the cells (CELL_STATES order).
+    """Write d(cells)/dt per day into dy[0:6]; y[0:6] holds the cells (CELL_STATES order), y
+    the whole bone state (model.bone: its bisphosphonate slots set osteoclast apoptosis).
 
     log_wnt_raw = log(wnt_raw_now), computed once per concentration by the caller.
     """
@@ -210,7 +213,8 @@ def cell_rhs(y, wnt_raw_now: float, log_wnt_raw: float, denosumab_nm: float, r, 
     recruitment = precursor * hill_rel(rankl, r.rank_activation_kd_rel)
     dy[OBP] = r.obp_differentiation_per_day * (commitment - differentiation)
     dy[OBA] = r.oba_apoptosis_per_day * (differentiation - oba)
-    dy[OCA] = r.oca_apoptosis_per_day * (recruitment - hill_rel(oca, r.tgfb_kd_oca_rel) * oca)
+    surviving = recruitment * bisphosphonate.osteoclast_survival_frac(y, r)
+    dy[OCA] = r.oca_apoptosis_per_day * (surviving - hill_rel(oca, r.tgfb_kd_oca_rel) * oca)
     dy[PRECURSOR] = r.precursor_renewal_per_day * (1.0 - precursor) + r.precursor_use_per_day * (
         1.0 - recruitment
     )

@@ -11,7 +11,8 @@ Grammar (case-insensitive; ``|`` separates alternatives, ``[...]`` is optional):
     phase     = drug DOSE "mg" FREQUENCY DURATION
               | "placebo" [DOSE "mg"] [FREQUENCY] DURATION     (default: monthly, 0 mg)
               | "off" DURATION                                (no treatment: a gap)
-    drug      = "denosumab" | "romosozumab"
+    drug      = "denosumab" | "romosozumab" | "alendronate" | "risedronate"
+              | "zoledronic acid" (or "zoledronic_acid")
     FREQUENCY = "daily" | "weekly" | "monthly" | "yearly" | "once"
               | "every" [NUMBER] UNIT                         ("every 6 months", "every week")
     DURATION  = "for" NUMBER UNIT
@@ -22,6 +23,9 @@ Phases follow one another: each starts where the previous one stops (day 0 for t
 Units: 1 week = 7 days, 1 month = 30.4375 days, 1 year = 365.25 days (``osteotrial.units``;
 12 months = 1 year exactly). "once" gives one dose at the start of the phase. Doses of a phase
 fall on its start day and every interval after it while before its stop day, as in a trial file.
+Examples: "alendronate 70 mg weekly for 3 years", "risedronate 35 mg weekly for 1 year",
+"zoledronic acid 5 mg yearly for 3 years", "zoledronic acid 4 mg every 4 weeks for 2 years"
+(the 4 mg dose follows each patient's creatinine clearance, model.bisphosphonate).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from osteotrial.trial.schedules import ACTIVE_DRUGS, DRUGS, RegimenPhase
+from osteotrial.trial.schedules import ACTIVE_DRUGS, BISPHOSPHONATES, DRUGS, RegimenPhase
 from osteotrial.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 DAYS_PER_UNIT: dict[str, float] = {
@@ -45,10 +49,12 @@ FREQUENCY_WORDS: dict[str, float] = {
     "yearly": DAYS_PER_YEAR,
 }
 GAP_WORD = "off"
+DOSED_DRUGS = (*ACTIVE_DRUGS, *BISPHOSPHONATES)  # a phase of these needs a dose and a frequency
 GRAMMAR_HINT = (
     "write phases as '<drug> <dose> mg <frequency> for <n> <unit>' joined by 'then', e.g. "
     "'romosozumab 210 mg monthly for 12 months, then denosumab 60 mg every 6 months for 12 "
-    "months'; drugs: denosumab, romosozumab, placebo, off (a gap); frequency: daily, weekly, "
+    "months'; drugs: denosumab, romosozumab, alendronate, risedronate, zoledronic acid, placebo, "
+    "off (a gap); frequency: daily, weekly, "
     "monthly, yearly, once, every <n> <unit>; units: days, weeks, months, years"
 )
 _SEPARATOR = re.compile(r"\s*(?:;|,?\s*\bthen\b)\s*", re.IGNORECASE)
@@ -177,14 +183,16 @@ def _parse_phase(index: int, part: str, start_day: float) -> tuple[RegimenPhase 
     """Return (the phase or None for a gap, its stop day) of one part of the text."""
     words = _Words(index, part)
     drug = words.take("a drug")
+    if drug == "zoledronic" and words.peek() == "acid":  # the drug's name in two words
+        drug = f"{drug}_{words.take('acid')}"
     if drug not in (*DRUGS, GAP_WORD):
-        allowed = ", ".join((*ACTIVE_DRUGS, "placebo", GAP_WORD))
+        allowed = ", ".join(d.replace("_", " ") for d in (*DOSED_DRUGS, "placebo", GAP_WORD))
         raise words.fail(f"unknown drug {drug!r}; allowed: {allowed}")
     if drug == GAP_WORD:
         dose, interval = 0.0, DAYS_PER_MONTH
     else:
-        dose = _dose_mg(words, required=drug in ACTIVE_DRUGS)
-        interval = _interval_days(words, required=drug in ACTIVE_DRUGS)
+        dose = _dose_mg(words, required=drug in DOSED_DRUGS)
+        interval = _interval_days(words, required=drug in DOSED_DRUGS)
     duration = _duration_days(words)
     if words.peek() is not None:
         raise words.fail(f"unexpected {' '.join(words.words[words.pos :])!r} after the duration")
@@ -253,8 +261,9 @@ def _frequency(phase: RegimenPhase) -> str:
 
 def format_phase(phase: RegimenPhase) -> str:
     """Return one phase as text, e.g. 'denosumab 60 mg every 6 months for 1 year'."""
-    dose = f" {_number(phase.dose_mg)} mg" if phase.drug in ACTIVE_DRUGS or phase.dose_mg else ""
-    return f"{phase.drug}{dose} {_frequency(phase)} for {_span(phase.stop_day - phase.start_day)}"
+    dose = f" {_number(phase.dose_mg)} mg" if phase.drug in DOSED_DRUGS or phase.dose_mg else ""
+    drug = phase.drug.replace("_", " ")  # "zoledronic acid"
+    return f"{drug}{dose} {_frequency(phase)} for {_span(phase.stop_day - phase.start_day)}"
 
 
 def format_regimen(phases: Sequence[RegimenPhase]) -> str:

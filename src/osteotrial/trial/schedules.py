@@ -1,6 +1,7 @@
 """Trial arms as data: regimen phases, dose events and the time grid.
 
-An arm is a list of regimen phases ``{drug, dose_mg, interval_days, start_day, stop_day}``.
+An arm is a list of regimen phases ``{drug, dose_mg, interval_days, start_day, stop_day}``;
+drugs: the antibodies (denosumab, romosozumab) and the bisphosphonates (model.bisphosphonate).
 A phase doses at start_day, start_day + interval_days, ... while the dose day is strictly
 before stop_day. FRAME's romosozumab-then-denosumab arm is therefore two phases. A placebo
 phase (drug ``placebo``) records the injections of a blinded arm and delivers no drug.
@@ -19,11 +20,12 @@ from typing import Any
 import numpy as np
 
 from osteotrial.arrays import FloatArray
+from osteotrial.model.bisphosphonate import DRUGS as BISPHOSPHONATES
 from osteotrial.model.records import DRUGS as DRUGS_WITH_DOSES
 from osteotrial.units import DAYS_PER_MONTH
 from osteotrial.validation import reject_unknown_keys
 
-DRUGS: tuple[str, ...] = ("placebo", "denosumab", "romosozumab")
+DRUGS: tuple[str, ...] = ("placebo", "denosumab", "romosozumab", *BISPHOSPHONATES)
 ACTIVE_DRUGS: tuple[str, ...] = DRUGS_WITH_DOSES  # model.records.DRUGS: drug index order
 ENGINES: tuple[str, ...] = ("numba", "cuda")  # CPU and GPU builds of one loop; agree to 1e-9
 
@@ -84,8 +86,9 @@ class ArmSpec:
 
         Dose day d is applied at step round(d / dt_days); doses beyond the grid are dropped.
         """
-        if drug not in ACTIVE_DRUGS:
-            raise ValueError(f"drug={drug!r}; doses exist only for {ACTIVE_DRUGS}")
+        dosed = ACTIVE_DRUGS + BISPHOSPHONATES
+        if drug not in dosed:
+            raise ValueError(f"drug={drug!r}; doses exist only for {dosed}")
         doses = np.zeros(n_steps, dtype=np.float64)
         for phase in self.phases:
             if phase.drug != drug:
