@@ -23,10 +23,8 @@ readers get NaN back.
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import os
-import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,8 +38,8 @@ import pyarrow.parquet as pq
 from osteotrial.cohort.sampling import MAX_EVENTS, Cohort
 from osteotrial.engine.results import ArmResult
 from osteotrial.integrity import HashingSink, integrity_metadata
+from osteotrial.provenance import git_commit, provenance  # noqa: F401 (the io API)
 from osteotrial.units import DAYS_PER_MONTH
-from osteotrial.version import __version__
 
 F64, I64, BOOL, STR = pa.float64(), pa.int64(), pa.bool_(), pa.string()
 
@@ -128,37 +126,6 @@ PREDICTION_INTERVALS_SCHEMA = pa.schema(
     + [("ci_high", F64), ("pi_low", F64), ("pi_high", F64), ("param_low", F64)]
     + [("param_high", F64), ("level", F64), ("n_parameter_sets", I64)]
 )
-
-
-@functools.lru_cache(maxsize=1)
-def git_commit() -> str:
-    """Return the git commit of the osteotrial source tree, or "unknown"."""
-    source_dir = Path(__file__).resolve().parent
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(source_dir), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and commit else "unknown"
-
-
-def provenance(config_hash: str, seed: int, trial: str, **extra: str) -> dict[str, str]:
-    """Return the metadata stored in every Parquet file (values are strings)."""
-    meta = {
-        "config_hash": config_hash,
-        "seed": str(seed),
-        "trial": trial,
-        "osteotrial_version": __version__,
-        "git_commit": git_commit(),
-    }
-    meta.update({key: str(value) for key, value in extra.items()})
-    return meta
 
 
 def _values(column: Any) -> Any:

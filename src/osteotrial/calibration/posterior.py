@@ -74,8 +74,8 @@ from osteotrial.calibration.proposal import (
     sampler_moves,
 )
 from osteotrial.calibration.targets import read_targets
-from osteotrial.io import git_commit
 from osteotrial.model.params import ModelParams
+from osteotrial.provenance import git_commit
 
 N_WALKERS = 56  # at least twice the dimension (26), for the DE moves
 N_STEPS = 2000

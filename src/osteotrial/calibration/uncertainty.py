@@ -42,7 +42,7 @@ import numpy as np
 import yaml
 
 from osteotrial.calibration import calibrate
-from osteotrial.io import git_commit
+from osteotrial.provenance import git_commit
 from osteotrial.yaml_strict import safe_load_fast
 
 STEP_LOG = 1e-3

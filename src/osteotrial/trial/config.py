@@ -140,8 +140,8 @@ class TrialConfig:
         raise ValueError(f"population={population!r}; allowed: {', '.join(POPULATIONS)}")
 
     def provenance(self, **extra: str) -> dict[str, str]:
-        """Return the Parquet metadata of this trial (see ``osteotrial.io.provenance``)."""
-        from osteotrial.io import provenance
+        """Return the Parquet metadata of this trial (see ``osteotrial.provenance``)."""
+        from osteotrial.provenance import provenance
 
         return provenance(self.config_hash, self.seed, self.name, **extra)
 
