@@ -59,7 +59,8 @@ class Patients(NamedTuple):
 
 
 class Plan(NamedTuple):
-    """The time grid: step, substeps, doses per drug and step, steps at which to record."""
+    """The time grid: step, substeps, doses per drug and step, steps at which to record,
+    background exposure levels per step (model.exposure)."""
 
     dt_days: float
     n_steps: int
@@ -68,6 +69,7 @@ class Plan(NamedTuple):
     record_steps: np.ndarray  # (n_rec,) int64, sorted
     pk_steps: np.ndarray  # (n_pk,) int64, sorted: the daily concentration grid
     n_thresholds: np.ndarray  # (3,) int64: thresholds per fracture type
+    exposure: np.ndarray  # (n_steps, model.exposure.N_CHANNELS) background exposures per step
 
 
 class Outputs(NamedTuple):
@@ -205,6 +207,7 @@ def plan_of(arm: ArmSpec, schedule: Schedule, record_pk: bool) -> Plan:
         record_steps=np.ascontiguousarray(schedule.record_steps(), dtype=np.int64),
         pk_steps=np.rint(pk_days / dt).astype(np.int64),
         n_thresholds=np.array([MAX_EVENTS[k] for k in FRACTURE_TYPES], dtype=np.int64),
+        exposure=_f64(arm.exposure_levels(dt, n_steps)),
     )
 
 

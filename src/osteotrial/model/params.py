@@ -311,8 +311,47 @@ class MenParams:
 
 
 @dataclass(frozen=True)
+class ExposureParams:
+    """Background exposures (model.exposure): sex-steroid withdrawal and glucocorticoids.
+
+    ``<kind>_rankl_rise_frac``: depth of each withdrawal (the rise of RANKL production at full
+    level); the gains and fractions: how withdrawal and glucocorticoids act on osteoblasts,
+    OPG and sclerostin; ``gc_<type>_rr_<class>``: van Staa 2000 relative rates by dose class;
+    ``gc_fracture_offset_days``: how fast that excess fades after stopping.
+    """
+
+    menopause_rankl_rise_frac: float
+    androgen_deprivation_rankl_rise_frac: float
+    aromatase_inhibitor_rankl_rise_frac: float
+    sex_steroid_oba_apoptosis_gain: float
+    glucocorticoid_half_effect_mg_per_day: float
+    glucocorticoid_hill: float
+    glucocorticoid_oba_apoptosis_gain: float
+    glucocorticoid_differentiation_fall_frac: float
+    glucocorticoid_sclerostin_rise_frac: float
+    glucocorticoid_opg_fall_frac: float
+    gc_vertebral_rr_low: float
+    gc_vertebral_rr_medium: float
+    gc_vertebral_rr_high: float
+    gc_hip_rr_low: float
+    gc_hip_rr_medium: float
+    gc_hip_rr_high: float
+    gc_nonvertebral_rr_low: float
+    gc_nonvertebral_rr_medium: float
+    gc_nonvertebral_rr_high: float
+    gc_fracture_offset_days: float
+
+    def __post_init__(self) -> None:
+        zero_ok = tuple(f.name for f in fields(self) if not f.name.startswith(("gc_", "gluco")))
+        _check_positive(self, "model.exposure", allow_zero=zero_ok)
+        for name in ("glucocorticoid_differentiation_fall_frac", "glucocorticoid_opg_fall_frac"):
+            if getattr(self, name) >= 1.0:
+                raise ValueError(f"model.exposure.{name}={getattr(self, name)} must be < 1")
+
+
+@dataclass(frozen=True)
 class ModelParams:
-    """All model parameters: PK of both drugs, remodeling, BMD, fracture and men's blocks.
+    """All model parameters: PK of both drugs, remodeling, BMD, fracture, men's and exposure blocks.
 
     ``sex`` is not read from the config: a set is a women's set unless ``model.sex.
     params_for_sex`` made it a men's one (the T-score references its records carry follow it).
@@ -324,6 +363,7 @@ class ModelParams:
     bmd: BMDParams
     fracture: FractureParams
     men: MenParams
+    exposure: ExposureParams
     sex: str = "female"
 
     def __post_init__(self) -> None:
@@ -345,6 +385,7 @@ class ModelParams:
             bmd=BMDParams.from_dict(values["bmd"]),
             fracture=FractureParams.from_dict(values["fracture"]),
             men=_build(MenParams, values["men"], "model.men"),
+            exposure=_build(ExposureParams, values["exposure"], "model.exposure"),
         )
 
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from osteotrial.model.compiled import equation
 from osteotrial.model.params import (
+    ExposureParams,
     FractureParams,
     FractureTypeParams,
     MineralizationParams,
@@ -74,6 +75,9 @@ DERIVED: dict[type, dict[str, Callable[[Any], float]]] = {
 # site's record: a kernel reads sites[j].<field>).
 MINERALIZATION_FIELDS = tuple(f.name for f in fields(MineralizationParams))
 SITE_EXTRA = ("young_adult_mean_g_cm2", "young_adult_sd_g_cm2", *MINERALIZATION_FIELDS)
+# The exposure block (model.exposure) travels in the remodeling record: the cell model and the
+# hazards read r.<field>, and the records' layout (ModelRecords) stays as it was.
+EXPOSURE_FIELDS = tuple(f.name for f in fields(ExposureParams))
 
 
 def _numeric_fields(cls: type) -> list[str]:
@@ -105,7 +109,7 @@ def check_records() -> None:
 check_records()
 
 PK_RECORD = record_dtype(PKParams)
-REMODELING_RECORD = record_dtype(RemodelingParams)
+REMODELING_RECORD = record_dtype(RemodelingParams, EXPOSURE_FIELDS)
 SITE_RECORD = record_dtype(SiteBMDParams, SITE_EXTRA)
 FRACTURE_TYPE_RECORD = record_dtype(FractureTypeParams)
 FRACTURE_RECORD = record_dtype(FractureParams)
@@ -163,7 +167,11 @@ def pack_model(params: ModelParams) -> ModelRecords:
     """
     return ModelRecords(
         drugs=pack_many([getattr(params, d) for d in DRUGS], PK_RECORD),
-        remodeling=pack(params.remodeling, REMODELING_RECORD),
+        remodeling=pack(
+            params.remodeling,
+            REMODELING_RECORD,
+            **{name: getattr(params.exposure, name) for name in EXPOSURE_FIELDS},
+        ),
         sites=pack_many(
             [params.bmd.site(s) for s in SITES],
             SITE_RECORD,

@@ -28,6 +28,7 @@ import yaml
 
 from osteotrial import rng, yaml_strict
 from osteotrial.trial.checks import check_finite, check_semantics, validate_merged
+from osteotrial.trial.exposures import check_exposures, normalize_exposures, phases_of_arm
 from osteotrial.trial.locate import is_trial_path, repo_path, resolve_config_dir
 from osteotrial.trial.phase_units import normalize_arms
 from osteotrial.trial.schedules import ArmSpec, Schedule
@@ -341,8 +342,11 @@ def config_from_dict(
     raw = copy.deepcopy(dict(merged))
     check_finite(raw)
     raw["arms"] = normalize_arms(raw.get("arms"))  # every: 6 months -> interval_days: 182.625
+    if "exposures" in raw:
+        raw["exposures"] = normalize_exposures(raw["exposures"])
     validate_merged(raw, load_schema(config_dir))
     check_semantics(raw)
+    check_exposures(raw)
     allocation = {arm: int(n) for arm, n in sorted(raw["allocation"].items())}
     if raw.get("n_per_arm") is not None:
         allocation = {arm: int(raw["n_per_arm"]) for arm in allocation}
@@ -354,7 +358,10 @@ def config_from_dict(
         name=raw["trial"],
         seed=int(raw["seed"]),
         n_shards=int(raw["n_shards"]),
-        arms={name: ArmSpec.from_dict(name, phases) for name, phases in raw["arms"].items()},
+        arms={
+            name: ArmSpec.from_dict(name, phases, phases_of_arm(raw.get("exposures"), name))
+            for name, phases in raw["arms"].items()
+        },
         allocation=allocation,
         control_arm=raw["control_arm"],
         cohort_spec=cohort_spec,
