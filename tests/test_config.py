@@ -127,7 +127,8 @@ def test_imaging_months_must_be_visits():
 def test_schema_cohort_block_matches_cohort_spec():
     defs = load_schema(CONFIG_DIR)["$defs"]
     assert set(defs["eligibility"]["properties"]) == {f.name for f in fields(Eligibility)}
-    assert set(defs["population"]["properties"]) == {f.name for f in fields(PopulationParams)}
+    population = {f.name for f in fields(PopulationParams)} | {"preset", "sex"}  # cohort.presets
+    assert set(defs["population"]["properties"]) == population
 
 
 def test_every_schema_object_forbids_unknown_keys():

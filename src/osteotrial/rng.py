@@ -41,6 +41,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "prediction.cohort",
     "hip_source",
     "screening.kidney",
+    "screening.sex",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -8,6 +8,11 @@ Covariates (Gaussian copula, our own Cholesky factor; never ``multivariate_norma
     bmi_kg_m2  = log-normal with the given mean and SD, driven by x_bmi
     tscore_s   = mean_s + sd_s * x_s;   bmd_s_g_cm2 = ref_mean_s + tscore_s * ref_sd_s
 
+Sex: male iff u < ``male_frac`` (u from stream "screening.sex"; 0 all women, 1 all men); a
+man's T-scores are on the men's young-adult references (``model.tscore``), so his BMD is
+``ref_mean_s(male) + tscore_s * ref_sd_s(male)``. The covariate model is one per population
+(a preset of ``config/populations/``, ``cohort.presets``): a mixed cohort shares it.
+
 Prevalent vertebral fractures (ordinal logistic, proportional odds)::
 
     eta = b0 + b_age (age - 70) / 10 + b_ls (-2.5 - tscore_ls)
@@ -40,7 +45,11 @@ from scipy import special
 
 from osteotrial import rng
 from osteotrial.arrays import FloatArray, IntArray
-from osteotrial.model.tscore import YOUNG_ADULT_MEAN_G_CM2, YOUNG_ADULT_SD_G_CM2
+from osteotrial.model.tscore import (
+    YOUNG_ADULT_MEAN_G_CM2,
+    YOUNG_ADULT_SD_G_CM2,
+    tscore_to_bmd_g_cm2,
+)
 from osteotrial.validation import check_range
 
 # Young-adult reference for T-scores (T = (BMD - mean) / SD); sources in reference.py.
@@ -75,6 +84,8 @@ class PopulationParams:
     Units are in the names; ``*_frac`` are fractions 0-1, ``*_log_or_*`` natural-log odds ratios.
     """
 
+    # share of men in the source population (0: women, 1: men; a trial file may say ``sex``)
+    male_frac: float = 0.0
     # F = fitted to targets.yaml frame/freedom baseline by cohort_fit.py (seed 20240601,
     # 400,000 candidates, start values and weak priors in cohort_fit); age truncation A.
     age_years_mean: float = 67.5340  # F (start 66)
@@ -151,8 +162,9 @@ class PopulationParams:
         for f in fields(self):
             if not np.isfinite(getattr(self, f.name)):
                 raise ValueError(f"{f.name} = {getattr(self, f.name)!r} must be finite")
-        check_range("age_years_mean", self.age_years_mean, 40.0, 100.0)
-        check_range("age_years_lower", self.age_years_lower, 40.0, 100.0)
+        check_range("male_frac", self.male_frac, 0.0, 1.0)
+        check_range("age_years_mean", self.age_years_mean, 18.0, 100.0)
+        check_range("age_years_lower", self.age_years_lower, 18.0, 100.0)
         for site in ("ls", "th", "fn"):
             check_range(f"tscore_{site}_mean", getattr(self, f"tscore_{site}_mean"), -6.0, 3.0)
         check_range("age_years_upper", self.age_years_upper, self.age_years_lower + 1.0, 110.0)
@@ -184,12 +196,23 @@ class PopulationParams:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> PopulationParams:
-        """Return the defaults overridden by ``values``; unknown keys raise KeyError."""
+        """Return the defaults overridden by ``values``; unknown keys raise KeyError.
+
+        ``sex: female`` or ``sex: male`` is a shorthand for ``male_frac`` 0 or 1.
+        """
+        values = dict(values)
+        if "sex" in values:
+            values["male_frac"] = _male_frac_of_sex(values.pop("sex"), values.get("male_frac"))
         valid = [f.name for f in fields(cls)]
         unknown = sorted(set(values) - set(valid))
         if unknown:
             raise KeyError(f"Unknown population key(s) {unknown}; valid keys are {valid}")
         return cls(**{k: float(v) for k, v in values.items()})
+
+    @property
+    def sexes(self) -> tuple[str, ...]:
+        """Return the sexes the population holds ("female", "male" or both)."""
+        return tuple(s for s, f in (("female", 1 - self.male_frac), ("male", self.male_frac)) if f)
 
     def correlation_matrix(self) -> FloatArray:
         """Return the copula correlation matrix, shape (5, 5), order COPULA_VARIABLES."""
@@ -205,6 +228,16 @@ class PopulationParams:
         )
 
 
+def _male_frac_of_sex(sex: Any, male_frac: Any) -> float:
+    """Return the ``male_frac`` of ``sex: female|male``; ValueError if it contradicts one given."""
+    if sex not in ("female", "male"):
+        raise ValueError(f"population.sex = {sex!r}; allowed: female, male (or use male_frac)")
+    frac = 1.0 if sex == "male" else 0.0
+    if male_frac is not None and float(male_frac) != frac:
+        raise ValueError(f"population.sex = {sex!r} contradicts male_frac = {male_frac}")
+    return frac
+
+
 def raw_candidate_draws(seed: int, candidate_ids: IntArray) -> dict[str, FloatArray]:
     """Return the parameter-free random draws of candidates.
 
@@ -212,13 +245,20 @@ def raw_candidate_draws(seed: int, candidate_ids: IntArray) -> dict[str, FloatAr
     -------
     dict
         ``z``: standard normals, shape (5, n); ``u_vf``: uniforms, shape (5, n) (row 0 the
-        count, rows 1-4 the grades of fractures 1-4); ``u_prior``: uniforms, shape (n,).
+        count, rows 1-4 the grades of fractures 1-4); ``u_prior`` and ``u_sex``: uniforms,
+        shape (n,).
     """
     return {
         "z": rng.normals(seed, "screening.covariates", candidate_ids, len(COPULA_VARIABLES)),
         "u_vf": rng.uniforms(seed, "screening.prevalent_fracture", candidate_ids, 5),
         "u_prior": rng.uniforms(seed, "screening.prior_fracture", candidate_ids, 1)[0],
+        "u_sex": rng.uniforms(seed, "screening.sex", candidate_ids, 1)[0],
     }
+
+
+def sex_from_uniform(u_sex: FloatArray, pop: PopulationParams) -> np.ndarray:
+    """Return "male" where u < ``male_frac``, else "female", shape (n,)."""
+    return np.where(np.asarray(u_sex) < pop.male_frac, "male", "female")
 
 
 def covariates_from_draws(
@@ -226,12 +266,13 @@ def covariates_from_draws(
 ) -> dict[str, np.ndarray]:
     """Map raw draws to candidate covariates, each of shape (n,).
 
-    Keys are the covariate fields of ``Cohort`` (age_years, bmi_kg_m2, tscore_*, bmd_*_g_cm2,
-    prevalent_vertebral_fracture_count/max_grade, prior_nonvertebral/hip_fracture) plus
-    ``prevalent_vertebral_fracture_moderate_count`` (used by screening only).
+    Keys are the covariate fields of ``Cohort`` (sex, age_years, bmi_kg_m2, tscore_*,
+    bmd_*_g_cm2, prevalent_vertebral_fracture_count/max_grade, prior_nonvertebral/hip_fracture)
+    plus ``prevalent_vertebral_fracture_moderate_count`` (used by screening only).
     """
     x = np.linalg.cholesky(pop.correlation_matrix()) @ raw["z"]
-    out: dict[str, np.ndarray] = dict(latent_to_covariates(x, pop))
+    sex = sex_from_uniform(raw["u_sex"], pop)
+    out: dict[str, np.ndarray] = {"sex": sex, **latent_to_covariates(x, pop, sex)}
     count = vertebral_fracture_count(raw["u_vf"][0], out["age_years"], out["tscore_ls"], pop)
     out["prevalent_vertebral_fracture_count"] = count
     out.update(vertebral_fracture_grades(raw["u_vf"][1:], count, pop))
@@ -254,9 +295,12 @@ def _bmi_log_params(pop: PopulationParams) -> tuple[float, float]:
     return float(np.log(pop.bmi_kg_m2_mean) - 0.5 * sigma_log**2), sigma_log
 
 
-def latent_to_covariates(x: FloatArray, pop: PopulationParams) -> dict[str, FloatArray]:
+def latent_to_covariates(
+    x: FloatArray, pop: PopulationParams, sex: str | np.ndarray = "female"
+) -> dict[str, FloatArray]:
     """Return age_years, bmi_kg_m2, tscore_* and bmd_*_g_cm2, shape (n,), from the copula
-    normals x, shape (5, n) in the order COPULA_VARIABLES (the marginals of the module doc)."""
+    normals x, shape (5, n) in the order COPULA_VARIABLES (the marginals of the module doc);
+    BMD from each patient's T-score on the references of ``sex`` (one, or one per patient)."""
     lo, hi = age_bounds_frac(pop)
     age = pop.age_years_mean + pop.age_years_sd * special.ndtri(lo + special.ndtr(x[0]) * (hi - lo))
     mu_log, sigma_log = _bmi_log_params(pop)
@@ -268,9 +312,7 @@ def latent_to_covariates(x: FloatArray, pop: PopulationParams) -> dict[str, Floa
         mean, sd = (getattr(pop, f"tscore_{site.lower()}_{s}") for s in ("mean", "sd"))
         tscore = mean + sd * x[row]
         out[f"tscore_{site.lower()}"] = tscore
-        out[f"bmd_{site.lower()}_g_cm2"] = (
-            YOUNG_REF_MEAN_G_CM2[site] + tscore * YOUNG_REF_SD_G_CM2[site]
-        )
+        out[f"bmd_{site.lower()}_g_cm2"] = tscore_to_bmd_g_cm2(tscore, site, sex)
     return out
 
 

@@ -26,7 +26,6 @@ from osteotrial.arrays import BoolArray, FloatArray, IntArray
 from osteotrial.cohort.from_table import table_candidates
 from osteotrial.cohort.kidney import kidney_covariates, kidney_normals
 from osteotrial.cohort.population import (
-    POPULATION_SEX,
     PopulationParams,
     covariates_from_draws,
     iiv_multipliers,
@@ -167,11 +166,10 @@ def latent_draws(
 def draw_candidates(
     seed: int, candidate_ids: IntArray, population: PopulationParams
 ) -> dict[str, np.ndarray]:
-    """Return the covariates of candidates, each shape (n,): ``covariates_from_draws``, the
-    source population's sex and kidney function (``cohort.kidney``, its own stream)."""
+    """Return the covariates of candidates, each shape (n,): ``covariates_from_draws`` (sex
+    included) and kidney function (``cohort.kidney``, its own stream)."""
     ids = np.asarray(candidate_ids, dtype=np.int64)
     out = covariates_from_draws(raw_candidate_draws(seed, ids), population)
-    out["sex"] = np.full(ids.shape, POPULATION_SEX)
     out |= kidney_covariates(kidney_normals(seed, ids), out, population)
     return out
 

@@ -299,15 +299,20 @@ class MenParams:
 
     fracture_rr_same_age_bmd: a man's fracture hazard over a woman's of the same age and the
     same absolute BMD at the hazard's site; death_rr: men's all-cause death hazard over
-    women's at the same age; rr_death_after_hip_fracture: men's excess after a hip fracture.
+    women's at the same age; rr_death_after_hip_fracture: men's excess after a hip fracture;
+    activation_early_postmenopause_frac: the men's value of the remodeling key (1: no
+    menopause, so no early-postmenopausal rise of activation).
     """
 
     fracture_rr_same_age_bmd: float
     death_rr: float
     rr_death_after_hip_fracture: float
+    activation_early_postmenopause_frac: float = 1.0
 
     def __post_init__(self) -> None:
         _check_positive(self, "model.men")
+        if self.activation_early_postmenopause_frac > 1.0:
+            raise ValueError("men.activation_early_postmenopause_frac must be <= 1")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ differs (``ModelParams.men``, sources in ``config/model.yaml``):
       base_M = base_F * r * RR^-(T_F(T_ref) - T_ref),   RR_M per men's SD = RR^(s_M / s_F)
 
   exactly a woman's hazard at the same BMD at every T-score (RR: ``rr_per_sd``);
-- death: ``death_per_year_at_70`` times ``death_rr`` and the men's excess after a hip fracture.
+- death: ``death_per_year_at_70`` times ``death_rr`` and the men's excess after a hip fracture;
+- remodeling: no menopause, so ``activation_early_postmenopause_frac`` is the men's value (1:
+  the activation of ``bmd.activation_age_factor`` does not depend on age).
 """
 
 from __future__ import annotations
@@ -58,6 +60,13 @@ def params_for_sex(params: ModelParams, sex: str) -> ModelParams:
         return params
     if params.sex != "female":
         raise ValueError(f"params_for_sex starts from a women's set, got sex={params.sex!r}")
+    remodeling = dataclasses.replace(
+        params.remodeling,
+        activation_early_postmenopause_frac=params.men.activation_early_postmenopause_frac,
+    )
     return dataclasses.replace(
-        params, fracture=men_fracture(params.fracture, params.men), sex="male"
+        params,
+        fracture=men_fracture(params.fracture, params.men),
+        remodeling=remodeling,
+        sex="male",
     )

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from osteotrial import rng, yaml_strict
+from osteotrial.cohort.presets import expand_trial_population
 from osteotrial.trial.checks import check_finite, check_semantics, validate_merged
 from osteotrial.trial.exposures import check_exposures, normalize_exposures, phases_of_arm
 from osteotrial.trial.locate import is_trial_path, repo_path, resolve_config_dir
@@ -342,6 +343,7 @@ def config_from_dict(
     raw = copy.deepcopy(dict(merged))
     check_finite(raw)
     raw["arms"] = normalize_arms(raw.get("arms"))  # every: 6 months -> interval_days: 182.625
+    expand_trial_population(raw, config_dir)  # cohort.population.preset (cohort.presets)
     if "exposures" in raw:
         raw["exposures"] = normalize_exposures(raw["exposures"])
     validate_merged(raw, load_schema(config_dir))
