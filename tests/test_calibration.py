@@ -27,6 +27,8 @@ ARMS = {
     "denosumab_discontinuation": (None, "placebo"),
     "denosumab_dose_ranging": (None, "placebo"),
     "freedom_qct": (None, "placebo"),
+    "androgen_deprivation": (None, "placebo"),
+    "aromatase_inhibitor": (None, "placebo"),
 }
 N_ROWS = {
     "frame": 20,
@@ -35,6 +37,8 @@ N_ROWS = {
     "denosumab_discontinuation": 9,
     "denosumab_dose_ranging": 17,
     "freedom_qct": 5,
+    "androgen_deprivation": 4,
+    "aromatase_inhibitor": 2,
 }
 
 

@@ -55,6 +55,8 @@ def test_calibrated_trials_are_the_emulated_target_blocks():
         "denosumab_discontinuation",
         "denosumab_dose_ranging",
         "freedom_qct",
+        "androgen_deprivation",
+        "aromatase_inhibitor",
     }
     assert all(b in blocks and b not in NOT_EMULATED for b in trials.values())
     assert set(calibrated_scope().not_covered) == set(NOT_EMULATED)
@@ -68,7 +70,7 @@ def test_scope_states_doses_intervals_and_follow_up_of_each_drug():
     assert romo.dose_mg == (210.0, 210.0) and romo.interval_days == (30.4375, 30.4375)
     assert romo.treatment_months == 12.0 and romo.follow_up_months == 24.0
     assert scope.sex == "female" and scope.age_years == (45.0, 90.0)
-    assert scope.tscore == (-4.0, -1.0)
+    assert scope.tscore == (-4.0, 2.0)  # the exposure trials admit normal BMD
 
 
 def test_scope_is_derived_from_the_trial_files(tmp_path):

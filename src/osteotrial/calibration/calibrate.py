@@ -10,8 +10,9 @@ config/trials/*.yaml (``remodeling.remodeling_targets`` and ``fracture.fracture_
 their terms, each with where it comes from).
 
 Run ``python -m osteotrial.calibration.calibrate --stage remodeling --write``
-(or ``fracture``); with
---write the fitted values are written into config/model.yaml in place (comments kept).
+(or ``fracture``, or ``exposure``: the background-exposure block alone,
+``calibration.exposure``); with --write the fitted values are written into config/model.yaml
+in place (comments kept).
 """
 
 from __future__ import annotations
@@ -102,6 +103,13 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "km_mg_l": (1e-3, 10.0),
     "vc_l": (1.0, 10.0),
     "cl_l_per_day": (0.01, 2.0),
+    # stage exposure (calibration.exposure)
+    "androgen_deprivation_rankl_rise_frac": (0.01, 10.0),
+    "aromatase_inhibitor_rankl_rise_frac": (0.01, 10.0),
+    "glucocorticoid_half_effect_mg_per_day": (1.0, 300.0),
+    "glucocorticoid_hill": (0.5, 6.0),
+    "glucocorticoid_oba_apoptosis_gain": (0.01, 20.0),
+    "glucocorticoid_rankl_rise_frac": (0.01, 20.0),
 }
 
 
@@ -168,7 +176,7 @@ def write_values(path: str, model: dict[str, Any], names: Sequence[tuple[str, st
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: run one calibration stage and optionally write the values."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--stage", choices=("remodeling", "fracture"), required=True)
+    parser.add_argument("--stage", choices=("remodeling", "fracture", "exposure"), required=True)
     parser.add_argument("--model", default="config/model.yaml")
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--max-nfev", type=int, default=400)
@@ -179,6 +187,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from osteotrial.calibration.remodeling import REMODELING_FIT, remodeling_residuals
 
         names, residuals = REMODELING_FIT, remodeling_residuals
+    elif args.stage == "exposure":  # only the exposure block; every shared value fixed
+        from osteotrial.calibration.exposure import EXPOSURE_FIT, exposure_residuals
+
+        names, residuals = EXPOSURE_FIT, exposure_residuals
     else:
         from osteotrial.calibration.fracture import FRACTURE_FIT, fracture_residuals
 

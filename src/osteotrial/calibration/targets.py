@@ -35,8 +35,6 @@ NOT_EMULATED: dict[str, str] = {
     "men_denosumab": "men: issue 25 (every patient the labels name)",
     "men_romosozumab": "men: issue 25",
     "glucocorticoid": "glucocorticoid-treated patients, risedronate: issue 25",
-    "androgen_deprivation": "men on androgen deprivation: issue 25",
-    "aromatase_inhibitor": "women on aromatase inhibitors: issue 25",
     "alendronate": "alendronate: issue 25",
     "bone_metastases_breast": "bone metastases, zoledronic acid, denosumab 120 mg: issue 26",
     "safety": "hypocalcemia, osteonecrosis of the jaw, cardiovascular events: issue 27",

@@ -10,7 +10,9 @@ pulled to different depths at different speeds). Estrogen and testosterone (thro
 aromatization to estradiol) hold RANKL down and OPG up and keep osteoblasts alive (Khosla
 2012; Manolagas 2000; R). The plan's level of kind k rises from 0 towards 1 after its start and
 falls back after its stop, first order with the kind's time constant (``ONSET_DAYS``,
-``OFFSET_DAYS``: how fast the hormone falls and returns; literature, not fitted). The
+``OFFSET_DAYS``: how fast the hormone falls and returns; literature, not fitted), times the
+adaptation exp(-time since the phase's start / ``ADAPTATION_DAYS``) (the rapid phase of loss
+after a withdrawal subsides over years). The
 withdrawal is the sum over kinds of depth_k x level_k (``withdrawal``; depth: the fitted
 ``<kind>_rankl_rise_frac`` of the ``exposure`` block) and acts as
 
@@ -26,13 +28,15 @@ in [0, 1) (``glucocorticoid_effect``), acting within the day (the hormone reache
 receptors within hours) as
 
     OBp -> OBa differentiation x (1 - f_diff g),  OBa apoptosis x (1 + k_apo g)
-    free sclerostin x (1 + k_scl g)  (Wnt falls),  OPG production x (1 - f_opg g)
+    free sclerostin x (1 + k_scl g)  (Wnt falls),  OPG production x (1 - f_opg g),
+    RANKL production x (1 + k_rankl g)
 
-Less OPG while osteoblasts fall gives the early, transient rise in resorption (precursors
-are used up, TGF-beta from resorption recruits osteoblasts back). The fracture risk beyond
-BMD (van Staa 2000, P6) multiplies the hazards by the relative rate of the current dose class
-(< 2.5, 2.5-7.5, >= 7.5 mg/day) while the drug is taken, fading as exp(-days off / tau) after
-the last course stops (``glucocorticoid_fracture_log_rr``).
+(glucocorticoids raise RANKL and suppress OPG in osteoblastic cells, Hofbauer 1999, R). More
+RANKL and less OPG while osteoblasts fall give the early, transient rise in resorption
+(precursors are used up, TGF-beta from resorption recruits osteoblasts back). The fracture
+risk beyond BMD (van Staa 2000, P6) multiplies the hazards by the relative rate of the
+current dose class (< 2.5, 2.5-7.5, >= 7.5 mg/day) while the drug is taken, fading as
+exp(-days off / tau) after the last course stops (``glucocorticoid_fracture_log_rr``).
 """
 
 from __future__ import annotations
@@ -77,6 +81,13 @@ OFFSET_DAYS: dict[str, float] = {
     "androgen_deprivation": 90.0,
     "aromatase_inhibitor": 7.0,
 }
+# The bone adapts to a lasting withdrawal: the rapid phase of loss after menopause subsides
+# over 4-8 years to the slow, age-related phase (Riggs 1998, R; the slow phase is the model's
+# untreated loss), so a withdrawal's effect falls off with the time since its start,
+# exp(-t / ADAPTATION_DAYS) (A: e-fold 3 years, 5 % left after 9). A patient long on an
+# exposure at randomization (men in HALT, on androgen deprivation before it) is therefore at
+# the steady state of the model's baseline.
+ADAPTATION_DAYS = 3 * 365.25
 # van Staa 2000 dose classes (prednisolone mg/day): below LOW_MG, LOW_MG to HIGH_MG, above
 GC_LOW_MG, GC_HIGH_MG = 2.5, 7.5
 
@@ -101,6 +112,12 @@ def glucocorticoid_effect(dose_mg_per_day: float, r) -> float:
         r.glucocorticoid_hill * math.log(dose_mg_per_day / r.glucocorticoid_half_effect_mg_per_day)
     )
     return x / (1.0 + x)
+
+
+@equation(inline=True)
+def rankl_factor(w: float, g: float, r) -> float:
+    """Return the factor on RANKL production of withdrawal w and glucocorticoid effect g."""
+    return 1.0 + w + r.glucocorticoid_rankl_rise_frac * g
 
 
 @equation(inline=True)

@@ -335,6 +335,7 @@ class ExposureParams:
     glucocorticoid_differentiation_fall_frac: float
     glucocorticoid_sclerostin_rise_frac: float
     glucocorticoid_opg_fall_frac: float
+    glucocorticoid_rankl_rise_frac: float
     gc_vertebral_rr_low: float
     gc_vertebral_rr_medium: float
     gc_vertebral_rr_high: float

@@ -216,7 +216,7 @@ def cell_rhs(y, wnt_raw_now, log_wnt_raw, denosumab_nm, withdrawal, gc, r, dy) -
         * pow_log(log_wnt_raw + log_gc_wnt, r.wnt_opg_exponent)
         * exposure.opg_factor(withdrawal, gc, r)
     )
-    rankl = free_rankl_rel(obp, opg_rel, denosumab_nm, 1.0 + withdrawal, r)
+    rankl = free_rankl_rel(obp, opg_rel, denosumab_nm, exposure.rankl_factor(withdrawal, gc, r), r)
     recruitment = precursor * hill_rel(rankl, r.rank_activation_kd_rel)
     apoptosis = exposure.oba_apoptosis_factor(withdrawal, gc, r)
     dy[OBP] = r.obp_differentiation_per_day * (commitment - differentiation)

@@ -14,7 +14,8 @@ exposure is several phases of one kind. ``prednisone_mg_per_day`` (prednisone-eq
 required for a glucocorticoid and refused for the other kinds. ``levels_on_grid`` turns an
 arm's phases into the plan's exposure channels per step (``model.exposure.CHANNELS``): how
 deep each withdrawal is at the middle of each step (first order towards 1 while on and back
-to 0 after, with the kind's ``ONSET_DAYS`` / ``OFFSET_DAYS``), the glucocorticoid dose, and
+to 0 after, with the kind's ``ONSET_DAYS`` / ``OFFSET_DAYS``, times the adaptation of
+``model.exposure.ADAPTATION_DAYS``), the glucocorticoid dose, and
 the latest course's dose and days since its stop (the fracture risk beyond BMD fades with it).
 """
 
@@ -51,8 +52,7 @@ class ExposurePhase:
             raise ValueError(f"exposure.start_day={self.start_day} must be >= 0")
         if self.stop_day <= self.start_day:
             raise ValueError(
-                f"exposure.stop_day={self.stop_day} must be greater than "
-                f"start_day={self.start_day}"
+                f"exposure.stop_day={self.stop_day} must be greater than start_day={self.start_day}"
             )
         gc = self.kind == "glucocorticoid"
         if gc and not 0.0 < self.prednisone_mg_per_day <= MAX_PREDNISONE_MG_PER_DAY:
@@ -99,21 +99,28 @@ def phases_of_arm(exposures: Sequence[Mapping[str, Any]] | None, arm: str) -> tu
 
 def withdrawal_level(phases: Sequence[ExposurePhase], kind: str, t: np.ndarray) -> np.ndarray:
     """Return the withdrawal level of ``kind`` (0..1) at days ``t``: first order towards 1
-    from each start (``ONSET_DAYS``) and towards 0 from each stop (``OFFSET_DAYS``)."""
+    from each start (``ONSET_DAYS``) times the adaptation exp(-(t - start) / ADAPTATION_DAYS),
+    and first order towards 0 from each stop (``OFFSET_DAYS``)."""
     on, off = ONSET_DAYS[kind], OFFSET_DAYS[kind]
     level = np.zeros_like(t)
     at_stop, last_stop = 0.0, 0.0
     for p in sorted((p for p in phases if p.kind == kind), key=lambda p: p.start_day):
         start_level = at_stop * math.exp(-(p.start_day - last_stop) / off)
         during = (t >= p.start_day) & (t < p.stop_day)
-        level[during] = 1.0 - (1.0 - start_level) * np.exp(-(t[during] - p.start_day) / on)
+        level[during] = _on_level(t[during] - p.start_day, start_level, on)
         if math.isinf(p.stop_day):
             break
-        at_stop = 1.0 - (1.0 - start_level) * math.exp(-(p.stop_day - p.start_day) / on)
+        at_stop = float(_on_level(np.array([p.stop_day - p.start_day]), start_level, on)[0])
         last_stop = p.stop_day
         after = t >= p.stop_day
         level[after] = at_stop * np.exp(-(t[after] - p.stop_day) / off)
     return level
+
+
+def _on_level(elapsed: np.ndarray, start_level: float, on_days: float) -> np.ndarray:
+    """Return the level ``elapsed`` days into a phase that began at ``start_level``."""
+    rise = 1.0 - (1.0 - start_level) * np.exp(-elapsed / on_days)
+    return rise * np.exp(-elapsed / model_exposure.ADAPTATION_DAYS)
 
 
 def levels_on_grid(phases: Sequence[ExposurePhase], dt_days: float, n_steps: int) -> np.ndarray:
