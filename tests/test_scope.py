@@ -111,8 +111,8 @@ OUTSIDE = {
                 "cohort.eligibility.age_years_min", 40.0),
     "T-score min": ("freedom", {"cohort": {"eligibility": {"tscore_min": -5.0}}},
                     "cohort.eligibility.tscore_min", -5.0),
-    "T-score max": ("freedom", {"cohort": {"eligibility": {"tscore_max": 0.0}}},
-                    "cohort.eligibility.tscore_max", 0.0),
+    "T-score max": ("freedom", {"cohort": {"eligibility": {"tscore_max": 3.0}}},
+                    "cohort.eligibility.tscore_max", 3.0),
 }  # fmt: skip
 
 
