@@ -317,13 +317,8 @@ class MenParams:
 
 @dataclass(frozen=True)
 class ExposureParams:
-    """Background exposures (model.exposure): sex-steroid withdrawal and glucocorticoids.
-
-    ``<kind>_rankl_rise_frac``: depth of each withdrawal (the rise of RANKL production at full
-    level); the gains and fractions: how withdrawal and glucocorticoids act on osteoblasts,
-    OPG and sclerostin; ``gc_<type>_rr_<class>``: van Staa 2000 relative rates by dose class;
-    ``gc_fracture_offset_days``: how fast that excess fades after stopping.
-    """
+    """Background exposures (model.exposure: equations; config/model.yaml: values, sources):
+    withdrawal depths, glucocorticoid effects, van Staa 2000 fracture relative rates."""
 
     menopause_rankl_rise_frac: float
     androgen_deprivation_rankl_rise_frac: float

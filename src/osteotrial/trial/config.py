@@ -29,7 +29,7 @@ import yaml
 from osteotrial import rng, yaml_strict
 from osteotrial.cohort.presets import expand_trial_population
 from osteotrial.trial.checks import check_finite, check_semantics, validate_merged
-from osteotrial.trial.exposures import check_exposures, normalize_exposures, phases_of_arm
+from osteotrial.trial.exposures import arms_with_exposures, check_exposures, normalize_exposures
 from osteotrial.trial.locate import is_trial_path, repo_path, resolve_config_dir
 from osteotrial.trial.phase_units import normalize_arms
 from osteotrial.trial.schedules import ArmSpec, Schedule
@@ -360,10 +360,7 @@ def config_from_dict(
         name=raw["trial"],
         seed=int(raw["seed"]),
         n_shards=int(raw["n_shards"]),
-        arms={
-            name: ArmSpec.from_dict(name, phases, phases_of_arm(raw.get("exposures"), name))
-            for name, phases in raw["arms"].items()
-        },
+        arms=arms_with_exposures(raw),
         allocation=allocation,
         control_arm=raw["control_arm"],
         cohort_spec=cohort_spec,

@@ -97,6 +97,16 @@ def phases_of_arm(exposures: Sequence[Mapping[str, Any]] | None, arm: str) -> tu
     )
 
 
+def arms_with_exposures(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the ``ArmSpec`` of every arm of a validated configuration, with its exposures."""
+    from osteotrial.trial.schedules import ArmSpec
+
+    return {
+        name: ArmSpec.from_dict(name, phases, phases_of_arm(raw.get("exposures"), name))
+        for name, phases in raw["arms"].items()
+    }
+
+
 def withdrawal_level(phases: Sequence[ExposurePhase], kind: str, t: np.ndarray) -> np.ndarray:
     """Return the withdrawal level of ``kind`` (0..1) at days ``t``: first order towards 1
     from each start (``ONSET_DAYS``) times the adaptation exp(-(t - start) / ADAPTATION_DAYS),
