@@ -1,8 +1,9 @@
 """Every trial with a targets.yaml block lands on every calibration target.
 
 Runs the workflow itself: FRAME and FREEDOM at the published arm sizes (7,180 and 7,808 women),
-the FREEDOM extension, the DEFEND-like discontinuation, the dose-ranging trial and the FREEDOM
-QCT substudy (bone strength) at the sizes of their trial files, then compares the endpoint
+the FREEDOM extension, the DEFEND-like discontinuation, the dose-ranging trial, the FREEDOM
+QCT substudy (bone strength) and the men's trials ADAMO and BRIDGE at the sizes of their trial
+files, then compares the endpoint
 tables with the targets (osteotrial.calibration.comparison): BMD and strength within tolerance,
 published fracture incidences and relative risk reductions inside the 95 % range of a trial of
 the published size around the model's expected value for the trial's own cohort (the
@@ -27,6 +28,8 @@ ARMS = {
     "denosumab_discontinuation": (None, "placebo"),
     "denosumab_dose_ranging": (None, "placebo"),
     "freedom_qct": (None, "placebo"),
+    "men_denosumab": (None, "placebo"),
+    "men_romosozumab": (None, "placebo"),
     "androgen_deprivation": (None, "placebo"),
     "aromatase_inhibitor": (None, "placebo"),
 }
@@ -37,6 +40,8 @@ N_ROWS = {
     "denosumab_discontinuation": 9,
     "denosumab_dose_ranging": 17,
     "freedom_qct": 5,
+    "men_denosumab": 3,
+    "men_romosozumab": 2,
     "androgen_deprivation": 4,
     "aromatase_inhibitor": 2,
 }

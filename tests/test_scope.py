@@ -55,6 +55,8 @@ def test_calibrated_trials_are_the_emulated_target_blocks():
         "denosumab_discontinuation",
         "denosumab_dose_ranging",
         "freedom_qct",
+        "men_denosumab",
+        "men_romosozumab",
         "androgen_deprivation",
         "aromatase_inhibitor",
     }
@@ -69,8 +71,12 @@ def test_scope_states_doses_intervals_and_follow_up_of_each_drug():
     assert deno.treatment_months == 60.0 and deno.follow_up_months == 60.0
     assert romo.dose_mg == (210.0, 210.0) and romo.interval_days == (30.4375, 30.4375)
     assert romo.treatment_months == 12.0 and romo.follow_up_months == 24.0
-    assert scope.sex == "female" and scope.age_years == (45.0, 90.0)
-    assert scope.tscore == (-4.0, 2.0)  # the exposure trials admit normal BMD
+    assert scope.sex == "female, male" and scope.age_years == (30.0, 90.0)
+    # BRIDGE's floor; the exposure trials admit normal BMD (up to T-score 2)
+    assert scope.tscore == (-4.5, 2.0)
+    men = {p.trial: p for p in scope.populations if p.sex == "male"}
+    assert set(men) == {"men_denosumab", "men_romosozumab", "androgen_deprivation"}
+    assert men["men_denosumab"].age_years == (30.0, 85.0) and "men" in scope.population
 
 
 def test_scope_is_derived_from_the_trial_files(tmp_path):
@@ -82,7 +88,7 @@ def test_scope_is_derived_from_the_trial_files(tmp_path):
     path.write_text(text.replace("age_years_max: 90", "age_years_max: 95"))
     scope = calibrated_scope(config_dir)
     assert scope.drugs["denosumab"].treatment_months == 72.0
-    assert scope.follow_up_months == 72.0 and scope.age_years == (45.0, 95.0)
+    assert scope.follow_up_months == 72.0 and scope.age_years == (30.0, 95.0)  # ADAMO from 30
 
 
 @pytest.mark.parametrize("trial", sorted(set(available_trials()) - set(SCENARIO_WARNINGS)))
@@ -107,8 +113,8 @@ OUTSIDE = {
                      f"arms.{ROMO_ARM}.romosozumab", 18.0),
     "age max": ("freedom", {"cohort": {"eligibility": {"age_years_max": 100}}},
                 "cohort.eligibility.age_years_max", 100.0),
-    "age min": ("freedom", {"cohort": {"eligibility": {"age_years_min": 40}}},
-                "cohort.eligibility.age_years_min", 40.0),
+    "age min": ("freedom", {"cohort": {"eligibility": {"age_years_min": 25}}},
+                "cohort.eligibility.age_years_min", 25.0),
     "T-score min": ("freedom", {"cohort": {"eligibility": {"tscore_min": -5.0}}},
                     "cohort.eligibility.tscore_min", -5.0),
     "T-score max": ("freedom", {"cohort": {"eligibility": {"tscore_max": 3.0}}},
@@ -160,7 +166,7 @@ def test_sex_column_is_read_and_unknown_values_refused(tmp_path):
         read_baseline_table(bad)
 
 
-def test_a_mens_cohort_table_runs_and_warns_that_men_are_not_calibrated(tmp_path):
+def test_a_mens_cohort_table_runs_and_men_are_now_calibrated(tmp_path):
     table = tmp_path / "men.csv"
     frame = pl.read_csv(ROOT / "config" / "cohorts" / "example_registry.csv")
     frame.with_columns(sex=pl.lit("M")).write_csv(table)
@@ -169,9 +175,10 @@ def test_a_mens_cohort_table_runs_and_warns_that_men_are_not_calibrated(tmp_path
         warnings.simplefilter("always")
         out = osteotrial.simulate("denosumab 60 mg once for 1 month", 4, seed=1, trial=config)
     assert out["patient_id"].n_unique() == 4 and out["bmd_th_pct_change"].is_finite().all()
+    assert set(out["sex"].to_list()) == {"male"}
     text = " ".join(str(w.message) for w in caught if w.category is OutsideCalibrationWarning)
-    assert "4 of 4 patients are male: no calibrated population has them" in text
-    assert "men_denosumab" in NOT_EMULATED
+    assert "no calibrated population has them" not in text
+    assert "men_denosumab" not in NOT_EMULATED and "men_romosozumab" not in NOT_EMULATED
 
 
 def test_table_without_sex_column_is_taken_as_women_and_says_so(tmp_path):
@@ -236,7 +243,7 @@ def test_readme_states_coverage_and_each_known_bias():
 
 def test_a_mixed_cohort_table_runs_through_the_workflow_jobs(tmp_path):
     """The workflow's glue at smoke size: sample the table's cohort, write and read its
-    shards, simulate one arm's shard, and the run's metadata names the men."""
+    shards, simulate one arm's shard; men are calibrated now, so no sex warning."""
     from osteotrial.cohort.sampling import CohortSpec, sample_cohort
     from osteotrial.trial.jobs import simulate_shard
     from osteotrial.trial.scope_check import run_scope_metadata
@@ -258,4 +265,21 @@ def test_a_mixed_cohort_table_runs_through_the_workflow_jobs(tmp_path):
     assert simulated["patient_id"].n_unique() == shard.n_patients
     assert simulated["bmd_th_g_cm2"].is_finite().all()
     warned = read_scope_metadata(run_scope_metadata(trial, paths))
-    assert any(w["field"] == "cohort.sex" for w in warned)
+    assert not any(w["field"] == "cohort.sex" for w in warned)  # men and women: calibrated
+
+
+def test_sex_outside_every_calibrated_population_still_warns():
+    """With only women's populations (the scope before issue 25) men are counted and named."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from osteotrial.trial.scope_check import check_cohort_sex
+
+    scope = calibrated_scope()
+    women_only = dataclasses.replace(
+        scope, populations=tuple(p for p in scope.populations if p.sex == "female")
+    )
+    cohort = SimpleNamespace(sex=np.array(["female", "male", "male"]), n_patients=3)
+    (warning,) = check_cohort_sex(cohort, women_only)
+    assert warning.field == "cohort.sex" and "2 of 3 patients are male" in warning.message
+    assert check_cohort_sex(cohort, scope) == []

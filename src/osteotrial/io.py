@@ -104,6 +104,11 @@ ENDPOINT_SCHEMAS: dict[str, pa.Schema] = {
         + [("relative_risk_reduction_frac", F64), ("hazard_ratio", F64)]
         + [("hr_ci_low", F64), ("hr_ci_high", F64), ("p_value", F64)]
     ),
+    "by_sex": pa.schema(  # analyses.by_sex: BMD and incidence of each arm by sex
+        [("arm", STR), ("sex", STR), ("kind", STR), ("measure", STR), ("month", F64)]
+        + [("n_patients", I64), ("n_events", I64), ("value", F64)]
+        + [("ci_low", F64), ("ci_high", F64)]
+    ),
     "baseline": pa.schema(
         [("arm", STR), ("month", F64), ("variable", STR), ("statistic", STR), ("value", F64)]
     ),
@@ -157,6 +162,8 @@ def provenance(config_hash: str, seed: int, trial: str, **extra: str) -> dict[st
 
 
 def _values(column: Any) -> Any:
+    if isinstance(column, pl.Series) and column.null_count():  # nulls stay nulls (no NaN int)
+        return column.to_list()
     return column if isinstance(column, list) else np.asarray(column)
 
 

@@ -258,7 +258,7 @@ def compute_endpoint_tables(
     imaging_months: Sequence[float],
     measurement: Measurement = EXACT,
 ) -> dict[str, pl.DataFrame]:
-    """Return the six endpoint tables (``io.ENDPOINT_TABLES``) of one trial.
+    """Return the endpoint tables (``io.ENDPOINT_TABLES``) of one trial.
 
     Parameters
     ----------
@@ -275,15 +275,18 @@ def compute_endpoint_tables(
     cohort = pl.scan_parquet([str(p) for p in cohort_paths]).sort("patient_id").collect()
     paths = [str(p) for p in simulation_paths]
     first_rows = pl.scan_parquet(paths).filter(pl.col("day") == 0.0)
-    fractures, comparisons = fracture_tables(
-        patient_events(first_rows), control_arm, visit_months, imaging_months
-    )
+    patients = patient_events(first_rows)
+    fractures, comparisons = fracture_tables(patients, control_arm, visit_months, imaging_months)
     visits = read_visits(paths)
+    from osteotrial.analyses.by_sex import by_sex_table  # it imports this module
+
+    strata = by_sex_table(visits, cohort, patients, visit_months, imaging_months, measurement)
     return {
         "bmd": bmd_table(visits, cohort, visit_months, measurement),
         "markers": markers_table(visits, measurement),
         "structure": structure_table(visits, visit_months),
         "fractures": fractures,
         "comparisons": comparisons,
+        "by_sex": strata,
         "baseline": baseline_table(cohort),
     }

@@ -32,8 +32,6 @@ TARGET_KEYS = {"frame": "frame", "freedom": "freedom_bmd_only", "freedom_qct": "
 # Blocks of targets.yaml that no trial file emulates yet, each with the issue that brings it in.
 # The model is not calibrated on them: ``trial.scope`` leaves them out of what it covers.
 NOT_EMULATED: dict[str, str] = {
-    "men_denosumab": "men: issue 25 (every patient the labels name)",
-    "men_romosozumab": "men: issue 25",
     "glucocorticoid": "glucocorticoid-treated patients, risedronate: issue 25",
     "alendronate": "alendronate: issue 25",
     "bone_metastases_breast": "bone metastases, zoledronic acid, denosumab 120 mg: issue 26",

@@ -21,10 +21,12 @@ def _build(cls: type[T], values: Mapping[str, Any], where: str) -> T:
     return cls(**values)
 
 
-def _check_positive(obj: object, where: str, allow_zero: tuple[str, ...] = ()) -> None:
+def _check_positive(
+    obj: object, where: str, allow_zero: tuple[str, ...] = (), skip: tuple[str, ...] = ()
+) -> None:
     for f in fields(obj):  # type: ignore[arg-type]
         value = getattr(obj, f.name)
-        if not isinstance(value, int | float) or isinstance(value, bool):
+        if not isinstance(value, int | float) or isinstance(value, bool) or f.name in skip:
             continue
         if f.name in allow_zero:
             if value < 0:
@@ -159,7 +161,9 @@ class SiteBMDParams:
     cortical_porosity_exponent: float
 
     def __post_init__(self) -> None:
-        _check_positive(self, "bmd site", allow_zero=("untreated_loss_pct_per_year",))
+        # untreated_loss_pct_per_year: >= 0 in config/model.yaml (schema); a men's set may hold
+        # a gain (negative, model.sex: men.untreated_loss_spine_frac), as a patient's IIV may
+        _check_positive(self, "bmd site", skip=("untreated_loss_pct_per_year",))
         for name in (
             "trabecular_bvtv_frac",
             "cortical_porosity_frac",
@@ -301,18 +305,29 @@ class MenParams:
     same absolute BMD at the hazard's site; death_rr: men's all-cause death hazard over
     women's at the same age; rr_death_after_hip_fracture: men's excess after a hip fracture;
     activation_early_postmenopause_frac: the men's value of the remodeling key (1: no
-    menopause, so no early-postmenopausal rise of activation).
+    menopause, so no early-postmenopausal rise of activation); untreated_loss_spine_frac: a
+    man's untreated lumbar-spine aBMD loss over a woman's at the same T-score, negative a gain
+    (hip: the same; fitted with activation_rel);
+    activation_rel: a man's remodeling activation over a late-postmenopausal woman's (fitted,
+    ``calibration.men``).
     """
 
     fracture_rr_same_age_bmd: float
     death_rr: float
     rr_death_after_hip_fracture: float
     activation_early_postmenopause_frac: float = 1.0
+    untreated_loss_spine_frac: float = 0.0
+    activation_rel: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_positive(self, "model.men")
-        if self.activation_early_postmenopause_frac > 1.0:
-            raise ValueError("men.activation_early_postmenopause_frac must be <= 1")
+        spine = self.untreated_loss_spine_frac  # negative: a gain (model.sex)
+        _check_positive(self, "model.men", skip=("untreated_loss_spine_frac",))
+        if not -3.0 <= spine <= 2.0:
+            raise ValueError(f"men.untreated_loss_spine_frac={spine} must be in [-3, 2]")
+        if self.activation_early_postmenopause_frac * self.activation_rel > 1.0:
+            raise ValueError(
+                "men.activation_early_postmenopause_frac x men.activation_rel must be <= 1"
+            )
 
 
 @dataclass(frozen=True)

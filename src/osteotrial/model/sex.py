@@ -13,8 +13,12 @@ differs (``ModelParams.men``, sources in ``config/model.yaml``):
 
   exactly a woman's hazard at the same BMD at every T-score (RR: ``rr_per_sd``);
 - death: ``death_per_year_at_70`` times ``death_rr`` and the men's excess after a hip fracture;
-- remodeling: no menopause, so ``activation_early_postmenopause_frac`` is the men's value (1:
-  the activation of ``bmd.activation_age_factor`` does not depend on age).
+- remodeling: no menopause (``menopause_age_years`` never reached), so the activation of
+  ``bmd.activation_age_factor`` is the men's ``activation_early_postmenopause_frac`` (1: no
+  early-postmenopausal level) times ``activation_rel`` (men's turnover over the
+  late-postmenopausal women's plateau, fitted: ``calibration.men``) at every age;
+- untreated loss at the lumbar spine: ``untreated_loss_spine_frac`` of a woman's (older men's
+  spine aBMD does not fall with age on DXA); at the hip the same as a woman's.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import math
 from osteotrial.model.params import FractureParams, FractureTypeParams, MenParams, ModelParams
 from osteotrial.model.records import FRACTURE_TYPES
 from osteotrial.model.tscore import reference_g_cm2
+
+NO_MENOPAUSE_AGE_YEARS = 1000.0  # a men's set's menopause age: never, so activation is flat
 
 
 def men_fracture_type(
@@ -51,6 +57,11 @@ def men_fracture(fp: FractureParams, men: MenParams) -> FractureParams:
     )
 
 
+def men_activation(men: MenParams) -> float:
+    """Return a man's activation factor at every age, relative to the women's plateau."""
+    return men.activation_early_postmenopause_frac * men.activation_rel
+
+
 def params_for_sex(params: ModelParams, sex: str) -> ModelParams:
     """Return the parameter set of ``sex`` ("female" or "male") made from a women's set (a
     set already of that sex is returned as it is; a men's set cannot be turned back)."""
@@ -62,11 +73,19 @@ def params_for_sex(params: ModelParams, sex: str) -> ModelParams:
         raise ValueError(f"params_for_sex starts from a women's set, got sex={params.sex!r}")
     remodeling = dataclasses.replace(
         params.remodeling,
-        activation_early_postmenopause_frac=params.men.activation_early_postmenopause_frac,
+        activation_early_postmenopause_frac=men_activation(params.men),
+        menopause_age_years=NO_MENOPAUSE_AGE_YEARS,
+    )
+    ls = params.bmd.ls
+    ls = dataclasses.replace(
+        ls,
+        untreated_loss_pct_per_year=ls.untreated_loss_pct_per_year
+        * params.men.untreated_loss_spine_frac,
     )
     return dataclasses.replace(
         params,
         fracture=men_fracture(params.fracture, params.men),
         remodeling=remodeling,
+        bmd=dataclasses.replace(params.bmd, ls=ls),
         sex="male",
     )

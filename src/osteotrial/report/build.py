@@ -27,6 +27,7 @@ from osteotrial.calibration.estimates import Estimate
 from osteotrial.calibration.targets import load_targets
 from osteotrial.report import efficacy, validation
 from osteotrial.report import figures_trial as figures
+from osteotrial.report.by_sex import by_sex_html
 from osteotrial.report.scope_banner import add_banner
 from osteotrial.stats.incidence import aalen_johansen, competing_status
 from osteotrial.units import DAYS_PER_MONTH
@@ -287,7 +288,8 @@ def write_efficacy(r: ReportInputs) -> None:
     block = load_targets(r.targets_file, r.trial.name)  # type: ignore[attr-defined]
     table = efficacy.efficacy_table(r.trial, r.tables, block)
     legend = f"<p>{html.escape(efficacy.LEGEND)}</p>"
-    sections = [efficacy.efficacy_html(r.trial, table), legend, RAW_LINKS]
+    strata = by_sex_html(r.tables["by_sex"], html_table)
+    sections = [efficacy.efficacy_html(r.trial, table), legend, strata, RAW_LINKS]
     page = html_page("Efficacy: endpoints by arm", sections, r.note)
     (r.out / "efficacy.html").write_text(page, encoding="utf-8")
 

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from osteotrial.calibration.targets import NOT_EMULATED, TARGET_KEYS, read_targets
-from osteotrial.cohort.population import POPULATION_DESCRIPTION, POPULATION_SEX
+from osteotrial.cohort.population import POPULATION_DESCRIPTION, PopulationParams
+from osteotrial.cohort.presets import population_values, read_preset
 from osteotrial.trial.config import TrialConfig, available_trials, load_config
 from osteotrial.trial.locate import resolve_config_dir
 from osteotrial.units import DAYS_PER_MONTH
@@ -73,7 +74,8 @@ KNOWN_BIASES: tuple[KnownBias, ...] = (
 
 @dataclass(frozen=True)
 class Population:
-    """The eligibility of one calibrated trial: whom its targets describe."""
+    """The eligibility of one calibrated trial: whom its targets describe (``sex``: "female",
+    "male" or "female, male" for a mixed source population; ``description``: its preset's)."""
 
     trial: str
     targets_block: str
@@ -81,6 +83,7 @@ class Population:
     age_years: tuple[float, float]
     tscore: tuple[float, float]
     tscore_sites_any: tuple[str, ...]
+    description: str = POPULATION_DESCRIPTION
 
 
 @dataclass(frozen=True)
@@ -163,14 +166,20 @@ def calibrated_trials(config_dir: str | Path | None = None) -> dict[str, str]:
 
 
 def population_of(config: TrialConfig, block: str) -> Population:
-    """Return the calibrated population of one trial: its eligibility window."""
+    """Return the calibrated population of one trial: its eligibility window and sex."""
     e = config.cohort_spec["eligibility"]
+    block_population = config.cohort_spec.get("population") or {}
+    population = PopulationParams.from_dict(population_values(block_population))
+    preset = block_population.get("preset")
+    top_with_fracture = e.get("tscore_max_with_prior_fracture")
+    top_with_fracture = -np.inf if top_with_fracture is None else float(top_with_fracture)
     return Population(
         trial=config.name,
         targets_block=block,
-        sex=POPULATION_SEX,
+        sex=", ".join(population.sexes),
+        description=read_preset(preset)["description"] if preset else POPULATION_DESCRIPTION,
         age_years=(float(e["age_years_min"]), float(e["age_years_max"])),
-        tscore=(float(e["tscore_min"]), float(e["tscore_max"])),
+        tscore=(float(e["tscore_min"]), max(float(e["tscore_max"]), top_with_fracture)),
         tscore_sites_any=tuple(e["tscore_sites_any"]),
     )
 
@@ -255,10 +264,11 @@ def _drug_scopes(configs: list[TrialConfig]) -> dict[str, DrugScope]:
 def _cached_scope(config_dir: str) -> Scope:
     trials = calibrated_trials(config_dir)
     configs = [load_config(trial, config_dir=config_dir) for trial in trials]
+    populations = tuple(population_of(c, trials[c.name]) for c in configs)
     return Scope(
-        population=POPULATION_DESCRIPTION,
-        sex=POPULATION_SEX,
-        populations=tuple(population_of(c, trials[c.name]) for c in configs),
+        population="; ".join(dict.fromkeys(p.description for p in populations)),
+        sex=", ".join(sorted({s for p in populations for s in p.sex.split(", ")})),
+        populations=populations,
         drugs=_drug_scopes(configs),
         follow_up_months=round(max(c.schedule.duration_days for c in configs) / DAYS_PER_MONTH, 6),
         not_covered=dict(NOT_EMULATED),

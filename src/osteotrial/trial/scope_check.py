@@ -234,7 +234,7 @@ def check_cohort(cohort: Any, scope: Scope) -> list[ScopeWarning]:
 
 def check_cohort_sex(cohort: Any, scope: Scope) -> list[ScopeWarning]:
     """Return a warning when patients are of a sex that no calibrated population has."""
-    calibrated = sorted({p.sex for p in scope.populations})
+    calibrated = sorted({s for p in scope.populations for s in p.sex.split(", ")})
     outside = ~np.isin(np.asarray(cohort.sex), calibrated)
     n_out = int(outside.sum())
     if n_out == 0:
