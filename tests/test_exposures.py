@@ -76,6 +76,8 @@ def test_exposures_read_like_regimen_phases_per_arm_or_for_all(tmp_path):
         "  - {kind: glucocorticoid, prednisone_mg_per_day: 10, arms: [other], start: day 7}\n",
     )
     placebo, other = trial.arms["placebo"].exposures, trial.arms["other"].exposures
+    before = _trial(tmp_path, "exposures:\n  - {kind: menopause, arms: all, start: month -12}\n")
+    assert before.arms["other"].exposures[0].start_day == -12 * DAYS_PER_MONTH
     assert [(p.kind, p.start_day, p.stop_day) for p in placebo] == [
         ("androgen_deprivation", 0.0, 3 * DAYS_PER_MONTH)
     ]
@@ -108,6 +110,22 @@ def test_overlapping_phases_of_one_kind_are_refused(tmp_path):
             "exposures:\n  - {kind: aromatase_inhibitor, arms: all, start: month 0}\n"
             "  - {kind: aromatase_inhibitor, arms: [other], start: month 6}\n",
         )
+
+
+def test_an_exposure_from_before_randomization_leaves_its_unadapted_part():
+    """Long on androgen deprivation at randomization: the withdrawal sets in from day 0, only
+    to the part not yet adapted to; the longer before, the less."""
+    levels = {
+        years: levels_on_grid((ExposurePhase("androgen_deprivation", -years * YEAR),), 1.0, 400)
+        for years in (1, 6)
+    }
+    for years, grid in levels.items():
+        adt = grid[:, exposure.ANDROGEN_DEPRIVATION]
+        assert adt[0] < 0.1 * adt[90]  # sets in from baseline, not a jump
+        assert adt[90] == pytest.approx(
+            math.exp(-(years * YEAR + 90.5) / exposure.ADAPTATION_DAYS), rel=0.01
+        )
+    assert levels[6][90, 1] < levels[1][90, 1]
 
 
 def test_plan_levels_rise_adapt_and_fall_after_a_stop():

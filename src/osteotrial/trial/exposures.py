@@ -9,7 +9,9 @@ A trial file's top-level ``exposures`` is a list of phases like regimen phases::
       - {kind: glucocorticoid, prednisone_mg_per_day: 10, arms: all, start: day 0}
 
 ``start``/``for``/``stop`` read as in regimen phases (``trial.phase_units``; or ``start_day``,
-``stop_day``); without a stop the exposure lasts to the end of the trial. Intermittent
+``stop_day``); without a stop the exposure lasts to the end of the trial. A start before
+randomization (``start: month -12``: on it for a year already) leaves the part of a withdrawal
+not yet adapted to (``_on_level``). Intermittent
 exposure is several phases of one kind. ``prednisone_mg_per_day`` (prednisone-equivalent) is
 required for a glucocorticoid and refused for the other kinds. ``levels_on_grid`` turns an
 arm's phases into the plan's exposure channels per step (``model.exposure.CHANNELS``): how
@@ -34,6 +36,7 @@ from osteotrial.trial.phase_units import normalize_phase
 from osteotrial.units import DAYS_PER_MONTH
 
 MAX_PREDNISONE_MG_PER_DAY = 1000.0  # pulse doses of methylprednisolone are about 1 g
+MAX_BEFORE_DAYS = 30 * 365.25  # an exposure may have started up to 30 years before randomization
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,11 @@ class ExposurePhase:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"exposure.kind={self.kind!r} is not known; allowed: {KINDS}")
-        if self.start_day < 0.0:
-            raise ValueError(f"exposure.start_day={self.start_day} must be >= 0")
+        if self.start_day < -MAX_BEFORE_DAYS:
+            raise ValueError(
+                f"exposure.start_day={self.start_day}; allowed: >= -{MAX_BEFORE_DAYS:g} "
+                "(at most 30 years before randomization)"
+            )
         if self.stop_day <= self.start_day:
             raise ValueError(
                 f"exposure.stop_day={self.stop_day} must be greater than start_day={self.start_day}"
@@ -115,22 +121,27 @@ def withdrawal_level(phases: Sequence[ExposurePhase], kind: str, t: np.ndarray) 
     level = np.zeros_like(t)
     at_stop, last_stop = 0.0, 0.0
     for p in sorted((p for p in phases if p.kind == kind), key=lambda p: p.start_day):
-        start_level = at_stop * math.exp(-(p.start_day - last_stop) / off)
+        start_level = at_stop * math.exp(-(p.start_day - last_stop) / off) if at_stop else 0.0
         during = (t >= p.start_day) & (t < p.stop_day)
-        level[during] = _on_level(t[during] - p.start_day, start_level, on)
+        level[during] = _on_level(t[during], p.start_day, start_level, on)
         if math.isinf(p.stop_day):
             break
-        at_stop = float(_on_level(np.array([p.stop_day - p.start_day]), start_level, on)[0])
+        at_stop = float(_on_level(np.array([p.stop_day]), p.start_day, start_level, on)[0])
         last_stop = p.stop_day
         after = t >= p.stop_day
         level[after] = at_stop * np.exp(-(t[after] - p.stop_day) / off)
     return level
 
 
-def _on_level(elapsed: np.ndarray, start_level: float, on_days: float) -> np.ndarray:
-    """Return the level ``elapsed`` days into a phase that began at ``start_level``."""
-    rise = 1.0 - (1.0 - start_level) * np.exp(-elapsed / on_days)
-    return rise * np.exp(-elapsed / model_exposure.ADAPTATION_DAYS)
+def _on_level(t: np.ndarray, start: float, start_level: float, on_days: float) -> np.ndarray:
+    """Return the level at days ``t`` of a phase from ``start`` that began at ``start_level``.
+
+    A phase that started before randomization (``start`` < 0) finds the patient at the
+    model's baseline steady state, which holds the part of the withdrawal already adapted to:
+    the rest, exp(-(t - start) / ADAPTATION_DAYS), sets in from day 0 at the onset rate (A).
+    """
+    rise = 1.0 - (1.0 - start_level) * np.exp(-(t - max(start, 0.0)) / on_days)
+    return rise * np.exp(-(t - start) / model_exposure.ADAPTATION_DAYS)
 
 
 def levels_on_grid(phases: Sequence[ExposurePhase], dt_days: float, n_steps: int) -> np.ndarray:
