@@ -23,7 +23,7 @@ from osteotrial.cohort.population import (
     raw_candidate_draws,
 )
 from osteotrial.engine.reference import reference_bone
-from osteotrial.model import fracture, remodeling
+from osteotrial.model import exposure, fracture, remodeling
 from osteotrial.model.records import pack_model
 from osteotrial.trial.config import load_config
 from osteotrial.units import DAYS_PER_MONTH, DAYS_PER_YEAR
@@ -44,7 +44,7 @@ def space_rate(records, oba: float, oca: float, space: float, theta: float | Non
     r = records.remodeling[0].copy()
     if theta is not None:
         r.remodeling_space_refill_exponent = theta
-    remodeling.cell_rhs(y, 1.0, 0.0, 0.0, r, dy)
+    remodeling.cell_rhs(y, 1.0, 0.0, 0.0, 0.0, 0.0, r, dy)
     return dy[remodeling.REMODELING_SPACE]
 
 
@@ -236,7 +236,7 @@ def vertebral_hazard(records, prevalent: float, count: float, days_since_new: fl
     tscores = np.full(3, -2.5)
     fracture.hazards_per_year(
         records.fracture_types, records.fracture[0], static, 0, 70.0, tscores, 1.0, status,
-        1000.0, haz,
+        1000.0, np.zeros(exposure.N_CHANNELS), records.remodeling[0], haz,
     )  # fmt: skip
     return haz[fracture.VERTEBRAL]
 

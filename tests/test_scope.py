@@ -58,6 +58,8 @@ def test_calibrated_trials_are_the_emulated_target_blocks():
         "men_denosumab",
         "men_romosozumab",
         "alendronate",
+        "androgen_deprivation",
+        "aromatase_inhibitor",
     }
     assert all(b in blocks and b not in NOT_EMULATED for b in trials.values())
     assert set(calibrated_scope().not_covered) == set(NOT_EMULATED)
@@ -71,9 +73,10 @@ def test_scope_states_doses_intervals_and_follow_up_of_each_drug():
     assert romo.dose_mg == (210.0, 210.0) and romo.interval_days == (30.4375, 30.4375)
     assert romo.treatment_months == 12.0 and romo.follow_up_months == 24.0
     assert scope.sex == "female, male" and scope.age_years == (30.0, 90.0)
-    assert scope.tscore == (-4.5, -1.0)  # BRIDGE's floor, ADAMO's top with a prior fracture
+    # BRIDGE's floor; the exposure trials admit normal BMD (up to T-score 2)
+    assert scope.tscore == (-4.5, 2.0)
     men = {p.trial: p for p in scope.populations if p.sex == "male"}
-    assert set(men) == {"men_denosumab", "men_romosozumab"}
+    assert set(men) == {"men_denosumab", "men_romosozumab", "androgen_deprivation"}
     assert men["men_denosumab"].age_years == (30.0, 85.0) and "men" in scope.population
 
 
@@ -115,8 +118,8 @@ OUTSIDE = {
                 "cohort.eligibility.age_years_min", 25.0),
     "T-score min": ("freedom", {"cohort": {"eligibility": {"tscore_min": -5.0}}},
                     "cohort.eligibility.tscore_min", -5.0),
-    "T-score max": ("freedom", {"cohort": {"eligibility": {"tscore_max": 0.0}}},
-                    "cohort.eligibility.tscore_max", 0.0),
+    "T-score max": ("freedom", {"cohort": {"eligibility": {"tscore_max": 3.0}}},
+                    "cohort.eligibility.tscore_max", 3.0),
 }  # fmt: skip
 
 

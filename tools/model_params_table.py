@@ -95,6 +95,29 @@ MEANING = {
     "(prevalent and new in the trial) over one",
     "incident_risk_waning_years": "time constant of the waning imminent risk after a new fracture",
     "hip_death_excess_waning_years": "time constant of the waning excess death after hip fracture",
+    # exposure block (model/exposure.py)
+    "menopause_rankl_rise_frac": "depth of natural menopause: rise w of RANKL production "
+    "(OPG / (1 + w)) at full withdrawal",
+    "androgen_deprivation_rankl_rise_frac": "depth of androgen deprivation (as menopause)",
+    "aromatase_inhibitor_rankl_rise_frac": "depth of aromatase inhibition (as menopause)",
+    "sex_steroid_oba_apoptosis_gain": "active-osteoblast apoptosis x (1 + gain x withdrawal)",
+    "glucocorticoid_half_effect_mg_per_day": "prednisone dose of half the glucocorticoid effect",
+    "glucocorticoid_hill": "Hill exponent of the glucocorticoid effect g in the dose",
+    "glucocorticoid_oba_apoptosis_gain": "active-osteoblast apoptosis x (1 + gain x g)",
+    "glucocorticoid_differentiation_fall_frac": "OBp -> OBa differentiation x (1 - frac x g)",
+    "glucocorticoid_sclerostin_rise_frac": "free sclerostin x (1 + frac x g) (Wnt falls)",
+    "glucocorticoid_opg_fall_frac": "OPG production x (1 - frac x g)",
+    "glucocorticoid_rankl_rise_frac": "RANKL production x (1 + frac x g): early resorption",
+    "gc_vertebral_rr_low": "vertebral relative rate beyond BMD while taking < 2.5 mg/day",
+    "gc_vertebral_rr_medium": "vertebral relative rate at 2.5-7.5 mg/day",
+    "gc_vertebral_rr_high": "vertebral relative rate at >= 7.5 mg/day",
+    "gc_hip_rr_low": "hip relative rate beyond BMD while taking < 2.5 mg/day",
+    "gc_hip_rr_medium": "hip relative rate at 2.5-7.5 mg/day",
+    "gc_hip_rr_high": "hip relative rate at >= 7.5 mg/day",
+    "gc_nonvertebral_rr_low": "other nonvertebral relative rate while taking < 2.5 mg/day",
+    "gc_nonvertebral_rr_medium": "other nonvertebral relative rate at 2.5-7.5 mg/day",
+    "gc_nonvertebral_rr_high": "other nonvertebral relative rate at >= 7.5 mg/day",
+    "gc_fracture_offset_days": "e-fold time of the glucocorticoid fracture excess after a stop",
 }
 
 

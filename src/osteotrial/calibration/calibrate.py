@@ -10,9 +10,10 @@ config/trials/*.yaml (``remodeling.remodeling_targets`` and ``fracture.fracture_
 their terms, each with where it comes from).
 
 Run ``python -m osteotrial.calibration.calibrate --stage remodeling --write``
-(or ``fracture``, or ``bisphosphonate``: ``calibration.bisphosphonate``, the drug class's one
-open value with every other block fixed); with
---write the fitted values are written into config/model.yaml in place (comments kept).
+(or ``fracture``; or ``bisphosphonate``: ``calibration.bisphosphonate``, the drug class's one
+open value with every other block fixed; or ``exposure``: the background-exposure block alone,
+``calibration.exposure``); with --write the fitted values are written into config/model.yaml
+in place (comments kept).
 """
 
 from __future__ import annotations
@@ -104,6 +105,13 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "vc_l": (1.0, 10.0),
     "cl_l_per_day": (0.01, 2.0),
     "apoptosis_max_rel": (0.05, 50.0),  # bisphosphonate stage (calibration.bisphosphonate)
+    # stage exposure (calibration.exposure)
+    "androgen_deprivation_rankl_rise_frac": (0.01, 10.0),
+    "aromatase_inhibitor_rankl_rise_frac": (0.01, 10.0),
+    "glucocorticoid_half_effect_mg_per_day": (1.0, 300.0),
+    "glucocorticoid_hill": (0.5, 6.0),
+    "glucocorticoid_oba_apoptosis_gain": (0.01, 20.0),
+    "glucocorticoid_rankl_rise_frac": (0.01, 20.0),
 }
 
 
@@ -171,7 +179,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Command line: run one calibration stage and optionally write the values."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--stage", choices=("remodeling", "fracture", "bisphosphonate"), required=True
+        "--stage",
+        choices=("remodeling", "fracture", "bisphosphonate", "exposure"),
+        required=True,
     )
     parser.add_argument("--model", default="config/model.yaml")
     parser.add_argument("--write", action="store_true")
@@ -190,6 +200,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
 
         names, residuals = BISPHOSPHONATE_FIT, bisphosphonate_residuals
+    elif args.stage == "exposure":  # only the exposure block; every shared value fixed
+        from osteotrial.calibration.exposure import EXPOSURE_FIT, exposure_residuals
+
+        names, residuals = EXPOSURE_FIT, exposure_residuals
     else:
         from osteotrial.calibration.fracture import FRACTURE_FIT, fracture_residuals
 

@@ -59,6 +59,9 @@ COLUMNS = ("kind", "arm", "measure", "month", "target", "tol", "emulated",
 SCHEMA = dict(zip(COLUMNS, [pl.String] * 3 + [pl.Float64] * 9 + [pl.Boolean], strict=True))
 
 NAN = float("nan")
+# The companion arm of a trial file that reads the untreated loss on a background exposure
+# (``untreated_bmd_pct_change...`` sections: androgen deprivation from randomization, no drug).
+UNTREATED_ARM = "untreated"
 
 RATIO_COLUMNS = est.RATIO_COLUMNS  # (estimate, CI low, CI high) columns per ratio measure
 
@@ -365,6 +368,28 @@ def strength_rows(entries: list[Mapping[str, Any]], structure: pl.DataFrame | No
     return rows
 
 
+def untreated_rows(section: str, content: list, bmd: pl.DataFrame, control: str) -> list[dict]:
+    """Return rows of an ``untreated_bmd_pct_change...`` section (loss on a background exposure
+    without a bone drug; its entries name no arm): read from the arm ``UNTREATED_ARM`` where
+    the trial has one (a companion arm: androgen deprivation from randomization), else from the
+    control arm (placebo on an aromatase inhibitor)."""
+    arms = set(bmd["arm"].to_list()) if bmd.height else set()
+    arm = UNTREATED_ARM if UNTREATED_ARM in arms else control
+    rows = []
+    for t in content:
+        got = _pick(bmd, arm=arm, site=t["site"], month=float(t["month"]))
+        label = f"{arm} ({t['drug']})" if "drug" in t else arm
+        if got is None:
+            rows.append(_missed(section, label, t["site"], t["month"], t["value"], t["tol"]))
+            continue
+        value = got["mean_pct_change"]
+        rows.append(
+            _row(section, label, t["site"], t["month"], t["value"], t["tol"], value,
+                 got["ci_low_pct"], got["ci_high_pct"], abs(value - t["value"]) <= t["tol"])
+        )  # fmt: skip
+    return rows
+
+
 def not_emulated_rows(section: str, content: Any) -> list[dict[str, Any]]:
     """Return missed rows (emulated NaN) of a section compare() does not emulate.
 
@@ -422,6 +447,8 @@ def compare(
             rows += sd_rows(content, tables["bmd"])
         elif re.fullmatch(r"bmd_pct_change_month_\d+_range", section):
             rows += range_rows(content, tables["bmd"], number_in_key(section, "month"))
+        elif section.startswith("untreated_bmd_pct_change"):
+            rows += untreated_rows(section, content, tables["bmd"], control)
         elif isinstance(content, (list, Mapping)):
             rows += not_emulated_rows(section, content)
     return pl.DataFrame(rows, schema=SCHEMA, orient="row")

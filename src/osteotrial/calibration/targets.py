@@ -33,8 +33,6 @@ TARGET_KEYS = {"frame": "frame", "freedom": "freedom_bmd_only", "freedom_qct": "
 # The model is not calibrated on them: ``trial.scope`` leaves them out of what it covers.
 NOT_EMULATED: dict[str, str] = {
     "glucocorticoid": "glucocorticoid-treated patients, risedronate: issue 25",
-    "androgen_deprivation": "men on androgen deprivation: issue 25",
-    "aromatase_inhibitor": "women on aromatase inhibitors: issue 25",
     "bone_metastases_breast": "bone metastases, zoledronic acid, denosumab 120 mg: issue 26",
     "safety": "hypocalcemia, osteonecrosis of the jaw, cardiovascular events: issue 27",
 }

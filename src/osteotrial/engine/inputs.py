@@ -61,7 +61,8 @@ class Patients(NamedTuple):
 
 
 class Plan(NamedTuple):
-    """The time grid: step, substeps, doses per drug and step, steps at which to record."""
+    """The time grid: step, substeps, doses per drug and step, steps at which to record,
+    background exposure levels per step (model.exposure)."""
 
     dt_days: float
     n_steps: int
@@ -71,6 +72,7 @@ class Plan(NamedTuple):
     pk_steps: np.ndarray  # (n_pk,) int64, sorted: the daily concentration grid
     n_thresholds: np.ndarray  # (3,) int64: thresholds per fracture type
     bisphosphonate_doses_mg: np.ndarray  # (3, n_steps) nominal dose per bisphosphonate and step
+    exposure: np.ndarray  # (n_steps, model.exposure.N_CHANNELS) background exposures per step
 
 
 class Outputs(NamedTuple):
@@ -212,6 +214,7 @@ def plan_of(arm: ArmSpec, schedule: Schedule, record_pk: bool) -> Plan:
         bisphosphonate_doses_mg=_f64(
             [arm.doses_on_grid(d, dt, n_steps) for d in bisphosphonate.DRUGS]
         ),
+        exposure=_f64(arm.exposure_levels(dt, n_steps)),
     )
 
 

@@ -164,8 +164,9 @@ def dose_bisphosphonates(s, lo, m, pat, plan, table, w) -> None:
 
 
 @equation
-def advance_bone(lo, m, pat, plan, table, w) -> None:
-    """Advance bone cells and BMD of the block by one classical RK4 step.
+def advance_bone(s, lo, m, pat, plan, table, w) -> None:
+    """Advance bone cells and BMD of the block by one classical RK4 step (step s: its exposure
+    levels ``plan.exposure[s]``, model.exposure).
 
     The bone sees each drug's concentration times the patient's sensitivity to it (IIV). A
     lane whose step is stiff (``stiff_step``) is re-stepped in sub-steps (``restep_lane``).
@@ -183,20 +184,22 @@ def advance_bone(lo, m, pat, plan, table, w) -> None:
         for q in range(m):
             par = records_of(table, pat.param_index[lo + q])
             denosumab_nm, wnt, log_wnt = w.conc_nm[0, c, q], w.wnt[c, q], w.log_wnt[c, q]
-            rk4_stage(stage, q, h, denosumab_nm, wnt, log_wnt, par.remodeling[0], par, w)
+            r = par.remodeling[0]
+            rk4_stage(stage, q, h, denosumab_nm, wnt, log_wnt, plan.exposure[s], r, par, w)
     for q in range(m):
         if stiff_step(w.y[q], w.ks, q, h):
-            restep_lane(lo + q, q, pat, plan, table, w)
+            restep_lane(s, lo + q, q, pat, plan, table, w)
         else:
             rk4_update(w.y[q], w.ks, q, h)
 
 
 @equation(inline=True)
-def rk4_stage(stage, q, h, denosumab_nm, wnt, log_wnt, r, par, w) -> None:
+def rk4_stage(stage, q, h, denosumab_nm, wnt, log_wnt, levels, r, par, w) -> None:
     """Write lane q's derivative of RK4 stage ``stage`` into w.ks (from w.y at stage 0, else
     from w.tmp) and, before the last stage, the state of the next stage into w.tmp."""
     src = w.y if stage == 0 else w.tmp
-    bone.bone_rhs(src[q], denosumab_nm, wnt, log_wnt, r, par.sites, w.site_const[q], w.ks[stage, q])
+    const, k = w.site_const[q], w.ks[stage, q]
+    bone.bone_rhs(src[q], denosumab_nm, wnt, log_wnt, levels, r, par.sites, const, k)
     if stage < 3:
         for j in range(N_BONE_STATES):
             w.tmp[q, j] = w.y[q, j] + RK4_TIME[stage + 1] * h * w.ks[stage, q, j]
@@ -237,8 +240,8 @@ def quadratic(values, tau: float) -> float:
 
 
 @equation
-def restep_lane(i, q, pat, plan, table, w) -> None:
-    """Redo lane q's bone step (patient i, state in w.y[q]) as n = 2, 4, ... sub-steps.
+def restep_lane(s, i, q, pat, plan, table, w) -> None:
+    """Redo lane q's bone step s (patient i, state in w.y[q]) as n = 2, 4, ... sub-steps.
 
     The first n whose every sub-step is not stiff is kept; if none up to MAX_SUBSTEPS is,
     the state becomes NaN and the caller stops with its non-finite-state error.
@@ -258,7 +261,8 @@ def restep_lane(i, q, pat, plan, table, w) -> None:
                 wnt = remodeling.wnt_raw(
                     quadratic(w.conc_nm[1, :, q], tau) * pat.sensitivity[1, i], r
                 )
-                rk4_stage(stage, q, h, denosumab, wnt, math.log(wnt), r, par, w)
+                levels = plan.exposure[s]
+                rk4_stage(stage, q, h, denosumab, wnt, math.log(wnt), levels, r, par, w)
             if stiff_step(w.y[q], w.ks, q, h):
                 ok = False
                 break
@@ -283,6 +287,7 @@ def advance_events(lo, m, t, t_end, pat, plan, table, out, w) -> None:
 def _advance_events_of(i, q, t, t_end, pat, plan, table, out, w) -> None:
     par = records_of(table, pat.param_index[i])
     age = pat.age_years[i] + t_end / DAYS_PER_YEAR
+    levels = plan.exposure[int(t / plan.dt_days + 0.5)]
     for j in range(N_SITES):
         sd = par.sites[j].young_adult_sd_g_cm2
         bmd_rel = bone.bmd_rel(w.y[q], j, par.sites, w.site_const[q])
@@ -297,6 +302,8 @@ def _advance_events_of(i, q, t, t_end, pat, plan, table, out, w) -> None:
         w.y[q, REMODELING_SPACE],
         w.status[q],
         t_end,
+        levels,
+        par.remodeling[0],
         w.haz[q],
     )
     fracture.advance_events(
@@ -366,7 +373,7 @@ def simulate_block(lo, m, pat, plan, table, out, w) -> None:
         t = s * plan.dt_days
         advance_pk(s, lo, m, pat, plan, table, w)
         dose_bisphosphonates(s, lo, m, pat, plan, table, w)
-        advance_bone(lo, m, pat, plan, table, w)
+        advance_bone(s, lo, m, pat, plan, table, w)
         t_end = (s + 1) * plan.dt_days
         advance_events(lo, m, t, t_end, pat, plan, table, out, w)
         r_next = record_states(s + 1, r_next, lo, m, pat, plan, table, out, w)

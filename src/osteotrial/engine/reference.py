@@ -32,7 +32,7 @@ from osteotrial.engine.loop import (
     record_states,
 )
 from osteotrial.engine.loop import start_patient as start_lane
-from osteotrial.model import bisphosphonate, bone, pk, remodeling
+from osteotrial.model import bisphosphonate, bone, exposure, pk, remodeling
 from osteotrial.model.bone import N_BONE_STATES, N_COMPARTMENTS, N_SITE_CONSTANTS, N_SITES, RENAL
 from osteotrial.model.params import ModelParams
 from osteotrial.model.pk import CENTRAL, N_PK_STATES
@@ -51,10 +51,13 @@ def _conc_nm(y, d, p, volume_mult) -> float:
 
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
-def full_rhs(t, y, drugs, r, sites, clearance_mult, volume_mult, sensitivity, site_const, dy):
+def full_rhs(
+    t, y, drugs, r, sites, clearance_mult, volume_mult, sensitivity, site_const, levels, dy
+):
     """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 51).
 
-    The bone sees each drug's concentration times the patient's sensitivity (as engine.loop).
+    The bone sees each drug's concentration times the patient's sensitivity (as engine.loop)
+    and the exposure channels ``levels`` of the step (constant over an integration interval).
     """
     for d in range(2):
         lo = d * N_PK_STATES
@@ -63,7 +66,7 @@ def full_rhs(t, y, drugs, r, sites, clearance_mult, volume_mult, sensitivity, si
     rom_nm = _conc_nm(y, 1, drugs[1], volume_mult[1]) * sensitivity[1]
     wnt = remodeling.wnt_raw(rom_nm, r)
     bone_y, bone_dy = y[2 * N_PK_STATES :], dy[2 * N_PK_STATES :]
-    bone.bone_rhs(bone_y, den_nm, wnt, math.log(wnt), r, sites, site_const, bone_dy)
+    bone.bone_rhs(bone_y, den_nm, wnt, math.log(wnt), levels, r, sites, site_const, bone_dy)
 
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
@@ -210,7 +213,9 @@ def _one_patient(
     dt = plan.dt_days
     doses, bp_doses = plan.doses_mg, plan.bisphosphonate_doses_mg
     dosed = doses.sum(axis=0) + bp_doses.sum(axis=0)
-    starts = sorted({0, *np.flatnonzero(dosed).tolist()})
+    bone_levels = plan.exposure[:, : exposure.GC_MG + 1]  # what the bone sees (not the hazards)
+    changes = np.flatnonzero(np.any(np.diff(bone_levels, axis=0) != 0.0, axis=1)) + 1
+    starts = sorted({0, *np.flatnonzero(dosed).tolist(), *changes.tolist()})
     bounds = [s * dt for s in starts] + [plan.n_steps * dt]
     y = np.zeros(N_STATES)
     site_const = _site_constants(pat, i, par)
@@ -233,8 +238,9 @@ def _one_patient(
         t0, t1 = bounds[k], bounds[k + 1]
         inside = (days > t0) & (days <= t1)
         t_eval = np.append(days[inside & (days < t1)], t1)
+        step_args = (*args, np.ascontiguousarray(plan.exposure[start]))
         sol = solve_ivp(
-            _rhs, (t0, t1), y, method="LSODA", rtol=rtol, atol=atol, t_eval=t_eval, args=args
+            _rhs, (t0, t1), y, method="LSODA", rtol=rtol, atol=atol, t_eval=t_eval, args=step_args
         )
         if not sol.success:
             raise RuntimeError(f"LSODA failed: {sol.message}")

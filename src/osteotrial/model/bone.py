@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from osteotrial.model import bisphosphonate, bmd, remodeling
+from osteotrial.model import bisphosphonate, bmd, exposure, remodeling
 from osteotrial.model.bmd import N_COMPARTMENT_STATES
 from osteotrial.model.compiled import equation
 from osteotrial.model.remodeling import N_CELL_STATES, OBA, OCA
@@ -142,9 +142,12 @@ def strength_rel(y, j: int, sites, const) -> float:
 
 
 @equation(inline=True)
-def bone_rhs(y, denosumab_nm, wnt_raw, log_wnt_raw, r, sites, const, dy) -> None:
-    """Write d(bone)/dt per day into dy (51); wnt_raw = remodeling.wnt_raw(romosozumab nM)."""
-    remodeling.cell_rhs(y, wnt_raw, log_wnt_raw, denosumab_nm, r, dy)
+def bone_rhs(y, denosumab_nm, wnt_raw, log_wnt_raw, levels, r, sites, const, dy) -> None:
+    """Write d(bone)/dt per day into dy (51); wnt_raw = remodeling.wnt_raw(romosozumab nM);
+    ``levels``: the step's exposure channels (model.exposure.CHANNELS, a row of Plan.exposure)."""
+    withdrawal = exposure.withdrawal(levels, r)
+    gc = exposure.glucocorticoid_effect(levels[exposure.GC_MG], r)
+    remodeling.cell_rhs(y, wnt_raw, log_wnt_raw, denosumab_nm, withdrawal, gc, r, dy)
     bisphosphonate.rhs(y, y[OCA], y[OBA], const[RENAL], r, dy)
     log_oba = math.log(y[OBA])
     log_oca = math.log(y[OCA])

@@ -47,6 +47,7 @@ import math
 import numpy as np
 
 from osteotrial.arrays import BoolArray, FloatArray
+from osteotrial.model import exposure
 from osteotrial.model.compiled import equation
 from osteotrial.model.records import FRACTURE_TYPES
 from osteotrial.units import DAYS_PER_YEAR
@@ -133,13 +134,15 @@ def death_hazard_per_year(fp, age_years: float, hip_excess: float) -> float:
 
 
 @equation
-def hazards_per_year(ftypes, fp, static, i, age, tscores, space, status, t_days, haz):
+def hazards_per_year(ftypes, fp, static, i, age, tscores, space, status, t_days, levels, r, haz):
     """Write the hazards per year of every fracture type and death into haz (4); 0 after death.
 
     static: (3, n) static log risks (with the prevalent vertebral fracture term at baseline);
     tscores: current T-score per site (3); space: remodeling space relative to baseline;
     status: the patient's event status (``N_STATUS`` slots): the vertebral fracture count
-    adds what the fractures since baseline changed (``vertebral_count_log_risk``).
+    adds what the fractures since baseline changed (``vertebral_count_log_risk``); levels:
+    the step's exposure channels, r the remodeling record (glucocorticoid risk beyond BMD,
+    model.exposure.glucocorticoid_fracture_log_rr).
     """
     if status[ALIVE] == 0.0:
         for a in range(N_HAZARDS):
@@ -154,6 +157,9 @@ def hazards_per_year(ftypes, fp, static, i, age, tscores, space, status, t_days,
         if status[PREVALENT_VERTEBRAL] >= 1.0:
             count -= ft.log_rr_prevalent_vertebral  # already in the static risk
         static_log = static[a, i] + count
+        static_log += exposure.glucocorticoid_fracture_log_rr(
+            r, a, levels[exposure.GC_LAST_MG], levels[exposure.GC_DAYS_OFF]
+        )
         haz[a] = fracture_hazard_per_year(ft, fp, static_log, age, tsc, log_space, imminent)
     hip_excess = waning(t_days - status[FIRST_HIP_DAY], fp.hip_death_excess_waning_years)
     haz[DEATH] = death_hazard_per_year(fp, age, hip_excess)

@@ -361,9 +361,44 @@ class BisphosphonateParams:
 
 
 @dataclass(frozen=True)
+class ExposureParams:
+    """Background exposures (model.exposure: equations; config/model.yaml: values, sources):
+    withdrawal depths, glucocorticoid effects, van Staa 2000 fracture relative rates."""
+
+    menopause_rankl_rise_frac: float
+    androgen_deprivation_rankl_rise_frac: float
+    aromatase_inhibitor_rankl_rise_frac: float
+    sex_steroid_oba_apoptosis_gain: float
+    glucocorticoid_half_effect_mg_per_day: float
+    glucocorticoid_hill: float
+    glucocorticoid_oba_apoptosis_gain: float
+    glucocorticoid_differentiation_fall_frac: float
+    glucocorticoid_sclerostin_rise_frac: float
+    glucocorticoid_opg_fall_frac: float
+    glucocorticoid_rankl_rise_frac: float
+    gc_vertebral_rr_low: float
+    gc_vertebral_rr_medium: float
+    gc_vertebral_rr_high: float
+    gc_hip_rr_low: float
+    gc_hip_rr_medium: float
+    gc_hip_rr_high: float
+    gc_nonvertebral_rr_low: float
+    gc_nonvertebral_rr_medium: float
+    gc_nonvertebral_rr_high: float
+    gc_fracture_offset_days: float
+
+    def __post_init__(self) -> None:
+        zero_ok = tuple(f.name for f in fields(self) if not f.name.startswith(("gc_", "gluco")))
+        _check_positive(self, "model.exposure", allow_zero=zero_ok)
+        for name in ("glucocorticoid_differentiation_fall_frac", "glucocorticoid_opg_fall_frac"):
+            if getattr(self, name) >= 1.0:
+                raise ValueError(f"model.exposure.{name}={getattr(self, name)} must be < 1")
+
+
+@dataclass(frozen=True)
 class ModelParams:
-    """All model parameters: PK of both antibodies, remodeling, BMD, fracture, men's and
-    bisphosphonate blocks.
+    """All model parameters: PK of both antibodies, remodeling, BMD, fracture, men's,
+    bisphosphonate and exposure blocks.
 
     ``sex`` is not read from the config: a set is a women's set unless ``model.sex.
     params_for_sex`` made it a men's one (the T-score references its records carry follow it).
@@ -376,6 +411,7 @@ class ModelParams:
     fracture: FractureParams
     men: MenParams
     bisphosphonate: BisphosphonateParams
+    exposure: ExposureParams
     sex: str = "female"
 
     def __post_init__(self) -> None:
@@ -400,6 +436,7 @@ class ModelParams:
             bisphosphonate=_build(
                 BisphosphonateParams, values["bisphosphonate"], "model.bisphosphonate"
             ),
+            exposure=_build(ExposureParams, values["exposure"], "model.exposure"),
         )
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from osteotrial.model.compiled import equation
 from osteotrial.model.params import (
     BisphosphonateParams,
+    ExposureParams,
     FractureParams,
     FractureTypeParams,
     MineralizationParams,
@@ -80,6 +81,9 @@ SITE_EXTRA = ("young_adult_mean_g_cm2", "young_adult_sd_g_cm2", *MINERALIZATION_
 # osteoclasts from the record it already has (its signature unchanged).
 BISPHOSPHONATE_FIELDS = tuple(f.name for f in fields(BisphosphonateParams))
 REMODELING_EXTRA = tuple(f"bp_{name}" for name in BISPHOSPHONATE_FIELDS)
+# The exposure block (model.exposure) travels in the remodeling record: the cell model and the
+# hazards read r.<field>, and the records' layout (ModelRecords) stays as it was.
+EXPOSURE_FIELDS = tuple(f.name for f in fields(ExposureParams))
 
 
 def _numeric_fields(cls: type) -> list[str]:
@@ -111,7 +115,7 @@ def check_records() -> None:
 check_records()
 
 PK_RECORD = record_dtype(PKParams)
-REMODELING_RECORD = record_dtype(RemodelingParams, REMODELING_EXTRA)
+REMODELING_RECORD = record_dtype(RemodelingParams, REMODELING_EXTRA + EXPOSURE_FIELDS)
 SITE_RECORD = record_dtype(SiteBMDParams, SITE_EXTRA)
 FRACTURE_TYPE_RECORD = record_dtype(FractureTypeParams)
 FRACTURE_RECORD = record_dtype(FractureParams)
@@ -173,6 +177,7 @@ def pack_model(params: ModelParams) -> ModelRecords:
             params.remodeling,
             REMODELING_RECORD,
             **{f"bp_{n}": getattr(params.bisphosphonate, n) for n in BISPHOSPHONATE_FIELDS},
+            **{name: getattr(params.exposure, name) for name in EXPOSURE_FIELDS},
         ),
         sites=pack_many(
             [params.bmd.site(s) for s in SITES],

@@ -85,7 +85,7 @@ from __future__ import annotations
 
 import math
 
-from osteotrial.model import bisphosphonate
+from osteotrial.model import bisphosphonate, exposure
 from osteotrial.model.compiled import equation
 
 CELL_STATES: tuple[str, ...] = (
@@ -163,11 +163,12 @@ def wnt_raw(romosozumab_nm: float, r) -> float:
 
 
 @equation(inline=True)
-def free_rankl_rel(obp: float, opg_rel: float, denosumab_nm: float, r) -> float:
-    """Return free RANKL relative to baseline (binding equilibrium with OPG, RANK, denosumab)."""
+def free_rankl_rel(obp: float, opg_rel: float, denosumab_nm: float, rankl_mult: float, r) -> float:
+    """Return free RANKL relative to baseline (binding equilibrium with OPG, RANK, denosumab);
+    ``rankl_mult``: the factor on its production (1 + sex-steroid withdrawal, model.exposure)."""
     a_opg, a_rank = r.rankl_opg_binding_rel, r.rankl_rank_binding_rel
     f_ocy = r.rankl_osteocyte_frac
-    production = f_ocy + (1.0 - f_ocy) * obp
+    production = (f_ocy + (1.0 - f_ocy) * obp) * rankl_mult
     drug = r.denosumab_rankl_ka_per_nm * r.denosumab_rankl_access_frac * denosumab_nm
     return production * (1.0 + a_opg + a_rank) / (1.0 + a_opg * opg_rel + a_rank + drug)
 
@@ -190,29 +191,38 @@ def tolerance_rhs(wnt_raw_now: float, tolerance: float, r) -> float:
 
 
 @equation(inline=True)
-def cell_rhs(y, wnt_raw_now: float, log_wnt_raw: float, denosumab_nm: float, r, dy) -> None:
+def cell_rhs(y, wnt_raw_now, log_wnt_raw, denosumab_nm, withdrawal, gc, r, dy) -> None:
     """Write d(cells)/dt per day into dy[0:6]; y[0:6] holds the cells (CELL_STATES order), y
     the whole bone state (model.bone: its bisphosphonate slots set osteoclast apoptosis).
 
-    log_wnt_raw = log(wnt_raw_now), computed once per concentration by the caller.
+    log_wnt_raw = log(wnt_raw_now), computed once per concentration by the caller;
+    ``withdrawal`` (sex steroids) and ``gc`` (glucocorticoid effect): the exposures of the
+    step (model.exposure.withdrawal, glucocorticoid_effect; 0 and 0 without any).
     """
     obp, oba, oca, precursor, tolerance = y[OBP], y[OBA], y[OCA], y[PRECURSOR], y[TOLERANCE]
-    log_wnt = math.log(1.0 + (wnt_raw_now - 1.0) / (1.0 + tolerance))
+    log_gc_wnt = exposure.log_wnt_factor(gc, r)
+    log_wnt = math.log(1.0 + (wnt_raw_now - 1.0) / (1.0 + tolerance)) + log_gc_wnt
     coupled = hill_rel(oca, r.tgfb_kd_obu_rel)
     modeling = r.modeling_formation_frac
     wnt_commitment = pow_log(log_wnt, r.wnt_commitment_exponent)
     commitment = wnt_commitment * (modeling + (1.0 - modeling) * coupled)
     differentiation = (
         pow_log(log_wnt, r.wnt_differentiation_exponent)
+        * exposure.differentiation_factor(gc, r)
         * (1.0 + r.tgfb_kd_obp_rel)
         / (oca + r.tgfb_kd_obp_rel)
         * obp
     )
-    opg_rel = oba * pow_log(log_wnt_raw, r.wnt_opg_exponent)
-    rankl = free_rankl_rel(obp, opg_rel, denosumab_nm, r)
+    opg_rel = (
+        oba
+        * pow_log(log_wnt_raw + log_gc_wnt, r.wnt_opg_exponent)
+        * exposure.opg_factor(withdrawal, gc, r)
+    )
+    rankl = free_rankl_rel(obp, opg_rel, denosumab_nm, exposure.rankl_factor(withdrawal, gc, r), r)
     recruitment = precursor * hill_rel(rankl, r.rank_activation_kd_rel)
+    apoptosis = exposure.oba_apoptosis_factor(withdrawal, gc, r)
     dy[OBP] = r.obp_differentiation_per_day * (commitment - differentiation)
-    dy[OBA] = r.oba_apoptosis_per_day * (differentiation - oba)
+    dy[OBA] = r.oba_apoptosis_per_day * (differentiation - apoptosis * oba)
     surviving = recruitment * bisphosphonate.osteoclast_survival_frac(y, r)
     dy[OCA] = r.oca_apoptosis_per_day * (surviving - hill_rel(oca, r.tgfb_kd_oca_rel) * oca)
     dy[PRECURSOR] = r.precursor_renewal_per_day * (1.0 - precursor) + r.precursor_use_per_day * (

@@ -29,6 +29,7 @@ import yaml
 from osteotrial import rng, yaml_strict
 from osteotrial.cohort.presets import expand_trial_population
 from osteotrial.trial.checks import check_finite, check_semantics, validate_merged
+from osteotrial.trial.exposures import arms_with_exposures, check_exposures, normalize_exposures
 from osteotrial.trial.locate import is_trial_path, repo_path, resolve_config_dir
 from osteotrial.trial.phase_units import normalize_arms
 from osteotrial.trial.schedules import ArmSpec, Schedule
@@ -343,8 +344,11 @@ def config_from_dict(
     check_finite(raw)
     raw["arms"] = normalize_arms(raw.get("arms"))  # every: 6 months -> interval_days: 182.625
     expand_trial_population(raw, config_dir)  # cohort.population.preset (cohort.presets)
+    if "exposures" in raw:
+        raw["exposures"] = normalize_exposures(raw["exposures"])
     validate_merged(raw, load_schema(config_dir))
     check_semantics(raw)
+    check_exposures(raw)
     allocation = {arm: int(n) for arm, n in sorted(raw["allocation"].items())}
     if raw.get("n_per_arm") is not None:
         allocation = {arm: int(raw["n_per_arm"]) for arm in allocation}
@@ -356,7 +360,7 @@ def config_from_dict(
         name=raw["trial"],
         seed=int(raw["seed"]),
         n_shards=int(raw["n_shards"]),
-        arms={name: ArmSpec.from_dict(name, phases) for name, phases in raw["arms"].items()},
+        arms=arms_with_exposures(raw),
         allocation=allocation,
         control_arm=raw["control_arm"],
         cohort_spec=cohort_spec,

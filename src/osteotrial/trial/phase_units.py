@@ -33,7 +33,7 @@ ALLOWED = (
     "year (1 month = 30.4375 days)"
 )
 _AMOUNT_UNIT = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(day|week|month|year)s?\s*$", re.I)
-_UNIT_AMOUNT = re.compile(r"^\s*(day|week|month|year)\s+(\d+(?:\.\d*)?|\.\d+)\s*$", re.I)
+_UNIT_AMOUNT = re.compile(r"^\s*(day|week|month|year)\s+(-?\d+(?:\.\d*)?|-?\.\d+)\s*$", re.I)
 # word field -> (day field it replaces, how it reads)
 WORD_FIELDS: dict[str, str] = {"every": "interval_days", "start": "start_day", "stop": "stop_day"}
 

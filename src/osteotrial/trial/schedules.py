@@ -69,17 +69,28 @@ class RegimenPhase:
 
 @dataclass(frozen=True)
 class ArmSpec:
-    """A named trial arm: an ordered tuple of regimen phases."""
+    """A named trial arm: an ordered tuple of regimen phases and its background exposures
+    (``trial.exposures.ExposurePhase``: menopause, androgen deprivation, ...; none by default)."""
 
     name: str
     phases: tuple[RegimenPhase, ...]
+    exposures: tuple[Any, ...] = ()
 
     @classmethod
-    def from_dict(cls, name: str, phases: Sequence[Mapping[str, Any]]) -> ArmSpec:
-        """Build an arm from its name and the list of phase mappings of the config."""
+    def from_dict(
+        cls, name: str, phases: Sequence[Mapping[str, Any]], exposures: tuple[Any, ...] = ()
+    ) -> ArmSpec:
+        """Build an arm from its name, the list of phase mappings of the config and its
+        exposure phases."""
         if len(phases) == 0:
             raise ValueError(f"arm {name!r} has no regimen phases; give at least one")
-        return cls(name=name, phases=tuple(RegimenPhase.from_dict(p) for p in phases))
+        return cls(name, tuple(RegimenPhase.from_dict(p) for p in phases), tuple(exposures))
+
+    def exposure_levels(self, dt_days: float, n_steps: int) -> FloatArray:
+        """Return the plan's exposure channels per step, (n_steps, model.exposure.N_CHANNELS)."""
+        from osteotrial.trial.exposures import levels_on_grid
+
+        return levels_on_grid(self.exposures, dt_days, n_steps)
 
     def doses_on_grid(self, drug: str, dt_days: float, n_steps: int) -> FloatArray:
         """Return the dose in mg applied at the start of each step, shape (n_steps,).

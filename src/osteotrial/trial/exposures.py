@@ -1,0 +1,194 @@
+"""Background exposures of a trial file: menopause, androgen deprivation, aromatase inhibitor,
+glucocorticoid, each with a start and a stop, for all arms or some.
+
+A trial file's top-level ``exposures`` is a list of phases like regimen phases::
+
+    exposures:
+      - {kind: androgen_deprivation, arms: all, start: month 0, for: 9 months}
+      - {kind: androgen_deprivation, arms: [intermittent], start: month 18, for: 9 months}
+      - {kind: glucocorticoid, prednisone_mg_per_day: 10, arms: all, start: day 0}
+
+``start``/``for``/``stop`` read as in regimen phases (``trial.phase_units``; or ``start_day``,
+``stop_day``); without a stop the exposure lasts to the end of the trial. A start before
+randomization (``start: month -12``: on it for a year already) leaves the part of a withdrawal
+not yet adapted to (``_on_level``). Intermittent
+exposure is several phases of one kind. ``prednisone_mg_per_day`` (prednisone-equivalent) is
+required for a glucocorticoid and refused for the other kinds. ``levels_on_grid`` turns an
+arm's phases into the plan's exposure channels per step (``model.exposure.CHANNELS``): how
+deep each withdrawal is at the middle of each step (first order towards 1 while on and back
+to 0 after, with the kind's ``ONSET_DAYS`` / ``OFFSET_DAYS``, times the adaptation of
+``model.exposure.ADAPTATION_DAYS``), the glucocorticoid dose, and
+the latest course's dose and days since its stop (the fracture risk beyond BMD fades with it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from osteotrial.model import exposure as model_exposure
+from osteotrial.model.exposure import KINDS, OFFSET_DAYS, ONSET_DAYS
+from osteotrial.trial.phase_units import normalize_phase
+from osteotrial.units import DAYS_PER_MONTH
+
+MAX_PREDNISONE_MG_PER_DAY = 1000.0  # pulse doses of methylprednisolone are about 1 g
+MAX_BEFORE_DAYS = 30 * 365.25  # an exposure may have started up to 30 years before randomization
+
+
+@dataclass(frozen=True)
+class ExposurePhase:
+    """One phase of a background exposure; days from randomization (stop inf: to the end)."""
+
+    kind: str
+    start_day: float
+    stop_day: float = math.inf
+    prednisone_mg_per_day: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"exposure.kind={self.kind!r} is not known; allowed: {KINDS}")
+        if self.start_day < -MAX_BEFORE_DAYS:
+            raise ValueError(
+                f"exposure.start_day={self.start_day}; allowed: >= -{MAX_BEFORE_DAYS:g} "
+                "(at most 30 years before randomization)"
+            )
+        if self.stop_day <= self.start_day:
+            raise ValueError(
+                f"exposure.stop_day={self.stop_day} must be greater than start_day={self.start_day}"
+            )
+        gc = self.kind == "glucocorticoid"
+        if gc and not 0.0 < self.prednisone_mg_per_day <= MAX_PREDNISONE_MG_PER_DAY:
+            raise ValueError(
+                f"exposure.prednisone_mg_per_day={self.prednisone_mg_per_day} for a "
+                f"glucocorticoid; allowed: (0, {MAX_PREDNISONE_MG_PER_DAY:g}]"
+            )
+        if not gc and self.prednisone_mg_per_day != 0.0:
+            raise ValueError(
+                f"exposure.prednisone_mg_per_day is for kind glucocorticoid only, not {self.kind}"
+            )
+
+
+def normalize_exposures(exposures: Any) -> Any:
+    """Return the ``exposures`` block with ``start``/``for``/``stop`` turned into day fields
+    (anything that is not a list of mappings as it is, for the schema to report)."""
+    if not isinstance(exposures, list):
+        return exposures
+    return [
+        normalize_phase(e, f"exposures[{i}]") if isinstance(e, Mapping) else e
+        for i, e in enumerate(exposures)
+    ]
+
+
+def applies_to(entry: Mapping[str, Any], arm: str) -> bool:
+    """Return whether an exposure entry's ``arms`` (``all`` or a list of names) holds ``arm``."""
+    arms = entry.get("arms", "all")
+    return arms == "all" or arm in arms
+
+
+def phases_of_arm(exposures: Sequence[Mapping[str, Any]] | None, arm: str) -> tuple:
+    """Return the ExposurePhase tuple of one arm from the (normalized) ``exposures`` block."""
+    return tuple(
+        ExposurePhase(
+            kind=e["kind"],
+            start_day=float(e["start_day"]),
+            stop_day=float(e.get("stop_day", math.inf)),
+            prednisone_mg_per_day=float(e.get("prednisone_mg_per_day", 0.0)),
+        )
+        for e in exposures or ()
+        if applies_to(e, arm)
+    )
+
+
+def arms_with_exposures(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the ``ArmSpec`` of every arm of a validated configuration, with its exposures."""
+    from osteotrial.trial.schedules import ArmSpec
+
+    return {
+        name: ArmSpec.from_dict(name, phases, phases_of_arm(raw.get("exposures"), name))
+        for name, phases in raw["arms"].items()
+    }
+
+
+def withdrawal_level(phases: Sequence[ExposurePhase], kind: str, t: np.ndarray) -> np.ndarray:
+    """Return the withdrawal level of ``kind`` (0..1) at days ``t``: first order towards 1
+    from each start (``ONSET_DAYS``) times the adaptation exp(-(t - start) / ADAPTATION_DAYS),
+    and first order towards 0 from each stop (``OFFSET_DAYS``)."""
+    on, off = ONSET_DAYS[kind], OFFSET_DAYS[kind]
+    level = np.zeros_like(t)
+    at_stop, last_stop = 0.0, 0.0
+    for p in sorted((p for p in phases if p.kind == kind), key=lambda p: p.start_day):
+        start_level = at_stop * math.exp(-(p.start_day - last_stop) / off) if at_stop else 0.0
+        during = (t >= p.start_day) & (t < p.stop_day)
+        level[during] = _on_level(t[during], p.start_day, start_level, on)
+        if math.isinf(p.stop_day):
+            break
+        at_stop = float(_on_level(np.array([p.stop_day]), p.start_day, start_level, on)[0])
+        last_stop = p.stop_day
+        after = t >= p.stop_day
+        level[after] = at_stop * np.exp(-(t[after] - p.stop_day) / off)
+    return level
+
+
+def _on_level(t: np.ndarray, start: float, start_level: float, on_days: float) -> np.ndarray:
+    """Return the level at days ``t`` of a phase from ``start`` that began at ``start_level``.
+
+    A phase that started before randomization (``start`` < 0) finds the patient at the
+    model's baseline steady state, which holds the part of the withdrawal already adapted to:
+    the rest, exp(-(t - start) / ADAPTATION_DAYS), sets in from day 0 at the onset rate (A).
+    """
+    rise = 1.0 - (1.0 - start_level) * np.exp(-(t - max(start, 0.0)) / on_days)
+    return rise * np.exp(-(t - start) / model_exposure.ADAPTATION_DAYS)
+
+
+def levels_on_grid(phases: Sequence[ExposurePhase], dt_days: float, n_steps: int) -> np.ndarray:
+    """Return the plan's exposure channels per step, shape (n_steps, N_CHANNELS).
+
+    Withdrawal levels and the glucocorticoid dose at the middle of each step; the latest
+    glucocorticoid course's dose and the days since its stop at the end of the step (0 while
+    taken; dose 0 before any course).
+    """
+    mid = (np.arange(n_steps) + 0.5) * dt_days
+    end = mid + 0.5 * dt_days
+    out = np.zeros((n_steps, model_exposure.N_CHANNELS))
+    for k, kind in enumerate(model_exposure.SEX_STEROID_KINDS):
+        out[:, k] = withdrawal_level(phases, kind, mid)
+    gc = sorted((p for p in phases if p.kind == "glucocorticoid"), key=lambda p: p.start_day)
+    for p in gc:
+        out[(mid >= p.start_day) & (mid < p.stop_day), model_exposure.GC_MG] = (
+            p.prednisone_mg_per_day
+        )
+        since = mid >= p.start_day  # a later course overwrites an earlier one
+        out[since, model_exposure.GC_LAST_MG] = p.prednisone_mg_per_day
+        out[since, model_exposure.GC_DAYS_OFF] = np.maximum(end[since] - p.stop_day, 0.0)
+    return out
+
+
+def check_exposures(merged: Mapping[str, Any]) -> None:
+    """Refuse exposures naming unknown arms, starting after the trial or overlapping one of
+    the same kind in an arm (ValueError naming the field and what is allowed)."""
+    exposures = merged.get("exposures") or []
+    arms = sorted(merged["arms"])
+    duration = float(merged["schedule"]["duration_months"]) * DAYS_PER_MONTH
+    for i, e in enumerate(exposures):
+        names = e.get("arms", "all")
+        unknown = [] if names == "all" else [a for a in names if a not in arms]
+        if unknown:
+            raise ValueError(f"exposures[{i}].arms names {unknown}; allowed: 'all' or {arms}")
+        if e["start_day"] >= duration:
+            raise ValueError(
+                f"exposures[{i}].start_day={e['start_day']} is at or after the end of the trial "
+                f"({duration:g} days); allowed: start_day < {duration:g}"
+            )
+    for arm in arms:
+        phases = sorted(phases_of_arm(exposures, arm), key=lambda p: (p.kind, p.start_day))
+        for a, b in zip(phases, phases[1:], strict=False):
+            if a.kind == b.kind and b.start_day < a.stop_day:
+                raise ValueError(
+                    f"exposures: two {a.kind} phases of arm {arm!r} overlap (one from day "
+                    f"{a.start_day:g} to {a.stop_day:g}, one from day {b.start_day:g}); "
+                    "allowed: phases of one kind one after the other"
+                )
