@@ -40,6 +40,16 @@ import polars as pl
 
 from osteotrial.calibration import draws
 from osteotrial.calibration import estimates as est
+from osteotrial.calibration.block_rows import (  # noqa: F401 (COLUMNS, SCHEMA: the table's API)
+    COLUMNS,
+    NAN,
+    SCHEMA,
+    band_row,
+    missed,
+    row,
+    strength_rows,
+    untreated_rows,
+)
 from osteotrial.calibration.targets import (
     MARKER_TOL_PCT,
     NOT_ROWS,
@@ -52,59 +62,7 @@ from osteotrial.calibration.targets import (
 )
 from osteotrial.units import DAYS_PER_MONTH
 
-COLUMNS = ("kind", "arm", "measure", "month", "target", "tol", "emulated",
-           "ci_low", "ci_high", "expected", "expected_low", "expected_high",
-           "within")  # fmt: skip
-
-SCHEMA = dict(zip(COLUMNS, [pl.String] * 3 + [pl.Float64] * 9 + [pl.Boolean], strict=True))
-
-NAN = float("nan")
-# The companion arm of a trial file that reads the untreated loss on a background exposure
-# (``untreated_bmd_pct_change...`` sections: androgen deprivation from randomization, no drug).
-UNTREATED_ARM = "untreated"
-
 RATIO_COLUMNS = est.RATIO_COLUMNS  # (estimate, CI low, CI high) columns per ratio measure
-
-
-def _row(
-    kind: str,
-    arm: str,
-    measure: str,
-    month: float,
-    target: float,
-    tol: float | None,
-    emulated: float,
-    low: float,
-    high: float,
-    within: bool,
-    expected: est.Estimate = est.MISSING,
-) -> dict[str, Any]:
-    values = (
-        kind,
-        arm,
-        measure,
-        float(month),
-        float(target),
-        NAN if tol is None else float(tol),
-        float(emulated),
-        float(low),
-        float(high),
-        *(float(x) for x in expected),
-        bool(within),
-    )
-    return dict(zip(COLUMNS, values, strict=True))
-
-
-def _band_row(kind: str, arm: str, site: str, month: float, low: float, high: float, x):
-    """A row whose target is the band [low, high] (target its middle, tol its half-width);
-    ``x`` is the emulated ``estimates.Estimate``."""
-    mid, half = (low + high) / 2, (high - low) / 2
-    return _row(kind, arm, site, month, mid, half, *x, low <= x.value <= high)
-
-
-def _missed(kind: str, arm: str, measure: str, month: float, target: float, tol: Any) -> dict:
-    """Return the row of a target the trial's tables cannot give: emulated NaN, not within."""
-    return _row(kind, arm, measure, month, target, tol, NAN, NAN, NAN, False)
 
 
 _pick = est.pick
@@ -117,12 +75,12 @@ def bmd_rows(targets: Mapping[str, Any], bmd: pl.DataFrame) -> list[dict[str, An
         got = _pick(bmd, arm=t["arm"], site=t["site"], month=float(t["month"]))
         if got is None:
             rows.append(
-                _missed("bmd_pct_change", t["arm"], t["site"], t["month"], t["value"], t["tol"])
+                missed("bmd_pct_change", t["arm"], t["site"], t["month"], t["value"], t["tol"])
             )
             continue
         diff = abs(got["mean_pct_change"] - t["value"])
         rows.append(
-            _row(
+            row(
                 "bmd_pct_change",
                 t["arm"],
                 t["site"],
@@ -157,7 +115,7 @@ def incidence_rows(
         got = _pick(fractures, **where, month=float(t["month"]))
         if got is None:
             kind = "fracture_incidence"
-            rows.append(_missed(kind, t["arm"], t["endpoint"], t["month"], t["value"], None))
+            rows.append(missed(kind, t["arm"], t["endpoint"], t["month"], t["value"], None))
             continue
         mean = _expected(
             expected, "fractures", **where, time=float(t["month"]), statistic="incidence_frac"
@@ -167,7 +125,7 @@ def incidence_rows(
         emulated = est.of_row(got, "incidence_frac", "ci_low_frac", "ci_high_frac")
         inside = draw.low <= t["value"] <= draw.high
         key = (t["arm"], t["endpoint"], t["month"], t["value"], None)
-        rows.append(_row("fracture_incidence", *key, *emulated, inside, draw))
+        rows.append(row("fracture_incidence", *key, *emulated, inside, draw))
     return rows
 
 
@@ -185,7 +143,7 @@ def reduction_rows(
         got = _pick(comparisons, endpoint=t["endpoint"], month=float(t["month"]))
         if got is None:
             kind = "relative_risk_reduction"
-            rows.append(_missed(kind, "", t["endpoint"], t["month"], t["value"], None))
+            rows.append(missed(kind, "", t["endpoint"], t["month"], t["value"], None))
             continue
         # like for like: a published hazard ratio against the emulated Cox hazard ratio
         measure = ratio_measure(targets, t["endpoint"])
@@ -204,7 +162,7 @@ def reduction_rows(
             draw = est.Estimate(1 - r.value, 1 - r.high, 1 - r.low)
         inside = draw.low <= t["value"] <= draw.high
         key = (arm, t["endpoint"], t["month"], t["value"], None)
-        rows.append(_row("relative_risk_reduction", *key, *emulated, inside, draw))
+        rows.append(row("relative_risk_reduction", *key, *emulated, inside, draw))
     return rows
 
 
@@ -223,7 +181,7 @@ def marker_rows(
             else est.marker_ratio(markers, marker, day, treated, control)
         )
         rows.append(
-            _row(
+            row(
                 "marker_vs_placebo_pct",
                 treated or "",
                 f"{marker} {key}",
@@ -257,7 +215,7 @@ def placebo_difference_rows(
             day = month * DAYS_PER_MONTH
             got = est.marker_ratio(tables["markers"], first, day, "denosumab", "placebo")
         within = abs(got.value - t["value"]) <= t["tol"]
-        rows.append(_row(section, "denosumab", measure, month, t["value"], t["tol"], *got, within))
+        rows.append(row(section, "denosumab", measure, month, t["value"], t["tol"], *got, within))
     return rows
 
 
@@ -273,9 +231,7 @@ def ctx_of_baseline_rows(
         value, low, high = (100.0 + x for x in got)
         within = abs(value - t["value"]) <= t["tol"]
         target = (t["value"], t["tol"], value, low, high, within)
-        rows.append(
-            _row("ctx_pct_of_baseline", t["arm"], "CTX", t["day"] / DAYS_PER_MONTH, *target)
-        )
+        rows.append(row("ctx_pct_of_baseline", t["arm"], "CTX", t["day"] / DAYS_PER_MONTH, *target))
     return rows
 
 
@@ -290,7 +246,7 @@ def after_stopping_rows(
         got = est.after_stopping_estimate(measure, month, tables)
         tol = bound if rule == "within" else None
         rows.append(
-            _row(
+            row(
                 "after_stopping",
                 "denosumab",
                 f"{measure} {rule} {bound:g}: {t['what']}",
@@ -320,12 +276,12 @@ def range_rows(block: Mapping[str, Any], bmd: pl.DataFrame, month: float) -> lis
                 x = est.bmd_mean(bmd, "placebo", psite, month)
                 ok = abs(x.value - value) <= RANGE_PLACEBO_TOL
                 args = ("placebo", psite, month, value, RANGE_PLACEBO_TOL, *x, ok)
-                rows.append(_row("bmd_range", *args))
+                rows.append(row("bmd_range", *args))
             continue
         low, high = entry["low"], entry["high"]
         for arm in arms or [""]:
             x = est.bmd_mean(bmd, arm, site, month)
-            rows.append(_band_row("bmd_range", arm, site, month, low, high, x))
+            rows.append(band_row("bmd_range", arm, site, month, low, high, x))
     return rows
 
 
@@ -338,55 +294,7 @@ def sd_rows(entries: list[Mapping[str, Any]], bmd: pl.DataFrame) -> list[dict]:
         got = _pick(bmd, arm=e["arm"], site=e["site"], month=float(e["month"]))
         sd = None if got is None else est.num(got["sd_pct_change"])
         x = est.MISSING if got is None else est.sd_interval(sd, got["n_patients"])
-        rows.append(_band_row("bmd_sd", e["arm"], e["site"], e["month"], e["low"], e["high"], x))
-    return rows
-
-
-STRENGTH_SITES = {"hip": "TH", "spine": "LS"}  # where the strength index is read (strength.py)
-
-
-def strength_rows(entries: list[Mapping[str, Any]], structure: pl.DataFrame | None) -> list[dict]:
-    """Return rows of a ``strength_pct_change`` section (bone_strength, Keaveny 2014): the mean
-    percent change of the strength index (``structure`` table, hip at TH, spine at LS) within
-    ``tol`` of the published value."""
-    rows = []
-    for e in entries:
-        site, month = STRENGTH_SITES[e["site"]], float(e["month"])
-        got = None
-        if structure is not None:
-            got = _pick(
-                structure, arm=e["arm"], site=site, measure="strength_pct_change", month=month
-            )
-        if got is None:
-            rows.append(_missed("strength_pct_change", e["arm"], site, month, e["value"], e["tol"]))
-            continue
-        within = abs(got["mean"] - e["value"]) <= e["tol"]
-        x = (got["mean"], got["ci_low"], got["ci_high"])
-        rows.append(
-            _row("strength_pct_change", e["arm"], site, month, e["value"], e["tol"], *x, within)
-        )
-    return rows
-
-
-def untreated_rows(section: str, content: list, bmd: pl.DataFrame, control: str) -> list[dict]:
-    """Return rows of an ``untreated_bmd_pct_change...`` section (loss on a background exposure
-    without a bone drug; its entries name no arm): read from the arm ``UNTREATED_ARM`` where
-    the trial has one (a companion arm: androgen deprivation from randomization), else from the
-    control arm (placebo on an aromatase inhibitor)."""
-    arms = set(bmd["arm"].to_list()) if bmd.height else set()
-    arm = UNTREATED_ARM if UNTREATED_ARM in arms else control
-    rows = []
-    for t in content:
-        got = _pick(bmd, arm=arm, site=t["site"], month=float(t["month"]))
-        label = f"{arm} ({t['drug']})" if "drug" in t else arm
-        if got is None:
-            rows.append(_missed(section, label, t["site"], t["month"], t["value"], t["tol"]))
-            continue
-        value = got["mean_pct_change"]
-        rows.append(
-            _row(section, label, t["site"], t["month"], t["value"], t["tol"], value,
-                 got["ci_low_pct"], got["ci_high_pct"], abs(value - t["value"]) <= t["tol"])
-        )  # fmt: skip
+        rows.append(band_row("bmd_sd", e["arm"], e["site"], e["month"], e["low"], e["high"], x))
     return rows
 
 
@@ -408,7 +316,7 @@ def not_emulated_rows(section: str, content: Any) -> list[dict[str, Any]]:
         target = float(value) if isinstance(value, (int, float)) else NAN
         month = float(entry.get("month", NAN))
         rows.append(
-            _missed(section, str(entry.get("arm", "")), measure, month, target, entry.get("tol"))
+            missed(section, str(entry.get("arm", "")), measure, month, target, entry.get("tol"))
         )
     return rows
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
+from osteotrial.model.treatment_params import BisphosphonateParams, ExposureParams
+from osteotrial.validation import check_positive_fields as _check_positive
 from osteotrial.validation import reject_unknown_keys
 
 T = TypeVar("T")
@@ -19,20 +21,6 @@ T = TypeVar("T")
 def _build(cls: type[T], values: Mapping[str, Any], where: str) -> T:
     reject_unknown_keys(cls, values, where)
     return cls(**values)
-
-
-def _check_positive(
-    obj: object, where: str, allow_zero: tuple[str, ...] = (), skip: tuple[str, ...] = ()
-) -> None:
-    for f in fields(obj):  # type: ignore[arg-type]
-        value = getattr(obj, f.name)
-        if not isinstance(value, int | float) or isinstance(value, bool) or f.name in skip:
-            continue
-        if f.name in allow_zero:
-            if value < 0:
-                raise ValueError(f"{where}.{f.name}={value} must be >= 0")
-        elif value <= 0:
-            raise ValueError(f"{where}.{f.name}={value} must be > 0")
 
 
 @dataclass(frozen=True)
@@ -328,71 +316,6 @@ class MenParams:
             raise ValueError(
                 "men.activation_early_postmenopause_frac x men.activation_rel must be <= 1"
             )
-
-
-@dataclass(frozen=True)
-class BisphosphonateParams:
-    """Bisphosphonate PK-PD (model.bisphosphonate): class rates, then per drug its oral
-    bioavailability, urinary share at ``reference_crcl_ml_min`` and potency per mg on the bone
-    surface relative to alendronate. Copied into the remodeling record, names prefixed bp_."""
-
-    reference_crcl_ml_min: float
-    surface_resorption_per_day: float
-    surface_burial_per_day: float
-    buried_release_per_year: float
-    apoptosis_max_rel: float
-    surface_ec50_mg: float
-    alendronate_bioavailability_frac: float
-    alendronate_urine_frac: float
-    alendronate_potency_rel: float
-    risedronate_bioavailability_frac: float
-    risedronate_urine_frac: float
-    risedronate_potency_rel: float
-    zoledronic_acid_bioavailability_frac: float
-    zoledronic_acid_urine_frac: float
-    zoledronic_acid_potency_rel: float
-
-    def __post_init__(self) -> None:
-        _check_positive(self, "bisphosphonate")
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if (f.name.endswith("_frac")) and not value <= 1.0:
-                raise ValueError(f"bisphosphonate.{f.name}={value} must be in (0, 1]")
-
-
-@dataclass(frozen=True)
-class ExposureParams:
-    """Background exposures (model.exposure: equations; config/model.yaml: values, sources):
-    withdrawal depths, glucocorticoid effects, van Staa 2000 fracture relative rates."""
-
-    menopause_rankl_rise_frac: float
-    androgen_deprivation_rankl_rise_frac: float
-    aromatase_inhibitor_rankl_rise_frac: float
-    sex_steroid_oba_apoptosis_gain: float
-    glucocorticoid_half_effect_mg_per_day: float
-    glucocorticoid_hill: float
-    glucocorticoid_oba_apoptosis_gain: float
-    glucocorticoid_differentiation_fall_frac: float
-    glucocorticoid_sclerostin_rise_frac: float
-    glucocorticoid_opg_fall_frac: float
-    glucocorticoid_rankl_rise_frac: float
-    gc_vertebral_rr_low: float
-    gc_vertebral_rr_medium: float
-    gc_vertebral_rr_high: float
-    gc_hip_rr_low: float
-    gc_hip_rr_medium: float
-    gc_hip_rr_high: float
-    gc_nonvertebral_rr_low: float
-    gc_nonvertebral_rr_medium: float
-    gc_nonvertebral_rr_high: float
-    gc_fracture_offset_days: float
-
-    def __post_init__(self) -> None:
-        zero_ok = tuple(f.name for f in fields(self) if not f.name.startswith(("gc_", "gluco")))
-        _check_positive(self, "model.exposure", allow_zero=zero_ok)
-        for name in ("glucocorticoid_differentiation_fall_frac", "glucocorticoid_opg_fall_frac"):
-            if getattr(self, name) >= 1.0:
-                raise ValueError(f"model.exposure.{name}={getattr(self, name)} must be < 1")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,75 @@
+"""Parameters of what a patient may be under besides the two antibodies: the bisphosphonates
+(``model.bisphosphonate``) and the background exposures (``model.exposure``); blocks
+``bisphosphonate`` and ``exposure`` of ``config/model.yaml`` (values and sources there).
+``model.params.ModelParams`` holds one of each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from osteotrial.validation import check_positive_fields as _check_positive
+
+
+@dataclass(frozen=True)
+class BisphosphonateParams:
+    """Bisphosphonate PK-PD (model.bisphosphonate): class rates, then per drug its oral
+    bioavailability, urinary share at ``reference_crcl_ml_min`` and potency per mg on the bone
+    surface relative to alendronate. Copied into the remodeling record, names prefixed bp_."""
+
+    reference_crcl_ml_min: float
+    surface_resorption_per_day: float
+    surface_burial_per_day: float
+    buried_release_per_year: float
+    apoptosis_max_rel: float
+    surface_ec50_mg: float
+    alendronate_bioavailability_frac: float
+    alendronate_urine_frac: float
+    alendronate_potency_rel: float
+    risedronate_bioavailability_frac: float
+    risedronate_urine_frac: float
+    risedronate_potency_rel: float
+    zoledronic_acid_bioavailability_frac: float
+    zoledronic_acid_urine_frac: float
+    zoledronic_acid_potency_rel: float
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "bisphosphonate")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if (f.name.endswith("_frac")) and not value <= 1.0:
+                raise ValueError(f"bisphosphonate.{f.name}={value} must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class ExposureParams:
+    """Background exposures (model.exposure: equations; config/model.yaml: values, sources):
+    withdrawal depths, glucocorticoid effects, van Staa 2000 fracture relative rates."""
+
+    menopause_rankl_rise_frac: float
+    androgen_deprivation_rankl_rise_frac: float
+    aromatase_inhibitor_rankl_rise_frac: float
+    sex_steroid_oba_apoptosis_gain: float
+    glucocorticoid_half_effect_mg_per_day: float
+    glucocorticoid_hill: float
+    glucocorticoid_oba_apoptosis_gain: float
+    glucocorticoid_differentiation_fall_frac: float
+    glucocorticoid_sclerostin_rise_frac: float
+    glucocorticoid_opg_fall_frac: float
+    glucocorticoid_rankl_rise_frac: float
+    gc_vertebral_rr_low: float
+    gc_vertebral_rr_medium: float
+    gc_vertebral_rr_high: float
+    gc_hip_rr_low: float
+    gc_hip_rr_medium: float
+    gc_hip_rr_high: float
+    gc_nonvertebral_rr_low: float
+    gc_nonvertebral_rr_medium: float
+    gc_nonvertebral_rr_high: float
+    gc_fracture_offset_days: float
+
+    def __post_init__(self) -> None:
+        zero_ok = tuple(f.name for f in fields(self) if not f.name.startswith(("gc_", "gluco")))
+        _check_positive(self, "model.exposure", allow_zero=zero_ok)
+        for name in ("glucocorticoid_differentiation_fall_frac", "glucocorticoid_opg_fall_frac"):
+            if getattr(self, name) >= 1.0:
+                raise ValueError(f"model.exposure.{name}={getattr(self, name)} must be < 1")
