@@ -23,7 +23,7 @@ from osteotrial.cohort.population import (
     raw_candidate_draws,
 )
 from osteotrial.engine.reference import reference_bone
-from osteotrial.model import exposure, fracture, remodeling
+from osteotrial.model import bone, exposure, fracture, remodeling
 from osteotrial.model.records import pack_model
 from osteotrial.trial.config import load_config
 from osteotrial.units import DAYS_PER_MONTH, DAYS_PER_YEAR
@@ -37,7 +37,8 @@ def records(params):
 def space_rate(records, oba: float, oca: float, space: float, theta: float | None = None) -> float:
     """Return d(remodeling space)/dt of model.remodeling.cell_rhs for given cell pools, with
     the refill exponent theta of the records (or ``theta``)."""
-    y = np.ones(remodeling.N_CELL_STATES)
+    y = np.zeros(bone.N_BONE_STATES)  # the whole bone state: cell_rhs reads the drug slots too
+    y[: remodeling.N_CELL_STATES] = 1.0
     y[remodeling.TOLERANCE] = 0.0
     y[remodeling.OBA], y[remodeling.OCA], y[remodeling.REMODELING_SPACE] = oba, oca, space
     dy = np.empty_like(y)
