@@ -10,10 +10,10 @@ config/trials/*.yaml (``remodeling.remodeling_targets`` and ``fracture.fracture_
 their terms, each with where it comes from).
 
 Run ``python -m osteotrial.calibration.calibrate --stage remodeling --write``
-(or ``fracture``; or ``bisphosphonate``: ``calibration.bisphosphonate``, the drug class's one
-open value with every other block fixed; or ``exposure``: the background-exposure block alone,
-``calibration.exposure``); with --write the fitted values are written into config/model.yaml
-in place (comments kept).
+(or ``fracture``; or ``exposure``: the background-exposure block alone,
+``calibration.exposure``; the bisphosphonate and men's stages have their own commands,
+``python -m osteotrial.calibration.bisphosphonate`` and ``... .men``); with --write the fitted
+values are written into config/model.yaml in place (comments kept).
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--stage",
-        choices=("remodeling", "fracture", "bisphosphonate", "exposure"),
+        choices=("remodeling", "fracture", "exposure"),
         required=True,
     )
     parser.add_argument("--model", default="config/model.yaml")
@@ -193,13 +193,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         from osteotrial.calibration.remodeling import REMODELING_FIT, remodeling_residuals
 
         names, residuals = REMODELING_FIT, remodeling_residuals
-    elif args.stage == "bisphosphonate":
-        from osteotrial.calibration.bisphosphonate import (
-            BISPHOSPHONATE_FIT,
-            bisphosphonate_residuals,
-        )
-
-        names, residuals = BISPHOSPHONATE_FIT, bisphosphonate_residuals
     elif args.stage == "exposure":  # only the exposure block; every shared value fixed
         from osteotrial.calibration.exposure import EXPOSURE_FIT, exposure_residuals
 

@@ -23,6 +23,7 @@ from osteotrial.model.fracture import static_log_risk
 from osteotrial.model.params import ModelParams
 from osteotrial.model.records import DRUGS, FRACTURE_TYPES, SITES, ParameterTable, pack_table
 from osteotrial.model.sex import params_for_sex
+from osteotrial.trial.exposures import levels_on_grid
 from osteotrial.trial.schedules import ArmSpec, Schedule
 
 MAX_THRESHOLDS = max(MAX_EVENTS.values())
@@ -214,7 +215,7 @@ def plan_of(arm: ArmSpec, schedule: Schedule, record_pk: bool) -> Plan:
         bisphosphonate_doses_mg=_f64(
             [arm.doses_on_grid(d, dt, n_steps) for d in bisphosphonate.DRUGS]
         ),
-        exposure=_f64(arm.exposure_levels(dt, n_steps)),
+        exposure=_f64(levels_on_grid(arm.exposures, dt, n_steps)),
     )
 
 

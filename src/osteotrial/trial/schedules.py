@@ -86,12 +86,6 @@ class ArmSpec:
             raise ValueError(f"arm {name!r} has no regimen phases; give at least one")
         return cls(name, tuple(RegimenPhase.from_dict(p) for p in phases), tuple(exposures))
 
-    def exposure_levels(self, dt_days: float, n_steps: int) -> FloatArray:
-        """Return the plan's exposure channels per step, (n_steps, model.exposure.N_CHANNELS)."""
-        from osteotrial.trial.exposures import levels_on_grid
-
-        return levels_on_grid(self.exposures, dt_days, n_steps)
-
     def doses_on_grid(self, drug: str, dt_days: float, n_steps: int) -> FloatArray:
         """Return the dose in mg applied at the start of each step, shape (n_steps,).
 
