@@ -37,6 +37,7 @@ from osteotrial.units import DAYS_PER_MONTH
 EXPOSURE_FIT: list[tuple[str, str]] = [
     ("exposure", "androgen_deprivation_rankl_rise_frac"),
     ("exposure", "aromatase_inhibitor_rankl_rise_frac"),
+    ("exposure", "sex_steroid_cortical_activation_gain"),
     ("exposure", "glucocorticoid_half_effect_mg_per_day"),
     ("exposure", "glucocorticoid_hill"),
     ("exposure", "glucocorticoid_oba_apoptosis_gain"),
