@@ -224,7 +224,7 @@ def test_fixed_step_engine_follows_the_lsoda_reference_under_exposures(params):
     reference = reference_bmd_rel(patient, arm, params, schedule)
     for j, site in enumerate(("LS", "TH", "FN")):
         fixed = kernel.bmd_g_cm2(site)[:, 0] / kernel.bmd_g_cm2(site)[0, 0]
-        assert abs(fixed[-1] - 1.0) > 0.005  # the exposures moved BMD: the check can fail
+        assert np.abs(fixed - 1.0).max() > 0.005  # the exposures moved BMD: the check can fail
         np.testing.assert_allclose(fixed, reference[j, :, 0], rtol=1e-3, err_msg=site)
 
 
