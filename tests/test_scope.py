@@ -241,6 +241,14 @@ def test_readme_states_coverage_and_each_known_bias():
     assert f"romosozumab {romo.dose_mg[1]:g} mg monthly for {romo.treatment_months:g}" in readme
     for bias in KNOWN_BIASES:
         assert bias.text in readme, bias.text
+    adt, ai, gc = (scope.exposures[k] for k in ("androgen_deprivation", "aromatase_inhibitor",
+                                                "glucocorticoid"))  # fmt: skip
+    assert adt.sex == ("male",) and ai.sex == ("female",)
+    assert f"androgen deprivation in men for up to {adt.months:g} months" in readme
+    assert f"aromatase inhibitor in women for up to {ai.months:g} months" in readme
+    low, high = gc.prednisone_mg_per_day
+    days = round(gc.months * 30.4375)
+    assert f"glucocorticoids at {low:g}-{high:g} mg/day in courses of {days} days" in readme
 
 
 def test_a_mixed_cohort_table_runs_through_the_workflow_jobs(tmp_path):
