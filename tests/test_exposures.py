@@ -10,6 +10,7 @@ only while taken and shortly after.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -223,5 +224,43 @@ def test_fixed_step_engine_follows_the_lsoda_reference_under_exposures(params):
     reference = reference_bmd_rel(patient, arm, params, schedule)
     for j, site in enumerate(("LS", "TH", "FN")):
         fixed = kernel.bmd_g_cm2(site)[:, 0] / kernel.bmd_g_cm2(site)[0, 0]
-        assert abs(fixed[-1] - 1.0) > 0.005  # the exposures moved BMD: the check can fail
+        assert np.abs(fixed - 1.0).max() > 0.005  # the exposures moved BMD: the check can fail
         np.testing.assert_allclose(fixed, reference[j, :, 0], rtol=1e-3, err_msg=site)
+
+
+def _with_gain(params, gain: float):
+    """Return ``params`` with the cortical activation gain of a withdrawal set to ``gain``."""
+    expo = dataclasses.replace(params.exposure, sex_steroid_cortical_activation_gain=gain)
+    return dataclasses.replace(params, exposure=expo)
+
+
+def test_a_withdrawal_raises_cortical_remodeling_and_loses_the_hip_more(params):
+    """Two years of an aromatase inhibitor: the cortical lever adds loss at the mostly cortical
+    hip more than at the mostly trabecular spine, so the spine-to-hip ratio of the loss falls
+    (the targets ask LS -4.0, TH -3.6); the factor is 1 without a withdrawal and capped at
+    full estradiol deficiency."""
+    assert params.exposure.sex_steroid_cortical_activation_gain > 0.5
+    arm = _arm(ExposurePhase("aromatase_inhibitor", 0.0), days=2 * YEAR + 1)
+    loss = {}
+    for gain in (0.0, params.exposure.sex_steroid_cortical_activation_gain):
+        run = _run(_with_gain(params, gain), arm, 2 * YEAR + 1, marker_days=(2 * YEAR,))
+        ls, th = (run.bmd_g_cm2(s)[-1, 0] / run.bmd_g_cm2(s)[0, 0] - 1.0 for s in ("LS", "TH"))
+        loss[gain] = (ls, th)
+    (ls0, th0), (ls1, th1) = loss.values()
+    assert th1 < th0 - 0.004 and ls1 < ls0  # the hip loses at least 0.4 points more
+    assert th1 / ls1 > th0 / ls0 + 0.03  # the hip's share of the loss rises
+    r = pack_model(params).remodeling[0]
+    gain = params.exposure.sex_steroid_cortical_activation_gain
+    none, full = np.zeros(exposure.N_CHANNELS), np.zeros(exposure.N_CHANNELS)
+    full[exposure.ANDROGEN_DEPRIVATION] = full[exposure.AROMATASE_INHIBITOR] = 1.0
+    assert exposure.cortical_activation_factor(none, r) == 1.0
+    assert exposure.cortical_activation_factor(full, r) == pytest.approx(1.0 + gain)
+
+
+def test_the_cortical_lever_leaves_a_run_without_exposures_identical(params):
+    """FRAME's and FREEDOM's women carry their menopause as a population, not an exposure:
+    with no withdrawal the cortical gain changes nothing, to the last bit."""
+    arm = ArmSpec("d", (RegimenPhase("denosumab", 60.0, 182.625, 0.0, 400.0),), ())
+    runs = [_run(_with_gain(params, g), arm, 400.0, marker_days=(365,)) for g in (0.0, 5.0)]
+    for site in ("LS", "TH", "FN"):
+        np.testing.assert_array_equal(runs[0].bmd_g_cm2(site), runs[1].bmd_g_cm2(site))

@@ -27,6 +27,7 @@ from osteotrial.trial.scope_check import (
     SCOPE_KEY,
     OutsideCalibrationWarning,
     check_cohort,
+    check_exposures,
     check_scope,
     read_scope_metadata,
     scope_metadata,
@@ -240,6 +241,14 @@ def test_readme_states_coverage_and_each_known_bias():
     assert f"romosozumab {romo.dose_mg[1]:g} mg monthly for {romo.treatment_months:g}" in readme
     for bias in KNOWN_BIASES:
         assert bias.text in readme, bias.text
+    adt, ai, gc = (scope.exposures[k] for k in ("androgen_deprivation", "aromatase_inhibitor",
+                                                "glucocorticoid"))  # fmt: skip
+    assert adt.sex == ("male",) and ai.sex == ("female",)
+    assert f"androgen deprivation in men for up to {adt.months:g} months" in readme
+    assert f"aromatase inhibitor in women for up to {ai.months:g} months" in readme
+    low, high = gc.prednisone_mg_per_day
+    days = round(gc.months * 30.4375)
+    assert f"glucocorticoids at {low:g}-{high:g} mg/day in courses of {days} days" in readme
 
 
 def test_a_mixed_cohort_table_runs_through_the_workflow_jobs(tmp_path):
@@ -284,3 +293,76 @@ def test_sex_outside_every_calibrated_population_still_warns():
     (warning,) = check_cohort_sex(cohort, women_only)
     assert warning.field == "cohort.sex" and "2 of 3 patients are male" in warning.message
     assert check_cohort_sex(cohort, scope) == []
+
+
+def _with(kind: str, months: int | None = None, mg: float | None = None) -> dict:
+    """Return trial-file overrides giving every arm an exposure from month 0."""
+    entry = {"kind": kind, "arms": "all", "start": "month 0"}
+    if months is not None:
+        entry["for"] = f"{months} months"
+    if mg is not None:
+        entry["prednisone_mg_per_day"] = mg
+    return {"exposures": [entry]}
+
+
+def test_scope_states_each_calibrated_exposure_from_its_trials():
+    exposures = calibrated_scope().exposures
+    adt, ai, gc = (exposures[k] for k in ("androgen_deprivation", "aromatase_inhibitor",
+                                          "glucocorticoid"))  # fmt: skip
+    # HALT's men were on androgen deprivation from 6 years before its 36 months
+    assert adt.sex == ("male",) and adt.months == 108.0 and adt.prednisone_mg_per_day is None
+    assert ai.sex == ("female",) and ai.months == 24.0
+    doses = read_targets()["trials"]["glucocorticoid"]["remodeling_inputs"][0]["dose_mg_per_day"]
+    low, high = gc.prednisone_mg_per_day
+    assert low <= min(doses) and high >= max(doses) and gc.months >= 14 / 30.4375
+    assert "menopause" not in exposures  # a trial's menopause is its population, no exposure
+    assert set(calibrated_scope().to_dict()["exposures"]) == set(exposures)
+
+
+EXPOSURE_OUTSIDE = {
+    "ADT in women": ("freedom", _with("androgen_deprivation", 12),
+                     "exposures.androgen_deprivation.sex", "female", ["male"]),
+    "AI in men": ("men_denosumab", _with("aromatase_inhibitor", 12),
+                  "exposures.aromatase_inhibitor.sex", "male", ["female"]),
+    "uncalibrated kind": ("freedom", _with("menopause", 12), "exposures.menopause", "menopause",
+                          ["androgen_deprivation", "aromatase_inhibitor", "glucocorticoid"]),
+    "AI longer": ("freedom", _with("aromatase_inhibitor"),
+                  "arms.denosumab.exposures.aromatase_inhibitor", 36.0, [0.0, 24.0]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(EXPOSURE_OUTSIDE))
+def test_an_exposure_outside_the_calibrated_ones_warns(case):
+    trial, overrides, field, value, calibrated = EXPOSURE_OUTSIDE[case]
+    found = check_scope(load_config(trial, overrides))
+    assert (field, value, calibrated) in [(w.field, w.value, w.calibrated) for w in found]
+    assert all(w.field.startswith(("exposures.", "arms.")) for w in found)
+
+
+def test_prednisone_far_above_the_calibrated_doses_names_dose_and_range():
+    found = check_scope(load_config("freedom", _with("glucocorticoid", mg=200.0)))
+    doses = {w.field: w for w in found if w.field.endswith("prednisone_mg_per_day")}
+    assert sorted(doses) == [f"arms.{arm}.exposures[0].prednisone_mg_per_day"
+                             for arm in ("denosumab", "placebo")]  # fmt: skip
+    w = doses["arms.placebo.exposures[0].prednisone_mg_per_day"]
+    assert w.value == 200.0 and w.calibrated[1] < 200.0 and "mg/day" in w.message
+    # 36 months of glucocorticoids: longer than anything calibrated
+    assert any(w.field == "arms.placebo.exposures.glucocorticoid" for w in found)
+
+
+def test_a_calibrated_exposure_gives_no_warning():
+    # an aromatase inhibitor for a year in FREEDOM's women: sex, kind and time calibrated
+    assert check_scope(load_config("freedom", _with("aromatase_inhibitor", 12))) == []
+    # androgen deprivation in ADAMO's men for two years
+    assert check_scope(load_config("men_denosumab", _with("androgen_deprivation", 12))) == []
+
+
+def test_the_sampled_cohorts_sexes_decide_an_exposures_sex_warning():
+    config = load_config("freedom", _with("aromatase_inhibitor", 12))
+    scope = calibrated_scope()
+    mixed = SimpleNamespace(sex=np.array(["female", "male", "female"]), n_patients=3)
+    women = SimpleNamespace(sex=np.array(["female", "female"]), n_patients=2)
+    assert [w.field for w in check_exposures(config, scope, mixed)] == [
+        "exposures.aromatase_inhibitor.sex"
+    ]
+    assert check_exposures(config, scope, women) == []

@@ -101,6 +101,7 @@ MEANING = {
     "androgen_deprivation_rankl_rise_frac": "depth of androgen deprivation (as menopause)",
     "aromatase_inhibitor_rankl_rise_frac": "depth of aromatase inhibition (as menopause)",
     "sex_steroid_oba_apoptosis_gain": "active-osteoblast apoptosis x (1 + gain x withdrawal)",
+    "sex_steroid_cortical_activation_gain": "cortical remodeling x (1 + gain x withdrawal level)",
     "glucocorticoid_half_effect_mg_per_day": "prednisone dose of half the glucocorticoid effect",
     "glucocorticoid_hill": "Hill exponent of the glucocorticoid effect g in the dose",
     "glucocorticoid_oba_apoptosis_gain": "active-osteoblast apoptosis x (1 + gain x g)",

@@ -108,6 +108,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     # stage exposure (calibration.exposure)
     "androgen_deprivation_rankl_rise_frac": (0.01, 10.0),
     "aromatase_inhibitor_rankl_rise_frac": (0.01, 10.0),
+    "sex_steroid_cortical_activation_gain": (0.01, 10.0),
     "glucocorticoid_half_effect_mg_per_day": (1.0, 300.0),
     "glucocorticoid_hill": (0.5, 6.0),
     "glucocorticoid_oba_apoptosis_gain": (0.01, 20.0),

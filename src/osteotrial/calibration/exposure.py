@@ -37,6 +37,7 @@ from osteotrial.units import DAYS_PER_MONTH
 EXPOSURE_FIT: list[tuple[str, str]] = [
     ("exposure", "androgen_deprivation_rankl_rise_frac"),
     ("exposure", "aromatase_inhibitor_rankl_rise_frac"),
+    ("exposure", "sex_steroid_cortical_activation_gain"),
     ("exposure", "glucocorticoid_half_effect_mg_per_day"),
     ("exposure", "glucocorticoid_hill"),
     ("exposure", "glucocorticoid_oba_apoptosis_gain"),
@@ -45,6 +46,7 @@ EXPOSURE_FIT: list[tuple[str, str]] = [
 COHORT_SIZE = 300  # patients of each trial's cohort whose mean change is fitted
 OSTEOCALCIN_DAY = 4.0  # P4: the 60 mg value is the nadir at 48-96 h; short courses (A: day 4)
 P5_DOSE_MG = 40.0  # A (module docstring)
+COURSE_DAYS = 14.0  # the marker courses (the P4 and P5 values are of the first week; A)
 MARKER_SCALE_PCT = 10.0  # targets.MARKER_TOL_PCT: the P4 values come without a tolerance
 UNTREATED = {
     "androgen_deprivation": ("untreated_bmd_pct_change_first_year_of_adt", "untreated"),
@@ -75,7 +77,7 @@ def exposure_targets(data: Mapping[str, Any] | None = None) -> list[Target]:
     return out
 
 
-def glucocorticoid_course(dose_mg: float, days: float = 14.0) -> ArmSpec:
+def glucocorticoid_course(dose_mg: float, days: float = COURSE_DAYS) -> ArmSpec:
     """Return an arm without a bone drug taking ``dose_mg`` prednisone a day for ``days``."""
     placebo = RegimenPhase("placebo", 0.0, 28.0, 0.0, 2 * days)
     course = ExposurePhase("glucocorticoid", 0.0, days, dose_mg)

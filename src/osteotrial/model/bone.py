@@ -144,26 +144,29 @@ def strength_rel(y, j: int, sites, const) -> float:
 @equation(inline=True)
 def bone_rhs(y, denosumab_nm, wnt_raw, log_wnt_raw, levels, r, sites, const, dy) -> None:
     """Write d(bone)/dt per day into dy (51); wnt_raw = remodeling.wnt_raw(romosozumab nM);
-    ``levels``: the step's exposure channels (model.exposure.CHANNELS, a row of Plan.exposure)."""
+    ``levels``: the step's exposure channels (model.exposure.CHANNELS, a row of Plan.exposure);
+    a withdrawal also raises the cortical remodeling rate (exposure.cortical_activation_factor)."""
     withdrawal = exposure.withdrawal(levels, r)
     gc = exposure.glucocorticoid_effect(levels[exposure.GC_MG], r)
     remodeling.cell_rhs(y, wnt_raw, log_wnt_raw, denosumab_nm, withdrawal, gc, r, dy)
     bisphosphonate.rhs(y, y[OCA], y[OBA], const[RENAL], r, dy)
     log_oba = math.log(y[OBA])
     log_oca = math.log(y[OCA])
+    cortical = exposure.cortical_activation_factor(levels, r)
     for j in range(N_SITES):
         oba_g = bmd.oba_power(log_oba, sites[j])
         oca_g = bmd.oca_power(log_oca, sites[j])
         for tissue in range(N_TISSUES):
             c = N_TISSUES * j + tissue
+            activation = cortical if tissue == bmd.CORTICAL else 1.0
             bmd.compartment_rhs(
                 y,
                 compartment_row(c),
                 oba_g,
                 oca_g,
                 sites[j],
-                const[REMODELING, c],
-                const[FORMATION, c],
+                activation * const[REMODELING, c],
+                activation * const[FORMATION, c],
                 const[SECONDARY_RATE, c],
                 const[CAPACITY, c],
                 dy,

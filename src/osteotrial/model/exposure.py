@@ -104,6 +104,26 @@ def withdrawal(levels, r) -> float:
 
 
 @equation(inline=True)
+def cortical_activation_factor(levels, r) -> float:
+    """Return the factor on the cortical compartments' remodeling rate of a sex-steroid
+    withdrawal: 1 + ``sex_steroid_cortical_activation_gain`` x L, L the sum of the step's
+    withdrawal levels (``levels``: the plan's channels; 0..1 each), at most 1.
+
+    Sex-steroid deficiency raises intracortical remodeling beyond the rise of the cells that
+    the model's compartments share: after menopause most bone is lost from the cortex, by
+    intracortical remodeling that enlarges and merges the pores (Zebaze 2010; Riggs 2008;
+    Bjornerem 2011; Seeman 2013; R). The cortical rate a and its refilling a - lambda are both
+    multiplied: more remodeling units, each with its deficit and its unmineralized young bone.
+    It reads the level of estradiol deficiency, not the fitted RANKL depths (which also carry
+    the men's lower turnover): androgen deprivation, an aromatase inhibitor and menopause all
+    take estradiol down by about 90 % or more (Khosla 2012, R). 1 without a withdrawal, so a
+    trial whose menopause is no exposure (FRAME, FREEDOM) does not move.
+    """
+    level = levels[MENOPAUSE] + levels[ANDROGEN_DEPRIVATION] + levels[AROMATASE_INHIBITOR]
+    return 1.0 + r.sex_steroid_cortical_activation_gain * min(level, 1.0)
+
+
+@equation(inline=True)
 def glucocorticoid_effect(dose_mg_per_day: float, r) -> float:
     """Return the glucocorticoid effect g in [0, 1) of a prednisone-equivalent daily dose."""
     if dose_mg_per_day <= 0.0:

@@ -49,6 +49,7 @@ class ExposureParams:
     androgen_deprivation_rankl_rise_frac: float
     aromatase_inhibitor_rankl_rise_frac: float
     sex_steroid_oba_apoptosis_gain: float
+    sex_steroid_cortical_activation_gain: float
     glucocorticoid_half_effect_mg_per_day: float
     glucocorticoid_hill: float
     glucocorticoid_oba_apoptosis_gain: float

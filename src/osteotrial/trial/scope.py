@@ -7,7 +7,8 @@ name as a block needs no entry) is in ``config/targets.yaml`` and not listed in
 for each drug the doses, the days between its consecutive doses, the longest time on the drug
 in one arm and the longest follow-up of a trial that gave it. Scenario trials
 (``frame_extension``, ``sequence_order``, ``delayed_denosumab``) and the example registry have
-no targets block, so they add nothing.
+no targets block, so they add nothing. Background exposures: per kind, the sexes, the longest
+time on it and the prednisone doses of the calibrated trials (``trial.scope_exposures``).
 
 ``KNOWN_BIASES`` holds the model's known departures from published results (validation, not
 fitted; ``docs/model.md``, "Carry-over of base hazards"): the one place that ``osteotrial
@@ -29,6 +30,7 @@ from osteotrial.cohort.population import POPULATION_DESCRIPTION, PopulationParam
 from osteotrial.cohort.presets import population_values, read_preset
 from osteotrial.trial.config import TrialConfig, available_trials, load_config
 from osteotrial.trial.locate import resolve_config_dir
+from osteotrial.trial.scope_exposures import ExposureScope, exposure_scopes
 from osteotrial.units import DAYS_PER_MONTH
 
 MODEL_DOC = "docs/model.md, 'Carry-over of base hazards'"
@@ -114,6 +116,7 @@ class Scope:
     follow_up_months: float
     not_covered: dict[str, str]
     known_biases: tuple[KnownBias, ...]
+    exposures: dict[str, ExposureScope]
 
     @property
     def age_years(self) -> tuple[float, float]:
@@ -137,6 +140,7 @@ class Scope:
             "follow_up_months": self.follow_up_months,
             "not_covered": dict(self.not_covered),
             "known_biases": [bias.text for bias in self.known_biases],
+            "exposures": {kind: _plain(asdict(e)) for kind, e in self.exposures.items()},
         }
 
 
@@ -273,6 +277,7 @@ def _cached_scope(config_dir: str) -> Scope:
         follow_up_months=round(max(c.schedule.duration_days for c in configs) / DAYS_PER_MONTH, 6),
         not_covered=dict(NOT_EMULATED),
         known_biases=KNOWN_BIASES,
+        exposures=exposure_scopes(configs, {p.trial: p.sex for p in populations}),
     )
 
 

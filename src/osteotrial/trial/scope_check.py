@@ -9,7 +9,11 @@
 - an eligibility window reaching ages or T-scores beyond every calibrated population;
 - a cohort table without a ``sex`` column (its rows are taken as women, ``cohort.table``);
 - with the cohort: patients who fit no calibrated population's age and T-score window, and
-  patients of a sex no calibrated population has (men, until ``men_denosumab`` is emulated).
+  patients of a sex no calibrated population has;
+- a background exposure (``exposures:``) of a kind no calibrated trial carries, given to a
+  sex it was not calibrated in (androgen deprivation in women, an aromatase inhibitor in
+  men), for longer than in any calibrated arm, or a prednisone dose outside the calibrated
+  ones (``trial.scope_exposures``).
 
 Every run reports them once: ``warn_outside`` raises one ``OutsideCalibrationWarning`` (the
 API), the CLI prints it to stderr, the workflow logs it before the first job and in the cohort
@@ -29,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from osteotrial.cohort.population import POPULATION_SEX
+from osteotrial.cohort.population import POPULATION_SEX, PopulationParams
+from osteotrial.cohort.presets import population_values
 from osteotrial.trial.config import TrialConfig
 from osteotrial.trial.scope import (
     Scope,
@@ -38,6 +43,7 @@ from osteotrial.trial.scope import (
     drug_exposures,
     treatment_months,
 )
+from osteotrial.trial.scope_exposures import exposure_months, exposure_records
 from osteotrial.units import DAYS_PER_MONTH
 
 SCOPE_KEY = "scope_warnings"  # Parquet metadata key of the endpoint tables (JSON list)
@@ -253,6 +259,51 @@ def check_cohort_sex(cohort: Any, scope: Scope) -> list[ScopeWarning]:
     ]
 
 
+def run_sexes(config: TrialConfig, cohort: Any = None) -> tuple[str, ...]:
+    """Return the sexes of a run: its cohort's when sampled, else its population block's
+    (none known for a cohort table not yet read)."""
+    if cohort is not None:
+        return tuple(sorted(set(np.asarray(cohort.sex).tolist())))
+    if config.cohort_spec.get("table") is not None:
+        return ()
+    spec = config.cohort_spec.get("population") or {}
+    return tuple(PopulationParams.from_dict(population_values(spec)).sexes)
+
+
+def check_exposures(config: TrialConfig, scope: Scope, cohort: Any = None) -> list[ScopeWarning]:
+    """Return the warnings of the background exposures: a kind no calibrated trial carries, a
+    sex it was not calibrated in, a prednisone dose outside the calibrated ones, a time on it
+    longer than in any calibrated arm."""
+    records, out, sexes = exposure_records(config), [], run_sexes(config, cohort)
+    for kind in sorted({r["kind"] for r in records}):
+        known = scope.exposures.get(kind)
+        if known is None:
+            out.append(ScopeWarning(f"exposures.{kind}", kind, sorted(scope.exposures),
+                f"exposure {kind}: no calibrated trial carries it (calibrated exposures: "
+                f"{', '.join(sorted(scope.exposures))})"))  # fmt: skip
+            continue
+        other = [s for s in sexes if s not in known.sex]
+        if other:
+            out.append(ScopeWarning(f"exposures.{kind}.sex", "/".join(other), list(known.sex),
+                f"exposure {kind} in {'/'.join(other)} patients: calibrated in "
+                f"{'/'.join(known.sex)} only ({', '.join(known.sources)})"))  # fmt: skip
+    for r in records:
+        known = scope.exposures.get(r["kind"])
+        dose, pair = r["prednisone_mg_per_day"], known and known.prednisone_mg_per_day
+        if pair and _outside(dose, *pair):
+            out.append(ScopeWarning(f"arms.{r['arm']}.exposures[{r['index']}].prednisone_mg_per_day",
+                dose, list(pair), f"prednisone {dose:g} mg/day in arm {r['arm']!r}: calibrated "
+                f"on {_range(pair, 'mg/day')} only ({', '.join(known.sources)})"))  # fmt: skip
+    for (arm, kind), months in sorted(exposure_months(records).items()):
+        known = scope.exposures.get(kind)
+        if known is not None and _outside(months, 0.0, known.months):
+            out.append(ScopeWarning(f"arms.{arm}.exposures.{kind}", round(months, 3),
+                [0.0, known.months], f"{kind} for {months:.4g} months in arm {arm!r} (from its "
+                f"start to the end of follow-up): calibrated on at most {known.months:.4g} "
+                f"months ({', '.join(known.sources)})"))  # fmt: skip
+    return out
+
+
 def check_scope(config: TrialConfig, cohort: Any = None) -> list[ScopeWarning]:
     """Return every departure of a run from the calibrated scope (module docstring).
 
@@ -262,6 +313,7 @@ def check_scope(config: TrialConfig, cohort: Any = None) -> list[ScopeWarning]:
     scope = calibrated_scope()
     out = check_regimens(config, scope) + check_follow_up(config, scope)
     out += check_eligibility(config, scope) + check_table_sex(config)
+    out += check_exposures(config, scope, cohort)
     if cohort is not None:
         out += check_cohort(cohort, scope) + check_cohort_sex(cohort, scope)
     return out
