@@ -33,6 +33,7 @@ from osteotrial.trial.exposures import arms_with_exposures, check_exposures, nor
 from osteotrial.trial.locate import is_trial_path, repo_path, resolve_config_dir
 from osteotrial.trial.phase_units import normalize_arms
 from osteotrial.trial.schedules import ArmSpec, Schedule
+from osteotrial.trial.strata import Stratum, check_strata, normalize_strata, strata_of
 from osteotrial.units import DAYS_PER_MONTH
 
 SCHEMA_FILE = "config.schema.json"
@@ -89,6 +90,11 @@ class TrialConfig:
     def scientific(self) -> dict[str, Any]:
         """Return ``raw`` without the execution-only keys: the rules' tracked ``params``."""
         return scientific_config(self.raw)
+
+    @property
+    def strata(self) -> tuple[Stratum, ...]:
+        """Return the strata of the trial (``trial.strata``; empty: none)."""
+        return strata_of(self.raw)
 
     @property
     def counterfactual(self) -> dict[str, Any]:
@@ -346,9 +352,12 @@ def config_from_dict(
     expand_trial_population(raw, config_dir)  # cohort.population.preset (cohort.presets)
     if "exposures" in raw:
         raw["exposures"] = normalize_exposures(raw["exposures"])
+    if "strata" in raw:
+        raw["strata"] = normalize_strata(raw["strata"])
     validate_merged(raw, load_schema(config_dir))
     check_semantics(raw)
     check_exposures(raw)
+    check_strata(raw)
     allocation = {arm: int(n) for arm, n in sorted(raw["allocation"].items())}
     if raw.get("n_per_arm") is not None:
         allocation = {arm: int(raw["n_per_arm"]) for arm in allocation}
