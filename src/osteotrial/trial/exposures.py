@@ -39,13 +39,14 @@ from osteotrial.units import DAYS_PER_MONTH
 MAX_PREDNISONE_MG_PER_DAY = 1000.0  # pulse doses of methylprednisolone are about 1 g
 MAX_BEFORE_DAYS = 30 * 365.25  # an exposure may have started up to 30 years before randomization
 # Bone adapts to a lasting glucocorticoid dose as to a lasting withdrawal: the loss is fastest
-# in the first 3-6 months and slows after (about 6-12 % at the spine in year 1 in some series,
-# a few % a year later: LoCascio 1990, van Staa 2002 meta-analysis; R), so the plan's
+# in the first months and slows after (about 6-12 % at the spine in year 1 in some series, a
+# few % a year later: LoCascio 1990, van Staa 2002 meta-analysis; R), so the plan's
 # glucocorticoid dose channel carries the part not yet adapted to, D x exp(-(t - start) /
-# GC_ADAPTATION_DAYS) (A: e-fold 2 years; patients long on glucocorticoids are near the model's
-# baseline). The fracture risk beyond BMD keeps the full dose (van Staa 2000, P6: the excess
-# lasts while the drug is taken).
-GC_ADAPTATION_DAYS = 2 * 365.25
+# GC_ADAPTATION_DAYS), with the withdrawal's e-fold time (model.exposure.ADAPTATION_DAYS, 3
+# years; A: one adaptation for every exposure, no new value). Patients long on glucocorticoids
+# are nearer the model's baseline. The fracture risk beyond BMD keeps the full dose (van Staa
+# 2000, P6: the excess lasts while the drug is taken).
+GC_ADAPTATION_DAYS = model_exposure.ADAPTATION_DAYS
 
 
 @dataclass(frozen=True)
