@@ -67,10 +67,10 @@ def _fracture_rows(
 ) -> list:
     """Return the incidence rows of one group's ``patient_events`` rows."""
     rows = []
-    for (arm,), group in patients.sort("arm").group_by("arm", maintain_order=True):
-        exit_day = group["exit_day"].to_numpy()
+    for (arm,), of_arm in patients.sort("arm").group_by("arm", maintain_order=True):
+        exit_day = of_arm["exit_day"].to_numpy()
         for endpoint, months in months_of.items():
-            event_day = group[f"{endpoint}_day"].to_numpy()
+            event_day = of_arm[f"{endpoint}_day"].to_numpy()
             for month in months:
                 n, k = counts(event_day, exit_day, endpoint, month)
                 low, high = proportion_ci(k, n)

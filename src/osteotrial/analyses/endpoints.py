@@ -286,7 +286,7 @@ def compute_endpoint_tables(
     fractures, comparisons = fracture_tables(patients, control_arm, visit_months, imaging_months)
     visits = read_visits(paths)
     months_of = {e: endpoint_months(e, visit_months, imaging_months) for e in FRACTURE_ENDPOINTS}
-    strata = by_sex_table(
+    by_sex = by_sex_table(
         visits, cohort, patients, visit_months, months_of, fracture_counts, measurement
     )
     by_stratum = endpoint_frame("by_stratum", [])
@@ -308,7 +308,7 @@ def compute_endpoint_tables(
         "structure": structure_table(visits, visit_months),
         "fractures": fractures,
         "comparisons": comparisons,
-        "by_sex": strata,
+        "by_sex": by_sex,
         "baseline": baseline_table(cohort),
         "by_stratum": by_stratum,
     }
