@@ -199,3 +199,18 @@ def test_a_trial_without_strata_has_an_empty_by_stratum_table(tmp_path):
     tables = endpoints.compute_endpoint_tables(cohort_paths, paths, "b", [12], [12])
     assert tables["by_stratum"].height == 0
     assert tables["by_stratum"].columns[:2] == ["arm", "stratum"]
+
+
+def test_report_shows_each_stratum_and_nothing_without_strata(tmp_path):
+    from osteotrial.report.build import html_table
+    from osteotrial.report.by_stratum import by_stratum_display, by_stratum_html
+
+    cohort_paths, paths, strata = _write_stratified_trial(tmp_path)
+    tables = endpoints.compute_endpoint_tables(
+        cohort_paths, paths, "b", [12], [12], strata=strata, seed=3
+    )
+    page = by_stratum_html(tables["by_stratum"], html_table)
+    assert "<h3>Results by stratum</h3>" in page
+    shown = by_stratum_display(tables["by_stratum"]).filter(pl.col("measure") == "BMD LS")
+    assert shown.height == 4 and set(shown["stratum"]) == {"x", "y"}
+    assert by_stratum_html(endpoints.endpoint_frame("by_stratum", []), html_table) == ""
