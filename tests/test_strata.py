@@ -214,3 +214,21 @@ def test_report_shows_each_stratum_and_nothing_without_strata(tmp_path):
     shown = by_stratum_display(tables["by_stratum"]).filter(pl.col("measure") == "BMD LS")
     assert shown.height == 4 and set(shown["stratum"]) == {"x", "y"}
     assert by_stratum_html(endpoints.endpoint_frame("by_stratum", []), html_table) == ""
+
+
+def test_the_glucocorticoid_mechanism_inputs_hold_at_the_model_file(params):
+    """The glucocorticoid block's ``remodeling_inputs`` are not rows of the trial's
+    calibration table (``targets.NOT_ROWS``) but the exposure stage's marker targets: each
+    within its scale at config/model.yaml's values (the dose adaptation of trial.exposures
+    moves them by under 0.1 point)."""
+    from osteotrial.calibration import exposure
+
+    courses: dict[float, dict] = {}
+    for target in exposure.exposure_targets():
+        kind, *where = target.probe
+        if kind == "bmd":
+            continue
+        dose, day = where
+        courses.setdefault(dose, exposure.marker_course(params, dose))
+        assert abs(target.residual(courses[dose][kind][day])) <= 1.0, target.source
+    assert len(courses) >= 5

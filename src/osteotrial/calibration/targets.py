@@ -56,7 +56,17 @@ RANGE_PLACEBO_TOL = 1.0
 # Parts of a trial block that compare() does not turn into rows: text, the design (the trial
 # files carry it), the baselines (fitted by cohort.fit, checked by tests/test_cohort.py) and the
 # measure of each relative risk reduction (``ratio_measure``).
-NOT_ROWS = ("citation", "note", "design", "baseline", "relative_risk_reduction_measure")
+# The glucocorticoid block's ``remodeling_inputs`` (how glucocorticoids act on bone, not arm
+# results) are the exposure stage's targets (calibration.exposure; tests/test_strata.py checks
+# them at the model file's values).
+NOT_ROWS = (
+    "citation",
+    "note",
+    "design",
+    "baseline",
+    "relative_risk_reduction_measure",
+    "remodeling_inputs",
+)
 RATIO_MEASURES = ("risk_ratio", "hazard_ratio")
 
 
