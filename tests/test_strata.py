@@ -66,9 +66,13 @@ def test_the_glucocorticoid_trial_has_two_strata_with_their_own_exposures():
             [{"name": "a", "share": 1.0, "exposures": [{**GC, "start_day": 800}]}],
             "strata[0] (a): exposures[0].start_day=800 is at or after the end of the trial",
         ),
-        ([{"name": "a"}], "strata"),  # the schema: share is required
-        ([{"name": "a", "share": 1.5}], "strata"),
-        ([{"name": "A b", "share": 1.0}], "strata"),
+        (
+            [{"name": "a", "share": 1.0, "exposures": [{**GC, "start": "month minus one"}]}],
+            "strata[0].exposures[0].start",
+        ),
+        ([{"name": "a"}], "strata[0]: missing required key; 'share'"),  # the schema
+        ([{"name": "a", "share": 1.5}], "strata[0].share=1.5 is out of range; allowed: (0, 1]"),
+        ([{"name": "A b", "share": 1.0}], "strata[0].name='A b' is invalid"),
     ],
 )
 def test_strata_refusals_name_the_field(strata, message):

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from osteotrial import rng
-from osteotrial.trial.exposures import check_exposures, normalize_exposures, phases_of_arm
+from osteotrial.trial.exposures import check_exposures, phases_of_arm
+from osteotrial.trial.phase_units import normalize_phase
 from osteotrial.trial.schedules import ArmSpec
 
 STREAM = "stratum"
@@ -53,10 +54,20 @@ def normalize_strata(strata: Any) -> Any:
     if not isinstance(strata, list):
         return strata
     return [
-        {**s, "exposures": normalize_exposures(s["exposures"])}
+        {**s, "exposures": _normalized(s["exposures"], f"strata[{k}].exposures")}
         if isinstance(s, Mapping) and "exposures" in s
         else s
-        for s in strata
+        for k, s in enumerate(strata)
+    ]
+
+
+def _normalized(exposures: Any, where: str) -> Any:
+    """Return a stratum's exposure phases in day fields; errors name ``where[i]``."""
+    if not isinstance(exposures, list):
+        return exposures
+    return [
+        normalize_phase(e, f"{where}[{i}]") if isinstance(e, Mapping) else e
+        for i, e in enumerate(exposures)
     ]
 
 
