@@ -195,7 +195,7 @@ def test_the_api_simulates_a_bisphosphonate_regimen_text():
         assert (rows["ctx_pct_change"] < -10.0).all() and (rows["bmd_ls_pct_change"] > 1.0).all()
     text = " ".join(str(w.message) for w in caught)
     assert "zoledronic_acid is not a calibrated drug" in text
-    assert "calibrated: ['alendronate', 'denosumab', 'romosozumab']" in text
+    assert "calibrated: ['alendronate', 'denosumab', 'risedronate', 'romosozumab']" in text
     assert "alendronate is not" not in text and "alendronate." not in text
 
 
@@ -215,3 +215,56 @@ def test_the_bisphosphonate_stage_fits_only_its_block_and_holds_at_the_config():
     model = yaml.safe_load((CONFIG_DIR / "model.yaml").read_text(encoding="utf-8"))
     residuals = stage.bisphosphonate_residuals(model)
     assert residuals.shape == (2,) and np.all(np.abs(residuals) <= 1.0), residuals
+
+
+def test_the_risedronate_part_fits_its_potency_to_the_glucocorticoid_rows_and_holds():
+    """Part ``risedronate`` of the stage: its terms are the glucocorticoid block's two
+    risedronate rows (one per stratum); it fits only risedronate's potency; at
+    config/model.yaml's value each residual is within its tolerance."""
+    import yaml
+
+    from osteotrial.calibration import bisphosphonate as stage
+    from osteotrial.calibration.targets import CONFIG_DIR
+
+    goals = stage.risedronate_targets()
+    block = read_targets()["trials"]["glucocorticoid"]["bmd_pct_change"]
+    mine = [t for t in block if t["arm"] == "risedronate"]
+    assert [(g.value, g.probe[5]) for g in goals] == [(t["value"], t["subgroup"]) for t in mine]
+    assert stage.RISEDRONATE_FIT == [("bisphosphonate", "risedronate_potency_rel")]
+    assert list(stage.PARTS) == ["alendronate", "risedronate"]  # alendronate's effect first
+    model = yaml.safe_load((CONFIG_DIR / "model.yaml").read_text(encoding="utf-8"))
+    residuals = stage.risedronate_residuals(model)
+    assert residuals.shape == (2,) and np.all(np.abs(residuals) <= 1.0), residuals
+    model["bisphosphonate"]["risedronate_potency_rel"] *= 3.0
+    assert np.all(stage.risedronate_residuals(model) > residuals)  # more potent, more gain
+
+
+def test_the_small_stages_share_one_command_line(tmp_path, capsys):
+    """``stage_cli``: --part runs one part, --write writes only the fitted parts' values (the
+    model file's comments kept); a part's own fitter (the men's) is used as given."""
+    import yaml
+
+    from osteotrial.calibration import stage_cli
+    from osteotrial.calibration.targets import CONFIG_DIR
+
+    path = tmp_path / "model.yaml"
+    path.write_text((CONFIG_DIR / "model.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    calls = []
+
+    def fitter(model, max_nfev):
+        calls.append(max_nfev)
+        model = {**model, "bisphosphonate": {**model["bisphosphonate"]}}
+        model["bisphosphonate"]["surface_ec50_mg"] = 1.5
+        return model
+
+    ec50, emax = ("bisphosphonate", "surface_ec50_mg"), ("bisphosphonate", "apoptosis_max_rel")
+    parts = {
+        "one": stage_cli.Part([ec50], lambda m: np.zeros(1), fitter),
+        "two": stage_cli.Part([emax], lambda m: np.ones(1), fitter),
+    }
+    argv = ["--model", str(path), "--part", "one", "--write", "--max-nfev", "3"]
+    stage_cli.stage_main("test", parts, argv)
+    assert calls == [3] and "[one] bisphosphonate surface_ec50_mg 1.5" in capsys.readouterr().out
+    written = yaml.safe_load(path.read_text(encoding="utf-8"))["bisphosphonate"]
+    assert written["surface_ec50_mg"] == 1.5
+    assert "surface_ec50_mg: 1.5  # alendronate-equivalent mg" in path.read_text(encoding="utf-8")

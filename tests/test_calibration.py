@@ -33,6 +33,7 @@ ARMS = {
     "alendronate": (None, "placebo"),
     "androgen_deprivation": (None, "placebo"),
     "aromatase_inhibitor": (None, "placebo"),
+    "glucocorticoid": (None, "risedronate"),
 }
 N_ROWS = {
     "frame": 20,
@@ -46,6 +47,7 @@ N_ROWS = {
     "alendronate": 2,
     "androgen_deprivation": 4,
     "aromatase_inhibitor": 2,
+    "glucocorticoid": 4,
 }
 
 
@@ -57,7 +59,15 @@ def calibration(request, tmp_path_factory):
     assert done.returncode == 0, done.stderr[-4000:]
     tables = {
         name: pl.read_parquet(workdir / "results" / trial / "endpoints" / f"{name}.parquet")
-        for name in ("bmd", "fractures", "comparisons", "markers", "structure", "expected")
+        for name in (
+            "bmd",
+            "fractures",
+            "comparisons",
+            "markers",
+            "structure",
+            "expected",
+            "by_stratum",
+        )
     }
     targets = load_targets(ROOT / "config" / "targets.yaml", trial)
     return trial, compare(targets, tables, *ARMS[trial])

@@ -61,6 +61,7 @@ def test_calibrated_trials_are_the_emulated_target_blocks():
         "alendronate",
         "androgen_deprivation",
         "aromatase_inhibitor",
+        "glucocorticoid",
     }
     assert all(b in blocks and b not in NOT_EMULATED for b in trials.values())
     assert set(calibrated_scope().not_covered) == set(NOT_EMULATED)
@@ -73,7 +74,8 @@ def test_scope_states_doses_intervals_and_follow_up_of_each_drug():
     assert deno.treatment_months == 60.0 and deno.follow_up_months == 60.0
     assert romo.dose_mg == (210.0, 210.0) and romo.interval_days == (30.4375, 30.4375)
     assert romo.treatment_months == 12.0 and romo.follow_up_months == 24.0
-    assert scope.sex == "female, male" and scope.age_years == (30.0, 90.0)
+    # the glucocorticoid trial admits adults from 18
+    assert scope.sex == "female, male" and scope.age_years == (18.0, 90.0)
     # BRIDGE's floor; the exposure trials admit normal BMD (up to T-score 2)
     assert scope.tscore == (-4.5, 2.0)
     men = {p.trial: p for p in scope.populations if p.sex == "male"}
@@ -90,7 +92,7 @@ def test_scope_is_derived_from_the_trial_files(tmp_path):
     path.write_text(text.replace("age_years_max: 90", "age_years_max: 95"))
     scope = calibrated_scope(config_dir)
     assert scope.drugs["denosumab"].treatment_months == 72.0
-    assert scope.follow_up_months == 72.0 and scope.age_years == (30.0, 95.0)  # ADAMO from 30
+    assert scope.follow_up_months == 72.0 and scope.age_years == (18.0, 95.0)  # glucocorticoid
 
 
 @pytest.mark.parametrize("trial", sorted(set(available_trials()) - set(SCENARIO_WARNINGS)))
@@ -115,8 +117,7 @@ OUTSIDE = {
                      f"arms.{ROMO_ARM}.romosozumab", 18.0),
     "age max": ("freedom", {"cohort": {"eligibility": {"age_years_max": 100}}},
                 "cohort.eligibility.age_years_max", 100.0),
-    "age min": ("freedom", {"cohort": {"eligibility": {"age_years_min": 25}}},
-                "cohort.eligibility.age_years_min", 25.0),
+    # no "age min" case: the glucocorticoid trial's adults from 18 are the schema's floor
     "T-score min": ("freedom", {"cohort": {"eligibility": {"tscore_min": -5.0}}},
                     "cohort.eligibility.tscore_min", -5.0),
     "T-score max": ("freedom", {"cohort": {"eligibility": {"tscore_max": 3.0}}},

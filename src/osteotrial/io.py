@@ -107,6 +107,11 @@ ENDPOINT_SCHEMAS: dict[str, pa.Schema] = {
         + [("n_patients", I64), ("n_events", I64)]
         + [("value", F64), ("ci_low", F64), ("ci_high", F64)]
     ),
+    "by_stratum": pa.schema(  # analyses.by_sex.by_group_table: each arm by stratum (trial.strata)
+        [("arm", STR), ("stratum", STR), ("kind", STR), ("measure", STR), ("month", F64)]
+        + [("n_patients", I64), ("n_events", I64)]
+        + [("value", F64), ("ci_low", F64), ("ci_high", F64)]
+    ),
     "baseline": pa.schema(
         [("arm", STR), ("month", F64), ("variable", STR), ("statistic", STR), ("value", F64)]
     ),

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from osteotrial.cohort.sampling import CohortSpec, sample_cohort
-from osteotrial.engine.simulate import simulate_arm
+from osteotrial.engine.simulate import simulate_arm, simulate_strata
 from osteotrial.trial.config import load_config
 from osteotrial.trial.schedules import Schedule
 
@@ -47,7 +47,8 @@ def main(out_path: str) -> None:
             patients = cohort.select(np.flatnonzero(cohort.arm == name))
             for engine in ("numba", "cuda"):
                 run = dataclasses.replace(schedule, engine=engine)
-                result = simulate_arm(patients, arm, trial.params, run)
+                # each patient on his or her stratum's plan (trial.strata; none: the arm's)
+                result = simulate_strata(patients, arm, trial.strata, trial.seed, trial.params, run)
                 key = f"{trial_file.stem}.{name}.{engine}"
                 for field in ("bmd_ls_g_cm2", "bmd_th_g_cm2", "bmd_fn_g_cm2", "p1np_rel"):
                     arrays[f"{key}.{field}"] = getattr(result, field)

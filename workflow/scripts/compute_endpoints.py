@@ -20,6 +20,8 @@ tables = endpoints.compute_endpoint_tables(
     visit_months=trial.schedule.visit_months,
     imaging_months=trial.schedule.imaging_months,
     measurement=Measurement.from_dict(trial.measurement, trial.seed),
+    strata=trial.strata,
+    seed=trial.seed,
 )
 meta = trial.provenance() | run_scope_metadata(trial, snakemake.input.cohort)
 for name, table in tables.items():

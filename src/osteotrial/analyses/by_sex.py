@@ -9,6 +9,9 @@ crude fracture incidence (per endpoint and visit, imaging endpoints at imaging v
 the n-weighted mean of the strata's BMD means is the arm's. ``n_events`` of a BMD row counts the
 responders (measured gain above the least significant change, ``bmd.responder_frac``). A
 single-sex cohort has one stratum, equal to the arm.
+
+``by_group_table`` is the same table for any grouping column of the cohort: the ``by_stratum``
+table of a trial with strata (``trial.strata``: column ``stratum``) is built by it.
 """
 
 from __future__ import annotations
@@ -33,12 +36,12 @@ def _of_patients(visits: VisitRows, ids: pl.Series) -> VisitRows:
     }
 
 
-def _bmd_rows(sex: str, table: pl.DataFrame) -> list[dict]:
-    """Return the by_sex rows of one sex's ``bmd`` table."""
+def _bmd_rows(column: str, group: str, table: pl.DataFrame) -> list[dict]:
+    """Return the rows of one group's (a sex's, a stratum's) ``bmd`` table."""
     return [
         {
             "arm": row["arm"],
-            "sex": sex,
+            column: group,
             "kind": "bmd_pct_change",
             "measure": row["site"],
             "month": row["month"],
@@ -56,21 +59,25 @@ Counts = Callable[[np.ndarray, np.ndarray, str, float], tuple[int, int]]
 
 
 def _fracture_rows(
-    sex: str, patients: pl.DataFrame, months_of: Mapping[str, Sequence[float]], counts: Counts
+    column: str,
+    group: str,
+    patients: pl.DataFrame,
+    months_of: Mapping[str, Sequence[float]],
+    counts: Counts,
 ) -> list:
-    """Return the by_sex incidence rows of one sex's ``patient_events`` rows."""
+    """Return the incidence rows of one group's ``patient_events`` rows."""
     rows = []
-    for (arm,), group in patients.sort("arm").group_by("arm", maintain_order=True):
-        exit_day = group["exit_day"].to_numpy()
+    for (arm,), of_arm in patients.sort("arm").group_by("arm", maintain_order=True):
+        exit_day = of_arm["exit_day"].to_numpy()
         for endpoint, months in months_of.items():
-            event_day = group[f"{endpoint}_day"].to_numpy()
+            event_day = of_arm[f"{endpoint}_day"].to_numpy()
             for month in months:
                 n, k = counts(event_day, exit_day, endpoint, month)
                 low, high = proportion_ci(k, n)
                 rows.append(
                     {
                         "arm": arm,
-                        "sex": sex,
+                        column: group,
                         "kind": "incidence",
                         "measure": endpoint,
                         "month": month,
@@ -100,12 +107,30 @@ def by_sex_table(
     ``months_of``: each fracture endpoint's months and ``counts`` its (n, events) by a month
     (``endpoints.endpoint_months`` and ``endpoints.fracture_counts``, which call this).
     """
+    return by_group_table(
+        "sex", visits, cohort, patients, visit_months, months_of, counts, measurement
+    )
+
+
+def by_group_table(
+    column: str,
+    visits: VisitRows,
+    cohort: pl.DataFrame,
+    patients: pl.DataFrame,
+    visit_months: Sequence[float],
+    months_of: Mapping[str, Sequence[float]],
+    counts: Counts,
+    measurement: Measurement = EXACT,
+) -> pl.DataFrame:
+    """Return the table of ``by_sex_table`` for the groups of any column of ``cohort``
+    (``sex``, ``stratum``): the endpoint table ``by_<column>``."""
     rows: list[dict] = []
-    for sex in sorted(np.unique(cohort["sex"].to_numpy()).tolist()):
-        ids = cohort.filter(pl.col("sex") == sex)["patient_id"]
-        sub = cohort.filter(pl.col("sex") == sex)
-        rows += _bmd_rows(sex, bmd_table(_of_patients(visits, ids), sub, visit_months, measurement))
+    for group in sorted(np.unique(cohort[column].to_numpy()).tolist()):
+        sub = cohort.filter(pl.col(column) == group)
+        ids = sub["patient_id"]
+        table = bmd_table(_of_patients(visits, ids), sub, visit_months, measurement)
+        rows += _bmd_rows(column, group, table)
         events = patients.filter(pl.col("patient_id").is_in(ids.implode()))
-        rows += _fracture_rows(sex, events, months_of, counts)
-    frame = endpoint_frame("by_sex", rows)
-    return frame.sort("kind", "measure", "arm", "sex", "month")
+        rows += _fracture_rows(column, group, events, months_of, counts)
+    frame = endpoint_frame(f"by_{column}", rows)
+    return frame.sort("kind", "measure", "arm", column, "month")

@@ -52,7 +52,7 @@ import polars as pl
 
 from osteotrial.analyses import vocabulary
 from osteotrial.analyses.baseline import baseline_table
-from osteotrial.analyses.by_sex import by_sex_table
+from osteotrial.analyses.by_sex import by_group_table, by_sex_table
 from osteotrial.analyses.measurement import EXACT, Measurement
 from osteotrial.analyses.visit_tables import (
     bmd_table,
@@ -68,6 +68,7 @@ from osteotrial.stats.incidence import aalen_johansen, competing_status
 from osteotrial.stats.intervals import proportion_ci, risk_ratio_ci
 from osteotrial.stats.logrank import logrank_test
 from osteotrial.stats.tests import fisher_exact_p
+from osteotrial.trial.strata import Stratum, assign
 from osteotrial.units import DAYS_PER_MONTH
 
 # Endpoints of every analysis: tables, counterfactuals, power, expected incidences
@@ -258,6 +259,8 @@ def compute_endpoint_tables(
     visit_months: Sequence[float],
     imaging_months: Sequence[float],
     measurement: Measurement = EXACT,
+    strata: Sequence[Stratum] = (),
+    seed: int = 0,
 ) -> dict[str, pl.DataFrame]:
     """Return the endpoint tables (``io.ENDPOINT_TABLES``) of one trial.
 
@@ -272,6 +275,9 @@ def compute_endpoint_tables(
     measurement
         Precision of the trial's DXA and marker readings (``analyses.measurement``; default
         ``EXACT``: the model's true values).
+    strata, seed
+        The trial's strata and seed (``trial.strata``): ``by_stratum`` gives each stratum's
+        results (empty without strata).
     """
     cohort = pl.scan_parquet([str(p) for p in cohort_paths]).sort("patient_id").collect()
     paths = [str(p) for p in simulation_paths]
@@ -280,15 +286,29 @@ def compute_endpoint_tables(
     fractures, comparisons = fracture_tables(patients, control_arm, visit_months, imaging_months)
     visits = read_visits(paths)
     months_of = {e: endpoint_months(e, visit_months, imaging_months) for e in FRACTURE_ENDPOINTS}
-    strata = by_sex_table(
+    by_sex = by_sex_table(
         visits, cohort, patients, visit_months, months_of, fracture_counts, measurement
     )
+    by_stratum = endpoint_frame("by_stratum", [])
+    if strata:
+        labels = assign(strata, seed, cohort["candidate_id"].to_numpy())
+        by_stratum = by_group_table(
+            "stratum",
+            visits,
+            cohort.with_columns(pl.Series("stratum", labels.tolist(), dtype=pl.String)),
+            patients,
+            visit_months,
+            months_of,
+            fracture_counts,
+            measurement,
+        )
     return {
         "bmd": bmd_table(visits, cohort, visit_months, measurement),
         "markers": markers_table(visits, measurement),
         "structure": structure_table(visits, visit_months),
         "fractures": fractures,
         "comparisons": comparisons,
-        "by_sex": strata,
+        "by_sex": by_sex,
         "baseline": baseline_table(cohort),
+        "by_stratum": by_stratum,
     }

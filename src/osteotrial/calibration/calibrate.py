@@ -105,6 +105,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "vc_l": (1.0, 10.0),
     "cl_l_per_day": (0.01, 2.0),
     "apoptosis_max_rel": (0.05, 50.0),  # bisphosphonate stage (calibration.bisphosphonate)
+    "risedronate_potency_rel": (0.05, 50.0),  # bisphosphonate stage, part risedronate
     # stage exposure (calibration.exposure)
     "androgen_deprivation_rankl_rise_frac": (0.01, 10.0),
     "aromatase_inhibitor_rankl_rise_frac": (0.01, 10.0),

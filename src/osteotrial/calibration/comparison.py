@@ -3,11 +3,12 @@
 ``compare`` returns one row per target of a trial's block: what was targeted, the published
 value and tolerance, the emulated (sampled) value with its 95% CI, the model's expected value
 with the 95 % range of a draw around it, and whether it is within tolerance.
-BMD: |emulated - target| <= tol (mean percent change). Fracture incidence and relative risk
-reduction (the event-count rows): the published value lies inside the 95 % range of a trial *of
-the published size* around the model's *expected* value for the trial's own cohort
-(``calibration.draws``: binomial for an incidence, the normal range of the log ratio for a
-risk or hazard ratio), because the published figure is itself one draw; the expected values
+BMD: |emulated - target| <= tol (mean percent change; a target with a ``subgroup`` reads the
+``by_stratum`` table's stratum of that name, ``trial.strata``). Fracture incidence and relative
+risk reduction (the event-count rows): the published value lies inside the 95 % range of a trial
+*of the published size* around the model's *expected* value for the trial's own cohort
+(``calibration.draws``: binomial for an incidence, the normal range of the log ratio for a risk
+or hazard ratio), because the published figure is itself one draw; the expected values
 are the ``expected`` table of ``trial.jobs.trial_expected_fractures`` (the same women and
 parameters as the emulated trial, simulated event-free). The emulated value and its CI stay
 beside it, as the trial's one draw. A reduction is 1 - RR, or 1 - HR where the trial reported
@@ -68,21 +69,54 @@ RATIO_COLUMNS = est.RATIO_COLUMNS  # (estimate, CI low, CI high) columns per rat
 _pick = est.pick
 
 
-def bmd_rows(targets: Mapping[str, Any], bmd: pl.DataFrame) -> list[dict[str, Any]]:
-    """Return comparison rows of the BMD targets."""
+def _bmd_of(t: Mapping[str, Any], bmd: pl.DataFrame, by_stratum: pl.DataFrame | None):
+    """Return the ``bmd`` row of a target (mean_pct_change, ci_low_pct, ci_high_pct), or for a
+    target with a ``subgroup`` the ``by_stratum`` row of the stratum of that name (None: the
+    tables have no such row)."""
+    month = float(t["month"])
+    if "subgroup" not in t:
+        return _pick(bmd, arm=t["arm"], site=t["site"], month=month)
+    if by_stratum is None:
+        return None
+    got = _pick(
+        by_stratum.filter(pl.col("kind") == "bmd_pct_change"),
+        arm=t["arm"],
+        stratum=t["subgroup"],
+        measure=t["site"],
+        month=month,
+    )
+    if got is None:
+        return None
+    return {
+        "mean_pct_change": got["value"],
+        "ci_low_pct": got["ci_low"],
+        "ci_high_pct": got["ci_high"],
+    }
+
+
+def arm_label(t: Mapping[str, Any]) -> str:
+    """Return the ``arm`` of a target's row: the arm, with its subgroup (stratum) if any."""
+    return f"{t['arm']} ({t['subgroup']})" if "subgroup" in t else str(t["arm"])
+
+
+def bmd_rows(
+    targets: Mapping[str, Any], bmd: pl.DataFrame, by_stratum: pl.DataFrame | None = None
+) -> list[dict[str, Any]]:
+    """Return comparison rows of the BMD targets (a ``subgroup`` target: its stratum's row of
+    ``by_stratum``; the row's arm reads "arm (subgroup)")."""
     rows = []
     for t in targets.get("bmd_pct_change", []):
-        got = _pick(bmd, arm=t["arm"], site=t["site"], month=float(t["month"]))
+        got = _bmd_of(t, bmd, by_stratum)
         if got is None:
             rows.append(
-                missed("bmd_pct_change", t["arm"], t["site"], t["month"], t["value"], t["tol"])
+                missed("bmd_pct_change", arm_label(t), t["site"], t["month"], t["value"], t["tol"])
             )
             continue
         diff = abs(got["mean_pct_change"] - t["value"])
         rows.append(
             row(
                 "bmd_pct_change",
-                t["arm"],
+                arm_label(t),
                 t["site"],
                 t["month"],
                 t["value"],
@@ -328,7 +362,7 @@ def compare(
     control: str,
 ) -> pl.DataFrame:
     """Return the calibration table of a trial from its endpoint tables: a row per target."""
-    rows = bmd_rows(targets, tables["bmd"])
+    rows = bmd_rows(targets, tables["bmd"], tables.get("by_stratum"))
     expected = tables.get("expected")
     rows += incidence_rows(targets, tables["fractures"], expected)
     rows += reduction_rows(targets, tables["fractures"], tables["comparisons"], expected)

@@ -22,16 +22,15 @@ is, so after the shared values change (the posterior re-fit) one command re-fits
 
 from __future__ import annotations
 
-import argparse
 import copy
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import yaml
 from scipy import optimize
 
-from osteotrial.calibration.calibrate import apply_values, initial_values, write_values
+from osteotrial.calibration.calibrate import apply_values, initial_values
+from osteotrial.calibration.stage_cli import Part, stage_main
 from osteotrial.calibration.targets import load_targets
 from osteotrial.cohort.sampling import CohortSpec, sample_cohort
 from osteotrial.engine.simulate import simulate_arm
@@ -96,20 +95,10 @@ def fit_men(model: dict[str, Any], max_nfev: int = 12) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: fit the men's values and optionally write them into the model file."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="config/model.yaml")
-    parser.add_argument("--write", action="store_true")
-    parser.add_argument("--max-nfev", type=int, default=12)
-    args = parser.parse_args(argv)
-    with open(args.model, encoding="utf-8") as handle:
-        model = yaml.safe_load(handle)
-    fitted = fit_men(model, args.max_nfev)
-    print("residuals:", np.round(men_residuals(fitted), 2), flush=True)
-    for (block, key), value in zip(MEN_FIT, initial_values(fitted, MEN_FIT), strict=True):
-        print(block, key, value, flush=True)
-    if args.write:
-        write_values(args.model, fitted, MEN_FIT)
+    """Command line: fit the men's values and optionally write them into the model file
+    (``stage_cli``: ``--write``, ``--max-nfev``)."""
+    part = Part(MEN_FIT, men_residuals, fit_men)
+    stage_main(__doc__.split("\n")[0], {"men": part}, argv, max_nfev=12)
 
 
 if __name__ == "__main__":

@@ -111,12 +111,17 @@ class ArmResult:
     def patients(self, lo: int, hi: int) -> ArmResult:
         """Return the result of patients lo to hi - 1 (views): e.g. one parameter set's slice
         of a run whose patients are a cohort repeated once per set."""
+        return self.take(slice(lo, hi))
+
+    def take(self, index: slice | np.ndarray) -> ArmResult:
+        """Return the result of the patients at ``index`` (a slice, an index or a mask): e.g.
+        the patients of a chunk put back in patient order after a run by stratum."""
         values = {"arm": self.arm, "record_days": self.record_days, "pk_days": self.pk_days}
         for name in ("patient_id", "death_day", "dropout_day"):
-            values[name] = getattr(self, name)[lo:hi]
+            values[name] = getattr(self, name)[index]
         for name in self.PER_PATIENT_2D:
-            values[name] = getattr(self, name)[:, lo:hi]
+            values[name] = getattr(self, name)[:, index]
         for field in ("cumulative_hazard", "structure"):
             if getattr(self, field) is not None:
-                values[field] = {k: v[:, lo:hi] for k, v in getattr(self, field).items()}
+                values[field] = {k: v[:, index] for k, v in getattr(self, field).items()}
         return ArmResult(**values)

@@ -30,6 +30,7 @@ from osteotrial.model import bisphosphonate
 from osteotrial.model.params import ModelParams
 from osteotrial.model.records import ParameterTable, pack_table
 from osteotrial.trial.schedules import ArmSpec, Schedule
+from osteotrial.trial.strata import Stratum, arm_for_stratum, assign
 
 
 def run_engine(
@@ -181,3 +182,70 @@ def iter_simulate_arm(
         yield _simulate_chunk(chunk, arm, table, index[lo:hi], schedule, record_pk)
         if progress is not None:
             progress(hi, n)
+
+
+def iter_simulate_strata(
+    cohort: Cohort,
+    arm: ArmSpec,
+    strata: Sequence[Stratum],
+    seed: int,
+    params: ModelParams | Sequence[ModelParams],
+    schedule: Schedule,
+    record_pk: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    param_index: ArrayLike | None = None,
+) -> Iterator[ArmResult]:
+    """Yield ``iter_simulate_arm``'s chunks with each patient on the plan of his or her
+    stratum (``trial.strata``: drawn by candidate id from ``seed``; no strata: the arm as it
+    is). Each chunk of ``schedule.chunk_size`` patients runs once per stratum present and
+    comes back in the cohort's order, so a file written from it is the same table whatever
+    the strata, shards or chunks."""
+    if not strata:
+        yield from iter_simulate_arm(
+            cohort, arm, params, schedule, record_pk, progress, param_index
+        )
+        return
+    sets, index = inputs.parameter_sets(params, param_index, cohort.n_patients)
+    labels = assign(strata, seed, cohort.candidate_id)
+    n, size = cohort.n_patients, schedule.chunk_size
+    for lo in range(0, max(n, 1), size):
+        hi = min(lo + size, n)
+        parts, where = [], []
+        for stratum in strata:
+            mine = lo + np.flatnonzero(labels[lo:hi] == stratum.name)
+            if mine.size or (not where and stratum is strata[-1]):
+                parts.append(
+                    simulate_arm(
+                        cohort.select(mine),
+                        arm_for_stratum(arm, stratum),
+                        sets,
+                        schedule,
+                        record_pk,
+                        param_index=index[mine],
+                    )
+                )
+                where.append(mine)
+        merged = parts[0] if len(parts) == 1 else ArmResult.concatenate(parts)
+        yield merged.take(np.argsort(np.concatenate(where), kind="stable"))
+        if progress is not None:
+            progress(hi, n)
+
+
+def simulate_strata(
+    cohort: Cohort,
+    arm: ArmSpec,
+    strata: Sequence[Stratum],
+    seed: int,
+    params: ModelParams | Sequence[ModelParams],
+    schedule: Schedule,
+    record_pk: bool = True,
+    param_index: ArrayLike | None = None,
+) -> ArmResult:
+    """Return ``simulate_arm``'s result with each patient on his or her stratum's plan
+    (``iter_simulate_strata``)."""
+    chunks = list(
+        iter_simulate_strata(
+            cohort, arm, strata, seed, params, schedule, record_pk, param_index=param_index
+        )
+    )
+    return chunks[0] if len(chunks) == 1 else ArmResult.concatenate(chunks)

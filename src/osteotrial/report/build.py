@@ -28,6 +28,7 @@ from osteotrial.calibration.targets import load_targets
 from osteotrial.report import efficacy, validation
 from osteotrial.report import figures_trial as figures
 from osteotrial.report.by_sex import by_sex_html
+from osteotrial.report.by_stratum import by_stratum_html
 from osteotrial.report.scope_banner import add_banner
 from osteotrial.stats.incidence import aalen_johansen, competing_status
 from osteotrial.units import DAYS_PER_MONTH
@@ -289,7 +290,8 @@ def write_efficacy(r: ReportInputs) -> None:
     table = efficacy.efficacy_table(r.trial, r.tables, block)
     legend = f"<p>{html.escape(efficacy.LEGEND)}</p>"
     strata = by_sex_html(r.tables["by_sex"], html_table)
-    sections = [efficacy.efficacy_html(r.trial, table), legend, strata, RAW_LINKS]
+    subgroups = by_stratum_html(r.tables.get("by_stratum"), html_table)
+    sections = [efficacy.efficacy_html(r.trial, table), legend, strata, subgroups, RAW_LINKS]
     page = html_page("Efficacy: endpoints by arm", sections, r.note)
     (r.out / "efficacy.html").write_text(page, encoding="utf-8")
 

@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from osteotrial import rng, yaml_strict
 from osteotrial.cohort.presets import expand_trial_population
 from osteotrial.trial.checks import check_finite, check_semantics, validate_merged
 from osteotrial.trial.exposures import arms_with_exposures, check_exposures, normalize_exposures
 from osteotrial.trial.locate import is_trial_path, repo_path, resolve_config_dir
+from osteotrial.trial.merge import deep_merge, parse_command_line_values
 from osteotrial.trial.phase_units import normalize_arms
 from osteotrial.trial.schedules import ArmSpec, Schedule
+from osteotrial.trial.strata import Stratum, check_strata, normalize_strata, strata_of
 from osteotrial.units import DAYS_PER_MONTH
 
 SCHEMA_FILE = "config.schema.json"
@@ -89,6 +89,11 @@ class TrialConfig:
     def scientific(self) -> dict[str, Any]:
         """Return ``raw`` without the execution-only keys: the rules' tracked ``params``."""
         return scientific_config(self.raw)
+
+    @property
+    def strata(self) -> tuple[Stratum, ...]:
+        """Return the strata of the trial (``trial.strata``; empty: none)."""
+        return strata_of(self.raw)
 
     @property
     def counterfactual(self) -> dict[str, Any]:
@@ -152,17 +157,6 @@ def available_trials(config_dir: str | Path | None = None) -> list[str]:
     return sorted(p.stem for p in (resolve_config_dir(config_dir) / "trials").glob("*.yaml"))
 
 
-def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a new dict: ``update`` merged over ``base``, recursing into nested mappings."""
-    merged = copy.deepcopy(dict(base))
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
 def _read_yaml(path: Path) -> dict[str, Any]:
     data = yaml_strict.load_file(path)
     if data is None:
@@ -170,28 +164,6 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     return data
-
-
-def parse_command_line_values(value: Any) -> Any:
-    """Return ``value`` with nested strings read as YAML scalars or lists.
-
-    Snakemake reads ``--config power='{enabled: true, replicates: 200}'`` as a mapping of
-    strings ({"enabled": "true", "replicates": "200"}); this restores true, 200, [50, 100].
-    Strings that are not a YAML bool, number, null or list stay as they are; ``3e0`` and
-    ``1e-3`` are numbers (``yaml_strict``).
-    """
-    if isinstance(value, Mapping):
-        return {key: parse_command_line_values(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [parse_command_line_values(item) for item in value]
-    if isinstance(value, str):
-        try:
-            parsed = yaml_strict.loads(value)
-        except yaml.YAMLError:
-            return value
-        if parsed is None or isinstance(parsed, bool | int | float | list):
-            return parsed
-    return value
 
 
 def merge_config(
@@ -346,9 +318,12 @@ def config_from_dict(
     expand_trial_population(raw, config_dir)  # cohort.population.preset (cohort.presets)
     if "exposures" in raw:
         raw["exposures"] = normalize_exposures(raw["exposures"])
+    if "strata" in raw:
+        raw["strata"] = normalize_strata(raw["strata"])
     validate_merged(raw, load_schema(config_dir))
     check_semantics(raw)
     check_exposures(raw)
+    check_strata(raw)
     allocation = {arm: int(n) for arm, n in sorted(raw["allocation"].items())}
     if raw.get("n_per_arm") is not None:
         allocation = {arm: int(raw["n_per_arm"]) for arm in allocation}

@@ -17,8 +17,9 @@ required for a glucocorticoid and refused for the other kinds. ``levels_on_grid`
 arm's phases into the plan's exposure channels per step (``model.exposure.CHANNELS``): how
 deep each withdrawal is at the middle of each step (first order towards 1 while on and back
 to 0 after, with the kind's ``ONSET_DAYS`` / ``OFFSET_DAYS``, times the adaptation of
-``model.exposure.ADAPTATION_DAYS``), the glucocorticoid dose, and
-the latest course's dose and days since its stop (the fracture risk beyond BMD fades with it).
+``model.exposure.ADAPTATION_DAYS``), the glucocorticoid dose not yet adapted to
+(``GC_ADAPTATION_DAYS``), and the latest course's dose and days since its stop (the fracture
+risk beyond BMD fades with it).
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ from osteotrial.units import DAYS_PER_MONTH
 
 MAX_PREDNISONE_MG_PER_DAY = 1000.0  # pulse doses of methylprednisolone are about 1 g
 MAX_BEFORE_DAYS = 30 * 365.25  # an exposure may have started up to 30 years before randomization
+# Bone adapts to a lasting glucocorticoid dose as to a lasting withdrawal: the loss is fastest
+# in the first months and slows after (about 6-12 % at the spine in year 1 in some series, a
+# few % a year later: LoCascio 1990, van Staa 2002 meta-analysis; R), so the plan's
+# glucocorticoid dose channel carries the part not yet adapted to, D x exp(-(t - start) /
+# GC_ADAPTATION_DAYS), with the withdrawal's e-fold time (model.exposure.ADAPTATION_DAYS, 3
+# years; A: one adaptation for every exposure, no new value). Patients long on glucocorticoids
+# are nearer the model's baseline. The fracture risk beyond BMD keeps the full dose (van Staa
+# 2000, P6: the excess lasts while the drug is taken).
+GC_ADAPTATION_DAYS = model_exposure.ADAPTATION_DAYS
 
 
 @dataclass(frozen=True)
@@ -147,7 +157,8 @@ def _on_level(t: np.ndarray, start: float, start_level: float, on_days: float) -
 def levels_on_grid(phases: Sequence[ExposurePhase], dt_days: float, n_steps: int) -> np.ndarray:
     """Return the plan's exposure channels per step, shape (n_steps, N_CHANNELS).
 
-    Withdrawal levels and the glucocorticoid dose at the middle of each step; the latest
+    Withdrawal levels and the glucocorticoid dose not yet adapted to (``GC_ADAPTATION_DAYS``)
+    at the middle of each step; the latest
     glucocorticoid course's dose and the days since its stop at the end of the step (0 while
     taken; dose 0 before any course).
     """
@@ -158,9 +169,9 @@ def levels_on_grid(phases: Sequence[ExposurePhase], dt_days: float, n_steps: int
         out[:, k] = withdrawal_level(phases, kind, mid)
     gc = sorted((p for p in phases if p.kind == "glucocorticoid"), key=lambda p: p.start_day)
     for p in gc:
-        out[(mid >= p.start_day) & (mid < p.stop_day), model_exposure.GC_MG] = (
-            p.prednisone_mg_per_day
-        )
+        taken = (mid >= p.start_day) & (mid < p.stop_day)
+        unadapted = np.exp(-(mid[taken] - p.start_day) / GC_ADAPTATION_DAYS)
+        out[taken, model_exposure.GC_MG] = p.prednisone_mg_per_day * unadapted
         since = mid >= p.start_day  # a later course overwrites an earlier one
         out[since, model_exposure.GC_LAST_MG] = p.prednisone_mg_per_day
         out[since, model_exposure.GC_DAYS_OFF] = np.maximum(end[since] - p.stop_day, 0.0)

@@ -20,7 +20,7 @@ from osteotrial.analyses.expected import (
 )
 from osteotrial.cohort.sampling import Cohort
 from osteotrial.engine.progress import chunk_logger
-from osteotrial.engine.simulate import iter_simulate_arm, simulate_arm
+from osteotrial.engine.simulate import iter_simulate_strata, simulate_strata
 from osteotrial.io import write_simulation_stream
 from osteotrial.model.params import ModelParams
 
@@ -39,13 +39,21 @@ def simulate_shard(
     ``population`` "randomized" simulates the patients randomized to ``arm``; "counterfactual"
     and "power" every patient of the shard (the counterfactual twins). Patients are taken in
     patient_id order; ``params`` is the ``ModelParams`` to use (the trial's or a drawn set's).
+    A trial with strata runs each patient on the plan of his or her stratum (``trial.strata``).
     """
     patients = cohort.select(cohort.arm == arm) if population == "randomized" else cohort
     patients = patients.select(np.argsort(patients.patient_id, kind="stable"))
     label = f"{arm}/{shard}" if population == "randomized" else f"{population}/{arm}/{shard}"
     progress = chunk_logger(f"{trial.name}/{label}")
-    chunks = iter_simulate_arm(
-        patients, trial.arms[arm], params, trial.schedule, record_pk=False, progress=progress
+    chunks = iter_simulate_strata(
+        patients,
+        trial.arms[arm],
+        trial.strata,
+        trial.seed,
+        params,
+        trial.schedule,
+        record_pk=False,
+        progress=progress,
     )
     write_simulation_stream(chunks, path, trial.provenance(shard=shard))
 
@@ -74,7 +82,9 @@ def expected_endpoints_of_sets(
     tiled = patients.select(np.tile(np.arange(n), len(sets)))
     index = np.repeat(np.arange(len(sets)), n)
     results = {
-        name: simulate_arm(tiled, arm, sets, trial.schedule, record_pk=False, param_index=index)
+        name: simulate_strata(
+            tiled, arm, trial.strata, trial.seed, sets, trial.schedule, False, param_index=index
+        )
         for name, arm in trial.arms.items()
     }
     schedule = trial.schedule
@@ -108,7 +118,9 @@ def trial_expected_fractures(
     results = {}
     for name, arm in trial.arms.items():
         patients = event_free(cohort.select(cohort.arm == name))
-        results[name] = simulate_arm(patients, arm, params, schedule, record_pk=False)
+        results[name] = simulate_strata(
+            patients, arm, trial.strata, trial.seed, params, schedule, record_pk=False
+        )
     rows = fracture_rows(
         results, params, trial.control_arm, schedule.visit_months, schedule.imaging_months
     )
