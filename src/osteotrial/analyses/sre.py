@@ -167,7 +167,9 @@ def counting_process(patients: pl.DataFrame, counted: pl.DataFrame) -> pl.DataFr
     ends = patients.select(*keep, stop=pl.col("end_day"), event=pl.lit(0, pl.Int64))
     stops = counted.select("patient_id", stop=pl.col("day"), event=pl.lit(1, pl.Int64))
     stops = stops.join(patients.select(keep), on="patient_id").select(ends.columns)
-    rows = pl.concat([stops, ends]).sort(["patient_id", "stop", "event"], descending=[False, False, True])
+    rows = pl.concat([stops, ends]).sort(
+        ["patient_id", "stop", "event"], descending=[False, False, True]
+    )
     rows = rows.with_columns(start=pl.col("stop").shift(1, fill_value=0.0).over("patient_id"))
     return rows.filter((pl.col("stop") > pl.col("start")) | (pl.col("event") == 1)).select(
         *keep, "start", "stop", "event"
