@@ -1,4 +1,4 @@
-"""Skeletal-related events (SREs) of a bone-metastasis trial: the data contract and the counting rule.
+"""Skeletal-related events (SREs) of a bone-metastasis trial: data contract and counting rule.
 
 Two polars frames carry a trial's SREs (the contract with the model side,
 ``analyses.sre_frames``):

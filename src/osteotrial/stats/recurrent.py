@@ -1,4 +1,4 @@
-"""Time to a first event and recurrent events of two arms: lifelines and statsmodels, one own estimator.
+"""First and recurrent events of two arms: lifelines and statsmodels, and one own estimator.
 
 - ``cox_first_event``: lifelines' CoxPHFitter (Efron ties), one binary covariate (treated vs
   reference), stratified when strata are given; death censors, so the hazard ratio is the
