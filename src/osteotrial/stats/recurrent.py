@@ -7,8 +7,9 @@
   event with its 95 % interval (lifelines' ``median_survival_times`` of the pointwise
   exponential-Greenwood band, the Brookmeyer-Crowley construction), and 1 - KM on a grid.
 - ``andersen_gill``: the rate ratio of all (first and subsequent) events: lifelines' CoxPHFitter
-  on counting-process rows (start, stop] (``entry_col``), robust sandwich variance clustered by
-  patient (``cluster_col``), as Andersen and Gill (1982) with Lin-Wei-Yang-Ying's robust SE.
+  on counting-process rows (start, stop] (``entry_col``), as Andersen and Gill (1982), with
+  Lin-Wei-Yang-Ying's robust variance clustered by patient (own code: lifelines gets it wrong
+  on counting-process rows; see ``andersen_gill``).
 - ``negative_binomial``: the rate ratio of the event counts per patient from statsmodels' NB2
   regression with offset log(follow-up), overdispersion estimated by maximum likelihood.
 - ``ghosh_lin_mcf``: own numpy code (no well-kept Python library has it): the mean cumulative
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.utils import median_survival_times
+from scipy import stats
 
 from osteotrial.stats.intervals import CONFIDENCE
 
@@ -76,21 +78,70 @@ def cox_first_event(
     return _cox_ratio(frame, **options)
 
 
+def _at_risk(start: np.ndarray, stop: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Return the number of rows (start, stop] at risk at each of ``times``."""
+    starts, stops = np.sort(start), np.sort(stop)
+    return np.searchsorted(starts, times, side="left") - np.searchsorted(stops, times, "left")
+
+
+def _score_residuals(rows: pd.DataFrame, beta: float) -> tuple[np.ndarray, float]:
+    """Return (score residual per row, information) of one stratum's counting-process rows at
+    log rate ratio ``beta``: Lin, Wei, Yang and Ying's residuals in Breslow's form, L_r =
+    event_r (x_r - xbar(stop_r)) - sum over event times t_j in (start_r, stop_r] of
+    exp(beta x_r) (x_r - xbar_j) dN_j / S0_j, with S0 = n0 + n1 exp(beta), xbar = n1
+    exp(beta) / S0; information sum_j dN_j xbar_j (1 - xbar_j)."""
+    start, stop = rows["start"].to_numpy(float), rows["stop"].to_numpy(float)
+    event, x = rows["event"].to_numpy(bool), rows["treated"].to_numpy(float)
+    times, d_n = np.unique(stop[event], return_counts=True)
+    n1 = _at_risk(start[x == 1], stop[x == 1], times)
+    n0 = _at_risk(start[x == 0], stop[x == 0], times)
+    s0 = n0 + n1 * np.exp(beta)
+    xbar = n1 * np.exp(beta) / s0
+    c1, cx = (np.r_[0.0, np.cumsum(v * d_n / s0)] for v in (np.ones(times.size), xbar))
+
+    def upto(c: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return c[np.searchsorted(times, t, side="right")]
+
+    xbar_at_stop = np.r_[0.0, xbar][np.searchsorted(times, stop, side="right")]
+    compensator = np.exp(beta * x) * (
+        x * (upto(c1, stop) - upto(c1, start)) - (upto(cx, stop) - upto(cx, start))
+    )
+    residuals = np.where(event, x - xbar_at_stop, 0.0) - compensator
+    return residuals, float(np.sum(d_n * xbar * (1.0 - xbar)))
+
+
 def andersen_gill(rows: pd.DataFrame) -> Ratio:
     """Return the Andersen-Gill rate ratio (module docstring) of counting-process ``rows``:
-    columns patient_id, start, stop, event (0/1), treated (0/1), optional stratum."""
-    frame = rows[["patient_id", "start", "stop", "event", "treated"]].copy()
-    options = {
-        "duration_col": "stop",
-        "event_col": "event",
-        "entry_col": "start",
-        "cluster_col": "patient_id",
-        "robust": True,
-    }
+    columns patient_id, start, stop, event (0/1), treated (0/1), optional stratum.
+
+    The log ratio is lifelines' (CoxPHFitter, ``entry_col``, Efron ties); its robust variance
+    is computed here, sum over patients of (sum of their score residuals)^2 / information^2
+    (``_score_residuals``): lifelines' ``robust``/``cluster_col`` ignores the entry times of
+    counting-process rows (its robust SE came out below the model-based one, and below a
+    patient bootstrap's, on recurrent events) and its CoxTimeVaryingFitter has no robust
+    variance (lifelines issue 544). ``tests/test_sre.py`` checks the variance against
+    lifelines' robust SE on one row per patient and statsmodels' PHReg score residuals."""
+    frame = rows[["start", "stop", "event", "treated"]].copy()
+    options = {"duration_col": "stop", "event_col": "event", "entry_col": "start"}
+    strata = rows["stratum"].to_numpy() if "stratum" in rows.columns else np.zeros(len(rows))
     if "stratum" in rows.columns:
-        frame["stratum"] = rows["stratum"].to_numpy()
+        frame["stratum"] = strata
         options["strata"] = ["stratum"]
-    return _cox_ratio(frame, **options)
+    point = _cox_ratio(frame, **options)
+    if not np.isfinite(point.estimate):
+        return NAN_RATIO
+    beta, residuals, information = np.log(point.estimate), np.zeros(len(rows)), 0.0
+    for stratum in np.unique(strata):
+        mask = strata == stratum
+        residuals[mask], info = _score_residuals(rows[mask], beta)
+        information += info
+    per_patient = pd.Series(residuals).groupby(rows["patient_id"].to_numpy()).sum().to_numpy()
+    se = np.sqrt(np.sum(per_patient**2)) / information
+    z = stats.norm.ppf(0.5 + CONFIDENCE / 2)
+    p_value = float(2 * stats.norm.sf(abs(beta / se)))
+    return Ratio(
+        point.estimate, float(np.exp(beta - z * se)), float(np.exp(beta + z * se)), p_value
+    )
 
 
 def negative_binomial(
@@ -164,9 +215,8 @@ def _survival_before(end_day: np.ndarray, died: np.ndarray, times: np.ndarray) -
     death_times, deaths = np.unique(end_day[died], return_counts=True)
     ends = np.sort(end_day)
     at_risk = ends.size - np.searchsorted(ends, death_times, side="left")
-    surv = np.cumprod(1.0 - deaths / at_risk)
-    index = np.searchsorted(death_times, times, side="left") - 1
-    return np.where(index >= 0, surv[np.clip(index, 0, None)], 1.0)
+    surv = np.r_[1.0, np.cumprod(1.0 - deaths / at_risk)]
+    return surv[np.searchsorted(death_times, times, side="left")]
 
 
 def ghosh_lin_mcf(
