@@ -330,3 +330,40 @@ def test_tables_are_deterministic_and_written_with_their_schemas(tmp_path):
         assert io.read_frame(path).equals(table), name
     months = first["sre_curves"]["month"].to_numpy()
     np.testing.assert_allclose(months, first["sre_curves"]["day"].to_numpy() / DAYS_PER_MONTH)
+
+
+def test_sre_report_page_and_figures(tmp_path):
+    """The SRE page from synthetic tables: both figures at their fixed size, the tables'
+    numbers on the page; the report reads all SRE tables or none and names missing ones."""
+    from test_report import png_size
+
+    from osteotrial.report import sre as page
+    from osteotrial.report.build import html_page, html_table, read_sre_tables
+    from osteotrial.report.figures_trial import DPI, arm_colors
+
+    patients, events = synthetic_trial(n=400, seed=12)
+    markers = pl.DataFrame({"patient_id": patients["patient_id"], "day": 7.0, UNTX_COLUMN: -80.0})
+    tables = sre_tables(patients, events, markers, reference_arm="ref")
+    paths = {}
+    for name, table in tables.items():
+        paths[name] = tmp_path / f"{name}.parquet"
+        io.write_endpoint_table(name, table, paths[name], {"trial": "synthetic"})
+    read = read_sre_tables(paths)
+    colors = arm_colors(["ref", "trt"], "ref")
+    written = page.write_sre_page(
+        read, colors, tmp_path, lambda t, s: html_page(t, s, "synthetic"), html_table
+    )
+    assert [p.name for p in written] == list(page.SRE_REPORT_FILES)
+    for name, (width, height) in page.FIGURE_SIZES_IN.items():
+        png = tmp_path / f"{name}.png"
+        assert png_size(png) == (round(width * DPI), round(height * DPI))
+        assert png.stat().st_size > 20_000
+    text = (tmp_path / "sre.html").read_text()
+    cox = tables["sre_comparisons"].filter(method="cox_first_sre").row(0, named=True)
+    assert f"{cox['estimate']:.2f} ({cox['ci_low']:.2f} to {cox['ci_high']:.2f})" in text
+    share = 100 * tables["sre_summary"].filter(arm="trt")["share_with_sre"][0]
+    assert f"{share:.1f} (" in text and "spinal cord compression" in text
+    assert "Urinary NTX" in text and "-80" in text
+    assert read_sre_tables({"bmd": tmp_path / "x.parquet"}) == {}
+    with pytest.raises(FileNotFoundError, match="sre_untx"):
+        read_sre_tables({k: v for k, v in paths.items() if k != "sre_untx"})
