@@ -397,3 +397,25 @@ def test_strata_stratify_the_models():
     direct = CoxPHFitter().fit(frame, "t", "e", strata=["stratum"])
     cox = comparisons.filter(method="cox_first_sre")["estimate"][0]
     assert cox == pytest.approx(np.exp(direct.params_["trt"]), rel=1e-6)
+
+
+def test_counting_process_rows_have_positive_length():
+    """Rows (start, stop] chain from 0 to end_day, one per counted SRE plus the rest of
+    follow-up; an SRE on day 0 or two on one day (gap 0) get rows of length ``EPS_DAYS``, so
+    the Andersen-Gill fit runs on them."""
+    fr, rad = "pathologic_fracture", "radiation_to_bone"
+    events = _events([(1, 0, fr), (1, 30, rad), (2, 12, fr), (2, 12, rad), (2, 50, rad)])
+    patients = pl.DataFrame(
+        {"patient_id": [1, 2, 3], "arm": "a", "end_day": [30.0, 80.0, 40.0], "died": False}
+    )
+    rows = sre.counting_process(patients, sre.counted_events(events, 0.0, patients))
+    eps = sre.EPS_DAYS
+    assert rows.select("patient_id", "start", "stop", "event").rows() == [
+        (1, 0.0, eps, 1),
+        (1, eps, 30.0, 1),  # the SRE on end_day closes follow-up: no zero-length last row
+        (2, 0.0, 12.0, 1),
+        (2, 12.0, 12.0 + eps, 1),
+        (2, 12.0 + eps, 50.0, 1),
+        (2, 50.0, 80.0, 0),
+        (3, 0.0, 40.0, 0),
+    ]

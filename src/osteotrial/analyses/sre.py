@@ -33,6 +33,7 @@ import polars as pl
 from osteotrial.analyses.vocabulary import SRE_TYPES
 
 GAP_DAYS = 21.0
+EPS_DAYS = 1e-6  # least length of a counting-process row (counting_process)
 PATIENT_COLUMNS: dict[str, type[pl.DataType]] = {
     "patient_id": pl.Int64,
     "arm": pl.String,
@@ -162,7 +163,11 @@ def patient_sre(
 def counting_process(patients: pl.DataFrame, counted: pl.DataFrame) -> pl.DataFrame:
     """Return the Andersen-Gill rows (start, stop] of each patient: one ending at each counted
     SRE (``event`` 1) and a last one to ``end_day`` (``event`` 0, dropped when of zero length).
-    Columns: patient_id, arm, start, stop, event (and stratum when the patients carry it)."""
+    Columns: patient_id, arm, start, stop, event (and stratum when the patients carry it).
+
+    A row must have positive length (a Cox fit with entry times puts a row in the risk set
+    on (start, stop]): an SRE on day 0, or two on one day (only with ``gap_days`` 0), ends
+    its row ``EPS_DAYS`` after the previous row's stop, a_k = max(stop_k, a_(k-1) + eps)."""
     keep = [c for c in ("patient_id", "arm", "stratum") if c in patients.columns]
     ends = patients.select(*keep, stop=pl.col("end_day"), event=pl.lit(0, pl.Int64))
     stops = counted.select("patient_id", stop=pl.col("day"), event=pl.lit(1, pl.Int64))
@@ -170,7 +175,10 @@ def counting_process(patients: pl.DataFrame, counted: pl.DataFrame) -> pl.DataFr
     rows = pl.concat([stops, ends]).sort(
         ["patient_id", "stop", "event"], descending=[False, False, True]
     )
+    previous = pl.col("stop").shift(1, fill_value=0.0).over("patient_id")
+    rows = rows.filter((pl.col("stop") > previous) | (pl.col("event") == 1))
+    k = pl.int_range(pl.len()).over("patient_id").cast(pl.Float64)
+    floor = pl.max_horizontal(pl.col("stop") - k * EPS_DAYS, pl.lit(EPS_DAYS))
+    rows = rows.with_columns(stop=floor.cum_max().over("patient_id") + k * EPS_DAYS)
     rows = rows.with_columns(start=pl.col("stop").shift(1, fill_value=0.0).over("patient_id"))
-    return rows.filter((pl.col("stop") > pl.col("start")) | (pl.col("event") == 1)).select(
-        *keep, "start", "stop", "event"
-    )
+    return rows.select(*keep, "start", "stop", "event")
