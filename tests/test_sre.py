@@ -424,3 +424,21 @@ def test_counting_process_rows_have_positive_length():
         (2, 50.0, 80.0, 0),
         (3, 0.0, 40.0, 0),
     ]
+
+
+def test_andersen_gill_ratio_with_tied_days_is_lifelines_efron():
+    """Whole days (158 tied event times among 1,120 rows): Efron's ties as in lifelines."""
+    from lifelines import CoxPHFitter
+
+    patients, events = synthetic_trial(n=600, frailty_var=0.5, seed=2)
+    patients = patients.with_columns(pl.col("end_day").ceil())
+    events = events.with_columns(pl.col("day").round())
+    rows = sre.counting_process(patients, sre.counted_events(events, patients=patients))
+    rows = rows.to_pandas().assign(treated=lambda f: (f["arm"] == "trt").astype(int))
+    assert rows.loc[rows["event"] == 1, "stop"].duplicated().sum() > 100
+    ours = recurrent.andersen_gill(rows.drop(columns="arm"))
+    columns = ["start", "stop", "event", "treated"]
+    fit = CoxPHFitter().fit(
+        rows[columns], "stop", "event", entry_col="start", fit_options={"precision": 1e-12}
+    )
+    assert ours.estimate == pytest.approx(np.exp(fit.params_["treated"]), rel=1e-9)
