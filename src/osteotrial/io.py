@@ -8,8 +8,8 @@ Tables (the output contract; README.md shows how to read them):
   patient, so ``filter(pl.col("day") == 0)`` gives one row per patient. Event days are days
   since randomization; null means the event did not happen in the simulated span, and
   ``dropout_day`` is inf for a patient never lost to follow-up.
-- endpoint tables ``bmd``, ``markers``, ``fractures``, ``comparisons``, ``baseline``. Every
-  table carries ``month`` (``baseline``: 0, randomization; ``markers`` next to its ``day``).
+- endpoint tables ``bmd``, ``markers``, ``fractures``, ``comparisons``, ``baseline``, each with
+  ``month`` (``baseline``: 0; ``markers`` next to ``day``); ``SRE_TABLES`` for SRE trials only.
 
 Every file carries schema metadata ``config_hash``, ``seed``, ``trial``, ``osteotrial_version``
 and ``git_commit`` (plus ``arm``/``shard`` where they apply). Files are written to
@@ -117,6 +117,33 @@ ENDPOINT_SCHEMAS: dict[str, pa.Schema] = {
     ),
 }
 ENDPOINT_TABLES: tuple[str, ...] = tuple(ENDPOINT_SCHEMAS)
+
+SRE_SCHEMAS: dict[str, pa.Schema] = {  # analyses.sre_tables: only trials that draw SREs
+    "sre_summary": pa.schema(  # per arm: share with an SRE, counts, mean per patient, KM median
+        [("arm", STR), ("n_patients", I64), ("n_deaths", I64), ("follow_up_years", F64)]
+        + [("n_with_sre", I64), ("share_with_sre", F64), ("share_ci_low", F64)]
+        + [("share_ci_high", F64), ("n_sre", I64), ("n_drawn", I64), ("mean_sre_per_patient", F64)]
+        + [("sre_per_patient_year", F64)]
+        + [(f"{c}_months", F64) for c in ("median_first_sre", "median_ci_low", "median_ci_high")]
+    ),
+    "sre_comparisons": pa.schema(  # each arm vs the reference: Cox HR, AG and NB rate ratios
+        [("method", STR), ("measure", STR), ("arm", STR), ("reference_arm", STR), ("estimate", F64)]
+        + [("ci_low", F64), ("ci_high", F64), ("p_value", F64)]
+    ),
+    "sre_curves": pa.schema(  # per arm and curve on a weekly grid: 1 - KM, Aalen-Johansen, MCF
+        [("arm", STR), ("curve", STR), ("day", F64), ("month", F64), ("value", F64)]
+        + [("ci_low", F64), ("ci_high", F64), ("n_followed", I64)]
+    ),
+    "sre_types": pa.schema(  # per arm and SRE type: first-event type and counted events
+        [("arm", STR), ("type", STR), ("n_patients", I64), ("n_first", I64), ("n_sre", I64)]
+        + [("n_drawn", I64), ("first_frac_of_patients", F64), ("first_frac_of_first_sres", F64)]
+    ),
+    "sre_untx": pa.schema(  # per arm and day: urinary NTX % change, median and quartiles
+        [("arm", STR), ("day", F64), ("month", F64), ("n_patients", I64)]
+        + [(f"{s}_pct_change", F64) for s in ("median", "q25", "q75")]
+    ),
+}
+SRE_TABLES: tuple[str, ...] = tuple(SRE_SCHEMAS)
 
 # Parameter uncertainty (osteotrial.calibration.parameter_sets,
 # osteotrial.analyses.prediction): the drawn values of
@@ -371,7 +398,8 @@ def _increasing_tables(results: Iterable[ArmResult]) -> Iterator[pa.Table]:
 def write_endpoint_table(
     name: str, columns: Mapping[str, Any], path: str | Path, metadata: Mapping[str, str]
 ) -> None:
-    """Write one endpoint table (``name`` in ENDPOINT_TABLES) with its explicit schema."""
-    if name not in ENDPOINT_SCHEMAS:
-        raise ValueError(f"endpoint table {name!r} is unknown; allowed: {ENDPOINT_TABLES}")
-    write_parquet(to_table(columns, ENDPOINT_SCHEMAS[name], name), path, metadata)
+    """Write one endpoint table (``name`` in ENDPOINT_TABLES or SRE_TABLES), explicit schema."""
+    schemas = {**ENDPOINT_SCHEMAS, **SRE_SCHEMAS}
+    if name not in schemas:
+        raise ValueError(f"endpoint table {name!r} is unknown; allowed: {tuple(schemas)}")
+    write_parquet(to_table(columns, schemas[name], name), path, metadata)

@@ -108,3 +108,13 @@ def at_imaging(name: str) -> bool:
 def label(name: str) -> str:
     """Return the short label of endpoint ``name`` (printed columns, legends)."""
     return endpoint(name).label
+
+
+# Skeletal-related events (bone metastases, issue 26): the four event types the trials count,
+# in this order (it also breaks ties of same-day events: the first listed is the one counted).
+SRE_TYPES: dict[str, str] = {
+    "pathologic_fracture": "pathologic fracture",
+    "radiation_to_bone": "radiation to bone",
+    "surgery_to_bone": "surgery to bone",
+    "spinal_cord_compression": "spinal cord compression",
+}

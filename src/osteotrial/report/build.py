@@ -4,9 +4,10 @@
 files (for the cumulative incidence curves: first-event day per patient from
 ``endpoints.patient_events``, censored at death, dropout or the end of follow-up; and the
 patients on study at each marker day, for the interval of a median) and writes ``REPORT_FILES``
-into one folder. A missing endpoint table stops it with a message naming it. The HTML pages are
-written by the functions of ``PAGES``, in order, from one ``ReportInputs``: a new page is one
-more function there.
+into one folder (and the SRE page, ``report.sre``, when ``io.SRE_TABLES`` are given: a
+trial with skeletal-related events). A missing endpoint table stops it with a message naming
+it. The HTML pages are written by the functions of ``PAGES``, in order, from one
+``ReportInputs``: a new page is one more function there.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from osteotrial.report import figures_trial as figures
 from osteotrial.report.by_sex import by_sex_html
 from osteotrial.report.by_stratum import by_stratum_html
 from osteotrial.report.scope_banner import add_banner
+from osteotrial.report.sre import write_sre_page
 from osteotrial.stats.incidence import aalen_johansen, competing_status
 from osteotrial.units import DAYS_PER_MONTH
 
@@ -67,6 +69,16 @@ def read_endpoint_tables(paths: Mapping[str, str | Path]) -> dict[str, pl.DataFr
             )
         tables[name] = io.read_frame(path)
     return tables
+
+
+def read_sre_tables(paths: Mapping[str, str | Path]) -> dict[str, pl.DataFrame]:
+    """Return the SRE tables (``io.SRE_TABLES``) named in ``paths``: all or none (a trial
+    without SREs); raise naming those missing when only some are given."""
+    given = [name for name in io.SRE_TABLES if name in paths]
+    missing = [n for n in io.SRE_TABLES if n not in given or not Path(paths[n]).is_file()]
+    if given and missing:
+        raise FileNotFoundError(f"SRE tables {missing} are missing; the SRE page needs all")
+    return {name: io.read_frame(paths[name]) for name in given}
 
 
 def treated_arm(arms: Mapping[str, object], control_arm: str) -> str | None:
@@ -264,6 +276,12 @@ def write_report(
     for page in PAGES:
         page(inputs)
     written = [out / name for name in REPORT_FILES]
+    sre = read_sre_tables(table_paths)
+    if sre:  # a trial with skeletal-related events: the SRE page (report.sre)
+        note = inputs.note
+        written += write_sre_page(
+            sre, colors, out, lambda title, parts: html_page(title, parts, note), html_table
+        )
     add_banner(written, table_paths["bmd"])  # scope warnings and known biases on every page
     return written
 

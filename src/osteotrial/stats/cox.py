@@ -68,6 +68,26 @@ def score_and_information(beta: float, terms: EfronTerms) -> tuple[float, float]
     return terms.events_treated - p.sum(), float(np.sum(p * (1.0 - p)))
 
 
+def fit_log_hazard_ratio(terms: EfronTerms) -> tuple[float, float] | None:
+    """Return (beta, model-based SE) maximizing Efron's partial likelihood of ``terms`` by
+    Newton-Raphson from 0; None when it has no finite maximum (e.g. no event in a group)."""
+    beta = 0.0
+    for _ in range(100):
+        score, info = score_and_information(beta, terms)
+        if not np.isfinite(info) or info <= 0.0:
+            return None
+        step = score / info
+        beta += step
+        if abs(step) < 1e-12 * max(1.0, abs(beta)):
+            break
+    else:
+        return None
+    se = 1.0 / np.sqrt(score_and_information(beta, terms)[1])
+    if not (np.isfinite(beta) and np.isfinite(se)) or abs(beta) > 50.0:
+        return None
+    return beta, float(se)
+
+
 def cox_hazard_ratio(
     duration_days: np.ndarray, event: np.ndarray, treated: np.ndarray
 ) -> CoxResult:
@@ -83,20 +103,10 @@ def cox_hazard_ratio(
     if event.sum() == 0 or event[treated].sum() == 0 or event[~treated].sum() == 0:
         return NANS
     terms = efron_terms(duration, event, treated)
-    beta = 0.0
-    for _ in range(100):
-        score, info = score_and_information(beta, terms)
-        if not np.isfinite(info) or info <= 0.0:
-            return NANS
-        step = score / info
-        beta += step
-        if abs(step) < 1e-12 * max(1.0, abs(beta)):
-            break
-    else:
+    fitted = fit_log_hazard_ratio(terms)
+    if fitted is None:
         return NANS
-    se = 1.0 / np.sqrt(score_and_information(beta, terms)[1])
-    if not (np.isfinite(beta) and np.isfinite(se)) or abs(beta) > 50.0:
-        return NANS
+    beta, se = fitted
     z = stats.norm.ppf(0.5 + CONFIDENCE / 2.0)
     return (
         float(np.exp(beta)),
