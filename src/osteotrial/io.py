@@ -82,12 +82,6 @@ SIMULATION_SCHEMA = pa.schema(
     + [("death_day", F64), ("dropout_day", F64)]
 )
 
-    ENDPOINT_SCHEMAS,
-    ENDPOINT_TABLES,
-    SRE_SCHEMAS,
-    SRE_TABLES,
-)
-
 # Parameter uncertainty (osteotrial.calibration.parameter_sets,
 # osteotrial.analyses.prediction): the drawn values of
 # every set, and prediction intervals next to every endpoint (README.md, docs/analyses.md).
