@@ -60,8 +60,11 @@ lint: $(STAMP)
 	$(BIN)/snakefmt --check .
 	$(BIN)/snakemake --lint
 
+# Test files run in parallel, one worker per core (TEST_WORKERS=0: one process); a file's
+# tests stay on one worker, so its module fixtures (workflow runs) are built once.
+TEST_WORKERS ?= auto
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Compiles the GPU kernel for sm_90 with the real numba-cuda compiler (the CUDA simulator of
 # `make test` runs the kernel as Python and cannot see its typing errors).

@@ -248,8 +248,8 @@ def test_readme_states_coverage_and_each_known_bias():
     assert f"androgen deprivation in men for up to {adt.months:g} months" in readme
     assert f"aromatase inhibitor in women for up to {ai.months:g} months" in readme
     low, high = gc.prednisone_mg_per_day
-    days = round(gc.months * 30.4375)
-    assert f"glucocorticoids at {low:g}-{high:g} mg/day in courses of {days} days" in readme
+    assert gc.sex == ("female", "male")  # the glucocorticoid trial's strata count
+    assert f"glucocorticoids at {low:g}-{high:g} mg/day for up to {gc.months:g} months" in readme
 
 
 def test_a_mixed_cohort_table_runs_through_the_workflow_jobs(tmp_path):
@@ -341,13 +341,15 @@ def test_an_exposure_outside_the_calibrated_ones_warns(case):
 
 
 def test_prednisone_far_above_the_calibrated_doses_names_dose_and_range():
-    found = check_scope(load_config("freedom", _with("glucocorticoid", mg=200.0)))
+    overrides = _with("glucocorticoid", mg=200.0)
+    overrides["exposures"][0]["start"] = "month -48"  # 48 + 36 months: beyond the 60 calibrated
+    found = check_scope(load_config("freedom", overrides))
     doses = {w.field: w for w in found if w.field.endswith("prednisone_mg_per_day")}
     assert sorted(doses) == [f"arms.{arm}.exposures[0].prednisone_mg_per_day"
                              for arm in ("denosumab", "placebo")]  # fmt: skip
     w = doses["arms.placebo.exposures[0].prednisone_mg_per_day"]
     assert w.value == 200.0 and w.calibrated[1] < 200.0 and "mg/day" in w.message
-    # 36 months of glucocorticoids: longer than anything calibrated
+    # 84 months of glucocorticoids: longer than anything calibrated
     assert any(w.field == "arms.placebo.exposures.glucocorticoid" for w in found)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from osteotrial.calibration.targets import read_targets
 from osteotrial.trial.config import TrialConfig
+from osteotrial.trial.strata import arm_for_stratum
 from osteotrial.units import DAYS_PER_MONTH
 
 STAGE = "calibration stage exposure (glucocorticoid marker courses)"
@@ -38,10 +39,18 @@ class ExposureScope:
 
 
 def exposure_records(config: TrialConfig) -> list[dict[str, Any]]:
-    """Return one record per exposure phase of every arm: arm, index (the phase's place among
-    the arm's exposures), kind, prednisone_mg_per_day, start_day and stop_day (cut at the end
-    of follow-up)."""
+    """Return one record per exposure phase of every arm, as each stratum's patients get it
+    (``trial.strata``; the arm itself without strata): arm (``arm/stratum`` in a stratum),
+    index (the phase's place among the arm's exposures), kind, prednisone_mg_per_day,
+    start_day and stop_day (cut at the end of follow-up)."""
     end_day = config.schedule.duration_days
+    arms = [(arm, spec) for arm, spec in sorted(config.arms.items())]
+    if config.strata:
+        arms = [
+            (f"{arm}/{stratum.name}", arm_for_stratum(spec, stratum))
+            for arm, spec in arms
+            for stratum in config.strata
+        ]
     return [
         {
             "arm": arm,
@@ -51,7 +60,7 @@ def exposure_records(config: TrialConfig) -> list[dict[str, Any]]:
             "start_day": float(phase.start_day),
             "stop_day": float(min(phase.stop_day, end_day)),
         }
-        for arm, spec in sorted(config.arms.items())
+        for arm, spec in arms
         for index, phase in enumerate(spec.exposures)
     ]
 
