@@ -61,6 +61,7 @@ COHORT_SCHEMA = pa.schema(
     + [(f"threshold_{kind}_{k}", F64) for kind, n in MAX_EVENTS.items() for k in range(1, n + 1)]
     + [("threshold_death", F64), ("dropout_day", F64)]
     + [(f"u_vertebral_clinical_{k}", F64) for k in range(1, MAX_EVENTS["vertebral"] + 1)]
+    + [("tumour_burden0_rel", F64), ("lesion_lytic_frac", F64), ("cancer_death_per_year", F64)]
 )
 
 # Bone structure per site (model.bone): BV/TV, porosity (fractions), strength (rel. baseline)

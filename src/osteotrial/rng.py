@@ -42,6 +42,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "hip_source",
     "screening.kidney",
     "screening.sex",
+    "screening.tumour",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
