@@ -19,8 +19,8 @@ from numpy.typing import ArrayLike
 
 from osteotrial.cohort.sampling import MAX_EVENTS, Cohort
 from osteotrial.model import bisphosphonate
-from osteotrial.model.metastasis import SRE_TYPES
 from osteotrial.model.fracture import static_log_risk
+from osteotrial.model.metastasis import SRE_TYPES
 from osteotrial.model.params import ModelParams
 from osteotrial.model.records import DRUGS, FRACTURE_TYPES, SITES, ParameterTable, pack_table
 from osteotrial.model.sex import params_for_sex

@@ -48,6 +48,7 @@ from osteotrial.trial.schedules import ArmSpec, Schedule
 
 N_STATES = 2 * N_PK_STATES + N_BONE_STATES  # PK denosumab, PK romosozumab, bone
 BONE = slice(2 * N_PK_STATES, N_STATES)
+REC_HAZARDS = slice(inputs.REC_CUM, inputs.REC_TUMOUR)  # the fracture and death rows of rec
 
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
@@ -184,9 +185,7 @@ def reference_events(
     return ReferenceEvents(
         days={t: out.days[a, : plan.n_thresholds[a]] for a, t in enumerate(FRACTURE_TYPES)},
         death_day=out.death_day,
-        cum=dict(
-            zip((*FRACTURE_TYPES, "death"), out.rec[inputs.REC_CUM : inputs.REC_TUMOUR], strict=True)
-        ),
+        cum=dict(zip((*FRACTURE_TYPES, "death"), out.rec[REC_HAZARDS], strict=True)),
     )
 
 
