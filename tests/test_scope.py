@@ -35,6 +35,8 @@ from osteotrial.trial.scope_check import (
 ROOT = Path(__file__).resolve().parents[1]
 # Scenario trials that lie outside the calibrated scope by design (docs/scenarios.md).
 SCENARIO_WARNINGS = {
+    # men up to 95: the calibrated bone-metastasis population (breast) spans 18-90
+    "bone_metastases_prostate": ["cohort.eligibility.age_years_max"],
     "delayed_denosumab": ["arms.denosumab_every_8_months.denosumab.interval_days"],
     "frame_extension": ["schedule.duration_months"],
 }
@@ -60,6 +62,7 @@ def test_calibrated_trials_are_the_emulated_target_blocks():
         "alendronate",
         "androgen_deprivation",
         "aromatase_inhibitor",
+        "bone_metastases_breast",
     }
     assert all(b in blocks and b not in NOT_EMULATED for b in trials.values())
     assert set(calibrated_scope().not_covered) == set(NOT_EMULATED)
@@ -284,3 +287,15 @@ def test_sex_outside_every_calibrated_population_still_warns():
     (warning,) = check_cohort_sex(cohort, women_only)
     assert warning.field == "cohort.sex" and "2 of 3 patients are male" in warning.message
     assert check_cohort_sex(cohort, scope) == []
+
+
+def test_120_mg_every_4_weeks_warns_in_osteoporosis_not_in_bone_metastases():
+    """The bone-metastasis indication has its own regimens (issue 26): denosumab 120 mg every 4
+    weeks is calibrated there (bone_metastases_breast), not in an osteoporosis cohort."""
+    monthly = {"denosumab": [_phase("denosumab", 120, "4 weeks", 24)]}
+    found = check_scope(load_config("freedom", {"arms": monthly}))
+    assert ("arms.denosumab[0].dose_mg", 120.0) in [(w.field, w.value) for w in found]
+    assert check_scope(load_config("bone_metastases_breast")) == []
+    scope = calibrated_scope()
+    assert scope.for_run(True).drugs["denosumab"].dose_mg == (120.0, 120.0)
+    assert scope.drugs["denosumab"].dose_mg[1] < 120.0
