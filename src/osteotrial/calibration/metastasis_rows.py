@@ -28,11 +28,11 @@ import polars as pl
 
 from osteotrial.analyses.sre_frames import sre_frames
 from osteotrial.calibration import metastasis as stage
-from osteotrial.calibration.block_rows import NAN, row
-from osteotrial.cohort.sampling import Cohort
+from osteotrial.calibration.block_rows import NAN, SCHEMA, row
+from osteotrial.cohort.sampling import Cohort, CohortSpec, sample_cohort
 from osteotrial.engine.simulate import simulate_arm
 from osteotrial.model.params import ModelParams
-from osteotrial.trial.config import TrialConfig
+from osteotrial.trial.config import TrialConfig, load_config
 from osteotrial.trial.schedules import ArmSpec
 from osteotrial.units import DAYS_PER_MONTH
 
@@ -160,9 +160,6 @@ def breast_rows(
     block: Mapping[str, Any], n_per_arm: int, params: ModelParams | None = None
 ) -> pl.DataFrame:
     """Return the calibration table of bone_metastases_breast at ``n_per_arm`` per arm."""
-    from osteotrial.calibration.block_rows import SCHEMA
-    from osteotrial.trial.config import load_config
-
     cfg = load_config(stage.TRIAL)
     params = cfg.params if params is None else params
     cohort = stage.trial_cohort(cfg, n_per_arm)
@@ -171,3 +168,41 @@ def breast_rows(
     patients, events = sre_frames(list(results.values()), cfg.seed, end)
     rows = sre_rows(block, patients, events) + pk_rows(block[PK_SECTION], cfg, cohort, params)
     return pl.DataFrame(rows, schema=SCHEMA, orient="row")
+
+
+def trial_summary(trial: str, n_per_arm: int | None = None) -> dict[str, Any]:
+    """Return the SRE endpoints of a bone-metastasis trial file (its design, no targets): per
+    arm the share with an SRE, mean counted SREs per patient, Kaplan-Meier median months to
+    the first SRE, first-event types (%), deaths (%); the Cox HR of denosumab vs zoledronic acid
+    with its 95 % CI. ``n_per_arm``: default the trial's allocation. For docs/scenarios.md
+    (``python -m osteotrial.calibration.metastasis_rows <trial>``)."""
+    cfg = load_config(trial)
+    alloc = dict(cfg.allocation) if n_per_arm is None else dict.fromkeys(cfg.allocation, n_per_arm)
+    cohort = sample_cohort(CohortSpec.from_dict(cfg.cohort_spec), alloc, cfg.seed)
+    results = stage.simulate(cfg, cohort, cfg.params)
+    patients, events = sre_frames(
+        list(results.values()), cfg.seed, stage.end_days(cfg, cohort.n_patients)
+    )
+    per = first_sre(patients, events)
+    n_counted = counted(events).group_by("arm").len()
+    arms = {}
+    for arm in sorted(results):
+        mine = per.filter(pl.col("arm") == arm)
+        arms[arm] = {
+            "n": mine.height,
+            "share_with_sre": float(mine["event"].mean()),
+            "mean_sres": float(n_counted.filter(pl.col("arm") == arm)["len"].sum() / mine.height),
+            "median_months": _km_median_months(mine),
+            "died_pct": 100.0 * float(mine["died"].mean()),
+            "first_type_pct": {
+                k: 100.0 * float((mine["type"] == k).sum()) / mine.height for k in stage.SRE_TYPES
+            },
+        }
+    return {"trial": trial, "arms": arms, "hr": _cox_hr(per)}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(trial_summary(sys.argv[1]), indent=1))
