@@ -9,9 +9,8 @@ Covariates (Gaussian copula, our own Cholesky factor; never ``multivariate_norma
     tscore_s   = mean_s + sd_s * x_s;   bmd_s_g_cm2 = ref_mean_s + tscore_s * ref_sd_s
 
 Sex: male iff u < ``male_frac`` (u from stream "screening.sex"; 0 all women, 1 all men); a
-man's T-scores are on the men's young-adult references (``model.tscore``), so his BMD is
-``ref_mean_s(male) + tscore_s * ref_sd_s(male)``. The covariate model is one per population
-(a preset of ``config/populations/``, ``cohort.presets``): a mixed cohort shares it.
+man's T-scores are on the men's references (``model.tscore``): BMD ref_mean_s(male) + T sd.
+One covariate model per population (a preset, ``cohort.presets``); a mixed cohort shares it.
 
 Prevalent vertebral fractures (ordinal logistic, proportional odds)::
 
@@ -158,7 +157,7 @@ class PopulationParams:
     # heights for Cockcroft-Gault's weight from BMI: NHANES 2015-2018 adults 60 and older,
     # about 160 cm women and 174 cm men (Fryar CD et al. Natl Health Stat Report 2021;160, R)
     height_female_m: float = 1.60
-    height_male_m: float = 1.74  # tumour in bone at entry below (cohort.tumour; 0: none)
+    height_male_m: float = 1.74
     tumour_burden_median_rel: float = 0.0
     tumour_burden_log_sd: float = 0.7
     lesion_lytic_frac: float = 1.0
