@@ -160,3 +160,23 @@ def test_tumour_population_fields_are_checked():
         PopulationParams(lesion_lytic_frac=1.5)
     with pytest.raises(ValueError, match="cancer_death_per_year"):
         PopulationParams(cancer_death_per_year=-0.1)
+
+
+def test_loading_doses_on_days_8_and_15_raise_the_first_month(breast):
+    """120 mg every 4 weeks with the optional loading doses (label days 8 and 15: days 7 and 14
+    after the first dose) as a second phase of the arm: the same PK, higher exposure early."""
+    cfg, cohort = breast
+    few = cohort.select(np.arange(4))
+    plain = ARMS["denosumab"]
+    loading = dataclasses.replace(
+        arm(("denosumab", 120, 28, 0, DAYS), ("denosumab", 120, 7, 7, 15)), name="loading"
+    )
+    short = dataclasses.replace(
+        SCHEDULE, duration_days=112.0, visit_months=(1, 2, 3), imaging_months=(3,)
+    )
+    conc = {
+        k: simulate_arm(few, a, cfg.params, short).denosumab_ng_ml
+        for k, a in (("plain", plain), ("loading", loading))
+    }
+    assert np.all(conc["loading"][28] > 1.5 * conc["plain"][28])  # trough before dose 2
+    assert np.all(conc["loading"][5] == conc["plain"][5])  # identical before day 7
