@@ -149,6 +149,10 @@ class Scope:
             "follow_up_months": self.follow_up_months,
             "not_covered": dict(self.not_covered),
             "known_biases": [bias.text for bias in self.known_biases],
+            "bone_metastases": {
+                "populations": [_plain(asdict(p)) for p in self.metastasis_populations],
+                "drugs": {n: _plain(asdict(d)) for n, d in (self.metastasis_drugs or {}).items()},
+            },
         }
 
 
