@@ -36,6 +36,8 @@ from osteotrial.trial.scope_check import (
 ROOT = Path(__file__).resolve().parents[1]
 # Scenario trials that lie outside the calibrated scope by design (docs/scenarios.md).
 SCENARIO_WARNINGS = {
+    # men up to 95: the calibrated bone-metastasis population (breast) spans 18-90
+    "bone_metastases_prostate": ["cohort.eligibility.age_years_max"],
     "delayed_denosumab": ["arms.denosumab_every_8_months.denosumab.interval_days"],
     "frame_extension": ["schedule.duration_months"],
 }
@@ -62,6 +64,7 @@ def test_calibrated_trials_are_the_emulated_target_blocks():
         "androgen_deprivation",
         "aromatase_inhibitor",
         "glucocorticoid",
+        "bone_metastases_breast",
     }
     assert all(b in blocks and b not in NOT_EMULATED for b in trials.values())
     assert set(calibrated_scope().not_covered) == set(NOT_EMULATED)
@@ -369,3 +372,15 @@ def test_the_sampled_cohorts_sexes_decide_an_exposures_sex_warning():
         "exposures.aromatase_inhibitor.sex"
     ]
     assert check_exposures(config, scope, women) == []
+
+
+def test_120_mg_every_4_weeks_warns_in_osteoporosis_not_in_bone_metastases():
+    """The bone-metastasis indication has its own regimens (issue 26): denosumab 120 mg every 4
+    weeks is calibrated there (bone_metastases_breast), not in an osteoporosis cohort."""
+    monthly = {"denosumab": [_phase("denosumab", 120, "4 weeks", 24)]}
+    found = check_scope(load_config("freedom", {"arms": monthly}))
+    assert ("arms.denosumab[0].dose_mg", 120.0) in [(w.field, w.value) for w in found]
+    assert check_scope(load_config("bone_metastases_breast")) == []
+    scope = calibrated_scope()
+    assert scope.for_run(True).drugs["denosumab"].dose_mg == (120.0, 120.0)
+    assert scope.drugs["denosumab"].dose_mg[1] < 120.0

@@ -230,6 +230,7 @@ EXEMPT = {
     ("likelihood.py", 0.3): "DISCREPANCY of a mean BMD change, 0.3 points: an assumption (A)",
     ("likelihood.py", 0.1): "DISCREPANCY, a tenth of the published value: an assumption (A)",
     ("likelihood.py", 0.2): "DISCREPANCY of a PK statistic, a fifth: an assumption (A)",
+    ("metastasis.py", 0.1): "TOL of the mean SREs per patient: this project's tolerance (A)",
     ("men.py", 0.8): "START of men.activation_rel: men's turnover markers 20-40 % below (R)",
     ("men.py", 0.3): "PRIOR_SD and lower bound of men.activation_rel: assumptions (A)",
 }

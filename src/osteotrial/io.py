@@ -67,6 +67,7 @@ COHORT_SCHEMA = pa.schema(
     + [(f"threshold_{kind}_{k}", F64) for kind, n in MAX_EVENTS.items() for k in range(1, n + 1)]
     + [("threshold_death", F64), ("dropout_day", F64)]
     + [(f"u_vertebral_clinical_{k}", F64) for k in range(1, MAX_EVENTS["vertebral"] + 1)]
+    + [("tumour_burden0_rel", F64), ("lesion_lytic_frac", F64), ("cancer_death_per_year", F64)]
 )
 
 # Bone structure per site (model.bone): BV/TV, porosity (fractions), strength (rel. baseline)
@@ -76,6 +77,7 @@ SIMULATION_SCHEMA = pa.schema(
     [("patient_id", I64), ("arm", STR), ("day", F64), ("month", F64)]
     + [("bmd_ls_g_cm2", F64), ("bmd_th_g_cm2", F64), ("bmd_fn_g_cm2", F64)]
     + [("p1np_pct_change", F64), ("ctx_pct_change", F64)]
+    + [("untx_pct_change", F64)]  # urinary NTX: the same resorption signal (the SRE page's name)
     + [(name, F64) for name in STRUCTURE_COLUMNS]
     + [(f"{kind}_fracture_day_{k}", F64) for kind, n in MAX_EVENTS.items() for k in range(1, n + 1)]
     + [(f"vertebral_fracture_clinical_{k}", BOOL) for k in range(1, MAX_EVENTS["vertebral"] + 1)]
@@ -284,6 +286,7 @@ def simulation_table(result: ArmResult) -> pa.Table:
         "bmd_fn_g_cm2": long(result.bmd_fn_g_cm2),
         "p1np_pct_change": (long(result.p1np_rel) - 1.0) * 100.0,
         "ctx_pct_change": (long(result.ctx_rel) - 1.0) * 100.0,
+        "untx_pct_change": (long(result.ctx_rel) - 1.0) * 100.0,
     }
     for name in STRUCTURE_COLUMNS:
         columns[name] = long(result.structure_of(name))

@@ -43,6 +43,13 @@ STREAM_NAMES: tuple[str, ...] = (
     "screening.kidney",
     "screening.sex",
     "stratum",
+    "screening.tumour",
+    "sre.pathologic_fracture",
+    "sre.radiation_to_bone",
+    "sre.surgery_to_bone",
+    "sre.spinal_cord_compression",
+    "sre.cancer_death",
+    "sre.entry",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from osteotrial.calibration.targets import CONFIG_DIR
-from osteotrial.cohort.sampling import Cohort, CohortSpec, sample_cohort
+from osteotrial.cohort.sampling import TUMOUR_DEFAULTS, Cohort, CohortSpec, sample_cohort
 from osteotrial.engine.results import ArmResult
 from osteotrial.engine.simulate import simulate_arm
 from osteotrial.model.params import ModelParams
@@ -110,6 +110,7 @@ def typical_cohort(age_years: float, tscores: Mapping[str, float]) -> Cohort:
     the fracture hazards).
     """
     columns: dict[str, np.ndarray] = {f.name: np.ones(1) for f in fields(Cohort)}
+    columns.update({name: np.full(1, value) for name, value in TUMOUR_DEFAULTS.items()})
     columns.update(
         patient_id=np.zeros(1, np.int64),
         candidate_id=np.zeros(1, np.int64),

@@ -32,7 +32,6 @@ TARGET_KEYS = {"frame": "frame", "freedom": "freedom_bmd_only", "freedom_qct": "
 # Blocks of targets.yaml that no trial file emulates yet, each with the issue that brings it in.
 # The model is not calibrated on them: ``trial.scope`` leaves them out of what it covers.
 NOT_EMULATED: dict[str, str] = {
-    "bone_metastases_breast": "bone metastases, zoledronic acid, denosumab 120 mg: issue 26",
     "safety": "hypocalcemia, osteonecrosis of the jaw, cardiovascular events: issue 27",
 }
 # The qualitative ``after_stopping`` shapes of targets.yaml as checks on a discontinuation trial

@@ -9,9 +9,8 @@ Covariates (Gaussian copula, our own Cholesky factor; never ``multivariate_norma
     tscore_s   = mean_s + sd_s * x_s;   bmd_s_g_cm2 = ref_mean_s + tscore_s * ref_sd_s
 
 Sex: male iff u < ``male_frac`` (u from stream "screening.sex"; 0 all women, 1 all men); a
-man's T-scores are on the men's young-adult references (``model.tscore``), so his BMD is
-``ref_mean_s(male) + tscore_s * ref_sd_s(male)``. The covariate model is one per population
-(a preset of ``config/populations/``, ``cohort.presets``): a mixed cohort shares it.
+man's T-scores are on the men's references (``model.tscore``): BMD ref_mean_s(male) + T sd.
+One covariate model per population (a preset, ``cohort.presets``); a mixed cohort shares it.
 
 Prevalent vertebral fractures (ordinal logistic, proportional odds)::
 
@@ -45,6 +44,7 @@ from scipy import special
 
 from osteotrial import rng
 from osteotrial.arrays import FloatArray, IntArray
+from osteotrial.cohort import tumour
 from osteotrial.cohort.sex import male_frac_of_sex, sex_from_uniform
 from osteotrial.model.tscore import (
     YOUNG_ADULT_MEAN_G_CM2,
@@ -158,6 +158,10 @@ class PopulationParams:
     # about 160 cm women and 174 cm men (Fryar CD et al. Natl Health Stat Report 2021;160, R)
     height_female_m: float = 1.60
     height_male_m: float = 1.74
+    tumour_burden_median_rel: float = 0.0
+    tumour_burden_log_sd: float = 0.7
+    lesion_lytic_frac: float = 1.0
+    cancer_death_per_year: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -183,6 +187,7 @@ class PopulationParams:
             "egfr_median_at_70_ml_min_1_73m2", self.egfr_median_at_70_ml_min_1_73m2, 10, 150
         )
         check_range("egfr_log_per_decade", self.egfr_log_per_decade, -1.0, 1.0)
+        tumour.check_population(self)
         for name in ("height_female_m", "height_male_m"):
             check_range(name, getattr(self, name), 1.2, 2.2)
         if self.vf_grade_mild_frac + self.vf_grade_moderate_frac >= 1.0:

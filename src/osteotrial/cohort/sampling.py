@@ -32,9 +32,16 @@ from osteotrial.cohort.population import (
     raw_candidate_draws,
 )
 from osteotrial.cohort.spec import CohortSpec, is_eligible
+from osteotrial.cohort.tumour import tumour_covariates
 from osteotrial.units import DAYS_PER_YEAR
 
 MAX_EVENTS: dict[str, int] = {"vertebral": 3, "hip": 2, "nonvertebral": 3}
+# the optional tumour fields of Cohort and their value without a tumour
+TUMOUR_DEFAULTS: dict[str, float] = {
+    "tumour_burden0_rel": 0.0,
+    "lesion_lytic_frac": 1.0,
+    "cancer_death_per_year": 0.0,
+}
 
 
 @dataclass(frozen=True)
@@ -91,9 +98,18 @@ class Cohort:
     u_vertebral_clinical_1: FloatArray
     u_vertebral_clinical_2: FloatArray
     u_vertebral_clinical_3: FloatArray
+    # tumour in bone (model.metastasis; cohort.population's tumour_ fields): burden at entry
+    # (0: no tumour), its lytic share, the death rate from the cancer at burden 1 (per year).
+    # Optional: a cohort without them (a table, an older file) has no tumour.
+    tumour_burden0_rel: FloatArray | None = None
+    lesion_lytic_frac: FloatArray | None = None
+    cancer_death_per_year: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n_patients = self.patient_id.shape[0]
+        for name, value in TUMOUR_DEFAULTS.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.full(n_patients, value))
         for field in fields(self):
             shape = np.shape(getattr(self, field.name))
             if shape != (n_patients,):
@@ -133,10 +149,10 @@ class Cohort:
         """Build a cohort from a mapping of column name to array; extra columns are an error."""
         valid = [f.name for f in fields(cls)]
         unknown = sorted(set(columns) - set(valid))
-        missing = sorted(set(valid) - set(columns))
+        missing = sorted(set(valid) - set(columns) - set(TUMOUR_DEFAULTS))
         if unknown or missing:
             raise KeyError(f"cohort columns: unknown {unknown}, missing {missing}")
-        return cls(**{name: np.asarray(columns[name]) for name in valid})
+        return cls(**{name: np.asarray(columns[name]) for name in valid if name in columns})
 
 
 def latent_draws(
@@ -171,6 +187,7 @@ def draw_candidates(
     ids = np.asarray(candidate_ids, dtype=np.int64)
     out = covariates_from_draws(raw_candidate_draws(seed, ids), population)
     out |= kidney_covariates(kidney_normals(seed, ids), out, population)
+    out |= tumour_covariates(seed, ids, population)
     return out
 
 

@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike
 from osteotrial.cohort.sampling import MAX_EVENTS, Cohort
 from osteotrial.model import bisphosphonate
 from osteotrial.model.fracture import static_log_risk
+from osteotrial.model.metastasis import SRE_TYPES
 from osteotrial.model.params import ModelParams
 from osteotrial.model.records import DRUGS, FRACTURE_TYPES, SITES, ParameterTable, pack_table
 from osteotrial.model.sex import params_for_sex
@@ -34,11 +35,15 @@ STRUCTURE: tuple[str, ...] = tuple(
     for kind in ("trabecular_bvtv", "cortical_porosity", "strength_rel")
     for site in SITES
 )
+# Tumour in bone (model.metastasis): the burden and the cumulative hazards of the SREs and of
+# death from the cancer; names as in ArmResult.metastasis.
+METASTASIS: tuple[str, ...] = ("tumour_burden", *SRE_TYPES, "cancer_death")
 RECORDED: tuple[str, ...] = (
-    "LS", "TH", "FN", "p1np", "ctx", *STRUCTURE, *FRACTURE_TYPES, "death"
+    "LS", "TH", "FN", "p1np", "ctx", *STRUCTURE, *FRACTURE_TYPES, "death", *METASTASIS
 )  # fmt: skip
 # first row of each kind in Outputs.rec
 REC_BMD, REC_P1NP, REC_CTX, REC_BVTV, REC_POROSITY, REC_STRENGTH, REC_CUM = 0, 3, 4, 5, 8, 11, 14
+REC_TUMOUR = 18  # then the SRE cumulative hazards (SRE_TYPES order) and the cancer death's
 
 
 class Patients(NamedTuple):
@@ -59,6 +64,9 @@ class Patients(NamedTuple):
     threshold_death: np.ndarray  # (n,)
     param_index: np.ndarray  # (n,) int64: the patient's parameter set, a row of ParameterTable
     creatinine_clearance_ml_min: np.ndarray  # (n,) Cockcroft-Gault (bisphosphonate PK, dosing)
+    tumour_burden0_rel: np.ndarray  # (n,) skeletal tumour burden at entry (0: none)
+    lesion_lytic_frac: np.ndarray  # (n,) lytic share of the burden (model.metastasis)
+    cancer_death_per_year: np.ndarray  # (n,) death rate from the cancer at burden 1
 
 
 class Plan(NamedTuple):
@@ -79,7 +87,8 @@ class Plan(NamedTuple):
 class Outputs(NamedTuple):
     """What the loop writes, last axis the patient."""
 
-    rec: np.ndarray  # (18, n_rec, n): RECORDED rows (BMD g/cm2, P1NP, CTX, structure, cum. hazards)
+    rec: np.ndarray  # (24, n_rec, n): RECORDED rows (BMD, P1NP, CTX, structure, cum. hazards,
+    # tumour burden and its cumulative hazards)
     conc: np.ndarray  # (2, n_pk, n) ng/mL per drug
     days: np.ndarray  # (3, MAX_THRESHOLDS, n) event days per fracture type (nan: none)
     death_day: np.ndarray  # (n,) (nan: alive at the end)
@@ -179,6 +188,9 @@ def patients_of(
         threshold_death=_f64(cohort.threshold_death),
         param_index=np.ascontiguousarray(index, dtype=np.int64),
         creatinine_clearance_ml_min=_f64(cohort.creatinine_clearance_ml_min),
+        tumour_burden0_rel=_f64(cohort.tumour_burden0_rel),
+        lesion_lytic_frac=_f64(cohort.lesion_lytic_frac),
+        cancer_death_per_year=_f64(cohort.cancer_death_per_year),
     )
 
 

@@ -49,9 +49,10 @@ from osteotrial.engine.inputs import (
     REC_P1NP,
     REC_POROSITY,
     REC_STRENGTH,
+    REC_TUMOUR,
 )
-from osteotrial.model import bisphosphonate, bmd, bone, fracture, pk, remodeling
-from osteotrial.model.bone import N_BONE_STATES, N_SITES, RENAL
+from osteotrial.model import bisphosphonate, bmd, bone, fracture, metastasis, pk, remodeling
+from osteotrial.model.bone import N_BONE_STATES, N_SITES, RENAL, TUMOUR
 from osteotrial.model.compiled import equation
 from osteotrial.model.fracture import N_HAZARDS
 from osteotrial.model.pk import CENTRAL, N_PK_STATES, VC
@@ -73,9 +74,9 @@ MAX_SUBSTEPS = 64  # the finest split of one step (powers of two); beyond it the
 class Work(NamedTuple):
     """Work arrays of one block of L patients (L = LANES on the CPU, 1 on the GPU)."""
 
-    y: np.ndarray  # (L, 51) bone state (model.bone layout)
-    ks: np.ndarray  # (4, L, 51) RK4 stage derivatives
-    tmp: np.ndarray  # (L, 51) RK4 stage state
+    y: np.ndarray  # (L, 58) bone state (model.bone layout)
+    ks: np.ndarray  # (4, L, 58) RK4 stage derivatives
+    tmp: np.ndarray  # (L, 58) RK4 stage state
     amounts: np.ndarray  # (2, L, 4) PK amounts per drug (mg)
     conc_nm: np.ndarray  # (2, 3, L) concentration at start, middle, end of the step (nM; the
     # denosumab row times the patient's sensitivity once advance_bone has run)
@@ -85,19 +86,23 @@ class Work(NamedTuple):
     prop_full: np.ndarray  # (2, L, 3, 3) exp(A h)
     scratch: np.ndarray  # (3, 3, 3) matrix-exponential scratch
     pk_const: np.ndarray  # (2, L, 3) per drug: Vc (L), Km Vc (mg), Vmax h (mg)
-    site_const: np.ndarray  # (L, 7, 6): model.bone compartment constants (a, a - lambda, ...)
+    site_const: np.ndarray  # (L, 8, 6): model.bone compartment constants (a, a - lambda, ...)
     cum: np.ndarray  # (L, 4) cumulative hazards
     prev_h: np.ndarray  # (L, 4) hazards at the start of the step
     haz: np.ndarray  # (L, 4) hazards at the end of the step
     status: np.ndarray  # (L, 5) event status (model.fracture N_STATUS: ALIVE, ...)
     tscores: np.ndarray  # (3,) current T-score per site
-    y_start: np.ndarray  # (L, 51) bone state at the start of a step being re-stepped
+    y_start: np.ndarray  # (L, 58) bone state at the start of a step being re-stepped
 
 
 @equation
 def start_patient(i, q, pat, plan, table, w) -> None:
     """Set lane q to patient i at day 0: steady state, no drug, PK and site constants."""
     par = records_of(table, pat.param_index[i])
+    tumour = w.site_const[q, TUMOUR]
+    metastasis.patient_constants(
+        pat.tumour_burden0_rel[i], pat.lesion_lytic_frac[i], pat.cancer_death_per_year[i], tumour
+    )
     bone.site_constants(
         par.sites,
         par.remodeling[0],
@@ -346,6 +351,9 @@ def record_states(step, r_next, lo, m, pat, plan, table, out, w) -> int:
             out.rec[REC_CTX, r_next, i] = bmd.ctx_rel(w.y[q, OCA])
             for a in range(N_HAZARDS):
                 out.rec[REC_CUM + a, r_next, i] = w.cum[q, a]
+            out.rec[REC_TUMOUR, r_next, i] = metastasis.burden(w.y[q])
+            for k in range(metastasis.N_SRE_TYPES + 1):
+                out.rec[REC_TUMOUR + 1 + k, r_next, i] = w.y[q, metastasis.SRE_ROW + k]
         r_next += 1
     return r_next
 

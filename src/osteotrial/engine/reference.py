@@ -32,8 +32,15 @@ from osteotrial.engine.loop import (
     record_states,
 )
 from osteotrial.engine.loop import start_patient as start_lane
-from osteotrial.model import bisphosphonate, bone, exposure, pk, remodeling
-from osteotrial.model.bone import N_BONE_STATES, N_COMPARTMENTS, N_SITE_CONSTANTS, N_SITES, RENAL
+from osteotrial.model import bisphosphonate, bone, exposure, metastasis, pk, remodeling
+from osteotrial.model.bone import (
+    N_BONE_STATES,
+    N_COMPARTMENTS,
+    N_SITE_CONSTANTS,
+    N_SITES,
+    RENAL,
+    TUMOUR,
+)
 from osteotrial.model.params import ModelParams
 from osteotrial.model.pk import CENTRAL, N_PK_STATES
 from osteotrial.model.records import FRACTURE_TYPES, ModelRecords, records_of
@@ -41,6 +48,7 @@ from osteotrial.trial.schedules import ArmSpec, Schedule
 
 N_STATES = 2 * N_PK_STATES + N_BONE_STATES  # PK denosumab, PK romosozumab, bone
 BONE = slice(2 * N_PK_STATES, N_STATES)
+REC_HAZARDS = slice(inputs.REC_CUM, inputs.REC_TUMOUR)  # the fracture and death rows of rec
 
 
 @njit(cache=model_cache.ENABLED, error_model="numpy")
@@ -54,7 +62,7 @@ def _conc_nm(y, d, p, volume_mult) -> float:
 def full_rhs(
     t, y, drugs, r, sites, clearance_mult, volume_mult, sensitivity, site_const, levels, dy
 ):
-    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 51).
+    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 58).
 
     The bone sees each drug's concentration times the patient's sensitivity (as engine.loop)
     and the exposure channels ``levels`` of the step (constant over an integration interval).
@@ -140,7 +148,7 @@ def reference_bone(
     atol: float = 1e-10,
     param_index: ArrayLike | None = None,
 ) -> FloatArray:
-    """Return the bone state (51 rows, model.bone) at ``days``, shape (51, n_days, n).
+    """Return the bone state (58 rows, model.bone) at ``days``, shape (58, n_days, n).
 
     ``params``, ``param_index``: as in ``simulate_arm``.
     """
@@ -177,7 +185,7 @@ def reference_events(
     return ReferenceEvents(
         days={t: out.days[a, : plan.n_thresholds[a]] for a, t in enumerate(FRACTURE_TYPES)},
         death_day=out.death_day,
-        cum=dict(zip((*FRACTURE_TYPES, "death"), out.rec[inputs.REC_CUM :], strict=True)),
+        cum=dict(zip((*FRACTURE_TYPES, "death"), out.rec[REC_HAZARDS], strict=True)),
     )
 
 
@@ -195,6 +203,8 @@ def _site_constants(pat: inputs.Patients, i: int, par: ModelRecords) -> FloatArr
         pat.age_years[i],
         const,
     )
+    burden0, lytic = pat.tumour_burden0_rel[i], pat.lesion_lytic_frac[i]
+    metastasis.patient_constants(burden0, lytic, pat.cancer_death_per_year[i], const[TUMOUR])
     bone.initial_bone(np.empty(N_BONE_STATES), par.sites, const)
     crcl = pat.creatinine_clearance_ml_min[i]
     bisphosphonate.patient_constants(crcl, par.remodeling[0], const[RENAL])

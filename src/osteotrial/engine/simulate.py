@@ -110,6 +110,7 @@ def _result(
         dropout_day=cohort.dropout_day.astype(np.float64),
         cumulative_hazard={k: rec[k] for k in (*FRACTURE_TYPES, "death")},
         structure={k: rec[k] for k in inputs.STRUCTURE},
+        metastasis={k: rec[k] for k in inputs.METASTASIS},
     )
 
 

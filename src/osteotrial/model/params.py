@@ -11,7 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from osteotrial.model.treatment_params import BisphosphonateParams, ExposureParams
+from osteotrial.model.treatment_params import (
+    BisphosphonateParams,
+    ExposureParams,
+    MetastasisParams,
+)
 from osteotrial.validation import check_positive_fields as _check_positive
 from osteotrial.validation import reject_unknown_keys
 
@@ -321,7 +325,7 @@ class MenParams:
 @dataclass(frozen=True)
 class ModelParams:
     """All model parameters: PK of both antibodies, remodeling, BMD, fracture, men's,
-    bisphosphonate and exposure blocks.
+    bisphosphonate, exposure and metastasis blocks.
 
     ``sex`` is not read from the config: a set is a women's set unless ``model.sex.
     params_for_sex`` made it a men's one (the T-score references its records carry follow it).
@@ -335,6 +339,7 @@ class ModelParams:
     men: MenParams
     bisphosphonate: BisphosphonateParams
     exposure: ExposureParams
+    metastasis: MetastasisParams
     sex: str = "female"
 
     def __post_init__(self) -> None:
@@ -360,6 +365,7 @@ class ModelParams:
                 BisphosphonateParams, values["bisphosphonate"], "model.bisphosphonate"
             ),
             exposure=_build(ExposureParams, values["exposure"], "model.exposure"),
+            metastasis=_build(MetastasisParams, values["metastasis"], "model.metastasis"),
         )
 
 

@@ -35,6 +35,7 @@ from osteotrial.model.params import (
     ExposureParams,
     FractureParams,
     FractureTypeParams,
+    MetastasisParams,
     MineralizationParams,
     ModelParams,
     PKParams,
@@ -84,6 +85,8 @@ REMODELING_EXTRA = tuple(f"bp_{name}" for name in BISPHOSPHONATE_FIELDS)
 # The exposure block (model.exposure) travels in the remodeling record: the cell model and the
 # hazards read r.<field>, and the records' layout (ModelRecords) stays as it was.
 EXPOSURE_FIELDS = tuple(f.name for f in fields(ExposureParams))
+# The metastasis block (model.metastasis) too: its names (tumour_, sre_, cancer_) are its own.
+METASTASIS_FIELDS = tuple(f.name for f in fields(MetastasisParams))
 
 
 def _numeric_fields(cls: type) -> list[str]:
@@ -115,7 +118,9 @@ def check_records() -> None:
 check_records()
 
 PK_RECORD = record_dtype(PKParams)
-REMODELING_RECORD = record_dtype(RemodelingParams, REMODELING_EXTRA + EXPOSURE_FIELDS)
+REMODELING_RECORD = record_dtype(
+    RemodelingParams, REMODELING_EXTRA + EXPOSURE_FIELDS + METASTASIS_FIELDS
+)
 SITE_RECORD = record_dtype(SiteBMDParams, SITE_EXTRA)
 FRACTURE_TYPE_RECORD = record_dtype(FractureTypeParams)
 FRACTURE_RECORD = record_dtype(FractureParams)
@@ -178,6 +183,7 @@ def pack_model(params: ModelParams) -> ModelRecords:
             REMODELING_RECORD,
             **{f"bp_{n}": getattr(params.bisphosphonate, n) for n in BISPHOSPHONATE_FIELDS},
             **{name: getattr(params.exposure, name) for name in EXPOSURE_FIELDS},
+            **{name: getattr(params.metastasis, name) for name in METASTASIS_FIELDS},
         ),
         sites=pack_many(
             [params.bmd.site(s) for s in SITES],

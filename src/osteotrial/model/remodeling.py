@@ -85,7 +85,7 @@ from __future__ import annotations
 
 import math
 
-from osteotrial.model import bisphosphonate, exposure
+from osteotrial.model import bisphosphonate, exposure, metastasis
 from osteotrial.model.compiled import equation
 
 CELL_STATES: tuple[str, ...] = (
@@ -193,7 +193,8 @@ def tolerance_rhs(wnt_raw_now: float, tolerance: float, r) -> float:
 @equation(inline=True)
 def cell_rhs(y, wnt_raw_now, log_wnt_raw, denosumab_nm, withdrawal, gc, r, dy) -> None:
     """Write d(cells)/dt per day into dy[0:6]; y[0:6] holds the cells (CELL_STATES order), y
-    the whole bone state (model.bone: its bisphosphonate slots set osteoclast apoptosis).
+    the whole bone state (model.bone: its bisphosphonate slots set osteoclast apoptosis, its
+    tumour slots raise RANKL and osteoblast differentiation, model.metastasis).
 
     log_wnt_raw = log(wnt_raw_now), computed once per concentration by the caller;
     ``withdrawal`` (sex steroids) and ``gc`` (glucocorticoid effect): the exposures of the
@@ -209,6 +210,7 @@ def cell_rhs(y, wnt_raw_now, log_wnt_raw, denosumab_nm, withdrawal, gc, r, dy) -
     differentiation = (
         pow_log(log_wnt, r.wnt_differentiation_exponent)
         * exposure.differentiation_factor(gc, r)
+        * metastasis.formation_factor(y, r)
         * (1.0 + r.tgfb_kd_obp_rel)
         / (oca + r.tgfb_kd_obp_rel)
         * obp
@@ -218,7 +220,8 @@ def cell_rhs(y, wnt_raw_now, log_wnt_raw, denosumab_nm, withdrawal, gc, r, dy) -
         * pow_log(log_wnt_raw + log_gc_wnt, r.wnt_opg_exponent)
         * exposure.opg_factor(withdrawal, gc, r)
     )
-    rankl = free_rankl_rel(obp, opg_rel, denosumab_nm, exposure.rankl_factor(withdrawal, gc, r), r)
+    rankl_mult = exposure.rankl_factor(withdrawal, gc, r) * metastasis.rankl_factor(y, r)
+    rankl = free_rankl_rel(obp, opg_rel, denosumab_nm, rankl_mult, r)
     recruitment = precursor * hill_rel(rankl, r.rank_activation_kd_rel)
     apoptosis = exposure.oba_apoptosis_factor(withdrawal, gc, r)
     dy[OBP] = r.obp_differentiation_per_day * (commitment - differentiation)

@@ -74,3 +74,33 @@ class ExposureParams:
         for name in ("glucocorticoid_differentiation_fall_frac", "glucocorticoid_opg_fall_frac"):
             if getattr(self, name) >= 1.0:
                 raise ValueError(f"model.exposure.{name}={getattr(self, name)} must be < 1")
+
+
+@dataclass(frozen=True)
+class MetastasisParams:
+    """Tumour in bone and skeletal-related events (model.metastasis: equations; block
+    ``metastasis`` of config/model.yaml: values, sources). Growth rates per year; the RANKL and
+    differentiation gains per unit of burden; each SRE type's hazard per year at burden 1 and
+    healthy resorption, and its exponent on resorption; the cancer death rate's exponent on
+    burden (the rate itself is the patient's, ``cohort.population``)."""
+
+    tumour_intrinsic_growth_per_year: float
+    tumour_resorption_growth_per_year: float
+    tumour_capacity_rel: float
+    tumour_rankl_gain_per_burden: float
+    tumour_formation_gain_per_burden: float
+    sre_pathologic_fracture_per_year: float
+    sre_radiation_to_bone_per_year: float
+    sre_surgery_to_bone_per_year: float
+    sre_spinal_cord_compression_per_year: float
+    sre_pathologic_fracture_resorption_exponent: float
+    sre_radiation_to_bone_resorption_exponent: float
+    sre_surgery_to_bone_resorption_exponent: float
+    sre_spinal_cord_compression_resorption_exponent: float
+    cancer_death_burden_exponent: float
+
+    def __post_init__(self) -> None:
+        zero_ok = tuple(
+            f.name for f in fields(self) if f.name.endswith(("_exponent", "_gain_per_burden"))
+        ) + ("tumour_intrinsic_growth_per_year", "tumour_resorption_growth_per_year")
+        _check_positive(self, "model.metastasis", allow_zero=zero_ok)

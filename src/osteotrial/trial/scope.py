@@ -19,7 +19,7 @@ the statement is warned about by ``osteotrial.trial.scope_check``.
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,18 @@ class Scope:
     not_covered: dict[str, str]
     known_biases: tuple[KnownBias, ...]
     exposures: dict[str, ExposureScope]
+    # the bone-metastasis indication (trials whose population has a tumour in bone, issue 26):
+    # its own populations and regimens (denosumab 120 mg every 4 weeks), used for such runs only
+    metastasis_populations: tuple[Population, ...] = ()
+    metastasis_drugs: dict[str, DrugScope] | None = None
+
+    def for_run(self, metastatic: bool) -> Scope:
+        """Return the scope a run is checked against: a run with a tumour in bone against the
+        bone-metastasis trials, any other against the rest (the osteoporosis indication)."""
+        if not metastatic:
+            return self
+        drugs = self.metastasis_drugs or {}
+        return replace(self, populations=self.metastasis_populations or (), drugs=drugs)
 
     @property
     def age_years(self) -> tuple[float, float]:
@@ -141,6 +153,10 @@ class Scope:
             "not_covered": dict(self.not_covered),
             "known_biases": [bias.text for bias in self.known_biases],
             "exposures": {kind: _plain(asdict(e)) for kind, e in self.exposures.items()},
+            "bone_metastases": {
+                "populations": [_plain(asdict(p)) for p in self.metastasis_populations],
+                "drugs": {n: _plain(asdict(d)) for n, d in (self.metastasis_drugs or {}).items()},
+            },
         }
 
 
@@ -186,6 +202,12 @@ def population_of(config: TrialConfig, block: str) -> Population:
         tscore=(float(e["tscore_min"]), max(float(e["tscore_max"]), top_with_fracture)),
         tscore_sites_any=tuple(e["tscore_sites_any"]),
     )
+
+
+def is_metastatic(config: TrialConfig) -> bool:
+    """Return whether a trial's source population has a tumour in bone (cohort.tumour)."""
+    population = population_values(config.cohort_spec.get("population") or {})
+    return PopulationParams.from_dict(population).tumour_burden_median_rel > 0.0
 
 
 def drug_exposures(config: TrialConfig) -> list[dict[str, Any]]:
@@ -267,9 +289,13 @@ def _drug_scopes(configs: list[TrialConfig]) -> dict[str, DrugScope]:
 @functools.lru_cache(maxsize=4)
 def _cached_scope(config_dir: str) -> Scope:
     trials = calibrated_trials(config_dir)
-    configs = [load_config(trial, config_dir=config_dir) for trial in trials]
+    every = [load_config(trial, config_dir=config_dir) for trial in trials]
+    configs = [c for c in every if not is_metastatic(c)]
+    tumour = [c for c in every if is_metastatic(c)]
     populations = tuple(population_of(c, trials[c.name]) for c in configs)
     return Scope(
+        metastasis_populations=tuple(population_of(c, trials[c.name]) for c in tumour),
+        metastasis_drugs=_drug_scopes(tumour),
         population="; ".join(dict.fromkeys(p.description for p in populations)),
         sex=", ".join(sorted({s for p in populations for s in p.sex.split(", ")})),
         populations=populations,

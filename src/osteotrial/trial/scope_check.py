@@ -41,6 +41,7 @@ from osteotrial.trial.scope import (
     calibrated_scope,
     dose_intervals,
     drug_exposures,
+    is_metastatic,
     treatment_months,
 )
 from osteotrial.trial.scope_exposures import exposure_months, exposure_records
@@ -310,7 +311,7 @@ def check_scope(config: TrialConfig, cohort: Any = None) -> list[ScopeWarning]:
     ``config``: the run's configuration (arms, schedule, cohort block); ``cohort``: its
     ``Cohort`` when sampled, to check the patients themselves.
     """
-    scope = calibrated_scope()
+    scope = calibrated_scope().for_run(is_metastatic(config))
     out = check_regimens(config, scope) + check_follow_up(config, scope)
     out += check_eligibility(config, scope) + check_table_sex(config)
     out += check_exposures(config, scope, cohort)

@@ -1,0 +1,208 @@
+"""Calibration rows of ``bone_metastases_breast``: the trial emulated with drawn events.
+
+``breast_rows`` simulates the trial's two arms (``calibration.metastasis``), draws the SREs and
+deaths (``analyses.sre_frames``), counts them by the trials' 21-day rule and returns one row
+per target of the block (``calibration.block_rows.row``): SRE shares, hazard ratio (Cox, time
+to first SRE, lifelines), median time to first SRE on zoledronic acid (Kaplan-Meier,
+lifelines), mean SREs per patient, first-event types (one row per type and arm), and the
+120 mg PK-PD rows (mean trough by month 6, accumulation, half-life after a single dose, median
+uNTX change at week 1).
+
+Until the stats side's ``analyses.sre`` is merged, the counting rule (``counted``) and the Cox
+and Kaplan-Meier fits are written here; at the merge, switch ``counted`` to
+``analyses.sre.counted_events`` and the two fits to ``analyses.sre`` / ``stats.recurrent``.
+
+Tolerances (targets.yaml gives only the HR's CI and the uNTX tolerance): ``metastasis.TOL``;
+PK: trough within ``TROUGH_TOL_UG_ML``, accumulation within ``ACCUMULATION_TOL``, half-life in
+the label's range, uNTX within the target's ``tol``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from osteotrial.analyses.sre_frames import sre_frames
+from osteotrial.calibration import metastasis as stage
+from osteotrial.calibration.block_rows import NAN, SCHEMA, row
+from osteotrial.cohort.sampling import Cohort, CohortSpec, sample_cohort
+from osteotrial.engine.simulate import simulate_arm
+from osteotrial.model.params import ModelParams
+from osteotrial.trial.config import TrialConfig, load_config
+from osteotrial.trial.schedules import ArmSpec
+from osteotrial.units import DAYS_PER_MONTH
+
+GAP_DAYS = 21.0
+TROUGH_TOL_UG_ML = 5.0  # A: a quarter of the label's mean trough
+ACCUMULATION_TOL = 0.5  # A
+SECTION = "endpoints"
+PK_SECTION = "denosumab_120mg_pk_pd"
+
+
+def counted(events: pl.DataFrame, gap_days: float = GAP_DAYS) -> pl.DataFrame:
+    """Return the events that count: a further event only ``gap_days`` or more after the last
+    counted one of the same patient (same-day events are one; vectorized in rounds, one
+    counted event per patient and round). Switch to analyses.sre.counted_events at the merge."""
+    order = {t: i for i, t in enumerate(stage.SRE_TYPES)}
+    left = events.with_columns(rank=pl.col("type").replace_strict(order)).sort(
+        "patient_id", "day", "rank"
+    )
+    kept = []
+    while left.height:
+        first = left.group_by("patient_id", maintain_order=True).first()
+        kept.append(first)
+        left = left.join(first.select("patient_id", last=pl.col("day")), on="patient_id")
+        left = left.filter(pl.col("day") >= pl.col("last") + gap_days).drop("last")
+    return pl.concat(kept).drop("rank").sort("patient_id", "day") if kept else events.clear()
+
+
+def first_sre(patients: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """Return per patient: arm, time (days) to the first SRE or censoring, event, its type."""
+    first = counted(events).group_by("patient_id").first().select("patient_id", "day", "type")
+    per = patients.join(first, on="patient_id", how="left")
+    return per.with_columns(
+        event=pl.col("day").is_not_null(),
+        time=pl.coalesce("day", "end_day"),
+    )
+
+
+def _cox_hr(per: pl.DataFrame) -> tuple[float, float, float]:
+    """Return the Cox hazard ratio of denosumab vs zoledronic acid with its 95 % CI."""
+    from lifelines import CoxPHFitter
+
+    data = per.select(
+        "time", event=pl.col("event").cast(pl.Int8), denosumab=(pl.col("arm") == stage.DENOSUMAB)
+    ).to_pandas()
+    data["denosumab"] = data["denosumab"].astype(float)
+    cox = CoxPHFitter().fit(data, "time", "event")
+    low, high = np.exp(cox.confidence_intervals_.loc["denosumab"].to_numpy())
+    return float(np.exp(cox.params_["denosumab"])), float(low), float(high)
+
+
+def _km_median_months(per: pl.DataFrame) -> float:
+    """Return the Kaplan-Meier median time to first SRE (months) of the rows given."""
+    from lifelines import KaplanMeierFitter
+
+    km = KaplanMeierFitter().fit(per["time"].to_numpy(), per["event"].to_numpy())
+    return float(km.median_survival_time_) / DAYS_PER_MONTH
+
+
+def sre_rows(
+    block: Mapping[str, Any], patients: pl.DataFrame, events: pl.DataFrame
+) -> list[dict[str, Any]]:
+    """Return the rows of the block's SRE endpoints from the drawn frames."""
+    want = stage.breast_targets(block)
+    per = first_sre(patients, events)
+    n_counted = counted(events).group_by("arm").len()
+    rows = []
+    for arm, target in want["share"].items():
+        mine = per.filter(pl.col("arm") == arm)
+        share = float(mine["event"].mean())
+        rows.append(_row(arm, "patients with an SRE", target, stage.TOL["share"], share))
+        n = n_counted.filter(pl.col("arm") == arm)["len"].sum() / mine.height
+        tol = stage.TOL["mean"]
+        rows.append(_row(arm, "mean SREs per patient", want["mean"][arm], tol, float(n)))
+        for kind, pct in want["types"][arm].items():
+            got = 100.0 * float((mine["type"] == kind).sum()) / mine.height
+            rows.append(_row(arm, f"first SRE {kind}, %", pct, stage.TOL["type_pct"], got))
+    hr, low, high = _cox_hr(per)
+    ci = want["hr_ci"]
+    rows.append(row(SECTION, "", "hazard ratio, first SRE", NAN, want["hr"], NAN, hr, low, high,
+                    ci[0] <= hr <= ci[1]))  # fmt: skip
+    median = _km_median_months(per.filter(pl.col("arm") == stage.ZOLEDRONIC))
+    rows.append(_row(stage.ZOLEDRONIC, "median months to first SRE", want["median"],
+                     stage.TOL["median"], median))  # fmt: skip
+    return rows
+
+
+def _row(arm: str, measure: str, target: float, tol: float, value: float) -> dict[str, Any]:
+    return row(SECTION, arm, measure, NAN, target, tol, value, NAN, NAN,
+               bool(abs(value - target) <= tol))  # fmt: skip
+
+
+def pk_rows(
+    block: list[Mapping[str, Any]], cfg: TrialConfig, cohort: Cohort, params: ModelParams
+) -> list[dict[str, Any]]:
+    """Return the 120 mg PK-PD rows: trough at month 6 (mean, ug/mL), accumulation (trough at
+    month 6 over the first trough), half-life after a single 120 mg dose (mean over patients,
+    log-linear between days 56 and 112), median uNTX change at week 1 (%)."""
+    deno = cohort.select(cohort.arm == stage.DENOSUMAB)
+    result = simulate_arm(deno, cfg.arms[stage.DENOSUMAB], params, cfg.schedule)
+    conc = result.denosumab_ng_ml / 1000.0  # ug/mL on the daily grid
+    trough6, trough1 = conc[168].mean(), conc[28].mean()
+    single = ArmSpec.from_dict(
+        "single",
+        [{"drug": "denosumab", "dose_mg": 120, "interval_days": 1000, "start_day": 0,
+          "stop_day": 1}],
+    )  # fmt: skip
+    once = simulate_arm(deno, single, params, dataclasses.replace(cfg.schedule))
+    c = once.denosumab_ng_ml
+    half_life = float(np.mean(np.log(2.0) * 56.0 / np.log(c[56] / c[112])))
+    week1 = float(np.median(100.0 * (result.ctx_rel[result.record_days == 7.0][0] - 1.0)))
+    values = [trough6, trough6 / trough1, half_life, week1]
+    rows = []
+    for t, value in zip(block, values, strict=True):
+        if "range" in t:
+            tol, within = NAN, t["range"][0] <= value <= t["range"][1]
+        else:
+            tol = t.get("tol", TROUGH_TOL_UG_ML if "trough" in t["measure"] else ACCUMULATION_TOL)
+            within = abs(value - t["value"]) <= tol
+        rows.append(row(PK_SECTION, stage.DENOSUMAB, t["measure"], NAN, t["value"], tol, value,
+                        NAN, NAN, bool(within)))  # fmt: skip
+    return rows
+
+
+def breast_rows(
+    block: Mapping[str, Any], n_per_arm: int, params: ModelParams | None = None
+) -> pl.DataFrame:
+    """Return the calibration table of bone_metastases_breast at ``n_per_arm`` per arm."""
+    cfg = load_config(stage.TRIAL)
+    params = cfg.params if params is None else params
+    cohort = stage.trial_cohort(cfg, n_per_arm)
+    results = stage.simulate(cfg, cohort, params)
+    end = stage.end_days(cfg, cohort.n_patients)
+    patients, events = sre_frames(list(results.values()), cfg.seed, end)
+    rows = sre_rows(block, patients, events) + pk_rows(block[PK_SECTION], cfg, cohort, params)
+    return pl.DataFrame(rows, schema=SCHEMA, orient="row")
+
+
+def trial_summary(trial: str, n_per_arm: int | None = None) -> dict[str, Any]:
+    """Return the SRE endpoints of a bone-metastasis trial file (its design, no targets): per
+    arm the share with an SRE, mean counted SREs per patient, Kaplan-Meier median months to
+    the first SRE, first-event types (%), deaths (%); the Cox HR of denosumab vs zoledronic acid
+    with its 95 % CI. ``n_per_arm``: default the trial's allocation. For docs/scenarios.md
+    (``python -m osteotrial.calibration.metastasis_rows <trial>``)."""
+    cfg = load_config(trial)
+    alloc = dict(cfg.allocation) if n_per_arm is None else dict.fromkeys(cfg.allocation, n_per_arm)
+    cohort = sample_cohort(CohortSpec.from_dict(cfg.cohort_spec), alloc, cfg.seed)
+    results = stage.simulate(cfg, cohort, cfg.params)
+    patients, events = sre_frames(
+        list(results.values()), cfg.seed, stage.end_days(cfg, cohort.n_patients)
+    )
+    per = first_sre(patients, events)
+    n_counted = counted(events).group_by("arm").len()
+    arms = {}
+    for arm in sorted(results):
+        mine = per.filter(pl.col("arm") == arm)
+        arms[arm] = {
+            "n": mine.height,
+            "share_with_sre": float(mine["event"].mean()),
+            "mean_sres": float(n_counted.filter(pl.col("arm") == arm)["len"].sum() / mine.height),
+            "median_months": _km_median_months(mine),
+            "died_pct": 100.0 * float(mine["died"].mean()),
+            "first_type_pct": {
+                k: 100.0 * float((mine["type"] == k).sum()) / mine.height for k in stage.SRE_TYPES
+            },
+        }
+    return {"trial": trial, "arms": arms, "hr": _cox_hr(per)}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(trial_summary(sys.argv[1]), indent=1))
