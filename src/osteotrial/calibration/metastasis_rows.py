@@ -1,16 +1,13 @@
 """Calibration rows of ``bone_metastases_breast``: the trial emulated with drawn events.
 
 ``breast_rows`` simulates the trial's two arms (``calibration.metastasis``), draws the SREs and
-deaths (``analyses.sre_frames``), counts them by the trials' 21-day rule and returns one row
-per target of the block (``calibration.block_rows.row``): SRE shares, hazard ratio (Cox, time
-to first SRE, lifelines), median time to first SRE on zoledronic acid (Kaplan-Meier,
-lifelines), mean SREs per patient, first-event types (one row per type and arm), and the
-120 mg PK-PD rows (mean trough by month 6, accumulation, half-life after a single dose, median
-uNTX change at week 1).
-
-Until the stats side's ``analyses.sre`` is merged, the counting rule (``counted``) and the Cox
-and Kaplan-Meier fits are written here; at the merge, switch ``counted`` to
-``analyses.sre.counted_events`` and the two fits to ``analyses.sre`` / ``stats.recurrent``.
+deaths (``analyses.sre_frames``) and returns one row per target of the block
+(``calibration.block_rows.row``): SRE shares, hazard ratio (Cox, time to first SRE), median
+time to first SRE on zoledronic acid (Kaplan-Meier), mean SREs per patient, first-event types
+(one row per type and arm), and the 120 mg PK-PD rows (mean trough by month 6, accumulation,
+half-life after a single dose, median uNTX change at week 1). The SRE rows are read from the
+tables of the SRE page (``analyses.sre_tables``: the trials' 21-day counting rule,
+Kaplan-Meier, Cox with death censoring).
 
 Tolerances (targets.yaml gives only the HR's CI and the uNTX tolerance): ``metastasis.TOL``;
 PK: trough within ``TROUGH_TOL_UG_ML``, accumulation within ``ACCUMULATION_TOL``, half-life in
@@ -27,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from osteotrial.analyses.sre_frames import sre_frames
+from osteotrial.analyses.sre_tables import sre_tables
 from osteotrial.calibration import metastasis as stage
 from osteotrial.calibration.block_rows import NAN, SCHEMA, row
 from osteotrial.cohort.sampling import Cohort, CohortSpec, sample_cohort
@@ -34,86 +32,58 @@ from osteotrial.engine.simulate import simulate_arm
 from osteotrial.model.params import ModelParams
 from osteotrial.trial.config import TrialConfig, load_config
 from osteotrial.trial.schedules import ArmSpec
-from osteotrial.units import DAYS_PER_MONTH
 
-GAP_DAYS = 21.0
 TROUGH_TOL_UG_ML = 5.0  # A: a quarter of the label's mean trough
 ACCUMULATION_TOL = 0.5  # A
 SECTION = "endpoints"
 PK_SECTION = "denosumab_120mg_pk_pd"
 
 
-def counted(events: pl.DataFrame, gap_days: float = GAP_DAYS) -> pl.DataFrame:
-    """Return the events that count: a further event only ``gap_days`` or more after the last
-    counted one of the same patient (same-day events are one; vectorized in rounds, one
-    counted event per patient and round). Switch to analyses.sre.counted_events at the merge."""
-    order = {t: i for i, t in enumerate(stage.SRE_TYPES)}
-    left = events.with_columns(rank=pl.col("type").replace_strict(order)).sort(
-        "patient_id", "day", "rank"
-    )
-    kept = []
-    while left.height:
-        first = left.group_by("patient_id", maintain_order=True).first()
-        kept.append(first)
-        left = left.join(first.select("patient_id", last=pl.col("day")), on="patient_id")
-        left = left.filter(pl.col("day") >= pl.col("last") + gap_days).drop("last")
-    return pl.concat(kept).drop("rank").sort("patient_id", "day") if kept else events.clear()
+def endpoint_tables(patients: pl.DataFrame, events: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Return the SRE tables of the drawn frames (``analyses.sre_tables``: the 21-day rule,
+    Kaplan-Meier, Cox with death censoring), zoledronic acid the reference arm."""
+    return sre_tables(patients, events, reference_arm=stage.ZOLEDRONIC)
 
 
-def first_sre(patients: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
-    """Return per patient: arm, time (days) to the first SRE or censoring, event, its type."""
-    first = counted(events).group_by("patient_id").first().select("patient_id", "day", "type")
-    per = patients.join(first, on="patient_id", how="left")
-    return per.with_columns(
-        event=pl.col("day").is_not_null(),
-        time=pl.coalesce("day", "end_day"),
-    )
+def _of(table: pl.DataFrame, arm: str, column: str) -> float:
+    return float(table.filter(pl.col("arm") == arm)[column].item())
 
 
-def _cox_hr(per: pl.DataFrame) -> tuple[float, float, float]:
+def _first_type_pct(types: pl.DataFrame, arm: str, kind: str) -> float:
+    mine = types.filter((pl.col("arm") == arm) & (pl.col("type") == kind))
+    return 100.0 * float(mine["first_frac_of_patients"].item())
+
+
+def _cox_hr(comparisons: pl.DataFrame) -> tuple[float, float, float]:
     """Return the Cox hazard ratio of denosumab vs zoledronic acid with its 95 % CI."""
-    from lifelines import CoxPHFitter
-
-    data = per.select(
-        "time", event=pl.col("event").cast(pl.Int8), denosumab=(pl.col("arm") == stage.DENOSUMAB)
-    ).to_pandas()
-    data["denosumab"] = data["denosumab"].astype(float)
-    cox = CoxPHFitter().fit(data, "time", "event")
-    low, high = np.exp(cox.confidence_intervals_.loc["denosumab"].to_numpy())
-    return float(np.exp(cox.params_["denosumab"])), float(low), float(high)
-
-
-def _km_median_months(per: pl.DataFrame) -> float:
-    """Return the Kaplan-Meier median time to first SRE (months) of the rows given."""
-    from lifelines import KaplanMeierFitter
-
-    km = KaplanMeierFitter().fit(per["time"].to_numpy(), per["event"].to_numpy())
-    return float(km.median_survival_time_) / DAYS_PER_MONTH
+    cox = comparisons.filter(
+        (pl.col("method") == "cox_first_sre") & (pl.col("arm") == stage.DENOSUMAB)
+    )
+    return float(cox["estimate"].item()), float(cox["ci_low"].item()), float(cox["ci_high"].item())
 
 
 def sre_rows(
     block: Mapping[str, Any], patients: pl.DataFrame, events: pl.DataFrame
 ) -> list[dict[str, Any]]:
-    """Return the rows of the block's SRE endpoints from the drawn frames."""
+    """Return the rows of the block's SRE endpoints from the drawn frames, read from the
+    tables the workflow's SRE page shows (``endpoint_tables``)."""
     want = stage.breast_targets(block)
-    per = first_sre(patients, events)
-    n_counted = counted(events).group_by("arm").len()
+    tables = endpoint_tables(patients, events)
+    summary, types = tables["sre_summary"], tables["sre_types"]
     rows = []
     for arm, target in want["share"].items():
-        mine = per.filter(pl.col("arm") == arm)
-        share = float(mine["event"].mean())
+        share = _of(summary, arm, "share_with_sre")
         rows.append(_row(arm, "patients with an SRE", target, stage.TOL["share"], share))
-        n = n_counted.filter(pl.col("arm") == arm)["len"].sum() / mine.height
-        tol = stage.TOL["mean"]
-        rows.append(_row(arm, "mean SREs per patient", want["mean"][arm], tol, float(n)))
+        mean = _of(summary, arm, "mean_sre_per_patient")
+        rows.append(_row(arm, "mean SREs per patient", want["mean"][arm], stage.TOL["mean"], mean))
         for kind, pct in want["types"][arm].items():
-            got = 100.0 * float((mine["type"] == kind).sum()) / mine.height
+            got = _first_type_pct(types, arm, kind)
             rows.append(_row(arm, f"first SRE {kind}, %", pct, stage.TOL["type_pct"], got))
-    hr, low, high = _cox_hr(per)
+    hr, low, high = _cox_hr(tables["sre_comparisons"])
     ci = want["hr_ci"]
     rows.append(row(SECTION, "", "hazard ratio, first SRE", NAN, want["hr"], NAN, hr, low, high,
                     ci[0] <= hr <= ci[1]))  # fmt: skip
-    median = _km_median_months(per.filter(pl.col("arm") == stage.ZOLEDRONIC))
+    median = _of(summary, stage.ZOLEDRONIC, "median_first_sre_months")
     rows.append(_row(stage.ZOLEDRONIC, "median months to first SRE", want["median"],
                      stage.TOL["median"], median))  # fmt: skip
     return rows
@@ -183,22 +153,20 @@ def trial_summary(trial: str, n_per_arm: int | None = None) -> dict[str, Any]:
     patients, events = sre_frames(
         list(results.values()), cfg.seed, stage.end_days(cfg, cohort.n_patients)
     )
-    per = first_sre(patients, events)
-    n_counted = counted(events).group_by("arm").len()
+    tables = endpoint_tables(patients, events)
+    summary, types = tables["sre_summary"], tables["sre_types"]
     arms = {}
     for arm in sorted(results):
-        mine = per.filter(pl.col("arm") == arm)
+        n = _of(summary, arm, "n_patients")
         arms[arm] = {
-            "n": mine.height,
-            "share_with_sre": float(mine["event"].mean()),
-            "mean_sres": float(n_counted.filter(pl.col("arm") == arm)["len"].sum() / mine.height),
-            "median_months": _km_median_months(mine),
-            "died_pct": 100.0 * float(mine["died"].mean()),
-            "first_type_pct": {
-                k: 100.0 * float((mine["type"] == k).sum()) / mine.height for k in stage.SRE_TYPES
-            },
+            "n": int(n),
+            "share_with_sre": _of(summary, arm, "share_with_sre"),
+            "mean_sres": _of(summary, arm, "mean_sre_per_patient"),
+            "median_months": _of(summary, arm, "median_first_sre_months"),
+            "died_pct": 100.0 * _of(summary, arm, "n_deaths") / n,
+            "first_type_pct": {k: _first_type_pct(types, arm, k) for k in stage.SRE_TYPES},
         }
-    return {"trial": trial, "arms": arms, "hr": _cox_hr(per)}
+    return {"trial": trial, "arms": arms, "hr": _cox_hr(tables["sre_comparisons"])}
 
 
 if __name__ == "__main__":
