@@ -30,20 +30,26 @@ def _cell(row: dict) -> str:
     return f"{value:.1f} ({low:.1f}, {high:.1f}) [{row['n_events']}/{row['n_patients']}]"
 
 
-def by_sex_display(strata: pl.DataFrame) -> pl.DataFrame:
-    """Return the display table: one row per (kind, measure, arm, sex) at its last month."""
-    last = strata.filter(pl.col("month") == pl.col("month").max().over("kind", "measure"))
+def group_display(table: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Return the display table of a ``by_<column>`` endpoint table (``by_sex``,
+    ``by_stratum``): one row per (kind, measure, arm, group) at its last month."""
+    last = table.filter(pl.col("month") == pl.col("month").max().over("kind", "measure"))
     rows = [
         {
             "measure": f"{'BMD' if r['kind'] == 'bmd_pct_change' else 'incidence'} {r['measure']}",
             "month": f"{r['month']:g}",
             "arm": arm_label(r["arm"]),
-            "sex": r["sex"],
+            column: r[column].replace("_", " "),
             "value (95 % CI) [n]": _cell(r),
         }
-        for r in last.sort("kind", "measure", "arm", "sex").iter_rows(named=True)
+        for r in last.sort("kind", "measure", "arm", column).iter_rows(named=True)
     ]
     return pl.DataFrame(rows)
+
+
+def by_sex_display(strata: pl.DataFrame) -> pl.DataFrame:
+    """Return the display table: one row per (kind, measure, arm, sex) at its last month."""
+    return group_display(strata, "sex")
 
 
 def by_sex_html(strata: pl.DataFrame, html_table) -> str:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from osteotrial.report.by_sex import _cell
-from osteotrial.report.figures_trial import arm_label
+from osteotrial.report.by_sex import group_display
 
 CAPTION = (
     "Results by stratum (by_stratum.parquet): BMD mean % change (95 % CI) and crude incidence, "
@@ -22,18 +21,7 @@ CAPTION = (
 
 def by_stratum_display(strata: pl.DataFrame) -> pl.DataFrame:
     """Return the display table: one row per (kind, measure, arm, stratum) at its last month."""
-    last = strata.filter(pl.col("month") == pl.col("month").max().over("kind", "measure"))
-    rows = [
-        {
-            "measure": f"{'BMD' if r['kind'] == 'bmd_pct_change' else 'incidence'} {r['measure']}",
-            "month": f"{r['month']:g}",
-            "arm": arm_label(r["arm"]),
-            "stratum": r["stratum"].replace("_", " "),
-            "value (95 % CI) [n]": _cell(r),
-        }
-        for r in last.sort("kind", "measure", "arm", "stratum").iter_rows(named=True)
-    ]
-    return pl.DataFrame(rows)
+    return group_display(strata, "stratum")
 
 
 def by_stratum_html(strata: pl.DataFrame | None, html_table) -> str:
