@@ -9,7 +9,7 @@ CORES ?= all
 CLUSTER_VENV := .venv-cluster
 CLUSTER_STAMP := $(CLUSTER_VENV)/.installed
 
-.PHONY: install install-cluster run test test-cluster test-gpu-compile lint clean bench
+.PHONY: install install-cluster install-gpu run test test-cluster test-gpu-compile lint clean bench
 
 # Re-install only when pyproject.toml changes (the package itself is installed editable).
 $(STAMP): pyproject.toml
@@ -19,12 +19,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The cluster and GPU venvs are layered on the dev venv: a .pth file puts its site-packages on
+# their path (after their own), so pip installs only what the extra adds (the cluster venv in
+# 11 s instead of 46 s on the 2-core machine) and the dev venv stays without those packages.
+# layer VENV EXTRA: create VENV on top of the dev venv and install the package with EXTRA.
+define layer
+	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' > \
+		"$$($(1)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/dev-venv.pth"
+	$(1)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[$(2)]'
+	touch $(1)/.installed
+endef
+
 # Cluster runs use their own venv with the slurm executor plugin (pyproject extra [cluster]); the
 # plugin slows every snakemake command when slurm.conf exists but slurmctld is down.
-$(CLUSTER_STAMP): pyproject.toml
-	test -x $(CLUSTER_VENV)/bin/python || $(PYTHON) -m venv $(CLUSTER_VENV)
-	$(CLUSTER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[cluster]'
-	touch $(CLUSTER_STAMP)
+$(CLUSTER_STAMP): pyproject.toml $(STAMP)
+	$(call layer,$(CLUSTER_VENV),cluster)
 
 install-cluster: $(CLUSTER_STAMP)
 
@@ -32,10 +42,10 @@ install-cluster: $(CLUSTER_STAMP)
 # 1 GB with the CUDA compiler wheels); it needs no GPU (tests/gpu/compile_kernel.py).
 GPU_VENV := .venv-gpu
 GPU_STAMP := $(GPU_VENV)/.installed
-$(GPU_STAMP): pyproject.toml
-	test -x $(GPU_VENV)/bin/python || $(PYTHON) -m venv $(GPU_VENV)
-	$(GPU_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[gpu]'
-	touch $(GPU_STAMP)
+$(GPU_STAMP): pyproject.toml $(STAMP)
+	$(call layer,$(GPU_VENV),gpu)
+
+install-gpu: $(GPU_STAMP)
 
 # `plan` first: jobs, patient-days and an estimated time (benchmarks/latest.json), and a warning
 # when the analyses will dominate.

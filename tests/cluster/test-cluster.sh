@@ -15,7 +15,7 @@ START=$SECONDS
 WORK=${OSTEOTRIAL_CLUSTER_WORK:-$ROOT/build/cluster-test}
 TRIAL=frame
 # The analyses of docs/analyses.md are off here: this test is about the execution of the trial.
-CONFIG=(--config "trial=$TRIAL" n_per_arm=300 n_shards=4 "counterfactual={enabled: false}"
+CONFIG=(--config "trial=$TRIAL" n_per_arm=100 n_shards=4 "counterfactual={enabled: false}"
     "power={enabled: false}" "uncertainty={enabled: false}")
 N_SIM=8   # 2 arms x 4 shards
 # A limit for each snakemake run and for the first simulation job: guards against a hang, not

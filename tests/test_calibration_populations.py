@@ -1,0 +1,69 @@
+"""The trials of the other populations land on every calibration target.
+
+The men's trials ADAMO and BRIDGE, the alendronate arm of the dose-ranging trial, androgen
+deprivation (HALT), aromatase inhibitors and the glucocorticoid trial at the sizes of their
+trial files, through the workflow (tests/calibration_runs.py says how), and the bone-metastasis
+trial in breast cancer through its own rows.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from calibration_runs import (
+    POPULATION_TRIALS,
+    check_every_target_is_compared,
+    check_every_target_is_within_tolerance,
+    run_and_compare,
+)
+from conftest import ROOT
+
+from osteotrial.calibration.targets import load_targets
+from osteotrial.trial.config import load_config
+
+
+@pytest.fixture(scope="module", params=POPULATION_TRIALS)
+def calibration(request, tmp_path_factory):
+    return run_and_compare(request.param, tmp_path_factory.mktemp(request.param))
+
+
+def test_every_target_is_compared(calibration):
+    check_every_target_is_compared(*calibration)
+
+
+def test_every_target_is_within_tolerance(calibration):
+    check_every_target_is_within_tolerance(*calibration)
+
+
+# bone_metastases_breast (issue 26) is not run through the workflow (its SRE tables come with
+# the stats side's analyses.sre): its rows come from calibration.metastasis_rows, at the
+# trial's size (the hazard ratio's band, the published CI, needs it). One row per SRE share,
+# mean count and first-event type per arm (2 + 2 + 8), the HR, the median, 4 PK-PD rows.
+BREAST_ROWS = 18
+# Known misses, said plainly (docs/model.md, "Tumour in bone"): the median time to first SRE on
+# zoledronic acid (22.0 vs 26.4 +- 4 months: the model's hazard rises with the growing burden
+# while the trial's curve stays nearly exponential) and the 120 mg trough by month 6 (28.9 vs
+# 20.5 +- 5 ug/mL: the shared denosumab PK, fitted at 60 mg, clears too little at 10-fold the
+# exposure; not re-fitted, as the brief says). The test fails if another row misses or these
+# come in.
+BREAST_KNOWN_MISSES = {
+    ("endpoints", "zoledronic_acid_4mg_q4w", "median months to first SRE"),
+    (
+        "denosumab_120mg_pk_pd",
+        "denosumab_120mg_q4w",
+        "mean steady-state trough, ug/mL, by month 6 of 120 mg every 4 weeks",
+    ),
+}
+
+
+def test_bone_metastases_breast_lands_on_its_targets():
+    from osteotrial.calibration.metastasis_rows import breast_rows
+
+    block = load_targets(ROOT / "config" / "targets.yaml", "bone_metastases_breast")
+    trial = load_config("bone_metastases_breast", config_dir=ROOT / "config")
+    table = breast_rows(block, n_per_arm=max(trial.allocation.values()))
+    assert table.height == BREAST_ROWS and table["emulated"].is_finite().all()
+    missed = table.filter(~pl.col("within"))
+    keys = {(r["kind"], r["arm"], r["measure"]) for r in missed.to_dicts()}
+    show = ("kind", "arm", "measure", "target", "tol", "emulated")
+    assert keys == BREAST_KNOWN_MISSES, missed.select(show).to_dicts()
