@@ -141,12 +141,22 @@ def range_text(prop: dict) -> str:
     left = "(" if "exclusiveMinimum" in prop else "["
     right = ")" if "exclusiveMaximum" in prop else "]"
     reason = prop.get("$comment", "")
+    if low is None or high is None:  # a list or a string: the schema's type says what is allowed
+        return f"{prop.get('type', 'see the schema')}: {reason}".rstrip(": ")
     return f"{left}{low:g}, {high:g}{right}: {reason}"
+
+
+def documented_meanings(readme: Path) -> dict[str, str]:
+    """Return the meaning column of config/README.md's parameter rows, by key path: the blocks
+    added after MEANING was written (men, exposure, bisphosphonate, metastasis, ...) keep theirs."""
+    found = re.findall(r"^\| `([\w.]+)` \| (.*?) \|", readme.read_text(encoding="utf-8"), re.M)
+    return dict(found)
 
 
 def rows(path: Path, schema: dict) -> list[str]:
     """Return Markdown rows: key path, meaning, value, source comment, allowed range."""
     out, stack = [], []
+    documented = documented_meanings(Path("config/README.md"))
     for line in path.read_text(encoding="utf-8").splitlines():
         m = re.match(r"^(\s*)(\w+):\s*([^#]*?)\s*(?:#\s*(.*))?$", line)
         if not m or line.lstrip().startswith("#"):
@@ -157,7 +167,7 @@ def rows(path: Path, schema: dict) -> list[str]:
             stack.append((indent, m.group(2)))
             continue
         key = ".".join([k for _, k in stack] + [m.group(2)])
-        meaning = MEANING[m.group(2)]
+        meaning = MEANING.get(m.group(2)) or documented.get(key) or "(undocumented)"
         allowed = range_text(schema_property(schema, key))
         out.append(f"| `{key}` | {meaning} | {m.group(3)} | {m.group(4) or ''} | {allowed} |")
     return out
