@@ -162,6 +162,7 @@ class PopulationParams:
     tumour_burden_log_sd: float = 0.7
     lesion_lytic_frac: float = 1.0
     cancer_death_per_year: float = 0.0
+    prior_skeletal_event_frac: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -101,7 +101,11 @@ def start_patient(i, q, pat, plan, table, w) -> None:
     par = records_of(table, pat.param_index[i])
     tumour = w.site_const[q, TUMOUR]
     metastasis.patient_constants(
-        pat.tumour_burden0_rel[i], pat.lesion_lytic_frac[i], pat.cancer_death_per_year[i], tumour
+        pat.tumour_burden0_rel[i],
+        pat.lesion_lytic_frac[i],
+        pat.cancer_death_per_year[i],
+        pat.prior_skeletal_event[i],
+        tumour,
     )
     bone.site_constants(
         par.sites,
