@@ -123,11 +123,22 @@ def sre_tables(trial="{trial}"):
     return {t: f"results/{trial}/endpoints/{t}.parquet" for t in SRE_TABLES}
 
 
-def sre_report_files(trial="{trial}"):
-    """Return the SRE page and its figures by name (report.sre) when the trial draws SREs."""
+def sre_report_files(trial="{trial}", flagged=False):
+    """Return the SRE page and its figures by name (report.sre) when the trial draws SREs;
+    ``flagged``: as the report rule's outputs, in the HTML report with their captions."""
     if not has_sre(TRIAL):
         return {}
-    return {f.replace(".", "_"): f"results/{trial}/report/{f}" for f in SRE_REPORT_FILES}
+    files = {f: f"results/{trial}/report/{f}" for f in SRE_REPORT_FILES}
+    if not flagged:
+        return {name.replace(".", "_"): path for name, path in files.items()}
+    return {
+        name.replace(".", "_"): report(
+            path,
+            caption=f"../report/{name.split('.')[0]}.rst",
+            category="10. Skeletal-related events",
+        )
+        for name, path in files.items()
+    }
 
 
 def sre_outputs():

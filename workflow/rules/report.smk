@@ -9,7 +9,7 @@ rule report:
         targets=TRIAL.targets_file,
         validation=str(repo_path("config/validation.yaml")),
     output:
-        **sre_report_files(),
+        **sre_report_files(flagged=True),
         bmd=report(
             "results/{trial}/report/bmd_pct_change.png",
             caption="../report/bmd.rst",
