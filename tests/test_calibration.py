@@ -116,8 +116,8 @@ def test_every_target_is_within_tolerance(calibration):
     assert keys == KNOWN_MISSES.get(trial, set()), missed.select(show).to_dicts()
 
 
-# bone_metastases_breast (issue 26): the workflow writes its SRE tables (rule sre_endpoints),
-# but comparison.compare does not read them yet: its rows come from calibration.metastasis_rows,
+# bone_metastases_breast (issue 26): the workflow writes its SRE tables (rule sre_endpoints) and
+# its calibration page reads them (comparison.compare); here rows come from metastasis_rows,
 # at the trial's size (the hazard ratio's band, the published CI, needs it). One row per SRE
 # share, mean count and first-event type per arm (2 + 2 + 8), the HR, the median, 4 PK-PD rows.
 BREAST_ROWS = 18

@@ -130,6 +130,14 @@ def test_the_workflow_writes_the_sre_tables_and_page(breast_runs):
         assert (results / "report" / name).stat().st_size > 1000, name
     assert "Skeletal-related events" in (results / "report" / "sre.html").read_text()
     assert (two / "logs" / stage.TRIAL / "sre_endpoints" / "sre.log").exists()
+    # the calibration page reads the SRE rows from these tables (comparison.compare)
+    calibration = pl.read_parquet(results / "report" / "calibration.parquet")
+    shares = calibration.filter(pl.col("measure") == "patients with an SRE").sort("arm")
+    summary = pl.read_parquet(results / "endpoints" / "sre_summary.parquet").sort("arm")
+    assert shares["arm"].to_list() == summary["arm"].to_list()
+    assert shares["emulated"].to_list() == summary["share_with_sre"].to_list()
+    types = calibration.filter(pl.col("measure").str.starts_with("first SRE"))
+    assert types.height == 8 and types["emulated"].is_not_null().all()
 
 
 def test_the_workflow_sre_tables_are_byte_identical_over_shard_layouts(breast_runs):

@@ -67,8 +67,15 @@ def sre_rows(
 ) -> list[dict[str, Any]]:
     """Return the rows of the block's SRE endpoints from the drawn frames, read from the
     tables the workflow's SRE page shows (``endpoint_tables``)."""
+    return sre_table_rows(block, endpoint_tables(patients, events))
+
+
+def sre_table_rows(
+    block: Mapping[str, Any], tables: Mapping[str, pl.DataFrame]
+) -> list[dict[str, Any]]:
+    """Return the rows of the block's SRE endpoints (its ``endpoints`` section) from the SRE
+    tables (``io.SRE_TABLES``: in memory, or the workflow's, ``comparison.compare``)."""
     want = stage.breast_targets(block)
-    tables = endpoint_tables(patients, events)
     summary, types = tables["sre_summary"], tables["sre_types"]
     rows = []
     for arm, target in want["share"].items():
