@@ -184,9 +184,8 @@ class PopulationParams:
                 check_range(f.name, value, 1e-6, 1.0 - 1e-6)
             elif f.name.startswith("iiv_cv_"):
                 check_range(f.name, value, 0.0, 3.0)
-        check_range(
-            "egfr_median_at_70_ml_min_1_73m2", self.egfr_median_at_70_ml_min_1_73m2, 10, 150
-        )
+        egfr = self.egfr_median_at_70_ml_min_1_73m2
+        check_range("egfr_median_at_70_ml_min_1_73m2", egfr, 10, 150)
         check_range("egfr_log_per_decade", self.egfr_log_per_decade, -1.0, 1.0)
         tumour.check_population(self)
         for name in ("height_female_m", "height_male_m"):
