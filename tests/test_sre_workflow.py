@@ -138,6 +138,11 @@ def test_the_workflow_writes_the_sre_tables_and_page(breast_runs):
     assert shares["emulated"].to_list() == summary["share_with_sre"].to_list()
     types = calibration.filter(pl.col("measure").str.starts_with("first SRE"))
     assert types.height == 8 and types["emulated"].is_not_null().all()
+    untx = pl.read_parquet(results / "endpoints" / "sre_untx.parquet")
+    week1 = untx.filter((pl.col("arm") == stage.DENOSUMAB) & (pl.col("day") == 7.0))
+    row = calibration.filter(pl.col("measure").str.starts_with("urinary NTX"))
+    assert row["emulated"].to_list() == week1["median_pct_change"].to_list()
+    assert row["emulated"].item() < -50.0  # 120 mg suppresses uNTX within the first week
 
 
 def test_the_workflow_sre_tables_are_byte_identical_over_shard_layouts(breast_runs):
