@@ -115,6 +115,38 @@ def test_no_tumour_leaves_the_slots_at_zero(breast):
     assert all(np.all(v == 0.0) for v in m.values())
 
 
+def test_a_prior_skeletal_event_multiplies_every_sre_hazard_and_nothing_else(breast):
+    cfg, cohort = breast
+    rr = cfg.params.metastasis.sre_prior_event_hazard_ratio
+    assert rr > 1.0
+    few = cohort.select(np.arange(4))
+    runs = {
+        prior: simulate_arm(
+            dataclasses.replace(few, prior_skeletal_event=np.full(4, prior)),
+            ARMS["zoledronic_acid"],
+            cfg.params,
+            SCHEDULE,
+            record_pk=False,
+        ).metastasis
+        for prior in (False, True)
+    }
+    for name in metastasis.SRE_TYPES:
+        assert runs[False][name][-1].min() > 0.0
+        np.testing.assert_allclose(runs[True][name], rr * runs[False][name], rtol=1e-12)
+    for name in ("tumour_burden", "cancer_death"):
+        np.testing.assert_array_equal(runs[True][name], runs[False][name])
+
+
+def test_the_prior_skeletal_event_share_follows_the_preset():
+    # Stopeck 2010's baseline table (R): about 37 % had a skeletal-related event before entry
+    cfg = load_config(stage.TRIAL)
+    cohort = stage.trial_cohort(cfg, 1000)
+    assert cohort.prior_skeletal_event.dtype == bool
+    assert cohort.prior_skeletal_event.mean() == pytest.approx(0.37, abs=0.03)
+    frame = stage.trial_cohort(load_config("freedom"), 50)
+    assert not frame.prior_skeletal_event.any()
+
+
 def test_fixed_step_agrees_with_lsoda_with_a_tumour(breast):
     cfg, cohort = breast
     two = cohort.select(np.arange(2))

@@ -42,6 +42,7 @@ from osteotrial.endpoint_schemas import (  # noqa: F401 (the io API)
     SRE_SCHEMAS,
     SRE_TABLES,
 )
+from osteotrial.engine.inputs import METASTASIS
 from osteotrial.engine.results import ArmResult
 from osteotrial.integrity import HashingSink, integrity_metadata
 from osteotrial.provenance import git_commit, provenance  # noqa: F401 (the io API)
@@ -68,11 +69,17 @@ COHORT_SCHEMA = pa.schema(
     + [("threshold_death", F64), ("dropout_day", F64)]
     + [(f"u_vertebral_clinical_{k}", F64) for k in range(1, MAX_EVENTS["vertebral"] + 1)]
     + [("tumour_burden0_rel", F64), ("lesion_lytic_frac", F64), ("cancer_death_per_year", F64)]
+    + [("prior_skeletal_event", BOOL)]  # issue 26: a skeletal-related event before entry
 )
 
 # Bone structure per site (model.bone): BV/TV, porosity (fractions), strength (rel. baseline)
 STRUCTURE_MEASURES = ("trabecular_bvtv", "cortical_porosity", "strength_rel")
 STRUCTURE_COLUMNS = tuple(f"{m}_{s}" for m in STRUCTURE_MEASURES for s in ("ls", "th", "fn"))
+# ArmResult.metastasis key -> simulation column (tumour burden, cumulative hazards)
+TUMOUR_COLUMNS: dict[str, str] = {
+    name: "tumour_burden_rel" if name == "tumour_burden" else f"cum_hazard_{name}"
+    for name in METASTASIS
+}
 SIMULATION_SCHEMA = pa.schema(
     [("patient_id", I64), ("arm", STR), ("day", F64), ("month", F64)]
     + [("bmd_ls_g_cm2", F64), ("bmd_th_g_cm2", F64), ("bmd_fn_g_cm2", F64)]
@@ -82,6 +89,11 @@ SIMULATION_SCHEMA = pa.schema(
     + [(f"{kind}_fracture_day_{k}", F64) for kind, n in MAX_EVENTS.items() for k in range(1, n + 1)]
     + [(f"vertebral_fracture_clinical_{k}", BOOL) for k in range(1, MAX_EVENTS["vertebral"] + 1)]
     + [("death_day", F64), ("dropout_day", F64)]
+    # Tumour in bone (model.metastasis; engine.inputs.METASTASIS): the burden relative to the
+    # typical burden at entry and the cumulative hazards of the SRE types and of death from the
+    # cancer, from which analyses.sre_frames draws the events; exactly 0 without a tumour
+    # (constant columns: a few hundred bytes per file), null where no result carried them.
+    + [(name, F64) for name in TUMOUR_COLUMNS.values()]
 )
 
 # Parameter uncertainty (osteotrial.calibration.parameter_sets,
@@ -291,6 +303,9 @@ def simulation_table(result: ArmResult) -> pa.Table:
     for name in STRUCTURE_COLUMNS:
         columns[name] = long(result.structure_of(name))
     columns.update(_event_columns(result, order, n_times))
+    for key, name in TUMOUR_COLUMNS.items():
+        none = np.full((n_times, n_patients), np.nan)
+        columns[name] = long(none if result.metastasis is None else result.metastasis[key])
     return to_table(columns, SIMULATION_SCHEMA, "simulation")
 
 

@@ -50,6 +50,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "sre.spinal_cord_compression",
     "sre.cancer_death",
     "sre.entry",
+    "screening.prior_sre",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -4,8 +4,10 @@ from snakemake.utils import validate
 
 from osteotrial.trial.config import load_config
 from osteotrial.trial.locate import repo_path
-from osteotrial.io import ENDPOINT_TABLES, shard_sizes
+from osteotrial.analyses.sre_endpoints import has_sre
+from osteotrial.io import ENDPOINT_TABLES, SRE_TABLES, shard_sizes
 from osteotrial.report.build import REPORT_FILES
+from osteotrial.report.sre import SRE_REPORT_FILES
 from osteotrial.storage import ShardSpec, check_shards, tidy_results
 from osteotrial.trial.scope_check import check_scope, log_outside
 
@@ -104,7 +106,45 @@ def final_outputs():
     standard = expand(
         "results/{trial}/endpoints/{table}.parquet", trial=TRIAL.name, table=ENDPOINT_TABLES
     ) + expand("results/{trial}/report/{file}", trial=TRIAL.name, file=REPORT_FILES)
-    return standard + counterfactual_outputs() + power_outputs() + uncertainty_outputs()
+    return (
+        standard
+        + sre_outputs()
+        + counterfactual_outputs()
+        + power_outputs()
+        + uncertainty_outputs()
+    )
+
+
+def sre_tables(trial="{trial}"):
+    """Return the SRE endpoint tables by name when the trial draws SREs, else none
+    (``trial``: the wildcard in rules, the trial's name in the final outputs)."""
+    if not has_sre(TRIAL):
+        return {}
+    return {t: f"results/{trial}/endpoints/{t}.parquet" for t in SRE_TABLES}
+
+
+def sre_report_files(trial="{trial}", flagged=False):
+    """Return the SRE page and its figures by name (report.sre) when the trial draws SREs;
+    ``flagged``: as the report rule's outputs, in the HTML report with their captions."""
+    if not has_sre(TRIAL):
+        return {}
+    files = {f: f"results/{trial}/report/{f}" for f in SRE_REPORT_FILES}
+    if not flagged:
+        return {name.replace(".", "_"): path for name, path in files.items()}
+    return {
+        name.replace(".", "_"): report(
+            path,
+            caption=f"../report/{name.split('.')[0]}.rst",
+            category="10. Skeletal-related events",
+        )
+        for name, path in files.items()
+    }
+
+
+def sre_outputs():
+    """Return the SRE tables and page of a bone-metastasis trial (none for any other)."""
+    files = {**sre_tables(TRIAL.name), **sre_report_files(TRIAL.name)}
+    return list(files.values())
 
 
 def counterfactual_outputs():

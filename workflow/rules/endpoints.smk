@@ -18,6 +18,27 @@ rule compute_endpoints:
         "../scripts/compute_endpoints.py"
 
 
+# Skeletal-related events of a bone-metastasis trial (trial key skeletal_events): drawn from
+# the tumour's cumulative hazards in every simulation shard (analyses.sre_endpoints).
+rule sre_endpoints:
+    input:
+        simulations=expand(
+            "results/{{trial}}/simulations/{arm}/{shard}.parquet", arm=ARMS, shard=SHARDS
+        ),
+    output:
+        **{table: f"results/{{trial}}/endpoints/{table}.parquet" for table in SRE_TABLES},
+    log:
+        "logs/{trial}/sre_endpoints/sre.log",
+    benchmark:
+        "benchmarks/{trial}/sre_endpoints/sre.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        config=SCIENCE,
+    script:
+        "../scripts/sre_endpoints.py"
+
+
 # The model's expected fracture incidences for the trial's own randomized women (event-free,
 # same parameters), up to the last fracture target: the centre of the calibration check of an
 # event-count row (calibration.comparison); empty for a trial without fracture targets.

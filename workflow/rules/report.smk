@@ -1,6 +1,7 @@
 rule report:
     input:
         **{table: f"results/{{trial}}/endpoints/{table}.parquet" for table in ENDPOINT_TABLES},
+        **sre_tables(),
         simulations=expand(
             "results/{{trial}}/simulations/{arm}/{shard}.parquet", arm=ARMS, shard=SHARDS
         ),
@@ -8,6 +9,7 @@ rule report:
         targets=TRIAL.targets_file,
         validation=str(repo_path("config/validation.yaml")),
     output:
+        **sre_report_files(flagged=True),
         bmd=report(
             "results/{trial}/report/bmd_pct_change.png",
             caption="../report/bmd.rst",

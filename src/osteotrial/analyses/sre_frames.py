@@ -17,17 +17,23 @@ side): ``patients`` (patient_id, arm, end_day, died) and ``events`` (patient_id,
 type; every drawn event: the 21-day counting rule is ``analyses.sre.counted_events``'s).
 ``untx_frame`` gives the urinary NTX % change per record day (the model's resorption signal,
 as CTX) for the SRE report's marker table.
+
+``sre_frames_from_simulation`` gives the same two frames from the workflow's simulation files
+(the shards of every arm; columns ``io.TUMOUR_COLUMNS``): the recorded cumulative hazards are
+written exactly, so the frames equal the in-memory ones whatever the shard layout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
 
-from osteotrial import rng
-from osteotrial.arrays import FloatArray
+from osteotrial import io, rng
+from osteotrial.arrays import FloatArray, IntArray
 from osteotrial.engine.results import ArmResult
 from osteotrial.model.metastasis import SRE_TYPES
 
@@ -58,8 +64,20 @@ def _thresholds(seed: int, stream: str, patient_id: np.ndarray, n_events: int) -
     return np.cumsum(rng.exponentials(seed, stream, patient_id, n_events), axis=0)
 
 
+class TumourCourse(NamedTuple):
+    """What the draws need of one arm: the ArmResult fields of that name, as an ArmResult or
+    as read back from simulation files (``courses_from_simulation``)."""
+
+    arm: str
+    patient_id: IntArray  # (n,)
+    record_days: FloatArray  # (n_t,)
+    death_day: FloatArray  # (n,) background death, nan if none
+    dropout_day: FloatArray  # (n,) inf if never lost
+    metastasis: dict[str, FloatArray]  # engine.inputs.METASTASIS names, each (n_t, n)
+
+
 def _arm_frames(
-    result: ArmResult, seed: int, end_days: FloatArray
+    result: ArmResult | TumourCourse, seed: int, end_days: FloatArray
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return the contract's two frames of one arm (module docstring)."""
     if result.metastasis is None:
@@ -99,7 +117,7 @@ def _arm_frames(
 
 
 def sre_frames(
-    results: Sequence[ArmResult], seed: int, end_days: FloatArray | float
+    results: Sequence[ArmResult | TumourCourse], seed: int, end_days: FloatArray | float
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return the SRE contract's ``patients`` and ``events`` frames of a trial's arms.
 
@@ -110,11 +128,56 @@ def sre_frames(
     pats, evs = [], []
     for result in results:
         ends = np.asarray(end_days, dtype=np.float64)
-        end = np.full(result.n_patients, float(ends)) if ends.ndim == 0 else ends[result.patient_id]
+        n = result.patient_id.size
+        end = np.full(n, float(ends)) if ends.ndim == 0 else ends[result.patient_id]
         p, e = _arm_frames(result, seed, end)
         pats.append(p)
         evs.append(e)
     return pl.concat(pats), pl.concat(evs)
+
+
+def read_simulations(paths: Sequence[str | Path]) -> pl.DataFrame:
+    """Return the rows of simulation files (any arms and shards) with the columns the SRE
+    tables need (``TUMOUR_COLUMNS``, death, dropout, uNTX), sorted by arm, patient and day."""
+    columns = ["patient_id", "arm", "day", "death_day", "dropout_day", UNTX_COLUMN]
+    columns += list(io.TUMOUR_COLUMNS.values())
+    frames = [io.read_frame(path).select(columns) for path in paths]
+    return pl.concat(frames).sort("arm", "patient_id", "day")
+
+
+def courses_from_simulation(rows: pl.DataFrame) -> list[TumourCourse]:
+    """Return one ``TumourCourse`` per arm (sorted by name) of simulation rows
+    (``read_simulations``); every patient of an arm must have the same record days."""
+    courses = []
+    for (arm,), part in rows.group_by("arm", maintain_order=True):
+        first = part.filter(pl.col("patient_id") == part["patient_id"][0])
+        days = first["day"].to_numpy()
+        n_t = days.size
+        if part.height % n_t:
+            raise ValueError(f"arm {arm!r}: patients have different record days")
+        once = part.gather_every(n_t)
+        courses.append(
+            TumourCourse(
+                arm=str(arm),
+                patient_id=once["patient_id"].to_numpy().astype(np.int64),
+                record_days=days,
+                death_day=once["death_day"].to_numpy(),
+                dropout_day=once["dropout_day"].to_numpy(),
+                metastasis={
+                    key: part[name].to_numpy().reshape(-1, n_t).T.copy()
+                    for key, name in io.TUMOUR_COLUMNS.items()
+                },
+            )
+        )
+    return courses
+
+
+def sre_frames_from_simulation(
+    rows: pl.DataFrame, seed: int, end_days: FloatArray | float
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return ``sre_frames`` of simulation rows (``read_simulations``): the same frames as
+    those of the ArmResults that were written (arms in name order)."""
+    return sre_frames(courses_from_simulation(rows), seed, end_days)
 
 
 def staggered_end_days(seed: int, n_patients: int, duration_days: float, accrual_days: float):

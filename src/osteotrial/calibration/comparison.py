@@ -51,6 +51,7 @@ from osteotrial.calibration.block_rows import (  # noqa: F401 (COLUMNS, SCHEMA: 
     strength_rows,
     untreated_rows,
 )
+from osteotrial.calibration.metastasis_rows import WORKFLOW_SECTIONS, workflow_rows
 from osteotrial.calibration.targets import (
     MARKER_TOL_PCT,
     NOT_ROWS,
@@ -391,6 +392,8 @@ def compare(
             rows += range_rows(content, tables["bmd"], number_in_key(section, "month"))
         elif section.startswith("untreated_bmd_pct_change"):
             rows += untreated_rows(section, content, tables["bmd"], control)
+        elif section in WORKFLOW_SECTIONS and "sre_summary" in tables:  # rule sre_endpoints
+            rows += workflow_rows(section, content, tables)
         elif isinstance(content, (list, Mapping)):
             rows += not_emulated_rows(section, content)
     return pl.DataFrame(rows, schema=SCHEMA, orient="row")

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from osteotrial.analyses.sre_frames import staggered_end_days
+from osteotrial.analyses.sre_endpoints import trial_end_days
 from osteotrial.cohort.sampling import Cohort, CohortSpec, sample_cohort
 from osteotrial.engine.results import ArmResult
 from osteotrial.engine.simulate import simulate_arm
@@ -78,9 +78,9 @@ def trial_cohort(cfg: TrialConfig, n_per_arm: int) -> Cohort:
 
 
 def end_days(cfg: TrialConfig, n_patients: int) -> np.ndarray:
-    """Return each patient's end of the trial (staggered entry, trial key skeletal_events)."""
-    accrual = float(cfg.raw["skeletal_events"]["accrual_months"]) * DAYS_PER_MONTH
-    return staggered_end_days(cfg.seed, n_patients, cfg.schedule.duration_days, accrual)
+    """Return each patient's end of the trial (staggered entry, trial key skeletal_events):
+    the workflow's own (``analyses.sre_endpoints.trial_end_days``)."""
+    return trial_end_days(cfg, n_patients)
 
 
 def simulate(cfg: TrialConfig, cohort: Cohort, params: ModelParams) -> dict[str, ArmResult]:

@@ -26,7 +26,7 @@ import polars as pl
 from osteotrial.analyses.sre_frames import sre_frames
 from osteotrial.analyses.sre_tables import sre_tables
 from osteotrial.calibration import metastasis as stage
-from osteotrial.calibration.block_rows import NAN, SCHEMA, row
+from osteotrial.calibration.block_rows import NAN, SCHEMA, missed, row
 from osteotrial.cohort.sampling import Cohort, CohortSpec, sample_cohort
 from osteotrial.engine.simulate import simulate_arm
 from osteotrial.model.params import ModelParams
@@ -37,6 +37,7 @@ TROUGH_TOL_UG_ML = 5.0  # A: a quarter of the label's mean trough
 ACCUMULATION_TOL = 0.5  # A
 SECTION = "endpoints"
 PK_SECTION = "denosumab_120mg_pk_pd"
+WORKFLOW_SECTIONS = (SECTION, PK_SECTION)  # read from the workflow's SRE tables (compare)
 
 
 def endpoint_tables(patients: pl.DataFrame, events: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -67,8 +68,15 @@ def sre_rows(
 ) -> list[dict[str, Any]]:
     """Return the rows of the block's SRE endpoints from the drawn frames, read from the
     tables the workflow's SRE page shows (``endpoint_tables``)."""
+    return sre_table_rows(block, endpoint_tables(patients, events))
+
+
+def sre_table_rows(
+    block: Mapping[str, Any], tables: Mapping[str, pl.DataFrame]
+) -> list[dict[str, Any]]:
+    """Return the rows of the block's SRE endpoints (its ``endpoints`` section) from the SRE
+    tables (``io.SRE_TABLES``: in memory, or the workflow's, ``comparison.compare``)."""
     want = stage.breast_targets(block)
-    tables = endpoint_tables(patients, events)
     summary, types = tables["sre_summary"], tables["sre_types"]
     rows = []
     for arm, target in want["share"].items():
@@ -86,6 +94,28 @@ def sre_rows(
     median = _of(summary, stage.ZOLEDRONIC, "median_first_sre_months")
     rows.append(_row(stage.ZOLEDRONIC, "median months to first SRE", want["median"],
                      stage.TOL["median"], median))  # fmt: skip
+    return rows
+
+
+def workflow_rows(
+    section: str, content: Any, tables: Mapping[str, pl.DataFrame]
+) -> list[dict[str, Any]]:
+    """Return the rows of one section of the block from the workflow's SRE tables
+    (``comparison.compare``): the SRE endpoints (``sre_table_rows``); of the 120 mg PK-PD
+    section the uNTX row at week 1 (``sre_untx``, denosumab arm, day 7), the PK rows missed
+    (the simulation table carries no concentrations)."""
+    if section == SECTION:
+        return sre_table_rows({section: content}, tables)
+    untx = tables["sre_untx"].filter((pl.col("arm") == stage.DENOSUMAB) & (pl.col("day") == 7.0))
+    rows = []
+    for t in content:
+        tol = t.get("tol", NAN)
+        if "NTX" not in t["measure"] or untx.height != 1:
+            rows.append(missed(PK_SECTION, stage.DENOSUMAB, t["measure"], NAN, t["value"], tol))
+            continue
+        value = float(untx["median_pct_change"].item())
+        rows.append(row(PK_SECTION, stage.DENOSUMAB, t["measure"], NAN, t["value"], tol, value,
+                        NAN, NAN, bool(abs(value - t["value"]) <= tol)))  # fmt: skip
     return rows
 
 

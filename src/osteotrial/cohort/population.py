@@ -162,6 +162,7 @@ class PopulationParams:
     tumour_burden_log_sd: float = 0.7
     lesion_lytic_frac: float = 1.0
     cancer_death_per_year: float = 0.0
+    prior_skeletal_event_frac: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -183,9 +184,8 @@ class PopulationParams:
                 check_range(f.name, value, 1e-6, 1.0 - 1e-6)
             elif f.name.startswith("iiv_cv_"):
                 check_range(f.name, value, 0.0, 3.0)
-        check_range(
-            "egfr_median_at_70_ml_min_1_73m2", self.egfr_median_at_70_ml_min_1_73m2, 10, 150
-        )
+        egfr = self.egfr_median_at_70_ml_min_1_73m2
+        check_range("egfr_median_at_70_ml_min_1_73m2", egfr, 10, 150)
         check_range("egfr_log_per_decade", self.egfr_log_per_decade, -1.0, 1.0)
         tumour.check_population(self)
         for name in ("height_female_m", "height_male_m"):

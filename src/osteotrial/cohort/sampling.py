@@ -37,10 +37,11 @@ from osteotrial.units import DAYS_PER_YEAR
 
 MAX_EVENTS: dict[str, int] = {"vertebral": 3, "hip": 2, "nonvertebral": 3}
 # the optional tumour fields of Cohort and their value without a tumour
-TUMOUR_DEFAULTS: dict[str, float] = {
+TUMOUR_DEFAULTS: dict[str, float | bool] = {
     "tumour_burden0_rel": 0.0,
     "lesion_lytic_frac": 1.0,
     "cancer_death_per_year": 0.0,
+    "prior_skeletal_event": False,
 }
 
 
@@ -104,6 +105,8 @@ class Cohort:
     tumour_burden0_rel: FloatArray | None = None
     lesion_lytic_frac: FloatArray | None = None
     cancer_death_per_year: FloatArray | None = None
+    # a skeletal-related event before entry (raises every SRE hazard, model.metastasis)
+    prior_skeletal_event: BoolArray | None = None
 
     def __post_init__(self) -> None:
         n_patients = self.patient_id.shape[0]

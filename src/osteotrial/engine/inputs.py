@@ -67,6 +67,7 @@ class Patients(NamedTuple):
     tumour_burden0_rel: np.ndarray  # (n,) skeletal tumour burden at entry (0: none)
     lesion_lytic_frac: np.ndarray  # (n,) lytic share of the burden (model.metastasis)
     cancer_death_per_year: np.ndarray  # (n,) death rate from the cancer at burden 1
+    prior_skeletal_event: np.ndarray  # (n,) 1.0 with a skeletal event before entry, else 0.0
 
 
 class Plan(NamedTuple):
@@ -191,6 +192,7 @@ def patients_of(
         tumour_burden0_rel=_f64(cohort.tumour_burden0_rel),
         lesion_lytic_frac=_f64(cohort.lesion_lytic_frac),
         cancer_death_per_year=_f64(cohort.cancer_death_per_year),
+        prior_skeletal_event=_f64(cohort.prior_skeletal_event),
     )
 
 

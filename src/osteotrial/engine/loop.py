@@ -99,10 +99,9 @@ class Work(NamedTuple):
 def start_patient(i, q, pat, plan, table, w) -> None:
     """Set lane q to patient i at day 0: steady state, no drug, PK and site constants."""
     par = records_of(table, pat.param_index[i])
-    tumour = w.site_const[q, TUMOUR]
-    metastasis.patient_constants(
-        pat.tumour_burden0_rel[i], pat.lesion_lytic_frac[i], pat.cancer_death_per_year[i], tumour
-    )
+    burden0, lytic = pat.tumour_burden0_rel[i], pat.lesion_lytic_frac[i]
+    death, prior = pat.cancer_death_per_year[i], pat.prior_skeletal_event[i]
+    metastasis.patient_constants(burden0, lytic, death, prior, w.site_const[q, TUMOUR])
     bone.site_constants(
         par.sites,
         par.remodeling[0],

@@ -204,7 +204,8 @@ def _site_constants(pat: inputs.Patients, i: int, par: ModelRecords) -> FloatArr
         const,
     )
     burden0, lytic = pat.tumour_burden0_rel[i], pat.lesion_lytic_frac[i]
-    metastasis.patient_constants(burden0, lytic, pat.cancer_death_per_year[i], const[TUMOUR])
+    death, prior = pat.cancer_death_per_year[i], pat.prior_skeletal_event[i]
+    metastasis.patient_constants(burden0, lytic, death, prior, const[TUMOUR])
     bone.initial_bone(np.empty(N_BONE_STATES), par.sites, const)
     crcl = pat.creatinine_clearance_ml_min[i]
     bisphosphonate.patient_constants(crcl, par.remodeling[0], const[RENAL])

@@ -17,7 +17,7 @@ mineral mass), the patient's secondary mineralization rate, her baseline volume 
 (trabecular BV/TV, cortical 1 - porosity) and the modeling capacity (bmd.modeling_capacity);
 a seventh row, ``RENAL``, holds the patient's renal share of each bisphosphonate (columns 0-2,
 ``bisphosphonate.patient_constants``, set by the engines from her creatinine clearance); an
-eighth, ``TUMOUR``, her tumour constants (columns 0-2, ``metastasis.patient_constants``).
+eighth, ``TUMOUR``, her tumour constants (columns 0-3, ``metastasis.patient_constants``).
 BMD relative to baseline (``bmd_rel``) is the aBMD-share-weighted sum of the compartments'
 M(t) / M(0); ``trabecular_bvtv``, ``cortical_porosity`` and ``strength_rel`` read the
 structure the same state gives.

@@ -26,14 +26,16 @@ factors are exactly 1 and the model is the osteoporosis model unchanged.
 
 Events. Each SRE type k (``SRE_TYPES``) has the hazard (per year)
 
-    h_k = base_k T c^(b_k)
+    h_k = base_k T c^(b_k) (1 + (RR - 1) P)
 
 tumour burden times bone destruction (resorption, c, to a type's power: radiation for pain
 follows osteolysis more closely than a fracture through a weakened bone, which the
-anti-resorptive does not undo). Death from the cancer: h_d = d_0 T^(e_d), d_0 the patient's
-rate (``cohort``: by tumour type, median survival about two years). Their cumulative hazards
-are states, integrated by every engine like the bone; event times are drawn afterwards by
-inverting them (``analyses.sre_frames``).
+anti-resorptive does not undo); P is 1 for a patient with a skeletal event before entry (a
+cohort covariate, its share from the trial's baseline table) and RR the literature's relative
+risk of a further SRE after one (``prior_event_factor``). Death from the cancer:
+h_d = d_0 T^(e_d), d_0 the patient's rate (``cohort``: by tumour type, median survival about
+two years). Their cumulative hazards are states, integrated by every engine like the bone;
+event times are drawn afterwards by inverting them (``analyses.sre_frames``).
 
 State: ``N_STATES`` = 7 slots appended after the bisphosphonate slots, from ``FIRST_ROW`` = 51:
 T_L, T_B, the four SRE cumulative hazards (``SRE_TYPES`` order), the cancer death cumulative
@@ -61,17 +63,21 @@ SRE_ROW = FIRST_ROW + 2  # cumulative hazard of SRE type k at SRE_ROW + k
 DEATH_ROW = SRE_ROW + N_SRE_TYPES
 N_STATES = DEATH_ROW + 1 - FIRST_ROW
 # columns of the patient's tumour constants (row model.bone.TUMOUR of the site constants)
-BURDEN0, LYTIC_FRAC, DEATH_PER_DAY = range(3)
+BURDEN0, LYTIC_FRAC, DEATH_PER_DAY, PRIOR_SRE = range(4)
 DAYS_PER_YEAR = 365.25
 
 
 @equation
-def patient_constants(burden0: float, lytic_frac: float, death_per_year: float, out) -> None:
-    """Write the patient's baseline burden, lytic share and cancer death rate (per day) into
-    out[0:3] (``BURDEN0``, ``LYTIC_FRAC``, ``DEATH_PER_DAY``)."""
+def patient_constants(
+    burden0: float, lytic_frac: float, death_per_year: float, prior_sre: float, out
+) -> None:
+    """Write the patient's baseline burden, lytic share, cancer death rate (per day) and prior
+    skeletal event (1 or 0) into out[0:4] (``BURDEN0``, ``LYTIC_FRAC``, ``DEATH_PER_DAY``,
+    ``PRIOR_SRE``)."""
     out[BURDEN0] = burden0
     out[LYTIC_FRAC] = lytic_frac
     out[DEATH_PER_DAY] = death_per_year / DAYS_PER_YEAR
+    out[PRIOR_SRE] = prior_sre
 
 
 @equation
@@ -140,6 +146,13 @@ def sre_hazard_per_year(k: int, total: float, log_oca: float, r) -> float:
 
 
 @equation(inline=True)
+def prior_event_factor(prior_sre: float, r) -> float:
+    """Return the factor on every SRE hazard of a patient with a skeletal event before entry
+    (``prior_sre`` 1) or without (0): 1 + (RR - 1) prior, RR the literature's relative risk."""
+    return 1.0 + (r.sre_prior_event_hazard_ratio - 1.0) * prior_sre
+
+
+@equation(inline=True)
 def death_hazard_per_day(total: float, death_per_day: float, r) -> float:
     """Return the hazard of death from the cancer per day: d_0 T^e_d (0 without tumour)."""
     if total <= 0.0:
@@ -162,6 +175,7 @@ def rhs(y, oca: float, log_oca: float, const, r, dy) -> None:
     g = growth_per_day(oca, total, r)
     dy[LYTIC] = g * y[LYTIC]
     dy[BLASTIC] = g * y[BLASTIC]
+    prior = prior_event_factor(const[PRIOR_SRE], r) / DAYS_PER_YEAR
     for k in range(N_SRE_TYPES):
-        dy[SRE_ROW + k] = sre_hazard_per_year(k, total, log_oca, r) / DAYS_PER_YEAR
+        dy[SRE_ROW + k] = sre_hazard_per_year(k, total, log_oca, r) * prior
     dy[DEATH_ROW] = death_hazard_per_day(total, const[DEATH_PER_DAY], r)

@@ -82,7 +82,8 @@ class MetastasisParams:
     ``metastasis`` of config/model.yaml: values, sources). Growth rates per year; the RANKL and
     differentiation gains per unit of burden; each SRE type's hazard per year at burden 1 and
     healthy resorption, and its exponent on resorption; the cancer death rate's exponent on
-    burden (the rate itself is the patient's, ``cohort.population``)."""
+    burden (the rate itself is the patient's, ``cohort.population``); the relative risk of
+    every SRE type for a patient with a skeletal event before entry."""
 
     tumour_intrinsic_growth_per_year: float
     tumour_resorption_growth_per_year: float
@@ -98,6 +99,7 @@ class MetastasisParams:
     sre_surgery_to_bone_resorption_exponent: float
     sre_spinal_cord_compression_resorption_exponent: float
     cancer_death_burden_exponent: float
+    sre_prior_event_hazard_ratio: float = 1.0  # every SRE hazard x RR after a prior SRE
 
     def __post_init__(self) -> None:
         zero_ok = tuple(

@@ -252,6 +252,8 @@ def write_report(
 ) -> list[Path]:
     """Write ``REPORT_FILES`` of a trial (``config.TrialConfig``) into ``out_dir``; return them."""
     tables = read_endpoint_tables(table_paths)
+    sre = read_sre_tables(table_paths)
+    tables |= sre  # the calibration rows of an SRE trial read them (comparison.compare)
     if "expected" in table_paths:  # the centre of the calibration check (comparison)
         tables["expected"] = io.read_frame(table_paths["expected"])
     out = Path(out_dir)
@@ -276,7 +278,6 @@ def write_report(
     for page in PAGES:
         page(inputs)
     written = [out / name for name in REPORT_FILES]
-    sre = read_sre_tables(table_paths)
     if sre:  # a trial with skeletal-related events: the SRE page (report.sre)
         note = inputs.note
         written += write_sre_page(

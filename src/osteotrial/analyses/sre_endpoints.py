@@ -1,0 +1,54 @@
+"""The SRE endpoint tables of a bone-metastasis trial from its simulation files (the workflow's
+rule ``sre_endpoints``).
+
+A trial draws skeletal-related events when its file has ``skeletal_events`` (``has_sre``). The
+simulation files carry the tumour's cumulative hazards (``io.TUMOUR_COLUMNS``);
+``sre_endpoint_tables`` reads them (every arm and shard), draws the SREs and deaths
+(``analyses.sre_frames``: streams keyed by patient_id, so the tables are the same for any shard
+layout), ends each patient's follow-up at the trial's staggered end (``trial_end_days``) and
+returns ``analyses.sre_tables`` with the simulation's uNTX course and the trial's control arm
+as the reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from osteotrial.analyses.sre_frames import (
+    read_simulations,
+    sre_frames_from_simulation,
+    staggered_end_days,
+)
+from osteotrial.analyses.sre_tables import UNTX_COLUMN, sre_tables
+from osteotrial.trial.config import TrialConfig
+from osteotrial.units import DAYS_PER_MONTH
+
+
+def has_sre(trial: TrialConfig) -> bool:
+    """Return whether the trial draws skeletal-related events (trial key ``skeletal_events``)."""
+    return trial.raw.get("skeletal_events") is not None
+
+
+def trial_end_days(trial: TrialConfig, n_patients: int) -> np.ndarray:
+    """Return the administrative end of follow-up of patients 0 to n_patients - 1: the
+    analysis at ``schedule.duration_months``, entry spread over ``skeletal_events.
+    accrual_months`` (``sre_frames.staggered_end_days``; keyed by patient_id)."""
+    accrual = float(trial.raw["skeletal_events"]["accrual_months"]) * DAYS_PER_MONTH
+    return staggered_end_days(trial.seed, n_patients, trial.schedule.duration_days, accrual)
+
+
+def sre_endpoint_tables(
+    trial: TrialConfig, simulation_paths: Sequence[str | Path]
+) -> dict[str, pl.DataFrame]:
+    """Return the tables of ``io.SRE_TABLES`` of a trial from its simulation files."""
+    if not has_sre(trial):
+        raise ValueError(f"trial {trial.name!r} has no skeletal_events: it draws no SREs")
+    rows = read_simulations(simulation_paths)
+    end = trial_end_days(trial, int(rows["patient_id"].max()) + 1)
+    patients, events = sre_frames_from_simulation(rows, trial.seed, end)
+    markers = rows.select("patient_id", "day", UNTX_COLUMN)
+    return sre_tables(patients, events, markers=markers, reference_arm=trial.control_arm)
