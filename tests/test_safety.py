@@ -51,18 +51,23 @@ def test_deep_suppression_exposure_is_higher_at_120mg_q4w(runs):
     e60 = runs["denosumab_60mg_q6m"].safety["deep_suppression_years"]
     e120 = runs["denosumab_120mg_q4w"].safety["deep_suppression_years"]
     year = 12
-    assert np.all(e120[year] > 1.5 * e60[year]) and np.all(e60[year] > 0.5)
+    assert np.all(e120[year] > e60[year]) and np.median(e60[year]) > 0.5
+    assert np.median(e120[year] / e60[year]) > 1.5
     assert np.all(np.diff(e60, axis=0) >= 0.0)  # cumulative
 
 
 def test_duration_memory_grows_on_treatment_and_recedes_after_stopping(runs, params):
     d = runs["denosumab_60mg_q6m"].safety["antiresorptive_duration_years"]
-    assert np.allclose(d[12], 1.0, atol=0.05)  # a year on treatment: a year of memory
+    assert np.median(d[12]) == pytest.approx(1.0, abs=0.05)  # a year on treatment: a year
+    assert np.all(d[12] <= 1.0 + 1e-9)  # never more than the time on treatment
     peak = d.max(axis=0)
-    assert np.all(d[-1] < 0.8 * peak)  # the rebound after stopping: it recedes
-    grid = np.array([0.0, 364.0, 371.0, 723.0, 730.5])
-    h = sf.aff_hazard(runs["denosumab_60mg_q6m"].record_days, d, grid, params.safety)
-    assert np.all(np.diff(h[1:3], axis=0) > np.diff(h[3:5], axis=0))  # hazard falls after
+    assert np.median(d[-1] / peak) < 0.85  # recedes after stopping (the rebound: c above 1)
+    assert np.mean(d[-1] < peak) > 0.9  # all but the slowest to recover
+    grid = np.arange(0.0, DAYS, 7.0)
+    rate = np.diff(
+        sf.aff_hazard(runs["denosumab_60mg_q6m"].record_days, d, grid, params.safety), axis=0
+    )
+    assert np.median(rate[-1] / rate.max(axis=0)) < 0.75  # the AFF hazard falls after stopping
 
 
 def _result(integral, days):
@@ -102,7 +107,8 @@ def test_romosozumab_raises_mace_by_its_hazard_ratio(params):
     romo = dataclasses.replace(arm(("romosozumab", 210, 30.4375, 0, 365.25)), name="romo")
     exposed = sf.romosozumab_exposed(romo, grid)
     assert exposed[:-1].min() > 0.99  # monthly doses: exposed throughout the year
-    age, prior = np.array([74.0, 84.0]), np.array([False, True])
+    age = p.mace_reference_age_years + np.array([0.0, 10.0])
+    prior = np.array([False, True])
     control = sf.mace_hazard(age, prior, np.zeros_like(exposed), grid, p)
     treated = sf.mace_hazard(age, prior, exposed, grid, p)
     ratio = treated[-2] / control[-2]

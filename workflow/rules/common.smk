@@ -4,7 +4,7 @@ from snakemake.utils import validate
 
 from osteotrial.trial.config import load_config
 from osteotrial.trial.locate import repo_path
-from osteotrial.io import ENDPOINT_TABLES, shard_sizes
+from osteotrial.io import ENDPOINT_TABLES, SAFETY_TABLES, shard_sizes
 from osteotrial.report.build import REPORT_FILES
 from osteotrial.storage import ShardSpec, check_shards, tidy_results
 from osteotrial.trial.scope_check import check_scope, log_outside

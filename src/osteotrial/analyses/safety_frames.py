@@ -12,7 +12,7 @@ The engines integrate the exposure slots of ``model.safety`` and record them
   ``safety.dental_procedures``.
 - AFF: h = h_ref (D(t) / D_ref)^p per year from the duration memory D; cumulative hazard by
   the trapezoid rule on the grid.
-- MACE: h = m74 exp(b (age - 74)) (rr_prior if prior cardiovascular disease) (HR while
+- MACE: h = m_ref exp(b (age - age_ref)) (rr_prior if prior cardiovascular disease) (HR while
   exposed to romosozumab: a month after each dose, the dosing interval of the label) per
   year. Prior disease: stream ``safety.prior_cardiovascular`` with the block's prevalence.
 
@@ -28,6 +28,8 @@ themselves, for expected counts of events too rare to draw (``calibration.safety
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -45,7 +47,54 @@ GRID_DAYS = 7.0  # the hazards' grid (weekly)
 MAX_PROCEDURES = 24  # drawn procedures per patient (mean about 1.5 in 10 years)
 ROMOSOZUMAB_EXPOSURE_DAYS = 30.4375  # A: exposed for a month after each monthly dose
 DAYS_PER_YEAR = 365.25
-REFERENCE_AGE_YEARS = 74.0  # ARCH's mean age (P14), where mace_per_year_at_74 applies
+
+
+class ArmExposures(NamedTuple):
+    """What the hazards need of one arm (an ``ArmResult`` has the same attributes): record
+    days, patients, the safety exposures (n_t, n) by ``engine.inputs.SAFETY`` name, death and
+    dropout days (n,)."""
+
+    arm: str
+    patient_id: np.ndarray
+    record_days: FloatArray
+    safety: dict[str, FloatArray]
+    death_day: FloatArray
+    dropout_day: FloatArray
+
+    @property
+    def n_patients(self) -> int:
+        return int(self.patient_id.size)
+
+
+def exposures_from_simulation(paths: Sequence[str | Path]) -> list[ArmExposures]:
+    """Return each arm's exposures from simulation shards (``io.SIMULATION_SCHEMA``: long,
+    sorted by patient then day, the same record days for every patient of an arm)."""
+    from osteotrial.engine.inputs import SAFETY
+
+    columns = ["patient_id", "arm", "day", "death_day", "dropout_day", *SAFETY]
+    frame = pl.scan_parquet([str(p) for p in paths]).select(columns).collect()
+    if frame.select(pl.col(list(SAFETY)).null_count().sum_horizontal()).item():
+        raise ValueError("simulation tables without safety exposures (written before issue 27)")
+    out = []
+    for (arm,), part in frame.sort("arm", "patient_id", "day").group_by("arm", maintain_order=True):
+        ids = part["patient_id"].unique(maintain_order=True).to_numpy()
+        n_t = part.height // ids.size
+        first = part.gather_every(n_t)
+
+        def course(name: str, part=part, n=ids.size, n_t=n_t) -> FloatArray:
+            return part[name].to_numpy().reshape(n, n_t).T
+
+        out.append(
+            ArmExposures(
+                arm=str(arm),
+                patient_id=ids.astype(np.int64),
+                record_days=part["day"][:n_t].to_numpy(),
+                safety={name: course(name) for name in SAFETY},
+                death_day=first["death_day"].fill_null(np.nan).to_numpy(),
+                dropout_day=first["dropout_day"].fill_null(np.inf).to_numpy(),
+            )
+        )
+    return out
 
 
 def covariates(seed: int, patient_id: np.ndarray, p: SafetyParams) -> dict[str, FloatArray]:
@@ -125,8 +174,8 @@ def romosozumab_exposed(arm: ArmSpec, grid: FloatArray) -> FloatArray:
 def mace_hazard(age, prior, exposed, grid, p: SafetyParams) -> FloatArray:
     """Return the MACE cumulative hazard on ``grid`` (n_g, n): age, prior disease and the
     romosozumab hazard ratio on the exposed share of each interval."""
-    log_age = p.mace_log_hr_per_year_of_age * (age - REFERENCE_AGE_YEARS)
-    rate = p.mace_per_year_at_74 * np.exp(log_age)
+    log_age = p.mace_log_hr_per_year_of_age * (age - p.mace_reference_age_years)
+    rate = p.mace_per_year_at_reference_age * np.exp(log_age)
     rate = rate * np.where(prior, p.mace_prior_cardiovascular_rr, 1.0)
     factor = 1.0 + (p.mace_romosozumab_hr - 1.0) * exposed  # (n_g - 1,)
     years = np.diff(grid) / DAYS_PER_YEAR
@@ -135,7 +184,11 @@ def mace_hazard(age, prior, exposed, grid, p: SafetyParams) -> FloatArray:
 
 
 def cumulative_hazards(
-    result: ArmResult, arm: ArmSpec, age_years: FloatArray, p: SafetyParams, seed: int
+    result: ArmResult | ArmExposures,
+    arm: ArmSpec,
+    age_years: FloatArray,
+    p: SafetyParams,
+    seed: int,
 ) -> tuple[FloatArray, dict[str, FloatArray], dict[str, FloatArray]]:
     """Return (grid, cumulative hazard (n_g, n) per SAFETY_EVENTS name, covariates) of one
     arm: the weekly grid over the recorded span, from ``result.safety`` (module docstring)."""
@@ -193,7 +246,7 @@ def _arm_frames(result, arm, age, p, seed, end) -> tuple[pl.DataFrame, pl.DataFr
 
 
 def safety_frames(
-    results: Sequence[ArmResult],
+    results: Sequence[ArmResult | ArmExposures],
     arms: Mapping[str, ArmSpec],
     age_years: FloatArray,
     params: SafetyParams,

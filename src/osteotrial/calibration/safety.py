@@ -15,8 +15,8 @@ sum (1 - P); h0 from the rate, h0 (sum A + (rr - 1) r sum e) / sum T = 5.2e-4 pe
 
 MACE: ARCH (``arch``): the expected 12-month incidence of each arm, averaged over the cohort's
 ages and over prior cardiovascular disease (prevalence f): (1 - f)(1 - e^-H) + f(1 - e^-rr H).
-The rate at 74 from the alendronate arm (1.9 %), romosozumab's hazard ratio from the odds
-ratio 1.31 of the two incidences.
+The rate at the reference age from the alendronate arm (1.9 %), romosozumab's hazard ratio
+from the odds ratio 1.31 of the two incidences.
 
 Tolerances (targets.yaml gives none): the rate, the exact Poisson 95 % CI of the events a
 trial of 4,550 women would see at 5.2 per 10,000 patient-years over the model's follow-up; the
@@ -45,6 +45,7 @@ from osteotrial.calibration.targets import read_targets
 from osteotrial.cohort.sampling import CohortSpec, sample_cohort
 from osteotrial.engine.simulate import simulate_arm
 from osteotrial.model.params import ModelParams
+from osteotrial.stats.intervals import CONFIDENCE
 from osteotrial.trial.config import load_config
 
 ONJ_TRIAL, ONJ_ARM = "denosumab_10_years", "denosumab"
@@ -155,16 +156,16 @@ def odds_ratio(p1: float, p0: float) -> float:
 
 
 def fit_mace(ages: Mapping[str, np.ndarray], p) -> dict[str, float]:
-    """Return the rate at 74 (alendronate arm's 1.9 %) and romosozumab's hazard ratio (OR)."""
+    """Return the reference-age rate (alendronate arm's 1.9 %) and romosozumab's HR (OR)."""
     target = _target("P14")
     control = target["value"][1]
 
     def gap_rate(m: float) -> float:
-        q = dataclasses.replace(p, mace_per_year_at_74=m)
+        q = dataclasses.replace(p, mace_per_year_at_reference_age=m)
         return mace_incidence(ages[MACE_CONTROL], MACE_CONTROL, q) - control
 
     m = optimize.brentq(gap_rate, 1e-5, 1.0, xtol=1e-12)
-    q = dataclasses.replace(p, mace_per_year_at_74=m)
+    q = dataclasses.replace(p, mace_per_year_at_reference_age=m)
     p0 = mace_incidence(ages[MACE_CONTROL], MACE_CONTROL, q)
 
     def gap_or(hr: float) -> float:
@@ -174,7 +175,7 @@ def fit_mace(ages: Mapping[str, np.ndarray], p) -> dict[str, float]:
         return odds_ratio(p1, p0) - target["odds_ratio"]
 
     hr = optimize.brentq(gap_or, 0.5, 5.0, xtol=1e-10)
-    return {"mace_per_year_at_74": float(m), "mace_romosozumab_hr": float(hr)}
+    return {"mace_per_year_at_reference_age": float(m), "mace_romosozumab_hr": float(hr)}
 
 
 def _est(value: float) -> Estimate:
@@ -209,7 +210,7 @@ def _onj_part() -> Part:
 
 
 def _mace_part() -> Part:
-    names = [("safety", "mace_per_year_at_74"), ("safety", "mace_romosozumab_hr")]
+    names = [("safety", "mace_per_year_at_reference_age"), ("safety", "mace_romosozumab_hr")]
 
     def fitter(model: Model, _: int) -> Model:
         return _with(model, fit_mace(mace_ages(), _params(model).safety))
@@ -226,7 +227,7 @@ def _mace_part() -> Part:
 
 def _exact_share_band(share: float, n: int) -> tuple[float, float]:
     """Return the Clopper-Pearson 95 % CI of a published share in a group of n."""
-    ci = stats.binomtest(round(share * n), n).proportion_ci(0.95, method="exact")
+    ci = stats.binomtest(round(share * n), n).proportion_ci(CONFIDENCE, method="exact")
     return float(ci.low), float(ci.high)
 
 

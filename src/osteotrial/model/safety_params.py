@@ -31,7 +31,7 @@ class SafetyParams:
     its multiplier within ``onj_procedure_window_days`` after an invasive dental procedure,
     the procedure rate (mean per year, gamma-distributed between patients with shape k).
     AFF: the on-treatment threshold c_aff, the memory's offset rate, the hazard at the
-    reference duration and its power on duration. MACE: the rate at age 74 without prior
+    reference duration and its power on duration. MACE: the rate at the reference age without prior
     cardiovascular disease, its log hazard ratio per year of age, the rate ratio of prior
     disease and its prevalence, romosozumab's hazard ratio while exposed with its 95 % CI
     (drawn log-normally for the prediction intervals, ``calibration.parameter_sets``)."""
@@ -47,7 +47,8 @@ class SafetyParams:
     aff_per_year_at_reference: float
     aff_reference_years: float
     aff_duration_power: float
-    mace_per_year_at_74: float
+    mace_per_year_at_reference_age: float
+    mace_reference_age_years: float
     mace_log_hr_per_year_of_age: float
     mace_prior_cardiovascular_rr: float
     prior_cardiovascular_disease_frac: float
