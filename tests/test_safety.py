@@ -192,3 +192,27 @@ def test_incidence_counts_death_as_a_competing_risk():
     inc = incidence_table(pats, evs)
     last = inc.filter(pl.col("month") == inc["month"].max())["cumulative_incidence"][0]
     assert last == pytest.approx(0.5)  # 2 of 4: the death is not censored (1 - KM would say 5/8)
+
+
+def test_the_romosozumab_effect_is_drawn_with_its_stated_ci(params):
+    """The uncertainty file's safety block (written by calibration.safety) draws the MACE
+    hazard ratio log-normally with the 95 % CI of P14 (0.85-2.00): the parameter sets carry it
+    into every drawn model (calibration.parameter_sets)."""
+    import yaml
+    from conftest import ROOT
+
+    from osteotrial.calibration import parameter_sets, safety, uncertainty
+
+    data = uncertainty.load_uncertainty()
+    assert data["blocks"]["safety"] == safety.uncertainty_block(params.safety)  # file current
+    model = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
+    only = {"blocks": {"safety": data["blocks"]["safety"]}}
+    hr = [
+        parameter_sets.parameter_set(model, only, 1.0, 11, k).model["safety"]["mace_romosozumab_hr"]
+        for k in range(400)
+    ]
+    low, high = params.safety.mace_romosozumab_hr_ci_low, params.safety.mace_romosozumab_hr_ci_high
+    assert np.std(np.log(hr)) == pytest.approx(np.log(high / low) / 3.92, rel=0.1)
+    assert np.quantile(hr, [0.025, 0.975]) == pytest.approx(
+        params.safety.mace_romosozumab_hr * np.sqrt([low / high, high / low]), rel=0.1
+    )

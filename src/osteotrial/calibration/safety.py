@@ -28,7 +28,9 @@ published 95 % CI.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,8 +38,10 @@ import numpy as np
 import polars as pl
 from scipy import optimize, stats
 
+from osteotrial import yaml_strict
 from osteotrial.analyses import safety_frames as sf
 from osteotrial.analyses.safety import poisson_rate_ci
+from osteotrial.calibration import calibrate, uncertainty
 from osteotrial.calibration.block_rows import NAN, SCHEMA, band_row
 from osteotrial.calibration.estimates import Estimate
 from osteotrial.calibration.stage_cli import Part, stage_main
@@ -45,6 +49,7 @@ from osteotrial.calibration.targets import read_targets
 from osteotrial.cohort.sampling import CohortSpec, sample_cohort
 from osteotrial.engine.simulate import simulate_arm
 from osteotrial.model.params import ModelParams
+from osteotrial.provenance import git_commit
 from osteotrial.stats.intervals import CONFIDENCE
 from osteotrial.trial.config import load_config
 
@@ -275,11 +280,56 @@ def safety_rows(params: ModelParams | None = None, n_onj: int = N_ONJ) -> pl.Dat
 
 
 PARTS: dict[str, Part] = {"onj": _onj_part(), "mace": _mace_part()}
+UNCERTAIN_NAME = "safety.mace_romosozumab_hr"
 
 
-def main(argv: Sequence[str] | None = None) -> Model:
-    """Command line (``calibration.stage_cli``)."""
-    return stage_main(__doc__.split("\n")[0], PARTS, argv)
+def uncertainty_block(p) -> dict[str, Any]:
+    """Return the ``safety`` block of the uncertainty file: romosozumab's MACE hazard ratio
+    drawn log-normally with its stated 95 % CI (P14's OR CI, the block's ci_low / ci_high):
+    log-SD ln(high / low) / (2 z_0.975), a ``laplace`` block of one value."""
+    z = stats.norm.ppf(0.5 + CONFIDENCE / 2)
+    log_sd = float(np.log(p.mace_romosozumab_hr_ci_high / p.mace_romosozumab_hr_ci_low) / (2 * z))
+    prior = calibrate.PRIOR_SD_LOG
+    return {
+        "sampler": "laplace",
+        "n_residuals": 0,
+        "discrete_residuals_ignored": [],
+        "parameters": [
+            {
+                "name": UNCERTAIN_NAME,
+                "fitted": float(p.mace_romosozumab_hr),
+                "log_sd": round(log_sd, 4),
+                "log_sd_unbounded": round(log_sd, 4),
+                "sd_over_prior": round(log_sd / prior, 3),
+                "bounds": list(uncertainty.fit_bounds(UNCERTAIN_NAME.split(".")[1])),
+                "at_bound": None,
+            }
+        ],
+        "correlation": [[1.0]],
+    }
+
+
+def write_uncertainty_block(model_file: str, path: str = uncertainty.DEFAULT_FILE) -> None:
+    """Put ``uncertainty_block`` into the uncertainty file, its other blocks kept (re-run after
+    ``python -m osteotrial.calibration.uncertainty --write``, which writes only its stages)."""
+    params = ModelParams.from_dict(yaml_strict.load_file(model_file))
+    command = "python -m osteotrial.calibration.safety --write-uncertainty"
+    provenance = {"git_commit": git_commit(), "date": str(datetime.date.today()),
+                  "step_log": 0.0, "command": command}  # fmt: skip
+    data = {"provenance": provenance, "blocks": {"safety": uncertainty_block(params.safety)}}
+    uncertainty.write_uncertainty(uncertainty.replace_blocks(data, path), path)
+    print(f"wrote the safety block of {path}")
+
+
+def main(argv: Sequence[str] | None = None) -> Model | None:
+    """Command line (``calibration.stage_cli``); ``--write-uncertainty [--model FILE]``
+    writes only the uncertainty file's safety block."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--write-uncertainty" in args:
+        model = args[args.index("--model") + 1] if "--model" in args else "config/model.yaml"
+        write_uncertainty_block(model)
+        return None
+    return stage_main(__doc__.split("\n")[0], PARTS, args)
 
 
 if __name__ == "__main__":

@@ -63,15 +63,11 @@ class SafetyParams:
                 raise ValueError(f"model.safety.{name}={getattr(self, name)} must be < 1")
         if self.onj_procedure_rr < 1.0:
             raise ValueError(f"model.safety.onj_procedure_rr={self.onj_procedure_rr} must be >= 1")
-        low, mid, high = (
-            self.mace_romosozumab_hr_ci_low,
-            self.mace_romosozumab_hr,
-            self.mace_romosozumab_hr_ci_high,
-        )
-        if not low < mid < high:
+        low, high = self.mace_romosozumab_hr_ci_low, self.mace_romosozumab_hr_ci_high
+        if not low < high:
             raise ValueError(
-                "model.safety: mace_romosozumab_hr_ci_low < mace_romosozumab_hr < "
-                f"mace_romosozumab_hr_ci_high must hold, got {low}, {mid}, {high}"
+                "model.safety: mace_romosozumab_hr_ci_low < mace_romosozumab_hr_ci_high must "
+                f"hold, got {low}, {high}"
             )
 
 
