@@ -216,3 +216,48 @@ def test_the_romosozumab_effect_is_drawn_with_its_stated_ci(params):
     assert np.quantile(hr, [0.025, 0.975]) == pytest.approx(
         params.safety.mace_romosozumab_hr * np.sqrt([low / high, high / low]), rel=0.1
     )
+
+
+def _mace_result(n: int = 200):
+    """A synthetic year under romosozumab: no bone exposure, no deaths, no dropout."""
+    from conftest import synthetic_result
+
+    days = np.arange(0.0, 366.0, 30.4375)
+    days[-1] = 365.25
+    zeros = np.zeros((days.size, n))
+    result = synthetic_result("romo", list(range(n)))
+    return dataclasses.replace(
+        result,
+        record_days=days,
+        safety=dict.fromkeys(("deep_suppression_years", "deep_suppression_integral",
+                              "antiresorptive_duration_years"), zeros),
+        cumulative_hazard={"death": zeros},
+    )  # fmt: skip
+
+
+def test_the_drawn_effect_moves_the_expected_mace_share_and_its_prediction_interval(params):
+    """Expected MACE shares of parameter sets at the CI's ends of the hazard ratio: the share
+    follows the HR; the prediction interval (analyses.prediction) spans the sets' shares plus
+    the binomial sampling at the trial's size."""
+    from osteotrial.analyses.prediction import STATISTICS, _interval_rows
+    from osteotrial.analyses.safety_expected import safety_rows
+
+    result = _mace_result()
+    romo = dataclasses.replace(arm(("romosozumab", 210, 30.4375, 0, 365.25)), name="romo")
+    ages = np.full(result.n_patients, params.safety.mace_reference_age_years)
+    shares, sets = [], []
+    for hr in (0.85, 1.30, 2.0):
+        drawn = dataclasses.replace(params.safety, mace_romosozumab_hr=hr)
+        p = dataclasses.replace(params, safety=drawn)
+        rows = safety_rows({"romo": result}, {"romo": romo}, ages, p, 3)
+        sets.append(pl.DataFrame(rows))
+        shares.append(next(r["value"] for r in rows if r["endpoint"] == "mace"))
+    assert shares[2] / shares[0] == pytest.approx(2.0 / 0.85, rel=0.05)  # rare: share ~ HR
+    month = sets[0]["time"][0]
+    nominal = {"safety_events": pl.DataFrame({
+        "arm": ["romo"], "event": ["mace"], "month": [month], "n_patients": [2000],
+        "share": [shares[1]], "share_ci_low": [0.0], "share_ci_high": [1.0]})}  # fmt: skip
+    share = STATISTICS["safety_events"][0]
+    pi = _interval_rows("safety_events", share, nominal, sets, 0.9)[0]
+    assert pi["param_low"] < shares[1] < pi["param_high"]
+    assert pi["pi_low"] < shares[0] * 1.01 and pi["pi_high"] > shares[2] * 0.99

@@ -83,8 +83,14 @@ SRE_TABLES: tuple[str, ...] = tuple(SRE_SCHEMAS)
 
 SAFETY_SCHEMAS: dict[str, pa.Schema] = {  # analyses.safety: every trial (ONJ, AFF, MACE, ...)
     "safety_events": pa.schema(  # per arm and event: n (%), rate per 100 PY, RR, incidence
-        [("arm", STR), ("event", STR), ("n_patients", I64), ("n_with_event", I64)]
-        + [("share", F64), ("share_ci_low", F64), ("share_ci_high", F64), ("n_events", I64)]
+        [("arm", STR), ("event", STR), ("month", F64), ("n_patients", I64)]
+        + [
+            ("n_with_event", I64),
+            ("share", F64),
+            ("share_ci_low", F64),
+            ("share_ci_high", F64),
+            ("n_events", I64),
+        ]
         + [("patient_years", F64), ("per_100_patient_years", F64), ("rate_ci_low", F64)]
         + [("rate_ci_high", F64), ("cumulative_incidence", F64)]
         + [("cumulative_incidence_ci_low", F64), ("cumulative_incidence_ci_high", F64)]

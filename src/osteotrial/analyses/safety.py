@@ -31,6 +31,7 @@ from osteotrial.stats.intervals import CONFIDENCE, proportion_ci_arrays, risk_ra
 from osteotrial.units import DAYS_PER_MONTH
 
 DAYS_PER_YEAR = 365.25
+MONTH_DIGITS = 3  # as analyses.safety_expected.MONTH_DIGITS
 PATIENT_COLUMNS: dict[str, type[pl.DataType]] = {
     "patient_id": pl.Int64,
     "arm": pl.String,
@@ -128,6 +129,7 @@ def events_table(
     names = sorted(set(event_names) | set(events["event"].unique().to_list()))
     arms = patients["arm"].unique(maintain_order=True).to_list()
     months_end = float(patients["end_day"].max() or 0.0) / DAYS_PER_MONTH
+    month = round(months_end, MONTH_DIGITS)  # the key of the prediction intervals' rows
     rows = []
     for event in names:
         by_arm = {
@@ -141,7 +143,7 @@ def events_table(
                 counts = (row["n_with_event"], row["n_patients"])
                 rr = risk_ratio_ci(*counts, ref["n_with_event"], ref["n_patients"])
             ratio = dict(zip(("risk_ratio", "rr_ci_low", "rr_ci_high"), rr, strict=True))
-            rows.append(row | {"reference_arm": reference_arm or ""} | ratio)
+            rows.append(row | {"month": month, "reference_arm": reference_arm or ""} | ratio)
     return _frame("safety_events", rows)
 
 

@@ -95,6 +95,7 @@ def expected_endpoints_of_sets(
             trial.control_arm,
             schedule.visit_months,
             schedule.imaging_months,
+            safety=(trial.arms, patients.age_years, trial.seed),
         )
         for k, params in enumerate(sets)
     ]
