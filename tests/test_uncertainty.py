@@ -412,7 +412,9 @@ def smoke_intervals(tmp_path_factory):
 def test_workflow_writes_prediction_intervals_around_the_expected_values(smoke_intervals):
     table = smoke_intervals[0.5]
     assert table.columns == io.PREDICTION_INTERVALS_SCHEMA.names
-    assert set(table["table"]) == {"bmd", "markers", "fractures", "comparisons"}
+    assert set(table["table"]) == {"bmd", "markers", "fractures", "comparisons", "safety_events"}
+    safety = table.filter(pl.col("table") == "safety_events")  # every arm x event (issue 27)
+    assert safety.height == 6 and safety["pi_high"].is_not_null().all()
     finite = table.filter(pl.col("pi_low").is_not_null() & pl.col("estimate").is_finite())
     assert finite.height > 50
     # the sets' expected values lie inside the interval that adds sampling error to them
@@ -466,5 +468,7 @@ def test_a_job_s_sets_run_together_give_each_set_s_expected_endpoints():
             for name, arm in trial.arms.items()
         }
         months = (schedule.visit_months, schedule.imaging_months)
-        assert table.equals(expected.expected_table(alone, params, trial.control_arm, *months))
+        safety = (trial.arms, patients.age_years, trial.seed)
+        alone_table = expected.expected_table(alone, params, trial.control_arm, *months, safety)
+        assert table.equals(alone_table)
     assert not together[0].equals(together[1])  # the sets do differ

@@ -29,7 +29,7 @@ def smoke_runs(tmp_path_factory):
         (["n_per_arm=-5"], "n_per_arm=-5 is out of range; allowed: [1, 1000000]"),
         (
             ["trial=nope"],
-            "available trials: ['alendronate', 'androgen_deprivation', 'arch', 'aromatase_inhibitor'",
+            "available trials: ['alendronate', 'androgen_deprivation', 'arch', 'aromatase_inhib",
         ),
         (["seed=1.5"], "seed=1.5 has type float; expected integer"),
     ],
