@@ -447,6 +447,7 @@ def test_a_job_s_sets_run_together_give_each_set_s_expected_endpoints():
     """``jobs.expected_endpoints_of_sets`` runs a job's sets as patients of one engine call per
     arm (the cohort repeated per set); each set's table equals the set simulated on its own
     with ``simulate_arm`` and passed to ``expected_table``, exactly."""
+    from osteotrial.analyses.safety_expected import with_safety
     from osteotrial.cohort.sampling import CohortSpec, sample_cohort
     from osteotrial.engine.simulate import simulate_arm
     from osteotrial.model.params import ModelParams
@@ -468,7 +469,7 @@ def test_a_job_s_sets_run_together_give_each_set_s_expected_endpoints():
             for name, arm in trial.arms.items()
         }
         months = (schedule.visit_months, schedule.imaging_months)
-        safety = (trial.arms, patients.age_years, trial.seed)
-        alone_table = expected.expected_table(alone, params, trial.control_arm, *months, safety)
-        assert table.equals(alone_table)
+        alone_table = expected.expected_table(alone, params, trial.control_arm, *months)
+        ages, seed = patients.age_years, trial.seed
+        assert table.equals(with_safety(alone_table, alone, trial.arms, ages, params, seed))
     assert not together[0].equals(together[1])  # the sets do differ

@@ -220,23 +220,17 @@ def expected_table(
     control_arm: str,
     visit_months,
     imaging_months,
-    safety: tuple | None = None,
 ) -> pl.DataFrame:
     """Return every expected endpoint of one parameter set (``EXPECTED_SCHEMA``).
 
     ``results``: the prediction cohort simulated under every arm (the same women in each),
-    with cumulative hazards. ``safety``: (arm specs by name, the patients' ages, seed) for the
-    expected safety shares (``analyses.safety_expected``); None leaves them out.
+    with cumulative hazards.
     """
     rows = (
         bmd_rows(results, visit_months)
         + marker_rows(results)
         + fracture_rows(results, params, control_arm, visit_months, imaging_months)
     )
-    if safety is not None:
-        from osteotrial.analyses.safety_expected import safety_rows
-
-        rows += safety_rows(results, *safety[:2], params, safety[2])
     return pl.from_arrow(pa.Table.from_pylist(rows, schema=EXPECTED_SCHEMA))
 
 

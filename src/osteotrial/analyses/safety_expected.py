@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import polars as pl
+import pyarrow as pa
 
 from osteotrial.analyses import safety_frames as sf
-from osteotrial.analyses.expected import competing_incidence
+from osteotrial.analyses.expected import EXPECTED_SCHEMA, competing_incidence
 from osteotrial.arrays import FloatArray
 from osteotrial.engine.results import ArmResult
 from osteotrial.model.params import ModelParams
@@ -55,3 +57,17 @@ def safety_rows(
                  "sd": None, "incidence": share, "reference_incidence": None}
             )  # fmt: skip
     return rows
+
+
+def with_safety(
+    table: pl.DataFrame,
+    results: Mapping[str, ArmResult],
+    arms: Mapping[str, ArmSpec],
+    ages: FloatArray,
+    params: ModelParams,
+    seed: int,
+) -> pl.DataFrame:
+    """Return an expected table (``analyses.expected.expected_table``) with the set's safety
+    rows appended."""
+    rows = safety_rows(results, arms, ages, params, seed)
+    return pl.concat([table, pl.from_arrow(pa.Table.from_pylist(rows, schema=EXPECTED_SCHEMA))])
