@@ -68,3 +68,20 @@ def test_bone_metastases_breast_lands_on_its_targets():
     keys = {(r["kind"], r["arm"], r["measure"]) for r in missed.to_dicts()}
     show = ("kind", "arm", "measure", "target", "tol", "emulated")
     assert keys == BREAST_KNOWN_MISSES, missed.select(show).to_dicts()
+
+
+# The safety block's rows P13 (ONJ) and P14 (MACE) of this part (issue 27, safe): expected
+# counts from the cumulative hazards (calibration.safety; ONJ is too rare to draw), the
+# denosumab arm of denosumab_10_years (300 women, 10 years) and ARCH's ages. One row for the
+# ONJ rate, three for the note's shares, two arm incidences and the odds ratio. P11 and P12
+# (hypocalcemia) come with the ca part's dialysis trial.
+SAFETY_ROWS = 7
+
+
+def test_safety_onj_and_mace_land_on_their_targets():
+    from osteotrial.calibration.safety import safety_rows
+
+    table = safety_rows()
+    assert table.height == SAFETY_ROWS and table["emulated"].is_finite().all()
+    missed = table.filter(~pl.col("within"))
+    assert missed.height == 0, missed.select("arm", "measure", "target", "tol", "emulated")

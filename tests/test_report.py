@@ -24,6 +24,7 @@ from osteotrial.report.build import (
     with_marker_counts,
     write_report,
 )
+from osteotrial.report.safety import SAFETY_REPORT_FILES
 from osteotrial.trial.config import load_config
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -56,7 +57,7 @@ def test_figure_is_a_png_of_the_expected_size(smoke_run, name):
 
 def test_report_folder_and_html_report(smoke_run):
     folder = smoke_run / "results" / "smoke" / "report"
-    assert sorted(p.name for p in folder.iterdir()) == sorted(REPORT_FILES)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(REPORT_FILES + SAFETY_REPORT_FILES)
     assert "<table>" in (folder / "table1.html").read_text()
     command = [sys.executable, "-m", "snakemake", "--config", "trial=smoke"]
     command += ["--report", "results/smoke/report.html"]
@@ -64,6 +65,7 @@ def test_report_folder_and_html_report(smoke_run):
     assert done.returncode == 0, done.stderr[-4000:]
     page = (smoke_run / "results" / "smoke" / "report.html").read_text()
     assert "Bone mineral density" in page and "Calibration" in page and "Validation" in page
+    assert "Safety" in page  # the safety page of every trial (report.safety)
     assert "in-sample" in (folder / "calibration.html").read_text()
     assert "Nonvertebral fracture (includes hip)" in (folder / "efficacy.html").read_text()
 

@@ -41,6 +41,7 @@ DATA_UNCONDITIONAL["blocks"]["remodeling"]["sampler"] = "metropolis"
 
 def test_covariance_file_is_symmetric_positive_definite_with_real_model_keys():
     expected = {"remodeling": remodeling.REMODELING_FIT, "fracture": FRACTURE_FIT}
+    expected["safety"] = [("safety", "mace_romosozumab_hr")]  # calibration.safety (P14's CI)
     for block, content in DATA["blocks"].items():
         corr = np.asarray(content["correlation"])
         np.testing.assert_array_equal(corr, corr.T)
@@ -411,7 +412,9 @@ def smoke_intervals(tmp_path_factory):
 def test_workflow_writes_prediction_intervals_around_the_expected_values(smoke_intervals):
     table = smoke_intervals[0.5]
     assert table.columns == io.PREDICTION_INTERVALS_SCHEMA.names
-    assert set(table["table"]) == {"bmd", "markers", "fractures", "comparisons"}
+    assert set(table["table"]) == {"bmd", "markers", "fractures", "comparisons", "safety_events"}
+    safety = table.filter(pl.col("table") == "safety_events")  # every arm x event (issue 27)
+    assert safety.height == 6 and safety["pi_high"].is_not_null().all()
     finite = table.filter(pl.col("pi_low").is_not_null() & pl.col("estimate").is_finite())
     assert finite.height > 50
     # the sets' expected values lie inside the interval that adds sampling error to them
@@ -444,6 +447,7 @@ def test_a_job_s_sets_run_together_give_each_set_s_expected_endpoints():
     """``jobs.expected_endpoints_of_sets`` runs a job's sets as patients of one engine call per
     arm (the cohort repeated per set); each set's table equals the set simulated on its own
     with ``simulate_arm`` and passed to ``expected_table``, exactly."""
+    from osteotrial.analyses.safety_expected import with_safety
     from osteotrial.cohort.sampling import CohortSpec, sample_cohort
     from osteotrial.engine.simulate import simulate_arm
     from osteotrial.model.params import ModelParams
@@ -465,5 +469,7 @@ def test_a_job_s_sets_run_together_give_each_set_s_expected_endpoints():
             for name, arm in trial.arms.items()
         }
         months = (schedule.visit_months, schedule.imaging_months)
-        assert table.equals(expected.expected_table(alone, params, trial.control_arm, *months))
+        alone_table = expected.expected_table(alone, params, trial.control_arm, *months)
+        ages, seed = patients.age_years, trial.seed
+        assert table.equals(with_safety(alone_table, alone, trial.arms, ages, params, seed))
     assert not together[0].equals(together[1])  # the sets do differ

@@ -29,7 +29,7 @@ def smoke_runs(tmp_path_factory):
         (["n_per_arm=-5"], "n_per_arm=-5 is out of range; allowed: [1, 1000000]"),
         (
             ["trial=nope"],
-            "available trials: ['alendronate', 'androgen_deprivation', 'aromatase_inhibitor'",
+            "available trials: ['alendronate', 'androgen_deprivation', 'arch', 'aromatase_inhib",
         ),
         (["seed=1.5"], "seed=1.5 has type float; expected integer"),
     ],
@@ -43,7 +43,7 @@ def test_invalid_config_fails_before_any_job(tmp_path, overrides, expected):
 
 def test_workflow_writes_the_contract_tables(smoke_runs):
     workdir = smoke_runs["first"]
-    for name, schema in io.ENDPOINT_SCHEMAS.items():
+    for name, schema in {**io.ENDPOINT_SCHEMAS, **io.SAFETY_SCHEMAS}.items():  # safety: every trial
         path = workdir / "results" / "smoke" / "endpoints" / f"{name}.parquet"
         assert pq.read_schema(path).names == schema.names
         assert pq.read_metadata(path).num_rows > 0
@@ -53,11 +53,12 @@ def test_workflow_writes_the_contract_tables(smoke_runs):
     assert pq.read_schema(simulation).names == io.SIMULATION_SCHEMA.names
     assert (workdir / "logs" / "smoke" / "simulate_arm" / "placebo" / "s000-of-004.log").exists()
     assert (workdir / "benchmarks" / "smoke" / "compute_endpoints" / "endpoints.tsv").exists()
+    assert "Safety events by arm" in (workdir / "results/smoke/report/safety.html").read_text()
 
 
 @pytest.mark.parametrize("other", ["again", "one_shard"])
 def test_endpoint_tables_are_byte_identical(smoke_runs, other):
-    for name in io.ENDPOINT_TABLES:
+    for name in (*io.ENDPOINT_TABLES, *io.SAFETY_TABLES):
         relative = f"results/smoke/endpoints/{name}.parquet"
         first = (smoke_runs["first"] / relative).read_bytes()
         assert first == (smoke_runs[other] / relative).read_bytes(), name

@@ -80,3 +80,25 @@ SRE_SCHEMAS: dict[str, pa.Schema] = {  # analyses.sre_tables: only trials that d
     ),
 }
 SRE_TABLES: tuple[str, ...] = tuple(SRE_SCHEMAS)
+
+SAFETY_SCHEMAS: dict[str, pa.Schema] = {  # analyses.safety: every trial (ONJ, AFF, MACE, ...)
+    "safety_events": pa.schema(  # per arm and event: n (%), rate per 100 PY, RR, incidence
+        [("arm", STR), ("event", STR), ("month", F64), ("n_patients", I64)]
+        + [
+            ("n_with_event", I64),
+            ("share", F64),
+            ("share_ci_low", F64),
+            ("share_ci_high", F64),
+            ("n_events", I64),
+        ]
+        + [("patient_years", F64), ("per_100_patient_years", F64), ("rate_ci_low", F64)]
+        + [("rate_ci_high", F64), ("cumulative_incidence", F64)]
+        + [("cumulative_incidence_ci_low", F64), ("cumulative_incidence_ci_high", F64)]
+        + [("reference_arm", STR), ("risk_ratio", F64), ("rr_ci_low", F64), ("rr_ci_high", F64)]
+    ),
+    "safety_incidence": pa.schema(  # per arm, event and month: first event, death competing
+        [("arm", STR), ("event", STR), ("month", F64), ("cumulative_incidence", F64)]
+        + [("ci_low", F64), ("ci_high", F64)]
+    ),
+}
+SAFETY_TABLES: tuple[str, ...] = tuple(SAFETY_SCHEMAS)

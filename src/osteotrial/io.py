@@ -9,7 +9,8 @@ Tables (the output contract; README.md shows how to read them):
   since randomization; null means the event did not happen in the simulated span, and
   ``dropout_day`` is inf for a patient never lost to follow-up.
 - endpoint tables ``bmd``, ``markers``, ``fractures``, ``comparisons``, ``baseline``, each with
-  ``month`` (``baseline``: 0; ``markers`` next to ``day``); ``SRE_TABLES`` for SRE trials only.
+  ``month`` (``baseline``: 0; ``markers`` next to ``day``); ``SRE_TABLES`` for SRE trials only;
+  ``SAFETY_TABLES`` (``analyses.safety``) for every trial.
 
 Every file carries schema metadata ``config_hash``, ``seed``, ``trial``, ``osteotrial_version``
 and ``git_commit`` (plus ``arm``/``shard`` where they apply). Files are written to
@@ -39,10 +40,13 @@ from osteotrial.cohort.sampling import MAX_EVENTS, Cohort
 from osteotrial.endpoint_schemas import (  # noqa: F401 (the io API)
     ENDPOINT_SCHEMAS,
     ENDPOINT_TABLES,
+    SAFETY_SCHEMAS,
+    SAFETY_TABLES,
     SRE_SCHEMAS,
     SRE_TABLES,
 )
 from osteotrial.engine.inputs import METASTASIS
+from osteotrial.engine.inputs import SAFETY as SAFETY_COLUMNS
 from osteotrial.engine.results import ArmResult
 from osteotrial.integrity import HashingSink, integrity_metadata
 from osteotrial.provenance import git_commit, provenance  # noqa: F401 (the io API)
@@ -94,6 +98,8 @@ SIMULATION_SCHEMA = pa.schema(
     # cancer, from which analyses.sre_frames draws the events; exactly 0 without a tumour
     # (constant columns: a few hundred bytes per file), null where no result carried them.
     + [(name, F64) for name in TUMOUR_COLUMNS.values()]
+    # safety exposures (model.safety; issue 27 safe): analyses.safety_frames reads them
+    + [(name, F64) for name in SAFETY_COLUMNS]
 )
 
 # Parameter uncertainty (osteotrial.calibration.parameter_sets,
@@ -306,6 +312,9 @@ def simulation_table(result: ArmResult) -> pa.Table:
     for key, name in TUMOUR_COLUMNS.items():
         none = np.full((n_times, n_patients), np.nan)
         columns[name] = long(none if result.metastasis is None else result.metastasis[key])
+    for name in SAFETY_COLUMNS:  # nan (null) for a result without safety exposures
+        safety = result.safety[name] if result.safety else np.full((n_times, n_patients), np.nan)
+        columns[name] = long(safety)
     return to_table(columns, SIMULATION_SCHEMA, "simulation")
 
 
@@ -353,8 +362,9 @@ def _increasing_tables(results: Iterable[ArmResult]) -> Iterator[pa.Table]:
 def write_endpoint_table(
     name: str, columns: Mapping[str, Any], path: str | Path, metadata: Mapping[str, str]
 ) -> None:
-    """Write one endpoint table (``name`` in ENDPOINT_TABLES or SRE_TABLES), explicit schema."""
-    schemas = {**ENDPOINT_SCHEMAS, **SRE_SCHEMAS}
+    """Write one endpoint table (``name`` in ENDPOINT_TABLES, SRE_TABLES or SAFETY_TABLES),
+    explicit schema."""
+    schemas = {**ENDPOINT_SCHEMAS, **SRE_SCHEMAS, **SAFETY_SCHEMAS}
     if name not in schemas:
         raise ValueError(f"endpoint table {name!r} is unknown; allowed: {tuple(schemas)}")
     write_parquet(to_table(columns, schemas[name], name), path, metadata)

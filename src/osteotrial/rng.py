@@ -51,6 +51,13 @@ STREAM_NAMES: tuple[str, ...] = (
     "sre.cancer_death",
     "sre.entry",
     "screening.prior_sre",
+    # safety (analyses.safety_frames, issue 27 safe): covariates, procedures, first events
+    "safety.prior_cardiovascular",
+    "safety.dental_propensity",
+    "safety.dental_procedures",
+    "safety.osteonecrosis_of_the_jaw",
+    "safety.atypical_femoral_fracture",
+    "safety.mace",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

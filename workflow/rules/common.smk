@@ -5,7 +5,7 @@ from snakemake.utils import validate
 from osteotrial.trial.config import load_config
 from osteotrial.trial.locate import repo_path
 from osteotrial.analyses.sre_endpoints import has_sre
-from osteotrial.io import ENDPOINT_TABLES, SRE_TABLES, shard_sizes
+from osteotrial.io import ENDPOINT_TABLES, SAFETY_TABLES, SRE_TABLES, shard_sizes
 from osteotrial.report.build import REPORT_FILES
 from osteotrial.report.sre import SRE_REPORT_FILES
 from osteotrial.storage import ShardSpec, check_shards, tidy_results

@@ -2,6 +2,7 @@ rule report:
     input:
         **{table: f"results/{{trial}}/endpoints/{table}.parquet" for table in ENDPOINT_TABLES},
         **sre_tables(),
+        **{table: f"results/{{trial}}/endpoints/{table}.parquet" for table in SAFETY_TABLES},
         simulations=expand(
             "results/{{trial}}/simulations/{arm}/{shard}.parquet", arm=ARMS, shard=SHARDS
         ),
@@ -67,6 +68,11 @@ rule report:
             category="6. Calibration and validation",
         ),
         validation="results/{trial}/report/validation.parquet",
+        safety_html=report(
+            "results/{trial}/report/safety.html",
+            caption="../report/safety.rst",
+            category="7. Safety",
+        ),
     log:
         "logs/{trial}/report/report.log",
     benchmark:

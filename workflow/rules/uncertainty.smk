@@ -9,7 +9,7 @@ SET_BATCHES = {
     f"b{j:03d}": PARAMETER_SETS[j * SETS_PER_JOB : (j + 1) * SETS_PER_JOB]
     for j in range((len(PARAMETER_SETS) + SETS_PER_JOB - 1) // SETS_PER_JOB)
 }
-PI_TABLES = ("bmd", "markers", "fractures", "comparisons")
+PI_TABLES = ("bmd", "markers", "fractures", "comparisons", "safety_events")
 
 
 # The prediction cohort: uncertainty.expected_cohort_per_arm patients per arm, the trial's

@@ -6,13 +6,13 @@ from pathlib import Path
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from osteotrial.io import ENDPOINT_TABLES, SRE_TABLES
+from osteotrial.io import ENDPOINT_TABLES, SAFETY_TABLES, SRE_TABLES
 from osteotrial.report.build import write_report
 from osteotrial.storage import check_inputs
 from osteotrial.trial.config import job_config
 
 trial = job_config(snakemake.params.config, snakemake.config)
-tables = {name: snakemake.input[name] for name in (*ENDPOINT_TABLES, "expected")}
+tables = {name: snakemake.input[name] for name in (*ENDPOINT_TABLES, *SAFETY_TABLES, "expected")}
 tables |= {name: snakemake.input[name] for name in SRE_TABLES if name in snakemake.input.keys()}
 check_inputs([*tables.values(), snakemake.input.simulations], trial.config_hash)
 out_dir = Path(snakemake.output.calibration).parent

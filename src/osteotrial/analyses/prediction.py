@@ -56,6 +56,7 @@ KEYS: dict[str, tuple[str, str | None, str, str]] = {
     "markers": ("arm", None, "marker", "day"),
     "fractures": ("arm", None, "endpoint", "month"),
     "comparisons": ("arm", "reference_arm", "endpoint", "month"),
+    "safety_events": ("arm", None, "event", "month"),  # analyses.safety_expected
 }
 STATISTICS: dict[str, tuple[tuple[str, str | None, str | None], ...]] = {
     "bmd": (("mean_pct_change", "ci_low_pct", "ci_high_pct"),),
@@ -65,11 +66,13 @@ STATISTICS: dict[str, tuple[tuple[str, str | None, str | None], ...]] = {
         ("risk_ratio", "rr_ci_low", "rr_ci_high"),
         ("hazard_ratio", "hr_ci_low", "hr_ci_high"),
     ),
+    "safety_events": (("share", "share_ci_low", "share_ci_high"),),
 }
 # The family of each statistic's sampling distribution (module docstring).
 FAMILY: dict[str, str] = {
     "mean_pct_change": "normal",
     "incidence_frac": "binomial",
+    "share": "binomial",
     "risk_ratio": "lognormal",
     "hazard_ratio": "lognormal",
 }
@@ -236,6 +239,8 @@ def prediction_intervals(
         raise ValueError("no parameter sets: need the expected endpoints of at least one set")
     rows = []
     for name, statistics in STATISTICS.items():
+        if name == "safety_events" and name not in nominal:  # optional: a run without it
+            continue
         for statistic in statistics:
             rows += _interval_rows(name, statistic, nominal, sets, level)
     return pl.from_arrow(pa.Table.from_pylist(rows, schema=PREDICTION_INTERVALS_SCHEMA))

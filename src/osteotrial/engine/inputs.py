@@ -38,12 +38,20 @@ STRUCTURE: tuple[str, ...] = tuple(
 # Tumour in bone (model.metastasis): the burden and the cumulative hazards of the SREs and of
 # death from the cancer; names as in ArmResult.metastasis.
 METASTASIS: tuple[str, ...] = ("tumour_burden", *SRE_TYPES, "cancer_death")
+# Safety exposures (model.safety, issue 27 safe): deep-suppression exposure E (years x
+# log-depth), its integral (years^2), the antiresorptive-duration memory D (years); names as in
+# ArmResult.safety.
+SAFETY: tuple[str, ...] = (
+    "deep_suppression_years", "deep_suppression_integral", "antiresorptive_duration_years"
+)  # fmt: skip
 RECORDED: tuple[str, ...] = (
-    "LS", "TH", "FN", "p1np", "ctx", *STRUCTURE, *FRACTURE_TYPES, "death", *METASTASIS
+    "LS", "TH", "FN", "p1np", "ctx", *STRUCTURE, *FRACTURE_TYPES, "death", *METASTASIS,
+    *SAFETY,
 )  # fmt: skip
 # first row of each kind in Outputs.rec
 REC_BMD, REC_P1NP, REC_CTX, REC_BVTV, REC_POROSITY, REC_STRENGTH, REC_CUM = 0, 3, 4, 5, 8, 11, 14
 REC_TUMOUR = 18  # then the SRE cumulative hazards (SRE_TYPES order) and the cancer death's
+REC_SAFETY = REC_TUMOUR + len(METASTASIS)  # the safety slots (model.safety), SAFETY order
 
 
 class Patients(NamedTuple):
@@ -88,8 +96,8 @@ class Plan(NamedTuple):
 class Outputs(NamedTuple):
     """What the loop writes, last axis the patient."""
 
-    rec: np.ndarray  # (24, n_rec, n): RECORDED rows (BMD, P1NP, CTX, structure, cum. hazards,
-    # tumour burden and its cumulative hazards)
+    rec: np.ndarray  # (len(RECORDED), n_rec, n): RECORDED rows (BMD, P1NP, CTX, structure, cum.
+    # hazards, tumour burden and its cumulative hazards, safety exposures)
     conc: np.ndarray  # (2, n_pk, n) ng/mL per drug
     days: np.ndarray  # (3, MAX_THRESHOLDS, n) event days per fracture type (nan: none)
     death_day: np.ndarray  # (n,) (nan: alive at the end)

@@ -48,10 +48,11 @@ from osteotrial.engine.inputs import (
     REC_CUM,
     REC_P1NP,
     REC_POROSITY,
+    REC_SAFETY,
     REC_STRENGTH,
     REC_TUMOUR,
 )
-from osteotrial.model import bisphosphonate, bmd, bone, fracture, metastasis, pk, remodeling
+from osteotrial.model import bisphosphonate, bmd, bone, fracture, metastasis, pk, remodeling, safety
 from osteotrial.model.bone import N_BONE_STATES, N_SITES, RENAL, TUMOUR
 from osteotrial.model.compiled import equation
 from osteotrial.model.fracture import N_HAZARDS
@@ -353,6 +354,8 @@ def record_states(step, r_next, lo, m, pat, plan, table, out, w) -> int:
             out.rec[REC_TUMOUR, r_next, i] = metastasis.burden(w.y[q])
             for k in range(metastasis.N_SRE_TYPES + 1):
                 out.rec[REC_TUMOUR + 1 + k, r_next, i] = w.y[q, metastasis.SRE_ROW + k]
+            for k in range(safety.N_STATES):
+                out.rec[REC_SAFETY + k, r_next, i] = w.y[q, safety.FIRST_ROW + k]
         r_next += 1
     return r_next
 

@@ -62,7 +62,7 @@ def _conc_nm(y, d, p, volume_mult) -> float:
 def full_rhs(
     t, y, drugs, r, sites, clearance_mult, volume_mult, sensitivity, site_const, levels, dy
 ):
-    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 58).
+    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone N_BONE_STATES).
 
     The bone sees each drug's concentration times the patient's sensitivity (as engine.loop)
     and the exposure channels ``levels`` of the step (constant over an integration interval).
@@ -148,7 +148,7 @@ def reference_bone(
     atol: float = 1e-10,
     param_index: ArrayLike | None = None,
 ) -> FloatArray:
-    """Return the bone state (58 rows, model.bone) at ``days``, shape (58, n_days, n).
+    """Return the bone state (N_BONE_STATES rows, model.bone) at ``days``, (rows, n_days, n).
 
     ``params``, ``param_index``: as in ``simulate_arm``.
     """

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
+from osteotrial.model.safety_params import SafetyParams
 from osteotrial.model.treatment_params import (
     BisphosphonateParams,
     ExposureParams,
@@ -325,7 +326,7 @@ class MenParams:
 @dataclass(frozen=True)
 class ModelParams:
     """All model parameters: PK of both antibodies, remodeling, BMD, fracture, men's,
-    bisphosphonate, exposure and metastasis blocks.
+    bisphosphonate, exposure, metastasis and safety blocks.
 
     ``sex`` is not read from the config: a set is a women's set unless ``model.sex.
     params_for_sex`` made it a men's one (the T-score references its records carry follow it).
@@ -340,6 +341,7 @@ class ModelParams:
     bisphosphonate: BisphosphonateParams
     exposure: ExposureParams
     metastasis: MetastasisParams
+    safety: SafetyParams
     sex: str = "female"
 
     def __post_init__(self) -> None:
@@ -366,6 +368,7 @@ class ModelParams:
             ),
             exposure=_build(ExposureParams, values["exposure"], "model.exposure"),
             metastasis=_build(MetastasisParams, values["metastasis"], "model.metastasis"),
+            safety=_build(SafetyParams, values["safety"], "model.safety"),
         )
 
 

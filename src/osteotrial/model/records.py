@@ -42,6 +42,7 @@ from osteotrial.model.params import (
     RemodelingParams,
     SiteBMDParams,
 )
+from osteotrial.model.safety_params import KERNEL_FIELDS as SAFETY_KERNEL_FIELDS
 from osteotrial.model.tscore import reference_g_cm2
 
 SITES: tuple[str, ...] = ("LS", "TH", "FN")  # site index of every per-site array
@@ -87,6 +88,8 @@ REMODELING_EXTRA = tuple(f"bp_{name}" for name in BISPHOSPHONATE_FIELDS)
 EXPOSURE_FIELDS = tuple(f.name for f in fields(ExposureParams))
 # The metastasis block (model.metastasis) too: its names (tumour_, sre_, cancer_) are its own.
 METASTASIS_FIELDS = tuple(f.name for f in fields(MetastasisParams))
+# The safety block's exposure thresholds (model.safety); its hazards are read after the run.
+SAFETY_FIELDS = SAFETY_KERNEL_FIELDS
 
 
 def _numeric_fields(cls: type) -> list[str]:
@@ -119,7 +122,7 @@ check_records()
 
 PK_RECORD = record_dtype(PKParams)
 REMODELING_RECORD = record_dtype(
-    RemodelingParams, REMODELING_EXTRA + EXPOSURE_FIELDS + METASTASIS_FIELDS
+    RemodelingParams, REMODELING_EXTRA + EXPOSURE_FIELDS + METASTASIS_FIELDS + SAFETY_FIELDS
 )
 SITE_RECORD = record_dtype(SiteBMDParams, SITE_EXTRA)
 FRACTURE_TYPE_RECORD = record_dtype(FractureTypeParams)
@@ -184,6 +187,7 @@ def pack_model(params: ModelParams) -> ModelRecords:
             **{f"bp_{n}": getattr(params.bisphosphonate, n) for n in BISPHOSPHONATE_FIELDS},
             **{name: getattr(params.exposure, name) for name in EXPOSURE_FIELDS},
             **{name: getattr(params.metastasis, name) for name in METASTASIS_FIELDS},
+            **{name: getattr(params.safety, name) for name in SAFETY_FIELDS},
         ),
         sites=pack_many(
             [params.bmd.site(s) for s in SITES],

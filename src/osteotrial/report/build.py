@@ -23,6 +23,7 @@ import polars as pl
 
 from osteotrial import io
 from osteotrial.analyses.endpoints import patient_events
+from osteotrial.analyses.safety import CALCIUM_COURSE_TABLE
 from osteotrial.calibration.comparison import compare
 from osteotrial.calibration.estimates import Estimate
 from osteotrial.calibration.targets import load_targets
@@ -30,6 +31,7 @@ from osteotrial.report import efficacy, validation
 from osteotrial.report import figures_trial as figures
 from osteotrial.report.by_sex import by_sex_html
 from osteotrial.report.by_stratum import by_stratum_html
+from osteotrial.report.safety import write_safety_page
 from osteotrial.report.scope_banner import add_banner
 from osteotrial.report.sre import write_sre_page
 from osteotrial.stats.incidence import aalen_johansen, competing_status
@@ -79,6 +81,17 @@ def read_sre_tables(paths: Mapping[str, str | Path]) -> dict[str, pl.DataFrame]:
     if given and missing:
         raise FileNotFoundError(f"SRE tables {missing} are missing; the SRE page needs all")
     return {name: io.read_frame(paths[name]) for name in given}
+
+
+def read_safety_tables(paths: Mapping[str, str | Path]) -> dict[str, pl.DataFrame]:
+    """Return the safety tables (``io.SAFETY_TABLES``, and the calcium course of part ca when
+    given) named in ``paths``: all or none; raise naming those missing when only some are."""
+    given = [name for name in io.SAFETY_TABLES if name in paths]
+    missing = [n for n in io.SAFETY_TABLES if n not in given or not Path(paths[n]).is_file()]
+    if given and missing:
+        raise FileNotFoundError(f"safety tables {missing} are missing; the safety page needs all")
+    extra = [CALCIUM_COURSE_TABLE] if given and CALCIUM_COURSE_TABLE in paths else []
+    return {name: io.read_frame(paths[name]) for name in given + extra}
 
 
 def treated_arm(arms: Mapping[str, object], control_arm: str) -> str | None:
@@ -282,6 +295,12 @@ def write_report(
         note = inputs.note
         written += write_sre_page(
             sre, colors, out, lambda title, parts: html_page(title, parts, note), html_table
+        )
+    safety = read_safety_tables(table_paths)
+    if safety:  # every trial run by the workflow: the safety page (report.safety)
+        note = inputs.note
+        written += write_safety_page(
+            safety, out, lambda title, parts: html_page(title, parts, note), html_table
         )
     add_banner(written, table_paths["bmd"])  # scope warnings and known biases on every page
     return written

@@ -18,6 +18,7 @@ from osteotrial.analyses.expected import (
     expected_table,
     fracture_rows,
 )
+from osteotrial.analyses.safety_expected import with_safety
 from osteotrial.cohort.sampling import Cohort
 from osteotrial.engine.progress import chunk_logger
 from osteotrial.engine.simulate import iter_simulate_strata, simulate_strata
@@ -88,16 +89,13 @@ def expected_endpoints_of_sets(
         for name, arm in trial.arms.items()
     }
     schedule = trial.schedule
-    return [
-        expected_table(
-            {name: result.patients(k * n, (k + 1) * n) for name, result in results.items()},
-            params,
-            trial.control_arm,
-            schedule.visit_months,
-            schedule.imaging_months,
-        )
-        for k, params in enumerate(sets)
-    ]
+    tables = []
+    for k, params in enumerate(sets):
+        mine = {name: result.patients(k * n, (k + 1) * n) for name, result in results.items()}
+        months = (schedule.visit_months, schedule.imaging_months)
+        table = expected_table(mine, params, trial.control_arm, *months)
+        tables.append(with_safety(table, mine, trial.arms, patients.age_years, params, trial.seed))
+    return tables
 
 
 def trial_expected_fractures(

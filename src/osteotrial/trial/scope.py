@@ -174,13 +174,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# Blocks that fit only the hazard scales of rare harms (calibration.safety): their trial files'
+# BMD and fractures are validation, so they do not widen the efficacy scope (ten years of
+# denosumab, ARCH's population).
+SAFETY_ONLY_BLOCKS: tuple[str, ...] = ("safety",)
+
+
 def calibrated_trials(config_dir: str | Path | None = None) -> dict[str, str]:
     """Return trial name -> targets block of every trial file whose block is emulated."""
     blocks = read_targets()["trials"]
     out = {}
     for trial in available_trials(config_dir):
         block = TARGET_KEYS.get(trial, trial)
-        if block in blocks and block not in NOT_EMULATED:
+        if block in blocks and block not in NOT_EMULATED and block not in SAFETY_ONLY_BLOCKS:
             out[trial] = block
     return out
 

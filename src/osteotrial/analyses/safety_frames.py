@@ -1,0 +1,270 @@
+"""Rare harms drawn after the run from the engines' exposure states: osteonecrosis of the jaw
+(ONJ), atypical femoral fractures (AFF), major adverse cardiovascular events (MACE).
+
+The engines integrate the exposure slots of ``model.safety`` and record them
+(``ArmResult.safety``). Here, vectorized over patients, on a weekly grid (``GRID_DAYS``):
+
+- ONJ: h = h0 E(t) x (rr within ``onj_procedure_window_days`` after an invasive dental
+  procedure, else 1); its cumulative hazard h0 [I(t) + (rr - 1) sum_k (I(min(t, p_k + W)) -
+  I(min(t, p_k)))] from the recorded integral I of E. Procedure days p_k: a Poisson process
+  of rate r x G per year, G the patient's procedure propensity (gamma, mean 1, shape k;
+  stream ``safety.dental_propensity``), days from cumulative Exp(1) sums of stream
+  ``safety.dental_procedures``.
+- AFF: h = h_ref (D(t) / D_ref)^p per year from the duration memory D; cumulative hazard by
+  the trapezoid rule on the grid.
+- MACE: h = m_ref exp(b (age - age_ref)) (rr_prior if prior cardiovascular disease) (HR while
+  exposed to romosozumab: a month after each dose, the dosing interval of the label) per
+  year. Prior disease: stream ``safety.prior_cardiovascular`` with the block's prevalence.
+
+Covariates are drawn per patient_id from their own named streams (common random numbers
+between arms, as the cohort's), so they need no cohort column. A patient's first event of each
+type happens when its cumulative hazard reaches an Exp(1) draw of stream ``safety.<event>``
+(``analyses.sre_frames.crossing_days``). Follow-up ends at the first of death (the engine's
+background death), dropout and ``end_days``. ``safety_frames`` returns the safety contract's
+``patients`` and ``events`` frames (``analyses.safety``); ``cumulative_hazards`` the hazards
+themselves, for expected counts of events too rare to draw (``calibration.safety``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from osteotrial import rng
+from osteotrial.analyses.sre_frames import crossing_days
+from osteotrial.arrays import FloatArray
+from osteotrial.engine.results import ArmResult
+from osteotrial.model.safety_params import SafetyParams
+from osteotrial.trial.schedules import ArmSpec
+
+SAFETY_EVENTS: tuple[str, ...] = ("osteonecrosis_of_the_jaw", "atypical_femoral_fracture", "mace")
+GRID_DAYS = 7.0  # the hazards' grid (weekly)
+MAX_PROCEDURES = 24  # drawn procedures per patient (mean about 1.5 in 10 years)
+ROMOSOZUMAB_EXPOSURE_DAYS = 30.4375  # A: exposed for a month after each monthly dose
+DAYS_PER_YEAR = 365.25
+
+
+class ArmExposures(NamedTuple):
+    """What the hazards need of one arm (an ``ArmResult`` has the same attributes): record
+    days, patients, the safety exposures (n_t, n) by ``engine.inputs.SAFETY`` name, death and
+    dropout days (n,)."""
+
+    arm: str
+    patient_id: np.ndarray
+    record_days: FloatArray
+    safety: dict[str, FloatArray]
+    death_day: FloatArray
+    dropout_day: FloatArray
+
+    @property
+    def n_patients(self) -> int:
+        return int(self.patient_id.size)
+
+
+def exposures_from_simulation(paths: Sequence[str | Path]) -> list[ArmExposures]:
+    """Return each arm's exposures from simulation shards (``io.SIMULATION_SCHEMA``: long,
+    sorted by patient then day, the same record days for every patient of an arm)."""
+    from osteotrial.engine.inputs import SAFETY
+
+    columns = ["patient_id", "arm", "day", "death_day", "dropout_day", *SAFETY]
+    frame = pl.scan_parquet([str(p) for p in paths]).select(columns).collect()
+    if sum(frame[name].null_count() for name in SAFETY):
+        raise ValueError("simulation tables without safety exposures (written before issue 27)")
+    out = []
+    for (arm,), part in frame.sort("arm", "patient_id", "day").group_by("arm", maintain_order=True):
+        ids = part["patient_id"].unique(maintain_order=True).to_numpy()
+        n_t = part.height // ids.size
+        first = part.gather_every(n_t)
+
+        def course(name: str, part=part, n=ids.size, n_t=n_t) -> FloatArray:
+            return part[name].to_numpy().reshape(n, n_t).T
+
+        out.append(
+            ArmExposures(
+                arm=str(arm),
+                patient_id=ids.astype(np.int64),
+                record_days=part["day"][:n_t].to_numpy(),
+                safety={name: course(name) for name in SAFETY},
+                death_day=first["death_day"].fill_null(np.nan).to_numpy(),
+                dropout_day=first["dropout_day"].fill_null(np.inf).to_numpy(),
+            )
+        )
+    return out
+
+
+def covariates(seed: int, patient_id: np.ndarray, p: SafetyParams) -> dict[str, FloatArray]:
+    """Return each patient's prior cardiovascular disease (bool) and dental procedure rate
+    (per year: the block's mean x a gamma propensity of mean 1), from named streams."""
+    ids = np.asarray(patient_id, dtype=np.int64)
+    prior = rng.uniforms(seed, "safety.prior_cardiovascular", ids)[0]
+    u = rng.uniforms(seed, "safety.dental_propensity", ids)[0]
+    k = p.dental_procedure_gamma_shape
+    propensity = stats.gamma.ppf(u, k, scale=1.0 / k)
+    return {
+        "prior_cardiovascular_disease": prior < p.prior_cardiovascular_disease_frac,
+        "dental_procedures_per_year": p.dental_procedures_per_year * propensity,
+    }
+
+
+def procedure_days(seed: int, patient_id: np.ndarray, per_year: FloatArray) -> FloatArray:
+    """Return invasive dental procedure days (MAX_PROCEDURES, n) of a Poisson process of
+    ``per_year`` per patient (inf beyond; stream ``safety.dental_procedures``)."""
+    ids = np.asarray(patient_id, dtype=np.int64)
+    sums = np.cumsum(rng.exponentials(seed, "safety.dental_procedures", ids, MAX_PROCEDURES), 0)
+    with np.errstate(divide="ignore"):
+        return np.where(per_year > 0, sums * DAYS_PER_YEAR / per_year, np.inf)
+
+
+def _interp(days: FloatArray, values: FloatArray, at: FloatArray) -> FloatArray:
+    """Return ``values`` (n_t, n), linear in time between ``days``, at ``at`` (m, n) per
+    patient column (held at the last record day beyond it)."""
+    at = np.clip(at, days[0], days[-1])
+    hi = np.clip(np.searchsorted(days, at, side="left"), 1, days.size - 1)
+    cols = np.arange(values.shape[1])[np.newaxis, :]
+    lo_v, hi_v = values[hi - 1, cols], values[hi, cols]
+    frac = (at - days[hi - 1]) / (days[hi] - days[hi - 1])
+    return lo_v + frac * (hi_v - lo_v)
+
+
+def onj_hazard(days, integral, procedures, grid, p: SafetyParams) -> FloatArray:
+    """Return the ONJ cumulative hazard on ``grid`` (n_g, n) from the recorded integral I
+    (n_t, n) of the deep-suppression exposure and the procedure days (n_p, n)."""
+    n = integral.shape[1]
+    at = np.broadcast_to(grid[:, np.newaxis], (grid.size, n))
+    base = _interp(days, integral, at)
+    extra = np.zeros_like(base)
+    window = p.onj_procedure_window_days
+    for k in range(procedures.shape[0]):
+        start = procedures[k][np.newaxis, :]
+        if not np.isfinite(start).any():
+            break
+        start_i = _interp(days, integral, np.minimum(at, start))
+        stop_i = _interp(days, integral, np.minimum(at, start + window))
+        extra += stop_i - start_i
+    return p.onj_per_year_per_exposure_year * (base + (p.onj_procedure_rr - 1.0) * extra)
+
+
+def aff_hazard(days, duration, grid, p: SafetyParams) -> FloatArray:
+    """Return the AFF cumulative hazard on ``grid`` (n_g, n) from the duration memory D."""
+    n = duration.shape[1]
+    d = _interp(days, duration, np.broadcast_to(grid[:, np.newaxis], (grid.size, n)))
+    rel = np.maximum(d, 0.0) / p.aff_reference_years
+    rate = p.aff_per_year_at_reference * rel**p.aff_duration_power  # per year
+    steps = 0.5 * (rate[1:] + rate[:-1]) * (np.diff(grid)[:, np.newaxis] / DAYS_PER_YEAR)
+    return np.vstack([np.zeros((1, n)), np.cumsum(steps, axis=0)])
+
+
+def romosozumab_exposed(arm: ArmSpec, grid: FloatArray) -> FloatArray:
+    """Return the share of each grid interval (n_g - 1,) exposed to romosozumab (a month
+    after each dose, ``ROMOSOZUMAB_EXPOSURE_DAYS``)."""
+    doses = [ph.dose_days() for ph in arm.phases if ph.drug == "romosozumab" and ph.dose_mg > 0]
+    exposed = np.zeros(grid.size - 1)
+    for day in np.concatenate(doses) if doses else ():
+        lo = np.clip(day, grid[:-1], grid[1:])
+        hi = np.clip(day + ROMOSOZUMAB_EXPOSURE_DAYS, grid[:-1], grid[1:])
+        exposed += (hi - lo) / np.diff(grid)
+    return np.minimum(exposed, 1.0)
+
+
+def mace_hazard(age, prior, exposed, grid, p: SafetyParams) -> FloatArray:
+    """Return the MACE cumulative hazard on ``grid`` (n_g, n): age, prior disease and the
+    romosozumab hazard ratio on the exposed share of each interval."""
+    log_age = p.mace_log_hr_per_year_of_age * (age - p.mace_reference_age_years)
+    rate = p.mace_per_year_at_reference_age * np.exp(log_age)
+    rate = rate * np.where(prior, p.mace_prior_cardiovascular_rr, 1.0)
+    factor = 1.0 + (p.mace_romosozumab_hr - 1.0) * exposed  # (n_g - 1,)
+    years = np.diff(grid) / DAYS_PER_YEAR
+    steps = (factor * years)[:, np.newaxis] * rate[np.newaxis, :]
+    return np.vstack([np.zeros((1, rate.size)), np.cumsum(steps, axis=0)])
+
+
+def cumulative_hazards(
+    result: ArmResult | ArmExposures,
+    arm: ArmSpec,
+    age_years: FloatArray,
+    p: SafetyParams,
+    seed: int,
+) -> tuple[FloatArray, dict[str, FloatArray], dict[str, FloatArray]]:
+    """Return (grid, cumulative hazard (n_g, n) per SAFETY_EVENTS name, covariates) of one
+    arm: the weekly grid over the recorded span, from ``result.safety`` (module docstring)."""
+    if result.safety is None:
+        raise ValueError(f"arm {result.arm!r}: the result carries no safety exposures")
+    days = np.asarray(result.record_days, dtype=np.float64)
+    grid = np.unique(np.append(np.arange(0.0, days[-1], GRID_DAYS), days[-1]))
+    ids = np.asarray(result.patient_id, dtype=np.int64)
+    cov = covariates(seed, ids, p)
+    cov["procedure_days"] = procedure_days(seed, ids, cov["dental_procedures_per_year"])
+    s = result.safety
+    hazards = {
+        "osteonecrosis_of_the_jaw": onj_hazard(
+            days, s["deep_suppression_integral"], cov["procedure_days"], grid, p
+        ),
+        "atypical_femoral_fracture": aff_hazard(days, s["antiresorptive_duration_years"], grid, p),
+        "mace": mace_hazard(
+            np.asarray(age_years, dtype=np.float64),
+            cov["prior_cardiovascular_disease"],
+            romosozumab_exposed(arm, grid),
+            grid,
+            p,
+        ),
+    }
+    return grid, hazards, cov
+
+
+def _arm_frames(result, arm, age, p, seed, end) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return the contract's two frames of one arm (module docstring)."""
+    grid, hazards, _ = cumulative_hazards(result, arm, age, p, seed)
+    ids = np.asarray(result.patient_id, dtype=np.int64)
+    death = np.asarray(result.death_day, dtype=np.float64)
+    end = np.fmin(np.fmin(death, result.dropout_day), np.minimum(end, grid[-1]))
+    patients = pl.DataFrame(
+        {
+            "patient_id": ids,
+            "arm": np.full(ids.size, result.arm),
+            "end_day": end.astype(np.float64),
+            "died": np.isfinite(death) & (death <= end),
+        }
+    )
+    parts = []
+    for name in SAFETY_EVENTS:
+        threshold = rng.exponentials(seed, f"safety.{name}", ids, 1)
+        day = crossing_days(grid, hazards[name], threshold)[0]
+        keep = np.isfinite(day) & (day <= end)
+        parts.append(
+            pl.DataFrame(
+                {"patient_id": ids[keep], "day": day[keep], "event": [name] * int(keep.sum())},
+                schema={"patient_id": pl.Int64, "day": pl.Float64, "event": pl.String},
+            )
+        )
+    events = pl.concat(parts).with_columns(arm=pl.lit(result.arm))
+    return patients, events.select("patient_id", "arm", "day", "event").sort("patient_id", "day")
+
+
+def safety_frames(
+    results: Sequence[ArmResult | ArmExposures],
+    arms: Mapping[str, ArmSpec],
+    age_years: FloatArray,
+    params: SafetyParams,
+    seed: int,
+    end_days: FloatArray | float,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return the safety contract's ``patients`` and ``events`` frames of a trial's arms.
+
+    ``arms``: each result's ArmSpec by name (romosozumab exposure); ``age_years`` and
+    ``end_days``: per patient, indexed by patient_id (length > the largest id), or one
+    number for ``end_days``; ``seed``: the trial's seed (streams ``safety.*``).
+    """
+    pats, evs = [], []
+    ages = np.asarray(age_years, dtype=np.float64)
+    ends = np.asarray(end_days, dtype=np.float64)
+    for result in results:
+        end = np.full(result.n_patients, float(ends)) if ends.ndim == 0 else ends[result.patient_id]
+        p, e = _arm_frames(result, arms[result.arm], ages[result.patient_id], params, seed, end)
+        pats.append(p)
+        evs.append(e)
+    return pl.concat(pats), pl.concat(evs)

@@ -1,0 +1,21 @@
+# Safety tables of every trial (analyses.safety; no model switch): ONJ, AFF and MACE drawn
+# from the simulations' safety exposures (analyses.safety_frames). Hypocalcemia (part ca)
+# joins the same frames at the merge.
+rule safety_endpoints:
+    input:
+        cohort=expand("results/{{trial}}/cohort/{shard}.parquet", shard=SHARDS),
+        simulations=expand(
+            "results/{{trial}}/simulations/{arm}/{shard}.parquet", arm=ARMS, shard=SHARDS
+        ),
+    output:
+        **{table: f"results/{{trial}}/endpoints/{table}.parquet" for table in SAFETY_TABLES},
+    log:
+        "logs/{trial}/safety_endpoints/safety.log",
+    benchmark:
+        "benchmarks/{trial}/safety_endpoints/safety.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        config=SCIENCE,
+    script:
+        "../scripts/safety_endpoints.py"
