@@ -68,6 +68,8 @@ COHORT_SCHEMA = pa.schema(
     + [("threshold_death", F64), ("dropout_day", F64)]
     + [(f"u_vertebral_clinical_{k}", F64) for k in range(1, MAX_EVENTS["vertebral"] + 1)]
     + [("tumour_burden0_rel", F64), ("lesion_lytic_frac", F64), ("cancer_death_per_year", F64)]
+    # issue 27, calcium (cohort.calcium)
+    + [("dialysis", BOOL), ("serum_calcium_z", F64)]
 )
 
 # Bone structure per site (model.bone): BV/TV, porosity (fractions), strength (rel. baseline)

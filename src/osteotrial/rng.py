@@ -50,6 +50,8 @@ STREAM_NAMES: tuple[str, ...] = (
     "sre.spinal_cord_compression",
     "sre.cancer_death",
     "sre.entry",
+    # issue 27 (calcium): serum calcium at entry (cohort.calcium)
+    "screening.calcium",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -158,6 +158,9 @@ class PopulationParams:
     # about 160 cm women and 174 cm men (Fryar CD et al. Natl Health Stat Report 2021;160, R)
     height_female_m: float = 1.60
     height_male_m: float = 1.74
+    # dialysis (cohort.calcium): eGFR below this is kidney failure treated by dialysis (A; CKD
+    # stage G5 below 15, KDIGO)
+    dialysis_below_egfr_ml_min_1_73m2: float = 15.0
     tumour_burden_median_rel: float = 0.0
     tumour_burden_log_sd: float = 0.7
     lesion_lytic_frac: float = 1.0
@@ -188,6 +191,9 @@ class PopulationParams:
         )
         check_range("egfr_log_per_decade", self.egfr_log_per_decade, -1.0, 1.0)
         tumour.check_population(self)
+        check_range(
+            "dialysis_below_egfr_ml_min_1_73m2", self.dialysis_below_egfr_ml_min_1_73m2, 0, 60
+        )
         for name in ("height_female_m", "height_male_m"):
             check_range(name, getattr(self, name), 1.2, 2.2)
         if self.vf_grade_mild_frac + self.vf_grade_moderate_frac >= 1.0:

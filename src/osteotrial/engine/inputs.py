@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike
 
 from osteotrial.cohort.sampling import MAX_EVENTS, Cohort
 from osteotrial.model import bisphosphonate
+from osteotrial.model.calcium import N_GRADES
 from osteotrial.model.fracture import static_log_risk
 from osteotrial.model.metastasis import SRE_TYPES
 from osteotrial.model.params import ModelParams
@@ -38,12 +39,20 @@ STRUCTURE: tuple[str, ...] = tuple(
 # Tumour in bone (model.metastasis): the burden and the cumulative hazards of the SREs and of
 # death from the cancer; names as in ArmResult.metastasis.
 METASTASIS: tuple[str, ...] = ("tumour_burden", *SRE_TYPES, "cancer_death")
+# Calcium (model.calcium, engine.loop_records): serum calcium at the record step, its nadir so
+# far and the first day below each hypocalcemia grade threshold (nan: not yet).
+CALCIUM: tuple[str, ...] = (
+    "serum_calcium_mmol_l", "calcium_nadir_mmol_l",
+    *(f"hypocalcemia_grade_{g}_day" for g in range(1, N_GRADES + 1)),
+)  # fmt: skip
 RECORDED: tuple[str, ...] = (
-    "LS", "TH", "FN", "p1np", "ctx", *STRUCTURE, *FRACTURE_TYPES, "death", *METASTASIS
+    "LS", "TH", "FN", "p1np", "ctx", *STRUCTURE, *FRACTURE_TYPES, "death", *METASTASIS,
+    *CALCIUM,  # issue 27, calcium
 )  # fmt: skip
 # first row of each kind in Outputs.rec
 REC_BMD, REC_P1NP, REC_CTX, REC_BVTV, REC_POROSITY, REC_STRENGTH, REC_CUM = 0, 3, 4, 5, 8, 11, 14
 REC_TUMOUR = 18  # then the SRE cumulative hazards (SRE_TYPES order) and the cancer death's
+REC_CALCIUM = RECORDED.index("serum_calcium_mmol_l")  # then the rest of CALCIUM
 
 
 class Patients(NamedTuple):
@@ -67,6 +76,10 @@ class Patients(NamedTuple):
     tumour_burden0_rel: np.ndarray  # (n,) skeletal tumour burden at entry (0: none)
     lesion_lytic_frac: np.ndarray  # (n,) lytic share of the burden (model.metastasis)
     cancer_death_per_year: np.ndarray  # (n,) death rate from the cancer at burden 1
+    # issue 27, calcium (model.calcium)
+    egfr_ml_min_1_73m2: np.ndarray  # (n,) CKD-EPI (calcitriol synthesis, urinary calcium)
+    dialysis: np.ndarray  # (n,) 1.0 on dialysis, else 0.0
+    serum_calcium_z: np.ndarray  # (n,) standard normal of serum calcium at entry
 
 
 class Plan(NamedTuple):
@@ -87,8 +100,8 @@ class Plan(NamedTuple):
 class Outputs(NamedTuple):
     """What the loop writes, last axis the patient."""
 
-    rec: np.ndarray  # (24, n_rec, n): RECORDED rows (BMD, P1NP, CTX, structure, cum. hazards,
-    # tumour burden and its cumulative hazards)
+    rec: np.ndarray  # (29, n_rec, n): RECORDED rows (BMD, P1NP, CTX, structure, cum. hazards,
+    # tumour burden and its cumulative hazards, calcium)
     conc: np.ndarray  # (2, n_pk, n) ng/mL per drug
     days: np.ndarray  # (3, MAX_THRESHOLDS, n) event days per fracture type (nan: none)
     death_day: np.ndarray  # (n,) (nan: alive at the end)
@@ -191,6 +204,9 @@ def patients_of(
         tumour_burden0_rel=_f64(cohort.tumour_burden0_rel),
         lesion_lytic_frac=_f64(cohort.lesion_lytic_frac),
         cancer_death_per_year=_f64(cohort.cancer_death_per_year),
+        egfr_ml_min_1_73m2=_f64(cohort.egfr_ml_min_1_73m2),
+        dialysis=_f64(cohort.dialysis),
+        serum_calcium_z=_f64(cohort.serum_calcium_z),
     )
 
 

@@ -25,7 +25,9 @@ GPU), so the loop itself allocates nothing. Each step of length dt, in this orde
 5. cumulative hazards grow by the trapezoid rule; an event happens when a cumulative hazard
    reaches the patient's stored threshold (day interpolated within the step); hazards stop
    at death;
-6. states are recorded at record steps, concentrations on a daily grid.
+6. serum calcium follows the new state (its nadir, the first day below each hypocalcemia
+   threshold: engine.loop_records); states are recorded at record steps, concentrations on a
+   daily grid.
 
 The loop draws no randomness: every latent draw is in the cohort, so a patient's result
 depends only on its own inputs, never on its block or its neighbours. Its parameters too are
@@ -51,6 +53,12 @@ from osteotrial.engine.inputs import (
     REC_STRENGTH,
     REC_TUMOUR,
 )
+from osteotrial.engine.loop_records import (
+    record_calcium,
+    record_concentrations,
+    start_calcium,
+    track_calcium,
+)
 from osteotrial.model import bisphosphonate, bmd, bone, fracture, metastasis, pk, remodeling
 from osteotrial.model.bone import N_BONE_STATES, N_SITES, RENAL, TUMOUR
 from osteotrial.model.compiled import equation
@@ -74,9 +82,9 @@ MAX_SUBSTEPS = 64  # the finest split of one step (powers of two); beyond it the
 class Work(NamedTuple):
     """Work arrays of one block of L patients (L = LANES on the CPU, 1 on the GPU)."""
 
-    y: np.ndarray  # (L, 58) bone state (model.bone layout)
-    ks: np.ndarray  # (4, L, 58) RK4 stage derivatives
-    tmp: np.ndarray  # (L, 58) RK4 stage state
+    y: np.ndarray  # (L, 59) bone state (model.bone layout)
+    ks: np.ndarray  # (4, L, 59) RK4 stage derivatives
+    tmp: np.ndarray  # (L, 59) RK4 stage state
     amounts: np.ndarray  # (2, L, 4) PK amounts per drug (mg)
     conc_nm: np.ndarray  # (2, 3, L) concentration at start, middle, end of the step (nM; the
     # denosumab row times the patient's sensitivity once advance_bone has run)
@@ -86,13 +94,14 @@ class Work(NamedTuple):
     prop_full: np.ndarray  # (2, L, 3, 3) exp(A h)
     scratch: np.ndarray  # (3, 3, 3) matrix-exponential scratch
     pk_const: np.ndarray  # (2, L, 3) per drug: Vc (L), Km Vc (mg), Vmax h (mg)
-    site_const: np.ndarray  # (L, 8, 6): model.bone compartment constants (a, a - lambda, ...)
+    site_const: np.ndarray  # (L, 9, 6): model.bone compartment constants (a, a - lambda, ...)
     cum: np.ndarray  # (L, 4) cumulative hazards
     prev_h: np.ndarray  # (L, 4) hazards at the start of the step
     haz: np.ndarray  # (L, 4) hazards at the end of the step
     status: np.ndarray  # (L, 5) event status (model.fracture N_STATUS: ALIVE, ...)
     tscores: np.ndarray  # (3,) current T-score per site
-    y_start: np.ndarray  # (L, 58) bone state at the start of a step being re-stepped
+    y_start: np.ndarray  # (L, 59) bone state at the start of a step being re-stepped
+    ca_track: np.ndarray  # (L, 5) calcium now, its nadir, first days below (model.calcium)
 
 
 @equation
@@ -113,6 +122,7 @@ def start_patient(i, q, pat, plan, table, w) -> None:
         pat.age_years[i],
         w.site_const[q],
     )
+    start_calcium(i, q, pat, par.remodeling[0], w)
     bone.initial_bone(w.y[q], par.sites, w.site_const[q])
     crcl = pat.creatinine_clearance_ml_min[i]
     bisphosphonate.patient_constants(crcl, par.remodeling[0], w.site_const[q, RENAL])
@@ -298,6 +308,7 @@ def _advance_events_of(i, q, t, t_end, pat, plan, table, out, w) -> None:
     par = records_of(table, pat.param_index[i])
     age = pat.age_years[i] + t_end / DAYS_PER_YEAR
     levels = plan.exposure[int(t / plan.dt_days + 0.5)]
+    track_calcium(q, t, plan.dt_days, levels, par.remodeling[0], w)
     for j in range(N_SITES):
         sd = par.sites[j].young_adult_sd_g_cm2
         bmd_rel = bone.bmd_rel(w.y[q], j, par.sites, w.site_const[q])
@@ -354,21 +365,9 @@ def record_states(step, r_next, lo, m, pat, plan, table, out, w) -> int:
             out.rec[REC_TUMOUR, r_next, i] = metastasis.burden(w.y[q])
             for k in range(metastasis.N_SRE_TYPES + 1):
                 out.rec[REC_TUMOUR + 1 + k, r_next, i] = w.y[q, metastasis.SRE_ROW + k]
+            record_calcium(r_next, i, q, out, w)
         r_next += 1
     return r_next
-
-
-@equation
-def record_concentrations(step, p_next, lo, m, plan, out, w) -> int:
-    """Store concentrations (ng/mL) if step is on the daily grid; return the next index."""
-    while p_next < plan.pk_steps.shape[0] and plan.pk_steps[p_next] == step:
-        for q in range(m):
-            for d in range(N_DRUGS):
-                out.conc[d, p_next, lo + q] = pk.concentration_ng_ml(
-                    w.amounts[d, q, CENTRAL], w.pk_const[d, q, VC]
-                )
-        p_next += 1
-    return p_next
 
 
 @equation

@@ -55,6 +55,10 @@ class ArmResult:
     # typical burden at entry, the cumulative hazard of each SRE type and of death from the
     # cancer) at record_days, each (n_times, n_patients); analyses.sre_frames draws the events
     metastasis: dict[str, FloatArray] | None = None
+    # optional: calcium (engine.inputs.CALCIUM names: serum calcium and its nadir so far in
+    # mmol/L, the first day below each hypocalcemia grade threshold, nan if not yet) at
+    # record_days, each (n_times, n_patients); analyses.calcium_frames reads them
+    calcium: dict[str, FloatArray] | None = None
     # the (n_times or n_events, n_patients) fields, patient on the last axis
     PER_PATIENT_2D: ClassVar[tuple[str, ...]] = (
         "bmd_ls_g_cm2",
@@ -104,7 +108,7 @@ class ArmResult:
             values[name] = np.concatenate([getattr(p, name) for p in parts])
         for name in ArmResult.PER_PATIENT_2D:
             values[name] = np.concatenate([getattr(p, name) for p in parts], axis=1)
-        for field in ("cumulative_hazard", "structure", "metastasis"):
+        for field in ("cumulative_hazard", "structure", "metastasis", "calcium"):
             if getattr(first, field) is not None:
                 values[field] = {
                     k: np.concatenate([getattr(p, field)[k] for p in parts], axis=1)
@@ -125,7 +129,7 @@ class ArmResult:
             values[name] = getattr(self, name)[index]
         for name in self.PER_PATIENT_2D:
             values[name] = getattr(self, name)[:, index]
-        for field in ("cumulative_hazard", "structure", "metastasis"):
+        for field in ("cumulative_hazard", "structure", "metastasis", "calcium"):
             if getattr(self, field) is not None:
                 values[field] = {k: v[:, index] for k, v in getattr(self, field).items()}
         return ArmResult(**values)

@@ -111,6 +111,7 @@ def _result(
         cumulative_hazard={k: rec[k] for k in (*FRACTURE_TYPES, "death")},
         structure={k: rec[k] for k in inputs.STRUCTURE},
         metastasis={k: rec[k] for k in inputs.METASTASIS},
+        calcium={k: rec[k] for k in inputs.CALCIUM},
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from osteotrial.model.treatment_params import (
     BisphosphonateParams,
+    CalciumParams,
     ExposureParams,
     MetastasisParams,
 )
@@ -325,7 +326,7 @@ class MenParams:
 @dataclass(frozen=True)
 class ModelParams:
     """All model parameters: PK of both antibodies, remodeling, BMD, fracture, men's,
-    bisphosphonate, exposure and metastasis blocks.
+    bisphosphonate, exposure, metastasis and calcium blocks.
 
     ``sex`` is not read from the config: a set is a women's set unless ``model.sex.
     params_for_sex`` made it a men's one (the T-score references its records carry follow it).
@@ -340,6 +341,7 @@ class ModelParams:
     bisphosphonate: BisphosphonateParams
     exposure: ExposureParams
     metastasis: MetastasisParams
+    calcium: CalciumParams
     sex: str = "female"
 
     def __post_init__(self) -> None:
@@ -366,6 +368,7 @@ class ModelParams:
             ),
             exposure=_build(ExposureParams, values["exposure"], "model.exposure"),
             metastasis=_build(MetastasisParams, values["metastasis"], "model.metastasis"),
+            calcium=_build(CalciumParams, values["calcium"], "model.calcium"),
         )
 
 

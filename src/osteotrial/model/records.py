@@ -32,6 +32,7 @@ import numpy as np
 from osteotrial.model.compiled import equation
 from osteotrial.model.params import (
     BisphosphonateParams,
+    CalciumParams,
     ExposureParams,
     FractureParams,
     FractureTypeParams,
@@ -87,6 +88,10 @@ REMODELING_EXTRA = tuple(f"bp_{name}" for name in BISPHOSPHONATE_FIELDS)
 EXPOSURE_FIELDS = tuple(f.name for f in fields(ExposureParams))
 # The metastasis block (model.metastasis) too: its names (tumour_, sre_, cancer_) are its own.
 METASTASIS_FIELDS = tuple(f.name for f in fields(MetastasisParams))
+# The calcium block (model.calcium), prefixed ca_ (its names would clash with no other, but
+# the prefix says where r.ca_... comes from).
+CALCIUM_FIELDS = tuple(f.name for f in fields(CalciumParams))
+CALCIUM_EXTRA = tuple(f"ca_{name}" for name in CALCIUM_FIELDS)
 
 
 def _numeric_fields(cls: type) -> list[str]:
@@ -119,7 +124,7 @@ check_records()
 
 PK_RECORD = record_dtype(PKParams)
 REMODELING_RECORD = record_dtype(
-    RemodelingParams, REMODELING_EXTRA + EXPOSURE_FIELDS + METASTASIS_FIELDS
+    RemodelingParams, REMODELING_EXTRA + EXPOSURE_FIELDS + METASTASIS_FIELDS + CALCIUM_EXTRA
 )
 SITE_RECORD = record_dtype(SiteBMDParams, SITE_EXTRA)
 FRACTURE_TYPE_RECORD = record_dtype(FractureTypeParams)
@@ -184,6 +189,7 @@ def pack_model(params: ModelParams) -> ModelRecords:
             **{f"bp_{n}": getattr(params.bisphosphonate, n) for n in BISPHOSPHONATE_FIELDS},
             **{name: getattr(params.exposure, name) for name in EXPOSURE_FIELDS},
             **{name: getattr(params.metastasis, name) for name in METASTASIS_FIELDS},
+            **{f"ca_{n}": getattr(params.calcium, n) for n in CALCIUM_FIELDS},
         ),
         sites=pack_many(
             [params.bmd.site(s) for s in SITES],
