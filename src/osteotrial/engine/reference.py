@@ -33,6 +33,7 @@ from osteotrial.engine.loop import (
 )
 from osteotrial.engine.loop import start_patient as start_lane
 from osteotrial.model import bisphosphonate, bone, calcium, exposure, metastasis, pk, remodeling
+from osteotrial.model.bone import CALCIUM as CALCIUM_ROW
 from osteotrial.model.bone import (
     N_BONE_STATES,
     N_COMPARTMENTS,
@@ -41,7 +42,6 @@ from osteotrial.model.bone import (
     RENAL,
     TUMOUR,
 )
-from osteotrial.model.bone import CALCIUM as CALCIUM_ROW
 from osteotrial.model.params import ModelParams
 from osteotrial.model.pk import CENTRAL, N_PK_STATES
 from osteotrial.model.records import FRACTURE_TYPES, ModelRecords, records_of
@@ -112,6 +112,7 @@ class ReferenceEvents:
     days: dict[str, FloatArray]  # (n_events, n) per type, nan where none
     death_day: FloatArray  # (n,)
     cum: dict[str, FloatArray]  # (n_record_days, n) per type and "death", as ArmResult
+    calcium: dict[str, FloatArray]  # (n_record_days, n) per engine.inputs.CALCIUM name
 
 
 def reference_bmd_rel(
@@ -187,6 +188,7 @@ def reference_events(
         days={t: out.days[a, : plan.n_thresholds[a]] for a, t in enumerate(FRACTURE_TYPES)},
         death_day=out.death_day,
         cum=dict(zip((*FRACTURE_TYPES, "death"), out.rec[REC_HAZARDS], strict=True)),
+        calcium=dict(zip(inputs.CALCIUM, out.rec[inputs.REC_CALCIUM :], strict=True)),
     )
 
 

@@ -20,8 +20,8 @@ flux that follows remodeling (share s of Peterson & Riggs' 88 mmol/day bone-plas
 ``CaDay``; the rest, fast exchange with the bone surface, stays in balance) times the
 patient's turnover multiplier. J_x S: mobilization from the bone surface per unit of PTH rise,
 scaled by the patient's calcitriol synthesis capacity S (calcitriol is permissive for PTH's
-calcemic action, and the skeleton resists PTH in kidney failure; R). E_0 = urinary calcium at the reference eGFR times eGFR /
-reference (fewer nephrons filter less; 0 on dialysis).
+calcemic action, and the skeleton resists PTH in kidney failure; R). E_0 = urinary calcium at
+the reference eGFR times eGFR / reference (fewer nephrons filter less; 0 on dialysis).
 
 Fast parts are algebraic (quasi-steady, the plasma pool turns over in minutes): PTH follows
 calcium at once, P = min(x^-gamma, P_max) relative to baseline (the steep PTH-calcium
@@ -32,7 +32,8 @@ state: calcitriol D (1-alpha-hydroxylase), relative to a normal kidney's,
 
     dD/dt = (S P^a_dp (1 + g_vd V) - D) / tau_D,
 
-S the patient's synthesis capacity (falls with eGFR; a small extrarenal share on dialysis),
+S the patient's synthesis capacity (falls with eGFR; on dialysis a small extrarenal share that
+PTH does not drive, P^a_dp = 1: the kidney's 1-alpha-hydroxylase is gone),
 V the vitamin D supplement (1000 IU/day). Calcium acts on nothing else: its feedback on
 remodeling is off (docs/model.md, limitation), so every other state is unchanged by it.
 
@@ -154,7 +155,7 @@ def rhs(y, oca: float, oba: float, levels, first_channel: int, const, r, dy) -> 
     """
     d = y[CALCITRIOL]
     ca = serum_calcium(oca, oba, d, supplement_mmol(levels, first_channel), const, r)
-    p = pth_rel(ca / const[C0], r)
+    p = pth_rel(ca / const[C0], r) if const[DIALYSIS_L] <= 0.0 else 1.0  # extrarenal: no PTH
     vd = 1.0 + r.ca_vitamin_d_calcitriol_gain_per_1000_iu * levels[first_channel + 1] / 1000.0
     target = const[SYNTHESIS] * math.exp(r.ca_calcitriol_pth_exponent * math.log(p)) * vd
     dy[CALCITRIOL] = (target - d) / r.ca_calcitriol_time_days
