@@ -53,6 +53,9 @@ RECORDED: tuple[str, ...] = (
 REC_BMD, REC_P1NP, REC_CTX, REC_BVTV, REC_POROSITY, REC_STRENGTH, REC_CUM = 0, 3, 4, 5, 8, 11, 14
 REC_TUMOUR = 18  # then the SRE cumulative hazards (SRE_TYPES order) and the cancer death's
 REC_CALCIUM = RECORDED.index("serum_calcium_mmol_l")  # then the rest of CALCIUM
+# rows of Patients.calcium_inputs
+CALCIUM_INPUTS = ("egfr_ml_min_1_73m2", "dialysis", "serum_calcium_z")
+EGFR, DIALYSIS, CALCIUM_Z = range(3)
 
 
 class Patients(NamedTuple):
@@ -76,10 +79,10 @@ class Patients(NamedTuple):
     tumour_burden0_rel: np.ndarray  # (n,) skeletal tumour burden at entry (0: none)
     lesion_lytic_frac: np.ndarray  # (n,) lytic share of the burden (model.metastasis)
     cancer_death_per_year: np.ndarray  # (n,) death rate from the cancer at burden 1
-    # issue 27, calcium (model.calcium)
-    egfr_ml_min_1_73m2: np.ndarray  # (n,) CKD-EPI (calcitriol synthesis, urinary calcium)
-    dialysis: np.ndarray  # (n,) 1.0 on dialysis, else 0.0
-    serum_calcium_z: np.ndarray  # (n,) standard normal of serum calcium at entry
+    # issue 27, calcium (model.calcium): eGFR (CKD-EPI), 1.0 on dialysis else 0.0, the
+    # standard normal of serum calcium at entry; one array (each array of Patients costs
+    # every call of a compiled loop function some words of arguments)
+    calcium_inputs: np.ndarray  # (3, n): rows CALCIUM_INPUTS
 
 
 class Plan(NamedTuple):
@@ -204,9 +207,7 @@ def patients_of(
         tumour_burden0_rel=_f64(cohort.tumour_burden0_rel),
         lesion_lytic_frac=_f64(cohort.lesion_lytic_frac),
         cancer_death_per_year=_f64(cohort.cancer_death_per_year),
-        egfr_ml_min_1_73m2=_f64(cohort.egfr_ml_min_1_73m2),
-        dialysis=_f64(cohort.dialysis),
-        serum_calcium_z=_f64(cohort.serum_calcium_z),
+        calcium_inputs=_f64([cohort.egfr_ml_min_1_73m2, cohort.dialysis, cohort.serum_calcium_z]),
     )
 
 

@@ -82,9 +82,9 @@ MAX_SUBSTEPS = 64  # the finest split of one step (powers of two); beyond it the
 class Work(NamedTuple):
     """Work arrays of one block of L patients (L = LANES on the CPU, 1 on the GPU)."""
 
-    y: np.ndarray  # (L, 59) bone state (model.bone layout)
-    ks: np.ndarray  # (4, L, 59) RK4 stage derivatives
-    tmp: np.ndarray  # (L, 59) RK4 stage state
+    y: np.ndarray  # (L, 58) bone state (model.bone layout)
+    ks: np.ndarray  # (4, L, 58) RK4 stage derivatives
+    tmp: np.ndarray  # (L, 58) RK4 stage state
     amounts: np.ndarray  # (2, L, 4) PK amounts per drug (mg)
     conc_nm: np.ndarray  # (2, 3, L) concentration at start, middle, end of the step (nM; the
     # denosumab row times the patient's sensitivity once advance_bone has run)
@@ -94,14 +94,14 @@ class Work(NamedTuple):
     prop_full: np.ndarray  # (2, L, 3, 3) exp(A h)
     scratch: np.ndarray  # (3, 3, 3) matrix-exponential scratch
     pk_const: np.ndarray  # (2, L, 3) per drug: Vc (L), Km Vc (mg), Vmax h (mg)
-    site_const: np.ndarray  # (L, 9, 6): model.bone compartment constants (a, a - lambda, ...)
+    site_const: np.ndarray  # (L, 8, 6): model.bone compartment constants (a, a - lambda, ...)
     cum: np.ndarray  # (L, 4) cumulative hazards
     prev_h: np.ndarray  # (L, 4) hazards at the start of the step
     haz: np.ndarray  # (L, 4) hazards at the end of the step
     status: np.ndarray  # (L, 5) event status (model.fracture N_STATUS: ALIVE, ...)
     tscores: np.ndarray  # (3,) current T-score per site
-    y_start: np.ndarray  # (L, 59) bone state at the start of a step being re-stepped
-    ca_track: np.ndarray  # (L, 5) calcium now, its nadir, first days below (model.calcium)
+    y_start: np.ndarray  # (L, 58) bone state at the start of a step being re-stepped
+    calcium: np.ndarray  # (L, 18) calcium work row (model.calcium: constants, calcium, ...)
 
 
 @equation
@@ -122,7 +122,7 @@ def start_patient(i, q, pat, plan, table, w) -> None:
         pat.age_years[i],
         w.site_const[q],
     )
-    start_calcium(i, q, pat, par.remodeling[0], w)
+    start_calcium(i, q, pat, plan.dt_days, par.remodeling[0], w)
     bone.initial_bone(w.y[q], par.sites, w.site_const[q])
     crcl = pat.creatinine_clearance_ml_min[i]
     bisphosphonate.patient_constants(crcl, par.remodeling[0], w.site_const[q, RENAL])

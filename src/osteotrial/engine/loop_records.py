@@ -1,60 +1,47 @@
-"""Steps of the time loop (``engine.loop``) beside the bone: set a lane's calcium constants at
-day 0, follow serum calcium after each step, record it at record steps; record concentrations
-on the daily grid.
+"""Steps of the time loop (``engine.loop``) beside the bone: set a lane's calcium work row at
+day 0, advance it after each step, record it at record steps; record concentrations on the
+daily grid.
 
 Hypocalcemia is tracked at every step of the loop (dt, 1 day in every trial file), not on the
-record grid: after each step the quasi-steady serum calcium of the new state
-(``model.calcium.serum_calcium``) updates the patient's nadir and the first day below each
-grade threshold, the day interpolated linearly within the step (``model.calcium.track``).
-The record grid (visits, monthly at best) would miss a nadir that lasts two weeks.
+record grid: after each step the quasi-steady serum calcium of the new bone state
+(``model.calcium.step``) updates the patient's nadir and the first day below each grade
+threshold, the day interpolated linearly within the step. The record grid (visits, monthly at
+best) would miss a nadir that lasts a week or two.
 """
 
 from __future__ import annotations
 
-from osteotrial.engine.inputs import REC_CALCIUM
+from osteotrial.engine.inputs import CALCIUM_Z, DIALYSIS, EGFR, REC_CALCIUM
 from osteotrial.model import calcium, exposure, pk
-from osteotrial.model.bone import CALCIUM
 from osteotrial.model.compiled import equation
 from osteotrial.model.pk import CENTRAL, VC
 from osteotrial.model.remodeling import OBA, OCA
 
 
 @equation
-def start_calcium(i, q, pat, r, w) -> None:
-    """Write lane q's calcium constants (patient i; before ``bone.initial_bone``)."""
-    calcium.patient_constants(
-        pat.egfr_ml_min_1_73m2[i],
-        pat.dialysis[i],
-        pat.serum_calcium_z[i],
-        pat.turnover_mult[i],
-        r,
-        w.site_const[q, CALCIUM],
-    )
-    calcium.start_track(w.site_const[q, CALCIUM], r, w.ca_track[q])
-
-
-@equation
-def serum_calcium_now(y, levels, const, r) -> float:
-    """Return serum calcium (mmol/L) of bone state y under the step's exposure channels."""
-    supplement = calcium.supplement_mmol(levels, exposure.CALCIUM_MG)
-    return calcium.serum_calcium(y[OCA], y[OBA], y[calcium.CALCITRIOL], supplement, const, r)
+def start_calcium(i, q, pat, dt, r, w) -> None:
+    """Write lane q's calcium work row at day 0 (patient i, steps of dt days;
+    ``calcium.patient_constants``)."""
+    inputs = pat.calcium_inputs
+    egfr, on, z = inputs[EGFR, i], inputs[DIALYSIS, i], inputs[CALCIUM_Z, i]
+    calcium.patient_constants(egfr, on, z, pat.turnover_mult[i], dt, r, w.calcium[q])
 
 
 @equation
 def track_calcium(q, t, dt, levels, r, w) -> None:
-    """Follow lane q's serum calcium over the step from day t (state at its end in w.y)."""
-    ca = serum_calcium_now(w.y[q], levels, w.site_const[q, CALCIUM], r)
-    calcium.track(ca, t, dt, r, w.ca_track[q])
+    """Advance lane q's calcium over the step from day t (bone state at its end in w.y)."""
+    y = w.y[q]
+    calcium.step(y[OCA], y[OBA], levels, exposure.CALCIUM_MG, t, dt, r, w.calcium[q])
 
 
 @equation
 def record_calcium(r_next, i, q, out, w) -> None:
     """Store lane q's calcium now, its nadir so far and the first day below each threshold."""
-    track = w.ca_track[q]
-    out.rec[REC_CALCIUM, r_next, i] = track[calcium.PREV]
-    out.rec[REC_CALCIUM + 1, r_next, i] = track[calcium.NADIR]
+    row = w.calcium[q]
+    out.rec[REC_CALCIUM, r_next, i] = row[calcium.PREV]
+    out.rec[REC_CALCIUM + 1, r_next, i] = row[calcium.NADIR]
     for g in range(calcium.N_GRADES):
-        out.rec[REC_CALCIUM + 2 + g, r_next, i] = track[calcium.FIRST_BELOW + g]
+        out.rec[REC_CALCIUM + 2 + g, r_next, i] = row[calcium.FIRST_BELOW + g]
 
 
 @equation

@@ -7,7 +7,8 @@ elimination inside the right-hand side, bone cells, BMD per site) with
 ``model.bone.bone_rhs``): the very equations the fixed-step engines step, so a difference
 between the two is the integrator's (Strang splitting, RK4, step size), never a second copy of
 the model. ``reference_events`` applies the loop's own event code (``engine.loop``: hazards,
-trapezoid cumulative hazards, threshold crossings) to the LSODA states on the step grid.
+trapezoid cumulative hazards, threshold crossings; serum calcium, ``engine.loop_records``) to
+the LSODA states on the step grid.
 Parameters per patient as in ``engine.simulate.simulate_arm``: ``params`` one ``ModelParams``
 or a sequence of sets with ``param_index``; patient i is integrated with its own set.
 """
@@ -32,8 +33,7 @@ from osteotrial.engine.loop import (
     record_states,
 )
 from osteotrial.engine.loop import start_patient as start_lane
-from osteotrial.model import bisphosphonate, bone, calcium, exposure, metastasis, pk, remodeling
-from osteotrial.model.bone import CALCIUM as CALCIUM_ROW
+from osteotrial.model import bisphosphonate, bone, exposure, metastasis, pk, remodeling
 from osteotrial.model.bone import (
     N_BONE_STATES,
     N_COMPARTMENTS,
@@ -63,7 +63,7 @@ def _conc_nm(y, d, p, volume_mult) -> float:
 def full_rhs(
     t, y, drugs, r, sites, clearance_mult, volume_mult, sensitivity, site_const, levels, dy
 ):
-    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 59).
+    """Write dy/dt of one patient's whole model; y = (PK den 4, PK rom 4, bone 58).
 
     The bone sees each drug's concentration times the patient's sensitivity (as engine.loop)
     and the exposure channels ``levels`` of the step (constant over an integration interval).
@@ -150,7 +150,7 @@ def reference_bone(
     atol: float = 1e-10,
     param_index: ArrayLike | None = None,
 ) -> FloatArray:
-    """Return the bone state (59 rows, model.bone) at ``days``, shape (59, n_days, n).
+    """Return the bone state (58 rows, model.bone) at ``days``, shape (58, n_days, n).
 
     ``params``, ``param_index``: as in ``simulate_arm``.
     """
@@ -208,14 +208,6 @@ def _site_constants(pat: inputs.Patients, i: int, par: ModelRecords) -> FloatArr
     )
     burden0, lytic = pat.tumour_burden0_rel[i], pat.lesion_lytic_frac[i]
     metastasis.patient_constants(burden0, lytic, pat.cancer_death_per_year[i], const[TUMOUR])
-    calcium.patient_constants(
-        pat.egfr_ml_min_1_73m2[i],
-        pat.dialysis[i],
-        pat.serum_calcium_z[i],
-        pat.turnover_mult[i],
-        par.remodeling[0],
-        const[CALCIUM_ROW],
-    )
     bone.initial_bone(np.empty(N_BONE_STATES), par.sites, const)
     crcl = pat.creatinine_clearance_ml_min[i]
     bisphosphonate.patient_constants(crcl, par.remodeling[0], const[RENAL])
@@ -234,8 +226,7 @@ def _one_patient(
     dt = plan.dt_days
     doses, bp_doses = plan.doses_mg, plan.bisphosphonate_doses_mg
     dosed = doses.sum(axis=0) + bp_doses.sum(axis=0)
-    seen = [*range(exposure.GC_MG + 1), exposure.CALCIUM_MG, exposure.VITAMIN_D_IU]
-    bone_levels = plan.exposure[:, seen]  # what the bone sees (not the hazards)
+    bone_levels = plan.exposure[:, : exposure.GC_MG + 1]  # what the bone sees (not the hazards)
     changes = np.flatnonzero(np.any(np.diff(bone_levels, axis=0) != 0.0, axis=1)) + 1
     starts = sorted({0, *np.flatnonzero(dosed).tolist(), *changes.tolist()})
     bounds = [s * dt for s in starts] + [plan.n_steps * dt]

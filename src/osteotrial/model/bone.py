@@ -1,14 +1,13 @@
 """The bone state of one patient and its right-hand side: cells (model.remodeling), then BMD.
 
-State layout (``N_BONE_STATES`` = 59): the six cell states of ``remodeling.CELL_STATES``, then
+State layout (``N_BONE_STATES`` = 58): the six cell states of ``remodeling.CELL_STATES``, then
 for LS, TH and FN (model.records.SITES order) and within each site the trabecular and the
 cortical compartment (``bmd.TISSUES``), the six states of ``bmd.COMPARTMENT_STATES`` (bone
 volume in the osteoid, primary and secondary stages and the secondary mineral): compartment
 c = 2 j + tissue starts at ``compartment_row(c)``; last, from row 42, the nine bisphosphonate
 amounts (``model.bisphosphonate``: surface, buried, urine per drug); last, from row 51, the
 seven tumour slots (``model.metastasis``: lytic and blastic burden, the cumulative hazards of
-the four skeletal-related events and of death from the cancer); last, from row 58, the
-calcitriol slot (``model.calcium``: a passenger, read by nothing else). Drugs enter as
+the four skeletal-related events and of death from the cancer). Drugs enter as
 concentrations: denosumab (nM) binds RANKL, romosozumab (nM, via the Wnt activity it gives)
 binds sclerostin; bisphosphonates as the amount bound to the bone surface.
 
@@ -18,8 +17,7 @@ mineral mass), the patient's secondary mineralization rate, her baseline volume 
 (trabecular BV/TV, cortical 1 - porosity) and the modeling capacity (bmd.modeling_capacity);
 a seventh row, ``RENAL``, holds the patient's renal share of each bisphosphonate (columns 0-2,
 ``bisphosphonate.patient_constants``, set by the engines from her creatinine clearance); an
-eighth, ``TUMOUR``, her tumour constants (columns 0-2, ``metastasis.patient_constants``); a
-ninth, ``CALCIUM``, her calcium constants (columns 0-5, ``calcium.patient_constants``).
+eighth, ``TUMOUR``, her tumour constants (columns 0-2, ``metastasis.patient_constants``).
 BMD relative to baseline (``bmd_rel``) is the aBMD-share-weighted sum of the compartments'
 M(t) / M(0); ``trabecular_bvtv``, ``cortical_porosity`` and ``strength_rel`` read the
 structure the same state gives.
@@ -29,7 +27,7 @@ from __future__ import annotations
 
 import math
 
-from osteotrial.model import bisphosphonate, bmd, calcium, exposure, metastasis, remodeling
+from osteotrial.model import bisphosphonate, bmd, exposure, metastasis, remodeling
 from osteotrial.model.bmd import N_COMPARTMENT_STATES
 from osteotrial.model.compiled import equation
 from osteotrial.model.remodeling import N_CELL_STATES, OBA, OCA
@@ -43,17 +41,12 @@ if bisphosphonate.FIRST_ROW != N_BEFORE_BISPHOSPHONATE:  # pragma: no cover - a 
 N_BEFORE_METASTASIS = N_BEFORE_BISPHOSPHONATE + bisphosphonate.N_STATES
 if metastasis.FIRST_ROW != N_BEFORE_METASTASIS:  # pragma: no cover - a layout change
     raise ImportError("model.metastasis.FIRST_ROW must follow the bisphosphonate slots")
-N_BEFORE_CALCIUM = N_BEFORE_METASTASIS + metastasis.N_STATES
-if calcium.FIRST_ROW != N_BEFORE_CALCIUM:  # pragma: no cover - a layout change
-    raise ImportError("model.calcium.FIRST_ROW must follow the tumour slots")
-N_BONE_STATES = N_BEFORE_CALCIUM + calcium.N_STATES
-N_SITE_CONSTANTS = 9
+N_BONE_STATES = N_BEFORE_METASTASIS + metastasis.N_STATES
+N_SITE_CONSTANTS = 8
 # rows of the compartment constants; RENAL: the patient's renal share of each bisphosphonate
 # (columns in bisphosphonate.DRUGS order; model.bisphosphonate.patient_constants); TUMOUR: her
-# tumour constants (model.metastasis.patient_constants); CALCIUM: her calcium constants
-# (model.calcium.patient_constants)
+# tumour constants (model.metastasis.patient_constants)
 REMODELING, FORMATION, INV_MINERAL, SECONDARY_RATE, VOLUME_FRAC, CAPACITY, RENAL, TUMOUR = range(8)
-CALCIUM = 8
 
 
 @equation(inline=True)
@@ -89,16 +82,14 @@ def site_constants(
 
 @equation
 def initial_bone(y, sites, const) -> None:
-    """Write the untreated state at baseline into y (59) and 1 / M(0) into const[INV_MINERAL].
+    """Write the untreated state at baseline into y (58) and 1 / M(0) into const[INV_MINERAL].
 
-    Needs const[REMODELING], const[FORMATION] and const[SECONDARY_RATE] (``site_constants``),
-    const[TUMOUR] (``metastasis.patient_constants``: the burden at entry) and const[CALCIUM]
-    (``calcium.patient_constants``).
+    Needs const[REMODELING], const[FORMATION] and const[SECONDARY_RATE] (``site_constants``)
+    and const[TUMOUR] (``metastasis.patient_constants``: the burden at entry).
     """
     remodeling.baseline_cells(y)
     bisphosphonate.baseline(y)
     metastasis.baseline(y, const[TUMOUR])
-    calcium.baseline(y, const[CALCIUM])
     for c in range(N_COMPARTMENTS):
         site = sites[c // N_TISSUES]
         m0 = bmd.initial_compartment(
@@ -161,7 +152,7 @@ def strength_rel(y, j: int, sites, const) -> float:
 
 @equation(inline=True)
 def bone_rhs(y, denosumab_nm, wnt_raw, log_wnt_raw, levels, r, sites, const, dy) -> None:
-    """Write d(bone)/dt per day into dy (59); wnt_raw = remodeling.wnt_raw(romosozumab nM);
+    """Write d(bone)/dt per day into dy (58); wnt_raw = remodeling.wnt_raw(romosozumab nM);
     ``levels``: the step's exposure channels (model.exposure.CHANNELS, a row of Plan.exposure);
     a withdrawal also raises the cortical remodeling rate (exposure.cortical_activation_factor)."""
     withdrawal = exposure.withdrawal(levels, r)
@@ -171,7 +162,6 @@ def bone_rhs(y, denosumab_nm, wnt_raw, log_wnt_raw, levels, r, sites, const, dy)
     log_oba = math.log(y[OBA])
     log_oca = math.log(y[OCA])
     metastasis.rhs(y, y[OCA], log_oca, const[TUMOUR], r, dy)
-    calcium.rhs(y, y[OCA], y[OBA], levels, exposure.CALCIUM_MG, const[CALCIUM], r, dy)
     cortical = exposure.cortical_activation_factor(levels, r)
     for j in range(N_SITES):
         oba_g = bmd.oba_power(log_oba, sites[j])

@@ -27,21 +27,25 @@ Fast parts are algebraic (quasi-steady, the plasma pool turns over in minutes): 
 calcium at once, P = min(x^-gamma, P_max) relative to baseline (the steep PTH-calcium
 curve), and x solves G - L + J_b (c - b) + J_x S (P - 1) - E(x) - K_d C_0 (x - 1) = 0
 (``serum_calcium``;
-Newton from x = 1: the sinks are convex and increasing in x). The one slow adaptation is a
-state: calcitriol D (1-alpha-hydroxylase), relative to a normal kidney's,
+Newton from the last step's x: the sinks are convex and increasing in x). The one slow
+adaptation is calcitriol D (1-alpha-hydroxylase), relative to a normal kidney's,
 
     dD/dt = (S P^a_dp (1 + g_vd V) - D) / tau_D,
 
 S the patient's synthesis capacity (falls with eGFR; on dialysis a small extrarenal share that
 PTH does not drive, P^a_dp = 1: the kidney's 1-alpha-hydroxylase is gone),
 V the vitamin D supplement (1000 IU/day). Calcium acts on nothing else: its feedback on
-remodeling is off (docs/model.md, limitation), so every other state is unchanged by it.
+remodeling is off (docs/model.md, limitation), so the bone is unchanged by it.
 
-State: ``N_STATES`` = 1 slot (calcitriol) appended after the tumour slots, at ``FIRST_ROW``.
-Patient constants: row ``model.bone.CALCIUM`` of the site constants (``patient_constants``).
-Parameters: block ``calcium`` of config/model.yaml, in the remodeling record prefixed ``ca_``.
-Hypocalcemia: the loop keeps per patient the calcium at the end of the last step, its nadir
-and the first day below each of the three grade thresholds (``track``, ``N_TRACK`` values).
+No bone-state slot (``N_STATES`` = 0; a passenger needs none, and a slot would cost every
+trial four right-hand sides per step): the engines keep each patient's calcium in a work row
+of ``N_WORK`` values (``patient_constants`` at day 0, then ``step``): her constants, calcium
+at the end of the last step, its nadir, the first day below each of the three grade
+thresholds, and calcitriol. After each bone step, ``step`` solves calcium on the new bone
+state and advances calcitriol exactly over the step towards the target its calcium sets (the
+target held over the step: first order in dt = 1 day against tau_D = 3 days). The LSODA
+reference runs the same ``step`` on its own bone states. Parameters: block ``calcium`` of
+config/model.yaml, in the remodeling record prefixed ``ca_``.
 """
 
 from __future__ import annotations
@@ -51,28 +55,38 @@ import math
 from osteotrial.model import metastasis
 from osteotrial.model.compiled import equation
 
-FIRST_ROW = metastasis.FIRST_ROW + metastasis.N_STATES
-CALCITRIOL = FIRST_ROW
-N_STATES = 1
-# columns of the patient's calcium constants (row model.bone.CALCIUM of the site constants)
-C0, URINE0, DIALYSIS_L, SYNTHESIS, BONE_FLUX, LOSS = range(6)
+FIRST_ROW = metastasis.FIRST_ROW + metastasis.N_STATES  # no slot: the next module's start
+N_STATES = 0
 N_GRADES = 3
-# the tracked values per patient (engine work array): calcium at the end of the last step,
-# its nadir, the first day below each grade threshold (nan: not yet)
-PREV, NADIR, FIRST_BELOW = 0, 1, 2
-N_TRACK = FIRST_BELOW + N_GRADES
-NEWTON_ITERATIONS = 8
+# a patient's calcium work row: her constants (patient_constants), then the tracked values:
+# calcium at the end of the last step, its nadir, the first day below each grade threshold
+# (nan: not yet), calcitriol (relative to a normal kidney's)
+C0, URINE0, DIALYSIS_L, SYNTHESIS, BONE_FLUX, LOSS = range(6)
+# per-patient constants of the solve, computed once: log S, the calcium (relative) below
+# which PTH is at its maximum, the urine factor there (P_max^-a_p), the surface release J_x S,
+# the calcitriol decay over one step (set by the loop's dt at day 0), log P_max
+LOG_SYNTHESIS, X_CAP, URINE_CAP, SURFACE, DECAY, LOG_PTH_MAX = range(6, 12)
+PREV, NADIR = 12, 13
+FIRST_BELOW = 14  # to FIRST_BELOW + N_GRADES - 1
+CALCITRIOL = FIRST_BELOW + N_GRADES
+N_WORK = CALCITRIOL + 1
+MAX_NEWTON = 20  # iterations at most; from the last step's calcium one to three suffice
+NEWTON_TOL = 1e-13
 X_MIN, X_MAX = 0.2, 2.0  # the solve's bounds on calcium relative to baseline
 
 
 @equation
-def patient_constants(egfr: float, dialysis: float, z: float, turnover_mult: float, r, out) -> None:
-    """Write the patient's calcium constants into out[0:6]: baseline calcium (mmol/L, the
-    population's mean plus z SDs, on dialysis the dialysis population's), urinary calcium at
-    baseline, dialysis exchange (L/day, 0 without), calcitriol synthesis capacity, bone flux
-    (mmol/day) and the endogenous loss that closes her balance."""
-    on = dialysis > 0.5
-    if on:
+def patient_constants(
+    egfr: float, dialysis: float, z: float, turnover_mult: float, dt: float, r, out
+) -> None:
+    """Write the patient's calcium work row at day 0 into out (``N_WORK``): baseline calcium
+    (mmol/L, the population's mean plus z SDs, on dialysis the dialysis population's), urinary
+    calcium at baseline, dialysis exchange (L/day, 0 without), calcitriol synthesis capacity,
+    bone flux (mmol/day), the endogenous loss that closes her balance, the solve's constants
+    (``LOG_SYNTHESIS`` ... ``DECAY``, steps of ``dt`` days); calcium and its nadir at
+    baseline, first days below (0 if she starts below a threshold, else nan), calcitriol at
+    her steady state."""
+    if dialysis > 0.5:
         c0 = r.ca_dialysis_serum_calcium_mmol_l + r.ca_dialysis_serum_calcium_sd_mmol_l * z
         urine0, exchange = 0.0, r.ca_dialysis_exchange_l_per_day
         synthesis = r.ca_dialysis_calcitriol_synthesis_frac
@@ -87,56 +101,67 @@ def patient_constants(egfr: float, dialysis: float, z: float, turnover_mult: flo
     out[DIALYSIS_L] = exchange
     out[SYNTHESIS] = synthesis
     out[BONE_FLUX] = r.ca_bone_flux_mmol_per_day * r.ca_resorption_share_frac * turnover_mult
-    out[LOSS] = gut_mmol_per_day(synthesis, 0.0, r) - urine0
-
-
-@equation
-def baseline(y, const) -> None:
-    """Write the calcitriol slot at the patient's steady state (her synthesis capacity)."""
-    y[CALCITRIOL] = const[SYNTHESIS]
+    log_synthesis = math.log(synthesis)
+    out[LOSS] = gut_mmol_per_day(log_synthesis, 0.0, r) - urine0
+    out[LOG_SYNTHESIS] = log_synthesis
+    log_max = math.log(r.ca_pth_max_rel)
+    out[X_CAP] = math.exp(-log_max / r.ca_pth_calcium_exponent)
+    out[URINE_CAP] = math.exp(-r.ca_reabsorption_pth_exponent * log_max)
+    out[SURFACE] = r.ca_pth_bone_release_mmol_per_day * synthesis
+    out[DECAY] = math.exp(-dt / r.ca_calcitriol_time_days)
+    out[LOG_PTH_MAX] = log_max
+    out[PREV] = out[C0]
+    out[NADIR] = out[C0]
+    for g in range(N_GRADES):
+        out[FIRST_BELOW + g] = 0.0 if out[C0] < grade_threshold(g, r) else math.nan
+    out[CALCITRIOL] = synthesis
 
 
 @equation(inline=True)
-def gut_mmol_per_day(calcitriol: float, supplement_mmol: float, r) -> float:
+def gut_mmol_per_day(log_calcitriol: float, supplement_mmol: float, r) -> float:
     """Return the calcium absorbed from the gut: f_abs D^a_g (diet + supplement), mmol/day."""
     intake = r.ca_diet_calcium_mmol_per_day + supplement_mmol
-    return r.ca_gut_absorption_frac * calcitriol**r.ca_gut_calcitriol_exponent * intake
-
-
-@equation(inline=True)
-def pth_rel(x: float, r) -> float:
-    """Return PTH relative to the patient's baseline at calcium x (relative): x^-gamma,
-    at most P_max (quasi-steady secretion)."""
-    return min(math.exp(-r.ca_pth_calcium_exponent * math.log(x)), r.ca_pth_max_rel)
+    growth = math.exp(r.ca_gut_calcitriol_exponent * log_calcitriol)
+    return r.ca_gut_absorption_frac * growth * intake
 
 
 @equation
-def serum_calcium(oca: float, oba: float, calcitriol: float, supplement_mmol, const, r):
-    """Return serum total calcium (mmol/L) of the quasi-steady balance at osteoclasts oca,
-    osteoblasts oba (relative), calcitriol and a calcium supplement (mmol/day)."""
-    c0 = const[C0]
-    d_rel = calcitriol / const[SYNTHESIS]
-    inflow = gut_mmol_per_day(calcitriol, supplement_mmol, r) - const[LOSS]
-    inflow += const[BONE_FLUX] * (oca - oba)
-    renal = const[URINE0] * math.exp(-r.ca_reabsorption_calcitriol_exponent * math.log(d_rel))
-    dialysis = const[DIALYSIS_L] * c0
-    k = r.ca_reabsorption_pth_exponent * r.ca_pth_calcium_exponent
+def solve_log_x(oca: float, oba: float, supplement_mmol: float, w, r) -> float:
+    """Return log x, x = serum calcium relative to baseline, of the quasi-steady balance at
+    osteoclasts oca, osteoblasts oba (relative), the work row's calcitriol and a calcium
+    supplement (mmol/day): Newton's method from the work row's last calcium."""
+    log_d = math.log(w[CALCITRIOL])
+    inflow = gut_mmol_per_day(log_d, supplement_mmol, r) - w[LOSS]
+    inflow += w[BONE_FLUX] * (oca - oba)
+    reabsorb = r.ca_reabsorption_calcitriol_exponent * (log_d - w[LOG_SYNTHESIS])
+    renal = w[URINE0] * math.exp(-reabsorb)
+    dialysis = w[DIALYSIS_L] * w[C0]
     gamma = r.ca_pth_calcium_exponent
-    p_cap = math.exp(-math.log(r.ca_pth_max_rel) / gamma)
-    surface = r.ca_pth_bone_release_mmol_per_day * const[SYNTHESIS]
-    x = 1.0
-    for _ in range(NEWTON_ITERATIONS):
-        if x > p_cap:  # P = x^-gamma, E = E_0' x^(1 + k)
+    k = r.ca_reabsorption_pth_exponent * gamma
+    surface = w[SURFACE]
+    x = w[PREV] / w[C0]
+    for _ in range(MAX_NEWTON):
+        if x > w[X_CAP]:  # P = x^-gamma, E = E_0' x^(1 + k)
             log_x = math.log(x)
             xk, p = math.exp(k * log_x), math.exp(-gamma * log_x)
             f = inflow + surface * (p - 1.0) - renal * x * xk - dialysis * (x - 1.0)
             slope = surface * gamma * p / x + renal * (1.0 + k) * xk + dialysis
         else:  # PTH at its maximum: E linear in x, the surface release at its most
-            e_cap = renal * math.exp(-r.ca_reabsorption_pth_exponent * math.log(r.ca_pth_max_rel))
+            e_cap = renal * w[URINE_CAP]
             f = inflow + surface * (r.ca_pth_max_rel - 1.0) - e_cap * x - dialysis * (x - 1.0)
             slope = e_cap + dialysis
-        x = min(max(x + f / slope, X_MIN), X_MAX)
-    return c0 * x
+        x_new = min(max(x + f / slope, X_MIN), X_MAX)
+        done = abs(x_new - x) <= NEWTON_TOL
+        x = x_new
+        if done:
+            break
+    return math.log(x)
+
+
+@equation
+def serum_calcium(oca: float, oba: float, supplement_mmol: float, w, r) -> float:
+    """Return serum total calcium (mmol/L) of the quasi-steady balance (``solve_log_x``)."""
+    return w[C0] * math.exp(solve_log_x(oca, oba, supplement_mmol, w, r))
 
 
 @equation(inline=True)
@@ -147,28 +172,22 @@ def supplement_mmol(levels, first_channel: int) -> float:
 
 
 @equation
-def rhs(y, oca: float, oba: float, levels, first_channel: int, const, r, dy) -> None:
-    """Write d(calcitriol)/dt per day into dy: first order towards S P^a_dp (1 + g_vd V).
+def step(oca: float, oba: float, levels, first_channel: int, t: float, dt: float, r, w) -> None:
+    """Advance a patient's calcium work row w over a step from day t to t + dt, the bone at
+    its end (osteoclasts oca, osteoblasts oba): serum calcium (nadir, first days below), then
+    calcitriol exactly over the step towards S P^a_dp (1 + g_vd V), P from that calcium.
 
     ``levels``: the step's exposure channels; ``first_channel``: the calcium supplement's
     (mg/day), the vitamin D supplement's (IU/day) after it (model.exposure.CHANNELS).
     """
-    d = y[CALCITRIOL]
-    ca = serum_calcium(oca, oba, d, supplement_mmol(levels, first_channel), const, r)
-    p = pth_rel(ca / const[C0], r) if const[DIALYSIS_L] <= 0.0 else 1.0  # extrarenal: no PTH
+    log_x = solve_log_x(oca, oba, supplement_mmol(levels, first_channel), w, r)
+    track(w[C0] * math.exp(log_x), t, dt, r, w)
+    # log P = -gamma log x, at most log P_max; on dialysis the extrarenal rest: no PTH drive
+    log_p = min(-r.ca_pth_calcium_exponent * log_x, w[LOG_PTH_MAX])
+    drive = r.ca_calcitriol_pth_exponent * log_p if w[DIALYSIS_L] <= 0.0 else 0.0
     vd = 1.0 + r.ca_vitamin_d_calcitriol_gain_per_1000_iu * levels[first_channel + 1] / 1000.0
-    target = const[SYNTHESIS] * math.exp(r.ca_calcitriol_pth_exponent * math.log(p)) * vd
-    dy[CALCITRIOL] = (target - d) / r.ca_calcitriol_time_days
-
-
-@equation
-def start_track(const, r, track) -> None:
-    """Set a patient's tracked values at day 0: calcium and nadir at baseline, the first day
-    below each threshold 0 if she starts below it, else nan."""
-    track[PREV] = const[C0]
-    track[NADIR] = const[C0]
-    for g in range(N_GRADES):
-        track[FIRST_BELOW + g] = 0.0 if const[C0] < grade_threshold(g, r) else math.nan
+    target = w[SYNTHESIS] * math.exp(drive) * vd
+    w[CALCITRIOL] = target + (w[CALCITRIOL] - target) * w[DECAY]
 
 
 @equation
@@ -182,14 +201,14 @@ def grade_threshold(g: int, r) -> float:
 
 
 @equation
-def track(ca: float, t: float, dt: float, r, track) -> None:
-    """Update the tracked values with calcium ca at the end of a step from day t: nadir, and
-    the first day below each threshold, interpolated linearly within the step."""
-    prev = track[PREV]
-    track[NADIR] = min(track[NADIR], ca)
+def track(ca: float, t: float, dt: float, r, w) -> None:
+    """Update the work row w with calcium ca at the end of a step from day t: nadir, and the
+    first day below each threshold, interpolated linearly within the step."""
+    prev = w[PREV]
+    w[NADIR] = min(w[NADIR], ca)
     for g in range(N_GRADES):
         thr = grade_threshold(g, r)
-        if ca < thr and math.isnan(track[FIRST_BELOW + g]):
+        if ca < thr and math.isnan(w[FIRST_BELOW + g]):
             frac = (prev - thr) / (prev - ca) if prev > thr else 0.0
-            track[FIRST_BELOW + g] = t + dt * frac
-    track[PREV] = ca
+            w[FIRST_BELOW + g] = t + dt * frac
+    w[PREV] = ca
