@@ -139,9 +139,10 @@ def test_lsoda_reference_gives_the_same_calcium(cohorts, params):
     ref = reference_events(cohort, arm, params, short).calcium
     engine = simulate_arm(cohort, arm, params, short).calcium
     for name in ("serum_calcium_mmol_l", "calcium_nadir_mmol_l"):
-        # 0.5 %, about 0.01 mmol/L: days 3-7, where the osteoclasts crash after the dose, are
-        # where the 1-day RK4 step and LSODA differ most (the cells, not the calcium algebra)
-        np.testing.assert_allclose(engine[name], ref[name], rtol=5e-3, err_msg=name)
+        # 0.02 mmol/L: days 3-7, where the osteoclasts crash after the dose, are where the
+        # 1-day RK4 step and LSODA differ most (the cells; a dialysis patient's calcium moves
+        # with the bone flux over the exchange, about 1 / 7 mmol/L per mmol/day)
+        np.testing.assert_allclose(engine[name], ref[name], rtol=0, atol=0.02, err_msg=name)
     assert np.ptp(ref["serum_calcium_mmol_l"]) > 0.05  # the dose moved calcium
     day = "hypocalcemia_grade_1_day"
     np.testing.assert_allclose(engine[day], ref[day], atol=1.0)  # same step
@@ -155,7 +156,7 @@ def test_frames_follow_the_safety_contract(runs, params):
     joined = events.join(patients, on=["patient_id", "arm"])
     assert (joined["day"] <= joined["end_day"]).all()
     # a deeper grade never comes before a lighter one
-    first = events.pivot(on="event", index="patient_id", values="day")
+    first = events.pivot(on="event", index=["patient_id", "arm"], values="day")
     if {"hypocalcemia_grade_1", "hypocalcemia_grade_2"} <= set(first.columns):
         both = first.drop_nulls(["hypocalcemia_grade_1", "hypocalcemia_grade_2"])
         assert (both["hypocalcemia_grade_1"] <= both["hypocalcemia_grade_2"]).all()

@@ -70,7 +70,7 @@ PREV, NADIR = 12, 13
 FIRST_BELOW = 14  # to FIRST_BELOW + N_GRADES - 1
 CALCITRIOL = FIRST_BELOW + N_GRADES
 N_WORK = CALCITRIOL + 1
-MAX_NEWTON = 20  # iterations at most; from the last step's calcium one to three suffice
+MAX_NEWTON = 60  # iterations at most; from the last step's calcium one to three suffice
 NEWTON_TOL = 1e-13
 X_MIN, X_MAX = 0.2, 2.0  # the solve's bounds on calcium relative to baseline
 
@@ -129,7 +129,9 @@ def gut_mmol_per_day(log_calcitriol: float, supplement_mmol: float, r) -> float:
 def solve_log_x(oca: float, oba: float, supplement_mmol: float, w, r) -> float:
     """Return log x, x = serum calcium relative to baseline, of the quasi-steady balance at
     osteoclasts oca, osteoblasts oba (relative), the work row's calcitriol and a calcium
-    supplement (mmol/day): Newton's method from the work row's last calcium."""
+    supplement (mmol/day): Newton's method from the work row's last calcium, kept inside a
+    shrinking bracket [X_MIN, X_MAX] by bisection (the balance falls with x; at X_MIN when
+    no calcium in range balances it)."""
     log_d = math.log(w[CALCITRIOL])
     inflow = gut_mmol_per_day(log_d, supplement_mmol, r) - w[LOSS]
     inflow += w[BONE_FLUX] * (oca - oba)
@@ -140,6 +142,7 @@ def solve_log_x(oca: float, oba: float, supplement_mmol: float, w, r) -> float:
     k = r.ca_reabsorption_pth_exponent * gamma
     surface = w[SURFACE]
     x = w[PREV] / w[C0]
+    lo, hi = X_MIN, X_MAX  # the bracket (a safeguarded Newton: bisection where it would leave)
     for _ in range(MAX_NEWTON):
         if x > w[X_CAP]:  # P = x^-gamma, E = E_0' x^(1 + k)
             log_x = math.log(x)
@@ -150,8 +153,14 @@ def solve_log_x(oca: float, oba: float, supplement_mmol: float, w, r) -> float:
             e_cap = renal * w[URINE_CAP]
             f = inflow + surface * (r.ca_pth_max_rel - 1.0) - e_cap * x - dialysis * (x - 1.0)
             slope = e_cap + dialysis
-        x_new = min(max(x + f / slope, X_MIN), X_MAX)
-        done = abs(x_new - x) <= NEWTON_TOL
+        if f > 0.0:  # the balance falls with x: the root is above x
+            lo = x
+        else:
+            hi = x
+        x_new = x + f / slope
+        if not lo < x_new < hi:  # outside the bracket: bisect instead
+            x_new = 0.5 * (lo + hi)
+        done = abs(x_new - x) <= NEWTON_TOL * x
         x = x_new
         if done:
             break
