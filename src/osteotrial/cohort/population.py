@@ -44,7 +44,7 @@ from scipy import special
 
 from osteotrial import rng
 from osteotrial.arrays import FloatArray, IntArray
-from osteotrial.cohort import tumour
+from osteotrial.cohort import kidney, tumour
 from osteotrial.cohort.sex import male_frac_of_sex, sex_from_uniform
 from osteotrial.model.tscore import (
     YOUNG_ADULT_MEAN_G_CM2,
@@ -158,8 +158,7 @@ class PopulationParams:
     # about 160 cm women and 174 cm men (Fryar CD et al. Natl Health Stat Report 2021;160, R)
     height_female_m: float = 1.60
     height_male_m: float = 1.74
-    # dialysis (cohort.calcium): eGFR below this is kidney failure treated by dialysis (A; CKD
-    # stage G5 below 15, KDIGO)
+    # on dialysis below this eGFR (cohort.calcium; A: CKD stage G5, KDIGO, all on dialysis)
     dialysis_below_egfr_ml_min_1_73m2: float = 15.0
     tumour_burden_median_rel: float = 0.0
     tumour_burden_log_sd: float = 0.7
@@ -186,14 +185,8 @@ class PopulationParams:
                 check_range(f.name, value, 1e-6, 1.0 - 1e-6)
             elif f.name.startswith("iiv_cv_"):
                 check_range(f.name, value, 0.0, 3.0)
-        check_range(
-            "egfr_median_at_70_ml_min_1_73m2", self.egfr_median_at_70_ml_min_1_73m2, 10, 150
-        )
-        check_range("egfr_log_per_decade", self.egfr_log_per_decade, -1.0, 1.0)
+        kidney.check_population(self)
         tumour.check_population(self)
-        check_range(
-            "dialysis_below_egfr_ml_min_1_73m2", self.dialysis_below_egfr_ml_min_1_73m2, 0, 60
-        )
         for name in ("height_female_m", "height_male_m"):
             check_range(name, getattr(self, name), 1.2, 2.2)
         if self.vf_grade_mild_frac + self.vf_grade_moderate_frac >= 1.0:
