@@ -188,3 +188,14 @@ def test_config_errors_name_the_field(params):
         dataclasses.replace(params.calcium, grade_2_below_mmol_l=2.1)
     with pytest.raises(ValueError, match="model.calcium.resorption_share_frac"):
         dataclasses.replace(params.calcium, resorption_share_frac=1.5)
+
+
+def test_a_trial_file_supplement_is_read_and_checked():
+    entry = {"kind": "calcium_vitamin_d", "arms": "all", "start": "day 0"}
+    with_dose = load_config(
+        "dialysis_denosumab", {"exposures": [{**entry, "calcium_mg_per_day": 500}]}, "config"
+    )
+    (phase,) = with_dose.arms["denosumab"].exposures
+    assert phase.calcium_mg_per_day == 500.0 and phase.vitamin_d_iu_per_day == 0.0
+    with pytest.raises(ValueError, match="needs calcium_mg_per_day or vitamin_d_iu_per_day"):
+        load_config("dialysis_denosumab", {"exposures": [entry]}, "config")
