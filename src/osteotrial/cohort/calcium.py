@@ -17,11 +17,20 @@ import numpy as np
 
 from osteotrial import rng
 from osteotrial.arrays import FloatArray, IntArray
+from osteotrial.validation import check_range
 
 CALCIUM_STREAM = "screening.calcium"
 # the optional calcium fields of Cohort and their value for a cohort without them (a table, an
 # older file): not on dialysis, serum calcium at the population's mean
 DEFAULTS: dict[str, Any] = {"dialysis": False, "serum_calcium_z": 0.0}
+
+
+def check_population(pop: Any) -> None:
+    """Raise a ValueError naming the kidney field of a source population out of its range
+    (the eGFR draw of ``cohort.kidney``, the dialysis threshold)."""
+    check_range("egfr_median_at_70_ml_min_1_73m2", pop.egfr_median_at_70_ml_min_1_73m2, 10, 150)
+    check_range("egfr_log_per_decade", pop.egfr_log_per_decade, -1.0, 1.0)
+    check_range("dialysis_below_egfr_ml_min_1_73m2", pop.dialysis_below_egfr_ml_min_1_73m2, 0, 60)
 
 
 def calcium_covariates(

@@ -27,7 +27,6 @@ import numpy as np
 
 from osteotrial import rng
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
-from osteotrial.validation import check_range
 
 if TYPE_CHECKING:  # population imports nothing of this module; the hint only
     from osteotrial.cohort.population import PopulationParams
@@ -35,13 +34,6 @@ if TYPE_CHECKING:  # population imports nothing of this module; the hint only
 KIDNEY_STREAM = "screening.kidney"
 EGFR_LIMITS = (5.0, 200.0)  # mL/min/1.73 m2: the table's allowed range and the draw's clip
 CRCL_LIMITS = (5.0, 250.0)  # mL/min
-
-
-def check_population(pop: PopulationParams) -> None:
-    """Raise a ValueError naming the kidney field of a source population out of its range."""
-    check_range("egfr_median_at_70_ml_min_1_73m2", pop.egfr_median_at_70_ml_min_1_73m2, 10, 150)
-    check_range("egfr_log_per_decade", pop.egfr_log_per_decade, -1.0, 1.0)
-    check_range("dialysis_below_egfr_ml_min_1_73m2", pop.dialysis_below_egfr_ml_min_1_73m2, 0, 60)
 
 
 def egfr_ckd_epi(creatinine_mg_dl: FloatArray, age_years: FloatArray, male: BoolArray):

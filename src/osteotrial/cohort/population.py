@@ -44,7 +44,7 @@ from scipy import special
 
 from osteotrial import rng
 from osteotrial.arrays import FloatArray, IntArray
-from osteotrial.cohort import kidney, tumour
+from osteotrial.cohort import calcium, tumour
 from osteotrial.cohort.sex import male_frac_of_sex, sex_from_uniform
 from osteotrial.model.tscore import (
     YOUNG_ADULT_MEAN_G_CM2,
@@ -185,7 +185,7 @@ class PopulationParams:
                 check_range(f.name, value, 1e-6, 1.0 - 1e-6)
             elif f.name.startswith("iiv_cv_"):
                 check_range(f.name, value, 0.0, 3.0)
-        kidney.check_population(self)
+        calcium.check_population(self)
         tumour.check_population(self)
         for name in ("height_female_m", "height_male_m"):
             check_range(name, getattr(self, name), 1.2, 2.2)
