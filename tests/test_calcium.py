@@ -199,3 +199,12 @@ def test_a_trial_file_supplement_is_read_and_checked():
     assert phase.calcium_mg_per_day == 500.0 and phase.vitamin_d_iu_per_day == 0.0
     with pytest.raises(ValueError, match="needs calcium_mg_per_day or vitamin_d_iu_per_day"):
         load_config("dialysis_denosumab", {"exposures": [entry]}, "config")
+
+
+def test_every_calcium_value_reaches_the_kernels(params):
+    """Each field of the calcium block is in the remodeling record (prefixed ca_), by value."""
+    from osteotrial.model import records
+
+    packed = records.pack_model(params).remodeling[0]
+    for field in dataclasses.fields(params.calcium):
+        assert packed[f"ca_{field.name}"] == getattr(params.calcium, field.name), field.name
