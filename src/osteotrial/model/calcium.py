@@ -70,7 +70,7 @@ PREV, NADIR = 12, 13
 FIRST_BELOW = 14  # to FIRST_BELOW + N_GRADES - 1
 CALCITRIOL = FIRST_BELOW + N_GRADES
 N_WORK = CALCITRIOL + 1
-MAX_NEWTON = 60  # iterations at most; from the last step's calcium one to three suffice
+MAX_NEWTON = 60  # iterations at most; from the last step's calcium one to four suffice
 NEWTON_TOL = 1e-13
 X_MIN, X_MAX = 0.2, 2.0  # the solve's bounds on calcium relative to baseline
 
@@ -158,7 +158,7 @@ def solve_log_x(oca: float, oba: float, supplement_mmol: float, w, r) -> float:
         else:
             hi = x
         x_new = x + f / slope
-        if not lo < x_new < hi:  # outside the bracket: bisect instead
+        if not lo <= x_new <= hi:  # outside the bracket: bisect instead
             x_new = 0.5 * (lo + hi)
         done = abs(x_new - x) <= NEWTON_TOL * x
         x = x_new
