@@ -308,7 +308,7 @@ def _advance_events_of(i, q, t, t_end, pat, plan, table, out, w) -> None:
     par = records_of(table, pat.param_index[i])
     age = pat.age_years[i] + t_end / DAYS_PER_YEAR
     levels = plan.exposure[int(t / plan.dt_days + 0.5)]
-    track_calcium(q, t, plan.dt_days, levels, par.remodeling[0], w)
+    track_calcium(w.y[q], t, plan.dt_days, levels, par.remodeling[0], w.calcium[q])
     for j in range(N_SITES):
         sd = par.sites[j].young_adult_sd_g_cm2
         bmd_rel = bone.bmd_rel(w.y[q], j, par.sites, w.site_const[q])

@@ -28,10 +28,10 @@ def start_calcium(i, q, pat, dt, r, w) -> None:
 
 
 @equation
-def track_calcium(q, t, dt, levels, r, w) -> None:
-    """Advance lane q's calcium over the step from day t (bone state at its end in w.y)."""
-    y = w.y[q]
-    calcium.step(y[OCA], y[OBA], levels, exposure.CALCIUM_MG, t, dt, r, w.calcium[q])
+def track_calcium(y, t, dt, levels, r, row) -> None:
+    """Advance a lane's calcium work row over the step from day t (y: its bone state at the
+    end). Takes the lane's rows, not the work arrays: a call passes every array it is given."""
+    calcium.step(y[OCA], y[OBA], levels, exposure.CALCIUM_MG, t, dt, r, row)
 
 
 @equation
