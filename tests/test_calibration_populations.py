@@ -85,3 +85,20 @@ def test_safety_onj_and_mace_land_on_their_targets():
     assert table.height == SAFETY_ROWS and table["emulated"].is_finite().all()
     missed = table.filter(~pl.col("within"))
     assert missed.height == 0, missed.select("arm", "measure", "target", "tol", "emulated")
+
+
+# safety P11 and P12 (issue 27, calcium): hypocalcemia shares simulated on their trial files
+# (dialysis_denosumab, denosumab_older_adults) at the files' sizes by calibration.calcium, not
+# through the workflow (the safety tables are another part's). P13 and P14 (ONJ, cardiovascular)
+# are the other part's; ``safety`` stays in NOT_EMULATED until both exist.
+SAFETY_CALCIUM_ROWS = 2
+
+
+def test_safety_hypocalcemia_rows_land_on_their_targets():
+    from osteotrial.calibration.calcium import calcium_rows
+    from osteotrial.model.params import load_model_params
+
+    table = calcium_rows(load_model_params(str(ROOT / "config" / "model.yaml")))
+    assert table.height == SAFETY_CALCIUM_ROWS and table["emulated"].is_finite().all()
+    show = ("measure", "target", "tol", "emulated")
+    assert table["within"].all(), table.select(show).to_dicts()

@@ -74,7 +74,18 @@ COHORT_SCHEMA = pa.schema(
     + [(f"u_vertebral_clinical_{k}", F64) for k in range(1, MAX_EVENTS["vertebral"] + 1)]
     + [("tumour_burden0_rel", F64), ("lesion_lytic_frac", F64), ("cancer_death_per_year", F64)]
     + [("prior_skeletal_event", BOOL)]  # issue 26: a skeletal-related event before entry
+    # issue 27, calcium (cohort.calcium)
+    + [("dialysis", BOOL), ("serum_calcium_z", F64)]
 )
+
+# issue 27, calcium (engine.inputs.CALCIUM): serum calcium, its nadir so far (mmol/L), the
+# first day below each hypocalcemia grade threshold (nan: not yet)
+CALCIUM_COLUMNS = (
+    "serum_calcium_mmol_l",
+    "calcium_nadir_mmol_l",
+    *(f"hypocalcemia_grade_{g}_day" for g in (1, 2, 3)),
+)
+NAN = float("nan")
 
 # Bone structure per site (model.bone): BV/TV, porosity (fractions), strength (rel. baseline)
 STRUCTURE_MEASURES = ("trabecular_bvtv", "cortical_porosity", "strength_rel")
@@ -100,6 +111,7 @@ SIMULATION_SCHEMA = pa.schema(
     + [(name, F64) for name in TUMOUR_COLUMNS.values()]
     # safety exposures (model.safety; issue 27 safe): analyses.safety_frames reads them
     + [(name, F64) for name in SAFETY_COLUMNS]
+    + [(name, F64) for name in CALCIUM_COLUMNS]  # issue 27, calcium
 )
 
 # Parameter uncertainty (osteotrial.calibration.parameter_sets,
@@ -315,6 +327,9 @@ def simulation_table(result: ArmResult) -> pa.Table:
     for name in SAFETY_COLUMNS:  # nan (null) for a result without safety exposures
         safety = result.safety[name] if result.safety else np.full((n_times, n_patients), np.nan)
         columns[name] = long(safety)
+    for name in CALCIUM_COLUMNS:
+        values = result.calcium[name] if result.calcium else np.full((n_times, n_patients), NAN)
+        columns[name] = long(values)
     return to_table(columns, SIMULATION_SCHEMA, "simulation")
 
 

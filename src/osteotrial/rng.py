@@ -58,6 +58,8 @@ STREAM_NAMES: tuple[str, ...] = (
     "safety.osteonecrosis_of_the_jaw",
     "safety.atypical_femoral_fracture",
     "safety.mace",
+    # issue 27 (calcium): serum calcium at entry (cohort.calcium)
+    "screening.calcium",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

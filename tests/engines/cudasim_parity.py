@@ -57,6 +57,8 @@ def main(out_path: str) -> None:
                 arrays[f"{key}.romosozumab_ng_ml"] = result.romosozumab_ng_ml
                 for kind, cum in result.cumulative_hazard.items():
                     arrays[f"{key}.cum_{kind}"] = cum
+                for kind, values in result.calcium.items():  # issue 27, calcium
+                    arrays[f"{key}.calcium_{kind}"] = values
     arrays.update(mixed_parameters())
     np.savez(out_path, **arrays)
 

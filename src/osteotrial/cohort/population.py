@@ -44,7 +44,7 @@ from scipy import special
 
 from osteotrial import rng
 from osteotrial.arrays import FloatArray, IntArray
-from osteotrial.cohort import tumour
+from osteotrial.cohort import calcium, tumour
 from osteotrial.cohort.sex import male_frac_of_sex, sex_from_uniform
 from osteotrial.model.tscore import (
     YOUNG_ADULT_MEAN_G_CM2,
@@ -158,6 +158,8 @@ class PopulationParams:
     # about 160 cm women and 174 cm men (Fryar CD et al. Natl Health Stat Report 2021;160, R)
     height_female_m: float = 1.60
     height_male_m: float = 1.74
+    # on dialysis below this eGFR (cohort.calcium; A: CKD stage G5, KDIGO, all on dialysis)
+    dialysis_below_egfr_ml_min_1_73m2: float = 15.0
     tumour_burden_median_rel: float = 0.0
     tumour_burden_log_sd: float = 0.7
     lesion_lytic_frac: float = 1.0
@@ -184,9 +186,7 @@ class PopulationParams:
                 check_range(f.name, value, 1e-6, 1.0 - 1e-6)
             elif f.name.startswith("iiv_cv_"):
                 check_range(f.name, value, 0.0, 3.0)
-        egfr = self.egfr_median_at_70_ml_min_1_73m2
-        check_range("egfr_median_at_70_ml_min_1_73m2", egfr, 10, 150)
-        check_range("egfr_log_per_decade", self.egfr_log_per_decade, -1.0, 1.0)
+        calcium.check_population(self)
         tumour.check_population(self)
         for name in ("height_female_m", "height_male_m"):
             check_range(name, getattr(self, name), 1.2, 2.2)

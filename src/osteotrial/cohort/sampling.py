@@ -23,6 +23,7 @@ import numpy as np
 
 from osteotrial import rng
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
+from osteotrial.cohort import calcium as cohort_calcium
 from osteotrial.cohort.from_table import table_candidates
 from osteotrial.cohort.kidney import kidney_covariates, kidney_normals
 from osteotrial.cohort.population import (
@@ -43,6 +44,8 @@ TUMOUR_DEFAULTS: dict[str, float | bool] = {
     "cancer_death_per_year": 0.0,
     "prior_skeletal_event": False,
 }
+# every optional field of Cohort and its value when absent (tumour, then calcium)
+OPTIONAL_DEFAULTS: dict[str, object] = TUMOUR_DEFAULTS | cohort_calcium.DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -107,10 +110,14 @@ class Cohort:
     cancer_death_per_year: FloatArray | None = None
     # a skeletal-related event before entry (raises every SRE hazard, model.metastasis)
     prior_skeletal_event: BoolArray | None = None
+    # calcium (model.calcium; cohort.calcium): on dialysis, and the standard normal of serum
+    # calcium at entry. Optional: a cohort without them is off dialysis, at the mean calcium.
+    dialysis: BoolArray | None = None
+    serum_calcium_z: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n_patients = self.patient_id.shape[0]
-        for name, value in TUMOUR_DEFAULTS.items():
+        for name, value in OPTIONAL_DEFAULTS.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, np.full(n_patients, value))
         for field in fields(self):
@@ -152,7 +159,7 @@ class Cohort:
         """Build a cohort from a mapping of column name to array; extra columns are an error."""
         valid = [f.name for f in fields(cls)]
         unknown = sorted(set(columns) - set(valid))
-        missing = sorted(set(valid) - set(columns) - set(TUMOUR_DEFAULTS))
+        missing = sorted(set(valid) - set(columns) - set(OPTIONAL_DEFAULTS))
         if unknown or missing:
             raise KeyError(f"cohort columns: unknown {unknown}, missing {missing}")
         return cls(**{name: np.asarray(columns[name]) for name in valid if name in columns})
@@ -191,6 +198,7 @@ def draw_candidates(
     out = covariates_from_draws(raw_candidate_draws(seed, ids), population)
     out |= kidney_covariates(kidney_normals(seed, ids), out, population)
     out |= tumour_covariates(seed, ids, population)
+    out |= cohort_calcium.calcium_covariates(seed, ids, out["egfr_ml_min_1_73m2"], population)
     return out
 
 

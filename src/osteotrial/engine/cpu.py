@@ -15,6 +15,7 @@ from numba import njit
 from osteotrial.engine import model_cache
 from osteotrial.engine.loop import Work, simulate_block
 from osteotrial.model.bone import N_BONE_STATES, N_COMPARTMENTS, N_SITE_CONSTANTS, N_SITES
+from osteotrial.model.calcium import N_WORK
 from osteotrial.model.fracture import N_HAZARDS, N_STATUS
 from osteotrial.model.pk import N_PK_STATES
 
@@ -43,6 +44,7 @@ def new_work(lanes: int) -> Work:
         np.empty((lanes, N_STATUS)),
         np.empty(N_SITES),
         np.empty((lanes, N_BONE_STATES)),
+        np.empty((lanes, N_WORK)),
     )
 
 

@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover
 from osteotrial.engine.inputs import Outputs, Patients, Plan
 from osteotrial.engine.loop import Work, simulate_block
 from osteotrial.model.bone import N_BONE_STATES, N_COMPARTMENTS, N_SITE_CONSTANTS
+from osteotrial.model.calcium import N_WORK
 from osteotrial.model.fracture import N_STATUS
 from osteotrial.model.records import ParameterTable
 
@@ -81,6 +82,7 @@ def simulate_patients(pat, plan, table, out):  # pragma: no cover - compiled for
             cuda.local.array((1, N_STATUS), float64),
             cuda.local.array(3, float64),
             cuda.local.array((1, N_BONE_STATES), float64),
+            cuda.local.array((1, N_WORK), float64),
         )
         simulate_block(i, 1, pat, plan, table, out, w)
 

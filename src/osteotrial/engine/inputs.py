@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike
 
 from osteotrial.cohort.sampling import MAX_EVENTS, Cohort
 from osteotrial.model import bisphosphonate
+from osteotrial.model.calcium import N_GRADES
 from osteotrial.model.fracture import static_log_risk
 from osteotrial.model.metastasis import SRE_TYPES
 from osteotrial.model.params import ModelParams
@@ -44,14 +45,25 @@ METASTASIS: tuple[str, ...] = ("tumour_burden", *SRE_TYPES, "cancer_death")
 SAFETY: tuple[str, ...] = (
     "deep_suppression_years", "deep_suppression_integral", "antiresorptive_duration_years"
 )  # fmt: skip
+# Calcium (model.calcium, engine.loop_records): serum calcium at the record step, its nadir so
+# far and the first day below each hypocalcemia grade threshold (nan: not yet).
+CALCIUM: tuple[str, ...] = (
+    "serum_calcium_mmol_l", "calcium_nadir_mmol_l",
+    *(f"hypocalcemia_grade_{g}_day" for g in range(1, N_GRADES + 1)),
+)  # fmt: skip
 RECORDED: tuple[str, ...] = (
     "LS", "TH", "FN", "p1np", "ctx", *STRUCTURE, *FRACTURE_TYPES, "death", *METASTASIS,
-    *SAFETY,
+    *SAFETY,  # issue 27, safety
+    *CALCIUM,  # issue 27, calcium
 )  # fmt: skip
 # first row of each kind in Outputs.rec
 REC_BMD, REC_P1NP, REC_CTX, REC_BVTV, REC_POROSITY, REC_STRENGTH, REC_CUM = 0, 3, 4, 5, 8, 11, 14
 REC_TUMOUR = 18  # then the SRE cumulative hazards (SRE_TYPES order) and the cancer death's
 REC_SAFETY = REC_TUMOUR + len(METASTASIS)  # the safety slots (model.safety), SAFETY order
+REC_CALCIUM = RECORDED.index("serum_calcium_mmol_l")  # then the rest of CALCIUM
+# rows of Patients.calcium_inputs
+CALCIUM_INPUTS = ("egfr_ml_min_1_73m2", "dialysis", "serum_calcium_z")
+EGFR, DIALYSIS, CALCIUM_Z = range(3)
 
 
 class Patients(NamedTuple):
@@ -76,6 +88,10 @@ class Patients(NamedTuple):
     lesion_lytic_frac: np.ndarray  # (n,) lytic share of the burden (model.metastasis)
     cancer_death_per_year: np.ndarray  # (n,) death rate from the cancer at burden 1
     prior_skeletal_event: np.ndarray  # (n,) 1.0 with a skeletal event before entry, else 0.0
+    # issue 27, calcium (model.calcium): eGFR (CKD-EPI), 1.0 on dialysis else 0.0, the
+    # standard normal of serum calcium at entry; one array (each array of Patients costs
+    # every call of a compiled loop function some words of arguments)
+    calcium_inputs: np.ndarray  # (3, n): rows CALCIUM_INPUTS
 
 
 class Plan(NamedTuple):
@@ -97,7 +113,7 @@ class Outputs(NamedTuple):
     """What the loop writes, last axis the patient."""
 
     rec: np.ndarray  # (len(RECORDED), n_rec, n): RECORDED rows (BMD, P1NP, CTX, structure, cum.
-    # hazards, tumour burden and its cumulative hazards, safety exposures)
+    # hazards, tumour burden and its cumulative hazards, safety exposures, calcium)
     conc: np.ndarray  # (2, n_pk, n) ng/mL per drug
     days: np.ndarray  # (3, MAX_THRESHOLDS, n) event days per fracture type (nan: none)
     death_day: np.ndarray  # (n,) (nan: alive at the end)
@@ -201,6 +217,7 @@ def patients_of(
         lesion_lytic_frac=_f64(cohort.lesion_lytic_frac),
         cancer_death_per_year=_f64(cohort.cancer_death_per_year),
         prior_skeletal_event=_f64(cohort.prior_skeletal_event),
+        calcium_inputs=_f64([cohort.egfr_ml_min_1_73m2, cohort.dialysis, cohort.serum_calcium_z]),
     )
 
 

@@ -25,7 +25,9 @@ GPU), so the loop itself allocates nothing. Each step of length dt, in this orde
 5. cumulative hazards grow by the trapezoid rule; an event happens when a cumulative hazard
    reaches the patient's stored threshold (day interpolated within the step); hazards stop
    at death;
-6. states are recorded at record steps, concentrations on a daily grid.
+6. serum calcium follows the new state (its nadir, the first day below each hypocalcemia
+   threshold: engine.loop_records); states are recorded at record steps, concentrations on a
+   daily grid.
 
 The loop draws no randomness: every latent draw is in the cohort, so a patient's result
 depends only on its own inputs, never on its block or its neighbours. Its parameters too are
@@ -48,11 +50,16 @@ from osteotrial.engine.inputs import (
     REC_CUM,
     REC_P1NP,
     REC_POROSITY,
-    REC_SAFETY,
     REC_STRENGTH,
-    REC_TUMOUR,
 )
-from osteotrial.model import bisphosphonate, bmd, bone, fracture, metastasis, pk, remodeling, safety
+from osteotrial.engine.loop_records import (
+    record_calcium,
+    record_concentrations,
+    record_slots,
+    start_calcium,
+    track_calcium,
+)
+from osteotrial.model import bisphosphonate, bmd, bone, fracture, metastasis, pk, remodeling
 from osteotrial.model.bone import N_BONE_STATES, N_SITES, RENAL, TUMOUR
 from osteotrial.model.compiled import equation
 from osteotrial.model.fracture import N_HAZARDS
@@ -94,6 +101,7 @@ class Work(NamedTuple):
     status: np.ndarray  # (L, 5) event status (model.fracture N_STATUS: ALIVE, ...)
     tscores: np.ndarray  # (3,) current T-score per site
     y_start: np.ndarray  # (L, 58) bone state at the start of a step being re-stepped
+    calcium: np.ndarray  # (L, 18) calcium work row (model.calcium: constants, calcium, ...)
 
 
 @equation
@@ -113,6 +121,7 @@ def start_patient(i, q, pat, plan, table, w) -> None:
         pat.age_years[i],
         w.site_const[q],
     )
+    start_calcium(i, q, pat, plan.dt_days, par.remodeling[0], w)
     bone.initial_bone(w.y[q], par.sites, w.site_const[q])
     crcl = pat.creatinine_clearance_ml_min[i]
     bisphosphonate.patient_constants(crcl, par.remodeling[0], w.site_const[q, RENAL])
@@ -298,6 +307,7 @@ def _advance_events_of(i, q, t, t_end, pat, plan, table, out, w) -> None:
     par = records_of(table, pat.param_index[i])
     age = pat.age_years[i] + t_end / DAYS_PER_YEAR
     levels = plan.exposure[int(t / plan.dt_days + 0.5)]
+    track_calcium(w.y[q], t, plan.dt_days, levels, par.remodeling[0], w.calcium[q])
     for j in range(N_SITES):
         sd = par.sites[j].young_adult_sd_g_cm2
         bmd_rel = bone.bmd_rel(w.y[q], j, par.sites, w.site_const[q])
@@ -351,26 +361,10 @@ def record_states(step, r_next, lo, m, pat, plan, table, out, w) -> int:
             out.rec[REC_CTX, r_next, i] = bmd.ctx_rel(w.y[q, OCA])
             for a in range(N_HAZARDS):
                 out.rec[REC_CUM + a, r_next, i] = w.cum[q, a]
-            out.rec[REC_TUMOUR, r_next, i] = metastasis.burden(w.y[q])
-            for k in range(metastasis.N_SRE_TYPES + 1):
-                out.rec[REC_TUMOUR + 1 + k, r_next, i] = w.y[q, metastasis.SRE_ROW + k]
-            for k in range(safety.N_STATES):
-                out.rec[REC_SAFETY + k, r_next, i] = w.y[q, safety.FIRST_ROW + k]
+            record_slots(r_next, i, w.y[q], out)
+            record_calcium(r_next, i, q, out, w)
         r_next += 1
     return r_next
-
-
-@equation
-def record_concentrations(step, p_next, lo, m, plan, out, w) -> int:
-    """Store concentrations (ng/mL) if step is on the daily grid; return the next index."""
-    while p_next < plan.pk_steps.shape[0] and plan.pk_steps[p_next] == step:
-        for q in range(m):
-            for d in range(N_DRUGS):
-                out.conc[d, p_next, lo + q] = pk.concentration_ng_ml(
-                    w.amounts[d, q, CENTRAL], w.pk_const[d, q, VC]
-                )
-        p_next += 1
-    return p_next
 
 
 @equation

@@ -7,7 +7,8 @@ elimination inside the right-hand side, bone cells, BMD per site) with
 ``model.bone.bone_rhs``): the very equations the fixed-step engines step, so a difference
 between the two is the integrator's (Strang splitting, RK4, step size), never a second copy of
 the model. ``reference_events`` applies the loop's own event code (``engine.loop``: hazards,
-trapezoid cumulative hazards, threshold crossings) to the LSODA states on the step grid.
+trapezoid cumulative hazards, threshold crossings; serum calcium, ``engine.loop_records``) to
+the LSODA states on the step grid.
 Parameters per patient as in ``engine.simulate.simulate_arm``: ``params`` one ``ModelParams``
 or a sequence of sets with ``param_index``; patient i is integrated with its own set.
 """
@@ -111,6 +112,7 @@ class ReferenceEvents:
     days: dict[str, FloatArray]  # (n_events, n) per type, nan where none
     death_day: FloatArray  # (n,)
     cum: dict[str, FloatArray]  # (n_record_days, n) per type and "death", as ArmResult
+    calcium: dict[str, FloatArray]  # (n_record_days, n) per engine.inputs.CALCIUM name
 
 
 def reference_bmd_rel(
@@ -186,6 +188,7 @@ def reference_events(
         days={t: out.days[a, : plan.n_thresholds[a]] for a, t in enumerate(FRACTURE_TYPES)},
         death_day=out.death_day,
         cum=dict(zip((*FRACTURE_TYPES, "death"), out.rec[REC_HAZARDS], strict=True)),
+        calcium=dict(zip(inputs.CALCIUM, out.rec[inputs.REC_CALCIUM :], strict=True)),
     )
 
 

@@ -58,6 +58,10 @@ class ArmResult:
     # optional: safety exposures (engine.inputs.SAFETY names, model.safety) at record_days,
     # each (n_times, n_patients); analyses.safety_frames draws ONJ and AFF from them
     safety: dict[str, FloatArray] | None = None
+    # optional: calcium (engine.inputs.CALCIUM names: serum calcium and its nadir so far in
+    # mmol/L, the first day below each hypocalcemia grade threshold, nan if not yet) at
+    # record_days, each (n_times, n_patients); analyses.calcium_frames reads them
+    calcium: dict[str, FloatArray] | None = None
     # the (n_times or n_events, n_patients) fields, patient on the last axis
     PER_PATIENT_2D: ClassVar[tuple[str, ...]] = (
         "bmd_ls_g_cm2",
@@ -107,7 +111,7 @@ class ArmResult:
             values[name] = np.concatenate([getattr(p, name) for p in parts])
         for name in ArmResult.PER_PATIENT_2D:
             values[name] = np.concatenate([getattr(p, name) for p in parts], axis=1)
-        for field in ("cumulative_hazard", "structure", "metastasis", "safety"):
+        for field in ("cumulative_hazard", "structure", "metastasis", "safety", "calcium"):
             if getattr(first, field) is not None:
                 values[field] = {
                     k: np.concatenate([getattr(p, field)[k] for p in parts], axis=1)
@@ -128,7 +132,7 @@ class ArmResult:
             values[name] = getattr(self, name)[index]
         for name in self.PER_PATIENT_2D:
             values[name] = getattr(self, name)[:, index]
-        for field in ("cumulative_hazard", "structure", "metastasis", "safety"):
+        for field in ("cumulative_hazard", "structure", "metastasis", "safety", "calcium"):
             if getattr(self, field) is not None:
                 values[field] = {k: v[:, index] for k, v in getattr(self, field).items()}
         return ArmResult(**values)

@@ -112,6 +112,7 @@ def _result(
         structure={k: rec[k] for k in inputs.STRUCTURE},
         metastasis={k: rec[k] for k in inputs.METASTASIS},
         safety={k: rec[k] for k in inputs.SAFETY},
+        calcium={k: rec[k] for k in inputs.CALCIUM},
     )
 
 

@@ -50,6 +50,7 @@ KINDS: tuple[str, ...] = (
     "androgen_deprivation",
     "aromatase_inhibitor",
     "glucocorticoid",
+    "calcium_vitamin_d",
 )
 SEX_STEROID_KINDS: tuple[str, ...] = KINDS[:3]
 # plan channels, one row of Plan.exposure each: the three withdrawal levels (0..1), the
@@ -60,11 +61,13 @@ CHANNELS: tuple[str, ...] = (
     "glucocorticoid_mg_per_day",
     "glucocorticoid_last_mg_per_day",
     "glucocorticoid_days_off",
+    # calcium and vitamin D supplements (kind calcium_vitamin_d; model.calcium), per day
+    "calcium_supplement_mg_per_day",
+    "vitamin_d_supplement_iu_per_day",
 )
 N_CHANNELS = len(CHANNELS)
-MENOPAUSE, ANDROGEN_DEPRIVATION, AROMATASE_INHIBITOR, GC_MG, GC_LAST_MG, GC_DAYS_OFF = range(
-    N_CHANNELS
-)
+MENOPAUSE, ANDROGEN_DEPRIVATION, AROMATASE_INHIBITOR, GC_MG, GC_LAST_MG, GC_DAYS_OFF = range(6)
+CALCIUM_MG, VITAMIN_D_IU = 6, 7
 # How fast each withdrawal sets in and wears off (first-order time constants, days; R/A):
 # menopause: bone loss starts about a year before the final menstrual period and is fastest
 # over the following two to three years (SWAN, Greendale 2012, R): about a year (A);

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from osteotrial.model.safety_params import SafetyParams
 from osteotrial.model.treatment_params import (
     BisphosphonateParams,
+    CalciumParams,
     ExposureParams,
     MetastasisParams,
 )
@@ -326,7 +327,7 @@ class MenParams:
 @dataclass(frozen=True)
 class ModelParams:
     """All model parameters: PK of both antibodies, remodeling, BMD, fracture, men's,
-    bisphosphonate, exposure, metastasis and safety blocks.
+    bisphosphonate, exposure, metastasis, safety and calcium blocks.
 
     ``sex`` is not read from the config: a set is a women's set unless ``model.sex.
     params_for_sex`` made it a men's one (the T-score references its records carry follow it).
@@ -342,6 +343,7 @@ class ModelParams:
     exposure: ExposureParams
     metastasis: MetastasisParams
     safety: SafetyParams
+    calcium: CalciumParams
     sex: str = "female"
 
     def __post_init__(self) -> None:
@@ -369,6 +371,7 @@ class ModelParams:
             exposure=_build(ExposureParams, values["exposure"], "model.exposure"),
             metastasis=_build(MetastasisParams, values["metastasis"], "model.metastasis"),
             safety=_build(SafetyParams, values["safety"], "model.safety"),
+            calcium=_build(CalciumParams, values["calcium"], "model.calcium"),
         )
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from osteotrial.model.compiled import equation
 from osteotrial.model.params import (
     BisphosphonateParams,
+    CalciumParams,
     ExposureParams,
     FractureParams,
     FractureTypeParams,
@@ -90,6 +91,10 @@ EXPOSURE_FIELDS = tuple(f.name for f in fields(ExposureParams))
 METASTASIS_FIELDS = tuple(f.name for f in fields(MetastasisParams))
 # The safety block's exposure thresholds (model.safety); its hazards are read after the run.
 SAFETY_FIELDS = SAFETY_KERNEL_FIELDS
+# The calcium block (model.calcium), prefixed ca_ (its names would clash with no other, but
+# the prefix says where r.ca_... comes from).
+CALCIUM_FIELDS = tuple(f.name for f in fields(CalciumParams))
+CALCIUM_EXTRA = tuple(f"ca_{name}" for name in CALCIUM_FIELDS)
 
 
 def _numeric_fields(cls: type) -> list[str]:
@@ -122,7 +127,8 @@ check_records()
 
 PK_RECORD = record_dtype(PKParams)
 REMODELING_RECORD = record_dtype(
-    RemodelingParams, REMODELING_EXTRA + EXPOSURE_FIELDS + METASTASIS_FIELDS + SAFETY_FIELDS
+    RemodelingParams,
+    REMODELING_EXTRA + EXPOSURE_FIELDS + METASTASIS_FIELDS + SAFETY_FIELDS + CALCIUM_EXTRA,
 )
 SITE_RECORD = record_dtype(SiteBMDParams, SITE_EXTRA)
 FRACTURE_TYPE_RECORD = record_dtype(FractureTypeParams)
@@ -188,6 +194,7 @@ def pack_model(params: ModelParams) -> ModelRecords:
             **{name: getattr(params.exposure, name) for name in EXPOSURE_FIELDS},
             **{name: getattr(params.metastasis, name) for name in METASTASIS_FIELDS},
             **{name: getattr(params.safety, name) for name in SAFETY_FIELDS},
+            **{f"ca_{n}": getattr(params.calcium, n) for n in CALCIUM_FIELDS},
         ),
         sites=pack_many(
             [params.bmd.site(s) for s in SITES],

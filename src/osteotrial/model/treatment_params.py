@@ -106,3 +106,61 @@ class MetastasisParams:
             f.name for f in fields(self) if f.name.endswith(("_exponent", "_gain_per_burden"))
         ) + ("tumour_intrinsic_growth_per_year", "tumour_resorption_growth_per_year")
         _check_positive(self, "model.metastasis", allow_zero=zero_ok)
+
+
+@dataclass(frozen=True)
+class CalciumParams:
+    """Calcium homeostasis (model.calcium: equations; block ``calcium`` of config/model.yaml:
+    values, sources): serum calcium by kidney status, the bone, gut and kidney fluxes, PTH
+    and calcitriol, dialysis exchange, supplements, and the hypocalcemia grade thresholds.
+    Copied into the remodeling record, names prefixed ca_."""
+
+    serum_calcium_mmol_l: float
+    serum_calcium_sd_mmol_l: float
+    dialysis_serum_calcium_mmol_l: float
+    dialysis_serum_calcium_sd_mmol_l: float
+    bone_flux_mmol_per_day: float
+    resorption_share_frac: float
+    diet_calcium_mmol_per_day: float
+    gut_absorption_frac: float
+    gut_calcitriol_exponent: float
+    urine_calcium_mmol_per_day: float
+    pth_bone_release_mmol_per_day: float
+    reference_egfr_ml_min_1_73m2: float
+    calcitriol_half_egfr_ml_min_1_73m2: float
+    dialysis_calcitriol_synthesis_frac: float
+    calcitriol_time_days: float
+    calcitriol_pth_exponent: float
+    pth_calcium_exponent: float
+    pth_max_rel: float
+    reabsorption_pth_exponent: float
+    reabsorption_calcitriol_exponent: float
+    dialysis_exchange_l_per_day: float
+    vitamin_d_calcitriol_gain_per_1000_iu: float
+    grade_1_below_mmol_l: float
+    grade_2_below_mmol_l: float
+    grade_3_below_mmol_l: float
+
+    def __post_init__(self) -> None:
+        zero_ok = tuple(f.name for f in fields(self) if f.name.endswith("_exponent")) + (
+            "vitamin_d_calcitriol_gain_per_1000_iu",
+            "pth_bone_release_mmol_per_day",
+            "serum_calcium_sd_mmol_l",
+            "dialysis_serum_calcium_sd_mmol_l",
+        )
+        _check_positive(self, "model.calcium", allow_zero=zero_ok)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_frac") and not value <= 1.0:
+                raise ValueError(f"model.calcium.{f.name}={value}; allowed: (0, 1]")
+        if not self.pth_max_rel > 1.0:
+            raise ValueError(f"model.calcium.pth_max_rel={self.pth_max_rel}; allowed: > 1")
+        grades = (self.grade_1_below_mmol_l, self.grade_2_below_mmol_l, self.grade_3_below_mmol_l)
+        if not grades[0] > grades[1] > grades[2]:
+            raise ValueError(
+                f"model.calcium.grade_<k>_below_mmol_l={grades}; allowed: strictly decreasing"
+            )
+
+    def grade_thresholds_mmol_l(self) -> tuple[float, float, float]:
+        """Return the three hypocalcemia thresholds (mmol/L), grade 1 first."""
+        return (self.grade_1_below_mmol_l, self.grade_2_below_mmol_l, self.grade_3_below_mmol_l)

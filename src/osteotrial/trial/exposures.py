@@ -1,5 +1,6 @@
 """Background exposures of a trial file: menopause, androgen deprivation, aromatase inhibitor,
-glucocorticoid, each with a start and a stop, for all arms or some.
+glucocorticoid, calcium and vitamin D supplements (``calcium_vitamin_d``: ``calcium_mg_per_day``,
+``vitamin_d_iu_per_day``; model.calcium), each with a start and a stop, for all arms or some.
 
 A trial file's top-level ``exposures`` is a list of phases like regimen phases::
 
@@ -37,6 +38,8 @@ from osteotrial.trial.phase_units import normalize_phase
 from osteotrial.units import DAYS_PER_MONTH
 
 MAX_PREDNISONE_MG_PER_DAY = 1000.0  # pulse doses of methylprednisolone are about 1 g
+MAX_CALCIUM_MG_PER_DAY = 4000.0  # calcium supplements: up to a few g a day (schema, too)
+MAX_VITAMIN_D_IU_PER_DAY = 50000.0
 MAX_BEFORE_DAYS = 30 * 365.25  # an exposure may have started up to 30 years before randomization
 # Bone adapts to a lasting glucocorticoid dose as to a lasting withdrawal: the loss is fastest
 # in the first months and slows after (about 6-12 % at the spine in year 1 in some series, a
@@ -57,8 +60,11 @@ class ExposurePhase:
     start_day: float
     stop_day: float = math.inf
     prednisone_mg_per_day: float = 0.0
+    calcium_mg_per_day: float = 0.0  # kind calcium_vitamin_d only (model.calcium)
+    vitamin_d_iu_per_day: float = 0.0
 
     def __post_init__(self) -> None:
+        self._check_supplement()
         if self.kind not in KINDS:
             raise ValueError(f"exposure.kind={self.kind!r} is not known; allowed: {KINDS}")
         if self.start_day < -MAX_BEFORE_DAYS:
@@ -79,6 +85,23 @@ class ExposurePhase:
         if not gc and self.prednisone_mg_per_day != 0.0:
             raise ValueError(
                 f"exposure.prednisone_mg_per_day is for kind glucocorticoid only, not {self.kind}"
+            )
+
+    def _check_supplement(self) -> None:
+        """Refuse supplement doses out of range, or on a kind that is not a supplement."""
+        supplement = self.kind == "calcium_vitamin_d"
+        doses = (self.calcium_mg_per_day, self.vitamin_d_iu_per_day)
+        limits = (MAX_CALCIUM_MG_PER_DAY, MAX_VITAMIN_D_IU_PER_DAY)
+        names = ("calcium_mg_per_day", "vitamin_d_iu_per_day")
+        for name, dose, top in zip(names, doses, limits, strict=True):
+            if not 0.0 <= dose <= top:
+                raise ValueError(f"exposure.{name}={dose}; allowed: [0, {top:g}]")
+            if dose and not supplement:
+                raise ValueError(f"exposure.{name} is for kind calcium_vitamin_d, not {self.kind}")
+        if supplement and not any(doses):
+            raise ValueError(
+                "exposure kind calcium_vitamin_d needs calcium_mg_per_day or vitamin_d_iu_per_day "
+                "(> 0)"
             )
 
 
@@ -107,6 +130,8 @@ def phases_of_arm(exposures: Sequence[Mapping[str, Any]] | None, arm: str) -> tu
             start_day=float(e["start_day"]),
             stop_day=float(e.get("stop_day", math.inf)),
             prednisone_mg_per_day=float(e.get("prednisone_mg_per_day", 0.0)),
+            calcium_mg_per_day=float(e.get("calcium_mg_per_day", 0.0)),
+            vitamin_d_iu_per_day=float(e.get("vitamin_d_iu_per_day", 0.0)),
         )
         for e in exposures or ()
         if applies_to(e, arm)
@@ -175,6 +200,11 @@ def levels_on_grid(phases: Sequence[ExposurePhase], dt_days: float, n_steps: int
         since = mid >= p.start_day  # a later course overwrites an earlier one
         out[since, model_exposure.GC_LAST_MG] = p.prednisone_mg_per_day
         out[since, model_exposure.GC_DAYS_OFF] = np.maximum(end[since] - p.stop_day, 0.0)
+    for p in phases:
+        if p.kind == "calcium_vitamin_d":
+            taken = (mid >= p.start_day) & (mid < p.stop_day)
+            out[taken, model_exposure.CALCIUM_MG] += p.calcium_mg_per_day
+            out[taken, model_exposure.VITAMIN_D_IU] += p.vitamin_d_iu_per_day
     return out
 
 

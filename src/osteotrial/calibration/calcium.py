@@ -1,0 +1,124 @@
+"""Calibration stage of the calcium block: the dialysate's exchange, every other value fixed.
+
+Calcium homeostasis (``model.calcium``) takes its fluxes, PTH and calcitriol responses and the
+population's serum calcium from the literature or states them as assumptions (config/model.yaml,
+block ``calcium``). The one value the literature leaves open is how hard dialysis holds a
+patient's calcium when the bone stops giving it: ``dialysis_exchange_l_per_day`` (mmol/day per
+mmol/L, averaged over the week), fitted here to P11 (targets.yaml ``safety``: 41.1 % of women
+>= 65 on dialysis below 7.5 mg/dL = 1.875 mmol/L within 12 weeks of denosumab 60 mg),
+simulated on the denosumab arm of config/trials/dialysis_denosumab.yaml. P12 (0.2 % of adults
+over 65 of all kidney function below 1.8 mmol/L within 180 days,
+config/trials/denosumab_older_adults.yaml) is a check, not fitted: without patients on dialysis
+it is set by the normal kidney's compensation, whose values are the literature's.
+
+Tolerances (targets.yaml gives neither n nor tol): ``REL_TOL`` of the value (A: no source n
+to derive a binomial interval from; 15 % of 41 % is about the binomial CI of an arm of 200, and
+100 % of a 0.2 % share says only "rare, not common").
+
+    python -m osteotrial.calibration.calcium [--write]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from osteotrial.analyses.calcium_frames import share_with_event
+from osteotrial.calibration.block_rows import SCHEMA, row
+from osteotrial.calibration.objective import trial_design
+from osteotrial.calibration.stage_cli import Part, stage_main
+from osteotrial.calibration.targets import read_targets
+from osteotrial.cohort.sampling import Cohort, CohortSpec, sample_cohort
+from osteotrial.engine.simulate import simulate_arm
+from osteotrial.model.params import ModelParams
+from osteotrial.trial.schedules import Schedule
+
+SECTION = "safety"
+FIT: list[tuple[str, str]] = [("calcium", "dialysis_exchange_l_per_day")]
+# (targets.yaml safety.events index, trial file, arm, event, window in days)
+ROWS: tuple[tuple[int, str, str, str, float], ...] = (
+    (0, "dialysis_denosumab", "denosumab", "hypocalcemia_grade_2", 84.0),
+    (1, "denosumab_older_adults", "denosumab", "hypocalcemia_grade_3", 180.0),
+)
+REL_TOL: dict[int, float] = {0: 0.15, 1: 1.0}  # A: module docstring
+STAGE_COHORT = 1000  # dialysis patients per evaluation of the fit
+
+
+@lru_cache(maxsize=4)
+def _cohort(trial: str, arm: str, n: int | None) -> Cohort:
+    """Return the arm's patients of a trial file (``n`` per arm, or the file's allocation)."""
+    design = trial_design(trial)
+    allocation = dict(design.allocation) if n is None else dict.fromkeys(design.arms, n)
+    cohort = sample_cohort(CohortSpec.from_dict(design.cohort_spec), allocation, design.seed)
+    return cohort.select(np.flatnonzero(cohort.arm == arm))
+
+
+def emulated_share(
+    params: ModelParams, trial: str, arm: str, event: str, days: float, n: int | None
+) -> float:
+    """Return the share of an arm's patients with a first ``event`` within ``days``."""
+    design = trial_design(trial)
+    schedule = Schedule(1.0, days, (days / 30.4375,), (), ())
+    result = simulate_arm(_cohort(trial, arm, n), design.arms[arm], params, schedule)
+    return share_with_event(result, event, days)
+
+
+def _target(k: int) -> dict[str, Any]:
+    return read_targets()["trials"][SECTION]["events"][k]
+
+
+def residuals(model: dict[str, Any]) -> np.ndarray:
+    """Return the weighted residual of P11 (the fitted row) for a model mapping."""
+    k, trial, arm, event, days = ROWS[0]
+    value = float(_target(k)["value"])
+    share = emulated_share(ModelParams.from_dict(model), trial, arm, event, days, STAGE_COHORT)
+    return np.array([(share - value) / (REL_TOL[k] * value)])
+
+
+def calcium_rows(params: ModelParams, sizes: Sequence[int | None] = (None, None)) -> pl.DataFrame:
+    """Return the calibration rows of P11 and P12 (``block_rows.SCHEMA``), each simulated on its
+    trial file at ``sizes`` patients per arm (None: the file's allocation)."""
+    rows = []
+    for (k, trial, arm, event, days), n in zip(ROWS, sizes, strict=True):
+        t = _target(k)
+        value, tol = float(t["value"]), REL_TOL[k] * float(t["value"])
+        share = emulated_share(params, trial, arm, event, days, n)
+        month = days / 30.4375
+        within = abs(share - value) <= tol
+        nan = float("nan")
+        rows.append(row(SECTION, arm, t["measure"], month, value, tol, share, nan, nan, within))
+    return pl.DataFrame(rows, schema=SCHEMA, orient="row")
+
+
+def fit_exchange(model: dict[str, Any], max_nfev: int) -> dict[str, Any]:
+    """Return the model mapping with the dialysis exchange at P11 by bisection in log space
+    over ``EXCHANGE_RANGE`` (the share is a step function of the value, flat between events,
+    so a gradient fit stalls; it falls monotonically as the exchange rises)."""
+    lo, hi = (float(np.log(v)) for v in EXCHANGE_RANGE)
+    best: tuple[float, float] = (np.inf, model["calcium"]["dialysis_exchange_l_per_day"])
+    for _ in range(max_nfev):
+        mid = 0.5 * (lo + hi)
+        trial = {**model, "calcium": {**model["calcium"], FIT[0][1]: float(np.exp(mid))}}
+        r = float(residuals(trial)[0])
+        best = min(best, (abs(r), float(np.exp(mid))))
+        lo, hi = (mid, hi) if r > 0.0 else (lo, mid)  # too many events: more exchange
+        if abs(r) < 0.05:
+            break
+    return {**model, "calcium": {**model["calcium"], FIT[0][1]: round(best[1], 4)}}
+
+
+EXCHANGE_RANGE = (1.0, 100.0)  # L/day searched
+PARTS = {"dialysis": Part(FIT, residuals, fitter=fit_exchange)}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line (``stage_cli``); ``--write``: the fitted value into the model file."""
+    stage_main(__doc__.split("\n")[0], PARTS, argv, max_nfev=14)
+
+
+if __name__ == "__main__":
+    main()
