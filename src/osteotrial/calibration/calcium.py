@@ -13,7 +13,10 @@ it is set by the normal kidney's compensation, whose values are the literature's
 
 Tolerances (targets.yaml gives neither n nor tol): ``REL_TOL`` of the value (A: no source n
 to derive a binomial interval from; 15 % of 41 % is about the binomial CI of an arm of 200, and
-100 % of a 0.2 % share says only "rare, not common").
+50 % of a 0.2 % share: a rare-event share known to a factor of about 1.5 each way). P12 misses
+(0 of 20,000 against 0.2 %): the cohort's eGFR draw has no kidney-failure tail, so no patient of
+that population is on dialysis and normal kidneys never fall below 1.8 mmol/L; a tolerance of
+100 % would have hidden it (tests/test_calibration_populations.py lists it as a known miss).
 
     python -m osteotrial.calibration.calcium [--write]
 """
@@ -44,7 +47,7 @@ ROWS: tuple[tuple[int, str, str, str, float], ...] = (
     (0, "dialysis_denosumab", "denosumab", "hypocalcemia_grade_2", 84.0),
     (1, "denosumab_older_adults", "denosumab", "hypocalcemia_grade_3", 180.0),
 )
-REL_TOL: dict[int, float] = {0: 0.15, 1: 1.0}  # A: module docstring
+REL_TOL: dict[int, float] = {0: 0.15, 1: 0.5}  # A: module docstring
 STAGE_COHORT = 1000  # dialysis patients per evaluation of the fit
 
 
