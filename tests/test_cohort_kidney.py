@@ -70,6 +70,22 @@ def test_kidney_function_falls_with_age_as_in_nhanes():
     assert set(covariates["sex"]) == {"female"}
 
 
+def test_a_kidney_failure_share_puts_that_share_on_dialysis_and_leaves_the_rest():
+    """kidney_failure_frac: u < frac of stream screening.kidney_failure puts a candidate in
+    kidney failure (eGFR around 10, so on dialysis); every other candidate keeps her draw."""
+    ids = np.arange(20_000)
+    base = draw_candidates(7, ids, PopulationParams())
+    tail = draw_candidates(7, ids, PopulationParams(kidney_failure_frac=0.1))
+    failed = tail["dialysis"]
+    assert not base["dialysis"].any() and abs(failed.mean() - 0.1) < 0.01
+    assert np.all(tail["egfr_ml_min_1_73m2"][failed] < 15.0)
+    np.testing.assert_array_equal(
+        tail["egfr_ml_min_1_73m2"][~failed], base["egfr_ml_min_1_73m2"][~failed]
+    )
+    with pytest.raises(ValueError, match="kidney_failure_frac"):
+        PopulationParams(kidney_failure_frac=1.5)
+
+
 def test_the_frame_cohort_is_bit_identical_in_every_existing_column(small_frame_cohort):
     columns = small_frame_cohort.to_columns()
     lines = []

@@ -60,6 +60,8 @@ STREAM_NAMES: tuple[str, ...] = (
     "safety.mace",
     # issue 27 (calcium): serum calcium at entry (cohort.calcium)
     "screening.calcium",
+    # issue 27: the share of a source population in kidney failure (cohort.kidney)
+    "screening.kidney_failure",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -14,9 +14,9 @@ it is set by the normal kidney's compensation, whose values are the literature's
 Tolerances (targets.yaml gives neither n nor tol): ``REL_TOL`` of the value (A: no source n
 to derive a binomial interval from; 15 % of 41 % is about the binomial CI of an arm of 200, and
 50 % of a 0.2 % share: a rare-event share known to a factor of about 1.5 each way). P12 misses
-(0 of 20,000 against 0.2 %): the cohort's eGFR draw has no kidney-failure tail, so no patient of
-that population is on dialysis and normal kidneys never fall below 1.8 mmol/L; a tolerance of
-100 % would have hidden it (tests/test_calibration_populations.py lists it as a known miss).
+(0.065 % against 0.2 %): normal kidneys never fall below 1.8 mmol/L, and the population's
+registry share on dialysis (0.25 %, its trial file) gives too few; a tolerance of 100 % would
+have hidden it (tests/test_calibration_populations.py lists it as a known miss).
 
     python -m osteotrial.calibration.calcium [--write]
 """

@@ -31,6 +31,7 @@ def check_population(pop: Any) -> None:
     check_range("egfr_median_at_70_ml_min_1_73m2", pop.egfr_median_at_70_ml_min_1_73m2, 10, 150)
     check_range("egfr_log_per_decade", pop.egfr_log_per_decade, -1.0, 1.0)
     check_range("dialysis_below_egfr_ml_min_1_73m2", pop.dialysis_below_egfr_ml_min_1_73m2, 0, 60)
+    check_range("kidney_failure_frac", pop.kidney_failure_frac, 0, 1)
 
 
 def calcium_covariates(

@@ -21,7 +21,7 @@ import numpy as np
 from osteotrial import rng
 from osteotrial.arrays import IntArray
 from osteotrial.cohort.conditional import complete_covariates
-from osteotrial.cohort.kidney import kidney_covariates, kidney_normals
+from osteotrial.cohort.kidney import kidney_covariates, kidney_failure, kidney_normals
 from osteotrial.cohort.population import PopulationParams
 from osteotrial.cohort.spec import CohortSpec, is_eligible
 from osteotrial.cohort.table import KIDNEY_COLUMNS, BaselineTable, read_baseline_table
@@ -103,7 +103,8 @@ def completed(
         tscore = out[f"tscore_{site.lower()}"]
         out[f"bmd_{site.lower()}_g_cm2"] = tscore_to_bmd_g_cm2(tscore, site, sex)
     given = {name: values[name] for name in KIDNEY_COLUMNS}
-    out |= kidney_covariates(kidney_normals(seed, keys), out, pop, given)
+    failure = kidney_failure(seed, keys, pop.kidney_failure_frac)
+    out |= kidney_covariates(kidney_normals(seed, keys), out, pop, given, failure)
     return out
 
 

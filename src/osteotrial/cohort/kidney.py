@@ -16,6 +16,12 @@ issue 26 will read kidney function. Both measures come from one serum creatinine
 A given eGFR or creatinine clearance (a cohort table's column) fixes S, and the other measure
 follows; with neither, eGFR is drawn. Parameters (``PopulationParams``, sources there):
 median eGFR at 70, its slope per decade and log-SD, and a height per sex.
+
+Kidney failure: the log-normal draw has no tail of people on dialysis. A population's
+``kidney_failure_frac`` (0 by default: no draw, every existing cohort unchanged) puts a candidate
+in kidney failure iff u < frac (u from stream "screening.kidney_failure", by candidate id); her
+eGFR is then drawn around ``FAILURE_EGFR`` instead (the same z), kept below the dialysis
+threshold of ``cohort.calcium``.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ if TYPE_CHECKING:  # population imports nothing of this module; the hint only
     from osteotrial.cohort.population import PopulationParams
 
 KIDNEY_STREAM = "screening.kidney"
+FAILURE_STREAM = "screening.kidney_failure"
+# eGFR in kidney failure: median and log-SD (A: as the dialysis preset, config/populations)
+FAILURE_EGFR = (10.0, 0.15)
 EGFR_LIMITS = (5.0, 200.0)  # mL/min/1.73 m2: the table's allowed range and the draw's clip
 CRCL_LIMITS = (5.0, 250.0)  # mL/min
 
@@ -73,22 +82,36 @@ def kidney_normals(seed: int, candidate_ids: IntArray) -> FloatArray:
     return rng.normals(seed, KIDNEY_STREAM, np.asarray(candidate_ids, dtype=np.int64))[0]
 
 
+def kidney_failure(seed: int, candidate_ids: IntArray, frac: float) -> BoolArray:
+    """Return whether each candidate is in kidney failure (u < frac; no draw when frac is 0)."""
+    ids = np.asarray(candidate_ids, dtype=np.int64)
+    if frac <= 0.0:
+        return np.zeros(ids.shape, dtype=bool)
+    return rng.uniforms(seed, FAILURE_STREAM, ids)[0] < frac
+
+
 def kidney_covariates(
     z: FloatArray,
     covariates: Mapping[str, np.ndarray],
     pop: PopulationParams,
     given: Mapping[str, FloatArray] | None = None,
+    failure: BoolArray | None = None,
 ) -> dict[str, FloatArray]:
     """Return ``egfr_ml_min_1_73m2`` and ``creatinine_clearance_ml_min``, shape (n,).
 
     ``covariates``: age_years, bmi_kg_m2 and sex ("female"/"male"); ``pop`` a
-    ``PopulationParams``; ``given``: the table's columns of either measure (NaN = missing).
+    ``PopulationParams``; ``given``: the table's columns of either measure (NaN = missing);
+    ``failure``: candidates in kidney failure (``kidney_failure``), drawn around FAILURE_EGFR.
     A given eGFR fixes the creatinine, else a given clearance does, else eGFR is drawn.
     """
     age, male = np.asarray(covariates["age_years"]), np.asarray(covariates["sex"]) == "male"
     weight = weight_kg(covariates["bmi_kg_m2"], male, pop.height_female_m, pop.height_male_m)
     log_median = np.log(pop.egfr_median_at_70_ml_min_1_73m2)
     drawn = np.exp(log_median + pop.egfr_log_per_decade * (age - 70.0) / 10.0 + pop.egfr_log_sd * z)
+    if failure is not None and failure.any():
+        failed = FAILURE_EGFR[0] * np.exp(FAILURE_EGFR[1] * np.asarray(z))
+        failed = np.minimum(failed, 0.99 * pop.dialysis_below_egfr_ml_min_1_73m2)  # on dialysis
+        drawn = np.where(failure, failed, drawn)
     drawn = np.clip(drawn, *EGFR_LIMITS)
     given = given or {}
     nan = np.full(age.shape, np.nan)

@@ -80,10 +80,8 @@ POPULATION_DESCRIPTION = "postmenopausal women"
 
 @dataclass(frozen=True)
 class PopulationParams:
-    """Parameters of the source population (defaults: fitted or literature values, see docs).
-
-    Units are in the names; ``*_frac`` are fractions 0-1, ``*_log_or_*`` natural-log odds ratios.
-    """
+    """Parameters of the source population (defaults fitted or from the literature, see docs;
+    units in the names, ``*_frac`` fractions 0-1, ``*_log_or_*`` natural-log odds ratios)."""
 
     # share of men in the source population (0: women, 1: men; a trial file may say ``sex``)
     male_frac: float = 0.0
@@ -160,6 +158,7 @@ class PopulationParams:
     height_male_m: float = 1.74
     # on dialysis below this eGFR (cohort.calcium; A: CKD stage G5, KDIGO, all on dialysis)
     dialysis_below_egfr_ml_min_1_73m2: float = 15.0
+    kidney_failure_frac: float = 0.0  # in kidney failure, eGFR from cohort.kidney.FAILURE_EGFR
     tumour_burden_median_rel: float = 0.0
     tumour_burden_log_sd: float = 0.7
     lesion_lytic_frac: float = 1.0

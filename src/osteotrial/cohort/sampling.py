@@ -25,7 +25,7 @@ from osteotrial import rng
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
 from osteotrial.cohort import calcium as cohort_calcium
 from osteotrial.cohort.from_table import table_candidates
-from osteotrial.cohort.kidney import kidney_covariates, kidney_normals
+from osteotrial.cohort.kidney import kidney_covariates, kidney_failure, kidney_normals
 from osteotrial.cohort.population import (
     PopulationParams,
     covariates_from_draws,
@@ -196,7 +196,8 @@ def draw_candidates(
     included) and kidney function (``cohort.kidney``, its own stream)."""
     ids = np.asarray(candidate_ids, dtype=np.int64)
     out = covariates_from_draws(raw_candidate_draws(seed, ids), population)
-    out |= kidney_covariates(kidney_normals(seed, ids), out, population)
+    failure = kidney_failure(seed, ids, population.kidney_failure_frac)
+    out |= kidney_covariates(kidney_normals(seed, ids), out, population, failure=failure)
     out |= tumour_covariates(seed, ids, population)
     out |= cohort_calcium.calcium_covariates(seed, ids, out["egfr_ml_min_1_73m2"], population)
     return out
