@@ -67,7 +67,7 @@ def test_cli_plan_overrides_and_errors(tmp_path, monkeypatch):
         main, ["plan", "--config", "trial=frame", "n_per_arm=20", "--cores", "2"]
     )
     assert done.exit_code == 0, done.output
-    assert re.search(r"trial\s+12\s+40\s", done.output)  # 8 simulations + 4 other jobs
+    assert re.search(r"trial\s+13\s+40\s", done.output)  # 8 simulations + 5 other jobs
     bad = CliRunner().invoke(main, ["plan", "--config", "trial=frame", "n_per_arm=-3"])
     assert bad.exit_code == 1 and "n_per_arm=-3 is out of range" in bad.output
     assert CliRunner().invoke(main, ["plan", "n_per_arm"]).exit_code == 2

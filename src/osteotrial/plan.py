@@ -39,6 +39,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from osteotrial.analyses.sre_endpoints import has_sre
 from osteotrial.calibration.targets import last_fracture_month, load_targets
 from osteotrial.trial.config import TrialConfig, load_config
 from osteotrial.units import DAYS_PER_MONTH
@@ -88,12 +89,15 @@ def run_parts(trial: TrialConfig) -> list[Part]:
                 "simulate_arm": shards * arms,
                 "expected_fractures": 1,
                 "compute_endpoints": 1,
+                "safety_endpoints": 1,  # every trial (analyses.safety)
                 "report": 1,
             },
             n_trial,
             n_trial * (days + expected_days),
         )
     ]
+    if has_sre(trial):  # the SRE tables of a bone-metastasis trial (analyses.sre_endpoints)
+        parts[0].jobs["sre_endpoints"] = 1
     if trial.counterfactual["enabled"]:
         jobs = {"simulate_every_arm": shards * arms, "counterfactual_effects": 1}
         jobs["counterfactual_report"] = 1
