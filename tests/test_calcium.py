@@ -20,6 +20,7 @@ from osteotrial.analyses.calcium_frames import (
     EVENTS,
     calcium_course,
     calcium_frames,
+    course_from_simulation,
     frames_from_simulation,
     grade_thresholds,
     share_with_event,
@@ -177,6 +178,10 @@ def test_frames_from_the_simulation_table_equal_those_of_the_results(runs):
     key = ["patient_id", "event"]
     assert events.sort(key).select(want_e.columns).equals(want_e.sort(key))
     assert events.height > 0
+    course, want = course_from_simulation(sim), calcium_course([result])
+    assert course.columns == want.columns and course["n"].to_list() == want["n"].to_list()
+    numbers = [c for c in want.columns if c not in ("arm", "day", "n")]
+    np.testing.assert_allclose(course.select(numbers).to_numpy(), want.select(numbers).to_numpy())
 
 
 def test_config_errors_name_the_field(params):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from conftest import run_workflow
 
 from osteotrial import io
+from osteotrial.analyses.safety_endpoints import EVENT_NAMES
 
 SMOKE = ("--config", "trial=smoke")
 
@@ -53,7 +55,10 @@ def test_workflow_writes_the_contract_tables(smoke_runs):
     assert pq.read_schema(simulation).names == io.SIMULATION_SCHEMA.names
     assert (workdir / "logs" / "smoke" / "simulate_arm" / "placebo" / "s000-of-004.log").exists()
     assert (workdir / "benchmarks" / "smoke" / "compute_endpoints" / "endpoints.tsv").exists()
-    assert "Safety events by arm" in (workdir / "results/smoke/report/safety.html").read_text()
+    page = (workdir / "results/smoke/report/safety.html").read_text()
+    assert "Safety events by arm" in page and "Serum calcium course" in page
+    events = pl.read_parquet(workdir / "results/smoke/endpoints/safety_events.parquet")
+    assert set(EVENT_NAMES) <= set(events["event"])  # ONJ, AFF, MACE and hypocalcemia alike
 
 
 @pytest.mark.parametrize("other", ["again", "one_shard"])

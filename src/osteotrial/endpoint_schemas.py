@@ -100,5 +100,12 @@ SAFETY_SCHEMAS: dict[str, pa.Schema] = {  # analyses.safety: every trial (ONJ, A
         [("arm", STR), ("event", STR), ("month", F64), ("cumulative_incidence", F64)]
         + [("ci_low", F64), ("ci_high", F64)]
     ),
+    # analyses.calcium_frames: serum calcium (mmol/L) per arm and record day, its percentiles
+    # and the mean nadir so far
+    "safety_calcium_course": pa.schema(
+        [("arm", STR), ("day", F64), ("n", I64), ("mean_mmol_l", F64)]
+        + [(f"p{p}", F64) for p in (5, 25, 50, 75, 95)]
+        + [("mean_nadir_mmol_l", F64)]
+    ),
 }
 SAFETY_TABLES: tuple[str, ...] = tuple(SAFETY_SCHEMAS)

@@ -1,6 +1,6 @@
-# Safety tables of every trial (analyses.safety; no model switch): ONJ, AFF and MACE drawn
-# from the simulations' safety exposures (analyses.safety_frames). Hypocalcemia (part ca)
-# joins the same frames at the merge.
+# Safety tables of every trial (analyses.safety_endpoints; no model switch): ONJ, AFF and MACE
+# drawn from the simulations' safety exposures (analyses.safety_frames), hypocalcemia by grade
+# and the serum calcium course from their calcium records (analyses.calcium_frames).
 rule safety_endpoints:
     input:
         cohort=expand("results/{{trial}}/cohort/{shard}.parquet", shard=SHARDS),

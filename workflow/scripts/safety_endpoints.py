@@ -1,32 +1,20 @@
-"""Glue: the safety tables (analyses.safety) of every trial, from the simulation shards'
-safety exposures (analyses.safety_frames: ONJ, AFF, MACE)."""
+"""Glue: the safety tables of every trial (analyses.safety_endpoints: ONJ, AFF, MACE from the
+simulation shards' safety exposures, hypocalcemia by grade and the serum calcium course from
+their calcium records)."""
 
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-import numpy as np
-
 from osteotrial import io
-from osteotrial.analyses.safety import safety_tables
-from osteotrial.analyses.safety_frames import (
-    SAFETY_EVENTS,
-    exposures_from_simulation,
-    safety_frames,
-)
+from osteotrial.analyses.safety_endpoints import safety_endpoint_tables
 from osteotrial.storage import check_inputs
 from osteotrial.trial.config import job_config
 
 trial = job_config(snakemake.params.config, snakemake.config)
 check_inputs([snakemake.input.cohort, snakemake.input.simulations], trial.config_hash)
 cohort = io.read_cohort(snakemake.input.cohort)
-ages = np.full(int(cohort.patient_id.max()) + 1, np.nan)
-ages[cohort.patient_id] = cohort.age_years
-arms = exposures_from_simulation(snakemake.input.simulations)
-patients, events = safety_frames(
-    arms, trial.arms, ages, trial.params.safety, trial.seed, trial.schedule.duration_days
-)
-tables = safety_tables(patients, events, trial.control_arm, SAFETY_EVENTS)
+tables = safety_endpoint_tables(trial, cohort, snakemake.input.simulations)
 meta = trial.provenance()
 for name, table in tables.items():
     io.write_endpoint_table(name, table, snakemake.output[name], meta)

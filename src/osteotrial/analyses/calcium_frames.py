@@ -12,7 +12,9 @@ below each grade threshold (``ArmResult.calcium``; thresholds in config/model.ya
   ``hypocalcemia_grade_<k>``, the first day below threshold k, kept if within follow-up.
 
 ``calcium_course`` gives serum calcium per arm and record day (mean and percentiles);
-``share_with_event`` the share of an arm's patients with an event by a day (the safety rows).
+``share_with_event`` the share of an arm's patients with an event by a day (the safety rows);
+``frames_from_simulation`` and ``course_from_simulation`` the same from the workflow's
+simulation shards (``analyses.safety_endpoints``).
 """
 
 from __future__ import annotations
@@ -125,3 +127,17 @@ def frames_from_simulation(sim: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
     ]
     events = pl.concat(parts).sort("patient_id", "day")
     return patients.sort("patient_id"), events
+
+
+def course_from_simulation(sim: pl.DataFrame) -> pl.DataFrame:
+    """Return ``calcium_course``'s table from simulation-table rows (the workflow's shards):
+    per arm and record day the number of patients, the mean, the percentiles (numpy's linear
+    interpolation) of serum calcium and the mean nadir so far."""
+    calcium, nadir = pl.col("serum_calcium_mmol_l"), pl.col("calcium_nadir_mmol_l")
+    quantiles = [calcium.quantile(p / 100.0, "linear").alias(f"p{p:g}") for p in PERCENTILES]
+    return (
+        sim.group_by("arm", "day")
+        .agg(pl.len().cast(pl.Int64).alias("n"), calcium.mean().alias("mean_mmol_l"), *quantiles,
+             nadir.mean().alias("mean_nadir_mmol_l"))
+        .sort("arm", "day")
+    )  # fmt: skip

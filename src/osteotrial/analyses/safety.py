@@ -44,8 +44,8 @@ EVENT_COLUMNS: dict[str, type[pl.DataType]] = {
     "day": pl.Float64,
     "event": pl.String,
 }
-# Where the serum calcium course (analyses.calcium_frames, part ca) joins the safety outputs at
-# the merge: a table of its own beside these two, named here so the rule and page find it.
+# The serum calcium course (analyses.calcium_frames): a safety table of its own beside these
+# two (endpoint_schemas.SAFETY_SCHEMAS), named here so the rule and the page find it.
 CALCIUM_COURSE_TABLE = "safety_calcium_course"
 
 

@@ -23,7 +23,6 @@ import polars as pl
 
 from osteotrial import io
 from osteotrial.analyses.endpoints import patient_events
-from osteotrial.analyses.safety import CALCIUM_COURSE_TABLE
 from osteotrial.calibration.comparison import compare
 from osteotrial.calibration.estimates import Estimate
 from osteotrial.calibration.targets import load_targets
@@ -84,14 +83,13 @@ def read_sre_tables(paths: Mapping[str, str | Path]) -> dict[str, pl.DataFrame]:
 
 
 def read_safety_tables(paths: Mapping[str, str | Path]) -> dict[str, pl.DataFrame]:
-    """Return the safety tables (``io.SAFETY_TABLES``, and the calcium course of part ca when
-    given) named in ``paths``: all or none; raise naming those missing when only some are."""
+    """Return the safety tables (``io.SAFETY_TABLES``, the calcium course among them) named in
+    ``paths``: all or none; raise naming those missing when only some are."""
     given = [name for name in io.SAFETY_TABLES if name in paths]
     missing = [n for n in io.SAFETY_TABLES if n not in given or not Path(paths[n]).is_file()]
     if given and missing:
         raise FileNotFoundError(f"safety tables {missing} are missing; the safety page needs all")
-    extra = [CALCIUM_COURSE_TABLE] if given and CALCIUM_COURSE_TABLE in paths else []
-    return {name: io.read_frame(paths[name]) for name in given + extra}
+    return {name: io.read_frame(paths[name]) for name in given}
 
 
 def treated_arm(arms: Mapping[str, object], control_arm: str) -> str | None:

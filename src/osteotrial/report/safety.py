@@ -4,7 +4,7 @@ Per arm and event (osteonecrosis of the jaw, atypical femoral fracture, major ad
 cardiovascular events; hypocalcemia by grade from part ca at the merge): patients with an
 event, n (%), events per 100 patient-years with the exact Poisson CI, the risk ratio against
 the control arm, and the cumulative incidence of the first event at the end of follow-up with
-death competing. The serum calcium course (``analyses.safety.CALCIUM_COURSE_TABLE``, part ca)
+death competing. The serum calcium course (``analyses.safety.CALCIUM_COURSE_TABLE``)
 is shown when its table is given. The page is written by ``report.build.write_report``.
 """
 
@@ -86,7 +86,7 @@ def write_safety_page(
         last = tables["safety_incidence"].filter(pl.col("month") == months.max())
         caption = f"Cumulative incidence of the first event at month {months.max():g}"
         sections.append(table(last.select("arm", "event", "cumulative_incidence"), caption))
-    if CALCIUM_COURSE_TABLE in tables:  # serum calcium per arm and visit (part ca)
+    if CALCIUM_COURSE_TABLE in tables:  # serum calcium per arm and visit
         sections.append(table(tables[CALCIUM_COURSE_TABLE], "Serum calcium course"))
     path = out / "safety.html"
     path.write_text(page("Safety", sections), encoding="utf-8")
