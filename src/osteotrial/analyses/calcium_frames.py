@@ -108,6 +108,19 @@ def share_with_event(result: ArmResult, event: str, by_day: float) -> float:
     return float(np.mean(np.isfinite(day) & (day <= by_day)))
 
 
+def shares_within_follow_up(result: ArmResult) -> dict[str, float]:
+    """Return, per event (``EVENTS``), the share of the arm's patients whose first event falls
+    within their follow-up (as the frames count it): a parameter set's value for the
+    prediction intervals (``analyses.safety_expected``; no draw, calcium is deterministic)."""
+    ca = _calcium(result)
+    end = np.fmin(np.fmin(result.death_day, result.dropout_day), float(result.record_days[-1]))
+    out = {}
+    for event, column in zip(EVENTS, DAY_COLUMNS, strict=True):
+        day = ca[column][-1]
+        out[event] = float(np.mean(np.isfinite(day) & (day <= end)))
+    return out
+
+
 def frames_from_simulation(sim: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return the contract's two frames from simulation-table rows (``io.SIMULATION_SCHEMA``:
     the workflow's shards, one or more arms): each patient's last record gives her end of

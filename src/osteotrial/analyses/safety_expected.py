@@ -3,7 +3,9 @@
 The share of patients with a first event of each safety type (``analyses.safety_frames``:
 ONJ, AFF, MACE) by the end of the run, as an expected value over the prediction cohort: each
 patient's cumulative hazard (on the record days) turned into the probability of an event
-before death and dropout (``analyses.expected.competing_incidence``), averaged. With the
+before death and dropout (``analyses.expected.competing_incidence``), averaged; hypocalcemia
+by grade (``analyses.calcium_frames``) is deterministic given the set: its share within
+follow-up. With the
 drawn MACE hazard ratio of romosozumab (``calibration.safety.uncertainty_block``) the sets'
 expected shares spread with the effect's stated CI, and ``analyses.prediction`` puts the
 binomial sampling at the trial's size around each (rows of table ``safety_events``, statistic
@@ -18,6 +20,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from osteotrial.analyses import calcium_frames
 from osteotrial.analyses import safety_frames as sf
 from osteotrial.analyses.expected import EXPECTED_SCHEMA, competing_incidence
 from osteotrial.arrays import FloatArray
@@ -49,8 +52,13 @@ def safety_rows(
         days = result.record_days
         at = np.broadcast_to(days[:, np.newaxis], (days.size, result.n_patients))
         month = safety_month(days[-1])
-        for event, h in hazards.items():
-            share = competing_incidence(result, sf._interp(grid, h, at), days[-1])
+        shares = {
+            event: competing_incidence(result, sf._interp(grid, h, at), days[-1])
+            for event, h in hazards.items()
+        }
+        if result.calcium is not None:  # hypocalcemia: deterministic, no hazard to integrate
+            shares |= calcium_frames.shares_within_follow_up(result)
+        for event, share in shares.items():
             rows.append(
                 {"table": "safety_events", "arm": name, "reference_arm": None,
                  "endpoint": event, "time": month, "statistic": "share", "value": share,
