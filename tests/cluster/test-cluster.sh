@@ -126,17 +126,17 @@ grep -E "steps \(100%\) done" "$WORK/resume-2.log"
 
 step "delete one shard's simulation: only the affected jobs rerun"
 # A lost intermediate file alone triggers nothing (the endpoint tables are up to date); naming it
-# as a target regenerates it, and compute_endpoints (then report) rerun because an input became
-# newer.
+# as a target regenerates it, and compute_endpoints and safety_endpoints (then report) rerun
+# because an input became newer.
 victim="results/$TRIAL/simulations/romosozumab_then_denosumab/s002-of-004.parquet"
 rm "$WORK/cluster/$victim"
 (cd "$WORK/cluster" && "${LOCAL[@]}" --dry-run all "$victim" "${CONFIG[@]}" \
     >"$WORK/dry-run.log" 2>&1)
 sed -n '/^Job stats/,/^$/p' "$WORK/dry-run.log" | head -8
-planned=$(awk '/^Job stats/{on=1} on && /^(simulate_arm|sample_cohort|compute_endpoints|report|all|total) /{print $1 "=" $2}' "$WORK/dry-run.log" | sort -u | tr '\n' ' ')
+planned=$(awk '/^Job stats/{on=1} on && /^(simulate_arm|sample_cohort|compute_endpoints|safety_endpoints|report|all|total) /{print $1 "=" $2}' "$WORK/dry-run.log" | sort -u | tr '\n' ' ')
 echo "planned: $planned"
-[[ $planned == "all=1 compute_endpoints=1 report=1 simulate_arm=1 total=4 " ]] ||
-    fail "expected only simulate_arm (1), compute_endpoints, report, all"
+[[ $planned == "all=1 compute_endpoints=1 report=1 safety_endpoints=1 simulate_arm=1 total=5 " ]] ||
+    fail "expected only simulate_arm (1), compute_endpoints, safety_endpoints, report, all"
 since=$(date +%Y-%m-%dT%H:%M:%S)
 (cd "$WORK/cluster" && timeout -k 60 -s INT "$LIMIT_S" "${CLUSTER[@]}" all "$victim" "${CONFIG[@]}" \
     >"$WORK/rerun.log" 2>&1) || { tail -40 "$WORK/rerun.log"; fail "rerun"; }

@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 from scipy import stats as sps
 
+from osteotrial.analyses.sre import PATIENT_COLUMNS  # the same patients frame as the SREs'
 from osteotrial.endpoint_schemas import SAFETY_SCHEMAS
 from osteotrial.stats.incidence import aalen_johansen, competing_status
 from osteotrial.stats.intervals import CONFIDENCE, proportion_ci_arrays, risk_ratio_ci
@@ -32,12 +33,6 @@ from osteotrial.units import DAYS_PER_MONTH
 
 DAYS_PER_YEAR = 365.25
 MONTH_DIGITS = 3  # as analyses.safety_expected.MONTH_DIGITS
-PATIENT_COLUMNS: dict[str, type[pl.DataType]] = {
-    "patient_id": pl.Int64,
-    "arm": pl.String,
-    "end_day": pl.Float64,
-    "died": pl.Boolean,
-}
 EVENT_COLUMNS: dict[str, type[pl.DataType]] = {
     "patient_id": pl.Int64,
     "arm": pl.String,
