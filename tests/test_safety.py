@@ -168,6 +168,11 @@ def test_events_table_matches_hand_counts():
     assert t["cumulative_incidence"] == pytest.approx(0.4)  # no censoring before events
     mace = events_table(pats, evs, "control", ["mace"]).filter(pl.col("event") == "mace")
     assert mace["n_events"].to_list() == [0, 0]
+    # a reference arm without events: the ratio is not estimable (nan; null in the file), never
+    # infinite
+    no_ref = events_table(pats, evs.filter(pl.col("arm") == "treated"), "control", [])
+    treated = no_ref.filter((pl.col("arm") == "treated") & (pl.col("event") == "onj"))
+    assert treated["n_with_event"].item() == 4 and treated["risk_ratio"].is_nan().item()
 
 
 def test_exact_poisson_limits_match_published_values():

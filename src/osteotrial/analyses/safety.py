@@ -11,7 +11,8 @@ Tables (``endpoint_schemas.SAFETY_SCHEMAS``):
 - ``safety_events``: per arm and event: patients with at least one (n, share, Wilson CI),
   events, patient-years, events per 100 patient-years with the exact Poisson CI (chi-square
   limits, Garwood 1936), the risk ratio of the share against the reference arm with its
-  log-normal CI (``stats.intervals.risk_ratio_ci``), and the cumulative incidence of the first
+  log-normal CI (``stats.intervals.risk_ratio_ci``; null, not estimable, when the reference
+  arm has no event), and the cumulative incidence of the first
   event at the end of follow-up with death as a competing risk (Aalen-Johansen,
   ``stats.incidence``).
 - ``safety_incidence``: the same cumulative incidence on a monthly grid, per arm and event.
@@ -134,7 +135,8 @@ def events_table(
         ref = by_arm.get(reference_arm) if reference_arm else None
         for arm, row in by_arm.items():
             rr = (float("nan"),) * 3
-            if ref is not None and arm != reference_arm:
+            # not estimable (null) when the reference arm has no event: no infinite ratios
+            if ref is not None and arm != reference_arm and ref["n_with_event"] > 0:
                 counts = (row["n_with_event"], row["n_patients"])
                 rr = risk_ratio_ci(*counts, ref["n_with_event"], ref["n_patients"])
             ratio = dict(zip(("risk_ratio", "rr_ci_low", "rr_ci_high"), rr, strict=True))
