@@ -6,8 +6,9 @@ Run ``python -m osteotrial.calibration.metastasis`` (prints the fit) or with ``-
 writes the fitted values into config/model.yaml). It simulates the trial's two arms on a
 cohort of ``--n-per-arm`` patients per arm (the trial file's design and seed) and fits
 ``FITTED`` (the four SRE base rates, in log space, the two common types' exponents on
-resorption and the hazards' exponent on the burden, >= 0; Nelder-Mead) to the trial's SRE endpoints, computed in expectation from the
-cumulative hazards (``expected_endpoints``: smooth in the parameters, no event noise):
+resorption and the hazards' exponent on the burden, >= 0; Nelder-Mead) to the trial's SRE
+endpoints, computed in expectation from the cumulative hazards (``expected_endpoints``:
+smooth in the parameters, no event noise):
 
 - share of patients with an SRE by arm: sum over intervals of S(t) dH_sre, S the probability
   of being event-free, alive and followed (death from the cancer and in the background,

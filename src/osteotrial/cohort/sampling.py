@@ -31,9 +31,9 @@ from osteotrial.cohort.population import (
     covariates_from_draws,
     raw_candidate_draws,
 )
-from osteotrial.cohort.variability import iiv_multipliers
 from osteotrial.cohort.spec import CohortSpec, is_eligible
 from osteotrial.cohort.tumour import tumour_covariates
+from osteotrial.cohort.variability import iiv_multipliers
 from osteotrial.units import DAYS_PER_YEAR
 
 MAX_EVENTS: dict[str, int] = {"vertebral": 3, "hip": 2, "nonvertebral": 3}
