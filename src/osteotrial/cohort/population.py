@@ -369,4 +369,3 @@ def prior_fracture_probabilities(
         + vf_term
     )
     return p_nvf, np.minimum(p_hip, p_nvf)
-
