@@ -70,6 +70,15 @@ def test_duration_memory_grows_on_treatment_and_recedes_after_stopping(runs, par
     assert np.median(rate[-1] / rate.max(axis=0)) < 0.75  # the AFF hazard falls after stopping
 
 
+def _covariates(n: int, age: float, prior: float = 0.2) -> sf.PatientCovariates:
+    """Covariates of patients 0..n-1 at one age: every fifth with prior disease (``prior``
+    0.2), propensities spread around 1."""
+    ids = np.arange(n, dtype=np.int64)
+    return sf.PatientCovariates(
+        ids, np.full(n, age), ids % round(1 / prior) == 0, np.linspace(0.1, 1.9, n)
+    )
+
+
 def _result(integral, days):
     """Return a minimal ArmResult carrying given safety exposure courses (n_t, n)."""
     from conftest import synthetic_result
@@ -123,11 +132,11 @@ def test_frames_keep_the_contract_and_common_random_numbers(params):
     integral = np.tile(np.array([[0.0], [50.0], [200.0]]), (1, 200))  # huge: events happen
     a = _result(integral, days)
     spec = dataclasses.replace(arm(("denosumab", 60, 182.625, 0, 730.5)), name="a")
-    ages = np.full(200, 70.0)
-    pats, evs = sf.safety_frames([a], {"a": spec}, ages, params.safety, 7, 730.5)
+    cov = _covariates(200, age=70.0)
+    pats, evs = sf.safety_frames([a], {"a": spec}, cov, params.safety, 7, 730.5)
     assert pats.height == 200 and set(evs["event"].unique()) >= {"osteonecrosis_of_the_jaw"}
     assert evs["day"].max() <= 730.5 and evs.schema["patient_id"] == pl.Int64
-    again = sf.safety_frames([a], {"a": spec}, ages, params.safety, 7, 730.5)[1]
+    again = sf.safety_frames([a], {"a": spec}, cov, params.safety, 7, 730.5)[1]
     assert again.equals(evs)
 
 
@@ -249,12 +258,12 @@ def test_the_drawn_effect_moves_the_expected_mace_share_and_its_prediction_inter
 
     result = _mace_result()
     romo = dataclasses.replace(arm(("romosozumab", 210, 30.4375, 0, 365.25)), name="romo")
-    ages = np.full(result.n_patients, params.safety.mace_reference_age_years)
+    cov = _covariates(result.n_patients, age=params.safety.mace_reference_age_years)
     shares, sets = [], []
     for hr in (0.85, 1.30, 2.0):
         drawn = dataclasses.replace(params.safety, mace_romosozumab_hr=hr)
         p = dataclasses.replace(params, safety=drawn)
-        rows = safety_rows({"romo": result}, {"romo": romo}, ages, p, 3)
+        rows = safety_rows({"romo": result}, {"romo": romo}, cov, p, 3)
         sets.append(pl.DataFrame(rows))
         shares.append(next(r["value"] for r in rows if r["endpoint"] == "mace"))
     assert shares[2] / shares[0] == pytest.approx(2.0 / 0.85, rel=0.05)  # rare: share ~ HR
