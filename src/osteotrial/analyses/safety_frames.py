@@ -9,8 +9,16 @@ The engines integrate the exposure slots of ``model.safety`` and record them
   I(min(t, p_k)))] from the recorded integral I of E. Procedure days p_k: a Poisson process
   of rate r x G per year, G the patient's procedure propensity (a cohort column: gamma, mean
   1), days from cumulative Exp(1) sums of stream ``safety.dental_procedures``.
-- AFF: h = h_ref (D(t) / D_ref)^p per year from the duration memory D; cumulative hazard by
-  the trapezoid rule on the grid.
+- AFF: h = h_ref (D(t) / D_ref)^p per year, D = min(D_slot, D_use); cumulative hazard by the
+  trapezoid rule on the grid. D_slot is the engines' memory of suppressed resorption (the
+  mechanism: remodeling cut below c_aff); D_use the duration of antiresorptive use as the
+  sources count it (Dell 2012 and Schilcher 2011 measure exposure by dispensed drug: time on
+  drug and time since the last use): a dose of denosumab or a bisphosphonate covers its
+  phase's dosing interval, dD_use/dt = u - (1 - u) k_off D_use per year with u the covered
+  share (``use_duration``). So the hazard rises with the time on drug and, once the last dose's
+  interval has run out, falls by exp(-k_off p) = 0.30 per year (Schilcher: -70 % per year since
+  the last use) for every antiresorptive, although after a bisphosphonate the drug on bone
+  keeps resorption low and D_slot high.
 - MACE: h = m_ref exp(b (age - age_ref)) (rr_prior if prior cardiovascular disease) (HR while
   exposed to romosozumab: a month after each dose, the dosing interval of the label) per
   year.
@@ -40,12 +48,15 @@ from osteotrial import rng
 from osteotrial.analyses.sre_frames import crossing_days
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
 from osteotrial.engine.results import ArmResult
+from osteotrial.model.bisphosphonate import DRUGS as BISPHOSPHONATES
 from osteotrial.model.safety_params import SafetyParams
 from osteotrial.trial.schedules import ArmSpec
 
 SAFETY_EVENTS: tuple[str, ...] = ("osteonecrosis_of_the_jaw", "atypical_femoral_fracture", "mace")
 GRID_DAYS = 7.0  # the hazards' grid (weekly)
 MAX_PROCEDURES = 24  # drawn procedures per patient (mean about 1.5 in 10 years)
+# a dose of these covers its dosing interval in the duration of use (AFF; use_duration)
+ANTIRESORPTIVES: tuple[str, ...] = ("denosumab", *BISPHOSPHONATES)
 ROMOSOZUMAB_EXPOSURE_DAYS = 30.4375  # A: exposed for a month after each monthly dose
 DAYS_PER_YEAR = 365.25
 
@@ -155,6 +166,32 @@ def _interp(days: FloatArray, values: FloatArray, at: FloatArray) -> FloatArray:
     return lo_v + frac * (hi_v - lo_v)
 
 
+def antiresorptive_covered(arm: ArmSpec, grid: FloatArray) -> FloatArray:
+    """Return the share of each grid interval (n_g - 1,) covered by an antiresorptive dose:
+    a dose of denosumab or a bisphosphonate covers its phase's dosing interval."""
+    covered = np.zeros(grid.size - 1)
+    for phase in arm.phases:
+        if phase.drug not in ANTIRESORPTIVES or phase.dose_mg <= 0:
+            continue
+        for day in phase.dose_days():
+            lo = np.clip(day, grid[:-1], grid[1:])
+            hi = np.clip(day + phase.interval_days, grid[:-1], grid[1:])
+            covered += (hi - lo) / np.diff(grid)
+    return np.minimum(covered, 1.0)
+
+
+def use_duration(arm: ArmSpec, grid: FloatArray, p: SafetyParams) -> FloatArray:
+    """Return the duration of antiresorptive use D_use (years) on ``grid`` (n_g,): one year
+    per year covered, decaying with ``aff_offset_per_year`` when not (module docstring)."""
+    covered = antiresorptive_covered(arm, grid)
+    years = np.diff(grid) / DAYS_PER_YEAR
+    decay = np.exp(-p.aff_offset_per_year * (1.0 - covered) * years)
+    out = np.zeros(grid.size)
+    for k in range(grid.size - 1):  # over the grid's weeks, not over patients
+        out[k + 1] = out[k] * decay[k] + covered[k] * years[k]
+    return out
+
+
 def onj_hazard(days, integral, procedures, grid, p: SafetyParams) -> FloatArray:
     """Return the ONJ cumulative hazard on ``grid`` (n_g, n) from the recorded integral I
     (n_t, n) of the deep-suppression exposure and the procedure days (n_p, n)."""
@@ -173,10 +210,14 @@ def onj_hazard(days, integral, procedures, grid, p: SafetyParams) -> FloatArray:
     return p.onj_per_year_per_exposure_year * (base + (p.onj_procedure_rr - 1.0) * extra)
 
 
-def aff_hazard(days, duration, grid, p: SafetyParams) -> FloatArray:
-    """Return the AFF cumulative hazard on ``grid`` (n_g, n) from the duration memory D."""
+def aff_hazard(days, duration, grid, p: SafetyParams, use=None) -> FloatArray:
+    """Return the AFF cumulative hazard on ``grid`` (n_g, n) from the duration memory D
+    (n_t, n) of suppressed resorption, capped by the duration of use ``use`` (n_g,) if given
+    (``use_duration``)."""
     n = duration.shape[1]
     d = _interp(days, duration, np.broadcast_to(grid[:, np.newaxis], (grid.size, n)))
+    if use is not None:
+        d = np.minimum(d, np.asarray(use)[:, np.newaxis])
     rel = np.maximum(d, 0.0) / p.aff_reference_years
     rate = p.aff_per_year_at_reference * rel**p.aff_duration_power  # per year
     steps = 0.5 * (rate[1:] + rate[:-1]) * (np.diff(grid)[:, np.newaxis] / DAYS_PER_YEAR)
@@ -233,7 +274,9 @@ def cumulative_hazards(
         "osteonecrosis_of_the_jaw": onj_hazard(
             days, s["deep_suppression_integral"], cov["procedure_days"], grid, p
         ),
-        "atypical_femoral_fracture": aff_hazard(days, s["antiresorptive_duration_years"], grid, p),
+        "atypical_femoral_fracture": aff_hazard(
+            days, s["antiresorptive_duration_years"], grid, p, use_duration(arm, grid, p)
+        ),
         "mace": mace_hazard(
             mine.age_years,
             mine.prior_cardiovascular_disease,
