@@ -14,7 +14,8 @@ import re
 import pytest
 from conftest import ROOT
 
-from osteotrial.cohort.population import NORMAL_IIV, PopulationParams
+from osteotrial.cohort.population import PopulationParams
+from osteotrial.cohort.variability import NORMAL_IIV
 
 SPEC = importlib.util.spec_from_file_location("fitted_values", ROOT / "tools" / "fitted_values.py")
 fitted_values = importlib.util.module_from_spec(SPEC)

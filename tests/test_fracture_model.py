@@ -19,9 +19,9 @@ from osteotrial.calibration.objective import typical_patient
 from osteotrial.cohort.population import (
     PopulationParams,
     covariates_from_draws,
-    iiv_multipliers,
     raw_candidate_draws,
 )
+from osteotrial.cohort.variability import iiv_multipliers
 from osteotrial.engine.reference import reference_bone
 from osteotrial.model import bone, exposure, fracture, remodeling
 from osteotrial.model.records import pack_model

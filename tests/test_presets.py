@@ -97,3 +97,22 @@ def test_population_fields_are_all_in_the_schema() -> None:
 
     props = load_schema()["$defs"]["population"]["properties"]
     assert {f.name for f in fields(PopulationParams)} | {"preset", "sex"} == set(props)
+
+
+def test_typical_pk_of_a_population_moves_the_median_not_the_spread() -> None:
+    """The bone-metastasis presets take their own population-PK typical values (S36 over S45):
+    the denosumab clearance and volume multipliers are the default draws times those values,
+    exactly, and no other multiplier moves."""
+    from osteotrial.cohort.variability import iiv_multipliers
+
+    mets = PopulationParams.from_dict(read_preset("bone_metastases_breast")["population"])
+    assert mets.denosumab_clearance_typical_rel == pytest.approx(3.25 / 2.75, abs=1e-3)
+    assert mets.denosumab_volume_typical_rel == pytest.approx(2.62 / 2.34, abs=1e-3)
+    ids = np.arange(2000, dtype=np.int64)
+    own, default = iiv_multipliers(7, ids, mets), iiv_multipliers(7, ids, PopulationParams())
+    for name, values in own.items():
+        typical = getattr(mets, name.removeprefix("mult_") + "_typical_rel", 1.0)
+        np.testing.assert_allclose(values, typical * default[name], rtol=1e-15)
+    assert np.median(own["mult_denosumab_clearance"]) == pytest.approx(1.182, rel=0.05)
+    with pytest.raises(ValueError, match="denosumab_clearance_typical_rel"):
+        PopulationParams(denosumab_clearance_typical_rel=0.0)

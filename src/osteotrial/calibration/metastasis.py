@@ -5,9 +5,10 @@ fixed.
 Run ``python -m osteotrial.calibration.metastasis`` (prints the fit) or with ``--write`` (also
 writes the fitted values into config/model.yaml). It simulates the trial's two arms on a
 cohort of ``--n-per-arm`` patients per arm (the trial file's design and seed) and fits
-``FITTED`` (the four SRE base rates, in log space, and the two common types' exponents on
-resorption, >= 0; Nelder-Mead) to the trial's SRE endpoints, computed in expectation from the
-cumulative hazards (``expected_endpoints``: smooth in the parameters, no event noise):
+``FITTED`` (the four SRE base rates, in log space, the two common types' exponents on
+resorption and the hazards' exponent on the burden, >= 0; Nelder-Mead) to the trial's SRE
+endpoints, computed in expectation from the cumulative hazards (``expected_endpoints``:
+smooth in the parameters, no event noise):
 
 - share of patients with an SRE by arm: sum over intervals of S(t) dH_sre, S the probability
   of being event-free, alive and followed (death from the cancer and in the background,
@@ -56,6 +57,7 @@ FITTED: tuple[str, ...] = (
     "sre_spinal_cord_compression_per_year",
     "sre_pathologic_fracture_resorption_exponent",
     "sre_radiation_to_bone_resorption_exponent",
+    "sre_burden_exponent",
 )
 N_RATES = 4  # the first four of FITTED are fitted in log space, the exponents as they are (>= 0)
 # targets.yaml order of the first-event types: radiation / pathologic fracture / surgery / cord

@@ -23,11 +23,8 @@ and ``prior_hip`` implies ``prior_nonvertebral``)::
 
     logit p = logit(p_ref) + b_age (age - 70) / 10 + b_th (-1 - tscore_th) + b_vf [count > 0]
 
-Inter-individual variability: multiplier = exp(omega z), omega = sqrt(log(1 + CV^2)) (median 1),
-draw j of stream "iiv" = multiplier IIV_NAMES[j]; except the untreated BMD loss rate
-(``NORMAL_IIV``), whose multiplier is normal, 1 + CV z (mean 1): women differ in the sign of
-their untreated change too (Melton 2000: femoral neck change -1.0 %/yr on average, from -10 to
-+13 %/yr, no subset of fast losers), which a positive log-normal multiplier cannot give.
+Inter-individual variability: ``cohort.variability`` (log-normal multipliers of stream "iiv",
+median the population's typical value ``<name>_typical_rel``).
 
 Sources: see ``docs/cohort.md``. Status letters: V read in a source, R recalled,
 A assumption, F fitted by ``osteotrial.cohort.fit`` to targets.yaml baselines.
@@ -58,19 +55,6 @@ YOUNG_REF_MEAN_G_CM2 = YOUNG_ADULT_MEAN_G_CM2
 YOUNG_REF_SD_G_CM2 = YOUNG_ADULT_SD_G_CM2
 
 COPULA_VARIABLES: tuple[str, ...] = ("age", "bmi", "LS", "TH", "FN")
-IIV_NAMES: tuple[str, ...] = (
-    "denosumab_clearance",
-    "denosumab_volume",
-    "romosozumab_clearance",
-    "romosozumab_volume",
-    "bone_turnover",
-    "bmd_loss_rate",
-    "fracture_frailty",
-    "denosumab_sensitivity",
-    "romosozumab_sensitivity",
-    "mineralization_rate",
-)
-NORMAL_IIV: frozenset[str] = frozenset({"bmd_loss_rate"})  # normal, mean 1 (may be negative)
 MAX_PREVALENT_VERTEBRAL = 4
 # Whom the default source population (preset postmenopausal_women) and its fitted covariates
 # describe; a cohort table without a ``sex`` column is taken as this sex.
@@ -145,6 +129,9 @@ class PopulationParams:
     iiv_cv_denosumab_sensitivity_frac: float = 0.35
     iiv_cv_romosozumab_sensitivity_frac: float = 0.35
     iiv_cv_mineralization_rate_frac: float = 0.20
+    # typical PK relative to the model's (cohort.variability; 1: the osteoporosis model's own)
+    denosumab_clearance_typical_rel: float = 1.0
+    denosumab_volume_typical_rel: float = 1.0
     # kidney function (cohort.kidney; issue 25): eGFR (CKD-EPI) log-normal around a median that
     # falls with age. NHANES 1999-2004 by CKD-EPI: median eGFR about 85 at 60-69 and 75 at 70-79
     # (Levey AS et al. Ann Intern Med 2009;150:604-12, R); eGFR < 60 in about a third of people
@@ -190,6 +177,8 @@ class PopulationParams:
                 check_range(f.name, value, 1e-6, 1.0 - 1e-6)
             elif f.name.startswith("iiv_cv_"):
                 check_range(f.name, value, 0.0, 3.0)
+            elif f.name.endswith("_typical_rel"):
+                check_range(f.name, value, 0.1, 10.0)
         calcium.check_population(self)
         tumour.check_population(self)
         safety.check_population(self)
@@ -386,19 +375,3 @@ def prior_fracture_probabilities(
         + vf_term
     )
     return p_nvf, np.minimum(p_hip, p_nvf)
-
-
-def iiv_multipliers(
-    seed: int, candidate_ids: IntArray, pop: PopulationParams
-) -> dict[str, FloatArray]:
-    """Return the IIV multipliers ``mult_<name>``, each shape (n,): log-normal with median 1,
-    or normal with mean 1 for ``NORMAL_IIV`` (module docstring)."""
-    z = rng.normals(seed, "iiv", candidate_ids, len(IIV_NAMES))
-    out = {}
-    for j, name in enumerate(IIV_NAMES):
-        cv = getattr(pop, f"iiv_cv_{name}_frac")
-        if name in NORMAL_IIV:
-            out[f"mult_{name}"] = 1.0 + cv * z[j]
-        else:
-            out[f"mult_{name}"] = np.exp(np.sqrt(np.log1p(cv**2)) * z[j])
-    return out

@@ -30,11 +30,11 @@ from osteotrial.cohort.kidney import kidney_covariates, kidney_failure, kidney_n
 from osteotrial.cohort.population import (
     PopulationParams,
     covariates_from_draws,
-    iiv_multipliers,
     raw_candidate_draws,
 )
 from osteotrial.cohort.spec import CohortSpec, is_eligible
 from osteotrial.cohort.tumour import tumour_covariates
+from osteotrial.cohort.variability import iiv_multipliers
 from osteotrial.units import DAYS_PER_YEAR
 
 MAX_EVENTS: dict[str, int] = {"vertebral": 3, "hip": 2, "nonvertebral": 3}

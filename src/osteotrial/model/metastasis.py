@@ -26,9 +26,11 @@ factors are exactly 1 and the model is the osteoporosis model unchanged.
 
 Events. Each SRE type k (``SRE_TYPES``) has the hazard (per year)
 
-    h_k = base_k T c^(b_k) (1 + (RR - 1) P)
+    h_k = base_k T^a c^(b_k) (1 + (RR - 1) P)
 
-tumour burden times bone destruction (resorption, c, to a type's power: radiation for pain
+tumour burden (to the power a, ``sre_burden_exponent``: a < 1 when the events follow the
+burden less than in proportion, e.g. because the lesions that cause them are present from entry)
+times bone destruction (resorption, c, to a type's power: radiation for pain
 follows osteolysis more closely than a fracture through a weakened bone, which the
 anti-resorptive does not undo); P is 1 for a patient with a skeletal event before entry (a
 cohort covariate, its share from the trial's baseline table) and RR the literature's relative
@@ -141,8 +143,11 @@ def sre_resorption_exponent(k: int, r) -> float:
 
 @equation(inline=True)
 def sre_hazard_per_year(k: int, total: float, log_oca: float, r) -> float:
-    """Return SRE type k's hazard per year: base_k T c^b_k (0 without tumour)."""
-    return sre_base_per_year(k, r) * total * math.exp(sre_resorption_exponent(k, r) * log_oca)
+    """Return SRE type k's hazard per year: base_k T^a c^b_k (0 without tumour)."""
+    if total <= 0.0:
+        return 0.0
+    exponent = r.sre_burden_exponent * math.log(total) + sre_resorption_exponent(k, r) * log_oca
+    return sre_base_per_year(k, r) * math.exp(exponent)
 
 
 @equation(inline=True)

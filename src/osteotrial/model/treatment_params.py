@@ -83,7 +83,8 @@ class MetastasisParams:
     differentiation gains per unit of burden; each SRE type's hazard per year at burden 1 and
     healthy resorption, and its exponent on resorption; the cancer death rate's exponent on
     burden (the rate itself is the patient's, ``cohort.population``); the relative risk of
-    every SRE type for a patient with a skeletal event before entry."""
+    every SRE type for a patient with a skeletal event before entry; the SRE hazards' exponent on
+    the burden."""
 
     tumour_intrinsic_growth_per_year: float
     tumour_resorption_growth_per_year: float
@@ -100,6 +101,7 @@ class MetastasisParams:
     sre_spinal_cord_compression_resorption_exponent: float
     cancer_death_burden_exponent: float
     sre_prior_event_hazard_ratio: float = 1.0  # every SRE hazard x RR after a prior SRE
+    sre_burden_exponent: float = 1.0  # every SRE hazard x burden^a
 
     def __post_init__(self) -> None:
         zero_ok = tuple(
