@@ -171,3 +171,48 @@ def test_missing_endpoint_table_fails_with_its_name(smoke_run, tmp_path):
     with pytest.raises(FileNotFoundError, match="endpoint table 'comparisons' is missing"):
         write_report(trial, paths, [], ROOT / "config" / "targets.yaml", tmp_path / "report")
     assert not (tmp_path / "report").exists()
+
+
+def _safety_tables() -> dict[str, pl.DataFrame]:
+    """Safety tables of two arms of 50 from synthetic frames (analyses.safety), every event
+    of the workflow, with a calcium course that dips in the treated arm."""
+    import numpy as np
+
+    from osteotrial.analyses.safety import CALCIUM_COURSE_TABLE, safety_tables
+    from osteotrial.analyses.safety_endpoints import EVENT_NAMES
+
+    n = 50
+    arms = ["placebo"] * n + ["denosumab"] * n
+    patients = pl.DataFrame(
+        {"patient_id": np.arange(2 * n), "arm": arms, "end_day": np.full(2 * n, 730.5),
+         "died": np.zeros(2 * n, dtype=bool)}
+    )  # fmt: skip
+    ids = np.arange(0, 2 * n, 3)
+    events = pl.DataFrame(
+        {"patient_id": ids, "arm": [arms[i] for i in ids], "day": 7.0 * ids + 10.0,
+         "event": [EVENT_NAMES[(i // 3) % len(EVENT_NAMES)] for i in ids]}
+    )  # fmt: skip
+    tables = dict(safety_tables(patients, events, "placebo", EVENT_NAMES))
+    days = [0.0, 30.0, 182.0, 365.0, 730.0]
+    dip = {"placebo": [0.0] * 5, "denosumab": [0.0, -0.05, -0.02, 0.0, 0.0]}
+    rows = [
+        {"arm": arm, "day": d, "n": n, "mean_mmol_l": 2.35 + x, "p5": 2.2 + x, "p25": 2.3 + x,
+         "p50": 2.35 + x, "p75": 2.4 + x, "p95": 2.5 + x, "mean_nadir_mmol_l": 2.3 + min(dip[arm])}
+        for arm in dip for d, x in zip(days, dip[arm], strict=True)
+    ]  # fmt: skip
+    tables[CALCIUM_COURSE_TABLE] = pl.DataFrame(rows)
+    return tables
+
+
+def test_safety_page_shows_the_incidence_and_calcium_figure(tmp_path):
+    from osteotrial.report.build import html_page, html_table
+    from osteotrial.report.safety import FIGURE_SIZE_IN, write_safety_page
+
+    colors = figures.arm_colors(["placebo", "denosumab"], "placebo")
+    written = write_safety_page(_safety_tables(), colors, tmp_path, html_page, html_table)
+    assert [p.name for p in written] == list(SAFETY_REPORT_FILES)
+    page = (tmp_path / "safety.html").read_text()
+    assert "<img src='safety.png'" in page and "Serum calcium course" in page
+    png = tmp_path / "safety.png"
+    assert png_size(png) == tuple(round(x * figures.DPI) for x in FIGURE_SIZE_IN)
+    assert png.stat().st_size > 40_000  # seven drawn panels, not blank

@@ -28,6 +28,7 @@ REGIMENS = {
     "placebo": ("placebo", 0, 30, 0, 365.25),
     "denosumab_60mg_q6m": ("denosumab", 60, 182.625, 0, 365.25),
     "denosumab_120mg_q4w": ("denosumab", 120, 28, 0, 365.25),
+    "alendronate_weekly": ("alendronate", 70, 7, 0, 365.25),
 }
 
 
@@ -68,6 +69,43 @@ def test_duration_memory_grows_on_treatment_and_recedes_after_stopping(runs, par
         sf.aff_hazard(runs["denosumab_60mg_q6m"].record_days, d, grid, params.safety), axis=0
     )
     assert np.median(rate[-1] / rate.max(axis=0)) < 0.75  # the AFF hazard falls after stopping
+
+
+def _covariates(n: int, age: float, prior: float = 0.2) -> sf.PatientCovariates:
+    """Covariates of patients 0..n-1 at one age: every fifth with prior disease (``prior``
+    0.2), propensities spread around 1."""
+    ids = np.arange(n, dtype=np.int64)
+    return sf.PatientCovariates(
+        ids, np.full(n, age), ids % round(1 / prior) == 0, np.linspace(0.1, 1.9, n)
+    )
+
+
+@pytest.mark.parametrize("name", ["denosumab_60mg_q6m", "alendronate_weekly"])
+def test_aff_hazard_rises_with_duration_and_recedes_after_stopping(runs, params, name):
+    """The issue's shape for both antiresorptives: the AFF hazard rises with the time on
+    drug and, a year after the last dose's interval has run out, is about 30 % of its peak
+    (Schilcher 2011: -70 % per year since the last use), although after alendronate the
+    drug on bone keeps resorption low (the suppression memory alone does not fall)."""
+    p, result = params.safety, runs[name]
+    spec = dataclasses.replace(arm(REGIMENS[name]), name=name)
+    grid = np.arange(0.0, DAYS + 1.0, 7.0)
+    d = result.safety["antiresorptive_duration_years"]
+    use = sf.use_duration(spec, grid, p)
+    rate = np.diff(sf.aff_hazard(result.record_days, d, grid, p, use), axis=0)
+    week = {months: round(months * 30.4375 / 7.0) for months in (3, 11, 23)}
+    assert np.median(rate[week[11]] / rate[week[3]]) > 5.0  # (11 / 3)^1.89 = 11.7 on drug
+    assert np.all(rate[-1] < rate.max(axis=0))
+    assert np.median(rate[-1] / rate.max(axis=0)) == pytest.approx(0.30, abs=0.08)
+    assert use[-1] == pytest.approx(use.max() * np.exp(-p.aff_offset_per_year), rel=0.05)
+    slot_only = np.diff(sf.aff_hazard(result.record_days, d, grid, p), axis=0)
+    if name == "alendronate_weekly":  # the drug on bone: suppression outlasts the dosing
+        assert np.median(slot_only[-1] / slot_only.max(axis=0)) > 0.9
+
+
+def test_no_duration_of_use_without_an_antiresorptive(params):
+    grid = np.arange(0.0, DAYS + 1.0, 7.0)
+    for phase in (("placebo", 0, 30, 0, 365.25), ("romosozumab", 210, 30.4375, 0, 365.25)):
+        assert np.all(sf.use_duration(arm(phase), grid, params.safety) == 0.0)
 
 
 def _result(integral, days):
@@ -123,11 +161,11 @@ def test_frames_keep_the_contract_and_common_random_numbers(params):
     integral = np.tile(np.array([[0.0], [50.0], [200.0]]), (1, 200))  # huge: events happen
     a = _result(integral, days)
     spec = dataclasses.replace(arm(("denosumab", 60, 182.625, 0, 730.5)), name="a")
-    ages = np.full(200, 70.0)
-    pats, evs = sf.safety_frames([a], {"a": spec}, ages, params.safety, 7, 730.5)
+    cov = _covariates(200, age=70.0)
+    pats, evs = sf.safety_frames([a], {"a": spec}, cov, params.safety, 7, 730.5)
     assert pats.height == 200 and set(evs["event"].unique()) >= {"osteonecrosis_of_the_jaw"}
     assert evs["day"].max() <= 730.5 and evs.schema["patient_id"] == pl.Int64
-    again = sf.safety_frames([a], {"a": spec}, ages, params.safety, 7, 730.5)[1]
+    again = sf.safety_frames([a], {"a": spec}, cov, params.safety, 7, 730.5)[1]
     assert again.equals(evs)
 
 
@@ -249,12 +287,12 @@ def test_the_drawn_effect_moves_the_expected_mace_share_and_its_prediction_inter
 
     result = _mace_result()
     romo = dataclasses.replace(arm(("romosozumab", 210, 30.4375, 0, 365.25)), name="romo")
-    ages = np.full(result.n_patients, params.safety.mace_reference_age_years)
+    cov = _covariates(result.n_patients, age=params.safety.mace_reference_age_years)
     shares, sets = [], []
     for hr in (0.85, 1.30, 2.0):
         drawn = dataclasses.replace(params.safety, mace_romosozumab_hr=hr)
         p = dataclasses.replace(params, safety=drawn)
-        rows = safety_rows({"romo": result}, {"romo": romo}, ages, p, 3)
+        rows = safety_rows({"romo": result}, {"romo": romo}, cov, p, 3)
         sets.append(pl.DataFrame(rows))
         shares.append(next(r["value"] for r in rows if r["endpoint"] == "mace"))
     assert shares[2] / shares[0] == pytest.approx(2.0 / 0.85, rel=0.05)  # rare: share ~ HR

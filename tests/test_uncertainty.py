@@ -449,6 +449,7 @@ def test_a_job_s_sets_run_together_give_each_set_s_expected_endpoints():
     arm (the cohort repeated per set); each set's table equals the set simulated on its own
     with ``simulate_arm`` and passed to ``expected_table``, exactly."""
     from osteotrial.analyses.safety_expected import with_safety
+    from osteotrial.analyses.safety_frames import PatientCovariates
     from osteotrial.cohort.sampling import CohortSpec, sample_cohort
     from osteotrial.engine.simulate import simulate_arm
     from osteotrial.model.params import ModelParams
@@ -471,6 +472,6 @@ def test_a_job_s_sets_run_together_give_each_set_s_expected_endpoints():
         }
         months = (schedule.visit_months, schedule.imaging_months)
         alone_table = expected.expected_table(alone, params, trial.control_arm, *months)
-        ages, seed = patients.age_years, trial.seed
-        assert table.equals(with_safety(alone_table, alone, trial.arms, ages, params, seed))
+        cov, seed = PatientCovariates.from_cohort(patients), trial.seed
+        assert table.equals(with_safety(alone_table, alone, trial.arms, cov, params, seed))
     assert not together[0].equals(together[1])  # the sets do differ

@@ -57,6 +57,8 @@ def test_workflow_writes_the_contract_tables(smoke_runs):
     assert (workdir / "benchmarks" / "smoke" / "compute_endpoints" / "endpoints.tsv").exists()
     page = (workdir / "results/smoke/report/safety.html").read_text()
     assert "Safety events by arm" in page and "Serum calcium course" in page
+    assert "<img src='safety.png'" in page  # the safety figure (report.safety)
+    assert (workdir / "results/smoke/report/safety.png").stat().st_size > 40_000
     events = pl.read_parquet(workdir / "results/smoke/endpoints/safety_events.parquet")
     assert set(EVENT_NAMES) <= set(events["event"])  # ONJ, AFF, MACE and hypocalcemia alike
 

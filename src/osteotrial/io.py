@@ -76,6 +76,8 @@ COHORT_SCHEMA = pa.schema(
     + [("prior_skeletal_event", BOOL)]  # issue 26: a skeletal-related event before entry
     # issue 27, calcium (cohort.calcium)
     + [("dialysis", BOOL), ("serum_calcium_z", F64)]
+    # issue 27, rest27: covariates of the rare harms (cohort.safety)
+    + [("prior_cardiovascular_disease", BOOL), ("dental_propensity", F64)]
 )
 
 # issue 27, calcium (engine.inputs.CALCIUM): serum calcium, its nadir so far (mmol/L), the

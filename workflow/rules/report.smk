@@ -73,6 +73,11 @@ rule report:
             caption="../report/safety.rst",
             category="7. Safety",
         ),
+        safety_png=report(
+            "results/{trial}/report/safety.png",
+            caption="../report/safety_figure.rst",
+            category="7. Safety",
+        ),
     log:
         "logs/{trial}/report/report.log",
     benchmark:

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from osteotrial.analyses import calcium_frames
 from osteotrial.analyses.safety import CALCIUM_COURSE_TABLE, safety_tables
 from osteotrial.analyses.safety_frames import (
     SAFETY_EVENTS,
+    PatientCovariates,
     exposures_from_simulation,
     safety_frames,
 )
@@ -46,11 +46,10 @@ def safety_endpoint_tables(
 ) -> Mapping[str, pl.DataFrame]:
     """Return every table of ``io.SAFETY_TABLES`` for a trial from its cohort and simulation
     shards: events of every kind by arm, their incidence by month, the calcium course."""
-    ages = np.full(int(cohort.patient_id.max()) + 1, np.nan)
-    ages[cohort.patient_id] = cohort.age_years
+    covariates = PatientCovariates.from_cohort(cohort)
     arms = exposures_from_simulation(simulations)
     patients, events = safety_frames(
-        arms, trial.arms, ages, trial.params.safety, trial.seed, trial.schedule.duration_days
+        arms, trial.arms, covariates, trial.params.safety, trial.seed, trial.schedule.duration_days
     )
     sim = pl.scan_parquet([str(p) for p in simulations]).select(CALCIUM_READ).collect()
     events = pl.concat([events, hypocalcemia_events(sim, patients)]).sort("patient_id", "day")

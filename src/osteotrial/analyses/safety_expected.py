@@ -23,7 +23,6 @@ import pyarrow as pa
 from osteotrial.analyses import calcium_frames
 from osteotrial.analyses import safety_frames as sf
 from osteotrial.analyses.expected import EXPECTED_SCHEMA, competing_incidence
-from osteotrial.arrays import FloatArray
 from osteotrial.engine.results import ArmResult
 from osteotrial.model.params import ModelParams
 from osteotrial.trial.schedules import ArmSpec
@@ -40,15 +39,17 @@ def safety_month(last_day: float) -> float:
 def safety_rows(
     results: Mapping[str, ArmResult],
     arms: Mapping[str, ArmSpec],
-    ages: FloatArray,
+    covariates: sf.PatientCovariates,
     params: ModelParams,
     seed: int,
 ) -> list[dict]:
     """Return the expected ``safety_events`` rows (``analyses.expected.EXPECTED_SCHEMA``) of
-    one parameter set; ``ages``: each result's patients' ages, in their order."""
+    one parameter set; ``covariates``: the cohort's (every result's patients among them)."""
     rows = []
     for name, result in results.items():
-        grid, hazards, _ = sf.cumulative_hazards(result, arms[name], ages, params.safety, seed)
+        grid, hazards, _ = sf.cumulative_hazards(
+            result, arms[name], covariates, params.safety, seed
+        )
         days = result.record_days
         at = np.broadcast_to(days[:, np.newaxis], (days.size, result.n_patients))
         month = safety_month(days[-1])
@@ -71,11 +72,11 @@ def with_safety(
     table: pl.DataFrame,
     results: Mapping[str, ArmResult],
     arms: Mapping[str, ArmSpec],
-    ages: FloatArray,
+    covariates: sf.PatientCovariates,
     params: ModelParams,
     seed: int,
 ) -> pl.DataFrame:
     """Return an expected table (``analyses.expected.expected_table``) with the set's safety
     rows appended."""
-    rows = safety_rows(results, arms, ages, params, seed)
+    rows = safety_rows(results, arms, covariates, params, seed)
     return pl.concat([table, pl.from_arrow(pa.Table.from_pylist(rows, schema=EXPECTED_SCHEMA))])

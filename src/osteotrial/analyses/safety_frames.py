@@ -7,17 +7,27 @@ The engines integrate the exposure slots of ``model.safety`` and record them
 - ONJ: h = h0 E(t) x (rr within ``onj_procedure_window_days`` after an invasive dental
   procedure, else 1); its cumulative hazard h0 [I(t) + (rr - 1) sum_k (I(min(t, p_k + W)) -
   I(min(t, p_k)))] from the recorded integral I of E. Procedure days p_k: a Poisson process
-  of rate r x G per year, G the patient's procedure propensity (gamma, mean 1, shape k;
-  stream ``safety.dental_propensity``), days from cumulative Exp(1) sums of stream
-  ``safety.dental_procedures``.
-- AFF: h = h_ref (D(t) / D_ref)^p per year from the duration memory D; cumulative hazard by
-  the trapezoid rule on the grid.
+  of rate r x G per year, G the patient's procedure propensity (a cohort column: gamma, mean
+  1), days from cumulative Exp(1) sums of stream ``safety.dental_procedures``.
+- AFF: h = h_ref (D(t) / D_ref)^p per year, D = min(D_slot, D_use); cumulative hazard by the
+  trapezoid rule on the grid. D_slot is the engines' memory of suppressed resorption (the
+  mechanism: remodeling cut below c_aff); D_use the duration of antiresorptive use as the
+  sources count it (Dell 2012 and Schilcher 2011 measure exposure by dispensed drug: time on
+  drug and time since the last use): a dose of denosumab or a bisphosphonate covers its
+  phase's dosing interval, dD_use/dt = u - (1 - u) k_off D_use per year with u the covered
+  share (``use_duration``). So the hazard rises with the time on drug and, once the last dose's
+  interval has run out, falls by exp(-k_off p) = 0.30 per year (Schilcher: -70 % per year since
+  the last use) for every antiresorptive, although after a bisphosphonate the drug on bone
+  keeps resorption low and D_slot high.
 - MACE: h = m_ref exp(b (age - age_ref)) (rr_prior if prior cardiovascular disease) (HR while
   exposed to romosozumab: a month after each dose, the dosing interval of the label) per
-  year. Prior disease: stream ``safety.prior_cardiovascular`` with the block's prevalence.
+  year.
 
-Covariates are drawn per patient_id from their own named streams (common random numbers
-between arms, as the cohort's), so they need no cohort column. A patient's first event of each
+The covariates (age, prior cardiovascular disease, the procedure propensity G) are the
+cohort's columns (``cohort.safety``: drawn keyed by candidate id from streams
+``safety.prior_cardiovascular`` and ``safety.dental_propensity`` with the source population's
+prevalence and gamma shape), looked up by patient_id (``PatientCovariates``), so a patient has
+the same covariates in every arm and in every shard. A patient's first event of each
 type happens when its cumulative hazard reaches an Exp(1) draw of stream ``safety.<event>``
 (``analyses.sre_frames.crossing_days``). Follow-up ends at the first of death (the engine's
 background death), dropout and ``end_days``. ``safety_frames`` returns the safety contract's
@@ -29,22 +39,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from osteotrial import rng
 from osteotrial.analyses.sre_frames import crossing_days
-from osteotrial.arrays import FloatArray
+from osteotrial.arrays import BoolArray, FloatArray, IntArray
 from osteotrial.engine.results import ArmResult
+from osteotrial.model.bisphosphonate import DRUGS as BISPHOSPHONATES
 from osteotrial.model.safety_params import SafetyParams
 from osteotrial.trial.schedules import ArmSpec
 
 SAFETY_EVENTS: tuple[str, ...] = ("osteonecrosis_of_the_jaw", "atypical_femoral_fracture", "mace")
 GRID_DAYS = 7.0  # the hazards' grid (weekly)
 MAX_PROCEDURES = 24  # drawn procedures per patient (mean about 1.5 in 10 years)
+# a dose of these covers its dosing interval in the duration of use (AFF; use_duration)
+ANTIRESORPTIVES: tuple[str, ...] = ("denosumab", *BISPHOSPHONATES)
 ROMOSOZUMAB_EXPOSURE_DAYS = 30.4375  # A: exposed for a month after each monthly dose
 DAYS_PER_YEAR = 365.25
 
@@ -97,18 +109,41 @@ def exposures_from_simulation(paths: Sequence[str | Path]) -> list[ArmExposures]
     return out
 
 
-def covariates(seed: int, patient_id: np.ndarray, p: SafetyParams) -> dict[str, FloatArray]:
-    """Return each patient's prior cardiovascular disease (bool) and dental procedure rate
-    (per year: the block's mean x a gamma propensity of mean 1), from named streams."""
-    ids = np.asarray(patient_id, dtype=np.int64)
-    prior = rng.uniforms(seed, "safety.prior_cardiovascular", ids)[0]
-    u = rng.uniforms(seed, "safety.dental_propensity", ids)[0]
-    k = p.dental_procedure_gamma_shape
-    propensity = stats.gamma.ppf(u, k, scale=1.0 / k)
-    return {
-        "prior_cardiovascular_disease": prior < p.prior_cardiovascular_disease_frac,
-        "dental_procedures_per_year": p.dental_procedures_per_year * propensity,
-    }
+class PatientCovariates(NamedTuple):
+    """The hazards' covariates of patients, each (n,): ids, age, prior cardiovascular disease,
+    dental procedure propensity (cohort columns, ``cohort.safety``)."""
+
+    patient_id: IntArray
+    age_years: FloatArray
+    prior_cardiovascular_disease: BoolArray
+    dental_propensity: FloatArray
+
+    @classmethod
+    def from_cohort(cls, cohort: Any) -> PatientCovariates:
+        """Return the covariates of every patient of a ``Cohort``."""
+        return cls(
+            np.asarray(cohort.patient_id, dtype=np.int64),
+            np.asarray(cohort.age_years, dtype=np.float64),
+            np.asarray(cohort.prior_cardiovascular_disease, dtype=bool),
+            np.asarray(cohort.dental_propensity, dtype=np.float64),
+        )
+
+    def of(self, patient_id: IntArray) -> PatientCovariates:
+        """Return the covariates of the patients ``patient_id`` (in that order; repeats
+        allowed); a ValueError if one of them is not here."""
+        ids = np.asarray(patient_id, dtype=np.int64)
+        order = np.argsort(self.patient_id, kind="stable")
+        at = np.minimum(np.searchsorted(self.patient_id, ids, sorter=order), order.size - 1)
+        rows = order[at]
+        if not np.array_equal(self.patient_id[rows], ids):
+            raise ValueError("safety covariates: patient_id not in the cohort")
+        return PatientCovariates(*(column[rows] for column in self))
+
+
+def procedure_rates(cov: PatientCovariates, p: SafetyParams) -> FloatArray:
+    """Return each patient's rate of invasive dental procedures per year: the block's mean
+    times the patient's propensity."""
+    return p.dental_procedures_per_year * cov.dental_propensity
 
 
 def procedure_days(seed: int, patient_id: np.ndarray, per_year: FloatArray) -> FloatArray:
@@ -131,6 +166,32 @@ def _interp(days: FloatArray, values: FloatArray, at: FloatArray) -> FloatArray:
     return lo_v + frac * (hi_v - lo_v)
 
 
+def antiresorptive_covered(arm: ArmSpec, grid: FloatArray) -> FloatArray:
+    """Return the share of each grid interval (n_g - 1,) covered by an antiresorptive dose:
+    a dose of denosumab or a bisphosphonate covers its phase's dosing interval."""
+    covered = np.zeros(grid.size - 1)
+    for phase in arm.phases:
+        if phase.drug not in ANTIRESORPTIVES or phase.dose_mg <= 0:
+            continue
+        for day in phase.dose_days():
+            lo = np.clip(day, grid[:-1], grid[1:])
+            hi = np.clip(day + phase.interval_days, grid[:-1], grid[1:])
+            covered += (hi - lo) / np.diff(grid)
+    return np.minimum(covered, 1.0)
+
+
+def use_duration(arm: ArmSpec, grid: FloatArray, p: SafetyParams) -> FloatArray:
+    """Return the duration of antiresorptive use D_use (years) on ``grid`` (n_g,): one year
+    per year covered, decaying with ``aff_offset_per_year`` when not (module docstring)."""
+    covered = antiresorptive_covered(arm, grid)
+    years = np.diff(grid) / DAYS_PER_YEAR
+    decay = np.exp(-p.aff_offset_per_year * (1.0 - covered) * years)
+    out = np.zeros(grid.size)
+    for k in range(grid.size - 1):  # over the grid's weeks, not over patients
+        out[k + 1] = out[k] * decay[k] + covered[k] * years[k]
+    return out
+
+
 def onj_hazard(days, integral, procedures, grid, p: SafetyParams) -> FloatArray:
     """Return the ONJ cumulative hazard on ``grid`` (n_g, n) from the recorded integral I
     (n_t, n) of the deep-suppression exposure and the procedure days (n_p, n)."""
@@ -149,10 +210,14 @@ def onj_hazard(days, integral, procedures, grid, p: SafetyParams) -> FloatArray:
     return p.onj_per_year_per_exposure_year * (base + (p.onj_procedure_rr - 1.0) * extra)
 
 
-def aff_hazard(days, duration, grid, p: SafetyParams) -> FloatArray:
-    """Return the AFF cumulative hazard on ``grid`` (n_g, n) from the duration memory D."""
+def aff_hazard(days, duration, grid, p: SafetyParams, use=None) -> FloatArray:
+    """Return the AFF cumulative hazard on ``grid`` (n_g, n) from the duration memory D
+    (n_t, n) of suppressed resorption, capped by the duration of use ``use`` (n_g,) if given
+    (``use_duration``)."""
     n = duration.shape[1]
     d = _interp(days, duration, np.broadcast_to(grid[:, np.newaxis], (grid.size, n)))
+    if use is not None:
+        d = np.minimum(d, np.asarray(use)[:, np.newaxis])
     rel = np.maximum(d, 0.0) / p.aff_reference_years
     rate = p.aff_per_year_at_reference * rel**p.aff_duration_power  # per year
     steps = 0.5 * (rate[1:] + rate[:-1]) * (np.diff(grid)[:, np.newaxis] / DAYS_PER_YEAR)
@@ -186,28 +251,35 @@ def mace_hazard(age, prior, exposed, grid, p: SafetyParams) -> FloatArray:
 def cumulative_hazards(
     result: ArmResult | ArmExposures,
     arm: ArmSpec,
-    age_years: FloatArray,
+    covariates: PatientCovariates,
     p: SafetyParams,
     seed: int,
 ) -> tuple[FloatArray, dict[str, FloatArray], dict[str, FloatArray]]:
-    """Return (grid, cumulative hazard (n_g, n) per SAFETY_EVENTS name, covariates) of one
-    arm: the weekly grid over the recorded span, from ``result.safety`` (module docstring)."""
+    """Return (grid, cumulative hazard (n_g, n) per SAFETY_EVENTS name, the result's patients'
+    covariates and procedure days) of one arm: the weekly grid over the recorded span, from
+    ``result.safety`` (module docstring); ``covariates``: at least the result's patients."""
     if result.safety is None:
         raise ValueError(f"arm {result.arm!r}: the result carries no safety exposures")
     days = np.asarray(result.record_days, dtype=np.float64)
     grid = np.unique(np.append(np.arange(0.0, days[-1], GRID_DAYS), days[-1]))
     ids = np.asarray(result.patient_id, dtype=np.int64)
-    cov = covariates(seed, ids, p)
+    mine = covariates.of(ids)
+    cov = {
+        "prior_cardiovascular_disease": mine.prior_cardiovascular_disease,
+        "dental_procedures_per_year": procedure_rates(mine, p),
+    }
     cov["procedure_days"] = procedure_days(seed, ids, cov["dental_procedures_per_year"])
     s = result.safety
     hazards = {
         "osteonecrosis_of_the_jaw": onj_hazard(
             days, s["deep_suppression_integral"], cov["procedure_days"], grid, p
         ),
-        "atypical_femoral_fracture": aff_hazard(days, s["antiresorptive_duration_years"], grid, p),
+        "atypical_femoral_fracture": aff_hazard(
+            days, s["antiresorptive_duration_years"], grid, p, use_duration(arm, grid, p)
+        ),
         "mace": mace_hazard(
-            np.asarray(age_years, dtype=np.float64),
-            cov["prior_cardiovascular_disease"],
+            mine.age_years,
+            mine.prior_cardiovascular_disease,
             romosozumab_exposed(arm, grid),
             grid,
             p,
@@ -216,9 +288,9 @@ def cumulative_hazards(
     return grid, hazards, cov
 
 
-def _arm_frames(result, arm, age, p, seed, end) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _arm_frames(result, arm, cov, p, seed, end) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return the contract's two frames of one arm (module docstring)."""
-    grid, hazards, _ = cumulative_hazards(result, arm, age, p, seed)
+    grid, hazards, _ = cumulative_hazards(result, arm, cov, p, seed)
     ids = np.asarray(result.patient_id, dtype=np.int64)
     death = np.asarray(result.death_day, dtype=np.float64)
     end = np.fmin(np.fmin(death, result.dropout_day), np.minimum(end, grid[-1]))
@@ -248,23 +320,23 @@ def _arm_frames(result, arm, age, p, seed, end) -> tuple[pl.DataFrame, pl.DataFr
 def safety_frames(
     results: Sequence[ArmResult | ArmExposures],
     arms: Mapping[str, ArmSpec],
-    age_years: FloatArray,
+    covariates: PatientCovariates,
     params: SafetyParams,
     seed: int,
     end_days: FloatArray | float,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return the safety contract's ``patients`` and ``events`` frames of a trial's arms.
 
-    ``arms``: each result's ArmSpec by name (romosozumab exposure); ``age_years`` and
-    ``end_days``: per patient, indexed by patient_id (length > the largest id), or one
-    number for ``end_days``; ``seed``: the trial's seed (streams ``safety.*``).
+    ``arms``: each result's ArmSpec by name (romosozumab exposure); ``covariates``: the
+    cohort's (``PatientCovariates.from_cohort``), every result's patients among them;
+    ``end_days``: per patient, indexed by patient_id (length > the largest id), or one number;
+    ``seed``: the trial's seed (streams ``safety.*``).
     """
     pats, evs = [], []
-    ages = np.asarray(age_years, dtype=np.float64)
     ends = np.asarray(end_days, dtype=np.float64)
     for result in results:
         end = np.full(result.n_patients, float(ends)) if ends.ndim == 0 else ends[result.patient_id]
-        p, e = _arm_frames(result, arms[result.arm], ages[result.patient_id], params, seed, end)
+        p, e = _arm_frames(result, arms[result.arm], covariates, params, seed, end)
         pats.append(p)
         evs.append(e)
     return pl.concat(pats), pl.concat(evs)

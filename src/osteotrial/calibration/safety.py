@@ -8,13 +8,15 @@ The denosumab arm of ``denosumab_10_years`` (``N_ONJ`` women, 10 years) gives ea
 follow-up T (death, dropout, 10 years), the integral A = I(T) of her deep-suppression exposure
 and the expected procedure-window integral per unit procedure rate, e = (1 / 365.25)
 int_0^T (I(min(p + W, T)) - I(p)) dp (a Poisson process: E sum f(p_k) = rate int f). With a
-gamma propensity of shape k, P(at least one procedure by T) = 1 - (1 + r T / k)^-k. Then:
+gamma propensity of shape k (the population key ``dental_procedure_gamma_shape`` of the
+10-year study's cohort), P(at least one procedure by T) = 1 - (1 + r T / k)^-k. Then:
 r from the 45 % with a procedure; rr from the ratio 0.68 % / 0.05 % of cumulative incidence
 with vs without a procedure, h0 (sum P A + (rr - 1) r sum e) / sum P over h0 sum (1 - P) A /
 sum (1 - P); h0 from the rate, h0 (sum A + (rr - 1) r sum e) / sum T = 5.2e-4 per year.
 
 MACE: ARCH (``arch``): the expected 12-month incidence of each arm, averaged over the cohort's
-ages and over prior cardiovascular disease (prevalence f): (1 - f)(1 - e^-H) + f(1 - e^-rr H).
+ages and over prior cardiovascular disease (prevalence f, the ARCH population's key
+``prior_cardiovascular_disease_frac``): (1 - f)(1 - e^-H) + f(1 - e^-rr H).
 The rate at the reference age from the alendronate arm (1.9 %), romosozumab's hazard ratio
 from the odds ratio 1.31 of the two incidences.
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -46,6 +49,7 @@ from osteotrial.calibration.block_rows import NAN, SCHEMA, band_row
 from osteotrial.calibration.estimates import Estimate
 from osteotrial.calibration.stage_cli import Part, stage_main
 from osteotrial.calibration.targets import read_targets
+from osteotrial.cohort.population import PopulationParams
 from osteotrial.cohort.sampling import CohortSpec, sample_cohort
 from osteotrial.engine.simulate import simulate_arm
 from osteotrial.model.params import ModelParams
@@ -100,9 +104,21 @@ def onj_exposures(params: ModelParams, n: int = N_ONJ) -> dict[str, np.ndarray]:
     return {"years": end / sf.DAYS_PER_YEAR, "A": a, "e": e}
 
 
+@functools.cache
+def trial_population(trial: str) -> PopulationParams:
+    """Return the source population of a trial file (its cohort block)."""
+    return CohortSpec.from_dict(load_config(trial).cohort_spec).population
+
+
+def onj_shape() -> float:
+    """Return the gamma shape k of the procedure propensity of P13's population."""
+    return trial_population(ONJ_TRIAL).dental_procedure_gamma_shape
+
+
 def onj_summary(x: Mapping[str, np.ndarray], p) -> dict[str, float]:
-    """Return the emulated P13 numbers of exposures ``x`` under safety parameters ``p``."""
-    k, r = p.dental_procedure_gamma_shape, p.dental_procedures_per_year
+    """Return the emulated P13 numbers of exposures ``x`` under safety parameters ``p`` (the
+    procedure propensity's shape: ``onj_shape``)."""
+    k, r = onj_shape(), p.dental_procedures_per_year
     prob = 1.0 - (1.0 + r * x["years"] / k) ** -k
     h0, extra = p.onj_per_year_per_exposure_year, p.onj_procedure_rr - 1.0
     with_proc = h0 * (np.sum(prob * x["A"]) + extra * r * np.sum(x["e"])) / np.sum(prob)
@@ -152,7 +168,8 @@ def mace_incidence(ages: np.ndarray, arm_name: str, p) -> float:
     grid = np.append(np.arange(0.0, MACE_DAY, sf.GRID_DAYS), MACE_DAY)
     exposed = sf.romosozumab_exposed(arm, grid)
     h = sf.mace_hazard(ages, np.zeros(ages.size, dtype=bool), exposed, grid, p)[-1]
-    f, rr = p.prior_cardiovascular_disease_frac, p.mace_prior_cardiovascular_rr
+    f = trial_population(MACE_TRIAL).prior_cardiovascular_disease_frac
+    rr = p.mace_prior_cardiovascular_rr
     return float(np.mean((1 - f) * -np.expm1(-h) + f * -np.expm1(-rr * h)))
 
 
@@ -202,9 +219,7 @@ def _onj_part() -> Part:
     names = [("safety", k) for k in keys]
 
     def fitter(model: Model, _: int) -> Model:
-        params = _params(model)
-        shape = params.safety.dental_procedure_gamma_shape
-        return _with(model, fit_onj(onj_exposures(params), shape))
+        return _with(model, fit_onj(onj_exposures(_params(model)), onj_shape()))
 
     def residuals(model: Model) -> np.ndarray:
         params = _params(model)

@@ -41,7 +41,7 @@ from scipy import special
 
 from osteotrial import rng
 from osteotrial.arrays import FloatArray, IntArray
-from osteotrial.cohort import calcium, tumour
+from osteotrial.cohort import calcium, safety, tumour
 from osteotrial.cohort.sex import male_frac_of_sex, sex_from_uniform
 from osteotrial.model.tscore import (
     YOUNG_ADULT_MEAN_G_CM2,
@@ -151,6 +151,11 @@ class PopulationParams:
     lesion_lytic_frac: float = 1.0
     cancer_death_per_year: float = 0.0
     prior_skeletal_event_frac: float = 0.0
+    # issue 27 (rest27): covariates of the rare harms (cohort.safety). A: share of women of
+    # about 74 with osteoporosis with a prior cardiovascular event (no baseline value of ARCH
+    # at hand); A: the dental procedure propensity gamma-distributed (mean 1), many never have one
+    prior_cardiovascular_disease_frac: float = 0.2
+    dental_procedure_gamma_shape: float = 0.5
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -176,6 +181,7 @@ class PopulationParams:
                 check_range(f.name, value, 0.1, 10.0)
         calcium.check_population(self)
         tumour.check_population(self)
+        safety.check_population(self)
         for name in ("height_female_m", "height_male_m"):
             check_range(name, getattr(self, name), 1.2, 2.2)
         if self.vf_grade_mild_frac + self.vf_grade_moderate_frac >= 1.0:

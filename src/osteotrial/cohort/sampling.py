@@ -24,6 +24,7 @@ import numpy as np
 from osteotrial import rng
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
 from osteotrial.cohort import calcium as cohort_calcium
+from osteotrial.cohort import safety as cohort_safety
 from osteotrial.cohort.from_table import table_candidates
 from osteotrial.cohort.kidney import kidney_covariates, kidney_failure, kidney_normals
 from osteotrial.cohort.population import (
@@ -44,8 +45,10 @@ TUMOUR_DEFAULTS: dict[str, float | bool] = {
     "cancer_death_per_year": 0.0,
     "prior_skeletal_event": False,
 }
-# every optional field of Cohort and its value when absent (tumour, then calcium)
-OPTIONAL_DEFAULTS: dict[str, object] = TUMOUR_DEFAULTS | cohort_calcium.DEFAULTS
+# every optional field of Cohort and its value when absent (tumour, calcium, then safety)
+OPTIONAL_DEFAULTS: dict[str, object] = (
+    TUMOUR_DEFAULTS | cohort_calcium.DEFAULTS | cohort_safety.DEFAULTS
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,11 @@ class Cohort:
     # calcium at entry. Optional: a cohort without them is off dialysis, at the mean calcium.
     dialysis: BoolArray | None = None
     serum_calcium_z: FloatArray | None = None
+    # issue 27 (rest27), the rare harms (cohort.safety; analyses.safety_frames): prior
+    # cardiovascular disease (MACE) and the dental procedure propensity (ONJ; gamma, mean 1).
+    # Optional: a cohort without them has no prior disease and the mean propensity.
+    prior_cardiovascular_disease: BoolArray | None = None
+    dental_propensity: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n_patients = self.patient_id.shape[0]
@@ -288,9 +296,9 @@ def enrol(
 ) -> Cohort:
     """Return the cohort of enrolled candidates, given as blocks (candidate ids, covariates).
 
-    Adds each block's IIV multipliers and latent draws (keyed by candidate id), then
-    randomizes: ``arm`` is one permutation of the labels repeated to the exact arm sizes
-    (generator "allocation"). The total size must equal ``sum(allocation)``.
+    Adds each block's IIV multipliers, latent draws and safety covariates (``cohort.safety``),
+    keyed by candidate id, then randomizes: ``arm`` is one permutation of the labels repeated
+    to the exact arm sizes (generator "allocation"). The total size must equal ``sum(allocation)``.
     """
     _check_allocation(allocation)
     columns: dict[str, list[np.ndarray]] = {}
@@ -298,6 +306,7 @@ def enrol(
         values = {k: v for k, v in covariates.items() if k in _COHORT_FIELDS}
         values |= iiv_multipliers(seed, block_ids, spec.population)
         values |= latent_draws(seed, block_ids, spec.dropout_per_year)
+        values |= cohort_safety.safety_covariates(seed, block_ids, spec.population)
         values["candidate_id"] = block_ids
         for name, column in values.items():
             columns.setdefault(name, []).append(column)

@@ -19,7 +19,9 @@ slots feed nothing back):
   year per year while resorption is cut below c_aff, and recedes with rate k_off once it is
   not (Schilcher 2011: AFF risk fell by 70 % per year since the last use). The AFF hazard
   h_ref (D / D_ref)^p rises with it (Dell 2012: 1.78 per 100,000 per year at 0.1-1.9 years of
-  bisphosphonate use to 113 at 8-9.9 years), afterwards in ``analyses.safety_frames``.
+  bisphosphonate use to 113 at 8-9.9 years), afterwards in ``analyses.safety_frames``, where D
+  is capped by the duration of use of the arm's schedule (after a bisphosphonate the drug on
+  bone keeps c low and D growing; the sources count time on drug).
 
 Parameters: block ``safety`` of config/model.yaml (``SafetyParams``), carried in the
 remodeling record (``model.records.SAFETY_FIELDS``).

@@ -21,7 +21,6 @@ KERNEL_FIELDS: tuple[str, ...] = (
 FRACTIONS: tuple[str, ...] = (
     "onj_suppression_threshold_rel",
     "aff_on_treatment_threshold_rel",
-    "prior_cardiovascular_disease_frac",
 )
 
 
@@ -29,19 +28,20 @@ FRACTIONS: tuple[str, ...] = (
 class SafetyParams:
     """ONJ: log-depth threshold c_onj of resorption, hazard per year per year of exposure,
     its multiplier within ``onj_procedure_window_days`` after an invasive dental procedure,
-    the procedure rate (mean per year, gamma-distributed between patients with shape k).
+    the mean procedure rate per year (times each patient's propensity, a cohort column:
+    ``cohort.safety``).
     AFF: the on-treatment threshold c_aff, the memory's offset rate, the hazard at the
-    reference duration and its power on duration. MACE: the rate at the reference age without prior
-    cardiovascular disease, its log hazard ratio per year of age, the rate ratio of prior
-    disease and its prevalence, romosozumab's hazard ratio while exposed with its 95 % CI
-    (drawn log-normally for the prediction intervals, ``calibration.parameter_sets``)."""
+    reference duration and its power on duration. MACE: the rate at the reference age without
+    prior cardiovascular disease, its log hazard ratio per year of age, the rate ratio of prior
+    disease (its prevalence: a population key, ``cohort.safety``), romosozumab's hazard ratio
+    while exposed with its 95 % CI (drawn log-normally for the prediction intervals,
+    ``calibration.parameter_sets``)."""
 
     onj_suppression_threshold_rel: float
     onj_per_year_per_exposure_year: float
     onj_procedure_rr: float
     onj_procedure_window_days: float
     dental_procedures_per_year: float
-    dental_procedure_gamma_shape: float
     aff_on_treatment_threshold_rel: float
     aff_offset_per_year: float
     aff_per_year_at_reference: float
@@ -51,7 +51,6 @@ class SafetyParams:
     mace_reference_age_years: float
     mace_log_hr_per_year_of_age: float
     mace_prior_cardiovascular_rr: float
-    prior_cardiovascular_disease_frac: float
     mace_romosozumab_hr: float
     mace_romosozumab_hr_ci_low: float
     mace_romosozumab_hr_ci_high: float

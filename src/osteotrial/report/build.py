@@ -298,7 +298,7 @@ def write_report(
     if safety:  # every trial run by the workflow: the safety page (report.safety)
         note = inputs.note
         written += write_safety_page(
-            safety, out, lambda title, parts: html_page(title, parts, note), html_table
+            safety, colors, out, lambda title, parts: html_page(title, parts, note), html_table
         )
     add_banner(written, table_paths["bmd"])  # scope warnings and known biases on every page
     return written

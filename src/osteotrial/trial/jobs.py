@@ -19,6 +19,7 @@ from osteotrial.analyses.expected import (
     fracture_rows,
 )
 from osteotrial.analyses.safety_expected import with_safety
+from osteotrial.analyses.safety_frames import PatientCovariates
 from osteotrial.cohort.sampling import Cohort
 from osteotrial.engine.progress import chunk_logger
 from osteotrial.engine.simulate import iter_simulate_strata, simulate_strata
@@ -90,11 +91,12 @@ def expected_endpoints_of_sets(
     }
     schedule = trial.schedule
     tables = []
+    covariates = PatientCovariates.from_cohort(patients)
     for k, params in enumerate(sets):
         mine = {name: result.patients(k * n, (k + 1) * n) for name, result in results.items()}
         months = (schedule.visit_months, schedule.imaging_months)
         table = expected_table(mine, params, trial.control_arm, *months)
-        tables.append(with_safety(table, mine, trial.arms, patients.age_years, params, trial.seed))
+        tables.append(with_safety(table, mine, trial.arms, covariates, params, trial.seed))
     return tables
 
 
