@@ -6,6 +6,7 @@ fall far further and later recover; supplements lessen the fall. The calcium slo
 passenger: the bone does not change with any calcium value. The frames follow the safety
 contract; config errors name the field. LSODA parity of the calcium records; GPU parity is in
 tests/engines/cudasim_parity.py (every arm of every trial file, calcium records included).
+The solve against bisection, across PTH's kink, and the untreated steady state (issue 28).
 """
 
 from __future__ import annotations
