@@ -71,10 +71,11 @@ lint: $(STAMP)
 	$(BIN)/snakemake --lint
 
 # Test files run in parallel, one worker per core (TEST_WORKERS=0: one process); a file's
-# tests stay on one worker, so its module fixtures (workflow runs) are built once.
+# tests stay on one worker, so its module fixtures (workflow runs) are built once. Files go to
+# the workers in collection order, the heavy ones first (tests/conftest.py HEAVY_FIRST).
 TEST_WORKERS ?= auto
 test: lint
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Compiles the GPU kernel for sm_90 with the real numba-cuda compiler (the CUDA simulator of
 # `make test` runs the kernel as Python and cannot see its typing errors).

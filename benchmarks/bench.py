@@ -264,7 +264,7 @@ def _fmt(x: float | None, spec: str = ".3g") -> str:
 def print_table(j: dict) -> None:
     """Print the benchmark table (markdown) with the machine at its head."""
     print(f"\nMachine: {j['cpu_model']}, {j['n_cores']} cores; {j['date']}; {j['command']}\n")
-    print("| measure | N | 1 core | all cores |")
+    print(f"| measure | N | 1 core | all {j['n_cores']} cores |")
     print("|---|---|---|---|")
     for r in j["kernel"]:
         print(
@@ -282,7 +282,11 @@ def print_table(j: dict) -> None:
         f"| {_fmt(j['speedup_vs_reference_allcores'], '.0f')}x |"
     )
     for name, e in j["e2e"].items():
-        label = "FRAME full (7,180)" if name == "full" else f"FRAME n_per_arm={name}"
+        label = (
+            "FRAME full (7,180)"
+            if name == "full"
+            else f"FRAME {2 * int(name):,} patients (n_per_arm={name}), analyses off"
+        )
         print(
             f"| end to end {label}: wall s / peak RSS GiB | | "
             f"| {_fmt(e['wall_s'])} s / {_fmt(e['peak_rss_gib'])} GiB |"

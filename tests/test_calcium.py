@@ -6,6 +6,7 @@ fall far further and later recover; supplements lessen the fall. The calcium slo
 passenger: the bone does not change with any calcium value. The frames follow the safety
 contract; config errors name the field. LSODA parity of the calcium records; GPU parity is in
 tests/engines/cudasim_parity.py (every arm of every trial file, calcium records included).
+The solve against bisection, across PTH's kink, and the untreated steady state (issue 28).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from osteotrial.analyses.calcium_frames import (
 from osteotrial.cohort.sampling import CohortSpec, sample_cohort
 from osteotrial.engine.reference import reference_events
 from osteotrial.engine.simulate import simulate_arm
+from osteotrial.model import calcium
 from osteotrial.model.params import load_model_params
 from osteotrial.trial.config import load_config
 from osteotrial.trial.exposures import ExposurePhase
@@ -213,3 +215,72 @@ def test_every_calcium_value_reaches_the_kernels(params):
     packed = records.pack_model(params).remodeling[0]
     for field in dataclasses.fields(params.calcium):
         assert packed[f"ca_{field.name}"] == getattr(params.calcium, field.name), field.name
+
+
+def _balance(x, oca, oba, supplement, w, r):
+    """The quasi-steady calcium balance (mmol/day) at x, written out from the module's
+    docstring (gut + bone + PTH's surface release - kidney - dialysis - loss)."""
+    d = w[calcium.CALCITRIOL]
+    gut = r.ca_gut_absorption_frac * d**r.ca_gut_calcitriol_exponent
+    gut *= r.ca_diet_calcium_mmol_per_day + supplement
+    pth = min(x**-r.ca_pth_calcium_exponent, r.ca_pth_max_rel)
+    synthesis_rel = d / w[calcium.SYNTHESIS]
+    kidney = w[calcium.URINE0] * x * pth**-r.ca_reabsorption_pth_exponent
+    kidney *= synthesis_rel**-r.ca_reabsorption_calcitriol_exponent
+    bone = w[calcium.BONE_FLUX] * (oca - oba) + w[calcium.SURFACE] * (pth - 1.0)
+    dialysis = w[calcium.DIALYSIS_L] * w[calcium.C0] * (x - 1.0)
+    return gut - w[calcium.LOSS] + bone - kidney - dialysis
+
+
+def _bisect(oca, oba, supplement, w, r):
+    lo, hi = calcium.X_MIN, calcium.X_MAX
+    while hi - lo > 1e-15:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if _balance(mid, oca, oba, supplement, w, r) > 0.0 else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def test_the_calcium_solve_agrees_with_bisection_to_rounding(params):
+    """The solve (closed form where PTH is at its maximum, safeguarded Newton in log x above)
+    finds the balance's root to 1e-13 from any last calcium, across the kink at P_max
+    included: a plain safeguarded Newton in x once cycled there for 60 iterations (a dialysis
+    patient whose calcium rose from 0.91 to 1.5 of baseline: 0.17 off)."""
+    from osteotrial.model import records
+
+    r = records.pack_model(params).remodeling[0]
+    rng = np.random.default_rng(28)
+    w = np.empty(calcium.N_WORK)
+    capped = 0
+    for _ in range(400):
+        on = float(rng.random() < 0.5)
+        calcium.patient_constants(rng.uniform(10, 110), on, rng.normal(), 1.0, 1.0, r, w)
+        w[calcium.CALCITRIOL] = w[calcium.SYNTHESIS] * rng.uniform(0.2, 5.0)
+        w[calcium.LOG_X] = rng.uniform(np.log(calcium.X_MIN), np.log(calcium.X_MAX))
+        oca, oba = rng.uniform(0.05, 3.0, 2)
+        supplement = rng.choice([0.0, 25.0])
+        x = np.exp(calcium.solve_log_x(oca, oba, supplement, w, r))
+        ref = _bisect(oca, oba, supplement, w, r)
+        capped += ref < w[calcium.X_CAP]
+        assert abs(x / ref - 1.0) < 1e-13, (x, ref)
+    assert 40 < capped < 360  # both sides of the kink
+
+
+def test_the_untreated_steady_state_needs_no_solve(params):
+    """At the untreated steady state step() keeps the row exactly (calcium at baseline,
+    calcitriol at S); the solve there gives the same calcium to rounding."""
+    from osteotrial.model import exposure, records
+
+    r = records.pack_model(params).remodeling[0]
+    levels = np.zeros(exposure.N_CHANNELS)
+    for on in (0.0, 1.0):
+        w = np.empty(calcium.N_WORK)
+        calcium.patient_constants(45.0, on, 0.7, 1.3, 1.0, r, w)
+        start = w.copy()
+        assert abs(calcium.solve_log_x(0.8, 0.8, 0.0, w, r)) < 1e-14
+        for t in range(3):
+            calcium.step(0.8, 0.8, levels, exposure.CALCIUM_MG, float(t), 1.0, r, w)
+        np.testing.assert_array_equal(w, start)
+        calcium.step(0.7, 0.8, levels, exposure.CALCIUM_MG, 3.0, 1.0, r, w)  # a drug: it moves
+        assert w[calcium.PREV] < start[calcium.PREV]
+        # PTH drives calcitriol up, except on dialysis (the extrarenal rest)
+        assert (w[calcium.CALCITRIOL] > start[calcium.CALCITRIOL]) == (on == 0.0)

@@ -30,7 +30,7 @@ def test_cox_fit_matches_lifelines():
         )
 
 
-def test_bench_smoke(tmp_path):
+def test_bench_smoke(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "bench.py")
     bench = importlib.util.module_from_spec(spec)
     sys.modules["bench"] = bench  # the process pool pickles bench._simulate by name
@@ -51,3 +51,13 @@ def test_bench_smoke(tmp_path):
     assert set(keys) <= set(json.loads(out.read_text()))
     assert latest["kernel"][0]["allcores_identical"]
     assert latest["kernel_patient_days_per_s_1core"] > 0
+    # make bench's one table: throughput on 1 core and on every core, then the end-to-end runs
+    # (FRAME full and one million patients: wall time and peak memory; not run at smoke size)
+    capsys.readouterr()
+    runs = {"full": {"wall_s": 30.0, "peak_rss_gib": 0.9}, "500000": {"wall_s": 300.0,
+            "peak_rss_gib": 2.5}}  # fmt: skip
+    bench.print_table({**latest, "e2e": runs})
+    table = capsys.readouterr().out
+    assert f"| 1 core | all {latest['n_cores']} cores |" in table
+    assert "FRAME 1,000,000 patients (n_per_arm=500000), analyses off" in table
+    assert "| 300 s / 2.5 GiB |" in table

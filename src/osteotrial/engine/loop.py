@@ -101,7 +101,7 @@ class Work(NamedTuple):
     status: np.ndarray  # (L, 5) event status (model.fracture N_STATUS: ALIVE, ...)
     tscores: np.ndarray  # (3,) current T-score per site
     y_start: np.ndarray  # (L, 58) bone state at the start of a step being re-stepped
-    calcium: np.ndarray  # (L, 18) calcium work row (model.calcium: constants, calcium, ...)
+    calcium: np.ndarray  # (L, calcium.N_WORK): model.calcium work row (constants, calcium, ...)
 
 
 @equation

@@ -26,8 +26,9 @@ the reference eGFR times eGFR / reference (fewer nephrons filter less; 0 on dial
 Fast parts are algebraic (quasi-steady, the plasma pool turns over in minutes): PTH follows
 calcium at once, P = min(x^-gamma, P_max) relative to baseline (the steep PTH-calcium
 curve), and x solves G - L + J_b (c - b) + J_x S (P - 1) - E(x) - K_d C_0 (x - 1) = 0
-(``serum_calcium``;
-Newton from the last step's x: the sinks are convex and increasing in x). The one slow
+(``solve_log_x``: the balance falls with x; linear in x where PTH is at its maximum, solved
+there in closed form; above, a safeguarded Newton in log x from the last step's value;
+nothing to solve at the untreated steady state, ``step``). The one slow
 adaptation is calcitriol D (1-alpha-hydroxylase), relative to a normal kidney's,
 
     dD/dt = (S P^a_dp (1 + g_vd V) - D) / tau_D,
@@ -41,9 +42,10 @@ No bone-state slot (``N_STATES`` = 0; a passenger needs none, and a slot would c
 trial four right-hand sides per step): the engines keep each patient's calcium in a work row
 of ``N_WORK`` values (``patient_constants`` at day 0, then ``step``): her constants, calcium
 at the end of the last step, its nadir, the first day below each of the three grade
-thresholds, and calcitriol. After each bone step, ``step`` solves calcium on the new bone
-state and advances calcitriol exactly over the step towards the target its calcium sets (the
-target held over the step: first order in dt = 1 day against tau_D = 3 days). The LSODA
+thresholds, calcitriol and the log of calcium relative to baseline (the solve's start).
+After each bone step, ``step`` solves calcium on the new bone state and advances calcitriol
+exactly over the step towards the target its calcium sets (the target held over the step:
+first order in dt = 1 day against tau_D = 3 days). The LSODA
 reference runs the same ``step`` on its own bone states. Parameters: block ``calcium`` of
 config/model.yaml, in the remodeling record prefixed ``ca_``.
 """
@@ -60,7 +62,7 @@ N_STATES = 0
 N_GRADES = 3
 # a patient's calcium work row: her constants (patient_constants), then the tracked values:
 # calcium at the end of the last step, its nadir, the first day below each grade threshold
-# (nan: not yet), calcitriol (relative to a normal kidney's)
+# (nan: not yet), calcitriol (relative to a normal kidney's), log x (LOG_X, below)
 C0, URINE0, DIALYSIS_L, SYNTHESIS, BONE_FLUX, LOSS = range(6)
 # per-patient constants of the solve, computed once: log S, the calcium (relative) below
 # which PTH is at its maximum, the urine factor there (P_max^-a_p), the surface release J_x S,
@@ -69,10 +71,12 @@ LOG_SYNTHESIS, X_CAP, URINE_CAP, SURFACE, DECAY, LOG_PTH_MAX = range(6, 12)
 PREV, NADIR = 12, 13
 FIRST_BELOW = 14  # to FIRST_BELOW + N_GRADES - 1
 CALCITRIOL = FIRST_BELOW + N_GRADES
-N_WORK = CALCITRIOL + 1
-MAX_NEWTON = 60  # iterations at most; from the last step's calcium one to four suffice
-NEWTON_TOL = 1e-13
+LOG_X = CALCITRIOL + 1  # log of calcium relative to baseline at the end of the last step
+N_WORK = LOG_X + 1
+MAX_NEWTON = 60  # iterations at most; from the last step's calcium one to three suffice
+NEWTON_STEP = 1e-8  # the last Newton step in log x: the error after it is of its square
 X_MIN, X_MAX = 0.2, 2.0  # the solve's bounds on calcium relative to baseline
+LOG_X_MAX = math.log(X_MAX)
 
 
 @equation
@@ -115,6 +119,7 @@ def patient_constants(
     for g in range(N_GRADES):
         out[FIRST_BELOW + g] = 0.0 if out[C0] < grade_threshold(g, r) else math.nan
     out[CALCITRIOL] = synthesis
+    out[LOG_X] = 0.0
 
 
 @equation(inline=True)
@@ -129,42 +134,55 @@ def gut_mmol_per_day(log_calcitriol: float, supplement_mmol: float, r) -> float:
 def solve_log_x(oca: float, oba: float, supplement_mmol: float, w, r) -> float:
     """Return log x, x = serum calcium relative to baseline, of the quasi-steady balance at
     osteoclasts oca, osteoblasts oba (relative), the work row's calcitriol and a calcium
-    supplement (mmol/day): Newton's method from the work row's last calcium, kept inside a
-    shrinking bracket [X_MIN, X_MAX] by bisection (the balance falls with x; at X_MIN when
-    no calcium in range balances it)."""
+    supplement (mmol/day).
+
+    The balance f falls with x. Where PTH is at its maximum (x <= X_CAP) f is linear in x: the
+    root there in closed form. Above, Newton's method in u = log x (two exponentials an
+    iteration, no logarithm) from the last step's u, kept inside a shrinking bracket by
+    bisection, stopped once a step is below NEWTON_STEP (the error of the result is then of
+    the order of the step squared: below 1e-15; tests/test_calcium.py checks it against
+    bisection to rounding). x is kept within [X_MIN, X_MAX].
+    """
     log_d = math.log(w[CALCITRIOL])
     inflow = gut_mmol_per_day(log_d, supplement_mmol, r) - w[LOSS]
     inflow += w[BONE_FLUX] * (oca - oba)
     reabsorb = r.ca_reabsorption_calcitriol_exponent * (log_d - w[LOG_SYNTHESIS])
     renal = w[URINE0] * math.exp(-reabsorb)
     dialysis = w[DIALYSIS_L] * w[C0]
-    gamma = r.ca_pth_calcium_exponent
-    k = r.ca_reabsorption_pth_exponent * gamma
     surface = w[SURFACE]
-    x = w[PREV] / w[C0]
-    lo, hi = X_MIN, X_MAX  # the bracket (a safeguarded Newton: bisection where it would leave)
+    # at and below X_CAP: f = inflow + surface (P_max - 1) - renal URINE_CAP x - dialysis (x - 1)
+    e_cap = renal * w[URINE_CAP]
+    capped = inflow + surface * (r.ca_pth_max_rel - 1.0) + dialysis
+    if capped - (e_cap + dialysis) * w[X_CAP] <= 0.0:  # f(X_CAP) <= 0: the root is capped
+        return math.log(max(capped / (e_cap + dialysis), X_MIN))
+    gamma = r.ca_pth_calcium_exponent
+    k1 = 1.0 + r.ca_reabsorption_pth_exponent * gamma
+    fixed = inflow - surface + dialysis
+    lo, hi = math.log(w[X_CAP]), LOG_X_MAX  # the bracket: f(lo) > 0
+    u = min(max(w[LOG_X], lo), hi)
+    last = hi - lo  # the step before the last (a Newton step must halve it, else bisect)
     for _ in range(MAX_NEWTON):
-        if x > w[X_CAP]:  # P = x^-gamma, E = E_0' x^(1 + k)
-            log_x = math.log(x)
-            xk, p = math.exp(k * log_x), math.exp(-gamma * log_x)
-            f = inflow + surface * (p - 1.0) - renal * x * xk - dialysis * (x - 1.0)
-            slope = surface * gamma * p / x + renal * (1.0 + k) * xk + dialysis
-        else:  # PTH at its maximum: E linear in x, the surface release at its most
-            e_cap = renal * w[URINE_CAP]
-            f = inflow + surface * (r.ca_pth_max_rel - 1.0) - e_cap * x - dialysis * (x - 1.0)
-            slope = e_cap + dialysis
-        if f > 0.0:  # the balance falls with x: the root is above x
-            lo = x
+        p, e = surface * math.exp(-gamma * u), renal * math.exp(k1 * u)  # S P, E
+        f = fixed + p - e
+        slope = gamma * p + k1 * e  # -df/du
+        if dialysis > 0.0:
+            x_d = dialysis * math.exp(u)
+            f -= x_d
+            slope += x_d
+        if f > 0.0:  # the root is above u
+            lo = u
         else:
-            hi = x
-        x_new = x + f / slope
-        if not lo <= x_new <= hi:  # outside the bracket: bisect instead
-            x_new = 0.5 * (lo + hi)
-        done = abs(x_new - x) <= NEWTON_TOL * x
-        x = x_new
-        if done:
-            break
-    return math.log(x)
+            hi = u
+        step = f / slope
+        if lo <= u + step <= hi and abs(step) <= 0.5 * abs(last):
+            if abs(step) <= NEWTON_STEP:
+                return u + step
+            last = step
+            u += step
+        else:  # a Newton step would leave the bracket or converge too slowly: bisect
+            last = 0.5 * (hi - lo)
+            u = lo + last
+    return u
 
 
 @equation
@@ -188,13 +206,25 @@ def step(oca: float, oba: float, levels, first_channel: int, t: float, dt: float
 
     ``levels``: the step's exposure channels; ``first_channel``: the calcium supplement's
     (mg/day), the vitamin D supplement's (IU/day) after it (model.exposure.CHANNELS).
+
+    At the patient's untreated steady state (bone flux in balance, oca == oba; no supplement;
+    calcitriol at its synthesis capacity S) her balance closes at x = 1 by construction
+    (``patient_constants``) and calcitriol's target is S: nothing to solve, the row stays
+    (the solve would give 1 to rounding, tests/test_calcium.py).
     """
-    log_x = solve_log_x(oca, oba, supplement_mmol(levels, first_channel), w, r)
+    supplement = supplement_mmol(levels, first_channel)
+    vitamin_d = levels[first_channel + 1]
+    if oca == oba and supplement == 0.0 and vitamin_d == 0.0 and w[CALCITRIOL] == w[SYNTHESIS]:
+        w[LOG_X] = 0.0
+        track(w[C0], t, dt, r, w)
+        return
+    log_x = solve_log_x(oca, oba, supplement, w, r)
+    w[LOG_X] = log_x
     track(w[C0] * math.exp(log_x), t, dt, r, w)
     # log P = -gamma log x, at most log P_max; on dialysis the extrarenal rest: no PTH drive
     log_p = min(-r.ca_pth_calcium_exponent * log_x, w[LOG_PTH_MAX])
     drive = r.ca_calcitriol_pth_exponent * log_p if w[DIALYSIS_L] <= 0.0 else 0.0
-    vd = 1.0 + r.ca_vitamin_d_calcitriol_gain_per_1000_iu * levels[first_channel + 1] / 1000.0
+    vd = 1.0 + r.ca_vitamin_d_calcitriol_gain_per_1000_iu * vitamin_d / 1000.0
     target = w[SYNTHESIS] * math.exp(drive) * vd
     w[CALCITRIOL] = target + (w[CALCITRIOL] - target) * w[DECAY]
 
