@@ -279,8 +279,44 @@ def test_the_untreated_steady_state_needs_no_solve(params):
         assert abs(calcium.solve_log_x(0.8, 0.8, 0.0, w, r)) < 1e-14
         for t in range(3):
             calcium.step(0.8, 0.8, levels, exposure.CALCIUM_MG, float(t), 1.0, r, w)
+        assert w[calcium.MINERAL] == 0.8  # the uptake signal starts at the first step's formation
+        start[calcium.MINERAL] = 0.8
         np.testing.assert_array_equal(w, start)
         calcium.step(0.7, 0.8, levels, exposure.CALCIUM_MG, 3.0, 1.0, r, w)  # a drug: it moves
         assert w[calcium.PREV] < start[calcium.PREV]
         # PTH drives calcitriol up, except on dialysis (the extrarenal rest)
         assert (w[calcium.CALCITRIOL] > start[calcium.CALCITRIOL]) == (on == 0.0)
+
+
+def test_bone_uptake_follows_formation_through_the_mineralization_lag(params):
+    """Osteoid mineralizes weeks after it is laid down: when formation doubles at once (as on
+    romosozumab, resorption halved) the uptake signal m rises towards it over the lag, so the
+    calcium dip is shallower and later than with uptake following formation at once (lag 0:
+    m equals formation exactly)."""
+    import dataclasses
+
+    from osteotrial.model import exposure, records
+
+    levels = np.zeros(exposure.N_CHANNELS)
+
+    def course(lag_days: float) -> tuple[np.ndarray, np.ndarray]:
+        calcium_params = dataclasses.replace(params.calcium, mineralization_lag_days=lag_days)
+        r = records.pack_model(dataclasses.replace(params, calcium=calcium_params)).remodeling[0]
+        w = np.empty(calcium.N_WORK)
+        calcium.patient_constants(75.0, 0.0, 0.0, 1.0, 1.0, r, w)
+        calcium.step(1.0, 1.0, levels, exposure.CALCIUM_MG, 0.0, 1.0, r, w)
+        ca, m = [], []
+        for t in range(1, 60):
+            calcium.step(0.5, 2.0, levels, exposure.CALCIUM_MG, float(t), 1.0, r, w)
+            ca.append(w[calcium.PREV])
+            m.append(w[calcium.MINERAL])
+        return np.array(ca), np.array(m)
+
+    now, m_now = course(0.0)
+    lagged, m_lagged = course(21.0)
+    assert np.all(m_now == 2.0)
+    # first order: m - 2 = (1 - 2) exp(-t / 21) at the end of each step
+    expected = 2.0 - np.exp(-np.arange(1, 60) / 21.0)
+    np.testing.assert_allclose(m_lagged, expected, rtol=1e-12)
+    assert lagged.min() > now.min() + 0.02  # a shallower dip ...
+    assert np.argmin(lagged) > np.argmin(now) + 5  # ... and a later one

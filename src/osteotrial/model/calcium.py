@@ -4,8 +4,10 @@ Fluxes of one patient, mmol/day (after Peterson & Riggs 2010, model-anchors 6.4,
 smaller; every flux relative to the patient's own steady state, so day 0 is exact):
 
     gut         G = f_abs D^a_g (diet + supplement)            (calcitriol-dependent absorption)
-    bone        J_b (c - b)                                    (release ~ active osteoclasts c,
-                                                                uptake ~ active osteoblasts b)
+    bone        J_b (c - m)                                    (release ~ active osteoclasts c,
+                                                                uptake ~ active osteoblasts b,
+                                                                through the mineralization lag:
+                                                                dm/dt = (b - m) / tau_m)
                 + J_x S (P - 1)                                (PTH's calcemic action on the
                                                                 bone surface, osteoclast-free)
     kidney      E = E_0 x P^-a_p (D / D_0)^-a_d                (filtered load ~ calcium x;
@@ -17,15 +19,18 @@ smaller; every flux relative to the patient's own steady state, so day 0 is exac
 
 with x = C / C_0 serum total calcium relative to the patient's baseline C_0. J_b = the bone
 flux that follows remodeling (share s of Peterson & Riggs' 88 mmol/day bone-plasma flux,
-``CaDay``; the rest, fast exchange with the bone surface, stays in balance) times the
-patient's turnover multiplier. J_x S: mobilization from the bone surface per unit of PTH rise,
-scaled by the patient's calcitriol synthesis capacity S (calcitriol is permissive for PTH's
-calcemic action, and the skeleton resists PTH in kidney failure; R). E_0 = urinary calcium at
-the reference eGFR times eGFR / reference (fewer nephrons filter less; 0 on dialysis).
+``CaDay``; the rest, fast exchange with the bone surface, stays in balance) times the patient's
+turnover multiplier. Osteoid takes up its mineral after the mineralization lag time (2-4
+weeks), so the uptake follows formation through a first-order lag m (tau_m,
+``mineralization_lag_days``; 0: m = b at once). J_x S: mobilization from the bone surface per
+unit of PTH rise, scaled by the patient's calcitriol synthesis capacity S (calcitriol is
+permissive for PTH's calcemic action, and the skeleton resists PTH in kidney failure; R). E_0 =
+urinary calcium at the reference eGFR times eGFR / reference (fewer nephrons filter less; 0 on
+dialysis).
 
 Fast parts are algebraic (quasi-steady, the plasma pool turns over in minutes): PTH follows
 calcium at once, P = min(x^-gamma, P_max) relative to baseline (the steep PTH-calcium
-curve), and x solves G - L + J_b (c - b) + J_x S (P - 1) - E(x) - K_d C_0 (x - 1) = 0
+curve), and x solves G - L + J_b (c - m) + J_x S (P - 1) - E(x) - K_d C_0 (x - 1) = 0
 (``solve_log_x``: the balance falls with x; linear in x where PTH is at its maximum, solved
 there in closed form; above, a safeguarded Newton in log x from the last step's value;
 nothing to solve at the untreated steady state, ``step``). The one slow
@@ -38,16 +43,18 @@ PTH does not drive, P^a_dp = 1: the kidney's 1-alpha-hydroxylase is gone),
 V the vitamin D supplement (1000 IU/day). Calcium acts on nothing else: its feedback on
 remodeling is off (docs/model.md, limitation), so the bone is unchanged by it.
 
-No bone-state slot (``N_STATES`` = 0; a passenger needs none, and a slot would cost every
-trial four right-hand sides per step): the engines keep each patient's calcium in a work row
-of ``N_WORK`` values (``patient_constants`` at day 0, then ``step``): her constants, calcium
-at the end of the last step, its nadir, the first day below each of the three grade
-thresholds, calcitriol and the log of calcium relative to baseline (the solve's start).
-After each bone step, ``step`` solves calcium on the new bone state and advances calcitriol
-exactly over the step towards the target its calcium sets (the target held over the step:
-first order in dt = 1 day against tau_D = 3 days). The LSODA
-reference runs the same ``step`` on its own bone states. Parameters: block ``calcium`` of
-config/model.yaml, in the remodeling record prefixed ``ca_``.
+No bone-state slot (``N_STATES`` = 0; a passenger needs none, and a slot would cost every trial
+four right-hand sides per step): the engines keep each patient's calcium in a work row of
+``N_WORK`` values (``patient_constants`` at day 0, then ``step``): her constants, calcium at
+the end of the last step, its nadir, the first day below each of the three grade thresholds,
+calcitriol, the log of calcium relative to baseline (the solve's start), the uptake's lag
+factor over a step and the uptake signal m (the patient's formation at the end of the first
+step, then lagged). After each bone step, ``step`` advances m exactly over the step towards the
+new formation (held over the step), then solves calcium on the new bone state and advances
+calcitriol exactly over the step towards the target its calcium sets (the target held over the
+step: first order in dt = 1 day against tau_D = 3 days). The LSODA reference runs the same
+``step`` on its own bone states. Parameters: block ``calcium`` of config/model.yaml, in the
+remodeling record prefixed ``ca_``.
 """
 
 from __future__ import annotations
@@ -72,7 +79,9 @@ PREV, NADIR = 12, 13
 FIRST_BELOW = 14  # to FIRST_BELOW + N_GRADES - 1
 CALCITRIOL = FIRST_BELOW + N_GRADES
 LOG_X = CALCITRIOL + 1  # log of calcium relative to baseline at the end of the last step
-N_WORK = LOG_X + 1
+DECAY_MINERAL = LOG_X + 1  # the uptake signal's lag factor over one step (a constant)
+MINERAL = LOG_X + 2  # the uptake signal m (relative formation, lagged; nan before the first step)
+N_WORK = MINERAL + 1
 MAX_NEWTON = 60  # iterations at most; from the last step's calcium one to three suffice
 NEWTON_STEP = 1e-8  # the last Newton step in log x: the error after it is of its square
 X_MIN, X_MAX = 0.2, 2.0  # the solve's bounds on calcium relative to baseline
@@ -120,6 +129,9 @@ def patient_constants(
         out[FIRST_BELOW + g] = 0.0 if out[C0] < grade_threshold(g, r) else math.nan
     out[CALCITRIOL] = synthesis
     out[LOG_X] = 0.0
+    lag = r.ca_mineralization_lag_days
+    out[DECAY_MINERAL] = math.exp(-dt / lag) if lag > 0.0 else 0.0
+    out[MINERAL] = math.nan
 
 
 @equation(inline=True)
@@ -133,8 +145,8 @@ def gut_mmol_per_day(log_calcitriol: float, supplement_mmol: float, r) -> float:
 @equation
 def solve_log_x(oca: float, oba: float, supplement_mmol: float, w, r) -> float:
     """Return log x, x = serum calcium relative to baseline, of the quasi-steady balance at
-    osteoclasts oca, osteoblasts oba (relative), the work row's calcitriol and a calcium
-    supplement (mmol/day).
+    osteoclasts oca and the bone's uptake signal oba (relative; ``step`` passes the lagged m),
+    the work row's calcitriol and a calcium supplement (mmol/day).
 
     The balance f falls with x. Where PTH is at its maximum (x <= X_CAP) f is linear in x: the
     root there in closed form. Above, Newton's method in u = log x (two exponentials an
@@ -201,24 +213,28 @@ def supplement_mmol(levels, first_channel: int) -> float:
 @equation
 def step(oca: float, oba: float, levels, first_channel: int, t: float, dt: float, r, w) -> None:
     """Advance a patient's calcium work row w over a step from day t to t + dt, the bone at
-    its end (osteoclasts oca, osteoblasts oba): serum calcium (nadir, first days below), then
-    calcitriol exactly over the step towards S P^a_dp (1 + g_vd V), P from that calcium.
+    its end (osteoclasts oca, osteoblasts oba): the uptake signal m exactly over the step
+    towards oba (the mineralization lag; m starts at the first step's oba), serum calcium from
+    release oca and uptake m (nadir, first days below), then calcitriol exactly over the step
+    towards S P^a_dp (1 + g_vd V), P from that calcium.
 
     ``levels``: the step's exposure channels; ``first_channel``: the calcium supplement's
     (mg/day), the vitamin D supplement's (IU/day) after it (model.exposure.CHANNELS).
 
-    At the patient's untreated steady state (bone flux in balance, oca == oba; no supplement;
+    At the patient's untreated steady state (bone flux in balance, oca == m; no supplement;
     calcitriol at its synthesis capacity S) her balance closes at x = 1 by construction
     (``patient_constants``) and calcitriol's target is S: nothing to solve, the row stays
     (the solve would give 1 to rounding, tests/test_calcium.py).
     """
     supplement = supplement_mmol(levels, first_channel)
     vitamin_d = levels[first_channel + 1]
-    if oca == oba and supplement == 0.0 and vitamin_d == 0.0 and w[CALCITRIOL] == w[SYNTHESIS]:
+    m = oba if math.isnan(w[MINERAL]) else oba + (w[MINERAL] - oba) * w[DECAY_MINERAL]
+    w[MINERAL] = m
+    if oca == m and supplement == 0.0 and vitamin_d == 0.0 and w[CALCITRIOL] == w[SYNTHESIS]:
         w[LOG_X] = 0.0
         track(w[C0], t, dt, r, w)
         return
-    log_x = solve_log_x(oca, oba, supplement, w, r)
+    log_x = solve_log_x(oca, m, supplement, w, r)
     w[LOG_X] = log_x
     track(w[C0] * math.exp(log_x), t, dt, r, w)
     # log P = -gamma log x, at most log P_max; on dialysis the extrarenal rest: no PTH drive

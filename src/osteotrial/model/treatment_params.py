@@ -142,10 +142,12 @@ class CalciumParams:
     grade_1_below_mmol_l: float
     grade_2_below_mmol_l: float
     grade_3_below_mmol_l: float
+    mineralization_lag_days: float  # bone uptake follows formation with this first-order lag
 
     def __post_init__(self) -> None:
         zero_ok = tuple(f.name for f in fields(self) if f.name.endswith("_exponent")) + (
             "vitamin_d_calcitriol_gain_per_1000_iu",
+            "mineralization_lag_days",
             "pth_bone_release_mmol_per_day",
             "serum_calcium_sd_mmol_l",
             "dialysis_serum_calcium_sd_mmol_l",
