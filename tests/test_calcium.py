@@ -262,7 +262,7 @@ def test_the_calcium_solve_agrees_with_bisection_to_rounding(params):
         ref = _bisect(oca, oba, supplement, w, r)
         capped += ref < w[calcium.X_CAP]
         assert abs(x / ref - 1.0) < 1e-13, (x, ref)
-    assert 40 < capped < 360  # both sides of the kink
+    assert 20 < capped < 380  # both sides of the kink
 
 
 def test_the_untreated_steady_state_needs_no_solve(params):
