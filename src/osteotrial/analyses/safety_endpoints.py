@@ -34,6 +34,9 @@ CALCIUM_READ = ("patient_id", "arm", "day", "death_day", "dropout_day", *CALCIUM
 SHARD_READ: tuple[str, ...] = tuple(dict.fromkeys((*EXPOSURE_READ, *CALCIUM_READ)))
 # what the calcium course of an arm needs (its percentiles are over all the arm's patients)
 COURSE_READ = ("arm", "day", "serum_calcium_mmol_l", "calcium_nadir_mmol_l")
+# patients whose hazards are computed together (each hazard: weeks x patients float64, about
+# 160 x 20,000 x 8 B = 26 MB for FRAME): bounds the memory whatever the shard size
+GROUP_PATIENTS = 20_000
 
 
 def hypocalcemia_events(sim: pl.DataFrame, patients: pl.DataFrame) -> pl.DataFrame:
@@ -69,8 +72,9 @@ def shard_frames(
     one arm's patients in one simulation shard: every patient's records are in one shard
     (shards split patients), and her events depend on hers alone (streams keyed by id)."""
     rows = _rows([path], arm, SHARD_READ)
+    groups = [part for whole in exposures_from_rows(rows) for part in whole.split(GROUP_PATIENTS)]
     patients, events = safety_frames(
-        exposures_from_rows(rows),
+        groups,
         trial.arms,
         covariates,
         trial.params.safety,

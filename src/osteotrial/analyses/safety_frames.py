@@ -80,6 +80,19 @@ class ArmExposures(NamedTuple):
     def n_patients(self) -> int:
         return int(self.patient_id.size)
 
+    def split(self, size: int) -> list[ArmExposures]:
+        """Return the exposures of consecutive groups of at most ``size`` patients: the
+        hazards are (weeks, patients) arrays, so a group bounds their memory (issue 28)."""
+        return [
+            self._replace(
+                patient_id=self.patient_id[a : a + size],
+                safety={name: course[:, a : a + size] for name, course in self.safety.items()},
+                death_day=self.death_day[a : a + size],
+                dropout_day=self.dropout_day[a : a + size],
+            )
+            for a in range(0, self.n_patients, size)
+        ]
+
 
 def exposures_from_simulation(paths: Sequence[str | Path]) -> list[ArmExposures]:
     """Return each arm's exposures from simulation shards (``io.SIMULATION_SCHEMA``: long,
