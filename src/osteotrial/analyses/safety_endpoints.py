@@ -33,7 +33,7 @@ CALCIUM_READ = ("patient_id", "arm", "day", "death_day", "dropout_day", *CALCIUM
 # what one arm's patients in one shard need (exposures and calcium records, read once)
 SHARD_READ: tuple[str, ...] = tuple(dict.fromkeys((*EXPOSURE_READ, *CALCIUM_READ)))
 # what the calcium course of an arm needs (its percentiles are over all the arm's patients)
-COURSE_READ = ("arm", "day", "serum_calcium_mmol_l", "calcium_nadir_mmol_l")
+COURSE_READ = ("day", "serum_calcium_mmol_l", "calcium_nadir_mmol_l")
 # patients whose hazards are computed together (each hazard: weeks x patients float64, about
 # 160 x 20,000 x 8 B = 26 MB for FRAME): bounds the memory whatever the shard size
 GROUP_PATIENTS = 20_000
@@ -81,7 +81,8 @@ def shard_frames(
         trial.seed,
         trial.schedule.duration_days,
     )
-    return patients, pl.concat([events, hypocalcemia_events(rows, patients)])
+    hypocalcemia = hypocalcemia_events(rows.select(CALCIUM_READ), patients)
+    return patients, pl.concat([events, hypocalcemia])
 
 
 def safety_endpoint_tables(
@@ -100,7 +101,8 @@ def safety_endpoint_tables(
         parts = [shard_frames(trial, covariates, path, arm) for path in files]
         patients.append(pl.concat([p for p, _ in parts]).sort("patient_id"))
         events.extend(e for _, e in parts)
-        courses.append(calcium_frames.course_from_simulation(_rows(files, arm, COURSE_READ)))
+        rows = _rows(files, arm, COURSE_READ)  # not the arm's name on every row
+        courses.append(calcium_frames.course_from_simulation(rows, arm))
     all_events = pl.concat(events).sort("patient_id", "day")
     tables = dict(safety_tables(pl.concat(patients), all_events, trial.control_arm, EVENT_NAMES))
     tables[CALCIUM_COURSE_TABLE] = pl.concat(courses)
