@@ -167,6 +167,14 @@ def test_frames_keep_the_contract_and_common_random_numbers(params):
     assert evs["day"].max() <= 730.5 and evs.schema["patient_id"] == pl.Int64
     again = sf.safety_frames([a], {"a": spec}, cov, params.safety, 7, 730.5)[1]
     assert again.equals(evs)
+    # issue 28: patients in groups (the workflow's memory bound) draw the same frames
+    whole = sf.ArmExposures(a.arm, a.patient_id, a.record_days, a.safety, a.death_day,
+                            a.dropout_day)  # fmt: skip
+    groups = whole.split(7)
+    assert len(groups) == 29 and groups[-1].n_patients == 4
+    g_pats, g_evs = sf.safety_frames(groups, {"a": spec}, cov, params.safety, 7, 730.5)
+    assert g_pats.equals(pats)
+    assert g_evs.sort("patient_id", "day", "event").equals(evs.sort("patient_id", "day", "event"))
 
 
 def _frames():

@@ -222,13 +222,14 @@ def _write_recorded(tables: Iterable[pa.Table], sink: HashingSink, meta: dict[st
     writer.close()
 
 
-def read_frame(path: str | Path) -> pl.DataFrame:
-    """Return a Parquet table as a polars frame whose float nulls are NaN.
+def read_frame(path: str | Path, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """Return a Parquet table (only ``columns`` if given: the others are not read) as a polars
+    frame whose float nulls are NaN.
 
     Files hold nulls (``nan_to_null``); the analyses and figures compute with numpy, where a
     missing number is NaN, so their readers take tables through here.
     """
-    frame = pl.read_parquet(path)
+    frame = pl.read_parquet(path, columns=None if columns is None else list(columns))
     return frame.with_columns(pl.col(pl.Float32, pl.Float64).fill_null(float("nan")))
 
 

@@ -47,6 +47,7 @@ import polars as pl
 from osteotrial import rng
 from osteotrial.analyses.sre_frames import crossing_days
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
+from osteotrial.engine.inputs import SAFETY
 from osteotrial.engine.results import ArmResult
 from osteotrial.model.bisphosphonate import DRUGS as BISPHOSPHONATES
 from osteotrial.model.safety_params import SafetyParams
@@ -59,6 +60,8 @@ MAX_PROCEDURES = 24  # drawn procedures per patient (mean about 1.5 in 10 years)
 ANTIRESORPTIVES: tuple[str, ...] = ("denosumab", *BISPHOSPHONATES)
 ROMOSOZUMAB_EXPOSURE_DAYS = 30.4375  # A: exposed for a month after each monthly dose
 DAYS_PER_YEAR = 365.25
+# the simulation-table columns the exposures are read from (exposures_from_simulation)
+EXPOSURE_READ: tuple[str, ...] = ("patient_id", "arm", "day", "death_day", "dropout_day", *SAFETY)
 
 
 class ArmExposures(NamedTuple):
@@ -77,18 +80,37 @@ class ArmExposures(NamedTuple):
     def n_patients(self) -> int:
         return int(self.patient_id.size)
 
+    def split(self, size: int) -> list[ArmExposures]:
+        """Return the exposures of consecutive groups of at most ``size`` patients: the
+        hazards are (weeks, patients) arrays, so a group bounds their memory (issue 28)."""
+        return [
+            self._replace(
+                patient_id=self.patient_id[a : a + size],
+                safety={name: course[:, a : a + size] for name, course in self.safety.items()},
+                death_day=self.death_day[a : a + size],
+                dropout_day=self.dropout_day[a : a + size],
+            )
+            for a in range(0, self.n_patients, size)
+        ]
+
 
 def exposures_from_simulation(paths: Sequence[str | Path]) -> list[ArmExposures]:
     """Return each arm's exposures from simulation shards (``io.SIMULATION_SCHEMA``: long,
-    sorted by patient then day, the same record days for every patient of an arm)."""
-    from osteotrial.engine.inputs import SAFETY
+    sorted by patient then day, the same record days for every patient of an arm), reading
+    only the columns they need (``EXPOSURE_READ``)."""
+    return exposures_from_rows(
+        pl.scan_parquet([str(p) for p in paths]).select(EXPOSURE_READ).collect()
+    )
 
-    columns = ["patient_id", "arm", "day", "death_day", "dropout_day", *SAFETY]
-    frame = pl.scan_parquet([str(p) for p in paths]).select(columns).collect()
+
+def exposures_from_rows(frame: pl.DataFrame) -> list[ArmExposures]:
+    """Return each arm's exposures (arms sorted, patients by id) from simulation-table rows
+    with at least the ``EXPOSURE_READ`` columns."""
     if sum(frame[name].null_count() for name in SAFETY):
         raise ValueError("simulation tables without safety exposures (written before issue 27)")
     out = []
-    for (arm,), part in frame.sort("arm", "patient_id", "day").group_by("arm", maintain_order=True):
+    frame = frame.select(EXPOSURE_READ).sort("arm", "patient_id", "day")
+    for (arm,), part in frame.group_by("arm", maintain_order=True):
         ids = part["patient_id"].unique(maintain_order=True).to_numpy()
         n_t = part.height // ids.size
         first = part.gather_every(n_t)
@@ -126,6 +148,19 @@ class PatientCovariates(NamedTuple):
             np.asarray(cohort.age_years, dtype=np.float64),
             np.asarray(cohort.prior_cardiovascular_disease, dtype=bool),
             np.asarray(cohort.dental_propensity, dtype=np.float64),
+        )
+
+    @classmethod
+    def from_files(cls, paths: Sequence[str | Path]) -> PatientCovariates:
+        """Return the covariates of every patient of cohort shard files (``io.COHORT_SCHEMA``),
+        patients by id, reading only these four columns (memory: issue 28)."""
+        files = [str(p) for p in paths]
+        frame = pl.scan_parquet(files).select(cls._fields).collect().sort("patient_id")
+        return cls(
+            frame["patient_id"].to_numpy().astype(np.int64),
+            frame["age_years"].to_numpy().astype(np.float64),
+            frame["prior_cardiovascular_disease"].to_numpy().astype(bool),
+            frame["dental_propensity"].to_numpy().astype(np.float64),
         )
 
     def of(self, patient_id: IntArray) -> PatientCovariates:

@@ -141,7 +141,7 @@ def read_simulations(paths: Sequence[str | Path]) -> pl.DataFrame:
     tables need (``TUMOUR_COLUMNS``, death, dropout, uNTX), sorted by arm, patient and day."""
     columns = ["patient_id", "arm", "day", "death_day", "dropout_day", UNTX_COLUMN]
     columns += list(io.TUMOUR_COLUMNS.values())
-    frames = [io.read_frame(path).select(columns) for path in paths]
+    frames = [io.read_frame(path, columns) for path in paths]  # only these columns are read
     return pl.concat(frames).sort("arm", "patient_id", "day")
 
 
