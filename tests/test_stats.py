@@ -78,6 +78,9 @@ def test_interval_arrays_match_the_scalar_intervals():
     low, high = intervals.proportion_ci_arrays(np.array([0, 5, 20]), np.array([20, 100, 20]))
     for k, n, lo, hi in zip((0, 5, 20), (20, 100, 20), low, high, strict=True):
         assert (lo, hi) == pytest.approx(intervals.proportion_ci(k, n), abs=1e-12)
+    assert low[0] == 0.0 and high[2] == 1.0  # exact at no event and at every patient
+    nan_low, nan_high = intervals.proportion_ci_arrays(np.array([0]), np.array([0]))
+    assert np.isnan(nan_low[0]) and np.isnan(nan_high[0])  # no patient: no interval
     values = np.array([1.0, 2.0, 4.0, 7.0])
     expected = intervals.mean_ci(values)
     got = intervals.mean_ci_arrays(np.array([values.mean()]), np.array([values.std(ddof=1)]), [4])

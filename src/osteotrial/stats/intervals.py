@@ -22,14 +22,19 @@ def proportion_ci(n_events: int, n_patients: int) -> tuple[float, float]:
 
 def proportion_ci_arrays(n_events: np.ndarray, n_patients: np.ndarray) -> tuple:
     """Return the Wilson 95 % intervals (low, high) of many proportions at once (elementwise
-    ``proportion_ci``: the same formula, without scipy's per-call cost); nan where n is 0."""
+    ``proportion_ci``: the same formula, without scipy's per-call cost); nan where n is 0.
+    With no event the lower limit is exactly 0 and with every patient an event the upper is
+    exactly 1 (Wilson's limits there; centre minus half-width would leave rounding, 1e-19)."""
     n = np.asarray(n_patients, dtype=np.float64)
+    k = np.asarray(n_events, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.asarray(n_events, dtype=np.float64) / n
+        p = k / n
         z2 = stats.norm.ppf(0.5 + CONFIDENCE / 2) ** 2
         center = (p + z2 / (2 * n)) / (1 + z2 / n)
         half = np.sqrt(z2 * p * (1 - p) / n + z2**2 / (4 * n**2)) / (1 + z2 / n)
-    return np.clip(center - half, 0.0, 1.0), np.clip(center + half, 0.0, 1.0)
+    low = np.where(k == 0, 0.0, np.clip(center - half, 0.0, 1.0))
+    high = np.where(k == n, 1.0, np.clip(center + half, 0.0, 1.0))
+    return np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
 
 
 def mean_ci_arrays(mean: np.ndarray, sd: np.ndarray, n: np.ndarray) -> tuple:
