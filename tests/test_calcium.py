@@ -68,9 +68,14 @@ def _run(cohort, phases, params, exposures=()):
     return simulate_arm(cohort, arm, params, SCHEDULE)
 
 
+def _replete(cohort, deficient=False):
+    """Return the cohort with every patient vitamin D deficient, or none."""
+    return dataclasses.replace(cohort, vitamin_d_deficient=np.full(cohort.patient_id.shape[0], deficient))
+
+
 @pytest.fixture(scope="module")
 def runs(cohorts, params):
-    dialysis, normal = cohorts["dialysis_denosumab"], cohorts["denosumab_older_adults"]
+    dialysis, normal = cohorts["dialysis_denosumab"], _replete(cohorts["denosumab_older_adults"])
     return {
         "dialysis": _run(dialysis, DOSE, params),
         "dialysis_no_drug": _run(dialysis, NO_DRUG, params),
@@ -102,6 +107,21 @@ def test_normal_kidneys_keep_calcium_within_range_after_denosumab(runs):
     start = runs["normal"].calcium["serum_calcium_mmol_l"][0]
     assert np.median(start - nadir) < 0.2  # a small dip
     assert np.mean(nadir < 1.875) < 0.02  # severe hypocalcemia is rare
+
+
+def test_vitamin_d_deficiency_deepens_the_fall_with_the_same_kidneys(cohorts, runs, params):
+    """The same patients, each deficient: calcitriol synthesis x the fitted fraction, so the
+    fall after denosumab is deeper for every one (none shallower), the untreated steady state
+    stays exact, and the bone is unchanged (calcium is a passenger)."""
+    deficient = _replete(cohorts["denosumab_older_adults"], True)
+    dosed, untreated = _run(deficient, DOSE, params), _run(deficient, NO_DRUG, params)
+    nadir = dosed.calcium["calcium_nadir_mmol_l"][-1]
+    replete = runs["normal"].calcium["calcium_nadir_mmol_l"][-1]
+    assert params.calcium.deficient_calcitriol_synthesis_frac < 1.0
+    assert np.all(nadir <= replete + 1e-12) and np.mean(replete - nadir) > 0.05
+    serum = untreated.calcium["serum_calcium_mmol_l"]
+    np.testing.assert_allclose(serum, np.broadcast_to(serum[0], serum.shape), rtol=1e-9)
+    np.testing.assert_array_equal(dosed.bmd_ls_g_cm2, runs["normal"].bmd_ls_g_cm2)
 
 
 def test_dialysis_falls_far_further_and_later_recovers(runs):
@@ -253,7 +273,7 @@ def test_the_calcium_solve_agrees_with_bisection_to_rounding(params):
     capped = 0
     for _ in range(400):
         on = float(rng.random() < 0.5)
-        calcium.patient_constants(rng.uniform(10, 110), on, rng.normal(), 1.0, 1.0, r, w)
+        calcium.patient_constants(rng.uniform(10, 110), on, rng.normal(), 0.0, 1.0, 1.0, r, w)
         w[calcium.CALCITRIOL] = w[calcium.SYNTHESIS] * rng.uniform(0.2, 5.0)
         w[calcium.LOG_X] = rng.uniform(np.log(calcium.X_MIN), np.log(calcium.X_MAX))
         oca, oba = rng.uniform(0.05, 3.0, 2)
@@ -274,7 +294,7 @@ def test_the_untreated_steady_state_needs_no_solve(params):
     levels = np.zeros(exposure.N_CHANNELS)
     for on in (0.0, 1.0):
         w = np.empty(calcium.N_WORK)
-        calcium.patient_constants(45.0, on, 0.7, 1.3, 1.0, r, w)
+        calcium.patient_constants(45.0, on, 0.7, 0.0, 1.3, 1.0, r, w)
         start = w.copy()
         assert abs(calcium.solve_log_x(0.8, 0.8, 0.0, w, r)) < 1e-14
         for t in range(3):
@@ -303,7 +323,7 @@ def test_bone_uptake_follows_formation_through_the_mineralization_lag(params):
         calcium_params = dataclasses.replace(params.calcium, mineralization_lag_days=lag_days)
         r = records.pack_model(dataclasses.replace(params, calcium=calcium_params)).remodeling[0]
         w = np.empty(calcium.N_WORK)
-        calcium.patient_constants(75.0, 0.0, 0.0, 1.0, 1.0, r, w)
+        calcium.patient_constants(75.0, 0.0, 0.0, 0.0, 1.0, 1.0, r, w)
         calcium.step(1.0, 1.0, levels, exposure.CALCIUM_MG, 0.0, 1.0, r, w)
         ca, m = [], []
         for t in range(1, 60):

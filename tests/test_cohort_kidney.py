@@ -35,6 +35,7 @@ LATER_COLUMNS = (
 )
 LATER_COLUMNS += ("dialysis", "serum_calcium_z")
 LATER_COLUMNS += ("prior_cardiovascular_disease", "dental_propensity")  # issue 27: rest27
+LATER_COLUMNS += ("vitamin_d_deficient",)  # issue 27: vitamin D deficiency
 # BLAKE2b of every other column of the fixture's FRAME cohort (400 per arm, FRAME's seed),
 # recorded with the code before kidney function and sex were added (commit 5f548bd): the new
 # streams "screening.kidney" and "screening.tumour" must leave every existing covariate and
@@ -85,6 +86,23 @@ def test_a_kidney_failure_share_puts_that_share_on_dialysis_and_leaves_the_rest(
     )
     with pytest.raises(ValueError, match="kidney_failure_frac"):
         PopulationParams(kidney_failure_frac=1.5)
+
+
+def test_a_vitamin_d_deficiency_share_marks_that_share_and_touches_nothing_else():
+    """vitamin_d_deficient_frac: u < frac of stream screening.vitamin_d marks a candidate
+    deficient (none by default: trials screen deficiency out); every other covariate is the
+    same draw, and the marks are nested as the share grows (one uniform per candidate)."""
+    ids = np.arange(20_000)
+    base = draw_candidates(7, ids, PopulationParams())
+    some = draw_candidates(7, ids, PopulationParams(vitamin_d_deficient_frac=0.04))
+    more = draw_candidates(7, ids, PopulationParams(vitamin_d_deficient_frac=0.2))
+    assert not base["vitamin_d_deficient"].any()
+    assert abs(some["vitamin_d_deficient"].mean() - 0.04) < 0.005
+    assert np.all(more["vitamin_d_deficient"][some["vitamin_d_deficient"]])
+    for name in set(base) - {"vitamin_d_deficient"}:
+        np.testing.assert_array_equal(np.asarray(some[name]), np.asarray(base[name]), name)
+    with pytest.raises(ValueError, match="vitamin_d_deficient_frac"):
+        PopulationParams(vitamin_d_deficient_frac=-0.1)
 
 
 def test_the_frame_cohort_is_bit_identical_in_every_existing_column(small_frame_cohort):

@@ -78,6 +78,7 @@ COHORT_SCHEMA = pa.schema(
     + [("dialysis", BOOL), ("serum_calcium_z", F64)]
     # issue 27, rest27: covariates of the rare harms (cohort.safety)
     + [("prior_cardiovascular_disease", BOOL), ("dental_propensity", F64)]
+    + [("vitamin_d_deficient", BOOL)]  # issue 27: vitamin D deficiency
 )
 
 # issue 27, calcium (engine.inputs.CALCIUM): serum calcium, its nadir so far (mmol/L), the

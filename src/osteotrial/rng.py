@@ -62,6 +62,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "screening.calcium",
     # issue 27: the share of a source population in kidney failure (cohort.kidney)
     "screening.kidney_failure",
+    "screening.vitamin_d",  # issue 27: vitamin D deficiency (cohort.calcium)
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

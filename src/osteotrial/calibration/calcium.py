@@ -1,4 +1,5 @@
-"""Calibration stage of the calcium block: the dialysate's exchange, every other value fixed.
+"""Calibration stage of the calcium block: the dialysate's exchange and the calcitriol synthesis
+of vitamin D deficiency, every other value fixed.
 
 Calcium homeostasis (``model.calcium``) takes its fluxes, PTH and calcitriol responses and the
 population's serum calcium from the literature or states them as assumptions (config/model.yaml,
@@ -6,19 +7,22 @@ block ``calcium``). The one value the literature leaves open is how hard dialysi
 patient's calcium when the bone stops giving it: ``dialysis_exchange_l_per_day`` (mmol/day per
 mmol/L, averaged over the week), fitted here to P11 (targets.yaml ``safety``: 41.1 % of women
 >= 65 on dialysis below 7.5 mg/dL = 1.875 mmol/L within 12 weeks of denosumab 60 mg),
-simulated on the denosumab arm of config/trials/dialysis_denosumab.yaml. P12 (0.2 % of adults
-over 65 of all kidney function below 1.8 mmol/L within 180 days,
-config/trials/denosumab_older_adults.yaml) is a check, not fitted: without patients on dialysis
-it is set by the normal kidney's compensation, whose values are the literature's.
+simulated on the denosumab arm of config/trials/dialysis_denosumab.yaml (part ``dialysis``).
+P12 (0.2 % of adults over 65 of all kidney function below 1.8 mmol/L within 180 days,
+config/trials/denosumab_older_adults.yaml) fits ``deficient_calcitriol_synthesis_frac`` (part
+``deficiency``): the calcitriol synthesis capacity of the population's patients with vitamin D
+deficiency (4 %, CHMS, a population input of the trial file), the one way in the model for a
+patient with working kidneys to fall that far. Kidney failure alone (0.25 % on dialysis, a
+registry input) gave 0.065 %, and patients in CKD stage 4 do not fall below 1.8 mmol/L (eGFR 17:
+0.4 %, 22 and 30: none), so without deficiency P12 missed; the fit is the share of the miss the
+deficient patients must carry, and the factor it gives is the model's reading of P12 (one value,
+one row: it is identified, not checked; docs/model.md "Calcium homeostasis").
 
 Tolerances (targets.yaml gives neither n nor tol): ``REL_TOL`` of the value (A: no source n
 to derive a binomial interval from; 15 % of 41 % is about the binomial CI of an arm of 200, and
-50 % of a 0.2 % share: a rare-event share known to a factor of about 1.5 each way). P12 misses
-(0.065 % against 0.2 %): normal kidneys never fall below 1.8 mmol/L, and the population's
-registry share on dialysis (0.25 %, its trial file) gives too few; a tolerance of 100 % would
-have hidden it (tests/test_calibration_populations.py lists it as a known miss).
+50 % of a 0.2 % share: a rare-event share known to a factor of about 1.5 each way).
 
-    python -m osteotrial.calibration.calcium [--write]
+    python -m osteotrial.calibration.calcium [--write] [--part dialysis|deficiency]
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from osteotrial.trial.schedules import Schedule
 
 SECTION = "safety"
 FIT: list[tuple[str, str]] = [("calcium", "dialysis_exchange_l_per_day")]
+FIT_DEFICIENCY: list[tuple[str, str]] = [("calcium", "deficient_calcitriol_synthesis_frac")]
 # (targets.yaml safety.events index, trial file, arm, event, window in days)
 ROWS: tuple[tuple[int, str, str, str, float], ...] = (
     (0, "dialysis_denosumab", "denosumab", "hypocalcemia_grade_2", 84.0),
@@ -74,12 +79,23 @@ def _target(k: int) -> dict[str, Any]:
     return read_targets()["trials"][SECTION]["events"][k]
 
 
-def residuals(model: dict[str, Any]) -> np.ndarray:
-    """Return the weighted residual of P11 (the fitted row) for a model mapping."""
-    k, trial, arm, event, days = ROWS[0]
+def _row_residual(model: dict[str, Any], index: int, n: int | None) -> np.ndarray:
+    """Return the weighted residual of row ``ROWS[index]`` for a model mapping."""
+    k, trial, arm, event, days = ROWS[index]
     value = float(_target(k)["value"])
-    share = emulated_share(ModelParams.from_dict(model), trial, arm, event, days, STAGE_COHORT)
+    share = emulated_share(ModelParams.from_dict(model), trial, arm, event, days, n)
     return np.array([(share - value) / (REL_TOL[k] * value)])
+
+
+def residuals(model: dict[str, Any]) -> np.ndarray:
+    """Return the weighted residual of P11 (part ``dialysis``) for a model mapping."""
+    return _row_residual(model, 0, STAGE_COHORT)
+
+
+def deficiency_residuals(model: dict[str, Any]) -> np.ndarray:
+    """Return the weighted residual of P12 (part ``deficiency``), on the trial file's cohort
+    (20,000: a 0.2 % share is 40 patients)."""
+    return _row_residual(model, 1, None)
 
 
 def calcium_rows(params: ModelParams, sizes: Sequence[int | None] = (None, None)) -> pl.DataFrame:
@@ -97,25 +113,43 @@ def calcium_rows(params: ModelParams, sizes: Sequence[int | None] = (None, None)
     return pl.DataFrame(rows, schema=SCHEMA, orient="row")
 
 
-def fit_exchange(model: dict[str, Any], max_nfev: int) -> dict[str, Any]:
-    """Return the model mapping with the dialysis exchange at P11 by bisection in log space
-    over ``EXCHANGE_RANGE`` (the share is a step function of the value, flat between events,
-    so a gradient fit stalls; it falls monotonically as the exchange rises)."""
-    lo, hi = (float(np.log(v)) for v in EXCHANGE_RANGE)
-    best: tuple[float, float] = (np.inf, model["calcium"]["dialysis_exchange_l_per_day"])
+def bisect_log(
+    model: dict[str, Any], key: str, bounds: tuple[float, float], residual, max_nfev: int
+) -> dict[str, Any]:
+    """Return the model mapping with ``calcium.<key>`` at its row by bisection in log space
+    over ``bounds`` (the share is a step function of the value, flat between events, so a
+    gradient fit stalls; it falls monotonically as the value rises: more exchange holds
+    calcium, more synthesis defends it); the value of the smallest residual seen, 4 decimals."""
+    lo, hi = (float(np.log(v)) for v in bounds)
+    best: tuple[float, float] = (np.inf, model["calcium"][key])
     for _ in range(max_nfev):
         mid = 0.5 * (lo + hi)
-        trial = {**model, "calcium": {**model["calcium"], FIT[0][1]: float(np.exp(mid))}}
-        r = float(residuals(trial)[0])
+        trial = {**model, "calcium": {**model["calcium"], key: float(np.exp(mid))}}
+        r = float(residual(trial)[0])
         best = min(best, (abs(r), float(np.exp(mid))))
-        lo, hi = (mid, hi) if r > 0.0 else (lo, mid)  # too many events: more exchange
+        lo, hi = (mid, hi) if r > 0.0 else (lo, mid)  # too many events: a larger value
         if abs(r) < 0.05:
             break
-    return {**model, "calcium": {**model["calcium"], FIT[0][1]: round(best[1], 4)}}
+    return {**model, "calcium": {**model["calcium"], key: round(best[1], 4)}}
+
+
+def fit_exchange(model: dict[str, Any], max_nfev: int) -> dict[str, Any]:
+    """Return the model mapping with the dialysis exchange at P11 (``EXCHANGE_RANGE``)."""
+    return bisect_log(model, FIT[0][1], EXCHANGE_RANGE, residuals, max_nfev)
+
+
+def fit_deficiency(model: dict[str, Any], max_nfev: int) -> dict[str, Any]:
+    """Return the model mapping with the deficient patients' calcitriol synthesis at P12
+    (``DEFICIENCY_RANGE``)."""
+    return bisect_log(model, FIT_DEFICIENCY[0][1], DEFICIENCY_RANGE, deficiency_residuals, max_nfev)
 
 
 EXCHANGE_RANGE = (1.0, 100.0)  # L/day searched
-PARTS = {"dialysis": Part(FIT, residuals, fitter=fit_exchange)}
+DEFICIENCY_RANGE = (0.01, 1.0)  # relative synthesis searched
+PARTS = {
+    "dialysis": Part(FIT, residuals, fitter=fit_exchange),
+    "deficiency": Part(FIT_DEFICIENCY, deficiency_residuals, fitter=fit_deficiency),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> None:

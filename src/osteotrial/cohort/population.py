@@ -156,6 +156,8 @@ class PopulationParams:
     # at hand); A: the dental procedure propensity gamma-distributed (mean 1), many never have one
     prior_cardiovascular_disease_frac: float = 0.2
     dental_procedure_gamma_shape: float = 0.5
+    # issue 27: share with vitamin D deficiency (cohort.calcium; 0: trials screen it out)
+    vitamin_d_deficient_frac: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):

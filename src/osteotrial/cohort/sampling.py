@@ -122,6 +122,8 @@ class Cohort:
     # Optional: a cohort without them has no prior disease and the mean propensity.
     prior_cardiovascular_disease: BoolArray | None = None
     dental_propensity: FloatArray | None = None
+    # issue 27: vitamin D deficiency (cohort.calcium; model.calcium). Optional: replete.
+    vitamin_d_deficient: BoolArray | None = None
 
     def __post_init__(self) -> None:
         n_patients = self.patient_id.shape[0]

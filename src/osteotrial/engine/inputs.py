@@ -62,8 +62,8 @@ REC_TUMOUR = 18  # then the SRE cumulative hazards (SRE_TYPES order) and the can
 REC_SAFETY = REC_TUMOUR + len(METASTASIS)  # the safety slots (model.safety), SAFETY order
 REC_CALCIUM = RECORDED.index("serum_calcium_mmol_l")  # then the rest of CALCIUM
 # rows of Patients.calcium_inputs
-CALCIUM_INPUTS = ("egfr_ml_min_1_73m2", "dialysis", "serum_calcium_z")
-EGFR, DIALYSIS, CALCIUM_Z = range(3)
+CALCIUM_INPUTS = ("egfr_ml_min_1_73m2", "dialysis", "serum_calcium_z", "vitamin_d_deficient")
+EGFR, DIALYSIS, CALCIUM_Z, VITAMIN_D_DEFICIENT = range(4)
 
 
 class Patients(NamedTuple):
@@ -89,9 +89,9 @@ class Patients(NamedTuple):
     cancer_death_per_year: np.ndarray  # (n,) death rate from the cancer at burden 1
     prior_skeletal_event: np.ndarray  # (n,) 1.0 with a skeletal event before entry, else 0.0
     # issue 27, calcium (model.calcium): eGFR (CKD-EPI), 1.0 on dialysis else 0.0, the
-    # standard normal of serum calcium at entry; one array (each array of Patients costs
+    # standard normal of serum calcium at entry, 1.0 if vitamin D deficient; one array (each array of Patients costs
     # every call of a compiled loop function some words of arguments)
-    calcium_inputs: np.ndarray  # (3, n): rows CALCIUM_INPUTS
+    calcium_inputs: np.ndarray  # (4, n): rows CALCIUM_INPUTS
 
 
 class Plan(NamedTuple):
@@ -217,7 +217,7 @@ def patients_of(
         lesion_lytic_frac=_f64(cohort.lesion_lytic_frac),
         cancer_death_per_year=_f64(cohort.cancer_death_per_year),
         prior_skeletal_event=_f64(cohort.prior_skeletal_event),
-        calcium_inputs=_f64([cohort.egfr_ml_min_1_73m2, cohort.dialysis, cohort.serum_calcium_z]),
+        calcium_inputs=_f64([getattr(cohort, name) for name in CALCIUM_INPUTS]),
     )
 
 

@@ -11,7 +11,15 @@ best) would miss a nadir that lasts a week or two.
 
 from __future__ import annotations
 
-from osteotrial.engine.inputs import CALCIUM_Z, DIALYSIS, EGFR, REC_CALCIUM, REC_SAFETY, REC_TUMOUR
+from osteotrial.engine.inputs import (
+    CALCIUM_Z,
+    DIALYSIS,
+    EGFR,
+    REC_CALCIUM,
+    REC_SAFETY,
+    REC_TUMOUR,
+    VITAMIN_D_DEFICIENT,
+)
 from osteotrial.model import calcium, exposure, metastasis, pk, safety
 from osteotrial.model.compiled import equation
 from osteotrial.model.pk import CENTRAL, VC
@@ -24,7 +32,8 @@ def start_calcium(i, q, pat, dt, r, w) -> None:
     ``calcium.patient_constants``)."""
     inputs = pat.calcium_inputs
     egfr, on, z = inputs[EGFR, i], inputs[DIALYSIS, i], inputs[CALCIUM_Z, i]
-    calcium.patient_constants(egfr, on, z, pat.turnover_mult[i], dt, r, w.calcium[q])
+    deficient = inputs[VITAMIN_D_DEFICIENT, i]
+    calcium.patient_constants(egfr, on, z, deficient, pat.turnover_mult[i], dt, r, w.calcium[q])
 
 
 @equation

@@ -39,7 +39,9 @@ adaptation is calcitriol D (1-alpha-hydroxylase), relative to a normal kidney's,
     dD/dt = (S P^a_dp (1 + g_vd V) - D) / tau_D,
 
 S the patient's synthesis capacity (falls with eGFR; on dialysis a small extrarenal share that
-PTH does not drive, P^a_dp = 1: the kidney's 1-alpha-hydroxylase is gone),
+PTH does not drive, P^a_dp = 1: the kidney's 1-alpha-hydroxylase is gone; times
+``deficient_calcitriol_synthesis_frac`` with vitamin D deficiency, the hydroxylase short of its
+substrate 25(OH)D, fitted to P12),
 V the vitamin D supplement (1000 IU/day). Calcium acts on nothing else: its feedback on
 remodeling is off (docs/model.md, limitation), so the bone is unchanged by it.
 
@@ -90,11 +92,12 @@ LOG_X_MAX = math.log(X_MAX)
 
 @equation
 def patient_constants(
-    egfr: float, dialysis: float, z: float, turnover_mult: float, dt: float, r, out
+    egfr: float, dialysis: float, z: float, deficient: float, turnover_mult: float, dt: float, r, out
 ) -> None:
     """Write the patient's calcium work row at day 0 into out (``N_WORK``): baseline calcium
     (mmol/L, the population's mean plus z SDs, on dialysis the dialysis population's), urinary
-    calcium at baseline, dialysis exchange (L/day, 0 without), calcitriol synthesis capacity,
+    calcium at baseline, dialysis exchange (L/day, 0 without), calcitriol synthesis capacity
+    (x ``deficient_calcitriol_synthesis_frac`` with vitamin D deficiency, ``deficient`` 1.0),
     bone flux (mmol/day), the endogenous loss that closes her balance, the solve's constants
     (``LOG_SYNTHESIS`` ... ``DECAY``, steps of ``dt`` days); calcium and its nadir at
     baseline, first days below (0 if she starts below a threshold, else nan), calcitriol at
@@ -109,6 +112,8 @@ def patient_constants(
         urine0, exchange = r.ca_urine_calcium_mmol_per_day * g, 0.0
         half = r.ca_calcitriol_half_egfr_ml_min_1_73m2 / r.ca_reference_egfr_ml_min_1_73m2
         synthesis = g / (g + half) * (1.0 + half)
+    if deficient > 0.5:  # vitamin D deficiency: the hydroxylase short of its substrate
+        synthesis *= r.ca_deficient_calcitriol_synthesis_frac
     out[C0] = min(max(c0, 1.5), 3.0)
     out[URINE0] = urine0
     out[DIALYSIS_L] = exchange

@@ -143,6 +143,7 @@ class CalciumParams:
     grade_2_below_mmol_l: float
     grade_3_below_mmol_l: float
     mineralization_lag_days: float  # bone uptake follows formation with this first-order lag
+    deficient_calcitriol_synthesis_frac: float  # calcitriol synthesis in vitamin D deficiency
 
     def __post_init__(self) -> None:
         zero_ok = tuple(f.name for f in fields(self) if f.name.endswith("_exponent")) + (
