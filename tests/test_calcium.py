@@ -70,7 +70,9 @@ def _run(cohort, phases, params, exposures=()):
 
 def _replete(cohort, deficient=False):
     """Return the cohort with every patient vitamin D deficient, or none."""
-    return dataclasses.replace(cohort, vitamin_d_deficient=np.full(cohort.patient_id.shape[0], deficient))
+    return dataclasses.replace(
+        cohort, vitamin_d_deficient=np.full(cohort.patient_id.shape[0], deficient)
+    )
 
 
 @pytest.fixture(scope="module")

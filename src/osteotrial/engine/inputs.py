@@ -89,8 +89,8 @@ class Patients(NamedTuple):
     cancer_death_per_year: np.ndarray  # (n,) death rate from the cancer at burden 1
     prior_skeletal_event: np.ndarray  # (n,) 1.0 with a skeletal event before entry, else 0.0
     # issue 27, calcium (model.calcium): eGFR (CKD-EPI), 1.0 on dialysis else 0.0, the
-    # standard normal of serum calcium at entry, 1.0 if vitamin D deficient; one array (each array of Patients costs
-    # every call of a compiled loop function some words of arguments)
+    # standard normal of serum calcium at entry, 1.0 if vitamin D deficient; one array (each
+    # array of Patients costs every call of a compiled loop function some words of arguments)
     calcium_inputs: np.ndarray  # (4, n): rows CALCIUM_INPUTS
 
 

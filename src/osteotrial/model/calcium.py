@@ -92,7 +92,14 @@ LOG_X_MAX = math.log(X_MAX)
 
 @equation
 def patient_constants(
-    egfr: float, dialysis: float, z: float, deficient: float, turnover_mult: float, dt: float, r, out
+    egfr: float,
+    dialysis: float,
+    z: float,
+    deficient: float,
+    turnover_mult: float,
+    dt: float,
+    r,
+    out,
 ) -> None:
     """Write the patient's calcium work row at day 0 into out (``N_WORK``): baseline calcium
     (mmol/L, the population's mean plus z SDs, on dialysis the dialysis population's), urinary
