@@ -342,3 +342,24 @@ def test_bone_uptake_follows_formation_through_the_mineralization_lag(params):
     np.testing.assert_allclose(m_lagged, expected, rtol=1e-12)
     assert lagged.min() > now.min() + 0.02  # a shallower dip ...
     assert np.argmin(lagged) > np.argmin(now) + 5  # ... and a later one
+
+
+def test_the_workflow_calibration_rows_read_the_safety_table_of_their_trial_file():
+    """P11 and P12 on a workflow run's calibration page: the share by the end of follow-up
+    from ``safety_events`` of the trial file that emulates the row; other trials get none; a
+    table with another follow-up or without the event gives a missed row."""
+    from osteotrial.calibration.calcium import ROWS, workflow_rows
+
+    _, trial, arm, event, days = ROWS[1]
+    events = pl.DataFrame(
+        {"arm": [arm], "event": [event], "month": [round(days / 30.4375, 2)], "share": [0.0025],
+         "share_ci_low": [0.0019], "share_ci_high": [0.0032]}
+    )  # fmt: skip
+    (got,) = workflow_rows(trial, {"safety_events": events})
+    assert got["emulated"] == 0.0025 and got["within"] and got["ci_low"] == 0.0019
+    far = events.with_columns(share=pl.lit(0.0035))
+    assert not workflow_rows(trial, {"safety_events": far})[0]["within"]
+    other = events.with_columns(month=pl.lit(12.0))
+    assert np.isnan(workflow_rows(trial, {"safety_events": other})[0]["emulated"])
+    assert workflow_rows("frame", {"safety_events": events}) == []
+    assert not workflow_rows(ROWS[0][1], {})[0]["within"]

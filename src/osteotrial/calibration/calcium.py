@@ -35,7 +35,7 @@ import numpy as np
 import polars as pl
 
 from osteotrial.analyses.calcium_frames import share_with_event
-from osteotrial.calibration.block_rows import SCHEMA, row
+from osteotrial.calibration.block_rows import SCHEMA, missed, row
 from osteotrial.calibration.objective import trial_design
 from osteotrial.calibration.stage_cli import Part, stage_main
 from osteotrial.calibration.targets import read_targets
@@ -131,6 +131,35 @@ def bisect_log(
         if abs(r) < 0.05:
             break
     return {**model, "calcium": {**model["calcium"], key: round(best[1], 4)}}
+
+
+def workflow_rows(trial: str, tables: dict[str, pl.DataFrame]) -> list[dict[str, Any]]:
+    """Return the calibration rows (``block_rows.row``) of the ``ROWS`` a workflow run of trial
+    file ``trial`` emulates, from its ``safety_events`` table (``analyses.safety_endpoints``:
+    the share of the arm with the event by the end of follow-up, with its Wilson CI): the
+    files' follow-up is each row's window, so the share is the row's. A table without the arm
+    and event, or with another follow-up, gives a missed row (emulated NaN)."""
+    events = tables.get("safety_events")
+    rows = []
+    for k, name, arm, event, days in ROWS:
+        if name != trial:
+            continue
+        t = _target(k)
+        value, tol, month = float(t["value"]), REL_TOL[k] * float(t["value"]), days / 30.4375
+        mine = (
+            pl.DataFrame()
+            if events is None
+            else events.filter((pl.col("arm") == arm) & (pl.col("event") == event))
+        )
+        if mine.height != 1 or abs(float(mine["month"].item()) - month) > 0.05:
+            rows.append(missed(SECTION, arm, t["measure"], month, value, tol))
+            continue
+        share, low, high = (
+            float(mine[c].item()) for c in ("share", "share_ci_low", "share_ci_high")
+        )
+        rows.append(row(SECTION, arm, t["measure"], month, value, tol, share, low, high,
+                        abs(share - value) <= tol))  # fmt: skip
+    return rows
 
 
 def fit_exchange(model: dict[str, Any], max_nfev: int) -> dict[str, Any]:

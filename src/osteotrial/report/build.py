@@ -23,6 +23,8 @@ import polars as pl
 
 from osteotrial import io
 from osteotrial.analyses.endpoints import patient_events
+from osteotrial.calibration.block_rows import SCHEMA
+from osteotrial.calibration.calcium import workflow_rows as calcium_rows
 from osteotrial.calibration.comparison import compare
 from osteotrial.calibration.estimates import Estimate
 from osteotrial.calibration.targets import load_targets
@@ -209,13 +211,17 @@ def html_page(title: str, sections: Sequence[str], note: str = "") -> str:
 
 
 def calibration_table(trial, tables: Mapping[str, pl.DataFrame], targets_file: str | Path):
-    """Return the calibration table (``targets.COLUMNS``) of a trial; empty without targets."""
+    """Return the calibration table (``targets.COLUMNS``) of a trial: its block's rows
+    (``comparison.compare``), then the safety block's hypocalcemia rows its trial file emulates
+    (``calibration.calcium.workflow_rows``); empty without either."""
     targets = load_targets(targets_file, trial.name) or {}
     treated = treated_arm(trial.arms, trial.control_arm)
-    return compare(targets, dict(tables), treated, trial.control_arm)
+    table = compare(targets, dict(tables), treated, trial.control_arm)
+    calcium = calcium_rows(trial.name, dict(tables))
+    return pl.concat([table, pl.DataFrame(calcium, schema=SCHEMA, orient="row")])
 
 
-FRACTION_KINDS = ("fracture_incidence", "relative_risk_reduction")
+FRACTION_KINDS = ("fracture_incidence", "relative_risk_reduction", "safety")
 DISPLAY_COLUMNS = ("kind", "arm", "measure", "month", "target", "tol", "emulated (95 % CI)",
                    "expected (95 % range of a draw)")  # fmt: skip
 
@@ -265,6 +271,8 @@ def write_report(
     tables = read_endpoint_tables(table_paths)
     sre = read_sre_tables(table_paths)
     tables |= sre  # the calibration rows of an SRE trial read them (comparison.compare)
+    safety = read_safety_tables(table_paths)
+    tables |= safety  # the hypocalcemia rows of the safety block read them (calibration.calcium)
     if "expected" in table_paths:  # the centre of the calibration check (comparison)
         tables["expected"] = io.read_frame(table_paths["expected"])
     out = Path(out_dir)
@@ -294,7 +302,6 @@ def write_report(
         written += write_sre_page(
             sre, colors, out, lambda title, parts: html_page(title, parts, note), html_table
         )
-    safety = read_safety_tables(table_paths)
     if safety:  # every trial run by the workflow: the safety page (report.safety)
         note = inputs.note
         written += write_safety_page(
