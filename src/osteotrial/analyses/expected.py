@@ -111,7 +111,20 @@ def competing_terms(result: ArmResult, hazard: np.ndarray, day: float) -> np.nda
     survival = np.exp(-(e[:-1] + d[:-1]))
     total = de + dd
     share = np.divide(de, total, out=np.zeros_like(de), where=total > 0.0)
-    return np.sum(survival * -np.expm1(-total) * share, axis=0)
+    return sum_over_records(survival * -np.expm1(-total) * share)
+
+
+def sum_over_records(values: np.ndarray) -> np.ndarray:
+    """Return the sum over axis 0 of (n_records, n_patients) ``values``, record by record.
+
+    The same rounding for every patient whatever the other patients of the array: ``np.sum``
+    adds a lone patient's contiguous column pairwise instead, so a chunk of one patient would
+    round differently and a table summed chunk by chunk would depend on the chunks.
+    """
+    total = np.zeros(values.shape[1])
+    for row in values:
+        total += row
+    return total
 
 
 def competing_incidence(result: ArmResult, hazard: np.ndarray, day: float) -> float:
