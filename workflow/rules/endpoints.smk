@@ -44,7 +44,8 @@ rule sre_endpoints:
 # event-count row (calibration.comparison); empty for a trial without fracture targets. One job
 # per cohort shard simulates its randomized women event-free, chunk by chunk, and writes each
 # arm's exact partial sums (analyses.expected_sums); expected_fractures adds them exactly: the
-# same table whatever the number of shards, memory bounded by schedule.chunk_size.
+# same table whatever the number of shards, memory bounded by schedule.chunk_size. A trial
+# without fracture targets runs no simulate_event_free job (EVENT_FREE_SHARDS).
 rule simulate_event_free:
     input:
         cohort="results/{trial}/cohort/{shard}.parquet",
@@ -65,7 +66,7 @@ rule simulate_event_free:
 
 rule expected_fractures:
     input:
-        sums=expand("results/{{trial}}/expected_sums/{shard}.parquet", shard=SHARDS),
+        sums=expand("results/{{trial}}/expected_sums/{shard}.parquet", shard=EVENT_FREE_SHARDS),
         targets=TRIAL.targets_file,
     output:
         expected="results/{trial}/endpoints/expected.parquet",
