@@ -48,7 +48,7 @@ def test_estimate_reproduces_the_benchmark_run():
     assert rates.patient_days_per_s_per_core == pytest.approx(
         bench["kernel_patient_days_per_s_allcores"] / bench["n_cores"]
     )
-    # 731 steps of 1 day cover 24 months; expected_fractures re-runs the women to month 12,
+    # 731 steps of 1 day cover 24 months; simulate_event_free re-runs the women to month 12,
     # FRAME's last fracture target
     assert trial_part.patient_days == 7180 * (731 + 12 * DAYS_PER_MONTH)
 
@@ -67,7 +67,8 @@ def test_cli_plan_overrides_and_errors(tmp_path, monkeypatch):
         main, ["plan", "--config", "trial=frame", "n_per_arm=20", "--cores", "2"]
     )
     assert done.exit_code == 0, done.output
-    assert re.search(r"trial\s+13\s+40\s", done.output)  # 8 simulations + 5 other jobs
+    # 8 simulations, 4 event-free simulations (simulate_event_free), 5 other jobs
+    assert re.search(r"trial\s+17\s+40\s", done.output)
     bad = CliRunner().invoke(main, ["plan", "--config", "trial=frame", "n_per_arm=-3"])
     assert bad.exit_code == 1 and "n_per_arm=-3 is out of range" in bad.output
     assert CliRunner().invoke(main, ["plan", "n_per_arm"]).exit_code == 2

@@ -3,9 +3,10 @@
 A trial's workflow (workflow/rules/*.smk) creates, per part:
 
 - ``trial``: ``sample_cohort`` 1, ``simulate_arm`` n_shards x arms (each randomized patient
-  under her own arm), ``expected_fractures`` 1 (the randomized patients again, event-free, up to
-  the trial's last fracture target: the centre of the calibration check), ``compute_endpoints``
-  1, ``report`` 1;
+  under her own arm), ``simulate_event_free`` n_shards (the randomized patients again,
+  event-free, up to the trial's last fracture target: the centre of the calibration check, as
+  exact partial sums; none without fracture targets) and ``expected_fractures`` 1 (their
+  total), ``compute_endpoints`` 1, ``report`` 1;
 - ``counterfactual`` (``counterfactual.enabled``): ``simulate_every_arm`` n_shards x arms
   (every randomized patient under every arm), ``counterfactual_effects`` 1,
   ``counterfactual_report`` 1;
@@ -70,7 +71,7 @@ class Part:
 
 
 def expected_fracture_months(trial: TrialConfig) -> float:
-    """Return how far ``expected_fractures`` simulates: the trial's last fracture target (0 if
+    """Return how far ``simulate_event_free`` simulates: the trial's last fracture target (0 if
     targets.yaml has none for it)."""
     return last_fracture_month(load_targets(trial.targets_file, trial.name) or {})
 
@@ -96,6 +97,8 @@ def run_parts(trial: TrialConfig) -> list[Part]:
             n_trial * (days + expected_days),
         )
     ]
+    if expected_days > 0:  # no event-free re-run without fracture targets (EVENT_FREE_SHARDS)
+        parts[0].jobs["simulate_event_free"] = shards
     if has_sre(trial):  # the SRE tables of a bone-metastasis trial (analyses.sre_endpoints)
         parts[0].jobs["sre_endpoints"] = 1
     if trial.counterfactual["enabled"]:

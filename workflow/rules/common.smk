@@ -5,6 +5,7 @@ from snakemake.utils import validate
 from osteotrial.trial.config import load_config
 from osteotrial.trial.locate import repo_path
 from osteotrial.analyses.sre_endpoints import has_sre
+from osteotrial.plan import expected_fracture_months
 from osteotrial.io import ENDPOINT_TABLES, SAFETY_TABLES, SRE_TABLES, shard_sizes
 from osteotrial.report.build import REPORT_FILES
 from osteotrial.report.sre import SRE_REPORT_FILES
@@ -23,6 +24,9 @@ ARMS = TRIAL.arm_names
 # this one's, so n_shards and schedule.chunk_size stay out of the rules' tracked params
 # (SCIENCE, TrialConfig.scientific); jobs read them from the workflow's config (job_config).
 SHARDS = TRIAL.shards
+# simulate_event_free's shards: none for a trial without fracture targets (its expected table is
+# empty: no job to start per shard).
+EVENT_FREE_SHARDS = SHARDS if expected_fracture_months(TRIAL) > 0 else []
 SCIENCE = TRIAL.scientific
 CONDA_ENV = "../envs/osteotrial.yaml"
 

@@ -128,9 +128,11 @@ def by_group_table(
     for group in sorted(np.unique(cohort[column].to_numpy()).tolist()):
         sub = cohort.filter(pl.col(column) == group)
         ids = sub["patient_id"]
-        table = bmd_table(_of_patients(visits, ids), sub, visit_months, measurement)
+        whole = sub.height == cohort.height  # one group (a trial of women): no copy of visits
+        mine = visits if whole else _of_patients(visits, ids)
+        table = bmd_table(mine, sub, visit_months, measurement)
         rows += _bmd_rows(column, group, table)
-        events = patients.filter(pl.col("patient_id").is_in(ids.implode()))
+        events = patients if whole else patients.filter(pl.col("patient_id").is_in(ids.implode()))
         rows += _fracture_rows(column, group, events, months_of, counts)
     frame = endpoint_frame(f"by_{column}", rows)
     return frame.sort("kind", "measure", "arm", column, "month")

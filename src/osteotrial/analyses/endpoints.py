@@ -51,9 +51,10 @@ import numpy as np
 import polars as pl
 
 from osteotrial.analyses import vocabulary
-from osteotrial.analyses.baseline import baseline_table
-from osteotrial.analyses.by_sex import by_group_table, by_sex_table
+from osteotrial.analyses.baseline import BASELINE_CONTINUOUS, baseline_table
+from osteotrial.analyses.by_sex import by_group_table
 from osteotrial.analyses.measurement import EXACT, Measurement
+from osteotrial.analyses.safety_endpoints import files_by_arm
 from osteotrial.analyses.visit_tables import (
     bmd_table,
     endpoint_frame,
@@ -63,6 +64,7 @@ from osteotrial.analyses.visit_tables import (
     structure_table,
 )
 from osteotrial.analyses.vocabulary import ENGINE_EVENTS
+from osteotrial.model.records import SITES
 from osteotrial.stats.cox import cox_hazard_ratio
 from osteotrial.stats.incidence import aalen_johansen, competing_status
 from osteotrial.stats.intervals import proportion_ci, risk_ratio_ci
@@ -83,6 +85,14 @@ FRACTURE_ENDPOINTS: tuple[str, ...] = (
     "clinical",
 )
 Paths = Sequence[str | Path]
+# The cohort columns the tables read (Table 1, baselines of the BMD changes, groups).
+COHORT_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        ["patient_id", "candidate_id", "arm", "sex", *BASELINE_CONTINUOUS]
+        + [f"bmd_{site.lower()}_g_cm2" for site in SITES]
+        + ["prior_nonvertebral_fracture", "prior_hip_fracture"]
+    )
+)
 
 
 def _event_days(names: Sequence[str]) -> dict[str, list[pl.Expr]]:
@@ -279,36 +289,87 @@ def compute_endpoint_tables(
         The trial's strata and seed (``trial.strata``): ``by_stratum`` gives each stratum's
         results (empty without strata).
     """
-    cohort = pl.scan_parquet([str(p) for p in cohort_paths]).sort("patient_id").collect()
+    cohort = (
+        pl.scan_parquet([str(p) for p in cohort_paths])
+        .select(COHORT_COLUMNS)  # only these are read: not the thresholds and multipliers
+        .sort("patient_id")
+        .collect()
+    )
     paths = [str(p) for p in simulation_paths]
     first_rows = pl.scan_parquet(paths).filter(pl.col("day") == 0.0)
     patients = patient_events(first_rows)
     fractures, comparisons = fracture_tables(patients, control_arm, visit_months, imaging_months)
-    visits = read_visits(paths)
     months_of = {e: endpoint_months(e, visit_months, imaging_months) for e in FRACTURE_ENDPOINTS}
-    by_sex = by_sex_table(
-        visits, cohort, patients, visit_months, months_of, fracture_counts, measurement
-    )
-    by_stratum = endpoint_frame("by_stratum", [])
     if strata:
         labels = assign(strata, seed, cohort["candidate_id"].to_numpy())
-        by_stratum = by_group_table(
-            "stratum",
-            visits,
-            cohort.with_columns(pl.Series("stratum", labels.tolist(), dtype=pl.String)),
-            patients,
-            visit_months,
-            months_of,
-            fracture_counts,
-            measurement,
-        )
+        cohort = cohort.with_columns(pl.Series("stratum", labels.tolist(), dtype=pl.String))
+    visit_tables = tables_by_arm(
+        paths, cohort, patients, visit_months, months_of, measurement, bool(strata)
+    )
     return {
-        "bmd": bmd_table(visits, cohort, visit_months, measurement),
-        "markers": markers_table(visits, measurement),
-        "structure": structure_table(visits, visit_months),
+        "bmd": visit_tables["bmd"],
+        "markers": visit_tables["markers"],
+        "structure": visit_tables["structure"],
         "fractures": fractures,
         "comparisons": comparisons,
-        "by_sex": by_sex,
+        "by_sex": visit_tables["by_sex"],
         "baseline": baseline_table(cohort),
-        "by_stratum": by_stratum,
+        "by_stratum": visit_tables["by_stratum"],
+    }
+
+
+# Sort order of the tables made of visit rows (each function's own): every row is one arm's.
+VISIT_TABLE_ORDER: dict[str, tuple[str, ...]] = {
+    "bmd": ("arm", "site", "month"),
+    "markers": ("arm", "marker", "day"),
+    "structure": ("arm", "site", "measure", "month"),
+    "by_sex": ("kind", "measure", "arm", "sex", "month"),
+    "by_stratum": ("kind", "measure", "arm", "stratum", "month"),
+}
+
+
+def tables_by_arm(
+    paths: Sequence[str],
+    cohort: pl.DataFrame,
+    patients: pl.DataFrame,
+    visit_months: Sequence[float],
+    months_of: dict[str, list[float]],
+    measurement: Measurement,
+    strata: bool,
+) -> dict[str, pl.DataFrame]:
+    """Return the tables of ``VISIT_TABLE_ORDER`` (``by_stratum`` empty unless ``strata``:
+    ``cohort`` then has a ``stratum`` column), one arm's visit rows in memory at a time.
+
+    Every row of these tables is one arm's, computed from that arm's patients alone
+    (measurement error is drawn by patient id), so each arm's tables, concatenated and
+    sorted in the tables' own order, are the tables of the whole trial, with a peak memory
+    of the largest arm's visits instead of all of them.
+    """
+    parts: dict[str, list[pl.DataFrame]] = {name: [] for name in VISIT_TABLE_ORDER}
+    for arm, files in files_by_arm(paths).items():
+        visits = read_visits(files, arm)
+        of_arm = cohort.filter(pl.col("arm") == arm)
+        events = patients.filter(pl.col("arm") == arm)
+        parts["bmd"].append(bmd_table(visits, of_arm, visit_months, measurement))
+        parts["markers"].append(markers_table(visits, measurement))
+        parts["structure"].append(structure_table(visits, visit_months))
+        for column in ("sex", "stratum") if strata else ("sex",):
+            parts[f"by_{column}"].append(
+                by_group_table(
+                    column,
+                    visits,
+                    of_arm,
+                    events,
+                    visit_months,
+                    months_of,
+                    fracture_counts,
+                    measurement,
+                )
+            )
+        del visits
+    return {
+        name: pl.concat(frames).sort(VISIT_TABLE_ORDER[name])
+        if frames
+        else endpoint_frame(name, [])
+        for name, frames in parts.items()
     }

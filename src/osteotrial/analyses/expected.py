@@ -101,8 +101,8 @@ def endpoint_hazard(result: ArmResult, params: ModelParams, endpoint: str) -> np
     return total
 
 
-def competing_incidence(result: ArmResult, hazard: np.ndarray, day: float) -> float:
-    """Return the mean probability of an event before death, dropout and ``day``."""
+def competing_terms(result: ArmResult, hazard: np.ndarray, day: float) -> np.ndarray:
+    """Return each patient's probability of an event before death, dropout and ``day``."""
     end = np.minimum(result.dropout_day, day)
     points = np.minimum(result.record_days[:, None], end[None, :])  # (n_records, n)
     e = cumulative_at(result, hazard, points)
@@ -111,21 +111,49 @@ def competing_incidence(result: ArmResult, hazard: np.ndarray, day: float) -> fl
     survival = np.exp(-(e[:-1] + d[:-1]))
     total = de + dd
     share = np.divide(de, total, out=np.zeros_like(de), where=total > 0.0)
-    return float(np.mean(np.sum(survival * -np.expm1(-total) * share, axis=0)))
+    return sum_over_records(survival * -np.expm1(-total) * share)
 
 
-def imaged_incidence(result: ArmResult, hazard: np.ndarray, day: float, min_events: int) -> float:
-    """Return the expected incidence of an imaging endpoint among women imaged at ``day``.
+def sum_over_records(values: np.ndarray) -> np.ndarray:
+    """Return the sum over axis 0 of (n_records, n_patients) ``values``, record by record.
+
+    The same rounding for every patient whatever the other patients of the array: ``np.sum``
+    adds a lone patient's contiguous column pairwise instead, so a chunk of one patient would
+    round differently and a table summed chunk by chunk would depend on the chunks.
+    """
+    total = np.zeros(values.shape[1])
+    for row in values:
+        total += row
+    return total
+
+
+def competing_incidence(result: ArmResult, hazard: np.ndarray, day: float) -> float:
+    """Return the mean probability of an event before death, dropout and ``day``."""
+    return float(np.mean(competing_terms(result, hazard, day)))
+
+
+def imaged_terms(
+    result: ArmResult, hazard: np.ndarray, day: float, min_events: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return each patient's weighted probability of an imaging endpoint by ``day`` and her
+    weight (``imaged_incidence``: their sums' ratio is the expected incidence).
 
     ``hazard`` (n_records, n_patients) is the endpoint's cumulative hazard H; with events a
     Poisson process of it, P(at least ``min_events`` by d) = P(min_events, H(d)), the
-    regularized lower incomplete gamma function (1 - exp(-H) for one event).
+    regularized lower incomplete gamma function (1 - exp(-H) for one event); the weight is
+    the chance to be imaged, on study (dropout after d) and alive, exp(-D(d)).
     """
     at = np.full(result.n_patients, day)
     death = result.cumulative_hazard["death"]  # type: ignore[index]
     weight = (result.dropout_day > day) * np.exp(-cumulative_at(result, death, at))
     probability = gammainc(min_events, cumulative_at(result, hazard, at))
-    return float(np.sum(weight * probability) / np.sum(weight))
+    return weight * probability, weight
+
+
+def imaged_incidence(result: ArmResult, hazard: np.ndarray, day: float, min_events: int) -> float:
+    """Return the expected incidence of an imaging endpoint among women imaged at ``day``."""
+    weighted, weight = imaged_terms(result, hazard, day, min_events)
+    return float(np.sum(weighted) / np.sum(weight))
 
 
 def expected_incidence(result: ArmResult, params: ModelParams, endpoint: str, day: float) -> float:
@@ -135,6 +163,19 @@ def expected_incidence(result: ArmResult, params: ModelParams, endpoint: str, da
     if meaning.imaging:
         return imaged_incidence(result, hazard, day, meaning.min_events)
     return competing_incidence(result, hazard, day)
+
+
+def incidence_terms(
+    result: ArmResult, params: ModelParams, endpoint: str, day: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``expected_incidence``'s per-patient numerators and weights: the incidence is
+    the ratio of their sums (weight 1 for a clinical endpoint: a mean over all patients), so
+    that chunks of a cohort can be summed apart and combined (``analyses.expected_sums``)."""
+    hazard = endpoint_hazard(result, params, endpoint)
+    meaning = vocabulary.endpoint(endpoint)
+    if meaning.imaging:
+        return imaged_terms(result, hazard, day, meaning.min_events)
+    return competing_terms(result, hazard, day), np.ones(result.n_patients)
 
 
 def _row(table, arm, reference, endpoint, time, statistic, value, sd=None, p=None, p0=None):
@@ -165,18 +206,28 @@ def fracture_rows(
         for month in endpoint_months(endpoint, visit_months, imaging_months):
             day = month * DAYS_PER_MONTH
             p = {a: expected_incidence(r, params, endpoint, day) for a, r in results.items()}
-            for arm, value in p.items():
-                rows.append(_row("fractures", arm, None, endpoint, month, "incidence_frac", value))
-            p0 = p[control_arm]
-            for arm, p1 in p.items():
-                if arm == control_arm:
-                    continue
-                ratios = {"risk_ratio": p1 / p0 if p0 > 0 else float("nan")}
-                if not vocabulary.at_imaging(endpoint):  # the trial reports no HR for it
-                    ratios["hazard_ratio"] = incidence_hazard_ratio(p1, p0)
-                for statistic, value in ratios.items():
-                    key = ("comparisons", arm, control_arm, endpoint, month, statistic)
-                    rows.append(_row(*key, value, None, p1, p0))
+            rows += incidence_rows(endpoint, month, p, control_arm)
+    return rows
+
+
+def incidence_rows(
+    endpoint: str, month: float, p: Mapping[str, float], control_arm: str
+) -> list[dict]:
+    """Return the ``fractures`` rows of one endpoint and month from each arm's expected
+    incidence ``p`` (in the arms' order), then its ``comparisons`` rows against the control."""
+    rows = [
+        _row("fractures", arm, None, endpoint, month, "incidence_frac", v) for arm, v in p.items()
+    ]
+    p0 = p[control_arm]
+    for arm, p1 in p.items():
+        if arm == control_arm:
+            continue
+        ratios = {"risk_ratio": p1 / p0 if p0 > 0 else float("nan")}
+        if not vocabulary.at_imaging(endpoint):  # the trial reports no HR for it
+            ratios["hazard_ratio"] = incidence_hazard_ratio(p1, p0)
+        for statistic, value in ratios.items():
+            key = ("comparisons", arm, control_arm, endpoint, month, statistic)
+            rows.append(_row(*key, value, None, p1, p0))
     return rows
 
 

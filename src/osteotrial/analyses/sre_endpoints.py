@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from osteotrial.analyses.safety_endpoints import files_by_arm
 from osteotrial.analyses.sre_frames import (
     read_simulations,
     sre_frames_from_simulation,
@@ -44,11 +45,28 @@ def trial_end_days(trial: TrialConfig, n_patients: int) -> np.ndarray:
 def sre_endpoint_tables(
     trial: TrialConfig, simulation_paths: Sequence[str | Path]
 ) -> dict[str, pl.DataFrame]:
-    """Return the tables of ``io.SRE_TABLES`` of a trial from its simulation files."""
+    """Return the tables of ``io.SRE_TABLES`` of a trial from its simulation files.
+
+    One arm at a time (arms sorted, the order of ``sre_frames_from_simulation``): its files'
+    SRE columns are read, its frames drawn and only the uNTX course kept, so memory holds one
+    arm's tumour columns, not the trial's.
+    """
     if not has_sre(trial):
         raise ValueError(f"trial {trial.name!r} has no skeletal_events: it draws no SREs")
-    rows = read_simulations(simulation_paths)
-    end = trial_end_days(trial, int(rows["patient_id"].max()) + 1)
-    patients, events = sre_frames_from_simulation(rows, trial.seed, end)
-    markers = rows.select("patient_id", "day", UNTX_COLUMN)
-    return sre_tables(patients, events, markers=markers, reference_arm=trial.control_arm)
+    paths = [str(p) for p in simulation_paths]
+    last_id = pl.scan_parquet(paths).select(pl.col("patient_id").max()).collect().item()
+    end = trial_end_days(trial, int(last_id) + 1)
+    patients, events, markers = [], [], []
+    for arm, files in files_by_arm(paths).items():
+        rows = read_simulations(files).filter(pl.col("arm") == arm)
+        arm_patients, arm_events = sre_frames_from_simulation(rows, trial.seed, end)
+        patients.append(arm_patients)
+        events.append(arm_events)
+        markers.append(rows.select("patient_id", "day", UNTX_COLUMN))
+        del rows
+    return sre_tables(
+        pl.concat(patients),
+        pl.concat(events),
+        markers=pl.concat(markers),
+        reference_arm=trial.control_arm,
+    )

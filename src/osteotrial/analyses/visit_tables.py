@@ -173,17 +173,20 @@ def _rows_at(visits: VisitRows, day: float) -> pl.DataFrame:
     return visits.filter((pl.col("day") - day).abs() < 1e-6)
 
 
-def read_visits(simulation_paths: Paths) -> dict[float, pl.DataFrame]:
+def read_visits(simulation_paths: Paths, arm: str | None = None) -> dict[float, pl.DataFrame]:
     """Return the on-study rows of every record day, one frame per day, file by file.
 
     Only the columns the bmd and markers tables use are read (``VISIT_COLUMNS``), one
     simulation file at a time, and rows of patients off study are dropped, so memory holds
     about 60 bytes per on-study (patient, record day) instead of the whole long table.
+    ``arm``: only that arm's rows (``endpoints.compute_endpoint_tables`` reads one at a time).
     """
     parts: dict[float, list[pl.DataFrame]] = {}
     for path in simulation_paths:
         frame = _on_study(pl.read_parquet(path, columns=list(VISIT_COLUMNS)))
+        if arm is not None:
+            frame = frame.filter(pl.col("arm") == arm)
         for (day,), group in frame.group_by("day"):
             parts.setdefault(float(day), []).append(group)
         del frame
-    return {day: pl.concat(parts[day]) for day in sorted(parts)}
+    return {day: pl.concat(parts[day], rechunk=False) for day in sorted(parts)}  # no copy

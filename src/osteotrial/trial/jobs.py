@@ -12,11 +12,15 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from osteotrial.analyses.expected import (
-    EXPECTED_SCHEMA,
-    event_free,
-    expected_table,
-    fracture_rows,
+from osteotrial.analyses.expected import EXPECTED_SCHEMA, event_free, expected_table
+from osteotrial.analyses.expected_sums import (
+    Sums,
+    add_sums,
+    chunk_sums,
+    fracture_keys,
+    rows_from_sums,
+    sums_table,
+    table_sums,
 )
 from osteotrial.analyses.safety_expected import with_safety
 from osteotrial.analyses.safety_frames import PatientCovariates
@@ -107,21 +111,54 @@ def trial_expected_fractures(
 
     Each arm's randomized patients (the women of the emulated trial, not a prediction cohort)
     are simulated event-free under their arm up to ``last_month`` (the last fracture target),
-    and ``analyses.expected.fracture_rows`` turns their cumulative hazards into the expected
-    incidence of every fracture endpoint and the ratios of the arms' expected incidences: the
-    centre of the calibration check of ``calibration.comparison`` (its docstring). Empty when
-    ``last_month`` is 0 (a trial without fracture targets).
+    and their cumulative hazards give the expected incidence of every fracture endpoint and the
+    ratios of the arms' expected incidences (``analyses.expected.fracture_rows``): the centre of
+    the calibration check of ``calibration.comparison`` (its docstring). Empty when
+    ``last_month`` is 0 (a trial without fracture targets). The same table as
+    ``expected_fractures_from_sums`` of any split of ``cohort`` (``analyses.expected_sums``).
     """
+    sums = trial_expected_fracture_sums(cohort, trial, params, last_month)
+    return expected_fractures_from_sums([sums_table(sums)], trial, last_month)
+
+
+def trial_expected_fracture_sums(
+    cohort: Cohort,
+    trial: Any,
+    params: ModelParams,
+    last_month: float,
+    progress_label: str | None = None,
+) -> Sums:
+    """Return the exact sums behind ``trial_expected_fractures`` for the patients of
+    ``cohort`` (a shard or the whole cohort): each arm's randomized patients simulated
+    event-free in chunks of ``schedule.chunk_size``, one chunk in memory at a time.
+    ``progress_label`` names the job in its log's progress lines (none: no lines)."""
+    sums: Sums = {}
+    if last_month <= 0:
+        return sums
+    schedule = trial.schedule.until(last_month)
+    keys = fracture_keys(schedule.visit_months, schedule.imaging_months)
+    for name, arm in trial.arms.items():
+        patients = event_free(cohort.select(cohort.arm == name))
+        if patients.n_patients == 0:
+            continue
+        label = f"{trial.name}/expected/{name}/{progress_label}"
+        progress = chunk_logger(label) if progress_label else None
+        chunks = iter_simulate_strata(
+            patients, arm, trial.strata, trial.seed, params, schedule, False, progress
+        )
+        for result in chunks:
+            add_sums(sums, chunk_sums(result, name, params, keys))
+    return sums
+
+
+def expected_fractures_from_sums(
+    tables: Sequence[pa.Table], trial: Any, last_month: float
+) -> pl.DataFrame:
+    """Return the expected fracture table from the ``sums_table`` of every part of the cohort
+    (one per shard), added exactly: the same rows whatever the number of parts."""
     if last_month <= 0:
         return pl.from_arrow(EXPECTED_SCHEMA.empty_table())
     schedule = trial.schedule.until(last_month)
-    results = {}
-    for name, arm in trial.arms.items():
-        patients = event_free(cohort.select(cohort.arm == name))
-        results[name] = simulate_strata(
-            patients, arm, trial.strata, trial.seed, params, schedule, record_pk=False
-        )
-    rows = fracture_rows(
-        results, params, trial.control_arm, schedule.visit_months, schedule.imaging_months
-    )
+    keys = fracture_keys(schedule.visit_months, schedule.imaging_months)
+    rows = rows_from_sums(table_sums(tables), list(trial.arms), trial.control_arm, keys)
     return pl.from_arrow(pa.Table.from_pylist(rows, schema=EXPECTED_SCHEMA))

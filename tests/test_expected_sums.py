@@ -1,0 +1,112 @@
+"""The expected fracture table of a trial's own cohort from exact partial sums: the same table
+whatever the shards and chunks (analyses.expected_sums, stats.exact, trial.jobs)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from osteotrial import io
+from osteotrial.analyses.expected import event_free, fracture_rows
+from osteotrial.analyses.expected_sums import sums_table
+from osteotrial.cohort.sampling import CohortSpec, sample_cohort
+from osteotrial.engine.simulate import simulate_strata
+from osteotrial.stats import exact
+from osteotrial.trial.config import load_config
+from osteotrial.trial.jobs import (
+    expected_fractures_from_sums,
+    trial_expected_fracture_sums,
+    trial_expected_fractures,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+MONTH = 12.0  # FRAME's last fracture target
+
+
+def test_exact_sum_is_the_correctly_rounded_sum_whatever_the_grouping():
+    rng = np.random.default_rng(3)
+    values = np.concatenate(
+        [
+            rng.random(5000),
+            np.exp(rng.normal(0.0, 40.0, 5000)) * rng.choice([-1.0, 1.0], 5000),
+            [5e-324, 2.2e-308, 1e308, -1e308, 0.0, -0.0],
+        ]
+    )
+    total = exact.exact_sum(values)
+    assert exact.to_float(total) == math.fsum(values)
+    parts = np.array_split(rng.permutation(values), 13)
+    assert sum(exact.exact_sum(part) for part in parts) == total
+    assert exact.decode(exact.encode(total)) == total
+    assert exact.exact_sum(np.array([])) == 0
+    with pytest.raises(ValueError, match="finite"):
+        exact.exact_sum(np.array([1.0, np.nan]))
+
+
+@pytest.fixture(scope="module")
+def frame_small():
+    """FRAME at 30 women per arm (chunks of 7: several per arm), and its cohort."""
+    trial = load_config(
+        "frame",
+        overrides={"n_per_arm": 30, "schedule": {"chunk_size": 7}},
+        config_dir=ROOT / "config",
+    )
+    spec = CohortSpec.from_dict(trial.cohort_spec)
+    return trial, sample_cohort(spec, trial.allocation, trial.seed)
+
+
+def test_expected_fractures_are_the_same_whatever_the_shards_and_chunks(frame_small):
+    """Shards of 1, 3 and 4 (chunks of 7) and the whole cohort in one chunk give one table,
+    within 1e-12 of the incidences of one array per arm (expected.fracture_rows)."""
+    trial, cohort = frame_small
+    whole = trial_expected_fractures(cohort, trial, trial.params, MONTH)
+    assert whole.height > 0 and whole["time"].max() == MONTH
+    one_chunk = dataclasses.replace(
+        trial, schedule=dataclasses.replace(trial.schedule, chunk_size=1000)
+    )
+    for design, n_shards in ((trial, 3), (trial, 4), (one_chunk, 1)):
+        parts = [
+            sums_table(
+                trial_expected_fracture_sums(cohort.select(rows), design, design.params, MONTH)
+            )
+            for rows in io.shard_blocks(cohort.patient_id, n_shards)
+        ]
+        table = expected_fractures_from_sums(parts, design, MONTH)
+        assert table.to_arrow().equals(whole.to_arrow()), n_shards
+    schedule = trial.schedule.until(MONTH)
+    results = {
+        name: simulate_strata(
+            event_free(cohort.select(cohort.arm == name)),
+            arm,
+            trial.strata,
+            trial.seed,
+            trial.params,
+            schedule,
+            record_pk=False,
+        )
+        for name, arm in trial.arms.items()
+    }
+    months = (schedule.visit_months, schedule.imaging_months)
+    direct = pl.DataFrame(fracture_rows(results, trial.params, trial.control_arm, *months))
+    assert direct.select("table", "arm", "endpoint", "time", "statistic").equals(
+        whole.select("table", "arm", "endpoint", "time", "statistic")
+    )
+    np.testing.assert_allclose(whole["value"], direct["value"], rtol=1e-12, atol=0.0)
+
+
+def test_a_shard_without_an_arm_and_a_trial_without_targets(frame_small):
+    """A shard holding one arm only adds nothing to the other; no targets: empty tables."""
+    trial, cohort = frame_small
+    placebo = cohort.arm == trial.control_arm
+    sums = trial_expected_fracture_sums(cohort.select(placebo), trial, trial.params, MONTH)
+    assert {arm for arm, _, _ in sums} == {trial.control_arm}
+    rest = trial_expected_fracture_sums(cohort.select(~placebo), trial, trial.params, MONTH)
+    tables = [sums_table(sums), sums_table(rest)]
+    whole = trial_expected_fractures(cohort, trial, trial.params, MONTH)
+    assert expected_fractures_from_sums(tables, trial, MONTH).to_arrow().equals(whole.to_arrow())
+    assert trial_expected_fracture_sums(cohort, trial, trial.params, 0.0) == {}
+    assert expected_fractures_from_sums([], trial, 0.0).height == 0
