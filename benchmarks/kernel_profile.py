@@ -120,7 +120,7 @@ def count_resteps(pat, plan, table):
                     r = table.remodeling[pat.param_index[lo + q], 0]
                     w.conc_nm[0, c, q] *= pat.sensitivity[0, lo + q]
                     romo = w.conc_nm[1, c, q] * pat.sensitivity[1, lo + q]
-                    w.wnt[c, q] = loop.remodeling.wnt_raw(romo, r)
+                    w.wnt[c, q] = loop_bone.remodeling.wnt_raw(romo, r)
                     w.log_wnt[c, q] = np.log(w.wnt[c, q])
             for stage in range(4):
                 c = loop_bone.RK4_CONC[stage]
