@@ -7,8 +7,9 @@ The variants add the loop's parts one at a time, in the loop's order (engine.loo
 ``simulate_block``): PK only; + bone (RK4 with re-stepping); + events (calcium off); + calcium;
 + records (the whole loop). The parts that are switched off do not feed the ones left on (PK
 does not read the bone, the events and the calcium do not feed the bone), so each variant
-runs the same trajectories as the whole loop and the differences are each part's cost. Also
-counts the re-stepped lane-steps and their sub-steps. Prints CPU time of the thread, best of 3.
+runs the same trajectories as the whole loop and the differences are each part's cost (the
+variants compile differently, so they are rough: benchmarks/kernel_perf.py samples the
+whole loop). Prints CPU time of the thread, best of 3.
 """
 
 import sys
@@ -21,7 +22,7 @@ from numba import njit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402
 
-from osteotrial.engine import inputs, loop, loop_bone  # noqa: E402
+from osteotrial.engine import inputs, loop  # noqa: E402
 from osteotrial.engine.cpu import LANES, new_work  # noqa: E402
 from osteotrial.engine.simulate import warn_withheld  # noqa: E402
 from osteotrial.model.compiled import equation  # noqa: E402
@@ -101,49 +102,6 @@ def variant(bone_on: bool, events_on: bool, calcium_on: bool, records_on: bool):
     return run
 
 
-@njit(error_model="numpy")
-def count_resteps(pat, plan, table):
-    """Return (lane-steps re-stepped, those stiff at the first stage, lane-steps in all)."""
-    n = pat.age_years.shape[0]
-    w = new_work(LANES)
-    stiff, first, total = 0, 0, 0
-    for lo in range(0, n, LANES):
-        m = min(LANES, n - lo)
-        for q in range(m):
-            loop.start_patient(lo + q, q, pat, plan, table, w)
-        for s in range(plan.n_steps):
-            loop.advance_pk(s, lo, m, pat, plan, table, w)
-            loop.dose_bisphosphonates(s, lo, m, pat, plan, table, w)
-            h = plan.dt_days
-            for c in range(3):
-                for q in range(m):
-                    r = table.remodeling[pat.param_index[lo + q], 0]
-                    w.conc_nm[0, c, q] *= pat.sensitivity[0, lo + q]
-                    romo = w.conc_nm[1, c, q] * pat.sensitivity[1, lo + q]
-                    w.wnt[c, q] = loop_bone.remodeling.wnt_raw(romo, r)
-                    w.log_wnt[c, q] = np.log(w.wnt[c, q])
-            for stage in range(4):
-                c = loop_bone.RK4_CONC[stage]
-                for q in range(m):
-                    par = loop.records_of(table, pat.param_index[lo + q])
-                    den, wnt, lw = w.conc_nm[0, c, q], w.wnt[c, q], w.log_wnt[c, q]
-                    r = par.remodeling[0]
-                    loop_bone.rk4_stage(stage, q, h, den, wnt, lw, plan.exposure[s], r, par, w)
-            total += m
-            for q in range(m):
-                at = 4
-                for stage in range(3, -1, -1):
-                    if loop_bone.stage_stiff(w.y[q], w.ks, stage, q, h):
-                        at = stage
-                if at < 4:
-                    stiff += 1
-                    first += at == 0
-                    loop_bone.restep_lane(s, lo + q, q, pat, plan, table, w)
-                else:
-                    loop_bone.rk4_update(w.y[q], w.ks, q, h)
-    return stiff, first, total
-
-
 def inputs_of(arm_name: str):
     t = bench.trial(24)
     cohort = bench.base_cohort(2000)
@@ -183,8 +141,6 @@ def main() -> None:
     for name, cpu in best.items():
         print(f"{name:42s} {cpu:7.3f} s  (+{cpu - prev:6.3f})")
         prev = cpu
-    stiff, first, total = count_resteps(pat, plan, table)
-    print(f"stiff lane-steps {stiff} of {total} ({stiff / total:.2%}), {first} at stage 1")
 
 
 if __name__ == "__main__":

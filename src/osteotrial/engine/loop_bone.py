@@ -5,10 +5,8 @@ end of the step, redone in sub-steps where it is too stiff.
 A stage that moves a cell state by more than ``MAX_STAGE_CHANGE`` times its value at the start
 of the step (or is not finite) makes the step stiff; a stiff step is redone as n = 2, 4, ...
 ``MAX_SUBSTEPS`` sub-steps (``restep_lane``), the first n whose every sub-step passes kept.
-Most steps of a treated patient are stiff (FRAME's romosozumab arm: 96 % of lane-steps, 94 %
-already at the first stage: the osteoblast pools answer the drugs within hours), so the test
-runs stage by stage and what it makes useless is skipped, with results bit-identical to
-computing every stage first:
+A stiff step's work before the test is thrown away, so the test runs stage by stage and what
+it makes useless is skipped, with results bit-identical to computing every stage first:
 - a lane is dropped from the step's later stages at its first stiff stage;
 - the first stage of the step (k1: the derivative at its start state and concentrations) is
   also the first stage of every split's first sub-step, so ``restep_lane`` takes it as is and
