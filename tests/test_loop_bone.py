@@ -5,8 +5,9 @@
 passes (issue 28). Here the step is also computed the plain way (every stage of every lane,
 then the whole test; every split from 2, each computing its first stage): the two must give
 bit-identical states, on steps that are stiff (romosozumab's first dose) and
-steps that are not. Both run as plain Python (the equations are plain functions), on one
-FRAME patient per arm, so no compilation is needed.
+steps that are not. Both run as plain Python (the equations are plain functions), on two
+FRAME patients per arm, so no compilation is needed; ``first_split`` on its own, at the
+rates that make it skip splits.
 """
 
 from __future__ import annotations
@@ -122,3 +123,20 @@ def test_stage_by_stage_step_equals_the_plain_step(frame, arm_name):
     if arm_name == "romosozumab_then_denosumab":
         assert stiff >= LANES  # the first dose makes the first step stiff in every lane
     assert w.y.shape == (LANES, N_BONE_STATES)
+
+
+@pytest.mark.parametrize(
+    "rate,expected",
+    [(0.5, 2), (1.5, 2), (2.5, 4), (7.9, 8), (40.0, 64), (64.5, 2 * MAX_SUBSTEPS), (np.nan, 128)],
+)
+def test_first_split_is_the_first_whose_first_stage_passes(rate, expected):
+    """A first stage moving a cell state at ``rate`` times its value per day over a day: the
+    splits n with rate / n > 1 (``MAX_STAGE_CHANGE``) would each fail their first sub-step's
+    first stage; NaN fails every split."""
+    y = np.full(N_BONE_STATES, 2.0)
+    ks = np.zeros((4, 1, N_BONE_STATES))
+    ks[0, 0, remodeling.OBA] = -rate * y[remodeling.OBA]
+    assert loop_bone.first_split(y, ks, 0, 1.0) == expected
+    n = loop_bone.first_split(y, ks, 0, 1.0)
+    skipped = [k for k in (2, 4, 8, 16, 32, 64) if k < n]
+    assert all(loop_bone.stage_stiff(y, ks, 0, 0, 1.0 / k) for k in skipped)
