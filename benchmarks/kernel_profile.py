@@ -9,9 +9,11 @@ The variants add the loop's parts one at a time, in the loop's order (engine.loo
 does not read the bone, the events and the calcium do not feed the bone), so each variant
 runs the same trajectories as the whole loop and the differences are each part's cost (the
 variants compile differently, so they are rough: benchmarks/kernel_perf.py samples the
-whole loop). Prints CPU time of the thread, best of 3.
+whole loop). Prints CPU time of the thread, best of 3, and
+counts the lane-steps that the bone step redoes in sub-steps.
 """
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -23,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402
 
 from osteotrial.engine import inputs, loop  # noqa: E402
+from osteotrial.engine import loop_bone as lb  # noqa: E402
 from osteotrial.engine.cpu import LANES, new_work  # noqa: E402
 from osteotrial.engine.simulate import warn_withheld  # noqa: E402
 from osteotrial.model.compiled import equation  # noqa: E402
@@ -102,6 +105,55 @@ def variant(bone_on: bool, events_on: bool, calcium_on: bool, records_on: bool):
     return run
 
 
+@equation  # not njit: the loop's functions are compiled without reference counting, and
+# called from an njit function's own stage loop they gave wrong states (this session's first
+# counter, 2026-12-07: NaN states, 96 % "stiff"); inside an equation they agree with the kernel
+def _count_block(lo, m, pat, plan, table, w, counts):
+    for q in range(m):
+        loop.start_patient(lo + q, q, pat, plan, table, w)
+    for s in range(plan.n_steps):
+        loop.advance_pk(s, lo, m, pat, plan, table, w)
+        loop.dose_bisphosphonates(s, lo, m, pat, plan, table, w)
+        h = plan.dt_days
+        for c in range(3):
+            for q in range(m):
+                r = table.remodeling[pat.param_index[lo + q], 0]
+                w.conc_nm[0, c, q] *= pat.sensitivity[0, lo + q]
+                romosozumab = w.conc_nm[1, c, q] * pat.sensitivity[1, lo + q]
+                w.wnt[c, q] = lb.remodeling.wnt_raw(romosozumab, r)
+                w.log_wnt[c, q] = math.log(w.wnt[c, q])
+        for stage in range(4):
+            c = lb.RK4_CONC[stage]
+            for q in range(m):
+                par = loop.records_of(table, pat.param_index[lo + q])
+                den, wnt, log_wnt = w.conc_nm[0, c, q], w.wnt[c, q], w.log_wnt[c, q]
+                levels, r = plan.exposure[s], par.remodeling[0]
+                lb.rk4_stage(stage, q, h, den, wnt, log_wnt, levels, r, par, w)
+        for q in range(m):
+            counts[0] += 1
+            stiff = False
+            for stage in range(4):
+                stiff = stiff or lb.stage_stiff(w.y[q], w.ks, stage, q, h)
+            if stiff:
+                counts[1] += 1
+                counts[2] += lb.stage_stiff(w.y[q], w.ks, 0, q, h)
+                lb.restep_lane(s, lo + q, q, pat, plan, table, w)
+            else:
+                lb.rk4_update(w.y[q], w.ks, q, h)
+
+
+@njit(error_model="numpy")
+def count_resteps(pat, plan, table):
+    """Return (lane-steps, those re-stepped, those stiff at the first stage), running the
+    loop's bone step (engine.loop_bone) with the stiffness test spelt out."""
+    counts = np.zeros(3, dtype=np.int64)
+    n = pat.age_years.shape[0]
+    w = new_work(LANES)
+    for lo in range(0, n, LANES):
+        _count_block(lo, min(LANES, n - lo), pat, plan, table, w, counts)
+    return counts
+
+
 def inputs_of(arm_name: str):
     t = bench.trial(24)
     cohort = bench.base_cohort(2000)
@@ -141,6 +193,8 @@ def main() -> None:
     for name, cpu in best.items():
         print(f"{name:42s} {cpu:7.3f} s  (+{cpu - prev:6.3f})")
         prev = cpu
+    total, stiff, first = count_resteps(pat, plan, table)
+    print(f"re-stepped lane-steps {stiff} of {total} ({stiff / total:.2%}), {first} at stage 1")
 
 
 if __name__ == "__main__":
