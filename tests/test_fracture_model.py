@@ -45,7 +45,7 @@ def space_rate(records, oba: float, oca: float, space: float, theta: float | Non
     r = records.remodeling[0].copy()
     if theta is not None:
         r.remodeling_space_refill_exponent = theta
-    remodeling.cell_rhs(y, 1.0, 0.0, 0.0, 0.0, 0.0, r, dy)
+    remodeling.cell_rhs(y, 1.0, 0.0, math.log(y[remodeling.OBA]), 0.0, 0.0, 0.0, r, dy)
     return dy[remodeling.REMODELING_SPACE]
 
 

@@ -13,12 +13,13 @@ GPU), so the loop itself allocates nothing. Each step of length dt, in this orde
    saturable elimination each solved exactly, ``pk_substeps`` per half step), giving
    concentrations at the start, middle and end of the step; PK does not depend on bone;
 3. bone cells and BMD advance by one classical Runge-Kutta (RK4) step driven by those
-   concentrations (model.bone): denosumab binds RANKL, romosozumab binds sclerostin. A
-   patient whose step is too stiff for RK4 (``stiff_step``: some stage moves a state by more
-   than ``MAX_STAGE_CHANGE`` times its value, e.g. a fast osteoclast pool as a denosumab dose
-   shuts off recruitment) redoes that step as 2, 4, ... ``MAX_SUBSTEPS`` sub-steps
-   (``restep_lane``), the drug concentrations within the step interpolated by the quadratic
-   through their start, middle and end values; steps that are not stiff are untouched;
+   concentrations (model.bone; engine.loop_bone): denosumab binds RANKL, romosozumab binds
+   sclerostin. A patient whose step is too stiff for RK4 (``stage_stiff``: some stage moves a
+   state by more than ``MAX_STAGE_CHANGE`` times its value, e.g. a fast osteoclast pool as a
+   denosumab dose shuts off recruitment) redoes that step as 2, 4, ... ``MAX_SUBSTEPS``
+   sub-steps (``restep_lane``), the drug concentrations within the step interpolated by the
+   quadratic through their start, middle and end values; steps that are not stiff are
+   untouched;
 4. hazards of vertebral, hip and other nonvertebral fracture and of death are evaluated from
    the new state (age, current T-score, remodeling space, prior and incident fractures;
    model.fracture);
@@ -52,6 +53,7 @@ from osteotrial.engine.inputs import (
     REC_POROSITY,
     REC_STRENGTH,
 )
+from osteotrial.engine.loop_bone import advance_bone
 from osteotrial.engine.loop_records import (
     record_calcium,
     record_concentrations,
@@ -59,24 +61,17 @@ from osteotrial.engine.loop_records import (
     start_calcium,
     track_calcium,
 )
-from osteotrial.model import bisphosphonate, bmd, bone, fracture, metastasis, pk, remodeling
+from osteotrial.model import bisphosphonate, bmd, bone, fracture, metastasis, pk
 from osteotrial.model.bone import N_BONE_STATES, N_SITES, RENAL, TUMOUR
 from osteotrial.model.compiled import equation
 from osteotrial.model.fracture import N_HAZARDS
 from osteotrial.model.pk import CENTRAL, N_PK_STATES, VC
 from osteotrial.model.records import records_of
-from osteotrial.model.remodeling import N_CELL_STATES, OBA, OCA, REMODELING_SPACE, TOLERANCE
+from osteotrial.model.remodeling import OBA, OCA, REMODELING_SPACE
 from osteotrial.model.tscore import tscore_now
 from osteotrial.units import DAYS_PER_YEAR
 
 N_DRUGS = 2
-RK4_TIME = (0.0, 0.5, 0.5, 1.0)  # stage time offsets (fraction of the step)
-RK4_CONC = (0, 1, 1, 2)  # concentration of each stage: start, middle, end of the step
-# A stage may move a state by at most this multiple of its value at the start of the step:
-# below 1 every RK4 stage value of a decaying pool stays positive, and RK4 is within 2 % of
-# the exact decay (e^-1 against 0.375 at h lambda = 1).
-MAX_STAGE_CHANGE = 1.0
-MAX_SUBSTEPS = 64  # the finest split of one step (powers of two); beyond it the state is NaN
 
 
 class Work(NamedTuple):
@@ -180,119 +175,6 @@ def dose_bisphosphonates(s, lo, m, pat, plan, table, w) -> None:
                 r = table.remodeling[pat.param_index[i], 0]
                 given = bisphosphonate.given_dose_mg(d, nominal, pat.creatinine_clearance_ml_min[i])
                 bisphosphonate.dose(w.y[q], d, given, w.site_const[q, RENAL, d], r)
-
-
-@equation
-def advance_bone(s, lo, m, pat, plan, table, w) -> None:
-    """Advance bone cells and BMD of the block by one classical RK4 step (step s: its exposure
-    levels ``plan.exposure[s]``, model.exposure).
-
-    The bone sees each drug's concentration times the patient's sensitivity to it (IIV). A
-    lane whose step is stiff (``stiff_step``) is re-stepped in sub-steps (``restep_lane``).
-    """
-    h = plan.dt_days
-    for c in range(3):
-        for q in range(m):
-            r = table.remodeling[pat.param_index[lo + q], 0]
-            w.conc_nm[0, c, q] *= pat.sensitivity[0, lo + q]
-            romosozumab = w.conc_nm[1, c, q] * pat.sensitivity[1, lo + q]
-            w.wnt[c, q] = remodeling.wnt_raw(romosozumab, r)
-            w.log_wnt[c, q] = math.log(w.wnt[c, q])
-    for stage in range(4):
-        c = RK4_CONC[stage]
-        for q in range(m):
-            par = records_of(table, pat.param_index[lo + q])
-            denosumab_nm, wnt, log_wnt = w.conc_nm[0, c, q], w.wnt[c, q], w.log_wnt[c, q]
-            r = par.remodeling[0]
-            rk4_stage(stage, q, h, denosumab_nm, wnt, log_wnt, plan.exposure[s], r, par, w)
-    for q in range(m):
-        if stiff_step(w.y[q], w.ks, q, h):
-            restep_lane(s, lo + q, q, pat, plan, table, w)
-        else:
-            rk4_update(w.y[q], w.ks, q, h)
-
-
-@equation(inline=True)
-def rk4_stage(stage, q, h, denosumab_nm, wnt, log_wnt, levels, r, par, w) -> None:
-    """Write lane q's derivative of RK4 stage ``stage`` into w.ks (from w.y at stage 0, else
-    from w.tmp) and, before the last stage, the state of the next stage into w.tmp."""
-    src = w.y if stage == 0 else w.tmp
-    const, k = w.site_const[q], w.ks[stage, q]
-    bone.bone_rhs(src[q], denosumab_nm, wnt, log_wnt, levels, r, par.sites, const, k)
-    if stage < 3:
-        for j in range(N_BONE_STATES):
-            w.tmp[q, j] = w.y[q, j] + RK4_TIME[stage + 1] * h * w.ks[stage, q, j]
-
-
-@equation(inline=True)
-def rk4_update(y, ks, q, h) -> None:
-    """y += h/6 (k1 + 2 k2 + 2 k3 + k4), the stage derivatives of lane q in ks."""
-    for j in range(N_BONE_STATES):
-        y[j] = y[j] + h / 6.0 * (ks[0, q, j] + 2.0 * ks[1, q, j] + 2.0 * ks[2, q, j] + ks[3, q, j])
-
-
-@equation
-def stiff_step(y, ks, q, h) -> bool:
-    """Return whether a stage of lane q's step moves a cell state by more than
-    MAX_STAGE_CHANGE of its value (or is not finite).
-
-    Only the cell states can be stiff: the BMD states decay slowly (at most 1/6 per day, the
-    osteoid stages) and are driven by the cells. The Wnt tolerance (0 at baseline, not a
-    pool) is not checked.
-    """
-    for j in range(N_CELL_STATES):
-        if j == TOLERANCE:
-            continue
-        limit = MAX_STAGE_CHANGE * y[j]
-        for stage in range(4):
-            if not h * abs(ks[stage, q, j]) <= limit:  # also true for nan
-                return True
-    return False
-
-
-@equation(inline=True)
-def quadratic(values, tau: float) -> float:
-    """Return the quadratic through (0, v0), (1/2, v1), (1, v2) at tau, floored at 0."""
-    v0, v1, v2 = values[0], values[1], values[2]
-    v = v0 + tau * (-3.0 * v0 + 4.0 * v1 - v2) + tau * tau * (2.0 * v0 - 4.0 * v1 + 2.0 * v2)
-    return max(v, 0.0)
-
-
-@equation
-def restep_lane(s, i, q, pat, plan, table, w) -> None:
-    """Redo lane q's bone step s (patient i, state in w.y[q]) as n = 2, 4, ... sub-steps.
-
-    The first n whose every sub-step is not stiff is kept; if none up to MAX_SUBSTEPS is,
-    the state becomes NaN and the caller stops with its non-finite-state error.
-    """
-    par = records_of(table, pat.param_index[i])
-    r = par.remodeling[0]
-    for j in range(N_BONE_STATES):
-        w.y_start[q, j] = w.y[q, j]
-    n = 2
-    while n <= MAX_SUBSTEPS:
-        h = plan.dt_days / n
-        ok = True
-        for k in range(n):
-            for stage in range(4):
-                tau = (k + RK4_TIME[stage]) / n
-                denosumab = quadratic(w.conc_nm[0, :, q], tau)
-                wnt = remodeling.wnt_raw(
-                    quadratic(w.conc_nm[1, :, q], tau) * pat.sensitivity[1, i], r
-                )
-                levels = plan.exposure[s]
-                rk4_stage(stage, q, h, denosumab, wnt, math.log(wnt), levels, r, par, w)
-            if stiff_step(w.y[q], w.ks, q, h):
-                ok = False
-                break
-            rk4_update(w.y[q], w.ks, q, h)
-        if ok:
-            return
-        for j in range(N_BONE_STATES):
-            w.y[q, j] = w.y_start[q, j]
-        n *= 2
-    for j in range(N_BONE_STATES):
-        w.y[q, j] = math.nan
 
 
 @equation

@@ -19,7 +19,9 @@ mineral mass), the patient's secondary mineralization rate, her baseline volume 
 (trabecular BV/TV, cortical 1 - porosity) and the modeling capacity (bmd.modeling_capacity);
 a seventh row, ``RENAL``, holds the patient's renal share of each bisphosphonate (columns 0-2,
 ``bisphosphonate.patient_constants``, set by the engines from her creatinine clearance); an
-eighth, ``TUMOUR``, her tumour constants (columns 0-3, ``metastasis.patient_constants``).
+eighth, ``TUMOUR``, her tumour constants (columns 0-3, ``metastasis.patient_constants``); a
+ninth, ``SAFETY``, her safety constants (column 0, ``safety.patient_constants``, written by
+``site_constants``: the logarithm of a threshold, once a patient, not at every evaluation).
 BMD relative to baseline (``bmd_rel``) is the aBMD-share-weighted sum of the compartments'
 M(t) / M(0); ``trabecular_bvtv``, ``cortical_porosity`` and ``strength_rel`` read the
 structure the same state gives.
@@ -47,11 +49,13 @@ N_BEFORE_SAFETY = N_BEFORE_METASTASIS + metastasis.N_STATES
 if safety.FIRST_ROW != N_BEFORE_SAFETY:  # pragma: no cover - a layout change
     raise ImportError("model.safety.FIRST_ROW must follow the tumour slots")
 N_BONE_STATES = N_BEFORE_SAFETY + safety.N_STATES
-N_SITE_CONSTANTS = 8
+N_SITE_CONSTANTS = 9
 # rows of the compartment constants; RENAL: the patient's renal share of each bisphosphonate
 # (columns in bisphosphonate.DRUGS order; model.bisphosphonate.patient_constants); TUMOUR: her
-# tumour constants (model.metastasis.patient_constants)
-REMODELING, FORMATION, INV_MINERAL, SECONDARY_RATE, VOLUME_FRAC, CAPACITY, RENAL, TUMOUR = range(8)
+# tumour constants (model.metastasis.patient_constants); SAFETY: her safety constants
+# (model.safety.patient_constants)
+REMODELING, FORMATION, INV_MINERAL, SECONDARY_RATE, VOLUME_FRAC, CAPACITY = range(6)
+RENAL, TUMOUR, SAFETY = 6, 7, 8
 
 
 @equation(inline=True)
@@ -66,7 +70,8 @@ def site_constants(
 ) -> None:
     """Write the patient's a, a - lambda, secondary mineralization rate, baseline volume
     fraction and modeling capacity per compartment into const[REMODELING], const[FORMATION],
-    const[SECONDARY_RATE], const[VOLUME_FRAC] and const[CAPACITY].
+    const[SECONDARY_RATE], const[VOLUME_FRAC] and const[CAPACITY], and her safety constants
+    into const[SAFETY].
 
     ``r``: the remodeling record (modeling capacity, activation by years since menopause);
     ``bmd0_g_cm2`` (3): the patient's baseline BMD per site (sets the volume fractions);
@@ -83,6 +88,7 @@ def site_constants(
             const[REMODELING, c] = a
             const[FORMATION, c] = a - bmd.loss_per_day(sites[j], loss_mult, tissue, frac)
             const[CAPACITY, c] = bmd.modeling_capacity(r.modeling_capacity_frac, tissue, frac)
+    safety.patient_constants(r, const[SAFETY])
 
 
 @equation
@@ -164,12 +170,12 @@ def bone_rhs(y, denosumab_nm, wnt_raw, log_wnt_raw, levels, r, sites, const, dy)
     a withdrawal also raises the cortical remodeling rate (exposure.cortical_activation_factor)."""
     withdrawal = exposure.withdrawal(levels, r)
     gc = exposure.glucocorticoid_effect(levels[exposure.GC_MG], r)
-    remodeling.cell_rhs(y, wnt_raw, log_wnt_raw, denosumab_nm, withdrawal, gc, r, dy)
-    bisphosphonate.rhs(y, y[OCA], y[OBA], const[RENAL], r, dy)
     log_oba = math.log(y[OBA])
     log_oca = math.log(y[OCA])
+    remodeling.cell_rhs(y, wnt_raw, log_wnt_raw, log_oba, denosumab_nm, withdrawal, gc, r, dy)
+    bisphosphonate.rhs(y, y[OCA], y[OBA], const[RENAL], r, dy)
     metastasis.rhs(y, y[OCA], log_oca, const[TUMOUR], r, dy)
-    safety.rhs(y, y[OCA], log_oca, r, dy)
+    safety.rhs(y, y[OCA], log_oca, const[SAFETY], r, dy)
     cortical = exposure.cortical_activation_factor(levels, r)
     for j in range(N_SITES):
         oba_g = bmd.oba_power(log_oba, sites[j])

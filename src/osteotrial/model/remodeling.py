@@ -191,12 +191,13 @@ def tolerance_rhs(wnt_raw_now: float, tolerance: float, r) -> float:
 
 
 @equation(inline=True)
-def cell_rhs(y, wnt_raw_now, log_wnt_raw, denosumab_nm, withdrawal, gc, r, dy) -> None:
+def cell_rhs(y, wnt_raw_now, log_wnt_raw, log_oba, denosumab_nm, withdrawal, gc, r, dy) -> None:
     """Write d(cells)/dt per day into dy[0:6]; y[0:6] holds the cells (CELL_STATES order), y
     the whole bone state (model.bone: its bisphosphonate slots set osteoclast apoptosis, its
     tumour slots raise RANKL and osteoblast differentiation, model.metastasis).
 
-    log_wnt_raw = log(wnt_raw_now), computed once per concentration by the caller;
+    log_wnt_raw = log(wnt_raw_now), computed once per concentration by the caller; log_oba =
+    log(y[OBA]), computed once per state by the caller (model.bone reads it too);
     ``withdrawal`` (sex steroids) and ``gc`` (glucocorticoid effect): the exposures of the
     step (model.exposure.withdrawal, glucocorticoid_effect; 0 and 0 without any).
     """
@@ -232,5 +233,5 @@ def cell_rhs(y, wnt_raw_now, log_wnt_raw, denosumab_nm, withdrawal, gc, r, dy) -
         1.0 - recruitment
     )
     dy[TOLERANCE] = tolerance_rhs(wnt_raw_now, tolerance, r)
-    refill = pow_log(math.log(oba), r.remodeling_space_refill_exponent)
+    refill = pow_log(log_oba, r.remodeling_space_refill_exponent)
     dy[REMODELING_SPACE] = (oca - refill * y[REMODELING_SPACE]) / r.remodeling_space_days

@@ -40,6 +40,7 @@ DEEP_INTEGRAL = FIRST_ROW + 1  # I: integral of E (years^2)
 DURATION = FIRST_ROW + 2  # D: antiresorptive-duration memory (years)
 N_STATES = 3
 DAYS_PER_YEAR = 365.25
+LOG_ONJ_THRESHOLD = 0  # the patient's safety constants (``patient_constants``)
 
 
 @equation
@@ -49,10 +50,18 @@ def baseline(y) -> None:
         y[FIRST_ROW + k] = 0.0
 
 
+@equation
+def patient_constants(r, const) -> None:
+    """Write the patient's safety constants into const: ln(c_onj) (``LOG_ONJ_THRESHOLD``), once
+    a patient rather than at every evaluation of the right-hand side."""
+    const[LOG_ONJ_THRESHOLD] = math.log(r.onj_suppression_threshold_rel)
+
+
 @equation(inline=True)
-def suppression_depth(log_oca: float, r) -> float:
-    """Return the log depth of resorption suppression max(0, ln(c_onj / c)) (0 above c_onj)."""
-    depth = math.log(r.onj_suppression_threshold_rel) - log_oca
+def suppression_depth(log_oca: float, log_threshold: float) -> float:
+    """Return the log depth of resorption suppression max(0, ln(c_onj / c)) (0 above c_onj);
+    ``log_threshold``: ln(c_onj) (``patient_constants``)."""
+    depth = log_threshold - log_oca
     return depth if depth > 0.0 else 0.0
 
 
@@ -64,9 +73,10 @@ def on_treatment(oca: float, r) -> float:
 
 
 @equation(inline=True)
-def rhs(y, oca: float, log_oca: float, r, dy) -> None:
-    """Write d/dt (per day) of the three safety slots into dy (module docstring)."""
-    dy[DEEP] = suppression_depth(log_oca, r) / DAYS_PER_YEAR
+def rhs(y, oca: float, log_oca: float, const, r, dy) -> None:
+    """Write d/dt (per day) of the three safety slots into dy (module docstring); ``const``:
+    the patient's safety constants (``patient_constants``)."""
+    dy[DEEP] = suppression_depth(log_oca, const[LOG_ONJ_THRESHOLD]) / DAYS_PER_YEAR
     dy[DEEP_INTEGRAL] = y[DEEP] / DAYS_PER_YEAR
     u = on_treatment(oca, r)
     dy[DURATION] = (u - (1.0 - u) * r.aff_offset_per_year * y[DURATION]) / DAYS_PER_YEAR
