@@ -13,7 +13,6 @@ whole loop). Prints CPU time of the thread, best of 3, and
 counts the lane-steps that the bone step redoes in sub-steps.
 """
 
-import math
 import sys
 import time
 from pathlib import Path
@@ -115,13 +114,7 @@ def _count_block(lo, m, pat, plan, table, w, counts):
         loop.advance_pk(s, lo, m, pat, plan, table, w)
         loop.dose_bisphosphonates(s, lo, m, pat, plan, table, w)
         h = plan.dt_days
-        for c in range(3):
-            for q in range(m):
-                r = table.remodeling[pat.param_index[lo + q], 0]
-                w.conc_nm[0, c, q] *= pat.sensitivity[0, lo + q]
-                romosozumab = w.conc_nm[1, c, q] * pat.sensitivity[1, lo + q]
-                w.wnt[c, q] = lb.remodeling.wnt_raw(romosozumab, r)
-                w.log_wnt[c, q] = math.log(w.wnt[c, q])
+        lb.drug_signals(lo, m, pat, table, w)
         for stage in range(4):
             c = lb.RK4_CONC[stage]
             for q in range(m):

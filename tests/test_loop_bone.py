@@ -66,13 +66,7 @@ def _restep_plain(s, i, q, pat, plan, table, w) -> None:
 def _advance_bone_plain(s, lo, m, pat, plan, table, w) -> int:
     """engine.loop_bone.advance_bone before issue 28; returns how many lanes were stiff."""
     h = plan.dt_days
-    for c in range(3):
-        for q in range(m):
-            r = table.remodeling[pat.param_index[lo + q], 0]
-            w.conc_nm[0, c, q] *= pat.sensitivity[0, lo + q]
-            romo = w.conc_nm[1, c, q] * pat.sensitivity[1, lo + q]
-            w.wnt[c, q] = remodeling.wnt_raw(romo, r)
-            w.log_wnt[c, q] = math.log(w.wnt[c, q])
+    loop_bone.drug_signals(lo, m, pat, table, w)
     for stage in range(4):
         c = RK4_CONC[stage]
         for q in range(m):

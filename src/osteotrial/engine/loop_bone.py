@@ -45,13 +45,7 @@ def advance_bone(s, lo, m, pat, plan, table, w) -> None:
     ``stiff`` holds one bit per lane (m <= 64).
     """
     h = plan.dt_days
-    for c in range(3):
-        for q in range(m):
-            r = table.remodeling[pat.param_index[lo + q], 0]
-            w.conc_nm[0, c, q] *= pat.sensitivity[0, lo + q]
-            romosozumab = w.conc_nm[1, c, q] * pat.sensitivity[1, lo + q]
-            w.wnt[c, q] = remodeling.wnt_raw(romosozumab, r)
-            w.log_wnt[c, q] = math.log(w.wnt[c, q])
+    drug_signals(lo, m, pat, table, w)
     stiff = 0
     for stage in range(4):
         c = RK4_CONC[stage]
@@ -69,6 +63,20 @@ def advance_bone(s, lo, m, pat, plan, table, w) -> None:
             restep_lane(s, lo + q, q, pat, plan, table, w)
         else:
             rk4_update(w.y[q], w.ks, q, h)
+
+
+@equation
+def drug_signals(lo, m, pat, table, w) -> None:
+    """Set the block's drug signals at the step's three RK4 concentration points: denosumab's
+    concentration times the patient's sensitivity (in place), and romosozumab's Wnt signal
+    and its logarithm (from its concentration times her sensitivity)."""
+    for c in range(3):
+        for q in range(m):
+            r = table.remodeling[pat.param_index[lo + q], 0]
+            w.conc_nm[0, c, q] *= pat.sensitivity[0, lo + q]
+            romosozumab = w.conc_nm[1, c, q] * pat.sensitivity[1, lo + q]
+            w.wnt[c, q] = remodeling.wnt_raw(romosozumab, r)
+            w.log_wnt[c, q] = math.log(w.wnt[c, q])
 
 
 @equation(inline=True)
