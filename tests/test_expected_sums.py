@@ -9,17 +9,19 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from osteotrial import io
 from osteotrial.analyses.expected import event_free, fracture_rows
-from osteotrial.analyses.expected_sums import sums_table
+from osteotrial.analyses.expected_sums import sums_table, table_sums
 from osteotrial.cohort.sampling import CohortSpec, sample_cohort
-from osteotrial.engine.simulate import simulate_strata
+from osteotrial.engine.simulate import simulate_arm, simulate_strata
 from osteotrial.stats import exact
 from osteotrial.trial.config import load_config
 from osteotrial.trial.jobs import (
     expected_fractures_from_sums,
+    simulate_shard,
     trial_expected_fracture_sums,
     trial_expected_fractures,
 )
@@ -110,3 +112,35 @@ def test_a_shard_without_an_arm_and_a_trial_without_targets(frame_small):
     assert expected_fractures_from_sums(tables, trial, MONTH).to_arrow().equals(whole.to_arrow())
     assert trial_expected_fracture_sums(cohort, trial, trial.params, 0.0) == {}
     assert expected_fractures_from_sums([], trial, 0.0).height == 0
+
+
+def test_the_trial_pass_writes_the_event_free_sums_exactly(frame_small, tmp_path):
+    """simulate_shard's sums from the event-free hazards of the trial's own pass are the very
+    integers of a second, event-free simulation, and its simulation file is unchanged."""
+    trial, cohort = frame_small
+    shard = "s000-of-001"
+    for arm in trial.arms:
+        plain, folded, sums = (tmp_path / f"{arm}_{k}.parquet" for k in ("plain", "folded", "sums"))
+        simulate_shard(trial, cohort, arm, trial.params, "randomized", plain, shard)
+        simulate_shard(trial, cohort, arm, trial.params, "randomized", folded, shard, sums, MONTH)
+        assert pq.read_table(folded).equals(pq.read_table(plain))
+        mine = cohort.select(cohort.arm == arm)
+        again = trial_expected_fracture_sums(mine, trial, trial.params, MONTH)
+        assert table_sums([pq.read_table(sums)]) == again
+    empty = tmp_path / "empty.parquet"
+    simulate_shard(trial, cohort, arm, trial.params, "randomized", plain, shard, empty, 0.0)
+    assert pq.read_table(empty).num_rows == 0
+
+
+def test_event_free_hazards_beyond_the_trial_are_refused(frame_small):
+    trial, cohort = frame_small
+    arm = trial.arms[trial.control_arm]
+    with pytest.raises(ValueError, match="last fracture target must lie within"):
+        simulate_arm(
+            cohort.select(np.arange(2)),
+            arm,
+            trial.params,
+            trial.schedule,
+            False,
+            event_free_months=999.0,
+        )

@@ -13,7 +13,6 @@ from conftest import run_workflow
 from osteotrial.cli import main, parse_overrides
 from osteotrial.plan import DOMINATE_FACTOR, Throughput, jobs_per_rule, plan_lines, run_parts
 from osteotrial.trial.config import load_config
-from osteotrial.units import DAYS_PER_MONTH
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = ROOT / "benchmarks" / "latest.json"
@@ -48,9 +47,9 @@ def test_estimate_reproduces_the_benchmark_run():
     assert rates.patient_days_per_s_per_core == pytest.approx(
         bench["kernel_patient_days_per_s_allcores"] / bench["n_cores"]
     )
-    # 731 steps of 1 day cover 24 months; simulate_event_free re-runs the women to month 12,
-    # FRAME's last fracture target
-    assert trial_part.patient_days == 7180 * (731 + 12 * DAYS_PER_MONTH)
+    # 731 steps of 1 day cover 24 months; the event-free hazards to month 12 (FRAME's last
+    # fracture target) come from the same pass
+    assert trial_part.patient_days == 7180 * 731
 
 
 def test_warns_when_the_analyses_dominate():
@@ -67,8 +66,8 @@ def test_cli_plan_overrides_and_errors(tmp_path, monkeypatch):
         main, ["plan", "--config", "trial=frame", "n_per_arm=20", "--cores", "2"]
     )
     assert done.exit_code == 0, done.output
-    # 8 simulations, 4 event-free simulations (simulate_event_free), 5 other jobs
-    assert re.search(r"trial\s+17\s+40\s", done.output)
+    # 8 simulations, 5 other jobs
+    assert re.search(r"trial\s+13\s+40\s", done.output)
     bad = CliRunner().invoke(main, ["plan", "--config", "trial=frame", "n_per_arm=-3"])
     assert bad.exit_code == 1 and "n_per_arm=-3 is out of range" in bad.output
     assert CliRunner().invoke(main, ["plan", "n_per_arm"]).exit_code == 2

@@ -3,10 +3,9 @@
 A trial's workflow (workflow/rules/*.smk) creates, per part:
 
 - ``trial``: ``sample_cohort`` 1, ``simulate_arm`` n_shards x arms (each randomized patient
-  under her own arm), ``simulate_event_free`` n_shards (the randomized patients again,
-  event-free, up to the trial's last fracture target: the centre of the calibration check, as
-  exact partial sums; none without fracture targets) and ``expected_fractures`` 1 (their
-  total), ``compute_endpoints`` 1, ``report`` 1;
+  under her own arm; the same pass carries her event-free hazards to the trial's last fracture
+  target and writes their exact partial sums: the centre of the calibration check) and
+  ``expected_fractures`` 1 (their total), ``compute_endpoints`` 1, ``report`` 1;
 - ``counterfactual`` (``counterfactual.enabled``): ``simulate_every_arm`` n_shards x arms
   (every randomized patient under every arm), ``counterfactual_effects`` 1,
   ``counterfactual_report`` 1;
@@ -43,7 +42,6 @@ from pathlib import Path
 from osteotrial.analyses.sre_endpoints import has_sre
 from osteotrial.calibration.targets import last_fracture_month, load_targets
 from osteotrial.trial.config import TrialConfig, load_config
-from osteotrial.units import DAYS_PER_MONTH
 
 PARAMETER_SETS_PER_JOB = 10  # workflow/rules/uncertainty.smk batches sets by this many
 DOMINATE_FACTOR = 3.0
@@ -71,8 +69,8 @@ class Part:
 
 
 def expected_fracture_months(trial: TrialConfig) -> float:
-    """Return how far ``simulate_event_free`` simulates: the trial's last fracture target (0 if
-    targets.yaml has none for it)."""
+    """Return how far ``simulate_arm`` carries the event-free hazards: the trial's last fracture
+    target (0 if targets.yaml has none for it)."""
     return last_fracture_month(load_targets(trial.targets_file, trial.name) or {})
 
 
@@ -81,7 +79,6 @@ def run_parts(trial: TrialConfig) -> list[Part]:
     arms, shards = len(trial.arms), trial.n_shards
     days = trial.schedule.n_steps * trial.schedule.dt_days
     n_trial = sum(trial.allocation.values())
-    expected_days = min(days, expected_fracture_months(trial) * DAYS_PER_MONTH)
     parts = [
         Part(
             "trial",
@@ -94,11 +91,9 @@ def run_parts(trial: TrialConfig) -> list[Part]:
                 "report": 1,
             },
             n_trial,
-            n_trial * (days + expected_days),
+            n_trial * days,
         )
     ]
-    if expected_days > 0:  # no event-free re-run without fracture targets (EVENT_FREE_SHARDS)
-        parts[0].jobs["simulate_event_free"] = shards
     if has_sre(trial):  # the SRE tables of a bone-metastasis trial (analyses.sre_endpoints)
         parts[0].jobs["sre_endpoints"] = 1
     if trial.counterfactual["enabled"]:

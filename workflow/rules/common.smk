@@ -24,9 +24,9 @@ ARMS = TRIAL.arm_names
 # this one's, so n_shards and schedule.chunk_size stay out of the rules' tracked params
 # (SCIENCE, TrialConfig.scientific); jobs read them from the workflow's config (job_config).
 SHARDS = TRIAL.shards
-# simulate_event_free's shards: none for a trial without fracture targets (its expected table is
-# empty: no job to start per shard).
-EVENT_FREE_SHARDS = SHARDS if expected_fracture_months(TRIAL) > 0 else []
+# The last fracture target's month (0: none): simulate_arm carries the event-free hazards to it
+# and writes the expected incidences' sums (expected_fractures).
+EXPECTED_MONTHS = expected_fracture_months(TRIAL)
 SCIENCE = TRIAL.scientific
 CONDA_ENV = "../envs/osteotrial.yaml"
 

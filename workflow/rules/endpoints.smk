@@ -41,32 +41,12 @@ rule sre_endpoints:
 
 # The model's expected fracture incidences for the trial's own randomized women (event-free,
 # same parameters), up to the last fracture target: the centre of the calibration check of an
-# event-count row (calibration.comparison); empty for a trial without fracture targets. One job
-# per cohort shard simulates its randomized women event-free, chunk by chunk, and writes each
-# arm's exact partial sums (analyses.expected_sums); expected_fractures adds them exactly: the
-# same table whatever the number of shards, memory bounded by schedule.chunk_size. A trial
-# without fracture targets runs no simulate_event_free job (EVENT_FREE_SHARDS).
-rule simulate_event_free:
-    input:
-        cohort="results/{trial}/cohort/{shard}.parquet",
-        targets=TRIAL.targets_file,
-    output:
-        sums="results/{trial}/expected_sums/{shard}.parquet",
-    log:
-        "logs/{trial}/simulate_event_free/{shard}.log",
-    benchmark:
-        "benchmarks/{trial}/simulate_event_free/{shard}.tsv"
-    conda:
-        CONDA_ENV
-    params:
-        config=SCIENCE,
-    script:
-        "../scripts/expected_fracture_sums.py"
-
-
+# event-count row (calibration.comparison); empty for a trial without fracture targets. Each
+# simulate_arm job writes its arm and shard's exact sums from the event-free hazards of its own
+# pass (no second simulation); this job adds them exactly (analyses.expected_sums).
 rule expected_fractures:
     input:
-        sums=expand("results/{{trial}}/expected_sums/{shard}.parquet", shard=EVENT_FREE_SHARDS),
+        sums=expand("results/{{trial}}/expected_sums/{arm}/{shard}.parquet", arm=ARMS, shard=SHARDS),
         targets=TRIAL.targets_file,
     output:
         expected="results/{trial}/endpoints/expected.parquet",

@@ -1,8 +1,13 @@
+# The randomized patients of one shard under their arm. The same pass carries each patient's
+# event-free hazards to the last fracture target (engine.loop) and writes the arm's exact sums
+# of the expected fracture incidences (analyses.expected_sums; an empty table without fracture
+# targets): expected_fractures adds them, the same table whatever the number of shards.
 rule simulate_arm:
     input:
         cohort="results/{trial}/cohort/{shard}.parquet",
     output:
         simulation="results/{trial}/simulations/{arm}/{shard}.parquet",
+        sums="results/{trial}/expected_sums/{arm}/{shard}.parquet",
     log:
         "logs/{trial}/simulate_arm/{arm}/{shard}.log",
     benchmark:
@@ -12,6 +17,7 @@ rule simulate_arm:
     params:
         config=SCIENCE,
         population="randomized",
+        last_month=EXPECTED_MONTHS,
     script:
         "../scripts/simulate_arm.py"
 

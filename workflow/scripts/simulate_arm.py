@@ -1,7 +1,8 @@
 """Glue: simulate one cohort shard under one arm, streaming the chunks (trial.jobs.simulate_shard).
 
-``population`` "randomized" simulates the patients randomized to the arm; "counterfactual" and
-"power" simulate every patient of the shard under the arm (the counterfactual twins).
+``population`` "randomized" simulates the patients randomized to the arm, and writes the exact
+sums of their expected fracture incidences from the same pass (output ``sums``); "counterfactual"
+and "power" simulate every patient of the shard under the arm (the counterfactual twins).
 """
 
 import sys
@@ -20,5 +21,8 @@ arm, shard = snakemake.wildcards.arm, snakemake.wildcards.shard
 maybe_fail_once(f"{arm}/{shard}")  # tests/cluster retry test only (env OSTEOTRIAL_FAIL_ONCE)
 cohort = io.read_cohort(snakemake.input.cohort)
 output = snakemake.output.simulation
-simulate_shard(trial, cohort, arm, trial.params, snakemake.params.population, output, shard)
-print(f"wrote {output}", file=sys.stderr)
+sums = snakemake.output.get("sums")  # the randomized patients: the expected incidences' sums
+last = snakemake.params.get("last_month", 0.0)
+population = snakemake.params.population
+simulate_shard(trial, cohort, arm, trial.params, population, output, shard, sums, last)
+print(f"wrote {output}" + (f" and {sums} (to month {last:g})" if sums else ""), file=sys.stderr)

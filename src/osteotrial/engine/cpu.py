@@ -45,6 +45,10 @@ def new_work(lanes: int) -> Work:
         np.empty(N_SITES),
         np.empty((lanes, N_BONE_STATES)),
         np.empty((lanes, N_WORK)),
+        np.empty((lanes, N_HAZARDS)),
+        np.empty((lanes, N_HAZARDS)),
+        np.empty((lanes, N_HAZARDS)),
+        np.empty((lanes, N_STATUS)),
     )
 
 

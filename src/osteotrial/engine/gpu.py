@@ -83,6 +83,10 @@ def simulate_patients(pat, plan, table, out):  # pragma: no cover - compiled for
             cuda.local.array(3, float64),
             cuda.local.array((1, N_BONE_STATES), float64),
             cuda.local.array((1, N_WORK), float64),
+            cuda.local.array((1, 4), float64),
+            cuda.local.array((1, 4), float64),
+            cuda.local.array((1, 4), float64),
+            cuda.local.array((1, N_STATUS), float64),
         )
         simulate_block(i, 1, pat, plan, table, out, w)
 
@@ -102,7 +106,7 @@ def to_device(pat: Patients, plan: Plan, table: ParameterTable, out: Outputs) ->
 
     return (
         Patients(*dev(pat)),
-        Plan(plan.dt_days, plan.n_steps, plan.pk_substeps, *dev(plan[3:])),
+        Plan(*plan[:4], *dev(plan[4:])),
         ParameterTable(*dev(table)),
         Outputs(*dev(out)),
     )

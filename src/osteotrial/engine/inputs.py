@@ -27,6 +27,7 @@ from osteotrial.model.records import DRUGS, FRACTURE_TYPES, SITES, ParameterTabl
 from osteotrial.model.sex import params_for_sex
 from osteotrial.trial.exposures import levels_on_grid
 from osteotrial.trial.schedules import ArmSpec, Schedule
+from osteotrial.units import DAYS_PER_MONTH
 
 MAX_THRESHOLDS = max(MAX_EVENTS.values())
 # Bone structure per site recorded beside BMD (model.bone): trabecular BV/TV, cortical porosity
@@ -101,6 +102,7 @@ class Plan(NamedTuple):
     dt_days: float
     n_steps: int
     pk_substeps: int
+    event_free_steps: int  # steps 0 .. this - 1 also accumulate the event-free hazards (0: none)
     doses_mg: np.ndarray  # (2, n_steps) dose given at the start of each step, per drug
     record_steps: np.ndarray  # (n_rec,) int64, sorted
     pk_steps: np.ndarray  # (n_pk,) int64, sorted: the daily concentration grid
@@ -118,6 +120,8 @@ class Outputs(NamedTuple):
     days: np.ndarray  # (3, MAX_THRESHOLDS, n) event days per fracture type (nan: none)
     death_day: np.ndarray  # (n,) (nan: alive at the end)
     finite: np.ndarray  # (n,) bool: the state stayed finite
+    cum_free: np.ndarray  # (4, n_rec_free, n): event-free cumulative hazards (fracture types,
+    # death) at the first n_rec_free record steps, those up to Plan.event_free_steps
 
 
 def _f64(values: np.ndarray) -> np.ndarray:
@@ -239,14 +243,18 @@ def daily_pk_days(schedule: Schedule, record_pk: bool) -> np.ndarray:
     return np.arange(0.0, schedule.n_steps * schedule.dt_days + 1e-9, 1.0)
 
 
-def plan_of(arm: ArmSpec, schedule: Schedule, record_pk: bool) -> Plan:
-    """Return the time plan of an arm on a schedule's grid."""
+def plan_of(arm: ArmSpec, schedule: Schedule, record_pk: bool, event_free_steps: int = 0) -> Plan:
+    """Return the time plan of an arm on a schedule's grid; ``event_free_steps``: how many
+    steps also carry the event-free hazards (``event_free_steps``; 0: none)."""
     dt, n_steps = schedule.dt_days, schedule.n_steps
     pk_days = daily_pk_days(schedule, record_pk)
+    if not 0 <= event_free_steps <= n_steps:
+        raise ValueError(f"event_free_steps={event_free_steps} is outside [0, {n_steps}]")
     return Plan(
         dt_days=float(dt),
         n_steps=int(n_steps),
         pk_substeps=int(schedule.pk_substeps),
+        event_free_steps=int(event_free_steps),
         doses_mg=_f64([arm.doses_on_grid(d, dt, n_steps) for d in DRUGS]),
         record_steps=np.ascontiguousarray(schedule.record_steps(), dtype=np.int64),
         pk_steps=np.rint(pk_days / dt).astype(np.int64),
@@ -258,6 +266,31 @@ def plan_of(arm: ArmSpec, schedule: Schedule, record_pk: bool) -> Plan:
     )
 
 
+def event_free_steps(schedule: Schedule, months: float) -> int:
+    """Return the steps of ``schedule`` that carry the event-free hazards to ``months`` (0:
+    none): those of ``schedule.until(months)``, whose record days are the first of the
+    schedule's own (checked), so the event-free records are a prefix of the trial's."""
+    if months <= 0:
+        return 0
+    cut = schedule.until(months)
+    days, own = cut.record_days(), schedule.record_days()
+    if cut.n_steps > schedule.n_steps or not np.array_equal(days, own[: days.size]):
+        raise ValueError(
+            f"event-free hazards to month {months:g}: the trial's schedule ends at month "
+            f"{schedule.duration_days / DAYS_PER_MONTH:g}; the last fracture target must lie "
+            "within the trial's duration"
+        )
+    return int(cut.n_steps)
+
+
+def n_event_free_records(plan: Plan) -> int:
+    """Return how many record steps carry event-free hazards (those up to the plan's
+    ``event_free_steps``)."""
+    if plan.event_free_steps == 0:
+        return 0
+    return int(np.count_nonzero(plan.record_steps <= plan.event_free_steps))
+
+
 def empty_outputs(plan: Plan, n: int) -> Outputs:
     """Return output arrays for n patients (event days nan, nothing finite yet)."""
     return Outputs(
@@ -266,4 +299,5 @@ def empty_outputs(plan: Plan, n: int) -> Outputs:
         days=np.full((len(FRACTURE_TYPES), MAX_THRESHOLDS, n), np.nan),
         death_day=np.full(n, np.nan),
         finite=np.zeros(n, dtype=np.bool_),
+        cum_free=np.zeros((len(FRACTURE_TYPES) + 1, n_event_free_records(plan), n)),
     )

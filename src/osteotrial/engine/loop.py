@@ -25,7 +25,10 @@ GPU), so the loop itself allocates nothing. Each step of length dt, in this orde
    model.fracture);
 5. cumulative hazards grow by the trapezoid rule; an event happens when a cumulative hazard
    reaches the patient's stored threshold (day interpolated within the step); hazards stop
-   at death;
+   at death. For the first ``plan.event_free_steps`` steps the same state also drives the
+   *event-free* hazards (a status no sampled event changes: no imminent-risk rise, no stop at
+   death), the path of the expected incidences (analyses.expected); the bone never depends
+   on events, so one pass gives both;
 6. serum calcium follows the new state (its nadir, the first day below each hypocalcemia
    threshold: engine.loop_records); states are recorded at record steps, concentrations on a
    daily grid.
@@ -97,6 +100,12 @@ class Work(NamedTuple):
     tscores: np.ndarray  # (3,) current T-score per site
     y_start: np.ndarray  # (L, 58) bone state at the start of a step being re-stepped
     calcium: np.ndarray  # (L, calcium.N_WORK): model.calcium work row (constants, calcium, ...)
+    # the event-free path's hazards (Plan.event_free_steps): cumulative, at the step's start
+    # and end, and its status (alive, no fracture since baseline: it never changes)
+    cum_free: np.ndarray  # (L, 4)
+    prev_free: np.ndarray  # (L, 4)
+    haz_free: np.ndarray  # (L, 4)
+    status_free: np.ndarray  # (L, 5)
 
 
 @equation
@@ -132,7 +141,10 @@ def start_patient(i, q, pat, plan, table, w) -> None:
     for a in range(N_HAZARDS):
         w.cum[q, a] = 0.0
         w.prev_h[q, a] = 0.0
+        w.cum_free[q, a] = 0.0
+        w.prev_free[q, a] = 0.0
     fracture.reset_status(w.status[q], pat.prevalent_vertebral[i])
+    fracture.reset_status(w.status_free[q], pat.prevalent_vertebral[i])
 
 
 @equation
@@ -188,7 +200,8 @@ def advance_events(lo, m, t, t_end, pat, plan, table, out, w) -> None:
 def _advance_events_of(i, q, t, t_end, pat, plan, table, out, w) -> None:
     par = records_of(table, pat.param_index[i])
     age = pat.age_years[i] + t_end / DAYS_PER_YEAR
-    levels = plan.exposure[int(t / plan.dt_days + 0.5)]
+    step = int(t / plan.dt_days + 0.5)
+    levels = plan.exposure[step]
     track_calcium(w.y[q], t, plan.dt_days, levels, par.remodeling[0], w.calcium[q])
     for j in range(N_SITES):
         sd = par.sites[j].young_adult_sd_g_cm2
@@ -221,6 +234,31 @@ def _advance_events_of(i, q, t, t_end, pat, plan, table, out, w) -> None:
         out,
         w.status[q],
     )
+    if step < plan.event_free_steps:
+        _advance_event_free(i, q, age, t_end, levels, par, pat, plan, w)
+
+
+@equation(inline=True)
+def _advance_event_free(i, q, age, t_end, levels, par, pat, plan, w) -> None:
+    """The event-free path's hazards over the step: the same state and T-scores, a status
+    that no sampled event changes (no imminent-risk rise, no stop at death), no event rule.
+    The expected incidences need them (analyses.expected); the trial's own path cannot give
+    them after a patient's first event, and a second simulation would redo the whole step."""
+    fracture.hazards_per_year(
+        par.fracture_types,
+        par.fracture[0],
+        pat.static_log_risk,
+        i,
+        age,
+        w.tscores,
+        w.y[q, REMODELING_SPACE],
+        w.status_free[q],
+        t_end,
+        levels,
+        par.remodeling[0],
+        w.haz_free[q],
+    )
+    fracture.advance_cumulative(plan.dt_days, w.haz_free[q], w.cum_free[q], w.prev_free[q])
 
 
 @equation
@@ -243,6 +281,9 @@ def record_states(step, r_next, lo, m, pat, plan, table, out, w) -> int:
             out.rec[REC_CTX, r_next, i] = bmd.ctx_rel(w.y[q, OCA])
             for a in range(N_HAZARDS):
                 out.rec[REC_CUM + a, r_next, i] = w.cum[q, a]
+            if r_next < out.cum_free.shape[1]:
+                for a in range(N_HAZARDS):
+                    out.cum_free[a, r_next, i] = w.cum_free[q, a]
             record_slots(r_next, i, w.y[q], out)
             record_calcium(r_next, i, q, out, w)
         r_next += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -62,6 +63,18 @@ class ArmResult:
     # mmol/L, the first day below each hypocalcemia grade threshold, nan if not yet) at
     # record_days, each (n_times, n_patients); analyses.calcium_frames reads them
     calcium: dict[str, FloatArray] | None = None
+    # optional: the event-free cumulative hazards (keys as cumulative_hazard) at the first
+    # record_days, those up to the month asked of simulate_arm (event_free_months), each
+    # (n_free_times, n_patients): the hazards of the path with no sampled event (``event_free``)
+    event_free_hazard: dict[str, FloatArray] | None = None
+    OPTIONAL_DICTS: ClassVar[tuple[str, ...]] = (
+        "cumulative_hazard",
+        "structure",
+        "metastasis",
+        "safety",
+        "calcium",
+        "event_free_hazard",
+    )
     # the (n_times or n_events, n_patients) fields, patient on the last axis
     PER_PATIENT_2D: ClassVar[tuple[str, ...]] = (
         "bmd_ls_g_cm2",
@@ -111,7 +124,7 @@ class ArmResult:
             values[name] = np.concatenate([getattr(p, name) for p in parts])
         for name in ArmResult.PER_PATIENT_2D:
             values[name] = np.concatenate([getattr(p, name) for p in parts], axis=1)
-        for field in ("cumulative_hazard", "structure", "metastasis", "safety", "calcium"):
+        for field in ArmResult.OPTIONAL_DICTS:
             if getattr(first, field) is not None:
                 values[field] = {
                     k: np.concatenate([getattr(p, field)[k] for p in parts], axis=1)
@@ -132,7 +145,34 @@ class ArmResult:
             values[name] = getattr(self, name)[index]
         for name in self.PER_PATIENT_2D:
             values[name] = getattr(self, name)[:, index]
-        for field in ("cumulative_hazard", "structure", "metastasis", "safety", "calcium"):
+        for field in self.OPTIONAL_DICTS:
             if getattr(self, field) is not None:
                 values[field] = {k: v[:, index] for k, v in getattr(self, field).items()}
+        return ArmResult(**values)
+
+    def event_free(self) -> ArmResult:
+        """Return the result as the event-free path sees it (``event_free_hazard``): record
+        days and every record trajectory cut to the event-free records, cumulative hazards the
+        event-free ones, no sampled event (days nan): the arrays a simulation of the cohort
+        with every threshold infinite (``analyses.expected.event_free``) to that month gives,
+        which is what ``analyses.expected``'s incidences read."""
+        if self.event_free_hazard is None:
+            raise ValueError(
+                "no event-free hazards in this result: simulate with event_free_months > 0"
+            )
+        k = next(iter(self.event_free_hazard.values())).shape[0]
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values["record_days"] = self.record_days[:k]
+        for name in ("bmd_ls_g_cm2", "bmd_th_g_cm2", "bmd_fn_g_cm2", "p1np_rel", "ctx_rel"):
+            values[name] = values[name][:k]
+        for field in ("structure", "metastasis", "safety", "calcium"):
+            if values[field] is not None:
+                values[field] = {key: v[:k] for key, v in values[field].items()}
+        for name in ("vertebral", "hip", "nonvertebral"):
+            days = values[f"{name}_fracture_days"]
+            values[f"{name}_fracture_days"] = np.full_like(days, np.nan)
+        values["vertebral_fracture_clinical"] = np.zeros_like(self.vertebral_fracture_clinical)
+        values["death_day"] = np.full_like(self.death_day, np.nan)
+        values["cumulative_hazard"] = self.event_free_hazard
+        values["event_free_hazard"] = None
         return ArmResult(**values)

@@ -58,8 +58,10 @@ def _simulate_chunk(
     param_index: np.ndarray,
     schedule: Schedule,
     record_pk: bool,
+    event_free_months: float,
 ) -> ArmResult:
-    plan = inputs.plan_of(arm, schedule, record_pk)
+    steps = inputs.event_free_steps(schedule, event_free_months)
+    plan = inputs.plan_of(arm, schedule, record_pk, steps)
     out = inputs.empty_outputs(plan, cohort.n_patients)
     pat = inputs.patients_of(cohort, table, param_index)
     run_engine(schedule.engine, pat, plan, table, out)
@@ -113,6 +115,11 @@ def _result(
         metastasis={k: rec[k] for k in inputs.METASTASIS},
         safety={k: rec[k] for k in inputs.SAFETY},
         calcium={k: rec[k] for k in inputs.CALCIUM},
+        event_free_hazard=(
+            dict(zip((*FRACTURE_TYPES, "death"), out.cum_free, strict=True))
+            if out.cum_free.shape[1]
+            else None
+        ),
     )
 
 
@@ -142,6 +149,7 @@ def simulate_arm(
     record_pk: bool = True,
     progress: Callable[[int, int], None] | None = None,
     param_index: ArrayLike | None = None,
+    event_free_months: float = 0.0,
 ) -> ArmResult:
     """Simulate every patient of ``cohort`` under ``arm`` and return an ArmResult.
 
@@ -152,10 +160,14 @@ def simulate_arm(
     ``param_index`` (n ints in [0, K): patient i uses ``params[param_index[i]]``), or a
     sequence of n sets without it (one per patient); all run in the same engine calls.
     ``progress(n_done, n_total)``, if given, is called after each chunk of
-    ``schedule.chunk_size`` patients.
+    ``schedule.chunk_size`` patients. ``event_free_months`` > 0: the result also carries each
+    patient's event-free cumulative hazards to that month (``ArmResult.event_free``), from the
+    same pass (engine.loop).
     """
     chunks = list(
-        iter_simulate_arm(cohort, arm, params, schedule, record_pk, progress, param_index)
+        iter_simulate_arm(
+            cohort, arm, params, schedule, record_pk, progress, param_index, event_free_months
+        )
     )
     return chunks[0] if len(chunks) == 1 else ArmResult.concatenate(chunks)
 
@@ -168,11 +180,12 @@ def iter_simulate_arm(
     record_pk: bool = True,
     progress: Callable[[int, int], None] | None = None,
     param_index: ArrayLike | None = None,
+    event_free_months: float = 0.0,
 ) -> Iterator[ArmResult]:
     """Yield the results of consecutive chunks of schedule.chunk_size patients (streaming).
 
-    ``params`` and ``param_index`` as in ``simulate_arm``. ``progress(n_done, n_total)``, if
-    given, is called after each chunk.
+    ``params``, ``param_index`` and ``event_free_months`` as in ``simulate_arm``.
+    ``progress(n_done, n_total)``, if given, is called after each chunk.
     """
     sets, index = inputs.parameter_sets(params, param_index, cohort.n_patients)
     sets, index = inputs.sets_by_sex(sets, index, cohort.sex)
@@ -182,7 +195,9 @@ def iter_simulate_arm(
     for lo in range(0, max(n, 1), size):
         hi = min(lo + size, n)
         chunk = cohort if hi - lo == n else cohort.select(np.arange(lo, hi))
-        yield _simulate_chunk(chunk, arm, table, index[lo:hi], schedule, record_pk)
+        yield _simulate_chunk(
+            chunk, arm, table, index[lo:hi], schedule, record_pk, event_free_months
+        )
         if progress is not None:
             progress(hi, n)
 
@@ -197,6 +212,7 @@ def iter_simulate_strata(
     record_pk: bool = True,
     progress: Callable[[int, int], None] | None = None,
     param_index: ArrayLike | None = None,
+    event_free_months: float = 0.0,
 ) -> Iterator[ArmResult]:
     """Yield ``iter_simulate_arm``'s chunks with each patient on the plan of his or her
     stratum (``trial.strata``: drawn by candidate id from ``seed``; no strata: the arm as it
@@ -205,7 +221,7 @@ def iter_simulate_strata(
     the strata, shards or chunks."""
     if not strata:
         yield from iter_simulate_arm(
-            cohort, arm, params, schedule, record_pk, progress, param_index
+            cohort, arm, params, schedule, record_pk, progress, param_index, event_free_months
         )
         return
     sets, index = inputs.parameter_sets(params, param_index, cohort.n_patients)
@@ -225,6 +241,7 @@ def iter_simulate_strata(
                         schedule,
                         record_pk,
                         param_index=index[mine],
+                        event_free_months=event_free_months,
                     )
                 )
                 where.append(mine)

@@ -187,6 +187,22 @@ def reset_status(status, prevalent_vertebral: float) -> None:
     status[VERTEBRAL_COUNT] = prevalent_vertebral
 
 
+@equation(inline=True)
+def trapezoid(cum_before: float, h_before: float, h_after: float, dt_days: float) -> float:
+    """Return a cumulative hazard after a step of dt days: the trapezoid rule of hazards per
+    year at the step's start and end."""
+    return cum_before + 0.5 * (h_before + h_after) * dt_days / DAYS_PER_YEAR
+
+
+@equation
+def advance_cumulative(dt_days, haz, cum, prev_h) -> None:
+    """Accumulate hazards over a step (``trapezoid``) with no event rule: the event-free path
+    of ``advance_events`` (no threshold is ever reached, so nothing but the sums moves)."""
+    for a in range(N_HAZARDS):
+        cum[a] = trapezoid(cum[a], prev_h[a], haz[a], dt_days)
+        prev_h[a] = haz[a]
+
+
 @equation
 def advance_events(i, t_days, dt_days, haz, cum, prev_h, thresholds, n_thr, thr_death, out, status):
     """Accumulate hazards over [t, t + dt] (trapezoid) and record threshold crossings.
@@ -197,7 +213,7 @@ def advance_events(i, t_days, dt_days, haz, cum, prev_h, thresholds, n_thr, thr_
     """
     for a in range(N_HAZARDS):
         before = cum[a]
-        after = before + 0.5 * (prev_h[a] + haz[a]) * dt_days / DAYS_PER_YEAR
+        after = trapezoid(before, prev_h[a], haz[a], dt_days)
         if a == DEATH:
             thr = thr_death[i]
             if before < thr and after >= thr:

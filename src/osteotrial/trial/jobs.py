@@ -4,7 +4,7 @@ IO only reads and writes and the engine never touches a file."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,9 @@ from osteotrial.analyses.safety_expected import with_safety
 from osteotrial.analyses.safety_frames import PatientCovariates
 from osteotrial.cohort.sampling import Cohort
 from osteotrial.engine.progress import chunk_logger
+from osteotrial.engine.results import ArmResult
 from osteotrial.engine.simulate import iter_simulate_strata, simulate_strata
-from osteotrial.io import write_simulation_stream
+from osteotrial.io import write_parquet, write_simulation_stream
 from osteotrial.model.params import ModelParams
 
 
@@ -39,6 +40,8 @@ def simulate_shard(
     population: str,
     path: str | Path,
     shard: str,
+    sums_path: str | Path | None = None,
+    last_month: float = 0.0,
 ) -> None:
     """Simulate one cohort shard under one arm and stream the result to a simulation file.
 
@@ -46,11 +49,17 @@ def simulate_shard(
     and "power" every patient of the shard (the counterfactual twins). Patients are taken in
     patient_id order; ``params`` is the ``ModelParams`` to use (the trial's or a drawn set's).
     A trial with strata runs each patient on the plan of his or her stratum (``trial.strata``).
+
+    ``sums_path``: also write the arm's exact sums of the expected fracture incidences to
+    ``last_month`` (the last fracture target; 0: none, an empty table) from the event-free
+    hazards of the same pass (``ArmResult.event_free``): the same sums as
+    ``trial_expected_fracture_sums`` of these patients, without simulating them again.
     """
     patients = cohort.select(cohort.arm == arm) if population == "randomized" else cohort
     patients = patients.select(np.argsort(patients.patient_id, kind="stable"))
     label = f"{arm}/{shard}" if population == "randomized" else f"{population}/{arm}/{shard}"
     progress = chunk_logger(f"{trial.name}/{label}")
+    months = last_month if sums_path is not None else 0.0
     chunks = iter_simulate_strata(
         patients,
         trial.arms[arm],
@@ -60,8 +69,25 @@ def simulate_shard(
         trial.schedule,
         record_pk=False,
         progress=progress,
+        event_free_months=months,
     )
+    sums: Sums = {}
+    if months > 0:
+        schedule = trial.schedule.until(months)
+        keys = fracture_keys(schedule.visit_months, schedule.imaging_months)
+        chunks = _adding_sums(chunks, sums, arm, params, keys)
     write_simulation_stream(chunks, path, trial.provenance(shard=shard))
+    if sums_path is not None:
+        write_parquet(sums_table(sums), sums_path, trial.provenance(shard=shard))
+
+
+def _adding_sums(
+    chunks: Iterator[ArmResult], sums: Sums, arm: str, params: ModelParams, keys: list
+) -> Iterator[ArmResult]:
+    """Yield ``chunks`` unchanged, adding each chunk's expected-incidence sums to ``sums``."""
+    for result in chunks:
+        add_sums(sums, chunk_sums(result.event_free(), arm, params, keys))
+        yield result
 
 
 def expected_endpoints(cohort: Cohort, trial: Any, params: ModelParams) -> pl.DataFrame:
