@@ -236,12 +236,17 @@ def onj_hazard(days, integral, procedures, grid, p: SafetyParams) -> FloatArray:
     extra = np.zeros_like(base)
     window = p.onj_procedure_window_days
     for k in range(procedures.shape[0]):
-        start = procedures[k][np.newaxis, :]
-        if not np.isfinite(start).any():
+        # a procedure on or after the grid's last day adds nothing (its window's integral is
+        # zero on the grid): only the patients whose k-th one comes earlier are computed, and
+        # the days are increasing in k, so none after the first k where no patient has one
+        cols = np.flatnonzero(procedures[k] < grid[-1])
+        if cols.size == 0:
             break
-        start_i = _interp(days, integral, np.minimum(at, start))
-        stop_i = _interp(days, integral, np.minimum(at, start + window))
-        extra += stop_i - start_i
+        start = procedures[k, cols][np.newaxis, :]
+        mine, at_mine = integral[:, cols], at[:, cols]
+        start_i = _interp(days, mine, np.minimum(at_mine, start))
+        stop_i = _interp(days, mine, np.minimum(at_mine, start + window))
+        extra[:, cols] += stop_i - start_i
     return p.onj_per_year_per_exposure_year * (base + (p.onj_procedure_rr - 1.0) * extra)
 
 
