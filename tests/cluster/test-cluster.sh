@@ -5,8 +5,8 @@
 #     dry run plans only the unfinished jobs
 #  3. the same run resumed on the cluster with one injected simulate_arm failure: retried, jobs
 #     in sacct, tables == local, no temporary file left
-#  4. delete one shard's simulation: the dry run plans only that job + compute_endpoints; rerun
-#     on the cluster, tables == local
+#  4. delete one shard's simulation: the dry run plans only that job + the tables reading it;
+#     rerun on the cluster, tables == local
 # Every daemon is stopped by PID and slurm.conf removed on exit (tests/cluster/slurm-local.sh down).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -123,17 +123,18 @@ echo "sacct: $n_done COMPLETED, $n_failed FAILED (expected >= 4 and 1)"
 
 step "delete one shard's simulation: only the affected jobs rerun"
 # A lost intermediate file alone triggers nothing (the endpoint tables are up to date); naming it
-# as a target regenerates it, and compute_endpoints and safety_endpoints (then report) rerun
-# because an input became newer.
+# as a target regenerates it (and its shard's expected sums, the job's other output), and
+# compute_endpoints, safety_endpoints and expected_fractures (then report) rerun because an input
+# became newer.
 victim="results/$TRIAL/simulations/romosozumab_then_denosumab/s002-of-004.parquet"
 rm "$WORK/cluster/$victim"
 (cd "$WORK/cluster" && "${LOCAL[@]}" --dry-run all "$victim" "${CONFIG[@]}" \
     >"$WORK/dry-run.log" 2>&1)
 sed -n '/^Job stats/,/^$/p' "$WORK/dry-run.log" | head -8
-planned=$(awk '/^Job stats/{on=1} on && /^(simulate_arm|sample_cohort|compute_endpoints|safety_endpoints|report|all|total) /{print $1 "=" $2}' "$WORK/dry-run.log" | sort -u | tr '\n' ' ')
+planned=$(awk '/^Job stats/{on=1} on && /^(simulate_arm|sample_cohort|compute_endpoints|safety_endpoints|expected_fractures|report|all|total) /{print $1 "=" $2}' "$WORK/dry-run.log" | sort -u | tr '\n' ' ')
 echo "planned: $planned"
-[[ $planned == "all=1 compute_endpoints=1 report=1 safety_endpoints=1 simulate_arm=1 total=5 " ]] ||
-    fail "expected only simulate_arm (1), compute_endpoints, safety_endpoints, report, all"
+[[ $planned == "all=1 compute_endpoints=1 expected_fractures=1 report=1 safety_endpoints=1 simulate_arm=1 total=6 " ]] ||
+    fail "expected only simulate_arm (1), compute_endpoints, safety_endpoints, expected_fractures, report, all"
 since=$(date +%Y-%m-%dT%H:%M:%S)
 (cd "$WORK/cluster" && timeout -k 60 -s INT "$LIMIT_S" "${CLUSTER[@]}" all "$victim" "${CONFIG[@]}" \
     >"$WORK/rerun.log" 2>&1) || { tail -40 "$WORK/rerun.log"; fail "rerun"; }
