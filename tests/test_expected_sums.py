@@ -114,10 +114,37 @@ def test_a_shard_without_an_arm_and_a_trial_without_targets(frame_small):
     assert expected_fractures_from_sums([], trial, 0.0).height == 0
 
 
-def test_the_trial_pass_writes_the_event_free_sums_exactly(frame_small, tmp_path):
-    """simulate_shard's sums from the event-free hazards of the trial's own pass are the very
-    integers of a second, event-free simulation, and its simulation file is unchanged."""
+@pytest.fixture(scope="module")
+def glucocorticoid_small():
+    """The glucocorticoid trial (strata, glucocorticoid exposure) at 20 per arm."""
+    trial = load_config(
+        "glucocorticoid",
+        overrides={"n_per_arm": 20, "schedule": {"chunk_size": 7}},
+        config_dir=ROOT / "config",
+    )
+    spec = CohortSpec.from_dict(trial.cohort_spec)
+    return trial, sample_cohort(spec, trial.allocation, trial.seed)
+
+
+@pytest.fixture(scope="module")
+def frame_eventful(frame_small):
+    """FRAME at 30 per arm with every threshold a hundredth: nearly every woman fractures (and
+    many die) early, so the event-free hazards part from the trial's own."""
     trial, cohort = frame_small
+    low = {
+        field.name: getattr(cohort, field.name) * 0.01
+        for field in dataclasses.fields(cohort)
+        if field.name.startswith("threshold_")
+    }
+    return trial, dataclasses.replace(cohort, **low)
+
+
+@pytest.mark.parametrize("design", ["frame_small", "frame_eventful", "glucocorticoid_small"])
+def test_the_trial_pass_writes_the_event_free_sums_exactly(design, request, tmp_path):
+    """simulate_shard's sums from the event-free hazards of the trial's own pass are the very
+    integers of a second, event-free simulation, and its simulation file is unchanged (FRAME;
+    a trial with strata and a glucocorticoid exposure)."""
+    trial, cohort = request.getfixturevalue(design)
     shard = "s000-of-001"
     for arm in trial.arms:
         plain, folded, sums = (tmp_path / f"{arm}_{k}.parquet" for k in ("plain", "folded", "sums"))
@@ -127,6 +154,11 @@ def test_the_trial_pass_writes_the_event_free_sums_exactly(frame_small, tmp_path
         mine = cohort.select(cohort.arm == arm)
         again = trial_expected_fracture_sums(mine, trial, trial.params, MONTH)
         assert table_sums([pq.read_table(sums)]) == again
+        if design == "frame_eventful":  # most of the trial's own women had an event by month 12
+            table = pq.read_table(plain)  # a row per woman and record day; nan (null): none
+            columns = ("death_day", "vertebral_fracture_day_1", "nonvertebral_fracture_day_1")
+            first = np.fmin.reduce([table.column(c).to_numpy() for c in columns])
+            assert np.mean(first < 365.25) > 0.5
     empty = tmp_path / "empty.parquet"
     simulate_shard(trial, cohort, arm, trial.params, "randomized", plain, shard, empty, 0.0)
     assert pq.read_table(empty).num_rows == 0

@@ -221,6 +221,9 @@ def _advance_events_of(i, q, t, t_end, pat, plan, table, out, w) -> None:
         par.remodeling[0],
         w.haz[q],
     )
+    event_free = step < plan.event_free_steps
+    if event_free:
+        _event_free_hazards(i, q, age, t_end, levels, par, pat, w)
     fracture.advance_events(
         i,
         t,
@@ -234,16 +237,27 @@ def _advance_events_of(i, q, t, t_end, pat, plan, table, out, w) -> None:
         out,
         w.status[q],
     )
-    if step < plan.event_free_steps:
-        _advance_event_free(i, q, age, t_end, levels, par, pat, plan, w)
+    if event_free:
+        fracture.advance_cumulative(plan.dt_days, w.haz_free[q], w.cum_free[q], w.prev_free[q])
 
 
 @equation(inline=True)
-def _advance_event_free(i, q, age, t_end, levels, par, pat, plan, w) -> None:
-    """The event-free path's hazards over the step: the same state and T-scores, a status
-    that no sampled event changes (no imminent-risk rise, no stop at death), no event rule.
-    The expected incidences need them (analyses.expected); the trial's own path cannot give
-    them after a patient's first event, and a second simulation would redo the whole step."""
+def _event_free_hazards(i, q, age, t_end, levels, par, pat, w) -> None:
+    """Set the event-free path's hazards at the end of the step: the same state and T-scores,
+    a status that no sampled event changes (no imminent-risk rise, no stop at death). The
+    expected incidences need them (analyses.expected); the trial's own path cannot give them
+    after a patient's first event, and a second simulation would redo the whole step. Until
+    her first event the two statuses are equal, and so are the hazards (the same function of
+    the same inputs): they are copied, not computed again (run before the step's event rule,
+    which may change her status)."""
+    same = True
+    for k in range(fracture.N_STATUS):
+        if w.status[q, k] != w.status_free[q, k]:
+            same = False
+    if same:
+        for a in range(N_HAZARDS):
+            w.haz_free[q, a] = w.haz[q, a]
+        return
     fracture.hazards_per_year(
         par.fracture_types,
         par.fracture[0],
@@ -258,7 +272,6 @@ def _advance_event_free(i, q, age, t_end, levels, par, pat, plan, w) -> None:
         par.remodeling[0],
         w.haz_free[q],
     )
-    fracture.advance_cumulative(plan.dt_days, w.haz_free[q], w.cum_free[q], w.prev_free[q])
 
 
 @equation
