@@ -28,7 +28,8 @@ GPU), so the loop itself allocates nothing. Each step of length dt, in this orde
    at death. For the first ``plan.event_free_steps`` steps the same state also drives the
    *event-free* hazards (a status no sampled event changes: no imminent-risk rise, no stop at
    death), the path of the expected incidences (analyses.expected); the bone never depends
-   on events, so one pass gives both;
+   on events, so one pass gives both, and until a patient's first event the two hazards are
+   the same numbers (copied, not computed twice);
 6. serum calcium follows the new state (its nadir, the first day below each hypocalcemia
    threshold: engine.loop_records); states are recorded at record steps, concentrations on a
    daily grid.
