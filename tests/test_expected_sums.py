@@ -49,16 +49,21 @@ def test_exact_sum_is_the_correctly_rounded_sum_whatever_the_grouping():
         exact.exact_sum(np.array([1.0, np.nan]))
 
 
-@pytest.fixture(scope="module")
-def frame_small():
-    """FRAME at 30 women per arm (chunks of 7: several per arm), and its cohort."""
+def small_trial(name: str, n_per_arm: int):
+    """Return a trial file at ``n_per_arm`` (chunks of 7: several per arm) and its cohort."""
     trial = load_config(
-        "frame",
-        overrides={"n_per_arm": 30, "schedule": {"chunk_size": 7}},
+        name,
+        overrides={"n_per_arm": n_per_arm, "schedule": {"chunk_size": 7}},
         config_dir=ROOT / "config",
     )
     spec = CohortSpec.from_dict(trial.cohort_spec)
     return trial, sample_cohort(spec, trial.allocation, trial.seed)
+
+
+@pytest.fixture(scope="module")
+def frame_small():
+    """FRAME at 30 women per arm, and its cohort."""
+    return small_trial("frame", 30)
 
 
 def test_expected_fractures_are_the_same_whatever_the_shards_and_chunks(frame_small):
@@ -117,13 +122,7 @@ def test_a_shard_without_an_arm_and_a_trial_without_targets(frame_small):
 @pytest.fixture(scope="module")
 def glucocorticoid_small():
     """The glucocorticoid trial (strata, glucocorticoid exposure) at 20 per arm."""
-    trial = load_config(
-        "glucocorticoid",
-        overrides={"n_per_arm": 20, "schedule": {"chunk_size": 7}},
-        config_dir=ROOT / "config",
-    )
-    spec = CohortSpec.from_dict(trial.cohort_spec)
-    return trial, sample_cohort(spec, trial.allocation, trial.seed)
+    return small_trial("glucocorticoid", 20)
 
 
 @pytest.fixture(scope="module")

@@ -208,20 +208,7 @@ def _advance_events_of(i, q, t, t_end, pat, plan, table, out, w) -> None:
         sd = par.sites[j].young_adult_sd_g_cm2
         bmd_rel = bone.bmd_rel(w.y[q], j, par.sites, w.site_const[q])
         w.tscores[j] = tscore_now(pat.tscore0[j, i], pat.bmd0_g_cm2[j, i], bmd_rel, sd)
-    fracture.hazards_per_year(
-        par.fracture_types,
-        par.fracture[0],
-        pat.static_log_risk,
-        i,
-        age,
-        w.tscores,
-        w.y[q, REMODELING_SPACE],
-        w.status[q],
-        t_end,
-        levels,
-        par.remodeling[0],
-        w.haz[q],
-    )
+    _hazards(i, q, age, t_end, levels, par, pat, w, w.status[q], w.haz[q])
     event_free = step < plan.event_free_steps
     if event_free:
         _event_free_hazards(i, q, age, t_end, levels, par, pat, w)
@@ -259,6 +246,13 @@ def _event_free_hazards(i, q, age, t_end, levels, par, pat, w) -> None:
         for a in range(N_HAZARDS):
             w.haz_free[q, a] = w.haz[q, a]
         return
+    _hazards(i, q, age, t_end, levels, par, pat, w, w.status_free[q], w.haz_free[q])
+
+
+@equation(inline=True)
+def _hazards(i, q, age, t_end, levels, par, pat, w, status, haz) -> None:
+    """Write lane q's hazards at the end of the step into haz, for an event status (the
+    trial's or the event-free path's), from the T-scores in w.tscores."""
     fracture.hazards_per_year(
         par.fracture_types,
         par.fracture[0],
@@ -267,11 +261,11 @@ def _event_free_hazards(i, q, age, t_end, levels, par, pat, w) -> None:
         age,
         w.tscores,
         w.y[q, REMODELING_SPACE],
-        w.status_free[q],
+        status,
         t_end,
         levels,
         par.remodeling[0],
-        w.haz_free[q],
+        haz,
     )
 
 
