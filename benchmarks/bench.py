@@ -177,11 +177,20 @@ def e2e_run(n_per_arm: int | None, cores: int) -> dict:
         thread.join()
         if proc.returncode != 0:
             raise RuntimeError(f"snakemake failed:\n{output[-3000:]}")
-        rule_s = {}
+        rule_s, rule_rss = {}, {}
         for tsv in (work / "benchmarks").rglob("*.tsv"):
             rule = tsv.relative_to(work / "benchmarks" / "frame").parts[0]
-            rule_s[rule] = rule_s.get(rule, 0.0) + float(tsv.read_text().splitlines()[1].split()[0])
-        return {"wall_s": wall, "peak_rss_gib": peak[0] / GIB, "job_cpu_s_by_rule": rule_s}
+            header, values = (line.split("\t") for line in tsv.read_text().splitlines()[:2])
+            row = dict(zip(header, values, strict=True))
+            rule_s[rule] = rule_s.get(rule, 0.0) + float(row["s"])
+            rss = float(row["max_rss"]) * 1024.0**2 / GIB  # snakemake's MB (MiB)
+            rule_rss[rule] = max(rule_rss.get(rule, 0.0), rss)
+        return {
+            "wall_s": wall,
+            "peak_rss_gib": peak[0] / GIB,
+            "job_cpu_s_by_rule": rule_s,  # the job wall seconds (snakemake's `s`), summed
+            "job_max_rss_gib_by_rule": rule_rss,  # the largest job's max_rss of each rule
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

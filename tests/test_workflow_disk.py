@@ -119,6 +119,34 @@ def test_a_shard_of_another_configuration_is_named_before_anything_is_removed(wo
     assert f"{victim.relative_to(workdir)} was written by another configuration" in stderr
 
 
+def test_a_lost_simulation_is_redone_and_the_other_shards_sums_are_kept(workdir):
+    """Naming a lost simulation as a target redoes its job (which rewrites its shard's expected
+    sums); the run's start keeps every other shard's sums, which expected_fractures reads
+    (removed as another layout's shards, they failed the cluster test's resumed run)."""
+    results = workdir / "results" / "smoke"
+    sums = sorted((results / "expected_sums").rglob("*.parquet"))
+    assert len(sums) == len(list((results / "simulations").rglob("*.parquet"))) > 1
+    before = {p: p.read_bytes() for p in sums}
+    victim = results / "simulations" / "placebo" / "s001-of-004.parquet"
+    victim.unlink()
+    target = str(victim.relative_to(workdir))
+    done = run_workflow(workdir, "all", target, *CONFIG, "n_shards=4", copy=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert victim.exists() and {p: p.read_bytes() for p in sums} == before
+
+
+def test_expected_sums_of_another_configuration_are_named(workdir):
+    victim = workdir / "results/smoke/expected_sums/placebo/s000-of-004.parquet"
+
+    def other_configuration(path):
+        io.write_parquet(
+            pq.read_table(path), path, {**io.read_metadata(path), "config_hash": "f" * 64}
+        )
+
+    stderr = rerun_with_shard(workdir, victim, other_configuration)
+    assert f"{victim.relative_to(workdir)} was written by another configuration" in stderr
+
+
 def test_a_new_configuration_never_mixes_with_old_shards(workdir):
     results = workdir / "results" / "smoke"
     stale = results / "endpoints" / f"bmd.parquet.tmp-{dead_pid()}"

@@ -180,12 +180,15 @@ class ShardSpec:
     ``patients`` is the patient count when the configuration fixes it (a cohort shard: the
     cohort size split into shards). Otherwise the shard simulates the patients of the cohort
     shard ``cohort`` randomized to ``arm``, or every one of them when ``arm`` is None (the
-    counterfactual and power twins).
+    counterfactual and power twins). ``patient_rows`` False: the shard holds sums over its
+    patients, not their rows (a simulation's expected sums), so only its configuration and
+    data are checked, not a patient count.
     """
 
     patients: int | None = None
     cohort: str | None = None
     arm: str | None = None
+    patient_rows: bool = True
 
 
 def expected_patients(spec: ShardSpec) -> int:
@@ -214,7 +217,7 @@ def shard_problem(path: str | Path, spec: ShardSpec, config_hash: str) -> str | 
         problem = integrity.verify_file(path, meta, num_rows)
     except (OSError, ValueError) as error:  # ArrowInvalid is a ValueError
         return f"cannot be read as a Parquet file ({error})"
-    if problem is not None:
+    if problem is not None or not spec.patient_rows:
         return problem
     try:
         expected = expected_patients(spec)

@@ -64,11 +64,13 @@ def every_arm_simulations(population):
 
 
 def shard_outputs():
-    """Return every shard file of this configuration's layout (cohorts and simulations)."""
+    """Return every shard file of this configuration's layout (cohorts, simulations and the
+    simulations' expected sums): the run's start removes every other shard file."""
     cohorts = [cohort_shard(p, s) for p in ("randomized", "power") for s in SHARDS]
     simulations = expand(
-        "results/{trial}/simulations/{arm}/{shard}.parquet",
+        "results/{trial}/{kind}/{arm}/{shard}.parquet",
         trial=TRIAL.name,
+        kind=("simulations", "expected_sums"),
         arm=ARMS,
         shard=SHARDS,
     )
@@ -92,6 +94,8 @@ def shard_specs():
                 if population == "randomized":
                     path = f"results/{name}/simulations/{arm}/{shard}.parquet"
                     specs[path] = ShardSpec(cohort=cohort, arm=arm)
+                    sums = f"results/{name}/expected_sums/{arm}/{shard}.parquet"
+                    specs[sums] = ShardSpec(cohort=cohort, arm=arm, patient_rows=False)
     prediction = sum(TRIAL.cohort_allocation("prediction").values())
     specs[f"results/{name}/uncertainty/cohort.parquet"] = ShardSpec(patients=prediction)
     return specs
