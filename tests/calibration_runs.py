@@ -66,8 +66,12 @@ KNOWN_MISSES: dict[str, set[tuple[str, str, float]]] = {}
 
 
 def run_and_compare(trial: str, workdir: Path) -> tuple[str, pl.DataFrame]:
-    """Run the trial's workflow (analyses off) in workdir; return its calibration table."""
-    done = run_workflow(workdir, "--config", f"trial={trial}", *NO_ANALYSES)
+    """Run the trial's workflow (analyses off) in workdir; return its calibration table.
+
+    One shard: the tables are the same whatever the number of shards (test_workflow_disk.py,
+    tests/cluster), and each shard is one more simulation job whose start-up (about 2 s of
+    imports) is most of its cost at these sizes; the test workers already use every core."""
+    done = run_workflow(workdir, "--config", f"trial={trial}", "n_shards=1", *NO_ANALYSES)
     assert done.returncode == 0, done.stderr[-4000:]
     endpoints = workdir / "results" / trial / "endpoints"
     tables = {name: pl.read_parquet(endpoints / f"{name}.parquet") for name in ENDPOINT_TABLES}

@@ -8,13 +8,8 @@ import numpy as np
 import pytest
 from lifelines import AalenJohansenFitter, KaplanMeierFitter
 
-from osteotrial.stats.incidence import (
-    DEATH,
-    EVENT,
-    VectorizedAalenJohansen,
-    aalen_johansen,
-    competing_status,
-)
+from osteotrial.stats.aalen_johansen import VectorizedAalenJohansen
+from osteotrial.stats.incidence import DEATH, EVENT, aalen_johansen, competing_status
 from osteotrial.units import DAYS_PER_MONTH
 
 INF = np.inf

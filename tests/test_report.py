@@ -17,13 +17,8 @@ from osteotrial import io
 from osteotrial.engine.progress import chunk_logger
 from osteotrial.report import efficacy
 from osteotrial.report import figures_trial as figures
-from osteotrial.report.build import (
-    FIGURES,
-    REPORT_FILES,
-    calibration_table,
-    with_marker_counts,
-    write_report,
-)
+from osteotrial.report.build import calibration_table, with_marker_counts, write_report
+from osteotrial.report.files import FIGURES, REPORT_FILES
 from osteotrial.report.safety import SAFETY_REPORT_FILES
 from osteotrial.trial.config import load_config
 

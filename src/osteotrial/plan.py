@@ -39,9 +39,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from osteotrial.analyses.sre_endpoints import has_sre
 from osteotrial.calibration.targets import last_fracture_month, load_targets
-from osteotrial.trial.config import TrialConfig, load_config
+from osteotrial.trial.config import TrialConfig, has_sre, load_config
 
 PARAMETER_SETS_PER_JOB = 10  # workflow/rules/uncertainty.smk batches sets by this many
 DOMINATE_FACTOR = 3.0

@@ -2,13 +2,11 @@ import re
 
 from snakemake.utils import validate
 
-from osteotrial.trial.config import load_config
+from osteotrial.trial.config import has_sre, load_config
 from osteotrial.trial.locate import repo_path
-from osteotrial.analyses.sre_endpoints import has_sre
 from osteotrial.plan import expected_fracture_months
 from osteotrial.io import ENDPOINT_TABLES, SAFETY_TABLES, SRE_TABLES, shard_sizes
-from osteotrial.report.build import REPORT_FILES
-from osteotrial.report.sre import SRE_REPORT_FILES
+from osteotrial.report.files import REPORT_FILES, SRE_REPORT_FILES
 from osteotrial.storage import ShardSpec, check_shards, tidy_results
 from osteotrial.trial.scope_check import check_scope, log_outside
 

@@ -24,7 +24,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import polars as pl
-from scipy import stats as sps
 
 from osteotrial.analyses.sre import PATIENT_COLUMNS  # the same patients frame as the SREs'
 from osteotrial.endpoint_schemas import SAFETY_SCHEMAS
@@ -59,6 +58,8 @@ def check_frames(patients: pl.DataFrame, events: pl.DataFrame) -> None:
 def poisson_rate_ci(n_events: np.ndarray, years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the exact (Garwood) 95 % limits of a Poisson rate per year: chi-square
     quantiles 2k at alpha/2 and 2k + 2 at 1 - alpha/2, halved, over the exposure."""
+    from scipy import stats as sps  # lazily: tests/test_imports.py
+
     k = np.asarray(n_events, dtype=np.float64)
     alpha = 1.0 - CONFIDENCE
     low = np.where(k > 0, sps.chi2.ppf(alpha / 2, 2 * k) / 2, 0.0)

@@ -25,13 +25,8 @@ from osteotrial.analyses.sre_frames import (
     staggered_end_days,
 )
 from osteotrial.analyses.sre_tables import UNTX_COLUMN, sre_tables
-from osteotrial.trial.config import TrialConfig
+from osteotrial.trial.config import TrialConfig, has_sre
 from osteotrial.units import DAYS_PER_MONTH
-
-
-def has_sre(trial: TrialConfig) -> bool:
-    """Return whether the trial draws skeletal-related events (trial key ``skeletal_events``)."""
-    return trial.raw.get("skeletal_events") is not None
 
 
 def trial_end_days(trial: TrialConfig, n_patients: int) -> np.ndarray:

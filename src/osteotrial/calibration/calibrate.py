@@ -25,10 +25,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import yaml
 from scipy import optimize
 
 from osteotrial.units import DAYS_PER_MONTH
+from osteotrial.yaml_strict import safe_load_fast
 
 MONTH = DAYS_PER_MONTH
 PRIOR_SD_LOG = 1.5
@@ -190,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-nfev", type=int, default=400)
     args = parser.parse_args(argv)
     with open(args.model, encoding="utf-8") as handle:
-        model = yaml.safe_load(handle)
+        model = safe_load_fast(handle)
     if args.stage == "remodeling":
         from osteotrial.calibration.remodeling import REMODELING_FIT, remodeling_residuals
 

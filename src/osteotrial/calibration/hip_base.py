@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import yaml
 from scipy import special
 
 from osteotrial import rng
@@ -38,6 +37,7 @@ from osteotrial.cohort import population as pop_model
 from osteotrial.cohort.population import PopulationParams
 from osteotrial.model.fracture import BMI_REFERENCE_KG_M2
 from osteotrial.model.params import FractureParams
+from osteotrial.yaml_strict import safe_load_fast
 
 N_SOURCE_WOMEN = 200_000  # Monte Carlo women; relative SE of E[m] about 0.3 %
 SOURCE_SEED = 49  # root seed of the ``hip_source`` stream (S49); any fixed value
@@ -127,7 +127,7 @@ def write_hip_base(path: str, value: float) -> None:
     from osteotrial.calibration.calibrate import write_values
 
     with open(path, encoding="utf-8") as handle:
-        model = yaml.safe_load(handle)
+        model = safe_load_fast(handle)
     model["fracture"]["hip"]["base_per_year"] = value
     write_values(path, model, [("fracture.hip", "base_per_year")])
 

@@ -35,13 +35,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import yaml
 
 from osteotrial.calibration.objective import Target, positive_part
 from osteotrial.calibration.posterior_file import LIKELIHOOD
 from osteotrial.calibration.remodeling import emulated_of_sets, remodeling_targets
 from osteotrial.calibration.targets import read_targets
 from osteotrial.model.params import ModelParams
+from osteotrial.yaml_strict import safe_load_fast
 
 Z95 = 1.959963984540054  # the 97.5 % normal quantile: a 95 % CI is mean +- Z95 SE
 # kind -> (absolute, relative, why): discrepancy = hypot(absolute, relative * |published|),
@@ -240,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--model", default="config/model.yaml")
     args = parser.parse_args(argv)
     with open(args.model, encoding="utf-8") as handle:
-        model = yaml.safe_load(handle)
+        model = safe_load_fast(handle)
     rows = likelihood_rows()
     res = likelihood_residuals_of_sets([ModelParams.from_dict(model)], rows=rows)[0]
     for row, r in zip(rows, res, strict=False):

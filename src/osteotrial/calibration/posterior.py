@@ -76,6 +76,7 @@ from osteotrial.calibration.proposal import (
 from osteotrial.calibration.targets import read_targets
 from osteotrial.model.params import ModelParams
 from osteotrial.provenance import git_commit
+from osteotrial.yaml_strict import safe_load_fast
 
 N_WALKERS = 56  # at least twice the dimension (26), for the DE moves
 N_STEPS = 2000
@@ -338,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
     with open(args.model, encoding="utf-8") as handle:
-        model = yaml.safe_load(handle)
+        model = safe_load_fast(handle)
     data = uncertainty.load_uncertainty()
     start = None
     if args.start_from and args.start_from.endswith(".h5"):  # an earlier chain's last state

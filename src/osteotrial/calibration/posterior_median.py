@@ -32,6 +32,7 @@ from osteotrial.calibration.posterior_file import (
     load_posterior,
     posterior_shifts,
 )
+from osteotrial.yaml_strict import safe_load_fast
 
 
 def names_of(posterior: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -84,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     posterior = load_posterior(args.posterior)
     with open(args.model, encoding="utf-8") as handle:
-        model = yaml.safe_load(handle)
+        model = safe_load_fast(handle)
     medians = median_values(posterior, model)
     print(f"{args.posterior}: likelihood {likelihood_of(posterior)!r}")
     for name, fitted in zip(posterior["names"], posterior["fitted_values"], strict=True):
@@ -98,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     calibrate.write_values(args.model, median_model(posterior, model), names_of(posterior))
     with open(args.model, encoding="utf-8") as handle:  # the medians as written (6 digits)
-        written = calibrate.initial_values(yaml.safe_load(handle), names_of(posterior))
+        written = calibrate.initial_values(safe_load_fast(handle), names_of(posterior))
     content = recentred(posterior, written)
     Path(args.posterior).write_text(
         "# Posterior draws of the remodeling calibration (osteotrial.calibration.posterior),\n"

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from jsonschema import Draft202012Validator
 
 from osteotrial.yaml_strict import safe_load_fast
@@ -120,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--model", default="config/model.yaml")
     args = parser.parse_args(argv)
     with open(args.model, encoding="utf-8") as handle:
-        model = yaml.safe_load(handle)
+        model = safe_load_fast(handle)
     names = uncertainty.stages()["remodeling"][0]
     values = calibrate.initial_values(model, names)
     fitted = {f"{b}.{k}": float(v) for (b, k), v in zip(names, values, strict=True)}

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import yaml
 
 from osteotrial.calibration.calibrate import fit, initial_values, write_values
+from osteotrial.yaml_strict import safe_load_fast
 
 Model = dict[str, Any]
 
@@ -72,7 +72,7 @@ def stage_main(
     parser.add_argument("--part", choices=("all", *parts), default="all")
     args = parser.parse_args(argv)
     with open(args.model, encoding="utf-8") as handle:
-        model = yaml.safe_load(handle)
+        model = safe_load_fast(handle)
     fitted = run_parts(model, parts, args.part, args.max_nfev)
     if args.write:
         names = [n for key, p in parts.items() if args.part in ("all", key) for n in p.names]

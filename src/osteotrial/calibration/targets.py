@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from osteotrial.units import DAYS_PER_MONTH
+from osteotrial.yaml_strict import safe_load_fast
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 TARGETS_FILE = CONFIG_DIR / "targets.yaml"
@@ -72,7 +72,7 @@ RATIO_MEASURES = ("risk_ratio", "hazard_ratio")
 
 @functools.lru_cache(maxsize=8)
 def _parse(path: str, mtime_ns: int) -> dict[str, Any]:
-    return merge_additions(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    return merge_additions(safe_load_fast(Path(path).read_text(encoding="utf-8")))
 
 
 def merge_additions(data: dict[str, Any]) -> dict[str, Any]:

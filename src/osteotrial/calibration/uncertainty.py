@@ -298,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     with open(args.model, encoding="utf-8") as handle:
-        model = yaml.safe_load(handle)
+        model = safe_load_fast(handle)
     data = build_uncertainty(model, args.stages, args.step)
     if args.replace_blocks:
         data["provenance"]["command"] += " --stages " + " ".join(args.stages) + " --replace-blocks"

@@ -21,10 +21,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from osteotrial.trial.checks import validate_merged
 from osteotrial.trial.locate import SCHEMA_FILE, resolve_config_dir
+from osteotrial.yaml_strict import safe_load_fast
 
 PRESET_FOLDER = "populations"
 PRESET_KEY = "preset"
@@ -49,7 +48,7 @@ def read_preset(name: str, config_dir: str | Path | None = None) -> dict[str, An
             f"available presets: {preset_names(config_dir)}"
         )
     with open(path, encoding="utf-8") as handle:
-        preset = yaml.safe_load(handle)
+        preset = safe_load_fast(handle)
     with open(resolve_config_dir(config_dir) / SCHEMA_FILE, encoding="utf-8") as handle:
         schema = json.load(handle)
     preset_schema = {"$defs": schema["$defs"], "$ref": "#/$defs/population_preset"}

@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from osteotrial import rng
 from osteotrial.arrays import FloatArray, IntArray
@@ -41,6 +40,8 @@ def safety_covariates(seed: int, candidate_ids: IntArray, pop: Any) -> dict[str,
     """Return the safety fields of ``Cohort`` for candidates, each (n,): prior cardiovascular
     disease (u < the population's prevalence) and the dental procedure propensity (the gamma
     quantile of a uniform, shape k and mean 1)."""
+    from scipy import stats  # lazily: tests/test_imports.py
+
     ids = np.asarray(candidate_ids, dtype=np.int64)
     prior = rng.uniforms(seed, PRIOR_STREAM, ids)[0] < pop.prior_cardiovascular_disease_frac
     k = pop.dental_procedure_gamma_shape

@@ -32,23 +32,13 @@ from osteotrial.report import efficacy, validation
 from osteotrial.report import figures_trial as figures
 from osteotrial.report.by_sex import by_sex_html
 from osteotrial.report.by_stratum import by_stratum_html
+from osteotrial.report.files import REPORT_FILES
 from osteotrial.report.safety import write_safety_page
 from osteotrial.report.scope_banner import add_banner
 from osteotrial.report.sre import write_sre_page
 from osteotrial.stats.incidence import aalen_johansen, competing_status
 from osteotrial.units import DAYS_PER_MONTH
 
-FIGURES: tuple[str, ...] = tuple(f"{name}.png" for name in figures.FIGURE_SIZES_IN)
-TABLES: tuple[str, ...] = (
-    "table1.html",
-    "efficacy.html",
-    "endpoint_tables.html",
-    "calibration.html",
-    "calibration.parquet",
-    "validation.html",
-    "validation.parquet",
-)
-REPORT_FILES: tuple[str, ...] = FIGURES + TABLES
 KM_ENDPOINTS: tuple[str, ...] = ("clinical", "nonvertebral", "hip")
 CSS = (
     "<style>body{font-family:sans-serif;font-size:14px} table{border-collapse:collapse;"

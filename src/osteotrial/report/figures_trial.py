@@ -23,17 +23,10 @@ from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from osteotrial.analyses import vocabulary  # noqa: E402
+from osteotrial.report.files import FIGURE_SIZES_IN  # noqa: E402
 from osteotrial.units import DAYS_PER_MONTH  # noqa: E402
 
 DPI = 100
-FIGURE_SIZES_IN: dict[str, tuple[float, float]] = {
-    "bmd_pct_change": (14.0, 5.0),
-    "markers_pct_change": (13.0, 5.0),
-    "cumulative_incidence": (15.0, 6.0),
-    "new_vertebral_incidence": (8.0, 5.0),
-    "forest": (13.0, 7.0),
-    "structure": (14.0, 8.0),
-}
 # Colour-blind-safe palette (Okabe-Ito); control arm first, grey-blue.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 DRUG_SHADES = {"romosozumab": "#F0E442", "denosumab": "#B8B8E8"}

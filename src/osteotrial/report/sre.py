@@ -23,12 +23,9 @@ from osteotrial.analyses.vocabulary import SRE_TYPES
 from osteotrial.calibration.estimates import Estimate
 from osteotrial.report.efficacy import fmt, fmt_ci, fmt_p
 from osteotrial.report.figures_trial import DPI, arm_label, save
+from osteotrial.report.files import SRE_FIGURE_SIZES_IN as FIGURE_SIZES_IN
+from osteotrial.report.files import SRE_REPORT_FILES
 
-FIGURE_SIZES_IN: dict[str, tuple[float, float]] = {
-    "sre_incidence": (14.0, 5.0),
-    "sre_mcf": (14.0, 5.0),
-}
-SRE_REPORT_FILES: tuple[str, ...] = ("sre.html", *(f"{n}.png" for n in FIGURE_SIZES_IN))
 METHODS = {
     "cox_first_sre": "Hazard ratio, time to first SRE (Cox; death censors)",
     "andersen_gill": "Rate ratio, first and subsequent SREs (Andersen-Gill, robust SE)",

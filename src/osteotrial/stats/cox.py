@@ -14,8 +14,6 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
 from osteotrial.stats.intervals import CONFIDENCE
 
@@ -97,6 +95,8 @@ def cox_hazard_ratio(
     event in one group, where the partial likelihood has no finite maximum). Newton-Raphson
     from beta = 0 on Efron's partial likelihood (module docstring); Wald interval and test.
     """
+    from scipy import stats  # lazily: tests/test_imports.py
+
     event = np.asarray(event, dtype=bool)
     treated = np.asarray(treated, dtype=bool)
     duration = np.asarray(duration_days, dtype=np.float64)
@@ -120,6 +120,7 @@ def cox_hazard_ratio_lifelines(
     duration_days: np.ndarray, event: np.ndarray, treated: np.ndarray
 ) -> CoxResult:
     """Return what ``cox_hazard_ratio`` returns, fitted by lifelines (tests compare the two)."""
+    import pandas as pd  # lazily: tests/test_imports.py
     from lifelines import CoxPHFitter
     from lifelines.exceptions import ConvergenceError
 

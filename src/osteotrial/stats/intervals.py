@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
-from scipy.stats.contingency import relative_risk
 
 from osteotrial.arrays import FloatArray
 
@@ -14,6 +12,8 @@ NAN = float("nan")
 
 def proportion_ci(n_events: int, n_patients: int) -> tuple[float, float]:
     """Return the Wilson 95 % interval of a proportion (nan, nan when n_patients is 0)."""
+    from scipy import stats  # lazily: tests/test_imports.py
+
     if n_patients == 0:
         return NAN, NAN
     ci = stats.binomtest(n_events, n_patients).proportion_ci(CONFIDENCE, method="wilson")
@@ -25,6 +25,8 @@ def proportion_ci_arrays(n_events: np.ndarray, n_patients: np.ndarray) -> tuple:
     ``proportion_ci``: the same formula, without scipy's per-call cost); nan where n is 0.
     With no event the lower limit is exactly 0 and with every patient an event the upper is
     exactly 1 (Wilson's limits there; centre minus half-width would leave rounding, 1e-19)."""
+    from scipy import stats  # lazily: tests/test_imports.py
+
     n = np.asarray(n_patients, dtype=np.float64)
     k = np.asarray(n_events, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -40,6 +42,8 @@ def proportion_ci_arrays(n_events: np.ndarray, n_patients: np.ndarray) -> tuple:
 def mean_ci_arrays(mean: np.ndarray, sd: np.ndarray, n: np.ndarray) -> tuple:
     """Return the t-based 95 % intervals (low, high) of many means from their SD and n
     (elementwise ``mean_ci``); nan below 2 values."""
+    from scipy import stats  # lazily: tests/test_imports.py
+
     n = np.asarray(n, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         half = stats.t.ppf(0.5 + CONFIDENCE / 2, df=np.where(n >= 2, n - 1, np.nan))
@@ -49,6 +53,8 @@ def mean_ci_arrays(mean: np.ndarray, sd: np.ndarray, n: np.ndarray) -> tuple:
 
 def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
     """Return (mean, 95 % CI low, high) with a t interval; CI is nan below 2 values."""
+    from scipy import stats  # lazily: tests/test_imports.py
+
     if values.size == 0:
         return (NAN,) * 3
     mean = float(np.mean(values))
@@ -66,6 +72,8 @@ def risk_ratio_ci(x1: int, n1: int, x0: int, n0: int) -> tuple[float, float, flo
 
     ``scipy.stats.contingency.relative_risk``; nans when a group is empty.
     """
+    from scipy.stats.contingency import relative_risk  # lazily: tests/test_imports.py
+
     if not (n1 and n0):
         return (NAN,) * 3
     rr = relative_risk(x1, n1, x0, n0)
@@ -105,6 +113,8 @@ def paired_risk_ratio(treated: np.ndarray, control: np.ndarray) -> tuple[float, 
     two outcomes; pairs with a nan are left out; nan when either risk is 0 (the log ratio is
     undefined) or fewer than 2 pairs remain.
     """
+    from scipy import stats  # lazily: tests/test_imports.py
+
     keep = ~(np.isnan(treated) | np.isnan(control))
     y1, y0 = treated[keep], control[keep]
     n = y1.size

@@ -21,7 +21,6 @@ read at each cutoff gives U and V at every cutoff.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from osteotrial.arrays import BoolArray, FloatArray, IntArray
 from osteotrial.stats.cox import efron_terms, score_and_information
@@ -102,6 +101,8 @@ def nested_logrank(
 
 def logrank_p(score, information) -> FloatArray:
     """Return the two-sided p-value of chi^2 = U^2 / V (1 df); 1 where V = 0 (no event)."""
+    from scipy import stats  # lazily: tests/test_imports.py
+
     score, information = np.asarray(score), np.asarray(information)
     positive = information > 0
     chi2 = np.where(positive, score**2 / np.where(positive, information, 1.0), 0.0)

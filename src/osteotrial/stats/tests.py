@@ -19,7 +19,7 @@ rounding at 10^4 patients).
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from osteotrial.arrays import FloatArray, IntArray
 
@@ -30,6 +30,8 @@ FISHER_BORDER = 1e-9  # pmf this close (relative) to a threshold: scipy decides
 
 def fisher_exact_p(x1: int, n1: int, x0: int, n0: int) -> float:
     """Return the two-sided p-value of Fisher's exact test of x1/n1 against x0/n0."""
+    from scipy import stats  # lazily: tests/test_imports.py
+
     return float(stats.fisher_exact([[x1, n1 - x1], [x0, n0 - x0]])[1])
 
 
@@ -114,6 +116,8 @@ def _decide_near_with_scipy(other, tie, k, beyond, law, x1, mode, below) -> None
     with ``scipy.stats.hypergeom.pmf`` at x1, the mode and those cells; ``other`` and ``tie``
     are updated in place.
     """
+    from scipy import stats  # lazily: tests/test_imports.py
+
     with np.errstate(invalid="ignore", divide="ignore"):
         log_x1 = _log_hypergeom_pmf(x1, *law)
         log_k = _log_hypergeom_pmf(np.where(beyond, k, x1[:, None]), *(a[:, None] for a in law))
@@ -137,6 +141,8 @@ def pooled_z_test(x1, n1, x0, n0) -> FloatArray:
     2 Phi(-|z|) (the uncorrected chi-square test of the 2 x 2 table). p = 1 where the pooled
     variance is zero (no event, or only events) or an arm is empty.
     """
+    from scipy import stats  # lazily: tests/test_imports.py
+
     x1, n1, x0, n0 = (np.asarray(v, dtype=np.float64) for v in (x1, n1, x0, n0))
     with np.errstate(divide="ignore", invalid="ignore"):
         pooled = (x1 + x0) / (n1 + n0)

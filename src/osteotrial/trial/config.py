@@ -152,6 +152,12 @@ class TrialConfig:
         return provenance(self.config_hash, self.seed, self.name, **extra)
 
 
+def has_sre(trial: TrialConfig) -> bool:
+    """Return whether the trial draws skeletal-related events (trial key ``skeletal_events``;
+    analyses.sre_endpoints)."""
+    return trial.raw.get("skeletal_events") is not None
+
+
 def available_trials(config_dir: str | Path | None = None) -> list[str]:
     """Return the names of the trial files in ``{config_dir}/trials``, sorted."""
     return sorted(p.stem for p in (resolve_config_dir(config_dir) / "trials").glob("*.yaml"))

@@ -73,12 +73,18 @@ def simulate_shard(
     )
     sums: Sums = {}
     if months > 0:
-        schedule = trial.schedule.until(months)
-        keys = fracture_keys(schedule.visit_months, schedule.imaging_months)
-        chunks = _adding_sums(chunks, sums, arm, params, keys)
+        chunks = _adding_sums(chunks, sums, arm, params, _fracture_cut(trial, months)[1])
     write_simulation_stream(chunks, path, trial.provenance(shard=shard))
     if sums_path is not None:
         write_parquet(sums_table(sums), sums_path, trial.provenance(shard=shard))
+
+
+def _fracture_cut(trial: Any, last_month: float) -> tuple[Any, list]:
+    """Return the trial's schedule cut at ``last_month`` (the last fracture target) and the keys
+    of the fracture endpoints on it (``analyses.expected_sums.fracture_keys``): the one cut that
+    the folded sums, the event-free reference and the table from the sums all use."""
+    schedule = trial.schedule.until(last_month)
+    return schedule, fracture_keys(schedule.visit_months, schedule.imaging_months)
 
 
 def _adding_sums(
@@ -161,8 +167,7 @@ def trial_expected_fracture_sums(
     sums: Sums = {}
     if last_month <= 0:
         return sums
-    schedule = trial.schedule.until(last_month)
-    keys = fracture_keys(schedule.visit_months, schedule.imaging_months)
+    schedule, keys = _fracture_cut(trial, last_month)
     for name, arm in trial.arms.items():
         patients = event_free(cohort.select(cohort.arm == name))
         if patients.n_patients == 0:
@@ -184,7 +189,6 @@ def expected_fractures_from_sums(
     (one per shard), added exactly: the same rows whatever the number of parts."""
     if last_month <= 0:
         return pl.from_arrow(EXPECTED_SCHEMA.empty_table())
-    schedule = trial.schedule.until(last_month)
-    keys = fracture_keys(schedule.visit_months, schedule.imaging_months)
+    keys = _fracture_cut(trial, last_month)[1]
     rows = rows_from_sums(table_sums(tables), list(trial.arms), trial.control_arm, keys)
     return pl.from_arrow(pa.Table.from_pylist(rows, schema=EXPECTED_SCHEMA))
