@@ -54,6 +54,39 @@ def test_duplicate_keys_are_an_error_naming_key_and_lines(tmp_path):
         parse_command_line_values({"model": "{a: 1, a: 2}"})
 
 
+def same_values(a, b) -> bool:
+    """Equal values of the same types, keys in the same order (nan equal to nan)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same_values(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_values(x, y) for x, y in zip(a, b, strict=True))
+    return a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
+
+
+@pytest.mark.parametrize("loader", ["StrictLoader", "safe"])
+def test_the_c_parser_reads_every_configuration_file_as_the_python_parser(loader):
+    """libyaml's parser (``StrictLoader``, ``safe_load_fast``) gives the values of PyYAML's
+    pure-Python one on every file of config/ and tests/data, and the same strict rules."""
+    import yaml
+
+    fast, slow = {
+        "StrictLoader": (yaml_strict.StrictLoader, yaml_strict.PyStrictLoader),
+        "safe": (yaml.CSafeLoader, yaml.SafeLoader),
+    }[loader]
+    assert fast is not slow  # this PyYAML has libyaml (the wheels do)
+    files = sorted(Path("config").rglob("*.yaml")) + sorted(Path("tests/data").glob("*.yaml"))
+    assert len(files) >= 20
+    for path in files:
+        text = path.read_text()
+        assert same_values(yaml.load(text, Loader=fast), yaml.load(text, Loader=slow)), path
+    duplicate = "a: 1\nb: {c: 2, c: 3}\n"
+    for strict in (yaml_strict.StrictLoader, yaml_strict.PyStrictLoader):
+        with pytest.raises(ValueError, match=r"duplicate key 'c' at line 2 \(first at line 2\)"):
+            yaml.load(duplicate, Loader=strict)
+
+
 def test_a_phase_that_starts_after_the_trial_is_an_error():
     arms = {
         "placebo_then_denosumab": [{**PHASE, "start_day": 800, "stop_day": 900}],
