@@ -66,12 +66,17 @@ KNOWN_MISSES: dict[str, set[tuple[str, str, float]]] = {}
 
 
 def run_and_compare(trial: str, workdir: Path) -> tuple[str, pl.DataFrame]:
-    """Run the trial's workflow (analyses off) in workdir; return its calibration table.
+    """Run the trial's workflow (analyses off) in workdir to its endpoint tables; return its
+    calibration table.
 
-    One shard: the tables are the same whatever the number of shards (test_workflow_disk.py,
-    tests/cluster), and each shard is one more simulation job whose start-up (about 2 s of
-    imports) is most of its cost at these sizes; the test workers already use every core."""
-    done = run_workflow(workdir, "--config", f"trial={trial}", "n_shards=1", *NO_ANALYSES)
+    Only the tables compared here: the report and the safety tables are others' (test_report,
+    test_safety). One shard: the tables are the same whatever the number of shards
+    (test_workflow.py, test_counterfactual.py, tests/cluster), and each shard is one more
+    simulation job whose start-up is most of its cost at these sizes; the test workers already
+    use every core."""
+    outputs = [f"results/{trial}/endpoints/{name}.parquet" for name in ENDPOINT_TABLES]
+    config = ("--config", f"trial={trial}", "n_shards=1", *NO_ANALYSES)
+    done = run_workflow(workdir, *outputs, *config)
     assert done.returncode == 0, done.stderr[-4000:]
     endpoints = workdir / "results" / trial / "endpoints"
     tables = {name: pl.read_parquet(endpoints / f"{name}.parquet") for name in ENDPOINT_TABLES}
