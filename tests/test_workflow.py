@@ -15,9 +15,11 @@ SMOKE = ("--config", "trial=smoke")
 
 @pytest.fixture(scope="module")
 def smoke_runs(tmp_path_factory):
-    """Run the smoke trial three times: 4 shards, 4 shards again, 1 shard."""
+    """Run the smoke trial twice: 4 shards, 1 shard. Byte-identical tables of two runs also
+    show that a run is reproducible (a third run, the same 4 shards again, showed nothing more:
+    a run that drew differently would have to draw the same bytes as the other layout)."""
     runs = {}
-    for name, n_shards in (("first", 4), ("again", 4), ("one_shard", 1)):
+    for name, n_shards in (("first", 4), ("one_shard", 1)):
         workdir = tmp_path_factory.mktemp(name)
         done = run_workflow(workdir, *SMOKE, f"n_shards={n_shards}")
         assert done.returncode == 0, done.stderr[-4000:]
@@ -63,9 +65,8 @@ def test_workflow_writes_the_contract_tables(smoke_runs):
     assert set(EVENT_NAMES) <= set(events["event"])  # ONJ, AFF, MACE and hypocalcemia alike
 
 
-@pytest.mark.parametrize("other", ["again", "one_shard"])
-def test_endpoint_tables_are_byte_identical(smoke_runs, other):
+def test_endpoint_tables_are_byte_identical_whatever_the_shards(smoke_runs):
     for name in (*io.ENDPOINT_TABLES, *io.SAFETY_TABLES):
         relative = f"results/smoke/endpoints/{name}.parquet"
         first = (smoke_runs["first"] / relative).read_bytes()
-        assert first == (smoke_runs[other] / relative).read_bytes(), name
+        assert first == (smoke_runs["one_shard"] / relative).read_bytes(), name
