@@ -118,24 +118,26 @@ def small_frame_cohort(frame_trial):
     return sample_cohort(spec, dict.fromkeys(frame_trial["arms"], 400), frame_trial["seed"])
 
 
-# Test modules whose fixtures run snakemake (one to several minutes each on the 2-core
-# machine), longest first as far as known (issue 28): the calibration modules (every trial with
-# targets at its trial file's size, FRAME and FREEDOM at 7,180 and 7,808 women), then by the
-# fixture times of the CI runs of 2026-12-07 (uncertainty 115 + 60 s, counterfactual 110 s,
-# workflow 87 s), then the other workflow modules. `make test` schedules whole files on its
-# workers in collection order (--dist loadfile --no-loadscope-reorder; xdist's own reorder puts
-# files with many tests first, and these have few): they start first, and the short modules
-# fill the workers' ends instead of a long one running alone at the end.
+# Test modules whose fixtures run snakemake or calibrations (half a minute to three minutes each
+# on the 2-core machine), longest first (issue 28; `pytest --durations=0` of 2026-12-07 17:03,
+# seconds per file with both workers busy: uncertainty 196, counterfactual 113, workflow_disk
+# 113, calibration 109, calibration_populations 106, workflow 87, sre_workflow 57, engines 48,
+# targets 39, power 39, report 38). `make test` schedules whole files on its workers in
+# collection order (--dist loadfile --no-loadscope-reorder; xdist's own reorder puts files with
+# many tests first, and these have few): they start first, and the short modules fill the
+# workers' ends instead of a long one running alone at the end.
 HEAVY_FIRST: tuple[str, ...] = (
-    "test_calibration.py",
-    "test_calibration_populations.py",
     "test_uncertainty.py",
     "test_counterfactual.py",
+    "test_workflow_disk.py",
+    "test_calibration.py",
+    "test_calibration_populations.py",
     "test_workflow.py",
     "test_sre_workflow.py",
-    "test_report.py",
+    "test_engines.py",
+    "test_targets.py",
     "test_power.py",
-    "test_workflow_disk.py",
+    "test_report.py",
 )
 
 
