@@ -20,7 +20,7 @@ from conftest import run_workflow
 from polars.testing import assert_frame_equal
 
 from osteotrial import io
-from osteotrial.analyses.sre_endpoints import has_sre, sre_endpoint_tables, trial_end_days
+from osteotrial.analyses.sre_endpoints import sre_endpoint_tables, trial_end_days
 from osteotrial.analyses.sre_frames import (
     read_simulations,
     sre_frames,
@@ -30,7 +30,7 @@ from osteotrial.analyses.sre_tables import sre_tables
 from osteotrial.calibration import metastasis as stage
 from osteotrial.engine.simulate import simulate_arm
 from osteotrial.report.sre import SRE_REPORT_FILES
-from osteotrial.trial.config import load_config
+from osteotrial.trial.config import has_sre, load_config
 
 N_PER_ARM = 30
 

@@ -376,6 +376,8 @@ def test_prediction_intervals_of_synthetic_tables():
 
 
 def run_uncertainty(workdir, spread: float):
+    """Run the smoke trial's workflow to its prediction intervals (the table these tests read;
+    the report pages are test_counterfactual's full runs'); return the table."""
     settings = {
         "uncertainty": {
             "enabled": True,
@@ -386,8 +388,10 @@ def run_uncertainty(workdir, spread: float):
     }
     workdir.mkdir(parents=True)
     (workdir / "uncertainty.yaml").write_text(yaml.safe_dump(settings))
+    path = workdir / "results/smoke/endpoints/prediction_intervals.parquet"
     done = run_workflow(
         workdir,
+        str(path.relative_to(workdir)),
         "--configfile",
         str(workdir / "uncertainty.yaml"),
         "--config",
@@ -395,7 +399,6 @@ def run_uncertainty(workdir, spread: float):
         "n_shards=1",
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    path = workdir / "results/smoke/endpoints/prediction_intervals.parquet"
     # the intervals say what the remodeling draws were sampled under (the shipped file: issue
     # 24's priors and likelihood)
     assert io.read_metadata(path)["posterior_likelihood"] == "model_posterior.yaml: " + (
