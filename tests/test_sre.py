@@ -13,6 +13,7 @@ from osteotrial import io
 from osteotrial.analyses import sre
 from osteotrial.analyses.sre_tables import UNTX_COLUMN, sre_tables
 from osteotrial.analyses.vocabulary import SRE_TYPES
+from osteotrial.report.files import SRE_FIGURE_SIZES_IN
 from osteotrial.stats import recurrent
 from osteotrial.stats.cox import cox_hazard_ratio
 from osteotrial.units import DAYS_PER_MONTH, DAYS_PER_YEAR
@@ -359,7 +360,7 @@ def test_sre_report_page_and_figures(tmp_path):
         read, colors, tmp_path, lambda t, s: html_page(t, s, "synthetic"), html_table
     )
     assert [p.name for p in written] == list(page.SRE_REPORT_FILES)
-    for name, (width, height) in page.FIGURE_SIZES_IN.items():
+    for name, (width, height) in SRE_FIGURE_SIZES_IN.items():
         png = tmp_path / f"{name}.png"
         assert png_size(png) == (round(width * DPI), round(height * DPI))
         assert png.stat().st_size > 20_000

@@ -23,8 +23,7 @@ from osteotrial.analyses.vocabulary import SRE_TYPES
 from osteotrial.calibration.estimates import Estimate
 from osteotrial.report.efficacy import fmt, fmt_ci, fmt_p
 from osteotrial.report.figures_trial import DPI, arm_label, save
-from osteotrial.report.files import SRE_FIGURE_SIZES_IN as FIGURE_SIZES_IN
-from osteotrial.report.files import SRE_REPORT_FILES
+from osteotrial.report.files import SRE_FIGURE_SIZES_IN, SRE_REPORT_FILES
 
 METHODS = {
     "cox_first_sre": "Hazard ratio, time to first SRE (Cox; death censors)",
@@ -43,7 +42,7 @@ INTRO = (
 
 def _new_figure(name: str) -> tuple[plt.Figure, np.ndarray]:
     """Return a figure of the fixed size of ``name`` with two axes side by side."""
-    fig, axes = plt.subplots(1, 2, figsize=FIGURE_SIZES_IN[name], dpi=DPI, layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=SRE_FIGURE_SIZES_IN[name], dpi=DPI, layout="constrained")
     return fig, axes
 
 
