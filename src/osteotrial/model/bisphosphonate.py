@@ -74,7 +74,7 @@ ZOLEDRONIC_ONCOLOGY_MIN_CRCL = 30.0  # below: not recommended (Zometa label)
 ZOLEDRONIC_OSTEOPOROSIS_MIN_CRCL = 35.0  # 5 mg: contraindicated below (Reclast label)
 
 
-@equation(inline=True)
+@equation
 def row(d: int, kind: int) -> int:
     """Return the bone-state row of drug d's surface, buried or urine amount."""
     return FIRST_ROW + N_PER_DRUG * d + kind
@@ -135,7 +135,7 @@ def given_dose_mg(d: int, nominal_mg: float, crcl_ml_min: float) -> float:
     return nominal_mg
 
 
-@equation(inline=True)
+@equation
 def bioavailability(d: int, r) -> float:
     """Return drug d's absorbed fraction of a dose (r: remodeling record)."""
     if d == ALENDRONATE:
@@ -145,7 +145,7 @@ def bioavailability(d: int, r) -> float:
     return r.bp_zoledronic_acid_bioavailability_frac
 
 
-@equation(inline=True)
+@equation
 def urine_frac_at_reference(d: int, r) -> float:
     """Return drug d's urinary share of an absorbed dose at the reference clearance."""
     if d == ALENDRONATE:
@@ -179,7 +179,7 @@ def dose(y, d: int, dose_mg: float, renal: float, r) -> None:
     y[row(d, SURFACE)] += (1.0 - renal) * absorbed
 
 
-@equation(inline=True)
+@equation
 def surface_equivalent_mg(y, r) -> float:
     """Return the potency-weighted drug on the bone surface (mg of alendronate-equivalent)."""
     return (
@@ -189,7 +189,7 @@ def surface_equivalent_mg(y, r) -> float:
     )
 
 
-@equation(inline=True)
+@equation
 def osteoclast_survival_frac(y, r) -> float:
     """Return the share of newly recruited osteoclasts that survive the drug on the surface
     they start to resorb, 1 / (1 + E), E = E_max X / (X + EC50) (1 without drug)."""
@@ -199,7 +199,7 @@ def osteoclast_survival_frac(y, r) -> float:
     return 1.0 / (1.0 + r.bp_apoptosis_max_rel * x / (x + r.bp_surface_ec50_mg))
 
 
-@equation(inline=True)
+@equation
 def rhs(y, oca: float, oba: float, renal, r, dy) -> None:
     """Write d/dt of every drug's surface, buried and urine amounts into dy (per day).
 

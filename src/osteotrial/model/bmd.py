@@ -70,7 +70,7 @@ TRABECULAR, CORTICAL = 0, 1
 MM_PER_UM = 1e-3
 
 
-@equation(inline=True)
+@equation
 def surface_per_volume(volume_frac: float) -> float:
     """Return the bone surface per bone volume S_V(f) / f (per mm) of a volume fraction f.
 
@@ -82,7 +82,7 @@ def surface_per_volume(volume_frac: float) -> float:
     return 32.2 - 93.9 * f + 134.0 * f * f - 101.0 * f * f * f + 28.8 * f * f * f * f
 
 
-@equation(inline=True)
+@equation
 def volume_frac(site, tissue: int, bmd0_g_cm2: float) -> float:
     """Return the patient's baseline bone volume fraction of a compartment of the site.
 
@@ -99,7 +99,7 @@ def volume_frac(site, tissue: int, bmd0_g_cm2: float) -> float:
     return min(max(f, 0.02), 0.98)
 
 
-@equation(inline=True)
+@equation
 def bmd_share(site, tissue: int) -> float:
     """Return the compartment's share of the site's baseline areal BMD."""
     if tissue == TRABECULAR:
@@ -107,7 +107,7 @@ def bmd_share(site, tissue: int) -> float:
     return 1.0 - site.trabecular_share_frac
 
 
-@equation(inline=True)
+@equation
 def activation_age_factor(r, age_years: float) -> float:
     """Return the patient's activation frequency relative to its late-postmenopausal level.
 
@@ -124,7 +124,7 @@ def activation_age_factor(r, age_years: float) -> float:
     return early + (1.0 - early) * rise
 
 
-@equation(inline=True)
+@equation
 def remodeling_per_day(site, turnover_mult: float, frac: float) -> float:
     """Return the compartment's remodeling rate a (fraction of its bone volume per day): volume
     turned over per unit surface times its surface per volume at volume fraction ``frac``."""
@@ -132,7 +132,7 @@ def remodeling_per_day(site, turnover_mult: float, frac: float) -> float:
     return depth_mm * surface_per_volume(frac) / DAYS_PER_YEAR
 
 
-@equation(inline=True)
+@equation
 def loss_share(site, tissue: int) -> float:
     """Return the compartment's share of the site's untreated aBMD loss."""
     if tissue == CORTICAL:
@@ -140,7 +140,7 @@ def loss_share(site, tissue: int) -> float:
     return 1.0 - site.cortical_loss_share_frac
 
 
-@equation(inline=True)
+@equation
 def loss_per_day(site, loss_mult: float, tissue: int, frac: float) -> float:
     """Return the compartment's untreated loss rate lambda (fraction of its volume per day).
 
@@ -157,7 +157,7 @@ def loss_per_day(site, loss_mult: float, tissue: int, frac: float) -> float:
     return rate * loss_share(site, tissue) / bmd_share(site, tissue) * surface
 
 
-@equation(inline=True)
+@equation
 def modeling_capacity(capacity_frac: float, tissue: int, frac: float) -> float:
     """Return the compartment's modeling capacity: the largest gain of bone volume (relative to
     baseline) that formation beyond the refilling of resorbed bone can build.
@@ -170,13 +170,13 @@ def modeling_capacity(capacity_frac: float, tissue: int, frac: float) -> float:
     return capacity_frac
 
 
-@equation(inline=True)
+@equation
 def primary_mineral(site, stage: int) -> float:
     """Return the mean mineral content of primary stage 0 or 1 (v_prim / 4, 3 v_prim / 4)."""
     return site.primary_mineral_frac * (0.25 + 0.5 * stage)
 
 
-@equation(inline=True)
+@equation
 def mineral(y, row: int, site) -> float:
     """Return the compartment's mineral mass (mineral volume per baseline bone volume)."""
     return (
@@ -186,7 +186,7 @@ def mineral(y, row: int, site) -> float:
     )
 
 
-@equation(inline=True)
+@equation
 def bone_volume(y, row: int) -> float:
     """Return the compartment's bone volume relative to baseline (every stage)."""
     total = 0.0
@@ -219,19 +219,19 @@ def initial_compartment(y, row: int, site, formation: float, kappa: float) -> fl
     return mineral(y, row, site)
 
 
-@equation(inline=True)
+@equation
 def oba_power(log_oba: float, site) -> float:
     """Return b^g_ob of the site, b the active osteoblasts relative to baseline (from its log)."""
     return pow_log(log_oba, site.gamma_ob)
 
 
-@equation(inline=True)
+@equation
 def oca_power(log_oca: float, site) -> float:
     """Return c^g_oc of the site, c the active osteoclasts relative to baseline (from its log)."""
     return pow_log(log_oca, site.gamma_oc)
 
 
-@equation(inline=True)
+@equation
 def formed(y, row: int, oba_g: float, oca_g: float, formation, capacity) -> float:
     """Return the compartment's formation flux (bone volume per baseline volume per day).
 
@@ -252,7 +252,7 @@ def formed(y, row: int, oba_g: float, oca_g: float, formation, capacity) -> floa
     return coupled + (drive - coupled) * room
 
 
-@equation(inline=True)
+@equation
 def compartment_rhs(
     y, row: int, oba_g: float, oca_g: float, site, remodeling, formation, kappa, capacity, dy
 ):
@@ -282,13 +282,13 @@ def compartment_rhs(
     )
 
 
-@equation(inline=True)
+@equation
 def p1np_rel(oba: float) -> float:
     """Return P1NP relative to baseline (formation readout)."""
     return oba
 
 
-@equation(inline=True)
+@equation
 def ctx_rel(oca: float) -> float:
     """Return CTX relative to baseline (resorption readout)."""
     return oca

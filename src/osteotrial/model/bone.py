@@ -58,7 +58,7 @@ REMODELING, FORMATION, INV_MINERAL, SECONDARY_RATE, VOLUME_FRAC, CAPACITY = rang
 RENAL, TUMOUR, SAFETY = 6, 7, 8
 
 
-@equation(inline=True)
+@equation
 def compartment_row(c: int) -> int:
     """Return the first state row of compartment c (= 2 x site + tissue)."""
     return N_CELL_STATES + N_COMPARTMENT_STATES * c
@@ -111,14 +111,14 @@ def initial_bone(y, sites, const) -> None:
         const[INV_MINERAL, c] = 1.0 / m0
 
 
-@equation(inline=True)
+@equation
 def mineral_rel(y, c: int, sites, const) -> float:
     """Return compartment c's mineral mass relative to the patient's baseline."""
     site = sites[c // N_TISSUES]
     return bmd.mineral(y, compartment_row(c), site) * const[INV_MINERAL, c]
 
 
-@equation(inline=True)
+@equation
 def bmd_rel(y, j: int, sites, const) -> float:
     """Return areal BMD of site j relative to the patient's baseline: the compartments'
     mineral masses relative to baseline, weighted by their baseline shares of aBMD."""
@@ -129,21 +129,21 @@ def bmd_rel(y, j: int, sites, const) -> float:
     return total
 
 
-@equation(inline=True)
+@equation
 def trabecular_bvtv(y, j: int, const) -> float:
     """Return the trabecular bone volume fraction BV/TV of site j now (envelope fixed)."""
     c = N_TISSUES * j + bmd.TRABECULAR
     return const[VOLUME_FRAC, c] * bmd.bone_volume(y, compartment_row(c))
 
 
-@equation(inline=True)
+@equation
 def cortical_porosity(y, j: int, const) -> float:
     """Return the cortical porosity of site j now: 1 - baseline (1 - p) x volume relative."""
     c = N_TISSUES * j + bmd.CORTICAL
     return 1.0 - const[VOLUME_FRAC, c] * bmd.bone_volume(y, compartment_row(c))
 
 
-@equation(inline=True)
+@equation
 def strength_rel(y, j: int, sites, const) -> float:
     """Return the strength index of site j relative to the patient's baseline.
 
@@ -163,7 +163,7 @@ def strength_rel(y, j: int, sites, const) -> float:
     )
 
 
-@equation(inline=True)
+@equation
 def bone_rhs(y, denosumab_nm, wnt_raw, log_wnt_raw, levels, r, sites, const, dy) -> None:
     """Write d(bone)/dt per day into dy (N_BONE_STATES); wnt_raw = remodeling.wnt_raw(romo nM);
     ``levels``: the step's exposure channels (model.exposure.CHANNELS, a row of Plan.exposure);

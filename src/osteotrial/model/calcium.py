@@ -146,7 +146,7 @@ def patient_constants(
     out[MINERAL] = math.nan
 
 
-@equation(inline=True)
+@equation
 def gut_mmol_per_day(log_calcitriol: float, supplement_mmol: float, r) -> float:
     """Return the calcium absorbed from the gut: f_abs D^a_g (diet + supplement), mmol/day."""
     intake = r.ca_diet_calcium_mmol_per_day + supplement_mmol
@@ -215,7 +215,7 @@ def serum_calcium(oca: float, oba: float, supplement_mmol: float, w, r) -> float
     return w[C0] * math.exp(solve_log_x(oca, oba, supplement_mmol, w, r))
 
 
-@equation(inline=True)
+@equation
 def supplement_mmol(levels, first_channel: int) -> float:
     """Return the calcium supplement (mmol/day) of a step's exposure channels (the channel
     holds mg/day; 40.08 mg per mmol)."""

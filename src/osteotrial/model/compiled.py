@@ -7,8 +7,14 @@ reference's right-hand side) and numba-cuda into any kernel or device function (
 (the engines stop with a non-finite-state error). ``_nrt=False``: these functions allocate
 nothing, and without numba's reference counting the array views they take (one patient's row
 of a work array) cost no atomic operations; with it the CPU loop ran at 0.6 of its speed.
-``inline=True`` inlines a small function into
-its callers in numba's IR, where the call itself would cost more than the arithmetic.
+
+``inline=True`` inlines a function into its callers in numba's IR. Only the engine loop's
+functions that take its big tuples (``pat``, ``plan``, ``table``, ``w``: some 400 machine words a
+call) use it, and ``model.records.records_of``. The model's small scalar functions do not: LLVM
+inlines them at -O3 all the same, and numba's IR inlining types and re-runs its passes at every
+call site. With the 77 model functions inlined in the IR the CPU kernel took 116 s to compile
+cold, without them 24 s, the kernel as fast and every record of every trial file bit-identical
+(BENCHMARKS.md, 2026-12-07).
 
 numba-cuda (0.30) types kernels with a compiler of its own, whose templates live in their own
 registry: typed through numba's core templates, the IR-inlined functions lost the types of their

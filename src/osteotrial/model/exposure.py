@@ -95,7 +95,7 @@ ADAPTATION_DAYS = 3 * 365.25
 GC_LOW_MG, GC_HIGH_MG = 2.5, 7.5
 
 
-@equation(inline=True)
+@equation
 def withdrawal(levels, r) -> float:
     """Return the sex-steroid withdrawal w: the sum of each kind's depth times its level in
     the plan (``levels``: the step's channels; r: the remodeling record, exposure fields)."""
@@ -106,7 +106,7 @@ def withdrawal(levels, r) -> float:
     )
 
 
-@equation(inline=True)
+@equation
 def cortical_activation_factor(levels, r) -> float:
     """Return the factor on the cortical compartments' remodeling rate of a sex-steroid
     withdrawal: 1 + ``sex_steroid_cortical_activation_gain`` x L, L the sum of the step's
@@ -126,7 +126,7 @@ def cortical_activation_factor(levels, r) -> float:
     return 1.0 + r.sex_steroid_cortical_activation_gain * min(level, 1.0)
 
 
-@equation(inline=True)
+@equation
 def glucocorticoid_effect(dose_mg_per_day: float, r) -> float:
     """Return the glucocorticoid effect g in [0, 1) of a prednisone-equivalent daily dose."""
     if dose_mg_per_day <= 0.0:
@@ -137,31 +137,31 @@ def glucocorticoid_effect(dose_mg_per_day: float, r) -> float:
     return x / (1.0 + x)
 
 
-@equation(inline=True)
+@equation
 def rankl_factor(w: float, g: float, r) -> float:
     """Return the factor on RANKL production of withdrawal w and glucocorticoid effect g."""
     return 1.0 + w + r.glucocorticoid_rankl_rise_frac * g
 
 
-@equation(inline=True)
+@equation
 def oba_apoptosis_factor(w: float, g: float, r) -> float:
     """Return the factor on active-osteoblast apoptosis of withdrawal w and glucocorticoid g."""
     return 1.0 + r.sex_steroid_oba_apoptosis_gain * w + r.glucocorticoid_oba_apoptosis_gain * g
 
 
-@equation(inline=True)
+@equation
 def differentiation_factor(g: float, r) -> float:
     """Return the factor on OBp -> OBa differentiation of glucocorticoid effect g."""
     return 1.0 - r.glucocorticoid_differentiation_fall_frac * g
 
 
-@equation(inline=True)
+@equation
 def opg_factor(w: float, g: float, r) -> float:
     """Return the factor on OPG production of withdrawal w and glucocorticoid effect g."""
     return (1.0 - r.glucocorticoid_opg_fall_frac * g) / (1.0 + w)
 
 
-@equation(inline=True)
+@equation
 def log_wnt_factor(g: float, r) -> float:
     """Return log of the Wnt activity left when glucocorticoid effect g raises free sclerostin
     by 1 + k_scl g (model.remodeling.wnt_signal at romosozumab 0; 0 without glucocorticoid)."""
@@ -171,7 +171,7 @@ def log_wnt_factor(g: float, r) -> float:
     return math.log((1.0 + kw) / (kw + 1.0 + r.glucocorticoid_sclerostin_rise_frac * g))
 
 
-@equation(inline=True)
+@equation
 def glucocorticoid_class_rr(r, fracture_type: int, dose_mg_per_day: float) -> float:
     """Return van Staa's relative rate of a fracture type (0 vertebral, 1 hip, 2 other
     nonvertebral: model.records.FRACTURE_TYPES) for a daily dose's class."""
@@ -189,7 +189,7 @@ def glucocorticoid_class_rr(r, fracture_type: int, dose_mg_per_day: float) -> fl
     return medium if dose_mg_per_day < GC_HIGH_MG else high
 
 
-@equation(inline=True)
+@equation
 def glucocorticoid_fracture_log_rr(r, fracture_type: int, last_mg: float, days_off: float):
     """Return the log hazard ratio beyond BMD of glucocorticoids: the log relative rate of the
     latest course's dose class, times exp(-days off / ``gc_fracture_offset_days``)."""

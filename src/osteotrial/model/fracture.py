@@ -84,7 +84,7 @@ def static_log_risk(
     )
 
 
-@equation(inline=True)
+@equation
 def waning(elapsed_days: float, waning_years: float) -> float:
     """Return exp(-elapsed / tau) for an event ``elapsed_days`` ago; 0 before it (or none)."""
     if not elapsed_days >= 0.0:  # no event yet: elapsed is -inf or nan
@@ -92,7 +92,7 @@ def waning(elapsed_days: float, waning_years: float) -> float:
     return math.exp(-elapsed_days / (waning_years * DAYS_PER_YEAR))
 
 
-@equation(inline=True)
+@equation
 def vertebral_count_log_risk(ft, fp, is_vertebral: bool, count: float) -> float:
     """Return the log hazard factor of having ``count`` vertebral fractures (module docstring):
     rr_prevalent_vertebral from the first, rr_two_or_more_vertebral (vertebral hazard) from the
@@ -105,7 +105,7 @@ def vertebral_count_log_risk(ft, fp, is_vertebral: bool, count: float) -> float:
     return log_rr
 
 
-@equation(inline=True)
+@equation
 def fracture_hazard_per_year(ft, fp, static_log: float, age, tscore_now, log_space, imminent):
     """Return the hazard per year of one fracture type.
 
@@ -123,7 +123,7 @@ def fracture_hazard_per_year(ft, fp, static_log: float, age, tscore_now, log_spa
     return math.exp(log_h)
 
 
-@equation(inline=True)
+@equation
 def death_hazard_per_year(fp, age_years: float, hip_excess: float) -> float:
     """Return the all-cause death hazard per year (Gompertz), times the waning excess after a
     hip fracture in the trial (``hip_excess``: the waning weight, 0 without one)."""
@@ -165,7 +165,7 @@ def hazards_per_year(ftypes, fp, static, i, age, tscores, space, status, t_days,
     haz[DEATH] = death_hazard_per_year(fp, age, hip_excess)
 
 
-@equation(inline=True)
+@equation
 def crossing_day(h_before, h_after, threshold, t_before_days, dt_days) -> float:
     """Return the day at which cumulative hazard reaches threshold, linear within the step.
 
@@ -187,7 +187,7 @@ def reset_status(status, prevalent_vertebral: float) -> None:
     status[VERTEBRAL_COUNT] = prevalent_vertebral
 
 
-@equation(inline=True)
+@equation
 def trapezoid(cum_before: float, h_before: float, h_after: float, dt_days: float) -> float:
     """Return a cumulative hazard after a step of dt days: the trapezoid rule of hazards per
     year at the step's start and end."""

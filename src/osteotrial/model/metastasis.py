@@ -92,32 +92,32 @@ def baseline(y, const) -> None:
         y[SRE_ROW + k] = 0.0
 
 
-@equation(inline=True)
+@equation
 def burden(y) -> float:
     """Return the skeletal tumour burden T = T_L + T_B (relative; 0 without tumour)."""
     return y[LYTIC] + y[BLASTIC]
 
 
-@equation(inline=True)
+@equation
 def rankl_factor(y, r) -> float:
     """Return the factor on RANKL production of the lytic burden (PTHrP): 1 + k_L T_L."""
     return 1.0 + r.tumour_rankl_gain_per_burden * y[LYTIC]
 
 
-@equation(inline=True)
+@equation
 def formation_factor(y, r) -> float:
     """Return the factor on osteoblast differentiation of the blastic burden: 1 + k_B T_B."""
     return 1.0 + r.tumour_formation_gain_per_burden * y[BLASTIC]
 
 
-@equation(inline=True)
+@equation
 def growth_per_day(oca: float, total: float, r) -> float:
     """Return the tumour's per-capita growth rate (per day) at osteoclasts c and burden T."""
     rate = r.tumour_intrinsic_growth_per_year + r.tumour_resorption_growth_per_year * oca
     return rate / DAYS_PER_YEAR * (1.0 - total / r.tumour_capacity_rel)
 
 
-@equation(inline=True)
+@equation
 def sre_base_per_year(k: int, r) -> float:
     """Return SRE type k's hazard per year at T = 1 and healthy resorption (c = 1)."""
     if k == 0:
@@ -129,7 +129,7 @@ def sre_base_per_year(k: int, r) -> float:
     return r.sre_spinal_cord_compression_per_year
 
 
-@equation(inline=True)
+@equation
 def sre_resorption_exponent(k: int, r) -> float:
     """Return SRE type k's exponent on resorption (c^b_k, bone destruction)."""
     if k == 0:
@@ -141,7 +141,7 @@ def sre_resorption_exponent(k: int, r) -> float:
     return r.sre_spinal_cord_compression_resorption_exponent
 
 
-@equation(inline=True)
+@equation
 def sre_hazard_per_year(k: int, total: float, log_oca: float, r) -> float:
     """Return SRE type k's hazard per year: base_k T^a c^b_k (0 without tumour)."""
     if total <= 0.0:
@@ -150,14 +150,14 @@ def sre_hazard_per_year(k: int, total: float, log_oca: float, r) -> float:
     return sre_base_per_year(k, r) * math.exp(exponent)
 
 
-@equation(inline=True)
+@equation
 def prior_event_factor(prior_sre: float, r) -> float:
     """Return the factor on every SRE hazard of a patient with a skeletal event before entry
     (``prior_sre`` 1) or without (0): 1 + (RR - 1) prior, RR the literature's relative risk."""
     return 1.0 + (r.sre_prior_event_hazard_ratio - 1.0) * prior_sre
 
 
-@equation(inline=True)
+@equation
 def death_hazard_per_day(total: float, death_per_day: float, r) -> float:
     """Return the hazard of death from the cancer per day: d_0 T^e_d (0 without tumour)."""
     if total <= 0.0:
@@ -165,7 +165,7 @@ def death_hazard_per_day(total: float, death_per_day: float, r) -> float:
     return death_per_day * math.exp(r.cancer_death_burden_exponent * math.log(total))
 
 
-@equation(inline=True)
+@equation
 def rhs(y, oca: float, log_oca: float, const, r, dy) -> None:
     """Write d/dt (per day) of both burden parts and of the cumulative hazards into dy.
 

@@ -41,25 +41,25 @@ FLOAT_EPS = 2.220446049250313e-16
 TAYLOR_ORDER = 18  # terms of the matrix exponential after scaling to norm <= 1/2
 
 
-@equation(inline=True)
+@equation
 def central_volume_l(p, v_mult: float) -> float:
     """Return the patient's central volume in L (population value times the IIV multiplier)."""
     return p.vc_l * v_mult
 
 
-@equation(inline=True)
+@equation
 def concentration_nm(central_mg: float, vc_l: float, p) -> float:
     """Return the central concentration in nmol/L."""
     return central_mg / vc_l * 1.0e3 / p.molar_mass_kda
 
 
-@equation(inline=True)
+@equation
 def concentration_ng_ml(central_mg: float, vc_l: float) -> float:
     """Return the central concentration in ng/mL (mg/L x 1000)."""
     return central_mg / vc_l * 1.0e3
 
 
-@equation(inline=True)
+@equation
 def absorbed_dose_mg(dose_mg: float, p) -> float:
     """Return the amount that reaches the SC depot for a dose (F * dose)."""
     return p.bioavailability_frac * dose_mg
@@ -97,7 +97,7 @@ def linear_matrix(p, cl_mult: float, v_mult: float, scale: float, a) -> None:
     a[2, 2] = -q / vp * scale
 
 
-@equation(inline=True)
+@equation
 def _matmul3(a, b, out) -> None:
     for r in range(3):
         for c in range(3):
@@ -143,7 +143,7 @@ def propagator(p, cl_mult: float, v_mult: float, h_days: float, out, work) -> No
     expm3(work[0], out, work[1], work[2])
 
 
-@equation(inline=True)
+@equation
 def linear_step(prop, amounts) -> None:
     """Apply a linear propagator to (depot, central, peripheral); the loss goes to eliminated."""
     o0 = prop[0, 0] * amounts[0] + prop[0, 1] * amounts[1] + prop[0, 2] * amounts[2]
@@ -193,7 +193,7 @@ def _fsc_update(x: float, w: float) -> float:
     return w * (1.0 + r * (z - r) / (wp1 * (z - 2.0 * r)))
 
 
-@equation(inline=True)
+@equation
 def saturable_step(amounts, km_amount_mg: float, vmax_h_mg: float) -> None:
     """Apply saturable elimination exactly over h (vmax_h_mg = Vmax h, km_amount_mg = Km Vc)."""
     central = amounts[1]

@@ -112,7 +112,7 @@ def baseline_cells(cells) -> None:
     cells[TOLERANCE] = 0.0
 
 
-@equation(inline=True)
+@equation
 def pow_log(log_x: float, y: float) -> float:
     """Return x ** y from log(x): exactly 1 at x = 1 (the untreated steady state)."""
     if log_x == 0.0:
@@ -120,20 +120,20 @@ def pow_log(log_x: float, y: float) -> float:
     return math.exp(y * log_x)
 
 
-@equation(inline=True)
+@equation
 def hill_rel(x: float, kd_rel: float) -> float:
     """Return a Hill term relative to its baseline value (1 at x = 1)."""
     return x * (1.0 + kd_rel) / (x + kd_rel)
 
 
-@equation(inline=True)
+@equation
 def sclerostin_free_frac(romosozumab_nm: float, r) -> float:
     """Return the fraction of sclerostin not bound to romosozumab."""
     kd = r.romosozumab_sclerostin_kd_nm
     return kd / (kd + romosozumab_nm)
 
 
-@equation(inline=True)
+@equation
 def free_sclerostin_rel(romosozumab_nm: float, r) -> float:
     """Return free sclerostin relative to baseline at quasi-steady state."""
     free = sclerostin_free_frac(romosozumab_nm, r)
@@ -149,7 +149,7 @@ def total_sclerostin_rel(romosozumab_nm: float, r) -> float:
     return 1.0 / (free + ratio * (1.0 - free))
 
 
-@equation(inline=True)
+@equation
 def wnt_signal(sclerostin_free_rel: float, r) -> float:
     """Return Wnt activity relative to baseline (1 at baseline, wnt_max_fold with no sclerostin)."""
     kw = 1.0 / (r.wnt_max_fold - 1.0)
@@ -162,7 +162,7 @@ def wnt_raw(romosozumab_nm: float, r) -> float:
     return wnt_signal(free_sclerostin_rel(romosozumab_nm, r), r)
 
 
-@equation(inline=True)
+@equation
 def free_rankl_rel(obp: float, opg_rel: float, denosumab_nm: float, rankl_mult: float, r) -> float:
     """Return free RANKL relative to baseline (binding equilibrium with OPG, RANK, denosumab);
     ``rankl_mult``: the factor on its production (1 + sex-steroid withdrawal, model.exposure)."""
@@ -173,7 +173,7 @@ def free_rankl_rel(obp: float, opg_rel: float, denosumab_nm: float, rankl_mult: 
     return production * (1.0 + a_opg + a_rank) / (1.0 + a_opg * opg_rel + a_rank + drug)
 
 
-@equation(inline=True)
+@equation
 def tolerance_rhs(wnt_raw_now: float, tolerance: float, r) -> float:
     """Return dT/dt: towards g_tol (w_raw - 1) at k_tol, or back at up to k_off once the drug is
     gone (module docstring). The switch is a steep Hill function of the Wnt excess around
@@ -190,7 +190,7 @@ def tolerance_rhs(wnt_raw_now: float, tolerance: float, r) -> float:
     return rate * (target - tolerance)
 
 
-@equation(inline=True)
+@equation
 def cell_rhs(y, wnt_raw_now, log_wnt_raw, log_oba, denosumab_nm, withdrawal, gc, r, dy) -> None:
     """Write d(cells)/dt per day into dy[0:6]; y[0:6] holds the cells (CELL_STATES order), y
     the whole bone state (model.bone: its bisphosphonate slots set osteoclast apoptosis, its

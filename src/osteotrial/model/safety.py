@@ -57,7 +57,7 @@ def patient_constants(r, const) -> None:
     const[LOG_ONJ_THRESHOLD] = math.log(r.onj_suppression_threshold_rel)
 
 
-@equation(inline=True)
+@equation
 def suppression_depth(log_oca: float, log_threshold: float) -> float:
     """Return the log depth of resorption suppression max(0, ln(c_onj / c)) (0 above c_onj);
     ``log_threshold``: ln(c_onj) (``patient_constants``)."""
@@ -65,14 +65,14 @@ def suppression_depth(log_oca: float, log_threshold: float) -> float:
     return depth if depth > 0.0 else 0.0
 
 
-@equation(inline=True)
+@equation
 def on_treatment(oca: float, r) -> float:
     """Return the share u in [0, 1] of "on antiresorptive": 0 at c >= 1, 1 at c <= c_aff."""
     u = (1.0 - oca) / (1.0 - r.aff_on_treatment_threshold_rel)
     return min(1.0, max(0.0, u))
 
 
-@equation(inline=True)
+@equation
 def rhs(y, oca: float, log_oca: float, const, r, dy) -> None:
     """Write d/dt (per day) of the three safety slots into dy (module docstring); ``const``:
     the patient's safety constants (``patient_constants``)."""

@@ -79,7 +79,7 @@ def bmd_to_tscore(
     return (np.asarray(bmd_g_cm2) - mean) / sd
 
 
-@equation(inline=True)
+@equation
 def tscore_now(tscore_baseline: float, bmd_baseline_g_cm2: float, bmd_rel: float, sd_g_cm2: float):
     """Return the current T-score from the baseline T-score and BMD relative to baseline."""
     gain_g_cm2 = bmd_baseline_g_cm2 * (bmd_rel - 1.0)
