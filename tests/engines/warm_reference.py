@@ -1,7 +1,7 @@
 """Compile the LSODA reference's numba functions (``engine/reference.py``) into the in-tree cache.
 
 ``.ci/run`` runs this beside the CPU kernel's warm-up, on the core that warm-up leaves idle, so
-that the test workers load these functions instead of compiling them (about 40 s, on whichever
+that the test workers load these functions instead of compiling them (about 20 s, on whichever
 worker first calls the reference: test_engines, test_calcium, test_bisphosphonate,
 test_compartments). Two FRAME women per arm for one month: only the compile matters here.
 """
