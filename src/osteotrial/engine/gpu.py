@@ -115,11 +115,14 @@ def to_device(pat: Patients, plan: Plan, table: ParameterTable, out: Outputs) ->
 def launch(d_pat: Patients, d_plan: Plan, d_table: ParameterTable, d_out: Outputs) -> None:
     """Run the kernel on device-resident inputs, one thread per patient, and wait for it.
 
-    The first launch compiles the kernel. With numba-cuda 0.30 that typing fails (``mul(omitted,
-    omitted)`` in ``model.bmd.surface_factor``) when numba's CPU target has already compiled the
-    model equations in the same process (the CPU engine, the LSODA reference); the other order
-    works (seen on an H200 and reproduced without a GPU, tests/gpu/compile_kernel.py). So a
-    process compiles the GPU kernel first: the error below says so instead of numba's page.
+    The first launch compiles the kernel. With numba-cuda 0.30 that compile fails when numba's
+    CPU target has already compiled the model equations in the same process (the CPU engine, the
+    LSODA reference; loading them from the on-disk cache does not count): a TypingError
+    (``mul(omitted, omitted)`` in ``model.bmd.surface_factor``) while the model's functions were
+    inlined in numba's IR, an AssertionError in numba-cuda's variable-deletion pass (its IR
+    classes and numba's mixed) since they are not (``model.compiled``, 2026-12-07). The other
+    order works (seen on an H200 and reproduced without a GPU, tests/gpu/compile_kernel.py).
+    So a process compiles the GPU kernel first: the error below says so instead of numba's page.
     """
     from numba.core.errors import TypingError
 
@@ -128,7 +131,7 @@ def launch(d_pat: Patients, d_plan: Plan, d_table: ParameterTable, d_out: Output
     blocks = max(1, (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
     try:
         kernel()[blocks, THREADS_PER_BLOCK](d_pat, d_plan, d_table, d_out)
-    except TypingError as error:  # pragma: no cover - needs numba-cuda and a GPU
+    except (TypingError, AssertionError) as error:  # pragma: no cover - needs a GPU
         raise RuntimeError(
             "schedule.engine: cuda could not compile the GPU kernel. With numba-cuda 0.30 this "
             "happens when the CPU engine or the LSODA reference compiled the model earlier in "
