@@ -60,6 +60,23 @@ def test_nested_logrank_equals_the_efron_score_test_of_each_sample():
         assert logrank.logrank_p(score[r, s, m], information[r, s, m]) == pytest.approx(p, rel=1e-9)
 
 
+@pytest.mark.parametrize("n_leaving", [0, 6])
+def test_nested_logrank_without_events_is_zero_with_p_one(n_leaving):
+    """No event in any sample (a short trial's power replicates), with or without censored
+    patients leaving: U = V = 0 and p = 1 at every cutoff, as ``logrank_test`` gives."""
+    sizes, cutoffs = np.array([5, 10]), np.array([30.0, 365.25])
+    leave = np.arange(1.0, n_leaving + 1.0)
+    treated = np.arange(n_leaving) % 2 == 0
+    firsts = np.zeros((3, n_leaving), dtype=np.int64)
+    score, information = logrank.nested_logrank(
+        leave, np.zeros(n_leaving, bool), treated, firsts, sizes, cutoffs
+    )
+    assert score.shape == information.shape == (3, 2, 2)
+    assert not score.any() and not information.any()
+    assert (logrank.logrank_p(score, information) == 1.0).all()
+    assert logrank.logrank_test(leave, np.zeros(n_leaving, bool), treated)[2] == 1.0
+
+
 def test_logrank_without_ties_is_lifelines_logrank_test():
     from lifelines.statistics import logrank_test
 

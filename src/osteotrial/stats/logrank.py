@@ -27,10 +27,15 @@ from osteotrial.stats.cox import efron_terms, score_and_information
 
 
 def _sums_before(values: np.ndarray, index: IntArray) -> np.ndarray:
-    """Return sums of ``values[..., :i]`` along the last axis for every i of ``index``."""
+    """Return sums of ``values[..., :i]`` along the last axis for every i of ``index``.
+
+    The cumulative sums start with the empty sum, so that i = 0 reads 0, also where the last
+    axis is empty (no event, or no patient leaving, in any replicate: a short trial).
+    """
     dtype = np.float64 if values.dtype == np.float64 else np.int32
-    total = np.cumsum(values, axis=-1, dtype=dtype)
-    return np.where(index > 0, total[..., np.maximum(index - 1, 0)], 0)
+    total = np.zeros((*values.shape[:-1], values.shape[-1] + 1), dtype=dtype)
+    np.cumsum(values, axis=-1, dtype=dtype, out=total[..., 1:])
+    return total[..., index]
 
 
 def _tie_groups(times: FloatArray) -> tuple[IntArray, IntArray]:
