@@ -147,16 +147,28 @@ NO_ANALYSES = (
 )
 
 
-def e2e_run(n_per_arm: int | None, cores: int) -> dict:
-    """Run the FRAME workflow on a temporary copy; return wall time and peak tree RSS."""
+def e2e_run(
+    n_per_arm: int | None,
+    cores: int,
+    config: tuple[str, ...] = NO_ANALYSES,
+    trial_name: str = "frame",
+    trial_file: Path | None = None,
+) -> dict:
+    """Run a trial's workflow (FRAME, analyses off, by default) on a temporary copy; return wall
+    time, peak tree RSS and, per rule, the job seconds and the number of jobs.
+
+    ``config``: further ``--config`` items; ``trial_file``: a trial file to copy into the
+    copy's config/trials (``gpu_workflow.py --smoke`` runs the tests' smoke trial)."""
     work = Path(tempfile.mkdtemp(prefix="osteotrial-bench-"))
     try:
         shutil.copytree(ROOT / "workflow", work / "workflow")
         shutil.copytree(ROOT / "config", work / "config")
         shutil.copy(ROOT / "Snakefile", work / "Snakefile")
+        if trial_file is not None:
+            shutil.copy(trial_file, work / "config" / "trials")
         cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores), "-q"]
         cmd += ["--directory", str(work), "--snakefile", str(work / "Snakefile")]
-        cmd += ["--config", "trial=frame", *NO_ANALYSES]
+        cmd += ["--config", f"trial={trial_name}", *config]
         if n_per_arm is not None:
             cmd.append(f"n_per_arm={n_per_arm}")
         start = time.perf_counter()
@@ -177,12 +189,13 @@ def e2e_run(n_per_arm: int | None, cores: int) -> dict:
         thread.join()
         if proc.returncode != 0:
             raise RuntimeError(f"snakemake failed:\n{output[-3000:]}")
-        rule_s, rule_rss = {}, {}
+        rule_s, rule_rss, rule_jobs = {}, {}, {}
         for tsv in (work / "benchmarks").rglob("*.tsv"):
-            rule = tsv.relative_to(work / "benchmarks" / "frame").parts[0]
+            rule = tsv.relative_to(work / "benchmarks" / trial_name).parts[0]
             header, values = (line.split("\t") for line in tsv.read_text().splitlines()[:2])
             row = dict(zip(header, values, strict=True))
             rule_s[rule] = rule_s.get(rule, 0.0) + float(row["s"])
+            rule_jobs[rule] = rule_jobs.get(rule, 0) + 1
             rss = float(row["max_rss"]) * 1024.0**2 / GIB  # snakemake's MB (MiB)
             rule_rss[rule] = max(rule_rss.get(rule, 0.0), rss)
         return {
@@ -190,6 +203,7 @@ def e2e_run(n_per_arm: int | None, cores: int) -> dict:
             "peak_rss_gib": peak[0] / GIB,
             "job_cpu_s_by_rule": rule_s,  # the job wall seconds (snakemake's `s`), summed
             "job_max_rss_gib_by_rule": rule_rss,  # the largest job's max_rss of each rule
+            "jobs_by_rule": rule_jobs,
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
