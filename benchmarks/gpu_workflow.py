@@ -51,7 +51,7 @@ IMPORTS = "import osteotrial.trial.jobs, osteotrial.engine.gpu"
 def import_seconds() -> float:
     """Return the wall seconds of a fresh interpreter importing what a simulation job imports."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", IMPORTS], check=True, env=os.environ)
+    subprocess.run([sys.executable, "-c", IMPORTS], check=True)
     return time.perf_counter() - start
 
 

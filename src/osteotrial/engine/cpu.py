@@ -19,7 +19,7 @@ from osteotrial.model.calcium import N_WORK
 from osteotrial.model.fracture import N_HAZARDS, N_STATUS
 from osteotrial.model.pk import N_PK_STATES
 
-LANES = 16  # patients advanced together per block (16: about 3 % faster than 8, BENCHMARKS.md)
+LANES = 16  # patients advanced together per block (16: 2-5 % faster than 8, BENCHMARKS.md)
 
 
 @njit(cache=model_cache.ENABLED)
