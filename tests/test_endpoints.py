@@ -213,3 +213,62 @@ def test_no_event_in_an_arm_gives_null_risk_ratio_and_reduction_on_disk(tmp_path
     assert all("month" in pq.read_schema(tmp_path / f"{n}.parquet").names for n in tables)
     markers = pq.read_table(tmp_path / "markers.parquet").to_pydict()
     assert markers["month"] == pytest.approx([d / 30.4375 for d in markers["day"]])
+
+
+def test_visit_frames_give_the_tables_of_the_long_frame(tmp_path):
+    """``read_visits`` keeps of each record day only what its tables read, reading one row
+    group at a time: bmd, markers, structure and by_sex are those of the long frame, with
+    patients leaving the study, women and men, a marker-only day and a visit month that has
+    no record day (month 6: empty rows)."""
+    from osteotrial.analyses import by_sex, visit_tables
+    from osteotrial.analyses.measurement import Measurement
+
+    rng = np.random.default_rng(11)
+    n, days = 40, np.array([0.0, 14.0, 30.4375, 365.25])
+    arms = ["a"] * n
+    io.write_cohort_shards(synthetic_cohort(arms), [tmp_path / "cohort.parquet"], {})
+    cohort = pl.read_parquet(tmp_path / "cohort.parquet", columns=list(endpoints.COHORT_COLUMNS))
+    cohort = cohort.with_columns(
+        sex=pl.Series(["female", "male"] * (n // 2)), bmd_ls_g_cm2=pl.Series(rng.random(n) + 0.5)
+    )
+    values = {k: rng.random((days.size, n)) + 0.5 for k in ("bmd_ls_g_cm2", "p1np_rel", "ctx_rel")}
+    exits = np.where(rng.random(n) < 0.3, rng.uniform(1.0, 400.0, n), INF)
+    chunks = [
+        synthetic_result(
+            "a",
+            list(range(start, start + 10)),
+            record_days=days,
+            **{k: v[:, start : start + 10] for k, v in values.items()},
+            bmd_th_g_cm2=np.ones((days.size, 10)),
+            bmd_fn_g_cm2=np.ones((days.size, 10)),
+            dropout_day=exits[start : start + 10],
+        )
+        for start in range(0, n, 10)
+    ]
+    path = tmp_path / "a.parquet"
+    io.write_simulation_stream(chunks, path, {})
+    assert pq.ParquetFile(path).num_row_groups == 4
+    long = pl.read_parquet(path)
+    months = [1.0, 6.0, 12.0]
+    frames = visit_tables.read_visits([path], "a", months)
+    assert frames.days[14.0].columns == ["patient_id", "p1np_pct_change", "ctx_pct_change"]
+    measured = Measurement(3, {"LS": 1.0, "TH": 1.5, "FN": 2.0}, 8.0, 6.0)
+    patients = endpoints.patient_events(pl.scan_parquet(path).filter(pl.col("day") == 0.0))
+    months_of = {"hip": [12.0]}
+    for visits in (long, frames):
+        bmd = visit_tables.bmd_table(visits, cohort, months, measured)
+        tables = {
+            "bmd": bmd,
+            "markers": visit_tables.markers_table(visits, measured),
+            "structure": visit_tables.structure_table(visits, months),
+            "by_sex": by_sex.by_group_table(
+                "sex", visits, cohort, patients, months, months_of, endpoints.fracture_counts
+            ),
+        }
+        if visits is long:
+            expected = tables
+    for name, table in tables.items():
+        assert table.equals(expected[name], null_equal=True), name
+    assert tables["bmd"].filter(pl.col("month") == 6.0).is_empty()  # no record day: no row
+    assert 0 < tables["bmd"].filter(pl.col("month") == 12.0)["n_patients"][0] < n
+    assert tables["by_sex"]["sex"].unique().sort().to_list() == ["female", "male"]

@@ -30,10 +30,7 @@ def _of_patients(visits: VisitRows, ids: pl.Series) -> VisitRows:
     """Return the visit rows of the patients ``ids`` (a long frame or per-day frames)."""
     if isinstance(visits, pl.DataFrame):
         return visits.filter(pl.col("patient_id").is_in(ids.implode()))
-    return {
-        day: frame.filter(pl.col("patient_id").is_in(ids.implode()))
-        for day, frame in visits.items()
-    }
+    return visits.of_patients(ids)
 
 
 def _bmd_rows(column: str, group: str, table: pl.DataFrame) -> list[dict]:

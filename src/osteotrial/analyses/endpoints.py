@@ -347,7 +347,7 @@ def tables_by_arm(
     """
     parts: dict[str, list[pl.DataFrame]] = {name: [] for name in VISIT_TABLE_ORDER}
     for arm, files in files_by_arm(paths).items():
-        visits = read_visits(files, arm)
+        visits = read_visits(files, arm, visit_months)
         of_arm = cohort.filter(pl.col("arm") == arm)
         events = patients.filter(pl.col("arm") == arm)
         parts["bmd"].append(bmd_table(visits, of_arm, visit_months, measurement))
