@@ -9,7 +9,7 @@ with the fracture tables of ``analyses.endpoints``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,12 @@ from osteotrial.units import DAYS_PER_MONTH
 
 MARKERS: dict[str, str] = {"P1NP": "p1np_pct_change", "CTX": "ctx_pct_change"}
 Paths = Sequence[str | Path]
+DAY_TOLERANCE = 1e-6  # a record day is the visit's day within this (days are sums of floats)
+
+
+def _near(day: float, days: Iterable[float]) -> list[float]:
+    """Return the days of ``days`` within ``DAY_TOLERANCE`` of ``day``."""
+    return [d for d in days if abs(d - day) < DAY_TOLERANCE]
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,9 @@ class ArmVisits:
     days: dict[float, pl.DataFrame]
 
     def rows_at(self, day: float) -> pl.DataFrame:
-        """Return the on-study rows of record day ``day`` (within 1e-6), with ``arm`` and
-        ``day`` columns, as the long simulation frame would give them."""
-        near = [d for d in self.days if abs(d - day) < 1e-6]
+        """Return the on-study rows of record day ``day`` (within ``DAY_TOLERANCE``), with
+        ``arm`` and ``day`` columns, as the long simulation frame would give them."""
+        near = _near(day, self.days)
         if near:
             frame = pl.concat([self.days[d] for d in near])
         else:  # no row that day: an empty frame with every column
@@ -204,10 +210,11 @@ VISIT_COLUMNS: tuple[str, ...] = (
 
 
 def _on_study_at(visits: VisitRows, day: float) -> pl.DataFrame:
-    """Return the rows of record day ``day`` (within 1e-6) of patients on study that day."""
+    """Return the rows of record day ``day`` (within ``DAY_TOLERANCE``) of patients on study
+    that day."""
     if isinstance(visits, ArmVisits):
         return visits.rows_at(day)  # read_visits kept the on-study rows only
-    return _on_study(visits.filter((pl.col("day") - day).abs() < 1e-6))
+    return _on_study(visits.filter((pl.col("day") - day).abs() < DAY_TOLERANCE))
 
 
 def record_days(visits: VisitRows) -> list[float]:
@@ -240,7 +247,7 @@ def read_visits(simulation_paths: Paths, arm: str, visit_months: Sequence[float]
         for rows in _row_groups(path, VISIT_COLUMNS):
             rows = _on_study(rows).filter(pl.col("arm") == arm)
             for (day,), group in rows.group_by("day"):
-                full = any(abs(day - d) < 1e-6 for d in full_days)
+                full = bool(_near(day, full_days))
                 kept = group.select("patient_id", *VALUE_COLUMNS) if full else group.select(markers)
                 parts.setdefault(float(day), []).append(kept)
     return ArmVisits(arm, {day: pl.concat(parts[day]) for day in sorted(parts)})
